@@ -1,0 +1,21 @@
+# Generates a C file holding every db/migrations/NNNN_name.sql as a string, in
+# file-name order, so that the rumd binary carries its own schema.
+# Inputs: MIGRATIONS_DIR, OUTPUT.
+file(GLOB files "${MIGRATIONS_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
+list(SORT files)
+set(body "/* Generated from db/migrations by cmake/embed_sql.cmake. Do not edit. */\n#include \"migrate.h\"\n\n")
+set(table "const struct rum_migration rum_migrations[] = {\n")
+set(i 0)
+foreach(f IN LISTS files)
+  get_filename_component(name "${f}" NAME_WE)
+  string(SUBSTRING "${name}" 0 4 num)
+  file(READ "${f}" hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "static const char rum_migration_${i}[] = {${bytes}0x00};\n")
+  math(EXPR n "${num}")
+  string(APPEND table "\t{${n}, \"${name}\", rum_migration_${i}},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND table "};\nconst unsigned rum_migrations_count = ${i};\n")
+file(WRITE "${OUTPUT}.tmp" "${body}\n${table}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)
