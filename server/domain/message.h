@@ -66,11 +66,21 @@ struct rum_message {
 	char *poll_id;          /* decimal digits only; set for RUM_MSG_POLL */
 	struct rum_report *reports;
 	size_t n_reports;
+	/* Private to the parser: the strings reports' hostname and software_tag
+	 * point to when they come from a reports[] entry. */
+	char **owned;
+	size_t n_owned;
 };
 
 struct rum_message_limits {
 	size_t max_reports; /* per message; more is RUM_ETOOBIG */
 };
+
+/* Used when limits is NULL or limits->max_reports is 0. */
+#define RUM_MESSAGE_MAX_REPORTS_DEFAULT 10000
+
+/* A poll_id has 1 to this many decimal digits. */
+#define RUM_POLL_ID_MAX 20
 
 /* Parses and classifies `body` (len bytes, need not be NUL-terminated).
  * On success *out is a new message the caller frees with rum_message_free().
@@ -81,6 +91,7 @@ struct rum_message_limits {
 int rum_message_parse(struct rum_message **out, const char *body, size_t len,
 		      const struct rum_message_limits *limits);
 
+/* Accepts NULL. */
 void rum_message_free(struct rum_message *msg);
 
 /* Parses one RUM payload (the decoded "payload" string) into r's extracted
@@ -89,7 +100,9 @@ void rum_message_free(struct rum_message *msg);
  * not found stay as the caller initialised them, except that strings become
  * owned "" when absent. Shared with usage-file import.
  * Errors: RUM_EINVAL with the reason. r's strings must be freed with
- * rum_report_dispose(). */
+ * rum_report_dispose(). Its owned strings must be NULL on entry; on error
+ * r is left unchanged. report_id is a non-negative JSON integer or a string
+ * of decimal digits that fits int64_t. */
 int rum_report_parse_payload(struct rum_report *r, const char *payload, size_t len);
 
 /* Frees the strings a report owns (payload and extracted fields). */
