@@ -355,6 +355,15 @@ class PgCluster:
         rows = self.psql(sql, db=db)
         return rows[0][0] if rows else None
 
+    def fetch_bytes(self, sql, db=None):
+        """sql selects one bytea column; returns the values as a list of bytes."""
+        rows = self.psql("SELECT encode(v, 'hex') FROM (%s) AS q(v)" % sql, db=db)
+        return [bytes.fromhex(r[0]) for r in rows]
+
+    def text_bytes(self, sql, db=None):
+        """sql selects one text column; returns its values' UTF-8 bytes, exactly."""
+        return self.fetch_bytes("SELECT convert_to(t, 'UTF8') FROM (%s) AS q2(t)" % sql, db=db)
+
     def count(self, table, where="true", db=None):
         return int(self.scalar("SELECT count(*) FROM %s WHERE %s" % (table, where), db=db))
 
@@ -421,8 +430,13 @@ def http_request(host, port, method, path, body=None, headers=None, timeout=15,
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request(method, path, body=data if (data or method in ("POST", "PUT")) else None,
-                     headers=hdrs)
+        try:
+            conn.request(method, path,
+                         body=data if (data or method in ("POST", "PUT")) else None, headers=hdrs)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server answered early (e.g. 413) and stopped reading: its
+            # reply may still be waiting to be read.
+            pass
         resp = conn.getresponse()
         raw = resp.read()
         return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, raw)
@@ -562,6 +576,14 @@ class Rumd:
                 status, expect_status, tail(self.log())))
         return status
 
+    def wait_exit(self, timeout=30, expect_status=0):
+        """Waits for rumd to exit by itself (after a signal sent with signal())."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("rumd still running after %ds:\n%s" % (timeout, tail(self.log())))
+        return self.stop(expect_status=expect_status)
+
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -569,6 +591,8 @@ class Rumd:
 
     def cleanup(self):
         self.kill()
+        if self.database_url is None:  # embedded mode: a cluster under data_dir
+            stop_stray_postmasters(self.data_dir)
         _registry.remove(self)
 
     # HTTP
@@ -591,6 +615,71 @@ def run_rumd(args, env=None, timeout=120, input=None):
     full_env.update(env or {})
     return subprocess.run([rumd_bin()] + list(args), capture_output=True, text=True,
                           env=full_env, timeout=timeout, input=input)
+
+
+def add_tenant(database_url, name, smart_account=None, virtual_account=None):
+    """`rumd tenant add`; asserts success."""
+    args = ["tenant", "add", name, "--database_url=%s" % database_url]
+    if smart_account is not None:
+        args += ["--smart-account", smart_account]
+    if virtual_account is not None:
+        args += ["--virtual-account", virtual_account]
+    proc = run_rumd(args)
+    if proc.returncode != 0:
+        raise AssertionError("rumd %s exited %d:\n%s%s" % (
+            " ".join(args), proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+def stop_stray_postmasters(root):
+    """Stops any PostgreSQL server whose data directory lies under root (an
+    embedded cluster left behind by a rumd that was killed)."""
+    if not root or not os.path.isdir(root):
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        if "postmaster.pid" in filenames and "PG_VERSION" in filenames:
+            try:
+                with open(os.path.join(dirpath, "postmaster.pid")) as f:
+                    pid = int(f.readline().strip())
+                os.kill(pid, signal.SIGQUIT)
+                wait_for(lambda: not pid_alive(pid), 20, what="postmaster %d to exit" % pid)
+            except (OSError, ValueError, AssertionError):
+                pass
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def pid_uid(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    return None
+
+
+def server_rx_queues(server_port, client_ports):
+    """{client_port: bytes waiting unread in the server-side socket} for TCP
+    connections from client_ports to 127.0.0.1:server_port (from /proc/net/tcp).
+    A queue of 0 means the server has read everything the client sent."""
+    out = {}
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            local, remote, queues = cols[1], cols[2], cols[4]
+            lport = int(local.split(":")[1], 16)
+            rport = int(remote.split(":")[1], 16)
+            if lport == server_port and rport in client_ports:
+                out[rport] = int(queues.split(":")[1], 16)
+    return out
 
 
 def pi_path(tenant=None, sub_path=None):
