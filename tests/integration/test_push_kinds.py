@@ -6,8 +6,8 @@ import json
 import time
 
 import rumtest
-from rumtest import (Device, pi_path, rum_report, usage_message, usage_array_message,
-                     poll_message, hello_message, trust_message, authorization_message,
+from rumtest import (Device, pi_path, usage_array_message,
+                     poll_message, trust_message, authorization_message,
                      sql_literal)
 
 
