@@ -15,6 +15,9 @@
  * final machine-readable "RESULT key=value ..." line. Never fails on timing:
  * the exit status is 0 unless the arguments are bad or nothing could be sent.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
