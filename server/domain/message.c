@@ -195,6 +195,8 @@ int rum_report_parse_payload(struct rum_report *r, const char *payload, size_t l
 
 	if (!r || (!payload && len))
 		return rum_err_set(RUM_EINVAL, "no payload");
+	if (len && memchr(payload, '\0', len))
+		return rum_err_set(RUM_EINVAL, "payload is not JSON: it has a NUL byte");
 	root = json_loadb(payload ? payload : "", len, JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		one_line(line, sizeof(line), jerr.text);
@@ -593,6 +595,11 @@ int rum_message_parse(struct rum_message **out, const char *body, size_t len,
 	*out = NULL;
 	if (!body && len)
 		return rum_err_set(RUM_EINVAL, "no body");
+	/* Never valid JSON, yet jansson skips one NUL right after a number or a
+	 * literal; refusing it keeps the span scanner and the store (PostgreSQL
+	 * text cannot hold NUL) in agreement with what was parsed. */
+	if (len && memchr(body, '\0', len))
+		return rum_err_set(RUM_EINVAL, "body is not JSON: it has a NUL byte");
 	root = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		one_line(line, sizeof(line), jerr.text);

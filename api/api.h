@@ -1,0 +1,47 @@
+/* The API layer: the route table, request parsing and reply rendering for
+ * the device endpoint (/cslu/v1/pi), health probes and (later) the admin
+ * REST API. One domain call per handler. */
+#ifndef RUM_API_H
+#define RUM_API_H
+
+#include "api/http.h"
+#include "db/db.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct rum_api {
+	struct rum_db *db;
+	const char *default_tenant;
+	bool auto_create_tenants;
+	bool capture_all;
+	size_t max_reports;
+	int retry_after_s;
+};
+
+/* The transport's single entry point (a rum_http_handler): routes one
+ * request by path and method and answers it, now or later. */
+void rum_api_dispatch(void *api, struct rum_http_exchange *x, const struct rum_http_request *req);
+
+/* Answers with a JSON document; steals `json` (a jansson json_t *). */
+void rum_api_reply_json(struct rum_http_exchange *x, int status, void *json);
+
+/* Answers an error code: the one place where RUM_E* codes become HTTP
+ * statuses. Body {"status":"FAILED","message":msg}; RUM_EUNAVAIL becomes 503
+ * with Retry-After and {"status":"OK_TRY_AGAIN"} for devices. */
+void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int rc,
+			 const char *msg);
+
+/* Route handlers (api/cslu.c, api/health.c). */
+void rum_api_cslu(struct rum_api *api, struct rum_http_exchange *x,
+		  const struct rum_http_request *req, const char *rest);
+void rum_api_healthz(struct rum_api *api, struct rum_http_exchange *x,
+		     const struct rum_http_request *req, const char *rest);
+void rum_api_readyz(struct rum_api *api, struct rum_http_exchange *x,
+		    const struct rum_http_request *req, const char *rest);
+
+/* Decodes %XX escapes of a path segment into out (at most out_len-1 bytes).
+ * Errors: RUM_EINVAL for a bad escape, an encoded NUL or an overlong result. */
+int rum_api_percent_decode(char *out, size_t out_len, const char *in, size_t in_len);
+
+#endif

@@ -1,0 +1,37 @@
+/* The boundary between the HTTP transport (server/http.c, the only module
+ * that includes libmicrohttpd) and the API handlers. A handler receives one
+ * exchange and must answer it exactly once with rum_http_respond(), either
+ * before it returns or later from any thread (the transport parks the
+ * connection meanwhile without holding a thread). */
+#ifndef RUM_API_HTTP_H
+#define RUM_API_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct rum_http_exchange; /* owned by the transport */
+
+struct rum_http_request {
+	const char *method;     /* "GET", "POST", ... */
+	const char *path;       /* as received, percent-encoded, without the query */
+	const char *body;       /* NUL-terminated copy of the body; len bytes */
+	size_t body_len;
+	bool body_too_big;      /* over max_body_bytes: body is empty */
+	const char *client_addr; /* numeric address of the peer */
+	bool tls;
+};
+
+/* Answers the exchange. Steals body (malloc'd or NULL). header_name/value may
+ * be NULL; they are copied. Thread-safe. */
+void rum_http_respond(struct rum_http_exchange *x, int status, const char *content_type,
+		      char *body, size_t body_len, const char *header_name,
+		      const char *header_value);
+
+/* Request headers as a new JSON object text ("Authorization" and "Cookie"
+ * left out), for captures. Caller frees. Only valid before responding. */
+char *rum_http_headers_json(struct rum_http_exchange *x);
+
+/* A request header value or NULL. Only valid before responding. */
+const char *rum_http_header(struct rum_http_exchange *x, const char *name);
+
+#endif

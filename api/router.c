@@ -1,0 +1,124 @@
+#include "api.h"
+
+#include "util/err.h"
+#include "util/log.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*rum_api_handler)(struct rum_api *api, struct rum_http_exchange *x,
+				const struct rum_http_request *req, const char *rest);
+
+/* The whole HTTP surface, as data. `prefix` routes match the path exactly or
+ * followed by '/'; the remainder (from the '/') is passed as `rest`. */
+static const struct rum_api_route {
+	const char *path;
+	bool prefix;
+	rum_api_handler handler;
+} rum_api_routes[] = {
+	{"/cslu/v1/pi", true, rum_api_cslu},
+	{"/healthz", false, rum_api_healthz},
+	{"/readyz", false, rum_api_readyz},
+};
+
+void rum_api_reply_json(struct rum_http_exchange *x, int status, void *json)
+{
+	char *text = json_dumps(json, JSON_COMPACT);
+
+	json_decref(json);
+	if (!text)
+		abort();
+	rum_http_respond(x, status, "application/json", text, strlen(text), NULL, NULL);
+}
+
+void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int rc,
+			 const char *msg)
+{
+	int status;
+
+	switch (rc) {
+	case RUM_EINVAL: status = 400; break;
+	case RUM_EAUTH: status = 401; break;
+	case RUM_EFORBIDDEN: status = 403; break;
+	case RUM_ENOTFOUND: status = 404; break;
+	case RUM_EMETHOD: status = 405; break;
+	case RUM_ECONFLICT: status = 409; break;
+	case RUM_ETOOBIG: status = 413; break;
+	case RUM_EUNAVAIL: {
+		char retry[16];
+		json_t *j = json_pack("{s:s,s:s}", "status", "OK_TRY_AGAIN", "message",
+				      "the license store is temporarily unavailable; retry later");
+		char *text = json_dumps(j, JSON_COMPACT);
+
+		json_decref(j);
+		snprintf(retry, sizeof(retry), "%d", api->retry_after_s);
+		rum_http_respond(x, 503, "application/json", text, strlen(text), "Retry-After",
+				 retry);
+		return;
+	}
+	default: status = 500;
+	}
+	if (status == 500)
+		rum_log_error("internal error: %s", msg);
+	rum_api_reply_json(x, status,
+			   json_pack("{s:s,s:s}", "status", "FAILED", "message",
+				     msg && msg[0] ? msg : rum_err_name(rc)));
+}
+
+void rum_api_dispatch(void *ctx, struct rum_http_exchange *x, const struct rum_http_request *req)
+{
+	struct rum_api *api = ctx;
+
+	for (size_t i = 0; i < sizeof(rum_api_routes) / sizeof(rum_api_routes[0]); i++) {
+		const struct rum_api_route *r = &rum_api_routes[i];
+		size_t n = strlen(r->path);
+
+		if (strncmp(req->path, r->path, n) != 0)
+			continue;
+		if (req->path[n] == '\0' || (r->prefix && req->path[n] == '/')) {
+			r->handler(api, x, req, req->path + n);
+			return;
+		}
+	}
+	rum_api_reply_error(api, x, RUM_ENOTFOUND, "no such resource");
+}
+
+int rum_api_percent_decode(char *out, size_t out_len, const char *in, size_t in_len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < in_len; i++) {
+		char c = in[i];
+
+		if (c == '%') {
+			int v = 0;
+
+			if (i + 2 >= in_len)
+				return rum_err_set(RUM_EINVAL, "bad percent escape in path");
+			for (int k = 1; k <= 2; k++) {
+				char h = in[i + (size_t)k];
+
+				v <<= 4;
+				if (h >= '0' && h <= '9')
+					v |= h - '0';
+				else if (h >= 'a' && h <= 'f')
+					v |= h - 'a' + 10;
+				else if (h >= 'A' && h <= 'F')
+					v |= h - 'A' + 10;
+				else
+					return rum_err_set(RUM_EINVAL, "bad percent escape in path");
+			}
+			if (v == 0)
+				return rum_err_set(RUM_EINVAL, "encoded NUL in path");
+			c = (char)v;
+			i += 2;
+		}
+		if (o + 1 >= out_len)
+			return rum_err_set(RUM_EINVAL, "path segment too long");
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}

@@ -1,0 +1,133 @@
+#include "internal.h"
+
+#include "util/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
+{
+	char timeout[32];
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {url, timeout, "rumd", NULL};
+	PGconn *conn;
+
+	snprintf(timeout, sizeof(timeout), "%d", timeout_ms < 1000 ? 1 : timeout_ms / 1000);
+	/* expand_dbname=1: the URL is expanded; our timeout and name come after it and win. */
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (!conn || PQstatus(conn) != CONNECTION_OK) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "%s", conn ? PQerrorMessage(conn) : "out of memory");
+		msg[strcspn(msg, "\n")] = '\0';
+		PQfinish(conn);
+		return rum_err_set(RUM_EUNAVAIL, "database unreachable: %s", msg);
+	}
+	PQsetErrorVerbosity(conn, PQERRORS_TERSE);
+	for (unsigned i = 0; prepare && i < rum_db_statements_count; i++) {
+		const struct rum_db_stmt *s = &rum_db_statements[i];
+		PGresult *res = PQprepare(conn, s->name, s->sql, s->nparams, NULL);
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			struct rum_db_txn txn = {conn, false};
+			int rc = rum_db_fail(&txn, res, s->name);
+
+			PQfinish(conn);
+			return rc;
+		}
+		PQclear(res);
+	}
+	*out = conn;
+	return 0;
+}
+
+int rum_db_fail(struct rum_db_txn *txn, PGresult *res, const char *what)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	char msg[256];
+	int rc;
+
+	snprintf(msg, sizeof(msg), "%s",
+		 res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+						     : PQerrorMessage(txn->conn));
+	msg[strcspn(msg, "\n")] = '\0';
+	if (PQstatus(txn->conn) != CONNECTION_OK) {
+		txn->broken = true;
+		rc = RUM_EUNAVAIL;
+	} else if (!state) {
+		rc = RUM_EINTERNAL;
+	} else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+		   strcmp(state, "53300") == 0 || strncmp(state, "53", 2) == 0) {
+		/* connection exceptions, shutdown, too many connections, resources */
+		rc = RUM_EUNAVAIL;
+	} else if (strcmp(state, "23505") == 0 || strcmp(state, "40001") == 0 ||
+		   strcmp(state, "40P01") == 0) {
+		rc = RUM_ECONFLICT;
+	} else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0) {
+		rc = RUM_EINVAL; /* data exceptions, constraint violations */
+	} else {
+		rc = RUM_EINTERNAL;
+	}
+	PQclear(res);
+	return rum_err_set(rc, "%s: %s%s%s", what, msg, state ? " SQLSTATE " : "",
+			   state ? state : "");
+}
+
+PGresult *rum_db_exec(struct rum_db_txn *txn, const char *stmt, int nparams,
+		      const char *const *values, const int *lengths, const int *formats,
+		      int result_format, int *rc)
+{
+	PGresult *res = PQexecPrepared(txn->conn, stmt, nparams, values, lengths, formats,
+				       result_format);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		*rc = 0;
+		return res;
+	}
+	*rc = rum_db_fail(txn, res, stmt);
+	return NULL;
+}
+
+int rum_db_command(struct rum_db_txn *txn, const char *sql)
+{
+	PGresult *res = PQexec(txn->conn, sql);
+
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		return 0;
+	}
+	return rum_db_fail(txn, res, sql);
+}
+
+int rum_db_create_database(const char *admin_url, const char *name, int timeout_ms)
+{
+	struct rum_db_txn txn = {NULL, false};
+	const char *p[1] = {name};
+	PGresult *res;
+	char *ident, sql[256];
+	int rc = rum_db_connect(&txn.conn, admin_url, timeout_ms, false);
+
+	if (rc != 0)
+		return rc;
+	res = PQexecParams(txn.conn, "SELECT 1 FROM pg_database WHERE datname = $1", 1, NULL, p,
+			   NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = rum_db_fail(&txn, res, "looking up the database");
+	} else if (PQntuples(res) == 0) {
+		PQclear(res);
+		/* CREATE DATABASE takes no parameters: quote the identifier. */
+		ident = PQescapeIdentifier(txn.conn, name, strlen(name));
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s ENCODING 'UTF8'", ident);
+		PQfreemem(ident);
+		res = PQexec(txn.conn, sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = rum_db_fail(&txn, res, "creating the database");
+		else
+			PQclear(res);
+	} else {
+		PQclear(res);
+	}
+	PQfinish(txn.conn);
+	return rc;
+}

@@ -1,0 +1,72 @@
+/* rumd's PostgreSQL access: a fixed set of worker threads, each owning one
+ * connection, that run units of work submitted from any thread. Concurrent
+ * units are committed together in one transaction (group commit): this is
+ * where durable throughput comes from, with synchronous_commit left on.
+ *
+ * The only module that includes libpq (with the store_*.c files beside it).
+ * Nothing outside db/ sees SQL or a connection. */
+#ifndef RUM_DB_H
+#define RUM_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rum_db;     /* the pool and its workers */
+struct rum_db_txn; /* an open transaction, valid only inside a work's run() */
+
+struct rum_db_options {
+	const char *url;  /* libpq URI or keyword string */
+	int workers;      /* connections / worker threads, >= 1 */
+	int batch_max;    /* units per transaction at most */
+	int timeout_ms;   /* connect timeout */
+};
+
+/* A unit of work. run() executes inside a transaction and may be called more
+ * than once (the batch it was in was rolled back and is retried), so it must
+ * reset any result it sets before setting it. done() is called exactly once,
+ * from a worker thread, after the transaction committed (rc = 0) or failed for
+ * good (rc < 0: RUM_EUNAVAIL when the database is unreachable, or run()'s own
+ * error, with the thread's error message describing it). */
+struct rum_db_work {
+	int (*run)(struct rum_db_txn *txn, void *arg);
+	void (*done)(void *arg, int rc, const char *errmsg);
+	void *arg;
+	struct rum_db_work *next; /* owned by the queue */
+};
+
+/* Starts the workers. Does not need the database to be reachable: workers
+ * connect on demand and reconnect after failures.
+ * Errors: RUM_EINVAL for bad options. */
+int rum_db_open(struct rum_db **out, const struct rum_db_options *opts);
+
+/* Finishes queued work (failing what cannot run), stops workers, closes
+ * connections. Accepts NULL. */
+void rum_db_close(struct rum_db *db);
+
+/* Queues work; never blocks on the database. The caller keeps w alive until
+ * done() has been called. */
+void rum_db_submit(struct rum_db *db, struct rum_db_work *w);
+
+/* Runs work synchronously on a fresh connection in its own transaction (for
+ * CLI verbs). Returns run()'s result, or RUM_EUNAVAIL. */
+int rum_db_run_once(const char *url, int timeout_ms,
+		    int (*run)(struct rum_db_txn *txn, void *arg), void *arg);
+
+/* Checks a connection URL quickly: 0 when reachable, RUM_EUNAVAIL if not. */
+int rum_db_ping(const char *url, int timeout_ms);
+
+/* Creates database `name` through `admin_url` unless it exists (for the
+ * embedded cluster). Errors: RUM_EUNAVAIL, RUM_EINTERNAL. */
+int rum_db_create_database(const char *admin_url, const char *name, int timeout_ms);
+
+/* Statistics for metrics and logs. */
+struct rum_db_stats {
+	uint64_t transactions;
+	uint64_t units;
+	uint64_t failures;
+	uint64_t queued;
+};
+void rum_db_stats(struct rum_db *db, struct rum_db_stats *out);
+
+#endif

@@ -1,0 +1,287 @@
+#include "internal.h"
+
+#include "util/err.h"
+#include "util/log.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct rum_db_worker {
+	struct rum_db *db;
+	pthread_t thread;
+	PGconn *conn;
+	struct timespec next_connect; /* no reconnect attempt before this */
+};
+
+struct rum_db {
+	char *url;
+	int batch_max;
+	int timeout_ms;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct rum_db_work *head, *tail;
+	uint64_t queued;
+	bool stopping;
+	int nworkers;
+	struct rum_db_worker *workers;
+	struct rum_db_stats stats;
+};
+
+/* A batch is retried at most this often when it hits a deadlock or a
+ * serialisation failure with another batch. */
+#define RUM_DB_CONFLICT_RETRIES 5
+/* Pause between reconnect attempts of one worker while the database is down;
+ * work arriving meanwhile fails at once with RUM_EUNAVAIL (a 503). */
+#define RUM_DB_RECONNECT_MS 250
+
+static void rum_db_deadline_after(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static bool rum_db_reached(const struct timespec *ts)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > ts->tv_sec || (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
+}
+
+static void rum_db_finish_all(struct rum_db_work *list, int rc, const char *msg)
+{
+	while (list) {
+		struct rum_db_work *next = list->next;
+
+		list->done(list->arg, rc, msg);
+		list = next;
+	}
+}
+
+/* Makes sure w->conn is usable; 0 or RUM_EUNAVAIL. */
+static int rum_db_worker_connect(struct rum_db_worker *w)
+{
+	int rc;
+
+	if (w->conn && PQstatus(w->conn) == CONNECTION_OK)
+		return 0;
+	if (w->conn) {
+		PQfinish(w->conn);
+		w->conn = NULL;
+	}
+	if (!rum_db_reached(&w->next_connect))
+		return rum_err_set(RUM_EUNAVAIL, "database unreachable (retrying)");
+	rc = rum_db_connect(&w->conn, w->db->url, w->db->timeout_ms, true);
+	if (rc != 0) {
+		rum_log_warn("db: %s", rum_err_msg());
+		rum_db_deadline_after(&w->next_connect, RUM_DB_RECONNECT_MS);
+	}
+	return rc;
+}
+
+/* Runs every unit of `list` in one transaction. On a unit's own error the
+ * transaction is rolled back, that unit alone is failed and the rest are run
+ * again without it; a lost connection fails all of them with RUM_EUNAVAIL. */
+static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
+{
+	int conflicts = 0;
+
+	while (list) {
+		struct rum_db_txn txn = {NULL, false};
+		struct rum_db_work **failed = NULL;
+		int rc, count = 0;
+
+		rc = rum_db_worker_connect(w);
+		if (rc != 0) {
+			rum_db_finish_all(list, rc, rum_err_msg());
+			__atomic_add_fetch(&w->db->stats.failures, 1, __ATOMIC_RELAXED);
+			return;
+		}
+		txn.conn = w->conn;
+		rc = rum_db_command(&txn, "BEGIN");
+		for (struct rum_db_work **pp = &list; rc == 0 && *pp; pp = &(*pp)->next) {
+			rum_err_clear();
+			rc = (*pp)->run(&txn, (*pp)->arg);
+			count++;
+			if (rc != 0)
+				failed = pp;
+		}
+		if (rc == 0)
+			rc = rum_db_command(&txn, "COMMIT");
+		if (rc == 0) {
+			__atomic_add_fetch(&w->db->stats.transactions, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&w->db->stats.units, (uint64_t)count, __ATOMIC_RELAXED);
+			rum_db_finish_all(list, 0, "");
+			return;
+		}
+		{
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "%s", rum_err_msg());
+			if (!txn.broken)
+				(void)rum_db_command(&txn, "ROLLBACK");
+			if (txn.broken || rc == RUM_EUNAVAIL) {
+				rum_log_warn("db: batch of %d failed: %s", count, msg);
+				rum_db_finish_all(list, RUM_EUNAVAIL, msg);
+				__atomic_add_fetch(&w->db->stats.failures, 1, __ATOMIC_RELAXED);
+				return;
+			}
+			if (rc == RUM_ECONFLICT && conflicts++ < RUM_DB_CONFLICT_RETRIES)
+				continue; /* deadlock with a concurrent batch: run it again */
+			if (failed) {
+				struct rum_db_work *bad = *failed;
+
+				*failed = bad->next;
+				bad->next = NULL;
+				bad->done(bad->arg, rc, msg);
+				continue;
+			}
+			/* COMMIT itself failed with the connection up: nothing is stored. */
+			rum_db_finish_all(list, rc, msg);
+			return;
+		}
+	}
+}
+
+static void *rum_db_worker_main(void *arg)
+{
+	struct rum_db_worker *w = arg;
+	struct rum_db *db = w->db;
+
+	for (;;) {
+		struct rum_db_work *list, *last;
+		int n = 1;
+
+		pthread_mutex_lock(&db->lock);
+		while (!db->head && !db->stopping)
+			pthread_cond_wait(&db->cond, &db->lock);
+		if (!db->head) {
+			pthread_mutex_unlock(&db->lock);
+			break;
+		}
+		list = last = db->head;
+		while (last->next && n < db->batch_max) {
+			last = last->next;
+			n++;
+		}
+		db->head = last->next;
+		if (!db->head)
+			db->tail = NULL;
+		last->next = NULL;
+		db->queued -= (uint64_t)n;
+		pthread_mutex_unlock(&db->lock);
+		rum_db_run_batch(w, list);
+	}
+	if (w->conn)
+		PQfinish(w->conn);
+	w->conn = NULL;
+	return NULL;
+}
+
+int rum_db_open(struct rum_db **out, const struct rum_db_options *opts)
+{
+	struct rum_db *db;
+
+	if (!opts->url || opts->workers < 1 || opts->batch_max < 1)
+		return rum_err_set(RUM_EINVAL, "db: bad pool options");
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		abort();
+	db->url = strdup(opts->url);
+	db->batch_max = opts->batch_max;
+	db->timeout_ms = opts->timeout_ms;
+	db->nworkers = opts->workers;
+	db->workers = calloc((size_t)opts->workers, sizeof(*db->workers));
+	if (!db->url || !db->workers)
+		abort();
+	pthread_mutex_init(&db->lock, NULL);
+	pthread_cond_init(&db->cond, NULL);
+	for (int i = 0; i < db->nworkers; i++) {
+		db->workers[i].db = db;
+		if (pthread_create(&db->workers[i].thread, NULL, rum_db_worker_main,
+				   &db->workers[i]) != 0)
+			abort();
+	}
+	*out = db;
+	return 0;
+}
+
+void rum_db_submit(struct rum_db *db, struct rum_db_work *w)
+{
+	w->next = NULL;
+	pthread_mutex_lock(&db->lock);
+	if (db->tail)
+		db->tail->next = w;
+	else
+		db->head = w;
+	db->tail = w;
+	db->queued++;
+	pthread_cond_signal(&db->cond);
+	pthread_mutex_unlock(&db->lock);
+}
+
+void rum_db_close(struct rum_db *db)
+{
+	if (!db)
+		return;
+	pthread_mutex_lock(&db->lock);
+	db->stopping = true;
+	pthread_cond_broadcast(&db->cond);
+	pthread_mutex_unlock(&db->lock);
+	for (int i = 0; i < db->nworkers; i++)
+		pthread_join(db->workers[i].thread, NULL);
+	pthread_mutex_destroy(&db->lock);
+	pthread_cond_destroy(&db->cond);
+	free(db->workers);
+	free(db->url);
+	free(db);
+}
+
+void rum_db_stats(struct rum_db *db, struct rum_db_stats *out)
+{
+	pthread_mutex_lock(&db->lock);
+	*out = db->stats;
+	out->queued = db->queued;
+	pthread_mutex_unlock(&db->lock);
+}
+
+int rum_db_run_once(const char *url, int timeout_ms,
+		    int (*run)(struct rum_db_txn *txn, void *arg), void *arg)
+{
+	struct rum_db_txn txn = {NULL, false};
+	int rc = rum_db_connect(&txn.conn, url, timeout_ms, true);
+
+	if (rc != 0)
+		return rc;
+	rc = rum_db_command(&txn, "BEGIN");
+	if (rc == 0)
+		rc = run(&txn, arg);
+	if (rc == 0)
+		rc = rum_db_command(&txn, "COMMIT");
+	else if (!txn.broken) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", rum_err_msg());
+		(void)rum_db_command(&txn, "ROLLBACK");
+		rum_err_set(rc, "%s", msg);
+	}
+	PQfinish(txn.conn);
+	return rc;
+}
+
+int rum_db_ping(const char *url, int timeout_ms)
+{
+	PGconn *conn;
+	int rc = rum_db_connect(&conn, url, timeout_ms, false);
+
+	if (rc == 0)
+		PQfinish(conn);
+	return rc;
+}

@@ -1,0 +1,101 @@
+/* Storage operations used by the domain, each running inside a transaction
+ * given by the db module (struct rum_db_txn). Strings are NUL-terminated
+ * unless a length is given. All return 0 or a negative RUM_E* code with the
+ * thread's error message set; a database error aborts the transaction. */
+#ifndef RUM_DB_STORE_H
+#define RUM_DB_STORE_H
+
+#include "db.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* --- tenants --- */
+struct rum_store_tenant {
+	int64_t id;
+	const char *name;
+	const char *smart_account;
+	const char *virtual_account;
+	const char *created_at;
+};
+
+/* Error RUM_ENOTFOUND when no tenant has that name. */
+int rum_store_tenant_find(struct rum_db_txn *txn, const char *name, int64_t *id);
+/* Creates it if missing (auto_create_tenants); *id gets its id either way. */
+int rum_store_tenant_ensure(struct rum_db_txn *txn, const char *name, int64_t *id);
+/* Error RUM_ECONFLICT when the name exists, RUM_EINVAL when the name is bad. */
+int rum_store_tenant_create(struct rum_db_txn *txn, const char *name, const char *smart_account,
+			    const char *virtual_account, int64_t *id);
+/* Calls cb for each tenant in name order; the row is valid during the call. */
+int rum_store_tenant_list(struct rum_db_txn *txn,
+			  void (*cb)(void *arg, const struct rum_store_tenant *t), void *arg);
+
+/* --- devices --- */
+/* Upserts the device (tenant + UDI) at contact time: non-empty hostname, tag
+ * and version replace the stored ones; last contact and address always do. */
+int rum_store_device_touch(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
+			   const char *sn, const char *hostname, const char *software_tag,
+			   const char *software_version, const char *address, int64_t *device_id);
+
+/* --- uploads (poll ids) --- */
+struct rum_store_upload {
+	int64_t tenant_id;
+	int64_t device_id;        /* 0 when unknown */
+	const char *kind;         /* "usage", "trust", "authorization" */
+	const char *source;       /* "push", "import", "pull" */
+	const char *address;
+	const char *sub_path;
+	const char *request_body; /* kept for pending requests; NULL otherwise */
+	size_t request_len;
+};
+int rum_store_upload_insert(struct rum_db_txn *txn, const struct rum_store_upload *u,
+			    int64_t *upload_id);
+/* The device of upload `upload_id` in that tenant; RUM_ENOTFOUND when there
+ * is no such upload there. *device_id is 0 when the upload had no device. */
+int rum_store_upload_device(struct rum_db_txn *txn, int64_t tenant_id, int64_t upload_id,
+			    int64_t *device_id);
+
+/* --- RUM reports --- */
+enum rum_store_outcome { RUM_STORE_NEW = 0, RUM_STORE_DUPLICATE, RUM_STORE_CONFLICT };
+
+struct rum_store_report {
+	int64_t tenant_id, device_id, upload_id; /* upload_id 0 = none */
+	int64_t report_id;
+	const char *pid, *sn;
+	char format; /* 'A' or 'B' */
+	const char *entitlement_tag, *software_version, *metric_name, *last_value;
+	int64_t first_start, last_end; /* epoch seconds, -1 = unknown */
+	const uint8_t *payload_sha256; /* 32 bytes */
+	const char *report;            /* the report object, byte-exact */
+	size_t report_len;
+};
+/* Stores a report: new, a duplicate (same identity and payload: nothing
+ * written) or a conflict (kept beside the first, alert raised). */
+int rum_store_report_put(struct rum_db_txn *txn, const struct rum_store_report *r,
+			 enum rum_store_outcome *outcome);
+
+/* --- ACKs --- */
+/* Takes the newest undelivered ACK of the device for delivery: marks it
+ * delivered (with address and path `via`), supersedes older undelivered ones
+ * and returns its bytes in *content (malloc'd, caller frees). *content is
+ * NULL when the device has no undelivered ACK. */
+int rum_store_ack_take(struct rum_db_txn *txn, int64_t device_id, const char *address,
+		       const char *via, char **content, size_t *len);
+
+/* --- captures --- */
+struct rum_store_capture {
+	const char *tenant_name;
+	const char *method;
+	const char *path;
+	const char *headers_json; /* a JSON object */
+	const char *address;
+	const char *body;
+	size_t body_len;
+	const char *reason;
+};
+int rum_store_capture_insert(struct rum_db_txn *txn, const struct rum_store_capture *c);
+
+/* --- schema --- */
+int rum_store_schema_version(struct rum_db_txn *txn, int *version);
+
+#endif

@@ -1,0 +1,421 @@
+#include "config.h"
+
+#include "util/err.h"
+#include "util/strict.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum rum_config_type { RUM_CFG_STRING, RUM_CFG_INT, RUM_CFG_BOOL, RUM_CFG_BYTES };
+
+struct rum_config_param {
+	const char *name;
+	enum rum_config_type type;
+	size_t offset;
+	const char *def;
+	int64_t min, max;
+	const char *help;
+};
+
+#define RUM_OFF(f) offsetof(struct rum_config, f)
+
+static const struct rum_config_param rum_config_params[] = {
+	{"database_url", RUM_CFG_STRING, RUM_OFF(database_url), "", 0, 0,
+	 "PostgreSQL libpq URI; empty runs an embedded cluster under data_dir"},
+	{"data_dir", RUM_CFG_STRING, RUM_OFF(data_dir), "/var/lib/rumd", 0, 0,
+	 "directory for the embedded cluster and runtime files"},
+	{"pg_bindir", RUM_CFG_STRING, RUM_OFF(pg_bindir), "", 0, 0,
+	 "PostgreSQL server binaries for the embedded cluster; empty = newest found"},
+	{"http_listen", RUM_CFG_STRING, RUM_OFF(http_listen), "0.0.0.0:8182", 0, 0,
+	 "plain HTTP listener ADDR:PORT (port 0 = any free port); empty = off"},
+	{"https_listen", RUM_CFG_STRING, RUM_OFF(https_listen), "", 0, 0,
+	 "HTTPS listener ADDR:PORT; needs tls_cert and tls_key; empty = off"},
+	{"tls_cert", RUM_CFG_STRING, RUM_OFF(tls_cert), "", 0, 0, "PEM certificate (chain) file"},
+	{"tls_key", RUM_CFG_STRING, RUM_OFF(tls_key), "", 0, 0, "PEM private key file"},
+	{"default_tenant", RUM_CFG_STRING, RUM_OFF(default_tenant), "default", 0, 0,
+	 "tenant of /cslu/v1/pi without a tenant segment; created by migrate"},
+	{"auto_create_tenants", RUM_CFG_BOOL, RUM_OFF(auto_create_tenants), "false", 0, 0,
+	 "create unknown tenants on first device contact instead of answering 404"},
+	{"capture_all", RUM_CFG_BOOL, RUM_OFF(capture_all), "false", 0, 0,
+	 "store every device message verbatim (not only unclassified ones)"},
+	{"max_body_bytes", RUM_CFG_BYTES, RUM_OFF(max_body_bytes), "16MiB", 1024,
+	 INT64_C(1) << 30, "largest accepted request body"},
+	{"max_reports_per_message", RUM_CFG_INT, RUM_OFF(max_reports_per_message), "10000", 1,
+	 1000000, "most RUM reports accepted in one device message"},
+	{"db_pool_size", RUM_CFG_INT, RUM_OFF(db_pool_size), "8", 2, 256,
+	 "PostgreSQL connections held by this node"},
+	{"http_threads", RUM_CFG_INT, RUM_OFF(http_threads), "2", 1, 64,
+	 "HTTP event-loop threads"},
+	{"batch_max", RUM_CFG_INT, RUM_OFF(batch_max), "128", 1, 10000,
+	 "device messages committed together in one transaction at most"},
+	{"retry_after_s", RUM_CFG_INT, RUM_OFF(retry_after_s), "30", 1, 86400,
+	 "Retry-After seconds sent with 503 while the database is unreachable"},
+	{"db_timeout_ms", RUM_CFG_INT, RUM_OFF(db_timeout_ms), "5000", 100, 600000,
+	 "database connect timeout and the wait for a free connection"},
+	{"log_level", RUM_CFG_STRING, RUM_OFF(log_level), "info", 0, 0,
+	 "debug, info, warn or error"},
+};
+
+#define RUM_NPARAMS (sizeof(rum_config_params) / sizeof(rum_config_params[0]))
+
+static enum rum_config_source rum_config_sources[RUM_NPARAMS];
+
+static const struct rum_config_param *rum_config_find(const char *key, size_t *index)
+{
+	char norm[64];
+	size_t n = strlen(key);
+
+	if (n >= sizeof(norm))
+		return NULL;
+	for (size_t i = 0; i <= n; i++)
+		norm[i] = key[i] == '-' ? '_' : (char)tolower((unsigned char)key[i]);
+	for (size_t i = 0; i < RUM_NPARAMS; i++) {
+		if (strcmp(rum_config_params[i].name, norm) == 0) {
+			if (index)
+				*index = i;
+			return &rum_config_params[i];
+		}
+	}
+	return NULL;
+}
+
+bool rum_config_is_key(const char *key)
+{
+	return rum_config_find(key, NULL) != NULL;
+}
+
+static int rum_config_parse_bool(bool *out, const char *v)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return RUM_EINVAL;
+}
+
+static int rum_config_apply(struct rum_config *cfg, const struct rum_config_param *p,
+			    const char *value)
+{
+	char *base = (char *)cfg;
+	int64_t n;
+	bool b;
+	int rc;
+
+	switch (p->type) {
+	case RUM_CFG_STRING: {
+		char **slot = (char **)(void *)(base + p->offset);
+		char *dup;
+
+		if (strlen(value) > 4096)
+			return rum_err_set(RUM_EINVAL, "%s: value longer than 4096 bytes", p->name);
+		if (strcmp(p->name, "log_level") == 0 && strcmp(value, "debug") != 0 &&
+		    strcmp(value, "info") != 0 && strcmp(value, "warn") != 0 &&
+		    strcmp(value, "error") != 0)
+			return rum_err_set(RUM_EINVAL, "log_level: '%s' is not one of debug, info, "
+				"warn, error", value);
+		if (strcmp(p->name, "default_tenant") == 0 &&
+		    (value[0] == '\0' || strlen(value) > 128 || strchr(value, '/')))
+			return rum_err_set(RUM_EINVAL, "default_tenant: a tenant name is 1 to 128 "
+				"bytes without '/'");
+		dup = strdup(value);
+		if (!dup)
+			abort();
+		free(*slot);
+		*slot = dup;
+		return 0;
+	}
+	case RUM_CFG_BOOL:
+		if (rum_config_parse_bool(&b, value) != 0)
+			return rum_err_set(RUM_EINVAL, "%s: '%s' is not a boolean (true/false)",
+					   p->name, value);
+		*(bool *)(void *)(base + p->offset) = b;
+		return 0;
+	case RUM_CFG_INT:
+	case RUM_CFG_BYTES:
+		rc = p->type == RUM_CFG_INT ? rum_strict_int64(&n, value)
+					    : rum_strict_bytes(&n, value);
+		if (rc != 0)
+			return rum_err_set(RUM_EINVAL, "%s: '%s' is not %s", p->name, value,
+					   p->type == RUM_CFG_INT ? "a whole number"
+								  : "a size (e.g. 16MiB)");
+		if (n < p->min || n > p->max)
+			return rum_err_set(RUM_EINVAL, "%s: %lld is outside %lld..%lld", p->name,
+					   (long long)n, (long long)p->min, (long long)p->max);
+		*(int64_t *)(void *)(base + p->offset) = n;
+		return 0;
+	}
+	return rum_err_set(RUM_EINTERNAL, "%s: unknown setting type", p->name);
+}
+
+void rum_config_init(struct rum_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < RUM_NPARAMS; i++) {
+		if (rum_config_apply(cfg, &rum_config_params[i], rum_config_params[i].def) != 0)
+			abort(); /* a bad default is a build-time bug */
+		rum_config_sources[i] = RUM_CFG_DEFAULT;
+	}
+}
+
+void rum_config_dispose(struct rum_config *cfg)
+{
+	for (size_t i = 0; i < RUM_NPARAMS; i++) {
+		if (rum_config_params[i].type == RUM_CFG_STRING) {
+			char **slot = (char **)(void *)((char *)cfg + rum_config_params[i].offset);
+
+			free(*slot);
+			*slot = NULL;
+		}
+	}
+}
+
+int rum_config_set(struct rum_config *cfg, const char *key, const char *value,
+		   enum rum_config_source source)
+{
+	size_t index;
+	const struct rum_config_param *p = rum_config_find(key, &index);
+	int rc;
+
+	if (!p)
+		return rum_err_set(RUM_EINVAL, "unknown setting '%s'", key);
+	/* A weaker source never overrides a stronger one, whatever the call order. */
+	if (source < rum_config_sources[index])
+		return 0;
+	rc = rum_config_apply(cfg, p, value);
+	if (rc == 0)
+		rum_config_sources[index] = source;
+	return rc;
+}
+
+static char *rum_config_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+int rum_config_load_file(struct rum_config *cfg, const char *path)
+{
+	struct rum_config tmp;
+	enum rum_config_source saved[RUM_NPARAMS];
+	char line[8192];
+	FILE *f;
+	int lineno = 0, rc = 0;
+
+	f = fopen(path, "r");
+	if (!f)
+		return rum_err_set(RUM_EIO, "config file %s: cannot open: %m", path);
+	/* Validate the whole file on a copy first: a bad line applies nothing. */
+	memcpy(saved, rum_config_sources, sizeof(saved));
+	rum_config_init(&tmp);
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		struct rum_config *target = pass == 0 ? &tmp : cfg;
+
+		rewind(f);
+		lineno = 0;
+		memcpy(rum_config_sources, saved, sizeof(saved));
+		if (pass == 0)
+			memset(rum_config_sources, 0, sizeof(rum_config_sources));
+		while (fgets(line, sizeof(line), f)) {
+			char *s, *eq, *key, *value;
+
+			lineno++;
+			if (!strchr(line, '\n') && !feof(f)) {
+				rc = rum_err_set(RUM_EINVAL, "%s:%d: line too long", path, lineno);
+				break;
+			}
+			s = rum_config_trim(line);
+			if (*s == '\0' || *s == '#')
+				continue;
+			eq = strchr(s, '=');
+			if (!eq) {
+				rc = rum_err_set(RUM_EINVAL, "%s:%d: expected 'key = value'", path,
+						 lineno);
+				break;
+			}
+			*eq = '\0';
+			key = rum_config_trim(s);
+			value = rum_config_trim(eq + 1);
+			if (strlen(value) >= 2 && value[0] == '"' && value[strlen(value) - 1] == '"') {
+				value[strlen(value) - 1] = '\0';
+				value++;
+			}
+			rc = rum_config_set(target, key, value, RUM_CFG_FILE);
+			if (rc != 0) {
+				char msg[512];
+
+				snprintf(msg, sizeof(msg), "%s", rum_err_msg());
+				rc = rum_err_set(rc, "%s:%d: %s", path, lineno, msg);
+				break;
+			}
+		}
+	}
+	if (rc != 0)
+		memcpy(rum_config_sources, saved, sizeof(saved));
+	rum_config_dispose(&tmp);
+	fclose(f);
+	return rc;
+}
+
+int rum_config_load_env(struct rum_config *cfg)
+{
+	for (size_t i = 0; i < RUM_NPARAMS; i++) {
+		char var[80];
+		const char *value;
+		size_t j;
+
+		snprintf(var, sizeof(var), "RUMD_%s", rum_config_params[i].name);
+		for (j = 5; var[j]; j++)
+			var[j] = (char)toupper((unsigned char)var[j]);
+		value = getenv(var);
+		if (value) {
+			int rc = rum_config_set(cfg, rum_config_params[i].name, value, RUM_CFG_ENV);
+
+			if (rc != 0) {
+				char msg[512];
+
+				snprintf(msg, sizeof(msg), "%s", rum_err_msg());
+				return rum_err_set(rc, "environment %s: %s", var, msg);
+			}
+		}
+	}
+	return 0;
+}
+
+int rum_config_parse_listen(const char *text, char *addr, size_t addr_len, uint16_t *port)
+{
+	const char *colon, *host = text;
+	size_t host_len;
+	int64_t n;
+
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (!close || close[1] != ':')
+			return rum_err_set(RUM_EINVAL, "'%s' is not [ADDR]:PORT", text);
+		host = text + 1;
+		host_len = (size_t)(close - host);
+		colon = close + 1;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon)
+			return rum_err_set(RUM_EINVAL, "'%s' is not ADDR:PORT", text);
+		host_len = (size_t)(colon - text);
+	}
+	if (host_len == 0 || host_len >= addr_len)
+		return rum_err_set(RUM_EINVAL, "'%s': bad address", text);
+	if (rum_strict_int64(&n, colon + 1) != 0 || n < 0 || n > 65535)
+		return rum_err_set(RUM_EINVAL, "'%s': port must be 0..65535", text);
+	memcpy(addr, host, host_len);
+	addr[host_len] = '\0';
+	*port = (uint16_t)n;
+	return 0;
+}
+
+int rum_config_validate(const struct rum_config *cfg)
+{
+	char addr[128];
+	uint16_t port;
+
+	if (cfg->http_listen[0] &&
+	    rum_config_parse_listen(cfg->http_listen, addr, sizeof(addr), &port) != 0)
+		return rum_err_set(RUM_EINVAL, "http_listen: %s", rum_err_msg());
+	if (cfg->https_listen[0]) {
+		if (rum_config_parse_listen(cfg->https_listen, addr, sizeof(addr), &port) != 0)
+			return rum_err_set(RUM_EINVAL, "https_listen: %s", rum_err_msg());
+		if (!cfg->tls_cert[0] || !cfg->tls_key[0])
+			return rum_err_set(RUM_EINVAL, "https_listen needs tls_cert and tls_key");
+	}
+	if (!cfg->http_listen[0] && !cfg->https_listen[0])
+		return rum_err_set(RUM_EINVAL, "neither http_listen nor https_listen is set");
+	if (!cfg->database_url[0] && !cfg->data_dir[0])
+		return rum_err_set(RUM_EINVAL, "data_dir is needed when database_url is empty");
+	return 0;
+}
+
+/* Masks the password of a libpq URI (scheme://user:PASSWORD@host) or a
+ * keyword string (password=...). */
+static void rum_config_mask_url(const char *url, char *out, size_t out_len)
+{
+	const char *scheme = strstr(url, "://");
+	const char *kw = strstr(url, "password=");
+
+	snprintf(out, out_len, "%s", url);
+	if (scheme) {
+		const char *at = strchr(scheme + 3, '@');
+		const char *colon = strchr(scheme + 3, ':');
+
+		if (at && colon && colon < at) {
+			size_t keep = (size_t)(colon - url) + 1;
+
+			if (keep < out_len)
+				snprintf(out + keep, out_len - keep, "****%s", at);
+		}
+	}
+	if (kw) {
+		size_t keep = (size_t)(kw - url) + strlen("password=");
+		const char *end = kw + strcspn(kw, " ");
+
+		if (keep < out_len)
+			snprintf(out + keep, out_len - keep, "****%s", end);
+	}
+}
+
+void rum_config_print(const struct rum_config *cfg, FILE *out)
+{
+	static const char *const source_names[] = {"default", "file", "environment", "flag"};
+
+	for (size_t i = 0; i < RUM_NPARAMS; i++) {
+		const struct rum_config_param *p = &rum_config_params[i];
+		const char *base = (const char *)cfg;
+		char value[4200];
+
+		switch (p->type) {
+		case RUM_CFG_STRING: {
+			const char *s = *(char *const *)(const void *)(base + p->offset);
+
+			if (strcmp(p->name, "database_url") == 0)
+				rum_config_mask_url(s, value, sizeof(value));
+			else
+				snprintf(value, sizeof(value), "%s", s);
+			break;
+		}
+		case RUM_CFG_BOOL:
+			snprintf(value, sizeof(value), "%s",
+				 *(const bool *)(const void *)(base + p->offset) ? "true" : "false");
+			break;
+		default:
+			snprintf(value, sizeof(value), "%lld",
+				 (long long)*(const int64_t *)(const void *)(base + p->offset));
+		}
+		fprintf(out, "%s = %s  # %s\n", p->name, value, source_names[rum_config_sources[i]]);
+	}
+}
+
+void rum_config_print_help(FILE *out)
+{
+	fprintf(out, "Settings (--key=value, environment RUMD_KEY, or 'key = value' in --config "
+		     "FILE):\n");
+	for (size_t i = 0; i < RUM_NPARAMS; i++) {
+		const struct rum_config_param *p = &rum_config_params[i];
+
+		fprintf(out, "  %-24s %s (default: %s)\n", p->name, p->help,
+			p->def[0] ? p->def : "empty");
+	}
+}

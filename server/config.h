@@ -1,0 +1,66 @@
+/* rumd settings: one table (name, type, default, bounds, help) drives the
+ * config file, the RUMD_<KEY> environment, --key=value flags, --help and
+ * `rumd check-config`. Precedence: flag > environment > file > default. */
+#ifndef RUM_CONFIG_H
+#define RUM_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct rum_config {
+	char *database_url;     /* libpq URI; "" = embedded cluster under data_dir */
+	char *data_dir;         /* embedded cluster and runtime files */
+	char *pg_bindir;        /* PostgreSQL server binaries; "" = search */
+	char *http_listen;      /* ADDR:PORT, "" = off */
+	char *https_listen;     /* ADDR:PORT, "" = off */
+	char *tls_cert;         /* PEM file */
+	char *tls_key;          /* PEM file */
+	char *default_tenant;   /* tenant of /cslu/v1/pi */
+	bool auto_create_tenants;
+	bool capture_all;       /* store every device message verbatim */
+	int64_t max_body_bytes;
+	int64_t max_reports_per_message;
+	int64_t db_pool_size;   /* connections for readers and writers */
+	int64_t http_threads;   /* libmicrohttpd event-loop threads */
+	int64_t batch_max;      /* device messages per write transaction */
+	int64_t retry_after_s;  /* Retry-After on 503 */
+	int64_t db_timeout_ms;  /* connect and statement timeout */
+	char *log_level;
+};
+
+enum rum_config_source { RUM_CFG_DEFAULT = 0, RUM_CFG_FILE, RUM_CFG_ENV, RUM_CFG_FLAG };
+
+/* Fills cfg with defaults. Strings are owned by cfg (rum_config_dispose). */
+void rum_config_init(struct rum_config *cfg);
+void rum_config_dispose(struct rum_config *cfg);
+
+/* True when `key` names a setting (dashes count as underscores). */
+bool rum_config_is_key(const char *key);
+
+/* Sets one setting from text, validating type and bounds. Errors: RUM_EINVAL
+ * naming the key and what was wrong; cfg is unchanged then. */
+int rum_config_set(struct rum_config *cfg, const char *key, const char *value,
+		   enum rum_config_source source);
+
+/* Reads `key = value` lines (# comments, blank lines). Errors name the file
+ * and line; on error nothing from the file is applied. */
+int rum_config_load_file(struct rum_config *cfg, const char *path);
+
+/* Applies every RUMD_<KEY> variable found in the environment. */
+int rum_config_load_env(struct rum_config *cfg);
+
+/* Cross-setting checks (TLS pair complete, listen addresses parse, ...). */
+int rum_config_validate(const struct rum_config *cfg);
+
+/* Prints the effective settings, one `key = value  # source` line each;
+ * database_url has its password masked. */
+void rum_config_print(const struct rum_config *cfg, FILE *out);
+
+/* Prints the settings table for --help. */
+void rum_config_print_help(FILE *out);
+
+/* Splits "ADDR:PORT" or "[V6]:PORT"; addr gets at most addr_len-1 bytes. */
+int rum_config_parse_listen(const char *text, char *addr, size_t addr_len, uint16_t *port);
+
+#endif

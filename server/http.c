@@ -1,0 +1,415 @@
+#include "http.h"
+
+#include "config.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct rum_http_server {
+	struct MHD_Daemon *daemon;
+	int listen_fd;
+	uint16_t port;
+	bool quiesced;
+	struct rum_http_options opts;
+	char *cert_pem, *key_pem;
+	unsigned in_flight; /* atomic */
+};
+
+/* One request, from its first byte to the completion callback. */
+struct rum_http_exchange {
+	struct rum_http_server *srv;
+	struct MHD_Connection *conn;
+	char *body;
+	size_t len, cap, discarded;
+	bool too_big, dispatched;
+	char method[16];
+	char *path;
+	char addr[64];
+	/* The answer, set by rum_http_respond() from any thread. */
+	pthread_mutex_t lock;
+	bool responded, suspended;
+	int status;
+	char *resp;
+	size_t resp_len;
+	const char *content_type;
+	char header_name[64], header_value[256];
+};
+
+/* A too-big body sent without Content-Length is read and dropped up to this
+ * many times the limit before the connection is cut. */
+#define RUM_HTTP_DISCARD_FACTOR 4
+
+void rum_http_respond(struct rum_http_exchange *x, int status, const char *content_type,
+		      char *body, size_t body_len, const char *header_name,
+		      const char *header_value)
+{
+	pthread_mutex_lock(&x->lock);
+	x->status = status;
+	x->resp = body;
+	x->resp_len = body ? body_len : 0;
+	x->content_type = content_type;
+	if (header_name && header_value) {
+		snprintf(x->header_name, sizeof(x->header_name), "%s", header_name);
+		snprintf(x->header_value, sizeof(x->header_value), "%s", header_value);
+	}
+	x->responded = true;
+	if (x->suspended) {
+		x->suspended = false;
+		MHD_resume_connection(x->conn);
+	}
+	pthread_mutex_unlock(&x->lock);
+}
+
+static enum MHD_Result rum_http_header_add(void *cls, enum MHD_ValueKind kind, const char *key,
+					   const char *value)
+{
+	json_t *obj = cls;
+
+	if (strcasecmp(key, "Authorization") != 0 && strcasecmp(key, "Cookie") != 0)
+		json_object_set_new(obj, key, json_string(value ? value : ""));
+	return MHD_YES;
+}
+
+char *rum_http_headers_json(struct rum_http_exchange *x)
+{
+	json_t *obj = json_object();
+	char *text;
+
+	MHD_get_connection_values(x->conn, MHD_HEADER_KIND, rum_http_header_add, obj);
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!text)
+		abort();
+	return text;
+}
+
+const char *rum_http_header(struct rum_http_exchange *x, const char *name)
+{
+	return MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, name);
+}
+
+static void rum_http_client_addr(struct MHD_Connection *conn, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	socklen_t salen = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							   : sizeof(struct sockaddr_in);
+
+	if (!sa || getnameinfo(sa, salen, out, (socklen_t)len, NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(out, len, "unknown");
+}
+
+static enum MHD_Result rum_http_queue(struct rum_http_exchange *x)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(x->resp_len, x->resp ? x->resp : (void *)"",
+					    x->resp ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	x->resp = NULL; /* the response owns it now */
+	if (!r)
+		return MHD_NO;
+	if (x->content_type)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, x->content_type);
+	if (x->header_name[0])
+		MHD_add_response_header(r, x->header_name, x->header_value);
+	ret = MHD_queue_response(x->conn, (unsigned)x->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static struct rum_http_exchange *rum_http_exchange_new(struct rum_http_server *srv,
+							struct MHD_Connection *conn,
+							const char *url, const char *method)
+{
+	struct rum_http_exchange *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		abort();
+	x->srv = srv;
+	x->conn = conn;
+	pthread_mutex_init(&x->lock, NULL);
+	snprintf(x->method, sizeof(x->method), "%s", method);
+	x->path = strdup(url);
+	if (!x->path)
+		abort();
+	rum_http_client_addr(conn, x->addr, sizeof(x->addr));
+	__atomic_add_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
+	return x;
+}
+
+static void rum_http_exchange_free(struct rum_http_exchange *x)
+{
+	__atomic_sub_fetch(&x->srv->in_flight, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_destroy(&x->lock);
+	free(x->body);
+	free(x->path);
+	free(x->resp);
+	free(x);
+}
+
+static bool rum_http_append(struct rum_http_exchange *x, const char *data, size_t n)
+{
+	size_t max = x->srv->opts.max_body_bytes;
+
+	if (x->too_big || x->len + n > max) {
+		x->too_big = true;
+		x->discarded += n;
+		return x->discarded <= RUM_HTTP_DISCARD_FACTOR * max;
+	}
+	if (x->len + n + 1 > x->cap) {
+		size_t cap = x->cap ? x->cap : 16384;
+
+		while (cap < x->len + n + 1)
+			cap *= 2;
+		x->body = realloc(x->body, cap);
+		if (!x->body)
+			abort();
+		x->cap = cap;
+	}
+	memcpy(x->body + x->len, data, n);
+	x->len += n;
+	return true;
+}
+
+static enum MHD_Result rum_http_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+					   const char *method, const char *version,
+					   const char *upload_data, size_t *upload_data_size,
+					   void **con_cls)
+{
+	struct rum_http_server *srv = cls;
+	struct rum_http_exchange *x = *con_cls;
+	struct rum_http_request req;
+
+	if (!x) {
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		x = rum_http_exchange_new(srv, conn, url, method);
+		*con_cls = x;
+		/* A declared length over the limit is refused before reading it. */
+		if (cl && strtoull(cl, NULL, 10) > srv->opts.max_body_bytes)
+			x->too_big = true;
+		else
+			return MHD_YES;
+	}
+	if (*upload_data_size) {
+		bool keep = rum_http_append(x, upload_data, *upload_data_size);
+
+		*upload_data_size = 0;
+		return keep ? MHD_YES : MHD_NO;
+	}
+	if (!x->dispatched) {
+		x->dispatched = true;
+		if (x->too_big) {
+			free(x->body);
+			x->body = NULL;
+			x->len = 0;
+		}
+		if (!x->body) {
+			x->body = malloc(1);
+			if (!x->body)
+				abort();
+		}
+		x->body[x->len] = '\0';
+		req = (struct rum_http_request){x->method, x->path, x->body, x->len, x->too_big,
+						x->addr, srv->opts.tls_cert && srv->opts.tls_cert[0]};
+		srv->opts.handler(srv->opts.handler_ctx, x, &req);
+		pthread_mutex_lock(&x->lock);
+		if (!x->responded) {
+			x->suspended = true;
+			MHD_suspend_connection(conn);
+			pthread_mutex_unlock(&x->lock);
+			return MHD_YES;
+		}
+		pthread_mutex_unlock(&x->lock);
+	}
+	return rum_http_queue(x);
+}
+
+static void rum_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+				  enum MHD_RequestTerminationCode toe)
+{
+	if (*con_cls)
+		rum_http_exchange_free(*con_cls);
+	*con_cls = NULL;
+}
+
+/* Leaves the request target as received: the API decodes each path segment
+ * itself, so that an escaped '/' or NUL cannot change how a path splits. */
+static size_t rum_http_no_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	return strlen(s);
+}
+
+static void rum_http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	rum_log_debug("http: %s", msg);
+}
+
+static int rum_http_read_file(char **out, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	if (!f)
+		return rum_err_set(RUM_EINVAL, "cannot read %s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	if (n <= 0 || n > 1 << 20) {
+		fclose(f);
+		return rum_err_set(RUM_EINVAL, "%s: not a PEM file of a sensible size", path);
+	}
+	buf = malloc((size_t)n + 1);
+	if (!buf)
+		abort();
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		fclose(f);
+		free(buf);
+		return rum_err_set(RUM_EINVAL, "cannot read %s", path);
+	}
+	buf[n] = '\0';
+	fclose(f);
+	*out = buf;
+	return 0;
+}
+
+static int rum_http_bind(struct rum_http_server *srv, const char *listen_text)
+{
+	char host[128], port_text[8];
+	uint16_t port;
+	struct addrinfo hints = {0}, *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int fd, one = 1, rc;
+
+	rc = rum_config_parse_listen(listen_text, host, sizeof(host), &port);
+	if (rc != 0)
+		return rc;
+	snprintf(port_text, sizeof(port_text), "%u", port);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(host, port_text, &hints, &ai) != 0 || !ai)
+		return rum_err_set(RUM_EINVAL, "cannot resolve listen address %s", listen_text);
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(ai);
+		return rum_err_set(RUM_EIO, "socket: %s", strerror(errno));
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+		rc = rum_err_set(RUM_EIO, "cannot listen on %s: %s", listen_text, strerror(errno));
+		freeaddrinfo(ai);
+		close(fd);
+		return rc;
+	}
+	freeaddrinfo(ai);
+	getsockname(fd, (struct sockaddr *)&ss, &sslen);
+	srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						   : ((struct sockaddr_in *)&ss)->sin_port);
+	srv->listen_fd = fd;
+	return 0;
+}
+
+int rum_http_start(struct rum_http_server **out, const struct rum_http_options *opts)
+{
+	struct rum_http_server *srv = calloc(1, sizeof(*srv));
+	bool tls = opts->tls_cert && opts->tls_cert[0];
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	char host[128];
+	uint16_t port;
+	int rc;
+
+	if (!srv)
+		abort();
+	srv->opts = *opts;
+	srv->listen_fd = -1;
+	if (tls) {
+		rc = rum_http_read_file(&srv->cert_pem, opts->tls_cert);
+		if (rc == 0)
+			rc = rum_http_read_file(&srv->key_pem, opts->tls_key);
+		if (rc != 0)
+			goto fail;
+		flags |= MHD_USE_TLS;
+	}
+	rc = rum_http_bind(srv, opts->listen);
+	if (rc != 0)
+		goto fail;
+	srv->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, rum_http_on_request, srv, MHD_OPTION_LISTEN_SOCKET,
+		srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads,
+		MHD_OPTION_NOTIFY_COMPLETED, rum_http_on_completed, srv,
+		MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_UNESCAPE_CALLBACK,
+		rum_http_no_unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, rum_http_mhd_log,
+		srv, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->cert_pem,
+		MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem, MHD_OPTION_END);
+	if (!srv->daemon) {
+		rc = rum_err_set(RUM_EIO, "cannot start the HTTP%s server on %s", tls ? "S" : "",
+				 opts->listen);
+		goto fail;
+	}
+	rum_config_parse_listen(opts->listen, host, sizeof(host), &port);
+	rum_log_info("listening on http%s://%s%s%s:%u", tls ? "s" : "",
+		     strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", srv->port);
+	*out = srv;
+	return 0;
+fail:
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	free(srv->cert_pem);
+	free(srv->key_pem);
+	free(srv);
+	return rc;
+}
+
+void rum_http_quiesce(struct rum_http_server *srv)
+{
+	if (!srv || srv->quiesced)
+		return;
+	MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	srv->quiesced = true;
+}
+
+unsigned rum_http_in_flight(struct rum_http_server *srv)
+{
+	return srv ? __atomic_load_n(&srv->in_flight, __ATOMIC_SEQ_CST) : 0;
+}
+
+uint16_t rum_http_port(struct rum_http_server *srv)
+{
+	return srv->port;
+}
+
+void rum_http_stop(struct rum_http_server *srv)
+{
+	if (!srv)
+		return;
+	MHD_stop_daemon(srv->daemon);
+	free(srv->cert_pem);
+	free(srv->key_pem);
+	free(srv);
+}

@@ -1,0 +1,43 @@
+/* HTTP(S) listeners on libmicrohttpd. Requests are read whole (bounded by
+ * max_body_bytes) and handed to the API router; answers may come later from
+ * other threads. */
+#ifndef RUM_SERVER_HTTP_H
+#define RUM_SERVER_HTTP_H
+
+#include "api/http.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rum_http_server;
+
+typedef void (*rum_http_handler)(void *ctx, struct rum_http_exchange *x,
+				 const struct rum_http_request *req);
+
+struct rum_http_options {
+	const char *listen;     /* ADDR:PORT */
+	const char *tls_cert;   /* PEM file, NULL/"" for plain HTTP */
+	const char *tls_key;
+	size_t max_body_bytes;
+	int threads;
+	rum_http_handler handler;
+	void *handler_ctx;
+};
+
+/* Binds and starts serving; logs "listening on http(s)://ADDR:PORT".
+ * Errors: RUM_EINVAL (bad address, unreadable TLS files), RUM_EIO (bind). */
+int rum_http_start(struct rum_http_server **out, const struct rum_http_options *opts);
+
+/* Stops accepting new connections; requests in flight continue. */
+void rum_http_quiesce(struct rum_http_server *srv);
+
+/* Requests accepted and not yet completed. */
+unsigned rum_http_in_flight(struct rum_http_server *srv);
+
+/* The bound port. */
+uint16_t rum_http_port(struct rum_http_server *srv);
+
+/* Stops and frees; call once in-flight requests are answered. Accepts NULL. */
+void rum_http_stop(struct rum_http_server *srv);
+
+#endif

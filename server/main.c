@@ -1,0 +1,384 @@
+/* rumd command line: `rumd [settings] VERB [options]`. Verbs: serve, migrate,
+ * check-config, tenant add|list. Settings come from the one table in
+ * config.c, as --key=value, RUMD_KEY or a --config file. */
+#include "api/api.h"
+#include "config.h"
+#include "db/db.h"
+#include "db/migrate.h"
+#include "db/store.h"
+#include "http.h"
+#include "pgembed.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RUM_MAX_WORDS 8
+#define RUM_MAX_OPTS 16
+
+/* The command line once settings are taken out of it. */
+struct rum_cli {
+	const char *words[RUM_MAX_WORDS]; /* verb and positional arguments */
+	int nwords;
+	const char *opt_name[RUM_MAX_OPTS]; /* verb options, without "--" */
+	const char *opt_value[RUM_MAX_OPTS];
+	int nopts;
+	bool help, version;
+	const char *config_file;
+};
+
+static const char *rum_cli_opt(const struct rum_cli *cli, const char *name)
+{
+	for (int i = 0; i < cli->nopts; i++)
+		if (strcmp(cli->opt_name[i], name) == 0)
+			return cli->opt_value[i];
+	return NULL;
+}
+
+static void rum_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: rumd [--config FILE] [--key=value ...] VERB [options]\n\n"
+		"rumd collects Cisco Smart Licensing Using Policy usage (RUM reports) from\n"
+		"devices and keeps it per tenant in PostgreSQL.\n\n"
+		"Verbs:\n"
+		"  serve                 apply migrations, then serve devices on http_listen\n"
+		"  migrate               apply pending database migrations and exit\n"
+		"  check-config          validate the settings and print the effective ones\n"
+		"  tenant add NAME [--smart-account NAME] [--virtual-account NAME]\n"
+		"  tenant list           list tenants\n\n"
+		"Options: --help (also after a verb), --version, --config FILE\n\n");
+	rum_config_print_help(out);
+}
+
+static void rum_verb_usage(const char *verb, FILE *out)
+{
+	if (strcmp(verb, "serve") == 0)
+		fprintf(out, "Usage: rumd serve [--key=value ...]\n\nApplies pending migrations "
+			     "(under an advisory lock), listens on http_listen (and https_listen),\n"
+			     "logs 'listening on http://ADDR:PORT' per listener, and stops cleanly "
+			     "on SIGTERM or SIGINT.\nWith no database_url it runs an embedded "
+			     "PostgreSQL cluster under data_dir.\n");
+	else if (strcmp(verb, "migrate") == 0)
+		fprintf(out, "Usage: rumd migrate [--key=value ...]\n\nApplies pending "
+			     "migrations and creates the default tenant; safe to run from several "
+			     "nodes at once.\n");
+	else if (strcmp(verb, "check-config") == 0)
+		fprintf(out, "Usage: rumd check-config [--key=value ...]\n\nValidates every "
+			     "setting and prints the effective values with where each came "
+			     "from;\nexits 1 naming the first bad setting.\n");
+	else if (strcmp(verb, "tenant") == 0)
+		fprintf(out, "Usage: rumd tenant add NAME [--smart-account NAME] "
+			     "[--virtual-account NAME]\n       rumd tenant list\n\nTenant names "
+			     "are 1 to 128 bytes of printable UTF-8 without '/'; devices reach "
+			     "a tenant at\n/cslu/v1/pi/<name, percent-encoded>.\n");
+	else
+		rum_usage(out);
+}
+
+/* Splits argv into settings (applied to cfg), verb words and verb options. */
+static int rum_cli_parse(struct rum_cli *cli, struct rum_config *cfg, int argc, char **argv)
+{
+	memset(cli, 0, sizeof(*cli));
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		char name[128];
+		const char *value, *eq;
+		size_t n;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			cli->help = true;
+			continue;
+		}
+		if (strcmp(a, "--version") == 0) {
+			cli->version = true;
+			continue;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			if (cli->nwords == RUM_MAX_WORDS)
+				return rum_err_set(RUM_EINVAL, "too many arguments");
+			cli->words[cli->nwords++] = a;
+			continue;
+		}
+		eq = strchr(a, '=');
+		n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		if (n == 0 || n >= sizeof(name))
+			return rum_err_set(RUM_EINVAL, "bad option '%s'", a);
+		memcpy(name, a + 2, n);
+		name[n] = '\0';
+		if (eq) {
+			value = eq + 1;
+		} else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+			value = argv[++i];
+		} else {
+			return rum_err_set(RUM_EINVAL, "option --%s needs a value", name);
+		}
+		if (strcmp(name, "config") == 0) {
+			cli->config_file = value;
+		} else if (rum_config_is_key(name)) {
+			int rc = rum_config_set(cfg, name, value, RUM_CFG_FLAG);
+
+			if (rc != 0)
+				return rc;
+		} else {
+			if (cli->nopts == RUM_MAX_OPTS)
+				return rum_err_set(RUM_EINVAL, "too many options");
+			cli->opt_name[cli->nopts] = a + 2;
+			cli->opt_value[cli->nopts++] = value;
+			((char *)a)[2 + n] = '\0'; /* name ends at '=' */
+		}
+	}
+	return 0;
+}
+
+/* Only the options a verb knows are accepted. */
+static int rum_cli_check_opts(const struct rum_cli *cli, const char *const *known)
+{
+	for (int i = 0; i < cli->nopts; i++) {
+		bool ok = false;
+
+		for (const char *const *k = known; k && *k; k++)
+			ok = ok || strcmp(*k, cli->opt_name[i]) == 0;
+		if (!ok)
+			return rum_err_set(RUM_EINVAL, "unknown option --%s (see --help)",
+					   cli->opt_name[i]);
+	}
+	return 0;
+}
+
+/* The database URL to use: the configured one, or the embedded cluster
+ * (started, or reused when running) under data_dir. */
+static int rum_database(const struct rum_config *cfg, char **url, struct rum_pgembed **pg)
+{
+	*pg = NULL;
+	if (cfg->database_url[0]) {
+		*url = strdup(cfg->database_url);
+		if (!*url)
+			abort();
+		return 0;
+	}
+	return rum_pgembed_start(pg, url, cfg->data_dir, cfg->pg_bindir, (int)cfg->db_timeout_ms);
+}
+
+/* Applies migrations, retrying for a while when the database is not up yet
+ * (a node booting with its database). */
+static int rum_migrate_with_retry(const struct rum_config *cfg, const char *url, int seconds)
+{
+	int applied, rc;
+
+	for (int waited = 0;; waited++) {
+		rc = rum_migrate_run(url, (int)cfg->db_timeout_ms, cfg->default_tenant, &applied);
+		if (rc != RUM_EUNAVAIL || waited >= seconds)
+			break;
+		if (waited % 10 == 0)
+			rum_log_warn("waiting for the database: %s", rum_err_msg());
+		sleep(1);
+	}
+	if (rc == 0)
+		rum_log_info("schema at version %d (%d migration%s applied)", rum_migrate_newest(),
+			     applied, applied == 1 ? "" : "s");
+	return rc;
+}
+
+static int rum_serve(const struct rum_config *cfg)
+{
+	struct rum_pgembed *pg = NULL;
+	struct rum_db *db = NULL;
+	struct rum_http_server *http = NULL, *https = NULL;
+	struct rum_api api = {0};
+	struct rum_db_options dbo;
+	sigset_t sigs;
+	char *url = NULL;
+	int rc, sig = 0;
+
+	/* Signals are taken by sigwait() below; every thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	rc = rum_database(cfg, &url, &pg);
+	if (rc == 0)
+		rc = rum_migrate_with_retry(cfg, url, 60);
+	if (rc != 0)
+		goto out;
+	dbo = (struct rum_db_options){url, (int)cfg->db_pool_size, (int)cfg->batch_max,
+				      (int)cfg->db_timeout_ms};
+	rc = rum_db_open(&db, &dbo);
+	if (rc != 0)
+		goto out;
+	api = (struct rum_api){db, cfg->default_tenant, cfg->auto_create_tenants,
+			       cfg->capture_all, (size_t)cfg->max_reports_per_message,
+			       (int)cfg->retry_after_s};
+	if (cfg->http_listen[0]) {
+		struct rum_http_options o = {cfg->http_listen, NULL, NULL,
+					     (size_t)cfg->max_body_bytes, (int)cfg->http_threads,
+					     rum_api_dispatch, &api};
+
+		rc = rum_http_start(&http, &o);
+		if (rc != 0)
+			goto out;
+	}
+	if (cfg->https_listen[0]) {
+		struct rum_http_options o = {cfg->https_listen, cfg->tls_cert, cfg->tls_key,
+					     (size_t)cfg->max_body_bytes, (int)cfg->http_threads,
+					     rum_api_dispatch, &api};
+
+		rc = rum_http_start(&https, &o);
+		if (rc != 0)
+			goto out;
+	}
+	rum_log_info("rumd %s ready (default tenant '%s')", RUM_VERSION, cfg->default_tenant);
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	rum_log_info("signal %d: stopping; finishing requests in flight", sig);
+out:
+	rum_http_quiesce(http);
+	rum_http_quiesce(https);
+	for (int i = 0; i < 300 && rum_http_in_flight(http) + rum_http_in_flight(https) > 0; i++) {
+		struct timespec ts = {0, 100 * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	rum_http_stop(http);
+	rum_http_stop(https);
+	rum_db_close(db);
+	rum_pgembed_stop(pg);
+	free(url);
+	if (rc != 0)
+		return rc;
+	rum_log_info("stopped");
+	return 0;
+}
+
+struct rum_tenant_add {
+	const char *name, *smart_account, *virtual_account;
+	int64_t id;
+};
+
+static int rum_tenant_add_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_tenant_add *t = arg;
+
+	return rum_store_tenant_create(txn, t->name, t->smart_account, t->virtual_account, &t->id);
+}
+
+static void rum_tenant_print(void *arg, const struct rum_store_tenant *t)
+{
+	printf("%s\t%s\t%s\t%s\n", t->name, t->smart_account, t->virtual_account, t->created_at);
+}
+
+static int rum_tenant_list_run(struct rum_db_txn *txn, void *arg)
+{
+	printf("NAME\tSMART_ACCOUNT\tVIRTUAL_ACCOUNT\tCREATED\n");
+	return rum_store_tenant_list(txn, rum_tenant_print, arg);
+}
+
+/* Verbs that only need the database: migrate, tenant add|list. */
+static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
+{
+	struct rum_pgembed *pg = NULL;
+	const char *verb = cli->words[0];
+	char *url = NULL;
+	int rc = rum_database(cfg, &url, &pg);
+
+	if (rc == 0)
+		rc = rum_migrate_with_retry(cfg, url, 0);
+	if (rc != 0 || strcmp(verb, "migrate") == 0)
+		goto out;
+	if (cli->nwords >= 2 && strcmp(cli->words[1], "add") == 0 && cli->nwords == 3) {
+		const char *sa = rum_cli_opt(cli, "smart-account");
+		const char *va = rum_cli_opt(cli, "virtual-account");
+		struct rum_tenant_add t = {cli->words[2], sa ? sa : "", va ? va : "", 0};
+
+		if (strlen(t.name) < 1 || strlen(t.name) > 128 || strchr(t.name, '/')) {
+			rc = rum_err_set(RUM_EINVAL, "a tenant name is 1 to 128 bytes without '/'");
+			goto out;
+		}
+		rc = rum_db_run_once(url, (int)cfg->db_timeout_ms, rum_tenant_add_run, &t);
+		if (rc == 0)
+			printf("tenant '%s' created (id %lld); devices report to "
+			       "/cslu/v1/pi/<percent-encoded name>\n",
+			       t.name, (long long)t.id);
+	} else if (cli->nwords == 2 && strcmp(cli->words[1], "list") == 0) {
+		rc = rum_db_run_once(url, (int)cfg->db_timeout_ms, rum_tenant_list_run, NULL);
+	} else {
+		rc = rum_err_set(RUM_EINVAL, "usage: rumd tenant add NAME [--smart-account NAME] "
+			"[--virtual-account NAME] | rumd tenant list");
+	}
+out:
+	rum_pgembed_stop(pg);
+	free(url);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const tenant_opts[] = {"smart-account", "virtual-account", NULL};
+	struct rum_config cfg;
+	struct rum_cli cli;
+	enum rum_log_level level;
+	const char *verb;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	rum_config_init(&cfg);
+	rc = rum_cli_parse(&cli, &cfg, argc, argv);
+	if (rc == 0 && cli.config_file)
+		rc = rum_config_load_file(&cfg, cli.config_file);
+	if (rc == 0)
+		rc = rum_config_load_env(&cfg);
+	verb = cli.nwords ? cli.words[0] : NULL;
+	if (cli.version) {
+		printf("rumd %s\n", RUM_VERSION);
+		goto done;
+	}
+	if (cli.help || !verb) {
+		if (verb)
+			rum_verb_usage(verb, stdout);
+		else
+			rum_usage(cli.help ? stdout : stderr);
+		rc = cli.help ? 0 : RUM_EINVAL;
+		rum_err_clear();
+		goto done;
+	}
+	if (rc == 0)
+		rc = rum_config_validate(&cfg);
+	if (rc == 0 && rum_log_parse_level(&level, cfg.log_level) == 0)
+		rum_log_set_level(level);
+	if (rc != 0)
+		goto done;
+	if (strcmp(verb, "check-config") == 0 && cli.nwords == 1) {
+		rc = rum_cli_check_opts(&cli, NULL);
+		if (rc == 0) {
+			rum_config_print(&cfg, stdout);
+			printf("# configuration is valid\n");
+		}
+	} else if (strcmp(verb, "serve") == 0 && cli.nwords == 1) {
+		rc = rum_cli_check_opts(&cli, NULL);
+		if (rc == 0)
+			rc = rum_serve(&cfg);
+	} else if (strcmp(verb, "migrate") == 0 && cli.nwords == 1) {
+		rc = rum_cli_check_opts(&cli, NULL);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "tenant") == 0) {
+		rc = rum_cli_check_opts(&cli, tenant_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
+	} else {
+		rc = rum_err_set(RUM_EINVAL, "unknown verb or arguments: '%s' (see rumd --help)",
+				 verb);
+	}
+done:
+	if (rc != 0 && rum_err_msg()[0])
+		fprintf(stderr, "rumd: %s\n", rum_err_msg());
+	rum_config_dispose(&cfg);
+	return rc == 0 ? 0 : 1;
+}

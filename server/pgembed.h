@@ -1,0 +1,24 @@
+/* The embedded PostgreSQL cluster: when no database_url is configured, rumd
+ * keeps a private cluster under data_dir (socket only, no TCP), creating it on
+ * first start. When rumd runs as root the cluster runs as the unprivileged
+ * `postgres` user (or `nobody`), since PostgreSQL refuses to run as root. */
+#ifndef RUM_SERVER_PGEMBED_H
+#define RUM_SERVER_PGEMBED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct rum_pgembed;
+
+/* Makes sure the cluster exists and runs, and that its database `rumd`
+ * exists; *url gets a libpq connection string for it (caller frees).
+ * Reuses a cluster that is already running (then stop leaves it running).
+ * Errors: RUM_EIO (initdb or pg_ctl failed: see data_dir/postgresql.log),
+ * RUM_ENOTFOUND (no PostgreSQL server binaries found). */
+int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir,
+		      const char *bindir, int timeout_ms);
+
+/* Stops the cluster if this process started it; frees. Accepts NULL. */
+void rum_pgembed_stop(struct rum_pgembed *pg);
+
+#endif
