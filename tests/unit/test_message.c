@@ -488,6 +488,9 @@ static void test_payload_direct(void)
 		}
 	}
 	CHECK_INT(rum_report_parse_payload(&r, NULL, 3), RUM_EINVAL);
+	CHECK_INT(rum_report_parse_payload(&r, "{\"meta\":{\"report_id\":1\0}}", 25), RUM_EINVAL);
+	CHECK(strstr(rum_err_msg(), "payload is not JSON") != NULL);
+	CHECK(r.entitlement_tag == NULL);
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -864,6 +867,8 @@ static void test_errors(void)
 	EXPECT_ERR("\"{}\"", RUM_EINVAL, "body is not a JSON object");
 	EXPECT_ERR("null", RUM_EINVAL, "body is not a JSON object");
 	expect_err("{}\0", 3, RUM_EINVAL, "body is not JSON", __LINE__);
+	/* jansson alone would accept a NUL right after a number. */
+	expect_err("{\"usage\":[],\"a\":1\0}", 19, RUM_EINVAL, "NUL byte", __LINE__);
 	expect_err(NULL, 4, RUM_EINVAL, "no body", __LINE__);
 	expect_err(NULL, 0, RUM_EINVAL, "body is not JSON", __LINE__);
 	/* The message stays one line whatever the input. */
