@@ -163,7 +163,7 @@ int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir
 				      "-t", "120", "start", NULL};
 
 		rum_log_info("starting the embedded PostgreSQL cluster");
-		rc = rum_proc_run(argv, pg->uid, pg->gid, NULL);
+		rc = rum_proc_run(argv, pg->uid, pg->gid, pg->logfile);
 		if (rc != 0) {
 			rc = rum_err_set(rc, "cannot start PostgreSQL (%s): see %s", rum_err_msg(),
 					 pg->logfile);
@@ -194,7 +194,7 @@ void rum_pgembed_stop(struct rum_pgembed *pg)
 
 		snprintf(pg_ctl, sizeof(pg_ctl), "%s/pg_ctl", pg->bindir);
 		rum_log_info("stopping the embedded PostgreSQL cluster");
-		if (rum_proc_run(argv, pg->uid, pg->gid, NULL) != 0)
+		if (rum_proc_run(argv, pg->uid, pg->gid, pg->logfile) != 0)
 			rum_log_warn("stopping PostgreSQL: %s", rum_err_msg());
 	}
 	free(pg);

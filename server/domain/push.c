@@ -59,13 +59,22 @@ static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p, int6
 				      NULL, 0};
 	int rc = 0;
 
-	if (m->has_udi)
-		rc = rum_push_device(txn, p, tenant_id, &devices, &m->udi, m->hostname,
-				     m->software_tag, "", &upload_device);
-	else if (m->n_reports > 0)
-		rc = rum_push_device(txn, p, tenant_id, &devices, &m->reports[0].udi,
-				     m->reports[0].hostname, m->reports[0].software_tag,
-				     m->reports[0].software_version, &upload_device);
+	if (m->has_udi || m->n_reports > 0) {
+		/* The envelope names the device; its first report of that device
+		 * tells its software version (and hostname/tag in reports[]). */
+		const struct rum_udi *udi = m->has_udi ? &m->udi : &m->reports[0].udi;
+		const struct rum_report *first = NULL;
+
+		for (size_t i = 0; i < m->n_reports && !first; i++)
+			if (strcmp(m->reports[i].udi.pid, udi->pid) == 0 &&
+			    strcmp(m->reports[i].udi.sn, udi->sn) == 0)
+				first = &m->reports[i];
+		rc = rum_push_device(txn, p, tenant_id, &devices, udi,
+				     m->hostname[0] || !first ? m->hostname : first->hostname,
+				     m->software_tag[0] || !first ? m->software_tag
+								  : first->software_tag,
+				     first ? first->software_version : "", &upload_device);
+	}
 	up.device_id = upload_device;
 	if (rc == 0)
 		rc = rum_store_upload_insert(txn, &up, &p->poll_id);
@@ -163,6 +172,7 @@ static int rum_push_run(struct rum_db_txn *txn, void *arg)
 	rc = rum_push_tenant(txn, p, &tenant_id);
 	if (rc == RUM_ENOTFOUND) {
 		p->rc = rum_err_set(RUM_ENOTFOUND, "unknown tenant '%s'", p->tenant);
+		snprintf(p->err, sizeof(p->err), "%s", rum_err_msg());
 		return 0;
 	}
 	if (rc != 0)

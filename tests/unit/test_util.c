@@ -1,0 +1,92 @@
+/* Tenant path decoding, strict numbers, text checks, hashing. */
+#include "api.h"
+#include "check.h"
+#include "util/crypto.h"
+#include "util/err.h"
+#include "util/strict.h"
+#include "util/text.h"
+
+#include <stdlib.h>
+
+static void test_percent_decode(void)
+{
+	char out[32];
+
+	CHECK_INT(rum_api_percent_decode(out, sizeof(out), "CUBE%20Regression%20Mirabile-1", 30),
+		  0);
+	CHECK_STR(out, "CUBE Regression Mirabile-1");
+	CHECK_INT(rum_api_percent_decode(out, sizeof(out), "caf%C3%a9", 9), 0);
+	CHECK_STR(out, "caf\xc3\xa9");
+	CHECK_INT(rum_api_percent_decode(out, sizeof(out), "SATELLITE9-1", 12), 0);
+	CHECK_STR(out, "SATELLITE9-1");
+	CHECK_INT(rum_api_percent_decode(out, sizeof(out), "a%2", 3), RUM_EINVAL);
+	CHECK_INT(rum_api_percent_decode(out, sizeof(out), "a%", 2), RUM_EINVAL);
+	CHECK_INT(rum_api_percent_decode(out, sizeof(out), "a%zz", 4), RUM_EINVAL);
+	CHECK_INT(rum_api_percent_decode(out, sizeof(out), "a%00b", 5), RUM_EINVAL);
+	CHECK_INT(rum_api_percent_decode(out, 4, "abcd", 4), RUM_EINVAL);
+	/* Only len bytes are read. */
+	CHECK_INT(rum_api_percent_decode(out, sizeof(out), "ab/cd", 2), 0);
+	CHECK_STR(out, "ab");
+}
+
+static void test_strict(void)
+{
+	int64_t v;
+
+	CHECK_INT(rum_strict_int64(&v, "1646687408"), 0);
+	CHECK_INT(v, 1646687408);
+	CHECK_INT(rum_strict_int64(&v, "-5"), 0);
+	CHECK_INT(v, -5);
+	CHECK_INT(rum_strict_int64(&v, ""), RUM_EINVAL);
+	CHECK_INT(rum_strict_int64(&v, "+5"), RUM_EINVAL);
+	CHECK_INT(rum_strict_int64(&v, "5 "), RUM_EINVAL);
+	CHECK_INT(rum_strict_int64(&v, "9223372036854775807"), 0);
+	CHECK_INT(rum_strict_int64(&v, "9223372036854775808"), RUM_EINVAL);
+	CHECK_INT(rum_strict_int64(&v, "99999999999999999999"), RUM_EINVAL);
+	CHECK_INT(rum_strict_bytes(&v, "16MiB"), 0);
+	CHECK_INT(v, 16 << 20);
+	CHECK_INT(rum_strict_bytes(&v, "4k"), 0);
+	CHECK_INT(v, 4096);
+	CHECK_INT(rum_strict_bytes(&v, "1024"), 0);
+	CHECK_INT(rum_strict_bytes(&v, "MiB"), RUM_EINVAL);
+	CHECK_INT(rum_strict_bytes(&v, "5 MiB"), RUM_EINVAL);
+	CHECK_INT(rum_strict_bytes(&v, "9999999999999G"), RUM_EINVAL);
+}
+
+static void test_text(void)
+{
+	CHECK(rum_text_printable_utf8("tenant A", 8));
+	CHECK(rum_text_printable_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
+	CHECK(!rum_text_printable_utf8("a\tb", 3));
+	CHECK(!rum_text_printable_utf8("a\x7f", 2));
+	CHECK(!rum_text_printable_utf8("\xc3", 1));           /* truncated */
+	CHECK(!rum_text_printable_utf8("\xc0\xaf", 2));       /* overlong */
+	CHECK(!rum_text_printable_utf8("\xed\xa0\x80", 3));   /* surrogate */
+	CHECK(!rum_text_printable_utf8("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+	CHECK(!rum_text_printable_utf8("\xe2\x82", 2));
+}
+
+static void test_crypto(void)
+{
+	uint8_t h[RUM_SHA256_LEN];
+	char *b64;
+
+	rum_crypto_sha256(h, "abc", 3);
+	CHECK_INT(h[0], 0xba);
+	CHECK_INT(h[31], 0xad);
+	b64 = rum_crypto_base64_new("<smartLicense/>", 15, NULL);
+	CHECK_STR(b64, "PHNtYXJ0TGljZW5zZS8+");
+	free(b64);
+	b64 = rum_crypto_base64_new("", 0, NULL);
+	CHECK_STR(b64, "");
+	free(b64);
+}
+
+int main(void)
+{
+	test_percent_decode();
+	test_strict();
+	test_text();
+	test_crypto();
+	return rum_check_result("test_util");
+}
