@@ -152,8 +152,10 @@ int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir
 		if (rc == 0)
 			rc = rum_pgembed_configure(pg, sockdir);
 		if (rc != 0) {
-			rc = rum_err_set(rc, "initdb failed (%s): see %s", rum_err_msg(),
-					 pg->logfile);
+			rc = rum_err_set(rc, "initdb failed (%s): see %s%s", rum_err_msg(),
+					 pg->logfile,
+					 pg->uid != (uid_t)-1 ? "; the database runs unprivileged and "
+					 "must be able to reach data_dir" : "");
 			goto fail;
 		}
 	}
