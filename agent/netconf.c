@@ -1,0 +1,561 @@
+/* NETCONF server, see netconf.h. */
+#include "netconf.h"
+
+#include <errno.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector/netconf_framing.h"
+#include "ops.h"
+#include "server/util/err.h"
+#include "server/util/log.h"
+#include "show.h"
+
+#define NC_NS "urn:ietf:params:xml:ns:netconf:base:1.0"
+#define BASE10 "urn:ietf:params:netconf:base:1.0"
+#define BASE11 "urn:ietf:params:netconf:base:1.1"
+
+/* ---- state rendering ---- */
+
+static void yang_time(char *buf, size_t size, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+}
+
+static xmlNode *leaf(xmlNode *parent, const char *name, const char *value)
+{
+	return xmlNewTextChild(parent, NULL, BAD_CAST name, BAD_CAST value);
+}
+
+static void leaf_u(xmlNode *parent, const char *name, unsigned long long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", v);
+	leaf(parent, name, buf);
+}
+
+static void leaf_time(xmlNode *parent, const char *name, int64_t t)
+{
+	char buf[40];
+
+	yang_time(buf, sizeof(buf), t);
+	leaf(parent, name, buf);
+}
+
+static void udi(xmlNode *parent, const struct rum_agent_state *st)
+{
+	xmlNode *u = xmlNewChild(parent, NULL, BAD_CAST "udi", NULL);
+
+	leaf(u, "pid", st->pid);
+	leaf(u, "sn", st->serial);
+}
+
+static void policy_xml(xmlNode *si, const struct rum_agent_state *st)
+{
+	static const char *names[RUM_AGENT_POL_N] = {"policy-perpetual", "policy-subscription",
+						     "policy-enforced", "policy-export"};
+	const struct rum_agent_policy *p = &st->policy;
+	xmlNode *pol = xmlNewChild(si, NULL, BAD_CAST "policy", NULL);
+
+	leaf(pol, "policy-type", p->installed ? "policy-type-custom" : "policy-type-cisco-default");
+	leaf(pol, "policy-name", p->name);
+	if (p->installed)
+		leaf_time(pol, "install-time", p->install_time);
+	leaf(pol, "ack-required", p->ack_required ? "true" : "false");
+	for (int i = 0; i < RUM_AGENT_POL_N; i++) {
+		xmlNode *c = xmlNewChild(pol, NULL, BAD_CAST names[i], NULL);
+		leaf_u(c, "reporting-first-time", p->attrs[i].first);
+		leaf_u(c, "reporting-ongoing", p->attrs[i].ongoing);
+		leaf_u(c, "reporting-macd", p->attrs[i].macd);
+	}
+}
+
+static const char *yang_report_state(enum rum_agent_report_state s)
+{
+	switch (s) {
+	case RUM_AGENT_REPORT_OPEN: return "rum-report-state-open";
+	case RUM_AGENT_REPORT_CLOSED: return "rum-report-state-closed";
+	case RUM_AGENT_REPORT_UNACK: return "rum-report-state-unacknowledged";
+	case RUM_AGENT_REPORT_ACK: return "rum-report-state-acknowledged";
+	}
+	return "rum-report-state-invalid";
+}
+
+/* List keys come first: libyang requires it of XML instance data. */
+static void state_info(xmlNode *state, const struct rum_agent_state *st)
+{
+	xmlNode *si = xmlNewChild(state, NULL, BAD_CAST "state-info", NULL), *n;
+	char key[200], name[64];
+
+	n = xmlNewChild(si, NULL, BAD_CAST "transport", NULL);
+	leaf(n, "transport-type", strcmp(st->transport, "cslu") == 0 ? "transport-type-cslu" : "transport-type-off");
+	n = xmlNewChild(si, NULL, BAD_CAST "privacy", NULL);
+	leaf(n, "hostname", "false");
+	leaf(n, "version", "false");
+	udi(si, st);
+	for (size_t i = 0; i < st->n_ent; i++) {
+		if (!st->ent[i].count)
+			continue;
+		n = xmlNewChild(si, NULL, BAD_CAST "usage", NULL);
+		leaf(n, "entitlement-tag", st->ent[i].tag);
+		rum_agent_short_name(name, sizeof(name), st->ent[i].tag);
+		leaf(n, "short-name", name);
+		leaf_u(n, "count", st->ent[i].count);
+		leaf(n, "enforcement-mode", "enforcement-in-compliance");
+		leaf(n, "post-paid", "false");
+	}
+	policy_xml(si, st);
+	rum_agent_state_udi_key(st, key, sizeof(key));
+	n = xmlNewChild(si, NULL, BAD_CAST "trust-code", NULL);
+	leaf(n, "key_udi", key);
+	leaf(n, "is-installed", st->trust_time ? "true" : "false");
+	if (st->trust_time)
+		leaf_time(n, "time-installed", st->trust_time);
+	udi(n, st);
+	for (size_t i = 0; i < st->n_rep; i++) {
+		const struct rum_agent_report *r = &st->rep[i];
+
+		if (r->state == RUM_AGENT_REPORT_OPEN)
+			continue;
+		n = xmlNewChild(si, NULL, BAD_CAST "rum-reports-closed-keys", NULL);
+		snprintf(key, sizeof(key), "%llu", (unsigned long long)r->id);
+		leaf(n, "rum-report-key", key);
+		leaf_u(n, "report-id", r->id);
+		udi(n, st);
+		leaf_time(n, "report-start-time", r->start);
+		leaf_time(n, "report-end-time", r->end);
+		leaf(n, "report-state", yang_report_state(r->state));
+	}
+	n = xmlNewChild(si, NULL, BAD_CAST "rum-ack", NULL);
+	if (st->last_ack_time)
+		leaf_time(n, "last-received-time", st->last_ack_time);
+	leaf_time(n, "next-report-deadline", rum_agent_next_ack_deadline(st));
+}
+
+static xmlNode *licensing_node(const struct rum_agent_state *st)
+{
+	xmlNode *lic = xmlNewNode(NULL, BAD_CAST "licensing"), *state;
+
+	xmlSetNs(lic, xmlNewNs(lic, BAD_CAST RUM_AGENT_LICENSE_NS, NULL));
+	state = xmlNewChild(lic, NULL, BAD_CAST "state", NULL);
+	leaf(state, "always-enabled", "true");
+	leaf(state, "smart-enabled", "true");
+	leaf(state, "version", "5.9.4_rel/41");
+	state_info(state, st);
+	return lic;
+}
+
+static char *dump(xmlNode *n)
+{
+	xmlBuffer *b = xmlBufferCreate();
+	char *s;
+
+	xmlNodeDump(b, n->doc, n, 0, 0);
+	s = strdup((const char *)xmlBufferContent(b));
+	xmlBufferFree(b);
+	if (!s)
+		abort();
+	return s;
+}
+
+int rum_agent_netconf_state_xml(char **out, const char *dir)
+{
+	struct rum_agent_state *st = calloc(1, sizeof(*st));
+	xmlDoc *doc;
+	xmlNode *lic;
+	int rc;
+
+	if (!st)
+		abort();
+	rc = rum_agent_op_load(st, dir);
+	if (rc == 0) {
+		doc = xmlNewDoc(BAD_CAST "1.0");
+		lic = licensing_node(st);
+		xmlDocSetRootElement(doc, lic);
+		*out = dump(lic);
+		xmlFreeDoc(doc);
+	}
+	rum_agent_state_dispose(st);
+	free(st);
+	return rc;
+}
+
+/* ---- session ---- */
+
+struct session {
+	const char *dir;
+	int out_fd;
+	enum rum_netconf_framing_mode mode;
+	int closing;
+};
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return rum_err_set(RUM_EIO, "netconf: write: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_msg(struct session *s, const char *msg)
+{
+	char *framed;
+	size_t len;
+	int rc = rum_netconf_framing_encode(&framed, &len, s->mode, msg, strlen(msg));
+
+	if (rc < 0)
+		return rc;
+	rc = write_all(s->out_fd, framed, len);
+	free(framed);
+	return rc;
+}
+
+/* A reply document: <rpc-reply> with the request's attributes (RFC 6241 4.2). */
+static xmlNode *reply_new(xmlDoc *doc, const xmlNode *rpc)
+{
+	xmlNode *r = xmlNewNode(NULL, BAD_CAST "rpc-reply");
+
+	xmlSetNs(r, xmlNewNs(r, BAD_CAST NC_NS, NULL));
+	xmlDocSetRootElement(doc, r);
+	for (const xmlAttr *a = rpc ? rpc->properties : NULL; a; a = a->next) {
+		xmlChar *v = xmlGetProp(rpc, a->name);
+		if (!a->ns)
+			xmlNewProp(r, a->name, v);
+		xmlFree(v);
+	}
+	return r;
+}
+
+static void rpc_error(xmlNode *reply, const char *type, const char *tag, const char *msg,
+		      const char *bad_attr, const char *bad_elem)
+{
+	xmlNode *e = xmlNewChild(reply, NULL, BAD_CAST "rpc-error", NULL), *info;
+
+	leaf(e, "error-type", type);
+	leaf(e, "error-tag", tag);
+	leaf(e, "error-severity", "error");
+	if (msg)
+		xmlNewProp(leaf(e, "error-message", msg), BAD_CAST "xml:lang", BAD_CAST "en");
+	if (bad_attr || bad_elem) {
+		info = xmlNewChild(e, NULL, BAD_CAST "error-info", NULL);
+		if (bad_attr)
+			leaf(info, "bad-attribute", bad_attr);
+		if (bad_elem)
+			leaf(info, "bad-element", bad_elem);
+	}
+}
+
+static int in_ns(const xmlNode *n, const char *ns)
+{
+	return n->ns && n->ns->href && strcmp((const char *)n->ns->href, ns) == 0;
+}
+
+static const xmlNode *first_elem(const xmlNode *n)
+{
+	for (n = n ? n->children : NULL; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE)
+			return n;
+	return NULL;
+}
+
+static const xmlNode *child_named(const xmlNode *n, const char *name)
+{
+	for (n = n ? n->children : NULL; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0)
+			return n;
+	return NULL;
+}
+
+/* Does a <get> filter select the licensing state? No filter: yes. A subtree
+ * filter: when it names licensing in our namespace (with no children, or a
+ * <state> child). An XPath filter: when it mentions licensing. */
+static int wants_state(const xmlNode *get)
+{
+	const xmlNode *f = child_named(get, "filter"), *lic;
+	xmlChar *sel;
+	int yes;
+
+	if (!f)
+		return 1;
+	sel = xmlGetProp(f, BAD_CAST "select");
+	if (sel) {
+		yes = strstr((const char *)sel, "licensing") != NULL;
+		xmlFree(sel);
+		return yes;
+	}
+	for (lic = first_elem(f); lic; lic = lic->next)
+		if (lic->type == XML_ELEMENT_NODE && strcmp((const char *)lic->name, "licensing") == 0 &&
+		    in_ns(lic, RUM_AGENT_LICENSE_NS))
+			return !first_elem(lic) || child_named(lic, "state") != NULL;
+	return 0;
+}
+
+static void do_get(struct session *s, xmlNode *reply, const xmlNode *op)
+{
+	struct rum_agent_state *st;
+	xmlNode *data;
+
+	if (!wants_state(op)) {
+		xmlNewChild(reply, NULL, BAD_CAST "data", NULL);
+		return;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		abort();
+	if (rum_agent_op_load(st, s->dir) < 0) {
+		rpc_error(reply, "application", "operation-failed", rum_err_msg(), NULL, NULL);
+	} else {
+		data = xmlNewChild(reply, NULL, BAD_CAST "data", NULL);
+		xmlAddChild(data, licensing_node(st));
+	}
+	rum_agent_state_dispose(st);
+	free(st);
+}
+
+/* Maps an agent error to a cisco-smart-license error-enum value. */
+static const char *return_code(int rc)
+{
+	switch (rc) {
+	case 0: return "success";
+	case RUM_ENOTFOUND: return "notfound";
+	case RUM_EIO: return "storagefailtostore";
+	case RUM_EUNAVAIL: return "commsend";
+	case RUM_ETOOBIG: return "invalidrequest";
+	default: return "BadInputParams";
+	}
+}
+
+static void license_rpc(struct session *s, xmlNode *reply, const xmlNode *op)
+{
+	const char *name = (const char *)op->name;
+	char path[256], days_s[16], summary[512];
+	xmlNode *rc_node;
+	unsigned long days = 0;
+	int rc;
+
+	const xmlNode *fp = child_named(op, "file-path");
+	xmlChar *v = fp ? xmlNodeGetContent(fp) : NULL;
+	size_t n = v ? strlen((const char *)v) : 0;
+
+	if (n < 1 || n > 127) {
+		xmlFree(v);
+		rpc_error(reply, "application", fp ? "invalid-value" : "missing-element",
+			  "file-path (1..127 characters) is required", NULL, "file-path");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s", (const char *)v);
+	xmlFree(v);
+	if (strcmp(name, "import-file") == 0) {
+		rc = rum_agent_op_import(s->dir, path, 0, summary, sizeof(summary));
+	} else {
+		enum rum_agent_save_mode mode = strcmp(name, "rum-save-usage-all") == 0 ? RUM_AGENT_SAVE_ALL
+						: strcmp(name, "rum-save-usage-days") == 0 ? RUM_AGENT_SAVE_DAYS
+											  : RUM_AGENT_SAVE_UNREPORTED;
+		if (mode == RUM_AGENT_SAVE_DAYS) {
+			const xmlNode *d = child_named(op, "days");
+			xmlChar *dv = d ? xmlNodeGetContent(d) : NULL;
+			char *end;
+
+			snprintf(days_s, sizeof(days_s), "%s", dv ? (const char *)dv : "90");
+			xmlFree(dv);
+			days = strtoul(days_s, &end, 10);
+			if (*end || days_s[0] == '-' || days > 3650) {
+				rpc_error(reply, "application", "invalid-value", "days must be 0..3650", NULL, "days");
+				return;
+			}
+		}
+		rc = rum_agent_op_save_usage(s->dir, mode, (uint32_t)days, path, 0);
+	}
+	if (rc < 0)
+		rum_log_warn("netconf %s %s: %s", name, path, rum_err_msg());
+	rc_node = leaf(reply, "return-code", return_code(rc));
+	xmlSetNs(rc_node, xmlNewNs(rc_node, BAD_CAST RUM_AGENT_LICENSE_NS, NULL));
+}
+
+/* Handles one <rpc>; returns the reply text (caller frees). */
+static char *handle_rpc(struct session *s, const char *msg, size_t len)
+{
+	xmlDoc *in, *out = xmlNewDoc(BAD_CAST "1.0");
+	xmlNode *reply, *rpc = NULL;
+	const xmlNode *op;
+	xmlChar *mid;
+	char *text;
+
+	while (len && *msg != '<') { /* tolerate a newline or junk between messages */
+		msg++;
+		len--;
+	}
+	in = xmlReadMemory(msg, (int)len, "rpc.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (in && !in->intSubset)
+		rpc = xmlDocGetRootElement(in);
+	if (!rpc || strcmp((const char *)rpc->name, "rpc") || !in_ns(rpc, NC_NS)) {
+		reply = reply_new(out, NULL);
+		rpc_error(reply, "rpc", "malformed-message", "expected an <rpc> in the NETCONF base namespace",
+			  NULL, NULL);
+		goto done;
+	}
+	reply = reply_new(out, rpc);
+	mid = xmlGetProp(rpc, BAD_CAST "message-id");
+	if (!mid) {
+		rpc_error(reply, "rpc", "missing-attribute", "rpc has no message-id", "message-id", "rpc");
+		goto done;
+	}
+	xmlFree(mid);
+	op = first_elem(rpc);
+	if (!op) {
+		rpc_error(reply, "protocol", "missing-element", "rpc has no operation", NULL, "rpc");
+	} else if (in_ns(op, NC_NS) && strcmp((const char *)op->name, "get") == 0) {
+		do_get(s, reply, op);
+	} else if (in_ns(op, NC_NS) && strcmp((const char *)op->name, "close-session") == 0) {
+		xmlNewChild(reply, NULL, BAD_CAST "ok", NULL);
+		s->closing = 1;
+	} else if (in_ns(op, RUM_AGENT_LICENSE_NS) &&
+		   (strcmp((const char *)op->name, "import-file") == 0 ||
+		    strncmp((const char *)op->name, "rum-save-usage-", 15) == 0) &&
+		   (strcmp((const char *)op->name, "rum-save-usage-all") == 0 ||
+		    strcmp((const char *)op->name, "rum-save-usage-unreported") == 0 ||
+		    strcmp((const char *)op->name, "rum-save-usage-days") == 0 ||
+		    strcmp((const char *)op->name, "import-file") == 0)) {
+		license_rpc(s, reply, op);
+	} else {
+		char m[200];
+		snprintf(m, sizeof(m), "operation %.100s is not supported by this device",
+			 (const char *)op->name);
+		rpc_error(reply, in_ns(op, NC_NS) ? "protocol" : "application", "operation-not-supported",
+			  m, NULL, (const char *)op->name);
+	}
+done:
+	text = dump(xmlDocGetRootElement(out));
+	xmlFreeDoc(out);
+	xmlFreeDoc(in);
+	return text;
+}
+
+/* The client's hello: base:1.1 in both hellos selects chunked framing. */
+static int handle_hello(struct session *s, const char *msg, size_t len, int offer11)
+{
+	xmlDoc *in;
+	const xmlNode *root, *caps, *c;
+	int has11 = 0, has10 = 0;
+
+	while (len && *msg != '<') {
+		msg++;
+		len--;
+	}
+	in = xmlReadMemory(msg, (int)len, "hello.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	root = in && !in->intSubset ? xmlDocGetRootElement(in) : NULL;
+	if (!root || strcmp((const char *)root->name, "hello") || !in_ns(root, NC_NS)) {
+		xmlFreeDoc(in);
+		return rum_err_set(RUM_EINVAL, "netconf: first message is not a <hello>");
+	}
+	caps = child_named(root, "capabilities");
+	for (c = caps ? caps->children : NULL; c; c = c->next) {
+		xmlChar *t;
+		char buf[128];
+		const char *p;
+		size_t n;
+
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		t = xmlNodeGetContent(c);
+		for (p = t ? (const char *)t : ""; *p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'; p++)
+			;
+		snprintf(buf, sizeof(buf), "%s", p);
+		for (n = strlen(buf); n && (buf[n - 1] == ' ' || buf[n - 1] == '\n' || buf[n - 1] == '\t' || buf[n - 1] == '\r'); n--)
+			buf[n - 1] = '\0';
+		has11 |= strcmp(buf, BASE11) == 0;
+		has10 |= strcmp(buf, BASE10) == 0;
+		xmlFree(t);
+	}
+	xmlFreeDoc(in);
+	if (!has10 && !(has11 && offer11))
+		return rum_err_set(RUM_EINVAL, "netconf: client offers no common base capability");
+	s->mode = has11 && offer11 ? RUM_NETCONF_FRAMING_CHUNKED : RUM_NETCONF_FRAMING_EOM;
+	return 0;
+}
+
+static int send_hello(struct session *s, int offer11)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg),
+		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<hello xmlns=\"" NC_NS "\"><capabilities>"
+		 "<capability>" BASE10 "</capability>%s"
+		 "<capability>" RUM_AGENT_LICENSE_NS "?module=cisco-smart-license&amp;revision=2021-03-01</capability>"
+		 "</capabilities><session-id>%ld</session-id></hello>",
+		 offer11 ? "<capability>" BASE11 "</capability>" : "", (long)getpid() % 2147483647 + 1);
+	return send_msg(s, msg);
+}
+
+int rum_agent_netconf_serve(const char *dir, int in_fd, int out_fd)
+{
+	struct session s = {.dir = dir, .out_fd = out_fd, .mode = RUM_NETCONF_FRAMING_EOM};
+	struct rum_netconf_framing f;
+	const char *base = getenv("RUM_AGENT_NETCONF_BASE");
+	int offer11 = !(base && strcmp(base, "1.0") == 0);
+	int hello_done = 0, rc;
+	char buf[65536];
+	struct rum_agent_state probe;
+
+	if ((rc = rum_agent_op_load(&probe, dir)) < 0) /* fail early, before any hello */
+		return rc;
+	rum_agent_state_dispose(&probe);
+	rum_netconf_framing_init(&f, RUM_AGENT_NETCONF_MAX_MSG);
+	if ((rc = send_hello(&s, offer11)) < 0)
+		goto out;
+	while (!s.closing) {
+		ssize_t n = read(in_fd, buf, sizeof(buf));
+		size_t off = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* the client went away */
+		while (off < (size_t)n && !s.closing) {
+			size_t used;
+			char *msg;
+			size_t len;
+
+			rc = rum_netconf_framing_feed(&f, buf + off, (size_t)n - off, &used);
+			off += used;
+			if (rc < 0)
+				goto out;
+			if (rc == 0)
+				break;
+			rum_netconf_framing_take(&f, &msg, &len);
+			if (!hello_done) {
+				rc = handle_hello(&s, msg, len, offer11);
+				if (rc == 0)
+					rc = rum_netconf_framing_set_mode(&f, s.mode);
+				hello_done = 1;
+			} else {
+				char *reply = handle_rpc(&s, msg, len);
+				rc = send_msg(&s, reply);
+				free(reply);
+			}
+			free(msg);
+			if (rc < 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	rum_netconf_framing_dispose(&f);
+	return rc;
+}

@@ -1,0 +1,60 @@
+/* Push mode (PROTOCOL 1.3-1.5): the CSLU transport of an SLP device, and the
+ * agent's libcurl wrappers (the only module that includes curl).
+ *
+ * Timers follow a real device: usage reporting every reporting interval
+ * (state.h), result polling about 60 s and 5 min after an OK_POLL and daily
+ * after that, an hourly retry after a failed report, a 24 h retry after a
+ * failed poll. Every timer is divided by the speed-up factor. All timer
+ * state lives in the state file, so a restarted agent carries on. */
+#ifndef RUM_AGENT_PUSH_H
+#define RUM_AGENT_PUSH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RUM_AGENT_HTTP_MAX (16u * 1024 * 1024) /* ceiling on a server reply */
+
+struct rum_agent_http_reply {
+	long status; /* HTTP status, 0 if no answer */
+	char *body;  /* NUL-terminated, caller frees via _dispose */
+	size_t len;
+};
+
+void rum_agent_http_global_init(void);
+
+/* POSTs a JSON body. Transport failures return RUM_EUNAVAIL; any HTTP answer
+ * (even 4xx/5xx) is a success with out->status set. */
+int rum_agent_http_post_json(struct rum_agent_http_reply *out, const char *url, const char *body);
+
+/* PUTs a file body (uploads of save-usage to http(s) paths); non-2xx is RUM_EUNAVAIL. */
+int rum_agent_http_put(const char *url, const char *body, size_t len);
+
+/* GETs url into *out (caller frees), at most max bytes; non-2xx is RUM_ENOTFOUND. */
+int rum_agent_http_get(char **out, size_t *out_len, const char *url, size_t max);
+
+void rum_agent_http_reply_dispose(struct rum_agent_http_reply *r);
+
+struct rum_agent_push_opts {
+	double speedup;        /* >= 1; divides every device timer */
+	int max_polls;         /* sync: polls before giving up */
+	double poll_interval;  /* sync: seconds between polls (before speed-up) */
+	const char *url;       /* overrides the configured URL when set (and is saved) */
+	int quiet;
+};
+
+/* Runs the device's push behaviour until SIGINT/SIGTERM (or *stop becomes
+ * non-zero, for the fleet). */
+int rum_agent_push_run(const char *dir, const struct rum_agent_push_opts *o, volatile int *stop);
+
+/* Performs the work due at now_ms for one device and sets *wake_ms to the
+ * next time it has work. first: send a hello before anything else. */
+int rum_agent_push_step(const char *dir, const struct rum_agent_push_opts *o, int64_t now_ms,
+			int first, int64_t *wake_ms);
+
+/* `license smart sync all`: hello, push unreported reports, poll until the ACK
+ * arrives (or max_polls), install it. */
+int rum_agent_sync(const char *dir, const struct rum_agent_push_opts *o);
+
+int64_t rum_agent_now_ms(void);
+
+#endif
