@@ -13,8 +13,8 @@
  * the CSSM envelope (PROTOCOL 1.3) and the identity fields devices send with
  * it. Any other key on a hello clears `confident`, so the body is captured. */
 static const char *const envelope_keys[] = {
-	"sudi",     "udi",	"timestamp",		   "nonce",
-	"hostname", "software_version", "software_tag_identifier", "product_instance_identifier",
+	"sudi", "udi", "timestamp", "nonce", "hostname", "software_version",
+	"software_tag_identifier", "product_instance_identifier",
 };
 
 enum shape { SHAPE_NONE, SHAPE_REPORTS, SHAPE_USAGE, SHAPE_BARE };
@@ -200,8 +200,8 @@ int rum_report_parse_payload(struct rum_report *r, const char *payload, size_t l
 	root = json_loadb(payload ? payload : "", len, JSON_DECODE_ANY, &jerr);
 	if (!root) {
 		one_line(line, sizeof(line), jerr.text);
-		return rum_err_set(RUM_EINVAL, "payload is not JSON: %s (line %d, column %d)", line,
-				   jerr.line, jerr.column);
+		return rum_err_set(RUM_EINVAL, "payload is not JSON: %s (line %d, column %d)",
+				   line, jerr.line, jerr.column);
 	}
 	if (!json_is_object(root)) {
 		rum_err_set(RUM_EINVAL, "payload is not a JSON object");
@@ -406,7 +406,8 @@ static int extract_reports(struct rum_message *msg, const json_t *root, struct r
 			   const struct rum_message_limits *limits)
 {
 	const json_t *entries = json_object_get(root, "reports");
-	size_t n_entries = json_array_size(entries), total = 0, k = 0, max = max_reports_of(limits);
+	size_t n_entries = json_array_size(entries), total = 0, k = 0;
+	size_t max = max_reports_of(limits);
 	/* Reports fall back on the envelope's own sudi, never on the copy of
 	 * reports[0].sudi that has_udi may take below. */
 	const struct rum_udi *env_udi = msg->has_udi ? &msg->udi : NULL;

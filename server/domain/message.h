@@ -41,6 +41,8 @@ struct rum_report {
 	char format;            /* 'A' (meta.report_id) or 'B' (asset_identification.report_id) */
 	int64_t report_id;
 	struct rum_udi udi;     /* instance.sudi, else signature.sudi, else the envelope's */
+				/* (in the reports[] shape the entry's sudi comes before
+				 * the envelope's) */
 	char *entitlement_tag;  /* meta.entitlement_tag, "" when absent */
 	char *software_version; /* meta.software_version, "" when absent */
 	char *metric_name;      /* first measurement's metric_name, "" when absent */

@@ -268,8 +268,8 @@ static size_t decode_escape(const char *p, size_t avail, unsigned char *u8, size
 	if (hex4(p + 2, avail - 2, &cp) != 0 || cp == 0 || (cp >= 0xdc00 && cp <= 0xdfff))
 		return 0;
 	if (cp >= 0xd800 && cp <= 0xdbff) {
-		if (avail < 12 || p[6] != '\\' || p[7] != 'u' || hex4(p + 8, avail - 8, &lo) != 0 ||
-		    lo < 0xdc00 || lo > 0xdfff)
+		if (avail < 12 || p[6] != '\\' || p[7] != 'u' ||
+		    hex4(p + 8, avail - 8, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff)
 			return 0;
 		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 	}

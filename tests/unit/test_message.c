@@ -67,14 +67,17 @@ static char *payload_a(const char *rid, const char *pid, const char *sn)
 {
 	struct sb b = {0};
 
-	sb_add(&b, "{\"asset_identification\":{\"asset\":{\"name\":\"regid.2019-10.com.example.X\"}");
+	sb_add(&b, "{\"asset_identification\":{\"asset\":{\"name\":"
+		   "\"regid.2019-10.com.example.X\"}");
 	if (pid)
-		sb_addf(&b, ",\"instance\":{\"sudi\":{\"udi_pid\":\"%s\",\"udi_serial_number\":\"%s\"}}",
+		sb_addf(&b, ",\"instance\":{\"sudi\":{\"udi_pid\":\"%s\","
+			    "\"udi_serial_number\":\"%s\"}}",
 			pid, sn);
-	sb_addf(&b, ",\"signature\":{\"signing_type\":\"builtin\"}},\"meta\":{\"entitlement_tag\":"
-		    "\"regid.tag.A\",\"report_id\":%s,\"software_version\":\"17.03.04\","
-		    "\"ha_udi\":[]},\"measurements\":[{\"log_time\":5,\"metric_name\":\"ENTITLEMENT\","
-		    "\"start_time\":100,\"end_time\":200,\"value\":{\"type\":\"COUNT\",\"value\":\"3\"}},"
+	sb_addf(&b, ",\"signature\":{\"signing_type\":\"builtin\"}},\"meta\":{"
+		    "\"entitlement_tag\":\"regid.tag.A\",\"report_id\":%s,"
+		    "\"software_version\":\"17.03.04\",\"ha_udi\":[]},\"measurements\":["
+		    "{\"log_time\":5,\"metric_name\":\"ENTITLEMENT\",\"start_time\":100,"
+		    "\"end_time\":200,\"value\":{\"type\":\"COUNT\",\"value\":\"3\"}},"
 		    "{\"metric_name\":\"TELEMETRY\",\"start_time\":300,\"end_time\":400,"
 		    "\"value\":{\"type\":\"COUNT\",\"value\":7}}]}",
 		rid);
@@ -88,7 +91,8 @@ static char *payload_b(const char *rid, const char *pid, const char *sn)
 
 	sb_addf(&b, "{\"version\":\"2.0\",\"asset_identification\":{\"report_id\":%s,"
 		    "\"asset\":{\"name\":\"regid.B\"},\"instance\":{\"sudi\":{\"udi_pid\":\"%s\","
-		    "\"udi_serial_number\":\"%s\"}}},\"meta\":{\"entitlement_tag\":\"regid.tag.B\","
+		    "\"udi_serial_number\":\"%s\"}}},\"meta\":{"
+		    "\"entitlement_tag\":\"regid.tag.B\","
 		    "\"software_version\":\"17.09.01\"},\"measurements\":[{\"metric_name\":"
 		    "\"ENTITLEMENT\",\"start_time\":1000,\"end_time\":2000,\"value\":{\"type\":"
 		    "\"COUNT\",\"value\":\"12\"}}]}",
@@ -151,8 +155,8 @@ static void expect_kind(const char *body, enum rum_msg_kind kind, bool confident
 	if (!m)
 		return;
 	if (m->kind != kind || m->confident != confident) {
-		fprintf(stderr, "test_message.c:%d: kind %s confident %d, expected %s %d: %s\n", line,
-			rum_msg_kind_name(m->kind), m->confident, rum_msg_kind_name(kind),
+		fprintf(stderr, "test_message.c:%d: kind %s confident %d, expected %s %d: %s\n",
+			line, rum_msg_kind_name(m->kind), m->confident, rum_msg_kind_name(kind),
 			confident, body);
 		rum_check_failures++;
 	}
@@ -458,7 +462,8 @@ static void test_payload_direct(void)
 			{"{\"meta\":{\"report_id\":\" 1\"}}", "not a non-negative decimal number"},
 			{"{\"meta\":{\"report_id\":\"1 \"}}", "not a non-negative decimal number"},
 			{"{\"meta\":{\"report_id\":\"\"}}", "not a non-negative decimal number"},
-			{"{\"meta\":{\"report_id\":\"1.0\"}}", "not a non-negative decimal number"},
+			{"{\"meta\":{\"report_id\":\"1.0\"}}",
+			 "not a non-negative decimal number"},
 			{"{\"meta\":{\"report_id\":\"9223372036854775808\"}}",
 			 "not a non-negative decimal number"},
 			{"{\"meta\":{\"report_id\":1.5}}", "not a non-negative decimal number"},
@@ -544,8 +549,8 @@ static void test_real_sample(void)
 		CHECK_INT(r->report_id, 1646687408);
 		CHECK_STR(r->udi.pid, "C8000V");
 		CHECK_STR(r->udi.sn, "abcdef123456");
-		CHECK_STR(r->entitlement_tag,
-			  "regid.2018-12.com.cisco.DNA_P_50M_A,1.0_100fb8b2-f5cc-459c-9253-ac77b827fd71");
+		CHECK_STR(r->entitlement_tag, "regid.2018-12.com.cisco.DNA_P_50M_A,"
+					      "1.0_100fb8b2-f5cc-459c-9253-ac77b827fd71");
 		CHECK_STR(r->software_version, "17.06.02");
 		CHECK_INT(r->first_start, 1657549046);
 		CHECK_INT(r->last_end, 1657550382);
@@ -586,7 +591,8 @@ static void test_raw_spans(void)
 	struct sb b = {0};
 	struct rum_message *m;
 
-	sb_add(&b, "\n{ \"nonce\" : \"[{\\\"usage\\\":\" ,\n\t\"us\\u0061ge\":[1],\"usage\"\t:\n [ ");
+	sb_add(&b, "\n{ \"nonce\" : \"[{\\\"usage\\\":\" ,\n\t\"us\\u0061ge\":[1],"
+		   "\"usage\"\t:\n [ ");
 	start[0] = b.len;
 	add_report(&b, p1, NULL, NULL);
 	end[0] = b.len;
