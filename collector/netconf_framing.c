@@ -36,13 +36,13 @@ int rum_netconf_framing_set_mode(struct rum_netconf_framing *f, enum rum_netconf
 	return 0;
 }
 
-/* Ensures room for n more bytes plus a NUL, within max_msg (+ the EOM marker,
- * which is appended before it is recognised and removed). Out of memory is
+/* Ensures room for n more bytes plus a NUL, within max_msg (+ the EOM marker
+ * in that framing, which is appended before it is recognised and removed). Out of memory is
  * fatal, as everywhere in the project. */
 static int reserve(struct rum_netconf_framing *f, size_t n)
 {
 	size_t need = f->len + n + 1;
-	size_t limit = f->max_msg + EOM_MARK_LEN + 1;
+	size_t limit = f->max_msg + 1 + (f->mode == RUM_NETCONF_FRAMING_EOM ? EOM_MARK_LEN : 0);
 
 	if (need > limit || need < f->len)
 		return rum_err_set(RUM_ETOOBIG, "netconf framing: message exceeds %zu bytes", f->max_msg);

@@ -1,0 +1,160 @@
+/* ACK and policy file parsing and installation; refused files change nothing. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "files.h"
+#include "server/util/err.h"
+#include "show.h"
+#include "state.h"
+
+#define TAG1 "regid.2017-03.com.cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53"
+
+static const char policy_file[] =
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<smartLicensePolicy><policyCode><name>SLE Policy</name>"
+	"<version>7</version><ackRequired>yes</ackRequired>"
+	"<subscription><firstTimeReport>90</firstTimeReport><onGoingReporting>60</onGoingReporting><reportOnMACD>60</reportOnMACD></subscription>"
+	"<perpetual><firstTimeReport>365</firstTimeReport><onGoingReporting>30</onGoingReporting><reportOnMACD>90</reportOnMACD></perpetual>"
+	"</policyCode><signature>x</signature></smartLicensePolicy>";
+
+static struct rum_agent_state *make(char *tmpl)
+{
+	struct rum_agent_state *st = calloc(1, sizeof(*st));
+
+	snprintf(st->dir, sizeof(st->dir), "%s/dev", mkdtemp(tmpl));
+	snprintf(st->pid, sizeof(st->pid), "C9300-24P");
+	snprintf(st->serial, sizeof(st->serial), "FOC1234X0AB");
+	snprintf(st->hostname, sizeof(st->hostname), "sw1");
+	rum_agent_parse_usage_arg(st->ent[0].tag, &st->ent[0].count, TAG1 "=1");
+	st->n_ent = 1;
+	CHECK_INT(rum_agent_state_create(st, 1700000000), 0);
+	return st;
+}
+
+static void test_policy_file(void)
+{
+	char tmpl[] = "/tmp/agent_test_ack.XXXXXX", summary[256];
+	struct rum_agent_state *st = make(tmpl);
+	struct rum_agent_ack ack;
+
+	CHECK_INT(rum_agent_state_interval_days(st), 90); /* Cisco default */
+	CHECK_INT(rum_agent_ack_parse(&ack, policy_file, strlen(policy_file)), 0);
+	CHECK(ack.has_policy && !ack.has_rum_ack && !ack.has_trust);
+	CHECK_STR(ack.policy.name, "SLE Policy");
+	CHECK_INT(ack.policy.version, 7);
+	CHECK_INT(ack.policy.attrs[RUM_AGENT_POL_SUBSCRIPTION].ongoing, 60);
+	CHECK_INT(ack.policy.attrs[RUM_AGENT_POL_PERPETUAL].first, 365);
+	CHECK_INT(rum_agent_ack_apply(st, &ack, 1700000100, summary, sizeof(summary)), 0);
+	CHECK_INT(rum_agent_state_interval_days(st), 30);
+	CHECK(st->policy.installed && st->policy.install_time == 1700000100);
+	CHECK(strstr(summary, "SLE Policy") != NULL);
+	CHECK_INT(st->last_ack_time, 0);
+	rum_agent_state_dispose(st);
+	free(st);
+}
+
+static void test_full_ack(void)
+{
+	char tmpl[] = "/tmp/agent_test_ack.XXXXXX", summary[256], xml[2048], *text;
+	struct rum_agent_state *st = make(tmpl);
+	size_t len;
+	uint64_t first;
+
+	rum_agent_usage_build(&text, &len, st, RUM_AGENT_SAVE_UNREPORTED, 0, 1700000100);
+	free(text);
+	rum_agent_usage_build(&text, &len, st, RUM_AGENT_SAVE_UNREPORTED, 0, 1700000200);
+	free(text);
+	CHECK_INT(st->n_rep, 3);
+	first = st->rep[0].id;
+	/* names only the first report: only it is acknowledged */
+	snprintf(xml, sizeof(xml),
+		 "<smartLicense><smartLicenseAuthorization><udi>P:C9300-24P,S:FOC1234X0AB</udi>"
+		 "<authorizationCode>x</authorizationCode><signature>s</signature></smartLicenseAuthorization>"
+		 "%.*s<smartLicenseRumAck><data><![CDATA[[{\"udi\":{\"udi_pid\":\"C9300-24P\"},"
+		 "\"acks\":[{\"report_id\":%llu}]}]]]></data><signature>s</signature></smartLicenseRumAck>"
+		 "<smartLicenseAccountInfo><customerInfo><smartAccount>Lab SA</smartAccount>"
+		 "<virtualAccount>VA-1</virtualAccount></customerInfo></smartLicenseAccountInfo>"
+		 "<smartLicenseTrustCode><trustCode>t</trustCode></smartLicenseTrustCode>"
+		 "<correlationID>c1</correlationID></smartLicense>",
+		 (int)(strlen(policy_file) - 39), policy_file + 39, (unsigned long long)first);
+	CHECK_INT(rum_agent_import_buf(st, xml, strlen(xml), 1700000300, summary, sizeof(summary)), 0);
+	CHECK_INT(st->rep[0].state, RUM_AGENT_REPORT_ACK);
+	CHECK_INT(st->rep[1].state, RUM_AGENT_REPORT_UNACK);
+	CHECK_INT(st->last_ack_time, 1700000300);
+	CHECK_INT(st->trust_time, 1700000300);
+	CHECK_STR(st->smart_account, "Lab SA");
+	CHECK_STR(st->virtual_account, "VA-1");
+	CHECK_INT(rum_agent_state_interval_days(st), 30);
+	CHECK_INT(rum_agent_next_ack_deadline(st), 1700000300 + 30 * 86400);
+
+	FILE *f = tmpfile();
+	char out[8192] = {0};
+	rum_agent_show(f, st, "status");
+	rewind(f);
+	CHECK(fread(out, 1, sizeof(out) - 1, f) > 0);
+	fclose(f);
+	CHECK(strstr(out, "Policy name: SLE Policy") != NULL);
+	CHECK(strstr(out, "Reporting push interval: 30  days") != NULL);
+	CHECK(strstr(out, "Trust Code Installed:\n  Active: PID:C9300-24P,SN:FOC1234X0AB\n    INSTALLED on") != NULL);
+	CHECK(strstr(out, "Last ACK received: Nov 14 22:18:20 2023 UTC") != NULL);
+	rum_agent_state_dispose(st);
+	free(st);
+}
+
+static void test_refused(void)
+{
+	static const char *bad[] = {
+		"not xml at all",
+		"<smartLicense><unclosed></smartLicense>",
+		"<otherRoot/>",
+		"<smartLicense><correlationID>x</correlationID></smartLicense>",
+		"<!DOCTYPE smartLicense [<!ENTITY x \"boom\">]><smartLicense><smartLicenseRumAck><data>&x;</data></smartLicenseRumAck></smartLicense>",
+		"<smartLicensePolicy><policyCode><subscription><onGoingReporting>-5</onGoingReporting></subscription></policyCode></smartLicensePolicy>",
+		"<smartLicensePolicy><name>no code</name></smartLicensePolicy>",
+		"<smartLicense><smartLicenseRumAck><data>{not json</data></smartLicenseRumAck></smartLicense>",
+		"<smartLicense><smartLicenseAuthorization><udi>P:C9300-24P,S:OTHER</udi></smartLicenseAuthorization></smartLicense>",
+	};
+	char tmpl[] = "/tmp/agent_test_ack.XXXXXX", summary[256], *text;
+	struct rum_agent_state *st = make(tmpl);
+	size_t len;
+
+	rum_agent_usage_build(&text, &len, st, RUM_AGENT_SAVE_UNREPORTED, 0, 1700000100);
+	free(text);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rum_err_clear();
+		CHECK_INT(rum_agent_import_buf(st, bad[i], strlen(bad[i]), 1700000300, summary, sizeof(summary)),
+			  RUM_EINVAL);
+		CHECK(rum_err_msg()[0] != '\0');
+		CHECK_INT(st->rep[0].state, RUM_AGENT_REPORT_UNACK);
+		CHECK_INT(st->last_ack_time, 0);
+		CHECK(!st->policy.installed);
+	}
+	rum_agent_state_dispose(st);
+	free(st);
+}
+
+static void test_map_path(void)
+{
+	char out[256];
+
+	CHECK_INT(rum_agent_map_path(out, sizeof(out), "/s", "bootflash:rumd-1.txt", 0), 0);
+	CHECK_STR(out, "/s/bootflash/rumd-1.txt");
+	CHECK_INT(rum_agent_map_path(out, sizeof(out), "/s", "bootflash:/a.txt", 0), 0);
+	CHECK_STR(out, "/s/bootflash/a.txt");
+	CHECK_INT(rum_agent_map_path(out, sizeof(out), "/s", "bootflash:../x", 0), RUM_EINVAL);
+	CHECK_INT(rum_agent_map_path(out, sizeof(out), "/s", "bootflash:a/b", 0), RUM_EINVAL);
+	CHECK_INT(rum_agent_map_path(out, sizeof(out), "/s", "/etc/passwd", 0), RUM_EINVAL);
+	CHECK_INT(rum_agent_map_path(out, sizeof(out), "/s", "tftp://h/x", 0), RUM_EINVAL);
+	CHECK_INT(rum_agent_map_path(out, sizeof(out), "/s", "https://h/x", 0), RUM_ENOTFOUND);
+	CHECK_INT(rum_agent_map_path(out, sizeof(out), "/s", "/tmp/x", 1), 0);
+}
+
+int main(void)
+{
+	test_policy_file();
+	test_full_ack();
+	test_refused();
+	test_map_path();
+	return rum_check_result("agent_test_ack");
+}
