@@ -48,8 +48,8 @@ void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int r
 	case RUM_ETOOBIG: status = 413; break;
 	case RUM_EUNAVAIL: {
 		char retry[16];
-		json_t *j = json_pack("{s:s,s:s}", "status", "OK_TRY_AGAIN", "message",
-				      "the license store is temporarily unavailable; retry later");
+		/* Exactly what a CSLU says when it wants the device to come back. */
+		json_t *j = json_pack("{s:s}", "status", "OK_TRY_AGAIN");
 		char *text = json_dumps(j, JSON_COMPACT);
 
 		json_decref(j);

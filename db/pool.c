@@ -24,6 +24,7 @@ struct rum_db {
 	struct rum_db_work *head, *tail;
 	uint64_t queued;
 	bool stopping;
+	bool down; /* atomic: the last connection attempt failed (logged once) */
 	int nworkers;
 	struct rum_db_worker *workers;
 	struct rum_db_stats stats;
@@ -79,9 +80,13 @@ static int rum_db_worker_connect(struct rum_db_worker *w)
 	if (!rum_db_reached(&w->next_connect))
 		return rum_err_set(RUM_EUNAVAIL, "database unreachable (retrying)");
 	rc = rum_db_connect(&w->conn, w->db->url, w->db->timeout_ms, true);
+	/* One log line per outage and one per recovery, not one per attempt. */
 	if (rc != 0) {
-		rum_log_warn("db: %s", rum_err_msg());
+		if (!__atomic_exchange_n(&w->db->down, true, __ATOMIC_SEQ_CST))
+			rum_log_warn("db: %s; answering 503 until it is back", rum_err_msg());
 		rum_db_deadline_after(&w->next_connect, RUM_DB_RECONNECT_MS);
+	} else if (__atomic_exchange_n(&w->db->down, false, __ATOMIC_SEQ_CST)) {
+		rum_log_info("db: reachable again");
 	}
 	return rc;
 }
@@ -128,7 +133,8 @@ static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 			if (!txn.broken)
 				(void)rum_db_command(&txn, "ROLLBACK");
 			if (txn.broken || rc == RUM_EUNAVAIL) {
-				rum_log_warn("db: batch of %d failed: %s", count, msg);
+				if (!__atomic_load_n(&w->db->down, __ATOMIC_SEQ_CST))
+					rum_log_warn("db: batch of %d failed: %s", count, msg);
 				rum_db_finish_all(list, RUM_EUNAVAIL, msg);
 				__atomic_add_fetch(&w->db->stats.failures, 1, __ATOMIC_RELAXED);
 				return;

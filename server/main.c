@@ -59,6 +59,8 @@ static void rum_usage(FILE *out)
 
 static void rum_verb_usage(const char *verb, FILE *out)
 {
+	bool settings = strcmp(verb, "tenant") != 0;
+
 	if (strcmp(verb, "serve") == 0)
 		fprintf(out, "Usage: rumd serve [--key=value ...]\n\nApplies pending migrations "
 			     "(under an advisory lock), listens on http_listen (and https_listen),\n"
@@ -78,8 +80,14 @@ static void rum_verb_usage(const char *verb, FILE *out)
 			     "[--virtual-account NAME]\n       rumd tenant list\n\nTenant names "
 			     "are 1 to 128 bytes of printable UTF-8 without '/'; devices reach "
 			     "a tenant at\n/cslu/v1/pi/<name, percent-encoded>.\n");
-	else
+	else {
 		rum_usage(out);
+		return;
+	}
+	if (settings) {
+		fputc('\n', out);
+		rum_config_print_help(out);
+	}
 }
 
 /* Splits argv into settings (applied to cfg), verb words and verb options. */

@@ -2,16 +2,21 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char rum_err_buf[512];
 
 int rum_err_set(int code, const char *fmt, ...)
 {
+	char msg[sizeof(rum_err_buf)];
 	va_list ap;
 
+	/* Formatted aside first: callers may pass rum_err_msg() as an argument
+	 * to add context to the message already set. */
 	va_start(ap, fmt);
-	vsnprintf(rum_err_buf, sizeof(rum_err_buf), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	memcpy(rum_err_buf, msg, sizeof(msg));
 	return code;
 }
 

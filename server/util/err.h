@@ -19,7 +19,8 @@ enum {
 };
 
 /* Sets this thread's error message (printf format) and returns code, so that
- * callers can write `return rum_err_set(RUM_EINVAL, "...")`. */
+ * callers can write `return rum_err_set(RUM_EINVAL, "...")`. The arguments
+ * may include rum_err_msg() itself, to add context to the current message. */
 int rum_err_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* This thread's last message; never NULL ("" when none was set). */
