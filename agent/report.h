@@ -21,8 +21,8 @@ int rum_agent_report_sign(char *out, size_t size, const char *secret, const char
 /* Fresh random hex string of 2*nbytes characters into out. */
 int rum_agent_random_hex(char *out, size_t size, size_t nbytes);
 
-/* Reads back the payload of a closed report: *id, first start, last end,
- * count. For tests and for checks on load. */
+/* Reads back the report id and entitlement tag from a closed report's payload,
+ * for tests and checks. RUM_EINVAL when the document is malformed. */
 int rum_agent_report_inspect(const char *doc, uint64_t *id, char *tag, size_t tag_size);
 
 
