@@ -51,6 +51,7 @@ pg_run=()
 cleanup() {
 	local rc=$?
 	set +e
+	[ -n "${sampler_pid:-}" ] && kill "$sampler_pid" 2>/dev/null
 	if [ -n "$rumd_pid" ] && kill -0 "$rumd_pid" 2>/dev/null; then
 		kill -TERM "$rumd_pid" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$rumd_pid" 2>/dev/null || break; sleep 0.1; done
@@ -267,6 +268,7 @@ if [ "${SKIP_PGBENCH:-0}" != 1 ]; then
 fi
 
 # ------------------------------------------------------------ rumd
+sampler_pid=""; rumd_alive=1
 rumd_reports=""; rumd_requests=""; rumd_p50=""; rumd_p99=""; rumd_rss=""; rumd_busy=""; rumd_cpu=""
 rumd_rows=""; rumd_errors=""; rumd_exit=""; rumd_logprobs=0
 if [ "$rumd_ok" = 1 ]; then
@@ -291,22 +293,46 @@ if [ "$rumd_ok" = 1 ]; then
 	[ "${NO_POLL:-0}" = 1 ] && poll_flag=(--no-poll)
 	say "push_load: $CLIENTS clients, $REPORTS_PER_MESSAGE report(s) per message, ${WARMUP}s warm-up + ${DURATION}s"
 	cpu0=$(proc_cpu_s "$rumd_pid")
+	# Peak RSS and CPU, sampled while the load runs, so a crash still leaves figures.
+	(
+		while [ -r "/proc/$rumd_pid/status" ]; do
+			h=$(awk '/^VmHWM:/{print $2}' "/proc/$rumd_pid/status" 2>/dev/null)
+			c=$(proc_cpu_s "$rumd_pid")
+			[ -n "$h" ] && printf '%s %s\n' "$h" "$c" >"$tmp/rumd.sample"
+			sleep 0.5
+		done
+	) &
+	sampler_pid=$!
 	c0=$(cpu_jiffies)
 	"$push_load" --url "http://127.0.0.1:$rport/cslu/v1/pi" --clients "$CLIENTS" --duration "$DURATION" \
 		--warmup "$WARMUP" --reports-per-message "$REPORTS_PER_MESSAGE" --min-kb "$MIN_KB" --max-kb "$MAX_KB" \
 		--seed "$SEED" "${poll_flag[@]}" --timeline | tee "$tmp/push_load.out" >&2 || true
 	c1=$(cpu_jiffies)
-	cpu1=$(proc_cpu_s "$rumd_pid")
 	rumd_busy=$(busy_pct "$c0" "$c1")
-	rumd_rss=$(awk '/^VmHWM:/{printf "%.1f", $2/1024}' "/proc/$rumd_pid/status" 2>/dev/null || echo "?")
+	rumd_alive=1
+	kill -0 "$rumd_pid" 2>/dev/null || rumd_alive=0
+	if [ "$rumd_alive" = 1 ]; then
+		cpu1=$(proc_cpu_s "$rumd_pid")
+		rumd_rss=$(awk '/^VmHWM:/{printf "%.1f", $2/1024}' "/proc/$rumd_pid/status" 2>/dev/null || echo "?")
+	else # died during the load: the last sample
+		cpu1=$(cut -d' ' -f2 "$tmp/rumd.sample" 2>/dev/null || echo "?")
+		rumd_rss=$(awk '{printf "%.1f (last sample before it died)", $1/1024}' "$tmp/rumd.sample" 2>/dev/null || echo "?")
+	fi
+	kill "$sampler_pid" 2>/dev/null || true
+	wait "$sampler_pid" 2>/dev/null || true
 	rumd_cpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{if (a=="?"||b=="?") print "?"; else printf "%.1f", b-a}')
 	kill -TERM "$rumd_pid" 2>/dev/null || true
 	rumd_exit="still running after 30 s (killed)"
+	[ "$rumd_alive" = 1 ] || rumd_exit="DIED DURING THE LOAD"
 	for _ in $(seq 300); do
 		if ! kill -0 "$rumd_pid" 2>/dev/null; then
 			st=0
 			wait "$rumd_pid" || st=$?
-			rumd_exit="exit status $st"
+			if [ "$rumd_alive" = 1 ]; then
+				rumd_exit="exit status $st"
+			else
+				rumd_exit="DIED DURING THE LOAD, exit status $st$([ "$st" -gt 128 ] && echo " (signal $((st - 128)))")"
+			fi
 			break
 		fi
 		sleep 0.1
@@ -324,6 +350,10 @@ if [ "$rumd_ok" = 1 ]; then
 	rumd_errors=$(result_field "$out" errors)
 	rumd_rows=$(psql_ -At -d rumd -c "SELECT count(*) FROM rum_reports" 2>/dev/null || echo "?")
 	rumd_logprobs=$(grep -cE ' (WARN|ERROR) ' "$tmp/rumd.log" || true)
+	if [ "$rumd_alive" = 0 ]; then
+		echo "rumd died during the load; the end of its log:" >&2
+		tail -15 "$tmp/rumd.log" >&2
+	fi
 	if [ "$rumd_logprobs" != 0 ]; then
 		echo "rumd logged $rumd_logprobs warning/error lines; the first ones:" >&2
 		grep -E ' (WARN|ERROR) ' "$tmp/rumd.log" | head -5 >&2
@@ -336,6 +366,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo
 echo "push benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')  git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "machine         $ncpu CPU(s), $cpu_model; load average now $load"
+echo "built from      $(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt" 2>/dev/null || echo '?') into $build"
 echo "PostgreSQL      $pg_version, fsync/synchronous_commit/wal_sync_method = $pg_sync, shared_buffers 128MB"
 printf '%-44s %12s %10s\n' "" "rows/s" "busy CPU"
 printf '%-44s %12s %9s%%\n' "pgbench, 1 row per commit ($PG_CLIENTS clients)" "${single_rows:--}" "${single_busy:--}"
