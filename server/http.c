@@ -56,6 +56,9 @@ void rum_http_respond(struct rum_http_exchange *x, int status, const char *conte
 		      char *body, size_t body_len, const char *header_name,
 		      const char *header_value)
 {
+	struct MHD_Connection *conn;
+	bool resume;
+
 	pthread_mutex_lock(&x->lock);
 	x->status = status;
 	x->resp = body;
@@ -66,11 +69,15 @@ void rum_http_respond(struct rum_http_exchange *x, int status, const char *conte
 		snprintf(x->header_value, sizeof(x->header_value), "%s", header_value);
 	}
 	x->responded = true;
-	if (x->suspended) {
-		x->suspended = false;
-		MHD_resume_connection(x->conn);
-	}
+	resume = x->suspended;
+	x->suspended = false;
+	conn = x->conn;
 	pthread_mutex_unlock(&x->lock);
+	/* After the resume the transport may send the answer and free x at
+	 * once: x must not be touched from here on. A parked connection stays
+	 * valid until it is resumed, so conn is safe to use. */
+	if (resume)
+		MHD_resume_connection(conn);
 }
 
 static enum MHD_Result rum_http_header_add(void *cls, enum MHD_ValueKind kind, const char *key,
