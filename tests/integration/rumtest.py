@@ -13,6 +13,7 @@ Environment:
   RUM_SHARED_DIR  the shared contract directory with fixtures/ (optional)
   RUM_PG_BINDIR   where initdb and pg_ctl live (default: PostgreSQL 15, else pg_config)
   RUMTEST_KEEP    set to keep temporary directories for inspection
+  RUMTEST_LOG_LEVEL  log_level given to every rumd started (e.g. debug)
 """
 
 import atexit
@@ -349,7 +350,8 @@ class PgCluster:
                     sql, proc.stderr.decode(errors="replace")))
             return None
         text = proc.stdout.decode("utf-8")
-        return [row for row in csv.reader(io.StringIO(text))]
+        # A one-column row holding '' (or NULL) prints as an empty line.
+        return [row or [""] for row in csv.reader(io.StringIO(text))]
 
     def scalar(self, sql, db=None):
         rows = self.psql(sql, db=db)
@@ -486,7 +488,10 @@ class Rumd:
         if self.data_dir is None:
             self.data_dir = make_tempdir("rumtest-data-", 0o755)
         cmd.append("--data_dir=%s" % self.data_dir)
-        for key, value in self.flags.items():
+        flags = dict(self.flags)
+        if os.environ.get("RUMTEST_LOG_LEVEL") and "log_level" not in flags:
+            flags["log_level"] = os.environ["RUMTEST_LOG_LEVEL"]
+        for key, value in flags.items():
             cmd.append("--%s=%s" % (key, value))
         return cmd + self.extra_args
 
@@ -952,16 +957,25 @@ class RumTestCase(unittest.TestCase):
         result = getattr(outcome, "result", None)
         if result is not None:
             for test, _ in list(result.failures) + list(result.errors):
-                if test is self:
+                if getattr(test, "test_case", test) is self:  # subTest failures too
                     return True
         return False
 
     def tearDown(self):
-        if self._failed():
+        died = [r for r in self._class_rumds if not r.alive()]
+        if self._failed() or died:
             for r, offset in self._log_marks:
-                print("\n---- rumd log (%r) for %s ----\n%s\n---- end of rumd log ----" % (
-                    r, self.id(), tail(r.log(offset), 200)), file=sys.stderr)
+                if not r.alive() and r.proc is not None:
+                    offset = max(0, r.log_size() - 20000)
+                    status = "exited with status %s" % r.proc.returncode
+                else:
+                    status = "running"
+                print("\n---- rumd log (%r, %s) for %s ----\n%s\n---- end of rumd log ----" % (
+                    r, status, self.id(), tail(r.log(offset), 200)), file=sys.stderr)
         super().tearDown()
+        if died:
+            raise AssertionError("rumd died during or before this test: %s" % ", ".join(
+                "pid %d status %s" % (r.pid, r.proc.returncode) for r in died))
 
     # assertions
     def assertFailed(self, reply, status):

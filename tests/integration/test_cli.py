@@ -59,11 +59,11 @@ class Cli(rumtest.RumTestCase):
                 proc = run_rumd([verb, "--help"])
                 self.assertEqual(proc.returncode, 0, proc)
                 self.assertIn(verb, proc.stdout)
-        proc = run_rumd(["serve", "--help"])
+        proc = run_rumd(["--help"])
         for key in ("database_url", "data_dir", "http_listen", "https_listen", "tls_cert", "tls_key",
                     "default_tenant", "auto_create_tenants", "max_body_bytes", "db_pool_size",
                     "log_level", "capture_all"):
-            self.assertIn(key, proc.stdout, "serve --help does not list %s" % key)
+            self.assertIn(key, proc.stdout, "--help does not list the setting %s" % key)
         proc = run_rumd(["tenant", "--help"])
         self.assertIn("add", proc.stdout)
         self.assertIn("list", proc.stdout)
