@@ -205,7 +205,11 @@ struct snap {
 
 static int snap_url(struct snap *s, const struct rum_agent_state *st)
 {
-	snprintf(s->url, sizeof(s->url), "%s", s->o->url ? s->o->url : st->url);
+	const char *url = s->o->url ? s->o->url : st->url;
+
+	if (strlen(url) >= sizeof(s->url) || strlen(url) >= sizeof(st->url))
+		return rum_err_set(RUM_EINVAL, "push URL longer than %zu characters", sizeof(st->url) - 1);
+	snprintf(s->url, sizeof(s->url), "%s", url);
 	if (!s->url[0])
 		return rum_err_set(RUM_EINVAL, "no push URL: give --url or init --url");
 	return 0;
@@ -409,8 +413,10 @@ static int after_usage(struct rum_agent_state *st, void *ctx)
 	int64_t now = oc->s->now_ms;
 	int ok = oc->status && (strcmp(oc->status, "OK") == 0 || strcmp(oc->status, "OK_POLL") == 0);
 
-	if (o->url && strcmp(st->url, o->url) != 0)
+	if (o->url) { /* `license smart url cslu URL` also selects the CSLU transport */
 		snprintf(st->url, sizeof(st->url), "%s", o->url);
+		snprintf(st->transport, sizeof(st->transport), "%s", "cslu");
+	}
 	if (!ok) {
 		set_error(st, oc->error);
 		st->next_push_ms = after(now, REPORT_RETRY_S, o);
