@@ -29,7 +29,7 @@ int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
 		PGresult *res = PQprepare(conn, s->name, s->sql, s->nparams, NULL);
 
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			struct rum_db_txn txn = {conn, false};
+			struct rum_db_txn txn = {conn, RUM_DB_SYNC, false, 0, 0};
 			int rc = rum_db_fail(&txn, res, s->name);
 
 			PQfinish(conn);
@@ -73,18 +73,50 @@ int rum_db_fail(struct rum_db_txn *txn, PGresult *res, const char *what)
 			   state ? state : "");
 }
 
+PGresult *rum_db_take(PGconn *conn)
+{
+	PGresult *res = PQgetResult(conn), *extra;
+
+	/* A statement's results end with a NULL; a sync point has none. */
+	if (res && PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		while ((extra = PQgetResult(conn)) != NULL)
+			PQclear(extra);
+	return res;
+}
+
 PGresult *rum_db_exec(struct rum_db_txn *txn, const char *stmt, int nparams,
 		      const char *const *values, const int *lengths, const int *formats,
 		      int result_format, int *rc)
 {
-	PGresult *res = PQexecPrepared(txn->conn, stmt, nparams, values, lengths, formats,
-				       result_format);
-	ExecStatusType st = PQresultStatus(res);
+	PGresult *res;
+	ExecStatusType st;
 
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		*rc = 0;
-		return res;
+	*rc = 0;
+	switch (txn->phase) {
+	case RUM_DB_SEND:
+		if (!PQsendQueryPrepared(txn->conn, stmt, nparams, values, lengths, formats,
+					 result_format)) {
+			*rc = rum_db_fail(txn, NULL, stmt);
+			return NULL;
+		}
+		txn->sent++;
+		return NULL;
+	case RUM_DB_RECV:
+		res = rum_db_take(txn->conn);
+		txn->taken++;
+		if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+			PQclear(res);
+			*rc = rum_err_set(RUM_ECONFLICT, "%s: skipped after an earlier error", stmt);
+			return NULL;
+		}
+		break;
+	default:
+		res = PQexecPrepared(txn->conn, stmt, nparams, values, lengths, formats,
+				     result_format);
 	}
+	st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
 	*rc = rum_db_fail(txn, res, stmt);
 	return NULL;
 }
@@ -102,7 +134,7 @@ int rum_db_command(struct rum_db_txn *txn, const char *sql)
 
 int rum_db_create_database(const char *admin_url, const char *name, int timeout_ms)
 {
-	struct rum_db_txn txn = {NULL, false};
+	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0};
 	const char *p[1] = {name};
 	PGresult *res;
 	char *ident, sql[256];

@@ -22,18 +22,28 @@ struct rum_db_options {
 	int timeout_ms;   /* connect timeout */
 };
 
-/* A unit of work. run() executes inside a transaction and may be called more
- * than once (the batch it was in was rolled back and is retried), so it must
- * reset any result it sets before setting it. done() is called exactly once,
- * from a worker thread, after the transaction committed (rc = 0) or failed for
- * good (rc < 0: RUM_EUNAVAIL when the database is unreachable, or run()'s own
- * error, with the thread's error message describing it). */
+/* A unit of work. Units that arrive together are committed in one
+ * transaction whose statements are pipelined: run() is called once to send
+ * its statements and once more to read their results, so it must issue the
+ * same statements in the same order each time whatever the results, and may
+ * only look at outputs when rum_db_txn_has_results() says so. It may be
+ * called again for a retried batch, so it resets what it sets.
+ * prepare(), optional, runs first on its own (each statement committing by
+ * itself): lookups and creations the batch depends on, such as a tenant id.
+ * done() is called exactly once, from a worker thread, after the batch
+ * committed (rc = 0) or failed for good (rc < 0: RUM_EUNAVAIL when the
+ * database is unreachable, or the unit's own error), errmsg describing it. */
 struct rum_db_work {
+	int (*prepare)(struct rum_db_txn *txn, void *arg);
 	int (*run)(struct rum_db_txn *txn, void *arg);
 	void (*done)(void *arg, int rc, const char *errmsg);
 	void *arg;
 	struct rum_db_work *next; /* owned by the queue */
+	unsigned sent;            /* owned by the batch runner */
 };
+
+/* True when statement outputs are available to run() (not while sending). */
+bool rum_db_txn_has_results(const struct rum_db_txn *txn);
 
 /* Starts the workers. Does not need the database to be reachable: workers
  * connect on demand and reconnect after failures.

@@ -8,9 +8,18 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+/* How statements run inside a transaction. A unit of work's run() is called
+ * once per phase with the same inputs, so the same code sends statements
+ * (SEND) and then reads their results (RECV) when batches are pipelined;
+ * SYNC runs each statement at once (CLI verbs, preparation steps). */
+enum rum_db_phase { RUM_DB_SYNC = 0, RUM_DB_SEND, RUM_DB_RECV };
+
 struct rum_db_txn {
 	PGconn *conn;
-	bool broken; /* the connection failed: the batch cannot be retried on it */
+	enum rum_db_phase phase;
+	bool broken;    /* the connection failed: the batch cannot be retried on it */
+	unsigned sent;  /* SEND: statements this unit queued */
+	unsigned taken; /* RECV: results this unit consumed */
 };
 
 /* A named, parameterised statement, prepared once per connection. */
@@ -33,11 +42,16 @@ int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare);
 int rum_db_fail(struct rum_db_txn *txn, PGresult *res, const char *what);
 
 /* Executes a prepared statement with text parameters (lengths/formats may be
- * NULL for all-text); returns the result when its status is OK or TUPLES_OK,
- * else NULL with the error mapped by rum_db_fail into *rc. */
+ * NULL for all-text) according to txn->phase: SYNC runs it and returns its
+ * result; SEND queues it and returns NULL with *rc = 0 (no result yet: the
+ * caller must not use outputs); RECV returns the next pipelined result.
+ * A failed statement gives NULL with the error mapped into *rc. */
 PGresult *rum_db_exec(struct rum_db_txn *txn, const char *stmt, int nparams,
 		      const char *const *values, const int *lengths, const int *formats,
 		      int result_format, int *rc);
+
+/* Reads the next pipelined result (one statement's, or a sync point). */
+PGresult *rum_db_take(PGconn *conn);
 
 /* Runs a plain command (BEGIN, COMMIT, ROLLBACK): 0 or an error code. */
 int rum_db_command(struct rum_db_txn *txn, const char *sql);

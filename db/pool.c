@@ -91,68 +91,174 @@ static int rum_db_worker_connect(struct rum_db_worker *w)
 	return rc;
 }
 
-/* Runs every unit of `list` in one transaction. On a unit's own error the
- * transaction is rolled back, that unit alone is failed and the rest are run
- * again without it; a lost connection fails all of them with RUM_EUNAVAIL. */
+bool rum_db_txn_has_results(const struct rum_db_txn *txn)
+{
+	return txn->phase != RUM_DB_SEND;
+}
+
+/* Runs the units' prepare() steps, each on its own; a unit whose step fails
+ * is answered at once and left out. Returns RUM_EUNAVAIL (all answered) when
+ * the database cannot be reached. */
+static int rum_db_prepare_batch(struct rum_db_worker *w, struct rum_db_work **list)
+{
+	struct rum_db_txn txn = {w->conn, RUM_DB_SYNC, false, 0, 0};
+
+	for (struct rum_db_work **pp = list; *pp;) {
+		struct rum_db_work *u = *pp;
+		int rc;
+
+		if (!u->prepare) {
+			pp = &u->next;
+			continue;
+		}
+		rum_err_clear();
+		rc = u->prepare(&txn, u->arg);
+		if (rc == 0) {
+			pp = &u->next;
+			continue;
+		}
+		if (rc == RUM_EUNAVAIL || txn.broken) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "%s", rum_err_msg());
+			rum_db_finish_all(*list, RUM_EUNAVAIL, msg);
+			*list = NULL;
+			return RUM_EUNAVAIL;
+		}
+		*pp = u->next;
+		u->next = NULL;
+		u->done(u->arg, rc, rum_err_msg());
+	}
+	return 0;
+}
+
+/* One attempt at committing `list` in a single pipelined transaction.
+ * Returns 0 when committed; otherwise the error, with *failed pointing at the
+ * link that holds the unit whose statement failed (NULL when the failure is
+ * not any one unit's, e.g. the connection or the commit itself). */
+static int rum_db_pipeline(struct rum_db_worker *w, struct rum_db_work **list,
+			   struct rum_db_work ***failed, int *count, bool *broken)
+{
+	struct rum_db_txn txn = {w->conn, RUM_DB_SEND, false, 0, 0};
+	PGresult *res;
+	int rc = 0, commit_rc = 0;
+
+	*failed = NULL;
+	*count = 0;
+	if (!PQenterPipelineMode(w->conn))
+		return rum_db_fail(&txn, NULL, "entering pipeline mode");
+	/* No BEGIN: statements up to the sync point form one implicit
+	 * transaction, committed (durably) at the sync. */
+	for (struct rum_db_work *u = *list; u && rc == 0; u = u->next) {
+		txn.sent = 0;
+		rc = u->run(&txn, u->arg);
+		u->sent = txn.sent;
+		(*count)++;
+	}
+	if (rc == 0 && !PQpipelineSync(w->conn))
+		rc = rum_db_fail(&txn, NULL, "pipeline sync");
+	if (rc != 0) {
+		/* Sending failed: the connection is not usable for this batch. */
+		*broken = true;
+		PQfinish(w->conn);
+		w->conn = NULL;
+		return rc == RUM_EUNAVAIL ? rc : rum_err_set(RUM_EUNAVAIL, "%s", rum_err_msg());
+	}
+	txn.phase = RUM_DB_RECV;
+	for (struct rum_db_work **pp = list; *pp; pp = &(*pp)->next) {
+		struct rum_db_work *u = *pp;
+		int urc;
+
+		txn.taken = 0;
+		urc = u->run(&txn, u->arg);
+		/* Results the unit did not read (it stopped at an error) are
+		 * drained so that the next unit reads its own. */
+		for (; txn.taken < u->sent; txn.taken++)
+			PQclear(rum_db_take(w->conn));
+		if (urc != 0 && rc == 0) {
+			rc = urc;
+			*failed = pp;
+		}
+	}
+	/* The sync point: an error before it means the commit failed. */
+	while ((res = rum_db_take(w->conn)) != NULL &&
+	       PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+		if (commit_rc == 0 && PQresultStatus(res) == PGRES_FATAL_ERROR)
+			commit_rc = rum_db_fail(&txn, res, "COMMIT");
+		else
+			PQclear(res);
+	}
+	if (!res && commit_rc == 0)
+		commit_rc = rum_db_fail(&txn, NULL, "COMMIT");
+	PQclear(res);
+	if (txn.broken || !PQexitPipelineMode(w->conn)) {
+		*broken = true;
+		if (rc == 0 && commit_rc == 0)
+			commit_rc = rum_err_set(RUM_EUNAVAIL, "pipeline left in a bad state");
+	}
+	if (rc == 0 && commit_rc != 0) {
+		rc = commit_rc;
+		*failed = NULL;
+	}
+	return rc;
+}
+
+/* Commits every unit of `list` together. On a unit's own error nothing is
+ * committed: that unit alone is failed and the rest are tried again without
+ * it; an unreachable database fails all of them with RUM_EUNAVAIL. */
 static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 {
 	int conflicts = 0;
 
 	while (list) {
-		struct rum_db_txn txn = {NULL, false};
-		struct rum_db_work **failed = NULL;
-		int rc, count = 0;
+		struct rum_db_work **failed;
+		bool broken = false;
+		int rc, count;
+		char msg[512];
 
 		rc = rum_db_worker_connect(w);
+		if (rc == 0)
+			rc = rum_db_prepare_batch(w, &list);
 		if (rc != 0) {
 			rum_db_finish_all(list, rc, rum_err_msg());
 			__atomic_add_fetch(&w->db->stats.failures, 1, __ATOMIC_RELAXED);
 			return;
 		}
-		txn.conn = w->conn;
-		rc = rum_db_command(&txn, "BEGIN");
-		for (struct rum_db_work **pp = &list; rc == 0 && *pp; pp = &(*pp)->next) {
-			rum_err_clear();
-			rc = (*pp)->run(&txn, (*pp)->arg);
-			count++;
-			if (rc != 0)
-				failed = pp;
-		}
-		if (rc == 0)
-			rc = rum_db_command(&txn, "COMMIT");
+		if (!list)
+			return;
+		rum_err_clear();
+		rc = rum_db_pipeline(w, &list, &failed, &count, &broken);
 		if (rc == 0) {
 			__atomic_add_fetch(&w->db->stats.transactions, 1, __ATOMIC_RELAXED);
 			__atomic_add_fetch(&w->db->stats.units, (uint64_t)count, __ATOMIC_RELAXED);
 			rum_db_finish_all(list, 0, "");
 			return;
 		}
-		{
-			char msg[512];
-
-			snprintf(msg, sizeof(msg), "%s", rum_err_msg());
-			if (!txn.broken)
-				(void)rum_db_command(&txn, "ROLLBACK");
-			if (txn.broken || rc == RUM_EUNAVAIL) {
-				if (!__atomic_load_n(&w->db->down, __ATOMIC_SEQ_CST))
-					rum_log_warn("db: batch of %d failed: %s", count, msg);
-				rum_db_finish_all(list, RUM_EUNAVAIL, msg);
-				__atomic_add_fetch(&w->db->stats.failures, 1, __ATOMIC_RELAXED);
-				return;
-			}
-			if (rc == RUM_ECONFLICT && conflicts++ < RUM_DB_CONFLICT_RETRIES)
-				continue; /* deadlock with a concurrent batch: run it again */
-			if (failed) {
-				struct rum_db_work *bad = *failed;
-
-				*failed = bad->next;
-				bad->next = NULL;
-				bad->done(bad->arg, rc, msg);
-				continue;
-			}
-			/* COMMIT itself failed with the connection up: nothing is stored. */
-			rum_db_finish_all(list, rc, msg);
+		snprintf(msg, sizeof(msg), "%s", rum_err_msg());
+		if (broken && w->conn) {
+			PQfinish(w->conn);
+			w->conn = NULL;
+		}
+		if (broken || rc == RUM_EUNAVAIL) {
+			if (!__atomic_load_n(&w->db->down, __ATOMIC_SEQ_CST))
+				rum_log_warn("db: batch of %d failed: %s", count, msg);
+			rum_db_finish_all(list, RUM_EUNAVAIL, msg);
+			__atomic_add_fetch(&w->db->stats.failures, 1, __ATOMIC_RELAXED);
 			return;
 		}
+		if (rc == RUM_ECONFLICT && conflicts++ < RUM_DB_CONFLICT_RETRIES)
+			continue; /* deadlock with a concurrent batch: run it again */
+		if (failed) {
+			struct rum_db_work *bad = *failed;
+
+			*failed = bad->next;
+			bad->next = NULL;
+			bad->done(bad->arg, rc, msg);
+			continue;
+		}
+		/* The commit itself failed with the connection up: nothing is stored. */
+		rum_db_finish_all(list, rc, msg);
+		return;
 	}
 }
 
@@ -261,7 +367,7 @@ void rum_db_stats(struct rum_db *db, struct rum_db_stats *out)
 int rum_db_run_once(const char *url, int timeout_ms,
 		    int (*run)(struct rum_db_txn *txn, void *arg), void *arg)
 {
-	struct rum_db_txn txn = {NULL, false};
+	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0};
 	int rc = rum_db_connect(&txn.conn, url, timeout_ms, true);
 
 	if (rc != 0)

@@ -3,7 +3,6 @@
 #include "internal.h"
 #include "util/err.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,23 +25,20 @@ const struct rum_db_stmt rum_db_statements[] = {
 	{"device_touch", "SELECT rum_device_touch($1, $2, $3, $4, $5, $6, $7)", 7},
 	{"upload_insert",
 	 "INSERT INTO uploads (tenant_id, device_id, kind, source, source_address, sub_path, "
-	 "request_body, request_state) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-	 "CASE WHEN $7::text IS NULL THEN 'none' ELSE 'pending' END) RETURNING id",
-	 7},
-	{"upload_device", "SELECT coalesce(device_id, 0) FROM uploads WHERE id = $1 AND tenant_id = $2",
-	 2},
+	 "request_body, request_state) VALUES ($1, (SELECT id FROM devices WHERE tenant_id = $1 "
+	 "AND udi_pid = $2 AND udi_serial = $3), $4, $5, $6, $7, $8, "
+	 "CASE WHEN $8::text IS NULL THEN 'none' ELSE 'pending' END) RETURNING id",
+	 8},
 	{"report_put",
-	 "SELECT rum_report_store($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-	 15},
+	 "SELECT rum_report_store($1, (SELECT id FROM devices WHERE tenant_id = $1 "
+	 "AND udi_pid = $3 AND udi_serial = $4), currval('uploads_id_seq'), $2, $3, $4, $5, $6, "
+	 "$7, $8, $9, $10, $11, $12, $13)",
+	 13},
 	{"ack_take",
-	 "WITH pick AS (SELECT id FROM acks WHERE device_id = $1 AND delivered_at IS NULL "
-	 "AND superseded_by IS NULL ORDER BY id DESC LIMIT 1 FOR UPDATE), "
-	 "sup AS (UPDATE acks SET superseded_by = (SELECT id FROM pick) WHERE device_id = $1 "
-	 "AND delivered_at IS NULL AND superseded_by IS NULL AND id < (SELECT id FROM pick)), "
-	 "del AS (INSERT INTO ack_deliveries (ack_id, address, via) SELECT id, $2, $3 FROM pick), "
-	 "upd AS (UPDATE acks a SET delivered_at = now() FROM pick WHERE a.id = pick.id "
-	 "RETURNING a.content) SELECT content FROM upd",
-	 3},
+	 "SELECT rum_ack_take((SELECT id FROM devices WHERE tenant_id = $1 AND udi_pid = $2 "
+	 "AND udi_serial = $3), $4, $5)",
+	 5},
+	{"poll_take", "SELECT upload_found, content FROM rum_poll_take($1, $2, $3, 'poll')", 3},
 	{"capture_insert",
 	 "INSERT INTO captures (tenant_name, method, path, headers, source_address, body, reason) "
 	 "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
@@ -127,6 +123,7 @@ int rum_store_device_touch(struct rum_db_txn *txn, int64_t tenant_id, const char
 {
 	char tenant[24];
 	const char *p[7] = {tenant, pid, sn, hostname, software_tag, software_version, address};
+	int64_t ignored;
 	int rc;
 	PGresult *res;
 
@@ -134,74 +131,52 @@ int rum_store_device_touch(struct rum_db_txn *txn, int64_t tenant_id, const char
 	res = rum_db_exec(txn, "device_touch", 7, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
-	return rum_store_one_id(res, device_id);
+	return rum_store_one_id(res, device_id ? device_id : &ignored);
 }
 
 int rum_store_upload_insert(struct rum_db_txn *txn, const struct rum_store_upload *u,
 			    int64_t *upload_id)
 {
-	char tenant[24], device[24];
-	const char *p[7] = {tenant, u->device_id ? device : NULL, u->kind, u->source,
-			    u->address, u->sub_path, u->request_body};
-	int lengths[7] = {0, 0, 0, 0, 0, 0, (int)u->request_len};
-	int formats[7] = {0, 0, 0, 0, 0, 0, 1}; /* body as binary text: length-delimited */
+	char tenant[24];
+	const char *p[8] = {tenant, u->pid, u->sn, u->kind, u->source, u->address, u->sub_path,
+			    u->request_body};
+	int lengths[8] = {0, 0, 0, 0, 0, 0, 0, (int)u->request_len};
+	int formats[8] = {0, 0, 0, 0, 0, 0, 0, 1}; /* body as binary text: length-delimited */
 	int rc;
 	PGresult *res;
 
 	snprintf(tenant, sizeof(tenant), "%lld", (long long)u->tenant_id);
-	snprintf(device, sizeof(device), "%lld", (long long)u->device_id);
-	res = rum_db_exec(txn, "upload_insert", 7, p, lengths, formats, 0, &rc);
+	res = rum_db_exec(txn, "upload_insert", 8, p, lengths, formats, 0, &rc);
 	if (!res)
 		return rc;
 	return rum_store_one_id(res, upload_id);
 }
 
-int rum_store_upload_device(struct rum_db_txn *txn, int64_t tenant_id, int64_t upload_id,
-			    int64_t *device_id)
-{
-	char tenant[24], upload[24];
-	const char *p[2] = {upload, tenant};
-	int rc;
-	PGresult *res;
-
-	snprintf(tenant, sizeof(tenant), "%lld", (long long)tenant_id);
-	snprintf(upload, sizeof(upload), "%lld", (long long)upload_id);
-	res = rum_db_exec(txn, "upload_device", 2, p, NULL, NULL, 0, &rc);
-	if (!res)
-		return rc;
-	if (rum_store_one_id(res, device_id) != 0)
-		return rum_err_set(RUM_ENOTFOUND, "unknown poll_id");
-	return 0;
-}
-
 int rum_store_report_put(struct rum_db_txn *txn, const struct rum_store_report *r,
 			 enum rum_store_outcome *outcome)
 {
-	char ids[4][24], rid[24], start[24], end[24], format[2] = {r->format, '\0'};
-	const char *p[15] = {ids[0], ids[1], r->upload_id ? ids[2] : NULL, rid, r->pid, r->sn,
-			     format, r->entitlement_tag, r->software_version, r->metric_name,
-			     r->last_value, r->first_start >= 0 ? start : NULL,
-			     r->last_end >= 0 ? end : NULL, (const char *)r->payload_sha256,
-			     r->report};
-	int lengths[15] = {0};
-	int formats[15] = {0};
+	char tenant[24], rid[24], start[24], end[24], format[2] = {r->format, '\0'};
+	const char *p[13] = {tenant, rid, r->pid, r->sn, format, r->entitlement_tag,
+			     r->software_version, r->metric_name, r->last_value,
+			     r->first_start >= 0 ? start : NULL, r->last_end >= 0 ? end : NULL,
+			     (const char *)r->payload_sha256, r->report};
+	int lengths[13] = {0};
+	int formats[13] = {0};
 	int rc;
 	PGresult *res;
 	const char *v;
 
-	snprintf(ids[0], sizeof(ids[0]), "%lld", (long long)r->tenant_id);
-	snprintf(ids[1], sizeof(ids[1]), "%lld", (long long)r->device_id);
-	snprintf(ids[2], sizeof(ids[2]), "%lld", (long long)r->upload_id);
+	snprintf(tenant, sizeof(tenant), "%lld", (long long)r->tenant_id);
 	snprintf(rid, sizeof(rid), "%lld", (long long)r->report_id);
 	snprintf(start, sizeof(start), "%lld", (long long)r->first_start);
 	snprintf(end, sizeof(end), "%lld", (long long)r->last_end);
 	/* The hash and the report travel in binary form: exact bytes, no
 	 * escaping, and the report need not be NUL-terminated. */
-	lengths[13] = 32;
-	formats[13] = 1;
-	lengths[14] = (int)r->report_len;
-	formats[14] = 1;
-	res = rum_db_exec(txn, "report_put", 15, p, lengths, formats, 0, &rc);
+	lengths[11] = 32;
+	formats[11] = 1;
+	lengths[12] = (int)r->report_len;
+	formats[12] = 1;
+	res = rum_db_exec(txn, "report_put", 13, p, lengths, formats, 0, &rc);
 	if (!res)
 		return rc;
 	v = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "";
@@ -217,30 +192,58 @@ int rum_store_report_put(struct rum_db_txn *txn, const struct rum_store_report *
 	return rc;
 }
 
-int rum_store_ack_take(struct rum_db_txn *txn, int64_t device_id, const char *address,
-		       const char *via, char **content, size_t *len)
+/* Copies a binary bytea column (NULL -> *content NULL). */
+static void rum_store_copy_bytes(PGresult *res, int col, char **content, size_t *len)
 {
-	char device[24];
-	const char *p[3] = {device, address, via};
-	int rc;
-	PGresult *res;
+	size_t n;
 
 	*content = NULL;
 	*len = 0;
-	snprintf(device, sizeof(device), "%lld", (long long)device_id);
-	res = rum_db_exec(txn, "ack_take", 3, p, NULL, NULL, 1, &rc);
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, col))
+		return;
+	n = (size_t)PQgetlength(res, 0, col);
+	*content = malloc(n + 1);
+	if (!*content)
+		abort();
+	memcpy(*content, PQgetvalue(res, 0, col), n);
+	(*content)[n] = '\0';
+	*len = n;
+}
+
+int rum_store_ack_take(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
+		       const char *sn, const char *address, const char *via, char **content,
+		       size_t *len)
+{
+	char tenant[24];
+	const char *p[5] = {tenant, pid, sn, address, via};
+	int rc;
+	PGresult *res;
+
+	snprintf(tenant, sizeof(tenant), "%lld", (long long)tenant_id);
+	res = rum_db_exec(txn, "ack_take", 5, p, NULL, NULL, 1, &rc);
 	if (!res)
 		return rc;
-	if (PQntuples(res) == 1) {
-		size_t n = (size_t)PQgetlength(res, 0, 0);
+	rum_store_copy_bytes(res, 0, content, len);
+	PQclear(res);
+	return 0;
+}
 
-		*content = malloc(n + 1);
-		if (!*content)
-			abort();
-		memcpy(*content, PQgetvalue(res, 0, 0), n);
-		(*content)[n] = '\0';
-		*len = n;
-	}
+int rum_store_poll_take(struct rum_db_txn *txn, int64_t tenant_id, int64_t upload_id,
+			const char *address, bool *found, char **content, size_t *len)
+{
+	char tenant[24], upload[24];
+	const char *p[3] = {tenant, upload, address};
+	int rc;
+	PGresult *res;
+
+	snprintf(tenant, sizeof(tenant), "%lld", (long long)tenant_id);
+	snprintf(upload, sizeof(upload), "%lld", (long long)upload_id);
+	res = rum_db_exec(txn, "poll_take", 3, p, NULL, NULL, 1, &rc);
+	if (!res)
+		return rc;
+	/* Binary result: found is one byte. */
+	*found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && PQgetvalue(res, 0, 0)[0];
+	rum_store_copy_bytes(res, 1, content, len);
 	PQclear(res);
 	return 0;
 }

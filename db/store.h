@@ -1,12 +1,18 @@
 /* Storage operations used by the domain, each running inside a transaction
  * given by the db module (struct rum_db_txn). Strings are NUL-terminated
  * unless a length is given. All return 0 or a negative RUM_E* code with the
- * thread's error message set; a database error aborts the transaction. */
+ * thread's error message set; a database error aborts the transaction.
+ * Outputs are set only when rum_db_txn_has_results(txn): inside a pipelined
+ * batch the same call first sends, then (called again) reads. Devices are
+ * named by tenant + UDI so that statements never need an earlier one's
+ * result. Tenant lookups (find, ensure, create, list) run only outside
+ * pipelines (prepare steps and CLI verbs). */
 #ifndef RUM_DB_STORE_H
 #define RUM_DB_STORE_H
 
 #include "db.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,7 +38,8 @@ int rum_store_tenant_list(struct rum_db_txn *txn,
 
 /* --- devices --- */
 /* Upserts the device (tenant + UDI) at contact time: non-empty hostname, tag
- * and version replace the stored ones; last contact and address always do. */
+ * and version replace the stored ones; last contact and address always do.
+ * device_id may be NULL. */
 int rum_store_device_touch(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
 			   const char *sn, const char *hostname, const char *software_tag,
 			   const char *software_version, const char *address, int64_t *device_id);
@@ -40,7 +47,7 @@ int rum_store_device_touch(struct rum_db_txn *txn, int64_t tenant_id, const char
 /* --- uploads (poll ids) --- */
 struct rum_store_upload {
 	int64_t tenant_id;
-	int64_t device_id;        /* 0 when unknown */
+	const char *pid, *sn;     /* the device (touched before); NULL when unknown */
 	const char *kind;         /* "usage", "trust", "authorization" */
 	const char *source;       /* "push", "import", "pull" */
 	const char *address;
@@ -48,18 +55,16 @@ struct rum_store_upload {
 	const char *request_body; /* kept for pending requests; NULL otherwise */
 	size_t request_len;
 };
+/* Inserts an upload; the reports stored after it in the same transaction
+ * belong to it. */
 int rum_store_upload_insert(struct rum_db_txn *txn, const struct rum_store_upload *u,
 			    int64_t *upload_id);
-/* The device of upload `upload_id` in that tenant; RUM_ENOTFOUND when there
- * is no such upload there. *device_id is 0 when the upload had no device. */
-int rum_store_upload_device(struct rum_db_txn *txn, int64_t tenant_id, int64_t upload_id,
-			    int64_t *device_id);
 
 /* --- RUM reports --- */
 enum rum_store_outcome { RUM_STORE_NEW = 0, RUM_STORE_DUPLICATE, RUM_STORE_CONFLICT };
 
 struct rum_store_report {
-	int64_t tenant_id, device_id, upload_id; /* upload_id 0 = none */
+	int64_t tenant_id;
 	int64_t report_id;
 	const char *pid, *sn;
 	char format; /* 'A' or 'B' */
@@ -69,18 +74,27 @@ struct rum_store_report {
 	const char *report;            /* the report object, byte-exact */
 	size_t report_len;
 };
-/* Stores a report: new, a duplicate (same identity and payload: nothing
- * written) or a conflict (kept beside the first, alert raised). */
+/* Stores a report of the upload inserted last in this transaction, for the
+ * device of its UDI (touched before): new, a duplicate (same identity and
+ * payload: nothing written) or a conflict (kept beside the first, alert
+ * raised). */
 int rum_store_report_put(struct rum_db_txn *txn, const struct rum_store_report *r,
 			 enum rum_store_outcome *outcome);
 
 /* --- ACKs --- */
-/* Takes the newest undelivered ACK of the device for delivery: marks it
- * delivered (with address and path `via`), supersedes older undelivered ones
- * and returns its bytes in *content (malloc'd, caller frees). *content is
- * NULL when the device has no undelivered ACK. */
-int rum_store_ack_take(struct rum_db_txn *txn, int64_t device_id, const char *address,
-		       const char *via, char **content, size_t *len);
+/* Takes the newest undelivered ACK of the device (tenant + UDI) for delivery:
+ * marks it delivered (with address and path `via`), supersedes older
+ * undelivered ones and returns its bytes in *content (malloc'd, caller
+ * frees); *content is NULL when there is none. */
+int rum_store_ack_take(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
+		       const char *sn, const char *address, const char *via, char **content,
+		       size_t *len);
+
+/* Result polling for upload `upload_id` of the tenant: *found false when no
+ * such upload exists there; otherwise the ACK for its device, taken as
+ * rum_store_ack_take does (*content NULL when none). */
+int rum_store_poll_take(struct rum_db_txn *txn, int64_t tenant_id, int64_t upload_id,
+			const char *address, bool *found, char **content, size_t *len);
 
 /* --- captures --- */
 struct rum_store_capture {

@@ -199,3 +199,48 @@ BEGIN
     RETURN 'conflict';
 END
 $$;
+
+-- Takes the newest undelivered ACK of a device for delivery: marks it
+-- delivered (to whom, over which path), supersedes older undelivered ones
+-- (kept, not lost) and returns its bytes; NULL when there is none. Two
+-- concurrent takers serialise on the row lock, so one ACK goes out once.
+CREATE FUNCTION rum_ack_take(p_device bigint, p_address text, p_via text)
+RETURNS bytea LANGUAGE plpgsql AS $$
+DECLARE
+    v_id bigint;
+    v_content bytea;
+BEGIN
+    IF p_device IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT id, content INTO v_id, v_content FROM acks
+     WHERE device_id = p_device AND delivered_at IS NULL AND superseded_by IS NULL
+     ORDER BY id DESC LIMIT 1 FOR UPDATE;
+    IF v_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    UPDATE acks SET superseded_by = v_id
+     WHERE device_id = p_device AND delivered_at IS NULL AND superseded_by IS NULL
+       AND id < v_id;
+    UPDATE acks SET delivered_at = now() WHERE id = v_id;
+    INSERT INTO ack_deliveries (ack_id, address, via) VALUES (v_id, p_address, p_via);
+    RETURN v_content;
+END
+$$;
+
+-- Result polling: upload_found is false when the upload (poll id) does not exist in
+-- the tenant; content is the ACK to deliver to the upload's device, if any.
+CREATE FUNCTION rum_poll_take(p_tenant bigint, p_upload bigint, p_address text, p_via text,
+                              OUT upload_found boolean, OUT content bytea)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_device bigint;
+BEGIN
+    SELECT device_id INTO v_device FROM uploads WHERE id = p_upload AND tenant_id = p_tenant;
+    upload_found := FOUND; -- (an OUT parameter named "found" would hide FOUND)
+    IF upload_found THEN
+        content := rum_ack_take(v_device, p_address, p_via);
+    END IF;
+END
+$$;
+

@@ -6,95 +6,151 @@
 #include "util/err.h"
 #include "util/strict.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The device ids of the distinct UDIs in one message, looked up once each. */
-struct rum_push_devices {
-	const struct rum_udi *udi[8];
-	int64_t id[8];
-	unsigned n;
-};
+/* Tenant ids by name. Tenants are never renamed or removed while rumd runs
+ * (when that changes, entries must be dropped here), so a found id stays
+ * right; unknown names are not remembered, so a tenant added later works at
+ * once. Bounded: beyond the limit names are simply looked up each time. */
+#define RUM_TENANT_CACHE_MAX 4096
 
-static int rum_push_device(struct rum_db_txn *txn, struct rum_push *p, int64_t tenant_id,
-			   struct rum_push_devices *cache, const struct rum_udi *udi,
-			   const char *hostname, const char *tag, const char *version,
-			   int64_t *device_id)
+static struct {
+	pthread_mutex_t lock;
+	size_t n;
+	char *name[RUM_TENANT_CACHE_MAX];
+	int64_t id[RUM_TENANT_CACHE_MAX];
+} rum_tenant_cache = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {0}};
+
+static bool rum_tenant_cache_get(const char *name, int64_t *id)
 {
-	int rc;
+	bool found = false;
 
-	for (unsigned i = 0; i < cache->n; i++) {
-		if (strcmp(cache->udi[i]->pid, udi->pid) == 0 &&
-		    strcmp(cache->udi[i]->sn, udi->sn) == 0) {
-			*device_id = cache->id[i];
-			return 0;
+	pthread_mutex_lock(&rum_tenant_cache.lock);
+	for (size_t i = 0; i < rum_tenant_cache.n && !found; i++) {
+		if (strcmp(rum_tenant_cache.name[i], name) == 0) {
+			*id = rum_tenant_cache.id[i];
+			found = true;
 		}
 	}
-	rc = rum_store_device_touch(txn, tenant_id, udi->pid, udi->sn, hostname, tag, version,
-				    p->address, device_id);
-	if (rc == 0) {
-		/* A small round-robin cache: messages rarely carry many devices. */
-		unsigned slot = cache->n < 8 ? cache->n++ : (unsigned)(*device_id % 8);
+	pthread_mutex_unlock(&rum_tenant_cache.lock);
+	return found;
+}
 
-		cache->udi[slot] = udi;
-		cache->id[slot] = *device_id;
+static void rum_tenant_cache_put(const char *name, int64_t id)
+{
+	int64_t known;
+
+	if (rum_tenant_cache_get(name, &known))
+		return;
+	pthread_mutex_lock(&rum_tenant_cache.lock);
+	if (rum_tenant_cache.n < RUM_TENANT_CACHE_MAX) {
+		rum_tenant_cache.name[rum_tenant_cache.n] = strdup(name);
+		if (!rum_tenant_cache.name[rum_tenant_cache.n])
+			abort();
+		rum_tenant_cache.id[rum_tenant_cache.n++] = id;
+	}
+	pthread_mutex_unlock(&rum_tenant_cache.lock);
+}
+
+/* prepare(): resolves the tenant before the batch (usually from the cache).
+ * An unknown tenant is this message's outcome, not a database error. */
+static int rum_push_prepare(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_push *p = arg;
+	int rc;
+
+	p->tenant_id = 0;
+	if (rum_tenant_cache_get(p->tenant, &p->tenant_id))
+		return 0;
+	if (p->settings.auto_create_tenants)
+		rc = rum_store_tenant_ensure(txn, p->tenant, &p->tenant_id);
+	else
+		rc = rum_store_tenant_find(txn, p->tenant, &p->tenant_id);
+	if (rc == RUM_ENOTFOUND) {
+		p->tenant_id = 0;
+		return 0;
+	}
+	if (rc == 0)
+		rum_tenant_cache_put(p->tenant, p->tenant_id);
+	return rc;
+}
+
+static bool rum_push_same_udi(const struct rum_udi *a, const struct rum_udi *b)
+{
+	return strcmp(a->pid, b->pid) == 0 && strcmp(a->sn, b->sn) == 0;
+}
+
+/* Touches every distinct device of a usage message, the message's own device
+ * (the envelope's, else the first report's) first. Its software version, and
+ * in the reports[] shape its hostname and tag, come from its first report. */
+static int rum_push_touch_devices(struct rum_db_txn *txn, struct rum_push *p,
+				  const struct rum_udi **upload_udi)
+{
+	struct rum_message *m = p->msg;
+	const struct rum_udi *udi;
+	const struct rum_report *first = NULL;
+	int rc;
+
+	*upload_udi = NULL;
+	if (!m->has_udi && m->n_reports == 0)
+		return 0;
+	udi = m->has_udi ? &m->udi : &m->reports[0].udi;
+	for (size_t i = 0; i < m->n_reports && !first; i++)
+		if (rum_push_same_udi(&m->reports[i].udi, udi))
+			first = &m->reports[i];
+	rc = rum_store_device_touch(txn, p->tenant_id, udi->pid, udi->sn,
+				    m->hostname[0] || !first ? m->hostname : first->hostname,
+				    m->software_tag[0] || !first ? m->software_tag
+								 : first->software_tag,
+				    first ? first->software_version : "", p->address, NULL);
+	*upload_udi = udi;
+	for (size_t i = 0; rc == 0 && i < m->n_reports; i++) {
+		const struct rum_report *r = &m->reports[i];
+		bool seen = rum_push_same_udi(&r->udi, udi);
+
+		/* Quadratic only in the number of distinct devices of one message,
+		 * which a stack or HA pair keeps small. */
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = rum_push_same_udi(&m->reports[j].udi, &r->udi);
+		if (!seen)
+			rc = rum_store_device_touch(txn, p->tenant_id, r->udi.pid, r->udi.sn,
+						    r->hostname, r->software_tag,
+						    r->software_version, p->address, NULL);
 	}
 	return rc;
 }
 
-static int rum_push_tenant(struct rum_db_txn *txn, struct rum_push *p, int64_t *tenant_id)
-{
-	if (p->settings.auto_create_tenants)
-		return rum_store_tenant_ensure(txn, p->tenant, tenant_id);
-	return rum_store_tenant_find(txn, p->tenant, tenant_id);
-}
-
-static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p, int64_t tenant_id)
+static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p)
 {
 	struct rum_message *m = p->msg;
-	struct rum_push_devices devices = {.n = 0};
-	int64_t upload_device = 0;
-	struct rum_store_upload up = {tenant_id, 0, "usage", "push", p->address, p->sub_path,
-				      NULL, 0};
-	int rc = 0;
+	const struct rum_udi *udi;
+	struct rum_store_upload up = {p->tenant_id, NULL, NULL, "usage", "push", p->address,
+				      p->sub_path, NULL, 0};
+	int rc = rum_push_touch_devices(txn, p, &udi);
 
-	if (m->has_udi || m->n_reports > 0) {
-		/* The envelope names the device; its first report of that device
-		 * tells its software version (and hostname/tag in reports[]). */
-		const struct rum_udi *udi = m->has_udi ? &m->udi : &m->reports[0].udi;
-		const struct rum_report *first = NULL;
-
-		for (size_t i = 0; i < m->n_reports && !first; i++)
-			if (strcmp(m->reports[i].udi.pid, udi->pid) == 0 &&
-			    strcmp(m->reports[i].udi.sn, udi->sn) == 0)
-				first = &m->reports[i];
-		rc = rum_push_device(txn, p, tenant_id, &devices, udi,
-				     m->hostname[0] || !first ? m->hostname : first->hostname,
-				     m->software_tag[0] || !first ? m->software_tag
-								  : first->software_tag,
-				     first ? first->software_version : "", &upload_device);
+	if (udi) {
+		up.pid = udi->pid;
+		up.sn = udi->sn;
 	}
-	up.device_id = upload_device;
 	if (rc == 0)
 		rc = rum_store_upload_insert(txn, &up, &p->poll_id);
 	for (size_t i = 0; rc == 0 && i < m->n_reports; i++) {
 		const struct rum_report *r = &m->reports[i];
 		struct rum_store_report sr = {
-			.tenant_id = tenant_id, .upload_id = p->poll_id, .report_id = r->report_id,
-			.pid = r->udi.pid, .sn = r->udi.sn, .format = r->format,
+			.tenant_id = p->tenant_id, .report_id = r->report_id, .pid = r->udi.pid,
+			.sn = r->udi.sn, .format = r->format,
 			.entitlement_tag = r->entitlement_tag,
 			.software_version = r->software_version, .metric_name = r->metric_name,
 			.last_value = r->last_value, .first_start = r->first_start,
 			.last_end = r->last_end, .payload_sha256 = p->hashes[i],
 			.report = r->raw, .report_len = r->raw_len};
-		enum rum_store_outcome outcome;
+		enum rum_store_outcome outcome = RUM_STORE_NEW;
 
-		rc = rum_push_device(txn, p, tenant_id, &devices, &r->udi, r->hostname,
-				     r->software_tag, r->software_version, &sr.device_id);
-		if (rc == 0)
-			rc = rum_store_report_put(txn, &sr, &outcome);
-		if (rc == 0) {
+		rc = rum_store_report_put(txn, &sr, &outcome);
+		if (rc == 0 && rum_db_txn_has_results(txn)) {
 			p->n_new += outcome == RUM_STORE_NEW;
 			p->n_duplicate += outcome == RUM_STORE_DUPLICATE;
 			p->n_conflict += outcome == RUM_STORE_CONFLICT;
@@ -103,93 +159,83 @@ static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p, int6
 	return rc;
 }
 
-static int rum_push_store_request(struct rum_db_txn *txn, struct rum_push *p, int64_t tenant_id)
+static int rum_push_store_request(struct rum_db_txn *txn, struct rum_push *p)
 {
 	struct rum_message *m = p->msg;
-	struct rum_store_upload up = {tenant_id, 0, rum_msg_kind_name(m->kind), "push",
-				      p->address, p->sub_path, p->body, p->body_len};
+	struct rum_store_upload up = {p->tenant_id, NULL, NULL, rum_msg_kind_name(m->kind),
+				      "push", p->address, p->sub_path, p->body, p->body_len};
 	int rc = 0;
 
-	if (m->has_udi)
-		rc = rum_store_device_touch(txn, tenant_id, m->udi.pid, m->udi.sn, m->hostname,
-					    m->software_tag, "", p->address, &up.device_id);
+	if (m->has_udi) {
+		up.pid = m->udi.pid;
+		up.sn = m->udi.sn;
+		rc = rum_store_device_touch(txn, p->tenant_id, m->udi.pid, m->udi.sn, m->hostname,
+					    m->software_tag, "", p->address, NULL);
+	}
 	if (rc == 0)
 		rc = rum_store_upload_insert(txn, &up, &p->poll_id);
 	return rc;
 }
 
-static int rum_push_poll(struct rum_db_txn *txn, struct rum_push *p, int64_t tenant_id)
+static int rum_push_poll(struct rum_db_txn *txn, struct rum_push *p)
 {
-	int64_t device_id = 0;
-	int rc;
+	bool found = false;
+	int rc = rum_store_poll_take(txn, p->tenant_id, p->poll_id, p->address, &found, &p->ack,
+				     &p->ack_len);
 
-	if (rum_strict_uint_n(&p->poll_id, p->msg->poll_id, strlen(p->msg->poll_id)) != 0) {
+	if (rc == 0 && rum_db_txn_has_results(txn) && !found)
 		p->rc = rum_err_set(RUM_ENOTFOUND, "unknown poll_id");
-		return 0;
-	}
-	rc = rum_store_upload_device(txn, tenant_id, p->poll_id, &device_id);
-	if (rc == RUM_ENOTFOUND) {
-		p->rc = rc;
-		return 0;
-	}
-	if (rc == 0 && device_id)
-		rc = rum_store_ack_take(txn, device_id, p->address, "poll", &p->ack, &p->ack_len);
 	return rc;
 }
 
-static int rum_push_hello(struct rum_db_txn *txn, struct rum_push *p, int64_t tenant_id)
+static int rum_push_hello(struct rum_db_txn *txn, struct rum_push *p)
 {
 	struct rum_message *m = p->msg;
-	int64_t device_id;
-	int rc = 0;
+	int rc;
 
 	if (!m || !m->has_udi)
 		return 0;
-	rc = rum_store_device_touch(txn, tenant_id, m->udi.pid, m->udi.sn, m->hostname,
-				    m->software_tag, "", p->address, &device_id);
+	rc = rum_store_device_touch(txn, p->tenant_id, m->udi.pid, m->udi.sn, m->hostname,
+				    m->software_tag, "", p->address, NULL);
 	if (rc == 0)
-		rc = rum_store_ack_take(txn, device_id, p->address, "hello", &p->ack, &p->ack_len);
+		rc = rum_store_ack_take(txn, p->tenant_id, m->udi.pid, m->udi.sn, p->address,
+					"hello", &p->ack, &p->ack_len);
 	return rc;
 }
 
-/* One device message as one unit of work. Returns non-zero only for database
- * errors (which roll the batch back); outcomes such as an unknown tenant are
- * results in p->rc, so they never cost the other messages of the batch. */
+/* One device message as one unit of work: the same statements whether
+ * sending or reading (see rum_db_work). Returns non-zero only for database
+ * errors (which roll the batch back); outcomes such as an unknown tenant or
+ * poll id are results in p->rc, so they never cost the other messages of the
+ * batch. */
 static int rum_push_run(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_push *p = arg;
-	int64_t tenant_id;
-	int rc;
+	int rc = 0;
 
-	/* run() may be repeated after a rollback: start from a clean result. */
 	free(p->ack);
 	p->ack = NULL;
 	p->ack_len = 0;
-	p->poll_id = 0;
 	p->rc = 0;
 	p->n_new = p->n_duplicate = p->n_conflict = 0;
-
-	rc = rum_push_tenant(txn, p, &tenant_id);
-	if (rc == RUM_ENOTFOUND) {
+	if (p->tenant_id == 0) {
 		p->rc = rum_err_set(RUM_ENOTFOUND, "unknown tenant '%s'", p->tenant);
 		snprintf(p->err, sizeof(p->err), "%s", rum_err_msg());
 		return 0;
 	}
-	if (rc != 0)
-		return rc;
 	switch (p->msg ? p->msg->kind : RUM_MSG_HELLO) {
 	case RUM_MSG_USAGE:
-		rc = rum_push_store_usage(txn, p, tenant_id);
+		rc = rum_push_store_usage(txn, p);
 		break;
 	case RUM_MSG_AUTHORIZATION:
 	case RUM_MSG_TRUST:
-		rc = rum_push_store_request(txn, p, tenant_id);
+		rc = rum_push_store_request(txn, p);
 		break;
 	case RUM_MSG_POLL:
-		rc = rum_push_poll(txn, p, tenant_id);
+		rc = rum_push_poll(txn, p);
 		break;
 	case RUM_MSG_HELLO:
-		rc = rum_push_hello(txn, p, tenant_id);
+		rc = rum_push_hello(txn, p);
 		break;
 	}
 	if (rc == 0 && p->capture) {
@@ -244,6 +290,10 @@ int rum_push_submit(struct rum_push *p, struct rum_db *db, const struct rum_push
 		p->capture = true;
 		p->capture_reason = "capture_all";
 	}
+	if (p->msg && p->msg->kind == RUM_MSG_POLL &&
+	    rum_strict_uint_n(&p->poll_id, p->msg->poll_id, strlen(p->msg->poll_id)) != 0)
+		p->poll_id = -1; /* past int64: no such upload, answered as unknown */
+	p->work.prepare = rum_push_prepare;
 	p->work.run = rum_push_run;
 	p->work.done = rum_push_done;
 	p->work.arg = p;

@@ -41,6 +41,7 @@ struct rum_push {
 
 	/* Private. */
 	struct rum_push_settings settings;
+	int64_t tenant_id;        /* 0 = unknown tenant */
 	uint8_t (*hashes)[32];
 	bool capture;
 	const char *capture_reason;
