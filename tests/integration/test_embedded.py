@@ -3,6 +3,8 @@ PostgreSQL cluster under data_dir (as an unprivileged user when run as root),
 stops it on SIGTERM, and reuses it with its data on the next start."""
 
 import os
+import pwd
+import subprocess
 
 import rumtest
 from rumtest import Device, pi_path, pid_alive, pid_uid
@@ -23,6 +25,31 @@ def postmaster_pid(cluster):
             return int(f.readline().strip())
     except (OSError, ValueError):
         return None
+
+
+def cluster_psql(cluster, sql):
+    """Runs sql in the database of the running embedded cluster that holds rumd's
+    schema, over its Unix socket (found in postmaster.pid); returns rows."""
+    with open(os.path.join(cluster, "postmaster.pid")) as f:
+        lines = f.read().splitlines()
+    port, sockdir = lines[3].strip(), lines[4].strip()
+    owner = pwd.getpwuid(os.stat(cluster).st_uid).pw_name
+    errors = []
+    for user in ("rumd", owner, "postgres"):
+        base = ["psql", "-X", "-q", "--csv", "-t", "-v", "ON_ERROR_STOP=1", "-h", sockdir,
+                "-p", port, "-U", user]
+        proc = subprocess.run(base + ["-d", "postgres", "-c",
+                                      "SELECT datname FROM pg_database WHERE datallowconn"],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            errors.append(proc.stderr.strip())
+            continue
+        for db in proc.stdout.split():
+            proc = subprocess.run(base + ["-d", db, "-c", sql], capture_output=True, text=True)
+            if proc.returncode == 0:
+                return [line.split(",") for line in proc.stdout.splitlines()]
+            errors.append(proc.stderr.strip())
+    raise AssertionError("cannot query the embedded cluster: %s" % "; ".join(errors))
 
 
 class Embedded(rumtest.RumTestCase):
@@ -68,6 +95,9 @@ class Embedded(rumtest.RumTestCase):
         # The same report again is a duplicate of the stored one, not new.
         self.assertOkPoll(rumd2.post(pi_path(), dev.usage([rep])))
         self.assertOkPoll(rumd2.post(pi_path(), dev.usage([dev.report()])))
+        rows = cluster_psql(cluster, "SELECT count(*), count(DISTINCT report_id) FROM rum_reports "
+                                     "WHERE udi_serial = '%s'" % dev.sn)
+        self.assertEqual(rows, [["2", "2"]])
         pm2 = postmaster_pid(cluster)
         self.assertIsNotNone(pm2)
         self.assertEqual(rumd2.stop(), 0)
