@@ -226,6 +226,23 @@ static int parse_policy(struct rum_agent_policy *p, const xmlNode *pol)
 	return 0;
 }
 
+/* A report id given as a string: whole decimal digits only (a stray "12abc"
+ * must not acknowledge report 12). */
+static int decimal_id(uint64_t *out, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return 0;
+	*out = (uint64_t)v;
+	return 1;
+}
+
 /* Collects every "report_id" value (number or decimal string) in the RUM ACK
  * JSON, whose inner layout Cisco has not published. */
 static void collect_ids(struct rum_agent_ack *a, json_t *j, int depth)
@@ -244,8 +261,8 @@ static void collect_ids(struct rum_agent_ack *a, json_t *j, int depth)
 		if (strcmp(k, "report_id") == 0 && a->n_ids < RUM_AGENT_ACK_MAX_IDS) {
 			if (json_is_integer(v) && json_integer_value(v) >= 0)
 				a->ids[a->n_ids++] = (uint64_t)json_integer_value(v);
-			else if (json_is_string(v))
-				a->ids[a->n_ids++] = strtoull(json_string_value(v), NULL, 10);
+			else if (json_is_string(v) && decimal_id(&a->ids[a->n_ids], json_string_value(v)))
+				a->n_ids++;
 		} else {
 			collect_ids(a, v, depth + 1);
 		}
@@ -263,7 +280,9 @@ static int parse_rum_ack(struct rum_agent_ack *a, const xmlNode *n)
 	if (!data)
 		return 0;
 	t = xmlNodeGetContent(data);
-	j = t ? json_loads((const char *)t, JSON_DECODE_ANY, &e) : NULL;
+	if (!t)
+		abort(); /* out of memory: an element always has content, if empty */
+	j = json_loads((const char *)t, JSON_DECODE_ANY, &e);
 	xmlFree(t);
 	if (!j)
 		return rum_err_set(RUM_EINVAL, "RUM ACK data is not JSON: %s", e.text);

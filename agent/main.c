@@ -124,7 +124,7 @@ static int parse_args(struct args *a, int argc, char **argv)
 			break;
 		case O_INTERVAL: rc = parse_ulong(&a->interval_days, optarg, 3650, "--interval-days"); break;
 		case O_MAXPOLLS: rc = parse_ulong(&a->max_polls, optarg, 1000, "--max-polls"); break;
-		case O_COUNT: rc = parse_ulong(&a->count, optarg, 1000000, "--count"); break;
+		case O_COUNT: rc = parse_ulong(&a->count, optarg, 100000, "--count"); break;
 		case O_SPEEDUP: rc = parse_double(&a->speedup, optarg, "--speedup"); break;
 		case O_POLLINT: rc = parse_double(&a->poll_interval, optarg, "--poll-interval"); break;
 		default: return rum_err_set(RUM_EINVAL, "unknown option (see rum-agent --help)");

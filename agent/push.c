@@ -437,18 +437,28 @@ static int after_usage(struct rum_agent_state *st, void *ctx)
 	return 1;
 }
 
-/* poll_id may be a string or a number [PROTOCOL 1.5]. */
+/* poll_id may be a string or a number [PROTOCOL 1.5]. One the device could
+ * not keep whole (empty, longer than the state holds, control characters)
+ * is NULL: polling with a cut-down id would ask about another upload. */
 static const char *poll_id_of(json_t *reply, char *buf, size_t size)
 {
 	json_t *v = json_object_get(reply, "poll_id");
+	const char *s;
 
-	if (json_is_string(v))
-		return json_string_value(v);
 	if (json_is_integer(v)) {
 		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
 		return buf;
 	}
-	return NULL;
+	if (!json_is_string(v))
+		return NULL;
+	s = json_string_value(v);
+	if (!s[0] || strlen(s) != json_string_length(v) ||
+	    json_string_length(v) >= sizeof(((struct rum_agent_state *)0)->poll_id))
+		return NULL;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return NULL;
+	return s;
 }
 
 static int do_usage(const char *dir, const struct rum_agent_push_opts *o, int64_t now_ms)
@@ -465,8 +475,9 @@ static int do_usage(const char *dir, const struct rum_agent_push_opts *o, int64_
 	rc = exchange(&reply, &s, &status);
 	if (rc == 0) {
 		oc.status = json_string_value(json_object_get(reply, "status"));
-		if (oc.status && strcmp(oc.status, "OK_POLL") == 0)
-			oc.poll_id = poll_id_of(reply, idbuf, sizeof(idbuf));
+		if (oc.status && strcmp(oc.status, "OK_POLL") == 0 &&
+		    !(oc.poll_id = poll_id_of(reply, idbuf, sizeof(idbuf))))
+			rum_log_warn("device=%s: OK_POLL without a usable poll_id; not polling", dir);
 		snprintf(err, sizeof(err), "HTTP %ld %s: %s", status, oc.status ? oc.status : "?",
 			 json_string_value(json_object_get(reply, "message")) ?: "");
 	} else {

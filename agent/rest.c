@@ -29,6 +29,7 @@ struct req {
 	char *body;
 	size_t len;
 	int over;
+	int authed; /* checked on the headers: a stranger's body is never buffered */
 };
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
@@ -204,11 +205,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		q = calloc(1, sizeof(*q));
 		if (!q)
 			abort();
+		q->authed = authorised(s, c);
 		*ctx = q;
 		return MHD_YES;
 	}
 	if (*size) {
-		if (q->len + *size > BODY_MAX) {
+		if (!q->authed) {
+			/* dropped: answered 401 once the upload is over */
+		} else if (q->len + *size > BODY_MAX) {
 			q->over = 1;
 		} else {
 			char *p = realloc(q->body, q->len + *size + 1);
@@ -222,7 +226,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		*size = 0;
 		return MHD_YES;
 	}
-	if (!authorised(s, c))
+	if (!q->authed)
 		return send_error(c, MHD_HTTP_UNAUTHORIZED, "authentication required");
 	if (q->over)
 		return send_error(c, 413, "body too large");
@@ -269,6 +273,7 @@ int rum_agent_rest_serve(const char *dir, const struct rum_agent_rest_opts *o)
 	struct rum_agent_state probe;
 	char host[64], *cert = NULL, *key = NULL;
 	const char *colon;
+	char *end;
 	unsigned long port;
 	struct MHD_Daemon *d = NULL;
 	const union MHD_DaemonInfo *info;
@@ -282,8 +287,10 @@ int rum_agent_rest_serve(const char *dir, const struct rum_agent_rest_opts *o)
 	if (!colon || (size_t)(colon - o->listen) >= sizeof(host))
 		return rum_err_set(RUM_EINVAL, "--listen must be ADDR:PORT");
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - o->listen), o->listen);
-	port = strtoul(colon + 1, NULL, 10);
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 || port > 65535)
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 || errno || end == colon + 1 || *end ||
+	    colon[1] == '-' || port > 65535)
 		return rum_err_set(RUM_EINVAL, "--listen must be an IPv4 ADDR:PORT: %s", o->listen);
 	sa.sin_port = htons((uint16_t)port);
 	if (strlen(o->user) >= sizeof(s.user) || !o->user[0] || strchr(o->user, ':'))

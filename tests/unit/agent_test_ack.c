@@ -150,8 +150,27 @@ static void test_map_path(void)
 	CHECK_INT(rum_agent_map_path(out, sizeof(out), "/s", "/tmp/x", 1), 0);
 }
 
+/* A RUM ACK names reports by number or by a string of decimal digits; a
+ * string with anything else in it names no report. */
+static void test_report_id_strings(void)
+{
+	static const char xml[] =
+		"<smartLicense><smartLicenseRumAck><data><![CDATA[[{\"report_id\":\"1700000007\"},"
+		"{\"report_id\":\"12abc\"},{\"report_id\":\"-5\"},{\"report_id\":\"\"},"
+		"{\"report_id\":\" 9\"},{\"report_id\":\"99999999999999999999999\"},"
+		"{\"report_id\":1700000008},{\"report_id\":-3}]]]></data></smartLicenseRumAck></smartLicense>";
+	struct rum_agent_ack *ack = calloc(1, sizeof(*ack));
+
+	CHECK_INT(rum_agent_ack_parse(ack, xml, strlen(xml)), 0);
+	CHECK(ack->has_rum_ack);
+	CHECK_INT(ack->n_ids, 2);
+	CHECK(ack->ids[0] == 1700000007u && ack->ids[1] == 1700000008u);
+	free(ack);
+}
+
 int main(void)
 {
+	test_report_id_strings();
 	test_policy_file();
 	test_full_ack();
 	test_refused();
