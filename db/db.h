@@ -63,6 +63,11 @@ void rum_db_submit(struct rum_db *db, struct rum_db_work *w);
 int rum_db_run_once(const char *url, int timeout_ms,
 		    int (*run)(struct rum_db_txn *txn, void *arg), void *arg);
 
+/* Runs one unit synchronously on a fresh connection: prepare(), then run()
+ * in one transaction, then done() with the outcome (for CLI verbs that reuse
+ * domain units, such as replaying a captured message). Returns done()'s rc. */
+int rum_db_run_work_once(const char *url, int timeout_ms, struct rum_db_work *w);
+
 /* Checks a connection URL quickly: 0 when reachable, RUM_EUNAVAIL if not. */
 int rum_db_ping(const char *url, int timeout_ms);
 

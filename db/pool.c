@@ -397,3 +397,30 @@ int rum_db_ping(const char *url, int timeout_ms)
 		PQfinish(conn);
 	return rc;
 }
+
+int rum_db_run_work_once(const char *url, int timeout_ms, struct rum_db_work *w)
+{
+	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0};
+	int rc = rum_db_connect(&txn.conn, url, timeout_ms, true);
+	char msg[512] = "";
+
+	if (rc == 0 && w->prepare)
+		rc = w->prepare(&txn, w->arg);
+	if (rc == 0)
+		rc = rum_db_command(&txn, "BEGIN");
+	if (rc == 0)
+		rc = w->run(&txn, w->arg);
+	if (rc == 0)
+		rc = rum_db_command(&txn, "COMMIT");
+	if (rc != 0) {
+		snprintf(msg, sizeof(msg), "%s", rum_err_msg());
+		if (txn.conn && !txn.broken)
+			PQclear(PQexec(txn.conn, "ROLLBACK"));
+	}
+	if (txn.conn)
+		PQfinish(txn.conn);
+	w->done(w->arg, rc, msg);
+	if (rc != 0)
+		rum_err_set(rc, "%s", msg);
+	return rc;
+}

@@ -43,6 +43,16 @@ const struct rum_db_stmt rum_db_statements[] = {
 	 "INSERT INTO captures (tenant_name, method, path, headers, source_address, body, reason) "
 	 "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
 	 7},
+	{"capture_list",
+	 "SELECT id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	 "tenant_name, method, path, headers::text, source_address, reason, body FROM captures "
+	 "WHERE $1 = '' OR tenant_name = $1 ORDER BY id DESC LIMIT $2",
+	 2},
+	{"capture_get",
+	 "SELECT id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	 "tenant_name, method, path, headers::text, source_address, reason, body FROM captures "
+	 "WHERE id = $1",
+	 1},
 	{"schema_version", "SELECT coalesce(max(version), 0) FROM rum_schema_migrations", 0},
 };
 const unsigned rum_db_statements_count = sizeof(rum_db_statements) / sizeof(rum_db_statements[0]);
@@ -261,6 +271,66 @@ int rum_store_capture_insert(struct rum_db_txn *txn, const struct rum_store_capt
 		return rc;
 	PQclear(res);
 	return 0;
+}
+
+/* Rows of capture_list / capture_get; the body column comes as bytea hex
+ * text and is decoded here. */
+static int rum_store_capture_rows(PGresult *res,
+				  void (*cb)(void *arg, const struct rum_store_capture_row *c),
+				  void *arg)
+{
+	for (int i = 0; i < PQntuples(res); i++) {
+		size_t len = 0;
+		unsigned char *body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 8),
+						      &len);
+		struct rum_store_capture_row c = {
+			strtoll(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
+			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+			PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7),
+			(const char *)body, len};
+
+		if (!body)
+			abort();
+		cb(arg, &c);
+		PQfreemem(body);
+	}
+	PQclear(res);
+	return 0;
+}
+
+int rum_store_capture_list(struct rum_db_txn *txn, const char *tenant, int64_t limit,
+			   void (*cb)(void *arg, const struct rum_store_capture_row *c),
+			   void *arg)
+{
+	char lim[24];
+	const char *p[2] = {tenant, lim};
+	int rc;
+	PGresult *res;
+
+	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
+	res = rum_db_exec(txn, "capture_list", 2, p, NULL, NULL, 0, &rc);
+	if (!res)
+		return rc;
+	return rum_store_capture_rows(res, cb, arg);
+}
+
+int rum_store_capture_get(struct rum_db_txn *txn, int64_t id,
+			  void (*cb)(void *arg, const struct rum_store_capture_row *c), void *arg)
+{
+	char ids[24];
+	const char *p[1] = {ids};
+	int rc;
+	PGresult *res;
+
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	res = rum_db_exec(txn, "capture_get", 1, p, NULL, NULL, 0, &rc);
+	if (!res)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return rum_err_set(RUM_ENOTFOUND, "no capture with id %lld", (long long)id);
+	}
+	return rum_store_capture_rows(res, cb, arg);
 }
 
 int rum_store_schema_version(struct rum_db_txn *txn, int *version)

@@ -6,10 +6,12 @@
 #include "db/db.h"
 #include "db/migrate.h"
 #include "db/store.h"
+#include "domain/push.h"
 #include "http.h"
 #include "pgembed.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/strict.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -52,7 +54,10 @@ static void rum_usage(FILE *out)
 		"  migrate               apply pending database migrations and exit\n"
 		"  check-config          validate the settings and print the effective ones\n"
 		"  tenant add NAME [--smart-account NAME] [--virtual-account NAME]\n"
-		"  tenant list           list tenants\n\n"
+		"  tenant list           list tenants\n"
+		"  capture list [--tenant NAME] [--limit N]   device messages kept verbatim\n"
+		"  capture show ID       one captured message: headers and body\n"
+		"  replay ID [--tenant NAME]   process a captured message again, as if sent now\n\n"
 		"Options: --help (also after a verb), --version, --config FILE\n\n");
 	rum_config_print_help(out);
 }
@@ -75,6 +80,13 @@ static void rum_verb_usage(const char *verb, FILE *out)
 		fprintf(out, "Usage: rumd check-config [--key=value ...]\n\nValidates every "
 			     "setting and prints the effective values with where each came "
 			     "from;\nexits 1 naming the first bad setting.\n");
+	else if (strcmp(verb, "capture") == 0 || strcmp(verb, "replay") == 0)
+		fprintf(out, "Usage: rumd capture list [--tenant NAME] [--limit N]\n"
+			     "       rumd capture show ID\n       rumd replay ID [--tenant NAME]\n\n"
+			     "rumd keeps device messages it could not classify (and every message "
+			     "when capture_all\nis on) verbatim. `replay` runs one through the push "
+			     "endpoint's logic again, now,\nas if the device had sent it (to its "
+			     "tenant, or to --tenant); the upload is marked\nsource 'replay'.\n");
 	else if (strcmp(verb, "tenant") == 0)
 		fprintf(out, "Usage: rumd tenant add NAME [--smart-account NAME] "
 			     "[--virtual-account NAME]\n       rumd tenant list\n\nTenant names "
@@ -176,7 +188,8 @@ static int rum_database(const struct rum_config *cfg, char **url, struct rum_pge
 
 /* Applies migrations, retrying for a while when the database is not up yet
  * (a node booting with its database). */
-static int rum_migrate_with_retry(const struct rum_config *cfg, const char *url, int seconds)
+static int rum_migrate_with_retry(const struct rum_config *cfg, const char *url, int seconds,
+				  bool verbose)
 {
 	int applied, rc;
 
@@ -189,8 +202,9 @@ static int rum_migrate_with_retry(const struct rum_config *cfg, const char *url,
 		sleep(1);
 	}
 	if (rc == 0)
-		rum_log_info("schema at version %d (%d migration%s applied)", rum_migrate_newest(),
-			     applied, applied == 1 ? "" : "s");
+		rum_log(verbose || applied ? RUM_LOG_INFO : RUM_LOG_DEBUG,
+			"schema at version %d (%d migration%s applied)", rum_migrate_newest(), applied,
+			applied == 1 ? "" : "s");
 	return rc;
 }
 
@@ -213,7 +227,7 @@ static int rum_serve(const struct rum_config *cfg)
 
 	rc = rum_database(cfg, &url, &pg);
 	if (rc == 0)
-		rc = rum_migrate_with_retry(cfg, url, 60);
+		rc = rum_migrate_with_retry(cfg, url, 60, true);
 	if (rc != 0)
 		goto out;
 	dbo = (struct rum_db_options){url, (int)cfg->db_pool_size, (int)cfg->batch_max,
@@ -288,7 +302,132 @@ static int rum_tenant_list_run(struct rum_db_txn *txn, void *arg)
 	return rum_store_tenant_list(txn, rum_tenant_print, arg);
 }
 
-/* Verbs that only need the database: migrate, tenant add|list. */
+static void rum_capture_print_row(void *arg, const struct rum_store_capture_row *c)
+{
+	printf("%lld\t%s\t%s\t%s %s\t%s\t%s\t%zu bytes\n", (long long)c->id, c->received_at,
+	       c->tenant_name, c->method, c->path, c->address, c->reason, c->body_len);
+}
+
+struct rum_capture_query {
+	const char *tenant;
+	int64_t id, limit;
+	bool show;
+	struct rum_push *replay; /* set: copy the capture into it */
+	char *body, *path, *method, *address, *tenant_name;
+};
+
+static void rum_capture_take_row(void *arg, const struct rum_store_capture_row *c)
+{
+	struct rum_capture_query *q = arg;
+
+	if (q->show) {
+		printf("id: %lld\nreceived: %s\ntenant: %s\nrequest: %s %s\nfrom: %s\n"
+		       "reason: %s\nheaders: %s\n\n", (long long)c->id, c->received_at,
+		       c->tenant_name, c->method, c->path, c->address, c->reason, c->headers_json);
+		fwrite(c->body, 1, c->body_len, stdout);
+		if (c->body_len && c->body[c->body_len - 1] != '\n')
+			putchar('\n');
+		return;
+	}
+	q->body = malloc(c->body_len + 1);
+	q->path = strdup(c->path);
+	q->method = strdup(c->method);
+	q->address = strdup(c->address);
+	q->tenant_name = strdup(c->tenant_name);
+	if (!q->body || !q->path || !q->method || !q->address || !q->tenant_name)
+		abort();
+	memcpy(q->body, c->body, c->body_len);
+	q->body[c->body_len] = '\0';
+	q->replay->body_len = c->body_len;
+}
+
+static int rum_capture_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_capture_query *q = arg;
+
+	if (q->id > 0)
+		return rum_store_capture_get(txn, q->id, rum_capture_take_row, q);
+	printf("ID\tRECEIVED\tTENANT\tREQUEST\tFROM\tREASON\tSIZE\n");
+	return rum_store_capture_list(txn, q->tenant, q->limit, rum_capture_print_row, q);
+}
+
+static int rum_cli_id(int64_t *out, const char *text)
+{
+	if (rum_strict_int64(out, text) != 0 || *out <= 0)
+		return rum_err_set(RUM_EINVAL, "'%s' is not a capture id", text);
+	return 0;
+}
+
+/* rumd replay ID: the captured body through the push domain, synchronously. */
+static int rum_replay(const struct rum_config *cfg, const char *url, const struct rum_cli *cli)
+{
+	struct rum_push p = {0};
+	struct rum_capture_query q = {.replay = &p};
+	struct rum_push_settings s = {cfg->auto_create_tenants, false,
+				      (size_t)cfg->max_reports_per_message};
+	const char *tenant = rum_cli_opt(cli, "tenant");
+	int rc = rum_cli_id(&q.id, cli->words[1]);
+
+	if (rc == 0)
+		rc = rum_db_run_once(url, (int)cfg->db_timeout_ms, rum_capture_run, &q);
+	if (rc == 0) {
+		p.tenant = tenant ? tenant : q.tenant_name;
+		p.sub_path = "";
+		p.method = q.method;
+		p.path = q.path;
+		p.address = q.address;
+		p.body = q.body;
+		p.source = "replay";
+		rc = rum_push_run_once(&p, url, (int)cfg->db_timeout_ms, &s);
+	}
+	if (rc == 0 && p.rc != 0)
+		rc = rum_err_set(p.rc, "%s", p.err);
+	if (rc == 0)
+		printf("replayed capture %lld as %s to tenant '%s': poll id %lld, reports new %u, "
+		       "duplicate %u, conflict %u\n", (long long)q.id,
+		       p.msg ? rum_msg_kind_name(p.msg->kind) : "hello", p.tenant,
+		       (long long)(p.poll_id > 0 ? p.poll_id : 0), p.n_new, p.n_duplicate,
+		       p.n_conflict);
+	rum_push_dispose(&p);
+	free(q.body);
+	free(q.path);
+	free(q.method);
+	free(q.address);
+	free(q.tenant_name);
+	return rc;
+}
+
+static int rum_capture_verb(const struct rum_config *cfg, const char *url,
+			    const struct rum_cli *cli)
+{
+	struct rum_capture_query q = {.tenant = "", .limit = 50};
+	const char *v;
+	int rc = 0;
+
+	if (strcmp(cli->words[0], "replay") == 0) {
+		if (cli->nwords != 2)
+			return rum_err_set(RUM_EINVAL, "usage: rumd replay ID [--tenant NAME]");
+		return rum_replay(cfg, url, cli);
+	}
+	if (cli->nwords == 3 && strcmp(cli->words[1], "show") == 0) {
+		q.show = true;
+		rc = rum_cli_id(&q.id, cli->words[2]);
+	} else if (cli->nwords == 2 && strcmp(cli->words[1], "list") == 0) {
+		if ((v = rum_cli_opt(cli, "tenant")) != NULL)
+			q.tenant = v;
+		if ((v = rum_cli_opt(cli, "limit")) != NULL &&
+		    (rum_strict_int64(&q.limit, v) != 0 || q.limit < 1))
+			rc = rum_err_set(RUM_EINVAL, "--limit: '%s' is not a positive number", v);
+	} else {
+		rc = rum_err_set(RUM_EINVAL, "usage: rumd capture list [--tenant NAME] "
+			"[--limit N] | rumd capture show ID");
+	}
+	if (rc == 0)
+		rc = rum_db_run_once(url, (int)cfg->db_timeout_ms, rum_capture_run, &q);
+	return rc;
+}
+
+/* Verbs that only need the database: migrate, tenant, capture, replay. */
 static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 {
 	struct rum_pgembed *pg = NULL;
@@ -297,9 +436,13 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 	int rc = rum_database(cfg, &url, &pg);
 
 	if (rc == 0)
-		rc = rum_migrate_with_retry(cfg, url, 0);
+		rc = rum_migrate_with_retry(cfg, url, 0, strcmp(verb, "migrate") == 0);
 	if (rc != 0 || strcmp(verb, "migrate") == 0)
 		goto out;
+	if (strcmp(verb, "capture") == 0 || strcmp(verb, "replay") == 0) {
+		rc = rum_capture_verb(cfg, url, cli);
+		goto out;
+	}
 	if (cli->nwords >= 2 && strcmp(cli->words[1], "add") == 0 && cli->nwords == 3) {
 		const char *sa = rum_cli_opt(cli, "smart-account");
 		const char *va = rum_cli_opt(cli, "virtual-account");
@@ -329,6 +472,7 @@ out:
 int main(int argc, char **argv)
 {
 	static const char *const tenant_opts[] = {"smart-account", "virtual-account", NULL};
+	static const char *const capture_opts[] = {"tenant", "limit", NULL};
 	struct rum_config cfg;
 	struct rum_cli cli;
 	enum rum_log_level level;
@@ -380,6 +524,13 @@ int main(int argc, char **argv)
 		rc = rum_cli_check_opts(&cli, tenant_opts);
 		if (rc == 0)
 			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "capture") == 0 || strcmp(verb, "replay") == 0) {
+		rc = rum_cli_check_opts(&cli, capture_opts);
+		if (rc == 0 && cli.nwords >= 2)
+			rc = rum_db_verb(&cfg, &cli);
+		else if (rc == 0)
+			rc = rum_err_set(RUM_EINVAL, "%s needs arguments (see rumd %s --help)",
+					 verb, verb);
 	} else {
 		rc = rum_err_set(RUM_EINVAL, "unknown verb or arguments: '%s' (see rumd --help)",
 				 verb);

@@ -127,8 +127,9 @@ static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p)
 {
 	struct rum_message *m = p->msg;
 	const struct rum_udi *udi;
-	struct rum_store_upload up = {p->tenant_id, NULL, NULL, "usage", "push", p->address,
-				      p->sub_path, NULL, 0};
+	struct rum_store_upload up = {p->tenant_id, NULL, NULL, "usage",
+				      p->source ? p->source : "push", p->address, p->sub_path,
+				      NULL, 0};
 	int rc = rum_push_touch_devices(txn, p, &udi);
 
 	if (udi) {
@@ -163,7 +164,8 @@ static int rum_push_store_request(struct rum_db_txn *txn, struct rum_push *p)
 {
 	struct rum_message *m = p->msg;
 	struct rum_store_upload up = {p->tenant_id, NULL, NULL, rum_msg_kind_name(m->kind),
-				      "push", p->address, p->sub_path, p->body, p->body_len};
+				      p->source ? p->source : "push", p->address, p->sub_path,
+				      p->body, p->body_len};
 	int rc = 0;
 
 	if (m->has_udi) {
@@ -261,15 +263,13 @@ static void rum_push_done(void *arg, int rc, const char *errmsg)
 	p->done(p, p->done_arg);
 }
 
-int rum_push_submit(struct rum_push *p, struct rum_db *db, const struct rum_push_settings *s,
-		    void (*done)(struct rum_push *p, void *arg), void *arg)
+/* Parses the message and readies p->work; shared by both ways of running. */
+static int rum_push_init(struct rum_push *p, const struct rum_push_settings *s)
 {
 	struct rum_message_limits limits = {s->max_reports};
 	int rc;
 
 	p->settings = *s;
-	p->done = done;
-	p->done_arg = arg;
 	if (strcmp(p->method, "GET") != 0) {
 		rc = rum_message_parse(&p->msg, p->body, p->body_len, &limits);
 		if (rc != 0)
@@ -297,8 +297,36 @@ int rum_push_submit(struct rum_push *p, struct rum_db *db, const struct rum_push
 	p->work.run = rum_push_run;
 	p->work.done = rum_push_done;
 	p->work.arg = p;
+	return 0;
+}
+
+int rum_push_submit(struct rum_push *p, struct rum_db *db, const struct rum_push_settings *s,
+		    void (*done)(struct rum_push *p, void *arg), void *arg)
+{
+	int rc = rum_push_init(p, s);
+
+	if (rc != 0)
+		return rc;
+	p->done = done;
+	p->done_arg = arg;
 	rum_db_submit(db, &p->work);
 	return 0;
+}
+
+static void rum_push_done_nothing(struct rum_push *p, void *arg)
+{
+}
+
+int rum_push_run_once(struct rum_push *p, const char *db_url, int timeout_ms,
+		      const struct rum_push_settings *s)
+{
+	int rc = rum_push_init(p, s);
+
+	if (rc != 0)
+		return rc;
+	p->capture = false;
+	p->done = rum_push_done_nothing;
+	return rum_db_run_work_once(db_url, timeout_ms, &p->work);
 }
 
 void rum_push_dispose(struct rum_push *p)

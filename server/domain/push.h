@@ -28,6 +28,7 @@ struct rum_push {
 	const char *body;
 	size_t body_len;
 	char *headers_json;       /* for captures; owned by the push (may be NULL) */
+	const char *source;       /* uploads.source: NULL = "push" */
 
 	/* Results, valid in done(). rc: 0, RUM_ENOTFOUND (unknown tenant or poll
 	 * id: see err), RUM_EUNAVAIL, or another error with err set. */
@@ -56,6 +57,13 @@ struct rum_push {
  * done() not called; the thread's error says what was wrong). */
 int rum_push_submit(struct rum_push *p, struct rum_db *db, const struct rum_push_settings *s,
 		    void (*done)(struct rum_push *p, void *arg), void *arg);
+
+/* Processes p->body now, on a connection of its own, as if the device had
+ * sent it (rumd replay of a captured message): same parsing, storage and
+ * outcome fields as rum_push_submit; never captured again. Returns 0 when
+ * processed (the outcome is in p->rc), or the parse/database error. */
+int rum_push_run_once(struct rum_push *p, const char *db_url, int timeout_ms,
+		      const struct rum_push_settings *s);
 
 /* Frees what the push owns (message, ACK, hashes, headers); not p itself. */
 void rum_push_dispose(struct rum_push *p);
