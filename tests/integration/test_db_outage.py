@@ -47,6 +47,15 @@ class DbOutage(rumtest.RumTestCase):
     def count_all(self, clients, status, phase=None):
         return sum(c.count(status, phase) for c in clients)
 
+    def until(self, rumd, predicate, timeout, what):
+        """wait_for, failing at once if rumd dies meanwhile."""
+        def check():
+            if not rumd.alive():
+                raise AssertionError("rumd died (status %s) while waiting for %s"
+                                     % (rumd.proc.returncode, what))
+            return predicate()
+        return wait_for(check, timeout, what=what)
+
     def test_outage_and_recovery(self):
         url, db = self.fresh_database("outage")
         rumd = self.start_rumd(database_url=url)
@@ -56,25 +65,25 @@ class DbOutage(rumtest.RumTestCase):
         for c in clients:
             c.start()
         try:
-            wait_for(lambda: self.count_all(clients, 200) >= 100, 60, what="100 accepted uploads")
+            self.until(rumd, lambda: self.count_all(clients, 200) >= 100, 60, "100 accepted uploads")
 
             self.pg.stop("fast")
             phase[0] = "outage"
-            wait_for(lambda: self.count_all(clients, 503, "outage") >= 40, 60,
-                     what="503 replies while the database is down")
+            self.until(rumd, lambda: self.count_all(clients, 503, "outage") >= 40, 60,
+                       "503 replies while the database is down")
             health = rumd.get("/healthz", timeout=10)
             ready = rumd.get("/readyz", timeout=10)
             self.assertEqual(health.status, 200, health)
             self.assertEqual(ready.status, 503, ready)
             # Still down: the latest replies are 503 (collected after the probes).
             mark = self.count_all(clients, 503, "outage")
-            wait_for(lambda: self.count_all(clients, 503, "outage") >= mark + 20, 60,
-                     what="more 503 replies while the database is down")
+            self.until(rumd, lambda: self.count_all(clients, 503, "outage") >= mark + 20, 60,
+                       "more 503 replies while the database is down")
 
             self.pg.start()
             phase[0] = "after"
-            wait_for(lambda: self.count_all(clients, 200, "after") >= 100, 90,
-                     what="accepted uploads after the database came back")
+            self.until(rumd, lambda: self.count_all(clients, 200, "after") >= 100, 90,
+                       "accepted uploads after the database came back")
             self.assertEqual(rumd.get("/readyz", timeout=10).status, 200)
         finally:
             for c in clients:
