@@ -127,6 +127,11 @@ static int rum_cslu_parse_path(struct rum_cslu_call *call, const char *rest)
 	return 0;
 }
 
+static char *rum_cslu_headers(void *x)
+{
+	return rum_http_headers_json(x);
+}
+
 void rum_api_cslu(struct rum_api *api, struct rum_http_exchange *x,
 		  const struct rum_http_request *req, const char *rest)
 {
@@ -162,8 +167,8 @@ void rum_api_cslu(struct rum_api *api, struct rum_http_exchange *x,
 	call->push.address = req->client_addr;
 	call->push.body = req->body;
 	call->push.body_len = req->body_len;
-	/* Any message may turn out to need capturing (unclassified shapes). */
-	call->push.headers_json = rum_http_headers_json(x);
+	call->push.headers_fn = rum_cslu_headers;
+	call->push.headers_ctx = x;
 	rc = rum_push_submit(&call->push, api->db, &settings, rum_cslu_done, call);
 	if (rc != 0) {
 		rum_log_info("push rejected tenant=%s addr=%s: %s", call->tenant, req->client_addr,

@@ -128,6 +128,19 @@ CREATE TABLE captures (
     received_at    timestamptz NOT NULL DEFAULT now()
 );
 
+-- Reports, request bodies and captures are several KB of JSON each: lz4
+-- compresses them at a fraction of the CPU of the default pglz, which matters
+-- on the push path. Servers built without lz4 keep the default.
+DO $$
+BEGIN
+    ALTER TABLE rum_reports ALTER COLUMN report SET COMPRESSION lz4;
+    ALTER TABLE uploads ALTER COLUMN request_body SET COMPRESSION lz4;
+    ALTER TABLE captures ALTER COLUMN body SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    RAISE NOTICE 'lz4 is not available: report text is compressed with pglz';
+END
+$$;
+
 -- Device upsert at contact time; returns the device id. Empty strings never
 -- overwrite what a device told us before.
 CREATE FUNCTION rum_device_touch(p_tenant bigint, p_pid text, p_sn text, p_hostname text,

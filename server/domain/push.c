@@ -290,6 +290,8 @@ static int rum_push_init(struct rum_push *p, const struct rum_push_settings *s)
 		p->capture = true;
 		p->capture_reason = "capture_all";
 	}
+	if (p->capture && !p->headers_json && p->headers_fn)
+		p->headers_json = p->headers_fn(p->headers_ctx);
 	if (p->msg && p->msg->kind == RUM_MSG_POLL &&
 	    rum_strict_uint_n(&p->poll_id, p->msg->poll_id, strlen(p->msg->poll_id)) != 0)
 		p->poll_id = -1; /* past int64: no such upload, answered as unknown */

@@ -28,6 +28,11 @@ struct rum_push {
 	const char *body;
 	size_t body_len;
 	char *headers_json;       /* for captures; owned by the push (may be NULL) */
+	/* When set, called (during submit, on the caller's thread) for the
+	 * request headers as a new JSON object text, only if the message is to
+	 * be captured. */
+	char *(*headers_fn)(void *ctx);
+	void *headers_ctx;
 	const char *source;       /* uploads.source: NULL = "push" */
 
 	/* Results, valid in done(). rc: 0, RUM_ENOTFOUND (unknown tenant or poll
