@@ -246,6 +246,8 @@ class AgentRumd(rumtest.RumTestCase):
             with self.subTest(device=name):
                 state = self.init(name, pid, sn, host, fmt, ents, ver)
                 log = self.sync(state)
+                # rumd's hello answer advertises POLICY_USAGE (PROTOCOL 1.4)
+                self.assertNotIn("REPORTING_NOT_SUPPORTED", log)
                 m = USAGE_RE.search(log)
                 self.assertTrue(m, log)
                 self.assertEqual(m.group(2), "OK_POLL", log)
