@@ -43,9 +43,16 @@ int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
 
 int rum_db_fail(struct rum_db_txn *txn, PGresult *res, const char *what)
 {
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	char msg[256];
+	const char *field = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	char msg[256], sqlstate[8] = "";
+	const char *state = NULL;
 	int rc;
+
+	/* Both strings live in res: copy them before it is cleared below. */
+	if (field) {
+		snprintf(sqlstate, sizeof(sqlstate), "%s", field);
+		state = sqlstate;
+	}
 
 	snprintf(msg, sizeof(msg), "%s",
 		 res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
