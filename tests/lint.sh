@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Refuses calls the project bans in C sources (DESIGN.md section 3):
+# unbounded string functions, atoi, and shelling out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pattern='(^|[^_a-zA-Z0-9])(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol|system|popen)[[:space:]]*\('
+files=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.c' -o -name '*.h')
+# snprintf/vsnprintf are fine: the pattern needs the bare name.
+hits=$(grep -nE "$pattern" $files | grep -vE '(snprintf|vsnprintf)[[:space:]]*\(' || true)
+if [ -n "$hits" ]; then
+	echo "banned calls found:"
+	echo "$hits"
+	exit 1
+fi
+echo "lint: no banned calls in $(echo "$files" | wc -w) files"
