@@ -1,4 +1,6 @@
 /* ACK and policy file parsing and installation; refused files change nothing. */
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +34,22 @@ static struct rum_agent_state *make(char *tmpl)
 	return st;
 }
 
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Frees a device from make() and removes its temporary directory. */
+static void drop(struct rum_agent_state *st, const char *tmpl)
+{
+	rum_agent_state_dispose(st);
+	free(st);
+	nftw(tmpl, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void test_policy_file(void)
 {
 	char tmpl[] = "/tmp/agent_test_ack.XXXXXX", summary[256];
@@ -50,8 +68,7 @@ static void test_policy_file(void)
 	CHECK(st->policy.installed && st->policy.install_time == 1700000100);
 	CHECK(strstr(summary, "SLE Policy") != NULL);
 	CHECK_INT(st->last_ack_time, 0);
-	rum_agent_state_dispose(st);
-	free(st);
+	drop(st, tmpl);
 }
 
 static void test_full_ack(void)
@@ -98,8 +115,7 @@ static void test_full_ack(void)
 	CHECK(strstr(out, "Reporting push interval: 30  days") != NULL);
 	CHECK(strstr(out, "Trust Code Installed:\n  Active: PID:C9300-24P,SN:FOC1234X0AB\n    INSTALLED on") != NULL);
 	CHECK(strstr(out, "Last ACK received: Nov 14 22:18:20 2023 UTC") != NULL);
-	rum_agent_state_dispose(st);
-	free(st);
+	drop(st, tmpl);
 }
 
 static void test_refused(void)
@@ -130,8 +146,7 @@ static void test_refused(void)
 		CHECK_INT(st->last_ack_time, 0);
 		CHECK(!st->policy.installed);
 	}
-	rum_agent_state_dispose(st);
-	free(st);
+	drop(st, tmpl);
 }
 
 static void test_map_path(void)

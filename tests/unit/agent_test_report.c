@@ -1,6 +1,8 @@
 /* Report generation and state transitions: formats A and B, signatures,
  * set-usage closing and opening, save usage selection, durable round trip. */
 #include <jansson.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +31,22 @@ static struct rum_agent_state *make(char format, char *dir_template)
 	st->n_ent = 2;
 	CHECK_INT(rum_agent_state_create(st, 1700000000), 0);
 	return st;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Frees a device from make() and removes its temporary directory. */
+static void drop(struct rum_agent_state *st, const char *tmpl)
+{
+	rum_agent_state_dispose(st);
+	free(st);
+	nftw(tmpl, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The parsed payload of a closed report (caller decrefs). */
@@ -90,8 +108,7 @@ static void test_format_a_and_transitions(void)
 	CHECK_INT(rum_agent_state_set_usage(st, TAG2, 0, 1700000200), 0);
 	CHECK_INT(st->n_rep, 3);
 	CHECK_INT(st->rep[1].state, RUM_AGENT_REPORT_CLOSED);
-	rum_agent_state_dispose(st);
-	free(st);
+	drop(st, tmpl);
 }
 
 static void test_format_b_and_save_usage(void)
@@ -142,8 +159,7 @@ static void test_format_b_and_save_usage(void)
 		n++;
 	CHECK_INT(n, 2); /* the two closed at 1800000000 itself */
 	free(text);
-	rum_agent_state_dispose(st);
-	free(st);
+	drop(st, tmpl);
 }
 
 static void test_parse_usage_arg(void)
