@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RUM_TENANT_MAX 128
+#define RUM_TENANT_MAX (128 * 4) /* bytes: 128 characters of UTF-8 */
 #define RUM_SUB_PATH_MAX 1024
 
 struct rum_cslu_call {
@@ -113,8 +113,7 @@ static int rum_cslu_parse_path(struct rum_cslu_call *call, const char *rest)
 				    slash ? (size_t)(slash - seg) : strlen(seg));
 	if (rc != 0)
 		return rum_err_set(RUM_EINVAL, "tenant in path: %s", rum_err_msg());
-	if (call->tenant[0] == '\0' || strchr(call->tenant, '/') ||
-	    !rum_text_printable_utf8(call->tenant, strlen(call->tenant)))
+	if (!rum_text_tenant_name_ok(call->tenant))
 		return rum_err_set(RUM_EINVAL, "tenant in path is not a valid tenant name");
 	if (slash) {
 		rc = rum_api_percent_decode(call->sub_path, sizeof(call->sub_path), slash,

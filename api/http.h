@@ -17,6 +17,7 @@ struct rum_http_request {
 	const char *body;       /* NUL-terminated copy of the body; len bytes */
 	size_t body_len;
 	bool body_too_big;      /* over max_body_bytes: body is empty */
+	bool busy;              /* the server holds too many bodies: body is empty */
 	const char *client_addr; /* numeric address of the peer */
 	bool tls;
 };

@@ -71,6 +71,10 @@ void rum_api_dispatch(void *ctx, struct rum_http_exchange *x, const struct rum_h
 {
 	struct rum_api *api = ctx;
 
+	if (req->busy) {
+		rum_api_reply_error(api, x, RUM_EUNAVAIL, "too many request bodies in memory");
+		return;
+	}
 	for (size_t i = 0; i < sizeof(rum_api_routes) / sizeof(rum_api_routes[0]); i++) {
 		const struct rum_api_route *r = &rum_api_routes[i];
 		size_t n = strlen(r->path);

@@ -8,8 +8,12 @@
 int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
 {
 	char timeout[32];
-	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *vals[] = {url, timeout, "rumd", NULL};
+	/* TCP keepalives: a database host that vanishes (no reset) is noticed
+	 * in about a minute instead of the kernel's two hours. */
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", "keepalives",
+			      "keepalives_idle", "keepalives_interval", "keepalives_count",
+			      NULL};
+	const char *vals[] = {url, timeout, "rumd", "1", "30", "10", "3", NULL};
 	PGconn *conn;
 
 	snprintf(timeout, sizeof(timeout), "%d", timeout_ms < 1000 ? 1 : timeout_ms / 1000);
@@ -64,11 +68,13 @@ int rum_db_fail(struct rum_db_txn *txn, PGresult *res, const char *what)
 	} else if (!state) {
 		rc = RUM_EINTERNAL;
 	} else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
-		   strcmp(state, "53300") == 0 || strncmp(state, "53", 2) == 0) {
-		/* connection exceptions, shutdown, too many connections, resources */
+		   strncmp(state, "53", 2) == 0 || strcmp(state, "57014") == 0 ||
+		   strcmp(state, "55P03") == 0) {
+		/* connection exceptions, shutdown, resources, statement or lock
+		 * timeout: the database is not answering well enough now */
 		rc = RUM_EUNAVAIL;
-	} else if (strcmp(state, "23505") == 0 || strcmp(state, "40001") == 0 ||
-		   strcmp(state, "40P01") == 0) {
+	} else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
+		/* serialisation failure, deadlock: worth running again */
 		rc = RUM_ECONFLICT;
 	} else if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0) {
 		rc = RUM_EINVAL; /* data exceptions, constraint violations */

@@ -20,6 +20,8 @@ struct rum_db_options {
 	int workers;      /* connections / worker threads, >= 1 */
 	int batch_max;    /* units per transaction at most */
 	int timeout_ms;   /* connect timeout */
+	int statement_timeout_ms; /* per statement and lock wait, 0 = none */
+	int queue_max;    /* queued units at most (rum_db_submit refuses more) */
 };
 
 /* A unit of work. Units that arrive together are committed in one
@@ -38,6 +40,10 @@ struct rum_db_work {
 	int (*run)(struct rum_db_txn *txn, void *arg);
 	void (*done)(void *arg, int rc, const char *errmsg);
 	void *arg;
+	/* Units of a batch run in the order of this key (NULL first): units that
+	 * lock the same rows (a device's) then lock them in the same order in
+	 * every batch, so concurrent batches do not deadlock. May be NULL. */
+	const char *order_key;
 	struct rum_db_work *next; /* owned by the queue */
 	unsigned sent;            /* owned by the batch runner */
 };
@@ -55,8 +61,9 @@ int rum_db_open(struct rum_db **out, const struct rum_db_options *opts);
 void rum_db_close(struct rum_db *db);
 
 /* Queues work; never blocks on the database. The caller keeps w alive until
- * done() has been called. */
-void rum_db_submit(struct rum_db *db, struct rum_db_work *w);
+ * done() has been called. Error RUM_EUNAVAIL (done() not called) when the
+ * queue is full: the database is not keeping up. */
+int rum_db_submit(struct rum_db *db, struct rum_db_work *w);
 
 /* Runs work synchronously on a fresh connection in its own transaction (for
  * CLI verbs). Returns run()'s result, or RUM_EUNAVAIL. */

@@ -19,6 +19,8 @@ struct rum_db {
 	char *url;
 	int batch_max;
 	int timeout_ms;
+	int statement_timeout_ms;
+	uint64_t queue_max;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct rum_db_work *head, *tail;
@@ -71,7 +73,9 @@ static int rum_db_worker_connect(struct rum_db_worker *w)
 {
 	int rc;
 
-	if (w->conn && PQstatus(w->conn) == CONNECTION_OK)
+	/* An idle connection whose server went away (a restart) is noticed
+	 * here, by reading what is pending, not by failing the next batch. */
+	if (w->conn && PQconsumeInput(w->conn) && PQstatus(w->conn) == CONNECTION_OK)
 		return 0;
 	if (w->conn) {
 		PQfinish(w->conn);
@@ -80,6 +84,20 @@ static int rum_db_worker_connect(struct rum_db_worker *w)
 	if (!rum_db_reached(&w->next_connect))
 		return rum_err_set(RUM_EUNAVAIL, "database unreachable (retrying)");
 	rc = rum_db_connect(&w->conn, w->db->url, w->db->timeout_ms, true);
+	if (rc == 0 && w->db->statement_timeout_ms > 0) {
+		char sql[128];
+		struct rum_db_txn txn = {w->conn, RUM_DB_SYNC, false, 0, 0};
+
+		/* A batch never waits on a lock or a slow statement forever:
+		 * its devices get 503 and come back. */
+		snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET lock_timeout = %d",
+			 w->db->statement_timeout_ms, w->db->statement_timeout_ms);
+		rc = rum_db_command(&txn, sql);
+		if (rc != 0) {
+			PQfinish(w->conn);
+			w->conn = NULL;
+		}
+	}
 	/* One log line per outage and one per recovery, not one per attempt. */
 	if (rc != 0) {
 		if (!__atomic_exchange_n(&w->db->down, true, __ATOMIC_SEQ_CST))
@@ -203,6 +221,40 @@ static int rum_db_pipeline(struct rum_db_worker *w, struct rum_db_work **list,
 	return rc;
 }
 
+static int rum_db_order_cmp(const void *a, const void *b)
+{
+	const struct rum_db_work *x = *(struct rum_db_work *const *)a;
+	const struct rum_db_work *y = *(struct rum_db_work *const *)b;
+	int c;
+
+	if (!x->order_key || !y->order_key)
+		c = (x->order_key != NULL) - (y->order_key != NULL);
+	else
+		c = strcmp(x->order_key, y->order_key);
+	/* Stable: equal keys keep their arrival order. */
+	return c ? c : (x->sent < y->sent ? -1 : x->sent > y->sent);
+}
+
+/* Sorts the batch by order_key (see struct rum_db_work). */
+static struct rum_db_work *rum_db_order(struct rum_db_work *list, int n)
+{
+	struct rum_db_work **v = malloc((size_t)n * sizeof(*v));
+	int i = 0;
+
+	if (!v)
+		abort();
+	for (struct rum_db_work *u = list; u && i < n; u = u->next, i++) {
+		u->sent = (unsigned)i; /* arrival position, until the batch runs */
+		v[i] = u;
+	}
+	qsort(v, (size_t)i, sizeof(*v), rum_db_order_cmp);
+	for (int k = 0; k < i; k++)
+		v[k]->next = k + 1 < i ? v[k + 1] : NULL;
+	list = i ? v[0] : NULL;
+	free(v);
+	return list;
+}
+
 /* Commits every unit of `list` together. On a unit's own error nothing is
  * committed: that unit alone is failed and the rest are tried again without
  * it; an unreachable database fails all of them with RUM_EUNAVAIL. */
@@ -246,8 +298,16 @@ static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 			__atomic_add_fetch(&w->db->stats.failures, 1, __ATOMIC_RELAXED);
 			return;
 		}
-		if (rc == RUM_ECONFLICT && conflicts++ < RUM_DB_CONFLICT_RETRIES)
-			continue; /* deadlock with a concurrent batch: run it again */
+		if (rc == RUM_ECONFLICT) {
+			/* Deadlock or serialisation failure with a concurrent batch:
+			 * run it again; if it keeps happening, devices retry later. */
+			if (conflicts++ < RUM_DB_CONFLICT_RETRIES)
+				continue;
+			rum_log_warn("db: batch of %d gave up after %d conflicts: %s", count,
+				     conflicts, msg);
+			rum_db_finish_all(list, RUM_EUNAVAIL, msg);
+			return;
+		}
 		if (failed) {
 			struct rum_db_work *bad = *failed;
 
@@ -289,7 +349,7 @@ static void *rum_db_worker_main(void *arg)
 		last->next = NULL;
 		db->queued -= (uint64_t)n;
 		pthread_mutex_unlock(&db->lock);
-		rum_db_run_batch(w, list);
+		rum_db_run_batch(w, rum_db_order(list, n));
 	}
 	if (w->conn)
 		PQfinish(w->conn);
@@ -309,6 +369,8 @@ int rum_db_open(struct rum_db **out, const struct rum_db_options *opts)
 	db->url = strdup(opts->url);
 	db->batch_max = opts->batch_max;
 	db->timeout_ms = opts->timeout_ms;
+	db->statement_timeout_ms = opts->statement_timeout_ms;
+	db->queue_max = opts->queue_max > 0 ? (uint64_t)opts->queue_max : UINT64_MAX;
 	db->nworkers = opts->workers;
 	db->workers = calloc((size_t)opts->workers, sizeof(*db->workers));
 	if (!db->url || !db->workers)
@@ -325,10 +387,15 @@ int rum_db_open(struct rum_db **out, const struct rum_db_options *opts)
 	return 0;
 }
 
-void rum_db_submit(struct rum_db *db, struct rum_db_work *w)
+int rum_db_submit(struct rum_db *db, struct rum_db_work *w)
 {
 	w->next = NULL;
 	pthread_mutex_lock(&db->lock);
+	if (db->queued >= db->queue_max) {
+		pthread_mutex_unlock(&db->lock);
+		return rum_err_set(RUM_EUNAVAIL, "the database is not keeping up (%llu messages "
+			"waiting)", (unsigned long long)db->queue_max);
+	}
 	if (db->tail)
 		db->tail->next = w;
 	else
@@ -337,6 +404,7 @@ void rum_db_submit(struct rum_db *db, struct rum_db_work *w)
 	db->queued++;
 	pthread_cond_signal(&db->cond);
 	pthread_mutex_unlock(&db->lock);
+	return 0;
 }
 
 void rum_db_close(struct rum_db *db)

@@ -9,10 +9,10 @@
 
 const struct rum_db_stmt rum_db_statements[] = {
 	{"tenant_find", "SELECT id FROM tenants WHERE name = $1", 1},
-	{"tenant_ensure",
-	 "WITH ins AS (INSERT INTO tenants (name) VALUES ($1) ON CONFLICT (name) DO NOTHING "
-	 "RETURNING id) SELECT id FROM ins UNION ALL SELECT id FROM tenants WHERE name = $1",
-	 1},
+	/* When a concurrent transaction inserts the same name, this waits for
+	 * it and returns nothing: the caller then looks the name up again. */
+	{"tenant_insert",
+	 "INSERT INTO tenants (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id", 1},
 	{"tenant_create",
 	 "INSERT INTO tenants (name, smart_account, virtual_account) VALUES ($1, $2, $3) "
 	 "RETURNING id",
@@ -25,10 +25,10 @@ const struct rum_db_stmt rum_db_statements[] = {
 	{"device_touch", "SELECT rum_device_touch($1, $2, $3, $4, $5, $6, $7)", 7},
 	{"upload_insert",
 	 "INSERT INTO uploads (tenant_id, device_id, kind, source, source_address, sub_path, "
-	 "request_body, request_state) VALUES ($1, (SELECT id FROM devices WHERE tenant_id = $1 "
-	 "AND udi_pid = $2 AND udi_serial = $3), $4, $5, $6, $7, $8, "
-	 "CASE WHEN $8::text IS NULL THEN 'none' ELSE 'pending' END) RETURNING id",
-	 8},
+	 "request_body, request_state, poll_id) VALUES ($1, (SELECT id FROM devices "
+	 "WHERE tenant_id = $1 AND udi_pid = $2 AND udi_serial = $3), $4, $5, $6, $7, $8, "
+	 "CASE WHEN $8::text IS NULL THEN 'none' ELSE 'pending' END, $9) RETURNING poll_id",
+	 9},
 	{"report_put",
 	 "SELECT rum_report_store($1, (SELECT id FROM devices WHERE tenant_id = $1 "
 	 "AND udi_pid = $3 AND udi_serial = $4), currval('uploads_id_seq'), $2, $3, $4, $5, $6, "
@@ -85,14 +85,18 @@ int rum_store_tenant_find(struct rum_db_txn *txn, const char *name, int64_t *id)
 int rum_store_tenant_ensure(struct rum_db_txn *txn, const char *name, int64_t *id)
 {
 	const char *p[1] = {name};
-	int rc;
-	PGresult *res = rum_db_exec(txn, "tenant_ensure", 1, p, NULL, NULL, 0, &rc);
+	int rc = rum_store_tenant_find(txn, name, id);
+	PGresult *res;
 
+	if (rc != RUM_ENOTFOUND)
+		return rc;
+	res = rum_db_exec(txn, "tenant_insert", 1, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
-	if (rum_store_one_id(res, id) != 0)
-		return rum_err_set(RUM_EINTERNAL, "tenant was neither created nor found");
-	return 0;
+	if (rum_store_one_id(res, id) == 0)
+		return 0;
+	/* Created meanwhile by someone else (a new statement sees it). */
+	return rum_store_tenant_find(txn, name, id);
 }
 
 int rum_store_tenant_create(struct rum_db_txn *txn, const char *name, const char *smart_account,
@@ -147,16 +151,17 @@ int rum_store_device_touch(struct rum_db_txn *txn, int64_t tenant_id, const char
 int rum_store_upload_insert(struct rum_db_txn *txn, const struct rum_store_upload *u,
 			    int64_t *upload_id)
 {
-	char tenant[24];
-	const char *p[8] = {tenant, u->pid, u->sn, u->kind, u->source, u->address, u->sub_path,
-			    u->request_body};
-	int lengths[8] = {0, 0, 0, 0, 0, 0, 0, (int)u->request_len};
-	int formats[8] = {0, 0, 0, 0, 0, 0, 0, 1}; /* body as binary text: length-delimited */
+	char tenant[24], poll[24];
+	const char *p[9] = {tenant, u->pid, u->sn, u->kind, u->source, u->address, u->sub_path,
+			    u->request_body, poll};
+	int lengths[9] = {0, 0, 0, 0, 0, 0, 0, (int)u->request_len, 0};
+	int formats[9] = {0, 0, 0, 0, 0, 0, 0, 1, 0}; /* body as binary text: length-delimited */
 	int rc;
 	PGresult *res;
 
 	snprintf(tenant, sizeof(tenant), "%lld", (long long)u->tenant_id);
-	res = rum_db_exec(txn, "upload_insert", 8, p, lengths, formats, 0, &rc);
+	snprintf(poll, sizeof(poll), "%lld", (long long)u->poll_id);
+	res = rum_db_exec(txn, "upload_insert", 9, p, lengths, formats, 0, &rc);
 	if (!res)
 		return rc;
 	return rum_store_one_id(res, upload_id);
@@ -238,7 +243,7 @@ int rum_store_ack_take(struct rum_db_txn *txn, int64_t tenant_id, const char *pi
 	return 0;
 }
 
-int rum_store_poll_take(struct rum_db_txn *txn, int64_t tenant_id, int64_t upload_id,
+int rum_store_poll_take(struct rum_db_txn *txn, int64_t tenant_id, int64_t poll_id,
 			const char *address, bool *found, char **content, size_t *len)
 {
 	char tenant[24], upload[24];
@@ -247,7 +252,7 @@ int rum_store_poll_take(struct rum_db_txn *txn, int64_t tenant_id, int64_t uploa
 	PGresult *res;
 
 	snprintf(tenant, sizeof(tenant), "%lld", (long long)tenant_id);
-	snprintf(upload, sizeof(upload), "%lld", (long long)upload_id);
+	snprintf(upload, sizeof(upload), "%lld", (long long)poll_id);
 	res = rum_db_exec(txn, "poll_take", 3, p, NULL, NULL, 1, &rc);
 	if (!res)
 		return rc;

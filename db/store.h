@@ -54,11 +54,12 @@ struct rum_store_upload {
 	const char *sub_path;
 	const char *request_body; /* kept for pending requests; NULL otherwise */
 	size_t request_len;
+	int64_t poll_id;          /* the upload's random poll id, > 0 */
 };
 /* Inserts an upload; the reports stored after it in the same transaction
- * belong to it. */
+ * belong to it. *poll_id echoes u->poll_id once stored. */
 int rum_store_upload_insert(struct rum_db_txn *txn, const struct rum_store_upload *u,
-			    int64_t *upload_id);
+			    int64_t *poll_id);
 
 /* --- RUM reports --- */
 enum rum_store_outcome { RUM_STORE_NEW = 0, RUM_STORE_DUPLICATE, RUM_STORE_CONFLICT };
@@ -90,10 +91,10 @@ int rum_store_ack_take(struct rum_db_txn *txn, int64_t tenant_id, const char *pi
 		       const char *sn, const char *address, const char *via, char **content,
 		       size_t *len);
 
-/* Result polling for upload `upload_id` of the tenant: *found false when no
- * such upload exists there; otherwise the ACK for its device, taken as
+/* Result polling for the upload with poll id `poll_id` in the tenant: *found
+ * false when no such upload exists there; otherwise the ACK for its device, taken as
  * rum_store_ack_take does (*content NULL when none). */
-int rum_store_poll_take(struct rum_db_txn *txn, int64_t tenant_id, int64_t upload_id,
+int rum_store_poll_take(struct rum_db_txn *txn, int64_t tenant_id, int64_t poll_id,
 			const char *address, bool *found, char **content, size_t *len);
 
 /* --- captures --- */

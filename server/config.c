@@ -2,6 +2,7 @@
 
 #include "util/err.h"
 #include "util/strict.h"
+#include "util/text.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -53,7 +54,16 @@ static const struct rum_config_param rum_config_params[] = {
 	{"retry_after_s", RUM_CFG_INT, RUM_OFF(retry_after_s), "30", 1, 86400,
 	 "Retry-After seconds sent with 503 while the database is unreachable"},
 	{"db_timeout_ms", RUM_CFG_INT, RUM_OFF(db_timeout_ms), "5000", 100, 600000,
-	 "database connect timeout and the wait for a free connection"},
+	 "database connect timeout"},
+	{"db_statement_timeout_ms", RUM_CFG_INT, RUM_OFF(db_statement_timeout_ms), "30000", 100,
+	 3600000, "longest a batch may wait for the database (statement and lock timeout)"},
+	{"db_queue_max", RUM_CFG_INT, RUM_OFF(db_queue_max), "4096", 1, 1000000,
+	 "device messages waiting for the database at most; more are answered 503"},
+	{"http_max_connections", RUM_CFG_INT, RUM_OFF(http_max_connections), "4096", 16, 1000000,
+	 "open HTTP connections per listener at most"},
+	{"http_max_body_total", RUM_CFG_BYTES, RUM_OFF(http_max_body_total), "512MiB",
+	 1 << 20, INT64_C(1) << 40,
+	 "request body bytes held in memory at once; beyond it requests get 503"},
 	{"log_level", RUM_CFG_STRING, RUM_OFF(log_level), "info", 0, 0,
 	 "debug, info, warn or error"},
 };
@@ -124,10 +134,9 @@ static int rum_config_apply(struct rum_config *cfg, const struct rum_config_para
 		    strcmp(value, "error") != 0)
 			return rum_err_set(RUM_EINVAL, "log_level: '%s' is not one of debug, info, "
 				"warn, error", value);
-		if (strcmp(p->name, "default_tenant") == 0 &&
-		    (value[0] == '\0' || strlen(value) > 128 || strchr(value, '/')))
+		if (strcmp(p->name, "default_tenant") == 0 && !rum_text_tenant_name_ok(value))
 			return rum_err_set(RUM_EINVAL, "default_tenant: a tenant name is 1 to 128 "
-				"bytes without '/'");
+				"characters of printable UTF-8 without '/'");
 		dup = strdup(value);
 		if (!dup)
 			abort();

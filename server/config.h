@@ -25,7 +25,11 @@ struct rum_config {
 	int64_t http_threads;   /* libmicrohttpd event-loop threads */
 	int64_t batch_max;      /* device messages per write transaction */
 	int64_t retry_after_s;  /* Retry-After on 503 */
-	int64_t db_timeout_ms;  /* connect and statement timeout */
+	int64_t db_timeout_ms;  /* connect timeout */
+	int64_t db_statement_timeout_ms; /* statement and lock timeout of workers */
+	int64_t db_queue_max;   /* device messages waiting for a worker, at most */
+	int64_t http_max_connections;
+	int64_t http_max_body_total; /* bytes of request bodies held at once */
 	char *log_level;
 };
 

@@ -23,6 +23,8 @@ struct rum_http_server {
 	int listen_fd;
 	uint16_t port;
 	bool quiesced;
+	bool draining;      /* atomic: answers close their connection */
+	unsigned suspended; /* atomic: requests parked waiting for an answer */
 	struct rum_http_options opts;
 	char *cert_pem, *key_pem;
 	unsigned in_flight; /* atomic */
@@ -34,7 +36,8 @@ struct rum_http_exchange {
 	struct MHD_Connection *conn;
 	char *body;
 	size_t len, cap, discarded;
-	bool too_big, dispatched;
+	size_t reserved; /* bytes of the shared budget this body holds */
+	bool too_big, busy, dispatched;
 	char method[16];
 	char *path;
 	char addr[64];
@@ -72,6 +75,8 @@ void rum_http_respond(struct rum_http_exchange *x, int status, const char *conte
 	resume = x->suspended;
 	x->suspended = false;
 	conn = x->conn;
+	if (resume)
+		__atomic_sub_fetch(&x->srv->suspended, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&x->lock);
 	/* After the resume the transport may send the answer and free x at
 	 * once: x must not be touched from here on. A parked connection stays
@@ -134,6 +139,10 @@ static enum MHD_Result rum_http_queue(struct rum_http_exchange *x)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, x->content_type);
 	if (x->header_name[0])
 		MHD_add_response_header(r, x->header_name, x->header_value);
+	/* While stopping, keep-alive clients are told to go, so that the
+	 * requests in flight run out. */
+	if (__atomic_load_n(&x->srv->draining, __ATOMIC_SEQ_CST))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(x->conn, (unsigned)x->status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -159,8 +168,31 @@ static struct rum_http_exchange *rum_http_exchange_new(struct rum_http_server *s
 	return x;
 }
 
+/* Takes n more bytes from the shared body budget; false when over it. */
+static bool rum_http_reserve(struct rum_http_exchange *x, size_t n)
+{
+	struct rum_http_budget *b = x->srv->opts.budget;
+
+	if (!b)
+		return true;
+	if (__atomic_add_fetch(&b->used, n, __ATOMIC_SEQ_CST) > b->max) {
+		__atomic_sub_fetch(&b->used, n, __ATOMIC_SEQ_CST);
+		return false;
+	}
+	x->reserved += n;
+	return true;
+}
+
+static void rum_http_release(struct rum_http_exchange *x)
+{
+	if (x->srv->opts.budget && x->reserved)
+		__atomic_sub_fetch(&x->srv->opts.budget->used, x->reserved, __ATOMIC_SEQ_CST);
+	x->reserved = 0;
+}
+
 static void rum_http_exchange_free(struct rum_http_exchange *x)
 {
+	rum_http_release(x);
 	__atomic_sub_fetch(&x->srv->in_flight, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_destroy(&x->lock);
 	free(x->body);
@@ -169,24 +201,51 @@ static void rum_http_exchange_free(struct rum_http_exchange *x)
 	free(x);
 }
 
+/* Grows the body buffer to hold `need` bytes (plus a NUL), within the
+ * shared budget; false when the budget is spent. */
+static bool rum_http_grow(struct rum_http_exchange *x, size_t need)
+{
+	size_t cap = x->cap ? x->cap : 16384;
+
+	if (need + 1 <= x->cap)
+		return true;
+	while (cap < need + 1)
+		cap *= 2;
+	if (cap > x->srv->opts.max_body_bytes + 1)
+		cap = x->srv->opts.max_body_bytes + 1;
+	if (!rum_http_reserve(x, cap - x->cap))
+		return false;
+	x->body = realloc(x->body, cap);
+	if (!x->body)
+		abort();
+	x->cap = cap;
+	return true;
+}
+
+/* Drops what was read of a body that will not be processed. */
+static void rum_http_drop_body(struct rum_http_exchange *x)
+{
+	free(x->body);
+	x->body = NULL;
+	x->len = x->cap = 0;
+	rum_http_release(x);
+}
+
 static bool rum_http_append(struct rum_http_exchange *x, const char *data, size_t n)
 {
 	size_t max = x->srv->opts.max_body_bytes;
 
-	if (x->too_big || x->len + n > max) {
+	if (!x->too_big && !x->busy && x->len + n > max) {
 		x->too_big = true;
+		rum_http_drop_body(x);
+	}
+	if (!x->too_big && !x->busy && !rum_http_grow(x, x->len + n)) {
+		x->busy = true;
+		rum_http_drop_body(x);
+	}
+	if (x->too_big || x->busy) {
 		x->discarded += n;
 		return x->discarded <= RUM_HTTP_DISCARD_FACTOR * max;
-	}
-	if (x->len + n + 1 > x->cap) {
-		size_t cap = x->cap ? x->cap : 16384;
-
-		while (cap < x->len + n + 1)
-			cap *= 2;
-		x->body = realloc(x->body, cap);
-		if (!x->body)
-			abort();
-		x->cap = cap;
 	}
 	memcpy(x->body + x->len, data, n);
 	x->len += n;
@@ -206,11 +265,16 @@ static enum MHD_Result rum_http_on_request(void *cls, struct MHD_Connection *con
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 
+		unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+
 		x = rum_http_exchange_new(srv, conn, url, method);
 		*con_cls = x;
-		/* A declared length over the limit is refused before reading it. */
-		if (cl && strtoull(cl, NULL, 10) > srv->opts.max_body_bytes)
+		/* A declared length over the limit is refused before reading it;
+		 * one within it is allocated once, from the shared budget. */
+		if (declared > srv->opts.max_body_bytes)
 			x->too_big = true;
+		else if (declared > 0 && !rum_http_grow(x, (size_t)declared))
+			x->busy = true;
 		else
 			return MHD_YES;
 	}
@@ -222,11 +286,8 @@ static enum MHD_Result rum_http_on_request(void *cls, struct MHD_Connection *con
 	}
 	if (!x->dispatched) {
 		x->dispatched = true;
-		if (x->too_big) {
-			free(x->body);
-			x->body = NULL;
-			x->len = 0;
-		}
+		if (x->too_big || x->busy)
+			rum_http_drop_body(x);
 		if (!x->body) {
 			x->body = malloc(1);
 			if (!x->body)
@@ -234,11 +295,13 @@ static enum MHD_Result rum_http_on_request(void *cls, struct MHD_Connection *con
 		}
 		x->body[x->len] = '\0';
 		req = (struct rum_http_request){x->method, x->path, x->body, x->len, x->too_big,
-						x->addr, srv->opts.tls_cert && srv->opts.tls_cert[0]};
+						x->busy, x->addr,
+						srv->opts.tls_cert && srv->opts.tls_cert[0]};
 		srv->opts.handler(srv->opts.handler_ctx, x, &req);
 		pthread_mutex_lock(&x->lock);
 		if (!x->responded) {
 			x->suspended = true;
+			__atomic_add_fetch(&srv->suspended, 1, __ATOMIC_SEQ_CST);
 			MHD_suspend_connection(conn);
 			pthread_mutex_unlock(&x->lock);
 			return MHD_YES;
@@ -367,6 +430,7 @@ int rum_http_start(struct rum_http_server **out, const struct rum_http_options *
 		flags, 0, NULL, NULL, rum_http_on_request, srv, MHD_OPTION_LISTEN_SOCKET,
 		srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads,
 		MHD_OPTION_NOTIFY_COMPLETED, rum_http_on_completed, srv,
+		MHD_OPTION_CONNECTION_LIMIT, opts->max_connections ? opts->max_connections : 4096u,
 		MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_UNESCAPE_CALLBACK,
 		rum_http_no_unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, rum_http_mhd_log,
 		srv, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->cert_pem,
@@ -394,6 +458,7 @@ void rum_http_quiesce(struct rum_http_server *srv)
 {
 	if (!srv || srv->quiesced)
 		return;
+	__atomic_store_n(&srv->draining, true, __ATOMIC_SEQ_CST);
 	MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
 
 	if (fd != MHD_INVALID_SOCKET)
@@ -411,9 +476,18 @@ uint16_t rum_http_port(struct rum_http_server *srv)
 	return srv->port;
 }
 
+unsigned rum_http_parked(struct rum_http_server *srv)
+{
+	return srv ? __atomic_load_n(&srv->suspended, __ATOMIC_SEQ_CST) : 0;
+}
+
 void rum_http_stop(struct rum_http_server *srv)
 {
 	if (!srv)
+		return;
+	/* libmicrohttpd aborts when stopped with parked connections: then the
+	 * process exits without stopping it (the caller's choice, logged). */
+	if (rum_http_parked(srv) > 0)
 		return;
 	MHD_stop_daemon(srv->daemon);
 	free(srv->cert_pem);

@@ -14,6 +14,12 @@ struct rum_http_server;
 typedef void (*rum_http_handler)(void *ctx, struct rum_http_exchange *x,
 				 const struct rum_http_request *req);
 
+/* Request bodies held in memory at once, shared by listeners. */
+struct rum_http_budget {
+	size_t max;
+	size_t used; /* atomic */
+};
+
 struct rum_http_options {
 	const char *listen;     /* ADDR:PORT */
 	const char *tls_cert;   /* PEM file, NULL/"" for plain HTTP */
@@ -22,13 +28,16 @@ struct rum_http_options {
 	int threads;
 	rum_http_handler handler;
 	void *handler_ctx;
+	unsigned max_connections;
+	struct rum_http_budget *budget; /* may be NULL: no overall limit */
 };
 
 /* Binds and starts serving; logs "listening on http(s)://ADDR:PORT".
  * Errors: RUM_EINVAL (bad address, unreadable TLS files), RUM_EIO (bind). */
 int rum_http_start(struct rum_http_server **out, const struct rum_http_options *opts);
 
-/* Stops accepting new connections; requests in flight continue. */
+/* Stops accepting new connections; requests in flight continue, and their
+ * answers close keep-alive connections. */
 void rum_http_quiesce(struct rum_http_server *srv);
 
 /* Requests accepted and not yet completed. */
@@ -37,7 +46,12 @@ unsigned rum_http_in_flight(struct rum_http_server *srv);
 /* The bound port. */
 uint16_t rum_http_port(struct rum_http_server *srv);
 
-/* Stops and frees; call once in-flight requests are answered. Accepts NULL. */
+/* Requests parked waiting for an answer from another thread. */
+unsigned rum_http_parked(struct rum_http_server *srv);
+
+/* Stops and frees; call once in-flight requests are answered. With requests
+ * still parked it does nothing (stopping then would abort): the process is
+ * about to exit anyway. Accepts NULL. */
 void rum_http_stop(struct rum_http_server *srv);
 
 #endif

@@ -12,6 +12,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/strict.h"
+#include "util/text.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -90,7 +91,7 @@ static void rum_verb_usage(const char *verb, FILE *out)
 	else if (strcmp(verb, "tenant") == 0)
 		fprintf(out, "Usage: rumd tenant add NAME [--smart-account NAME] "
 			     "[--virtual-account NAME]\n       rumd tenant list\n\nTenant names "
-			     "are 1 to 128 bytes of printable UTF-8 without '/'; devices reach "
+			     "are 1 to 128 characters of printable UTF-8 without '/'; devices reach "
 			     "a tenant at\n/cslu/v1/pi/<name, percent-encoded>.\n");
 	else {
 		rum_usage(out);
@@ -174,7 +175,8 @@ static int rum_cli_check_opts(const struct rum_cli *cli, const char *const *know
 
 /* The database URL to use: the configured one, or the embedded cluster
  * (started, or reused when running) under data_dir. */
-static int rum_database(const struct rum_config *cfg, char **url, struct rum_pgembed **pg)
+static int rum_database(const struct rum_config *cfg, char **url, struct rum_pgembed **pg,
+			bool own)
 {
 	*pg = NULL;
 	if (cfg->database_url[0]) {
@@ -183,7 +185,8 @@ static int rum_database(const struct rum_config *cfg, char **url, struct rum_pge
 			abort();
 		return 0;
 	}
-	return rum_pgembed_start(pg, url, cfg->data_dir, cfg->pg_bindir, (int)cfg->db_timeout_ms);
+	return rum_pgembed_start(pg, url, cfg->data_dir, cfg->pg_bindir, (int)cfg->db_timeout_ms,
+				 own);
 }
 
 /* Applies migrations, retrying for a while when the database is not up yet
@@ -208,6 +211,44 @@ static int rum_migrate_with_retry(const struct rum_config *cfg, const char *url,
 	return rc;
 }
 
+static unsigned rum_serve_in_flight(struct rum_http_server *a, struct rum_http_server *b)
+{
+	return rum_http_in_flight(a) + rum_http_in_flight(b);
+}
+
+static void rum_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Stopping: no new connections; requests in flight get their answers (and
+ * their keep-alive connections close) for up to RUM_DRAIN_S seconds. Then
+ * the database side closes, which answers whatever is still queued with 503;
+ * the HTTP servers stop last, unless a request is still parked on a database
+ * call that does not return, in which case the process exits around it. */
+#define RUM_DRAIN_S 20
+
+static void rum_serve_drain(struct rum_http_server *http, struct rum_http_server *https,
+			    struct rum_db *db)
+{
+	rum_http_quiesce(http);
+	rum_http_quiesce(https);
+	for (int i = 0; i < RUM_DRAIN_S * 10 && rum_serve_in_flight(http, https) > 0; i++)
+		rum_sleep_ms(100);
+	if (rum_serve_in_flight(http, https) > 0)
+		rum_log_warn("%u requests still in flight after %d s; closing the database side",
+			     rum_serve_in_flight(http, https), RUM_DRAIN_S);
+	rum_db_close(db);
+	for (int i = 0; i < 50 && rum_http_parked(http) + rum_http_parked(https) > 0; i++)
+		rum_sleep_ms(100);
+	if (rum_http_parked(http) + rum_http_parked(https) > 0)
+		rum_log_warn("requests still parked; exiting without waiting for them");
+	rum_http_stop(http);
+	rum_http_stop(https);
+}
+
 static int rum_serve(const struct rum_config *cfg)
 {
 	struct rum_pgembed *pg = NULL;
@@ -215,6 +256,7 @@ static int rum_serve(const struct rum_config *cfg)
 	struct rum_http_server *http = NULL, *https = NULL;
 	struct rum_api api = {0};
 	struct rum_db_options dbo;
+	struct rum_http_budget body_budget = {(size_t)cfg->http_max_body_total, 0};
 	sigset_t sigs;
 	char *url = NULL;
 	int rc, sig = 0;
@@ -223,15 +265,17 @@ static int rum_serve(const struct rum_config *cfg)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	rc = rum_database(cfg, &url, &pg);
+	rc = rum_database(cfg, &url, &pg, true);
 	if (rc == 0)
 		rc = rum_migrate_with_retry(cfg, url, 60, true);
 	if (rc != 0)
 		goto out;
 	dbo = (struct rum_db_options){url, (int)cfg->db_pool_size, (int)cfg->batch_max,
-				      (int)cfg->db_timeout_ms};
+				      (int)cfg->db_timeout_ms, (int)cfg->db_statement_timeout_ms,
+				      (int)cfg->db_queue_max};
 	rc = rum_db_open(&db, &dbo);
 	if (rc != 0)
 		goto out;
@@ -241,7 +285,8 @@ static int rum_serve(const struct rum_config *cfg)
 	if (cfg->http_listen[0]) {
 		struct rum_http_options o = {cfg->http_listen, NULL, NULL,
 					     (size_t)cfg->max_body_bytes, (int)cfg->http_threads,
-					     rum_api_dispatch, &api};
+					     rum_api_dispatch, &api, (unsigned)cfg->http_max_connections,
+					     &body_budget};
 
 		rc = rum_http_start(&http, &o);
 		if (rc != 0)
@@ -250,27 +295,24 @@ static int rum_serve(const struct rum_config *cfg)
 	if (cfg->https_listen[0]) {
 		struct rum_http_options o = {cfg->https_listen, cfg->tls_cert, cfg->tls_key,
 					     (size_t)cfg->max_body_bytes, (int)cfg->http_threads,
-					     rum_api_dispatch, &api};
+					     rum_api_dispatch, &api, (unsigned)cfg->http_max_connections,
+					     &body_budget};
 
 		rc = rum_http_start(&https, &o);
 		if (rc != 0)
 			goto out;
 	}
 	rum_log_info("rumd %s ready (default tenant '%s')", RUM_VERSION, cfg->default_tenant);
-	while (sigwait(&sigs, &sig) != 0)
-		;
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			break;
+		rum_log_info("SIGHUP: nothing to reload; settings apply at the next start");
+	}
 	rum_log_info("signal %d: stopping; finishing requests in flight", sig);
 out:
-	rum_http_quiesce(http);
-	rum_http_quiesce(https);
-	for (int i = 0; i < 300 && rum_http_in_flight(http) + rum_http_in_flight(https) > 0; i++) {
-		struct timespec ts = {0, 100 * 1000000L};
-
-		nanosleep(&ts, NULL);
-	}
-	rum_http_stop(http);
-	rum_http_stop(https);
-	rum_db_close(db);
+	rum_serve_drain(http, https, db);
 	rum_pgembed_stop(pg);
 	free(url);
 	if (rc != 0)
@@ -433,7 +475,7 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 	struct rum_pgembed *pg = NULL;
 	const char *verb = cli->words[0];
 	char *url = NULL;
-	int rc = rum_database(cfg, &url, &pg);
+	int rc = rum_database(cfg, &url, &pg, false);
 
 	if (rc == 0)
 		rc = rum_migrate_with_retry(cfg, url, 0, strcmp(verb, "migrate") == 0);
@@ -448,8 +490,9 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 		const char *va = rum_cli_opt(cli, "virtual-account");
 		struct rum_tenant_add t = {cli->words[2], sa ? sa : "", va ? va : "", 0};
 
-		if (strlen(t.name) < 1 || strlen(t.name) > 128 || strchr(t.name, '/')) {
-			rc = rum_err_set(RUM_EINVAL, "a tenant name is 1 to 128 bytes without '/'");
+		if (!rum_text_tenant_name_ok(t.name)) {
+			rc = rum_err_set(RUM_EINVAL, "a tenant name is 1 to 128 characters of "
+				"printable UTF-8 without '/'");
 			goto out;
 		}
 		rc = rum_db_run_once(url, (int)cfg->db_timeout_ms, rum_tenant_add_run, &t);

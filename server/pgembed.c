@@ -102,7 +102,7 @@ static char *rum_pgembed_url(const char *sockdir, const char *dbname)
 }
 
 int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir,
-		      const char *bindir, int timeout_ms)
+		      const char *bindir, int timeout_ms, bool own)
 {
 	struct rum_pgembed *pg = calloc(1, sizeof(*pg));
 	char sockdir[1024], version_file[1100], initdb[600], pg_ctl[600];
@@ -171,6 +171,10 @@ int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir
 					 pg->logfile);
 			goto fail;
 		}
+		pg->started = true;
+	} else if (own) {
+		rum_log_info("using the embedded PostgreSQL cluster already running in %s",
+			     pg->pgdata);
 		pg->started = true;
 	}
 	rc = rum_db_create_database(admin_url, "rumd", timeout_ms);

@@ -12,11 +12,14 @@ struct rum_pgembed;
 
 /* Makes sure the cluster exists and runs, and that its database `rumd`
  * exists; *url gets a libpq connection string for it (caller frees).
- * Reuses a cluster that is already running (then stop leaves it running).
+ * Reuses a cluster that is already running; with `own` (rumd serve) the
+ * cluster is stopped at the end either way, so that one left behind by a
+ * crash does not run on unowned; without it (CLI verbs run beside a server)
+ * only a cluster this call started is stopped.
  * Errors: RUM_EIO (initdb or pg_ctl failed: see data_dir/postgresql.log),
  * RUM_ENOTFOUND (no PostgreSQL server binaries found). */
 int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir,
-		      const char *bindir, int timeout_ms);
+		      const char *bindir, int timeout_ms, bool own);
 
 /* Stops the cluster if this process started it; frees. Accepts NULL. */
 void rum_pgembed_stop(struct rum_pgembed *pg);

@@ -33,10 +33,13 @@ CREATE TABLE devices (
     UNIQUE (tenant_id, udi_pid, udi_serial)
 );
 
--- One accepted device message that was answered OK_POLL; its id is the poll id.
--- Trust and authorization requests keep their whole body here as pending requests.
+-- One accepted device message that was answered OK_POLL. Its poll id is a
+-- random token, not the row id, so that nobody can poll (and take) another
+-- device's ACK by counting. Trust and authorization requests keep their
+-- whole body here as pending requests.
 CREATE TABLE uploads (
     id             bigserial PRIMARY KEY,
+    poll_id        bigint NOT NULL UNIQUE CHECK (poll_id > 0),
     tenant_id      bigint NOT NULL REFERENCES tenants(id),
     device_id      bigint REFERENCES devices(id),
     kind           text NOT NULL CHECK (kind IN ('usage', 'trust', 'authorization')),
@@ -243,13 +246,13 @@ $$;
 
 -- Result polling: upload_found is false when the upload (poll id) does not exist in
 -- the tenant; content is the ACK to deliver to the upload's device, if any.
-CREATE FUNCTION rum_poll_take(p_tenant bigint, p_upload bigint, p_address text, p_via text,
+CREATE FUNCTION rum_poll_take(p_tenant bigint, p_poll bigint, p_address text, p_via text,
                               OUT upload_found boolean, OUT content bytea)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_device bigint;
 BEGIN
-    SELECT device_id INTO v_device FROM uploads WHERE id = p_upload AND tenant_id = p_tenant;
+    SELECT device_id INTO v_device FROM uploads WHERE poll_id = p_poll AND tenant_id = p_tenant;
     upload_found := FOUND; -- (an OUT parameter named "found" would hide FOUND)
     IF upload_found THEN
         content := rum_ack_take(v_device, p_address, p_via);

@@ -4,12 +4,17 @@
 #include "db/store.h"
 #include "util/crypto.h"
 #include "util/err.h"
+#include "util/log.h"
 #include "util/strict.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Captured bodies larger than this are not kept (they would let anyone fill
+ * the database with 200-answered junk). */
+#define RUM_CAPTURE_MAX_BYTES (1 << 20)
 
 /* Tenant ids by name. Tenants are never renamed or removed while rumd runs
  * (when that changes, entries must be dropped here), so a found id stays
@@ -65,7 +70,11 @@ static int rum_push_prepare(struct rum_db_txn *txn, void *arg)
 	p->tenant_id = 0;
 	if (rum_tenant_cache_get(p->tenant, &p->tenant_id))
 		return 0;
-	if (p->settings.auto_create_tenants)
+	/* Only messages that bring data create a tenant: hellos, GETs and
+	 * polls to made-up paths must not. */
+	if (p->settings.auto_create_tenants && p->msg &&
+	    (p->msg->kind == RUM_MSG_USAGE || p->msg->kind == RUM_MSG_TRUST ||
+	     p->msg->kind == RUM_MSG_AUTHORIZATION))
 		rc = rum_store_tenant_ensure(txn, p->tenant, &p->tenant_id);
 	else
 		rc = rum_store_tenant_find(txn, p->tenant, &p->tenant_id);
@@ -123,13 +132,21 @@ static int rum_push_touch_devices(struct rum_db_txn *txn, struct rum_push *p,
 	return rc;
 }
 
+/* Extracted times only index reports (the report itself is kept whole), so
+ * one outside what the database can hold is stored as unknown rather than
+ * refusing the report. */
+static int64_t rum_push_time(int64_t t)
+{
+	return t >= 0 && t <= INT64_C(253402300799) ? t : -1; /* up to 9999-12-31 */
+}
+
 static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p)
 {
 	struct rum_message *m = p->msg;
 	const struct rum_udi *udi;
 	struct rum_store_upload up = {p->tenant_id, NULL, NULL, "usage",
 				      p->source ? p->source : "push", p->address, p->sub_path,
-				      NULL, 0};
+				      NULL, 0, p->new_poll_id};
 	int rc = rum_push_touch_devices(txn, p, &udi);
 
 	if (udi) {
@@ -145,8 +162,8 @@ static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p)
 			.sn = r->udi.sn, .format = r->format,
 			.entitlement_tag = r->entitlement_tag,
 			.software_version = r->software_version, .metric_name = r->metric_name,
-			.last_value = r->last_value, .first_start = r->first_start,
-			.last_end = r->last_end, .payload_sha256 = p->hashes[i],
+			.last_value = r->last_value, .first_start = rum_push_time(r->first_start),
+			.last_end = rum_push_time(r->last_end), .payload_sha256 = p->hashes[i],
 			.report = r->raw, .report_len = r->raw_len};
 		enum rum_store_outcome outcome = RUM_STORE_NEW;
 
@@ -165,7 +182,7 @@ static int rum_push_store_request(struct rum_db_txn *txn, struct rum_push *p)
 	struct rum_message *m = p->msg;
 	struct rum_store_upload up = {p->tenant_id, NULL, NULL, rum_msg_kind_name(m->kind),
 				      p->source ? p->source : "push", p->address, p->sub_path,
-				      p->body, p->body_len};
+				      p->body, p->body_len, p->new_poll_id};
 	int rc = 0;
 
 	if (m->has_udi) {
@@ -290,8 +307,27 @@ static int rum_push_init(struct rum_push *p, const struct rum_push_settings *s)
 		p->capture = true;
 		p->capture_reason = "capture_all";
 	}
+	if (p->capture && p->body_len > RUM_CAPTURE_MAX_BYTES) {
+		rum_log_info("not capturing a %zu-byte %s message from %s (over %d bytes)",
+			     p->body_len, p->capture_reason, p->address, RUM_CAPTURE_MAX_BYTES);
+		p->capture = false;
+	}
 	if (p->capture && !p->headers_json && p->headers_fn)
 		p->headers_json = p->headers_fn(p->headers_ctx);
+	/* The poll id this message gets if it is stored as an upload: random,
+	 * chosen once so that a retried batch stores the same one. */
+	rum_crypto_random(&p->new_poll_id, sizeof(p->new_poll_id));
+	p->new_poll_id &= INT64_MAX;
+	if (p->new_poll_id == 0)
+		p->new_poll_id = 1;
+	/* Messages of one device are ordered alike in every batch (rum_db_work). */
+	if (p->msg && (p->msg->has_udi || p->msg->n_reports > 0)) {
+		const struct rum_udi *udi = p->msg->has_udi ? &p->msg->udi : &p->msg->reports[0].udi;
+
+		snprintf(p->order_key, sizeof(p->order_key), "%s\x1f%s\x1f%s", p->tenant, udi->pid,
+			 udi->sn);
+		p->work.order_key = p->order_key;
+	}
 	if (p->msg && p->msg->kind == RUM_MSG_POLL &&
 	    rum_strict_uint_n(&p->poll_id, p->msg->poll_id, strlen(p->msg->poll_id)) != 0)
 		p->poll_id = -1; /* past int64: no such upload, answered as unknown */
@@ -311,8 +347,7 @@ int rum_push_submit(struct rum_push *p, struct rum_db *db, const struct rum_push
 		return rc;
 	p->done = done;
 	p->done_arg = arg;
-	rum_db_submit(db, &p->work);
-	return 0;
+	return rum_db_submit(db, &p->work);
 }
 
 static void rum_push_done_nothing(struct rum_push *p, void *arg)
@@ -372,5 +407,6 @@ void rum_ready_submit(struct rum_ready_check *c, struct rum_db *db,
 	c->work.run = rum_ready_run;
 	c->work.done = rum_ready_done;
 	c->work.arg = c;
-	rum_db_submit(db, &c->work);
+	if (rum_db_submit(db, &c->work) != 0)
+		rum_ready_done(c, RUM_EUNAVAIL, rum_err_msg());
 }

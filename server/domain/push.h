@@ -40,7 +40,7 @@ struct rum_push {
 	int rc;
 	char err[256];
 	struct rum_message *msg;  /* the parsed message (kind, nonce, ...) */
-	int64_t poll_id;          /* upload id answered with OK_POLL; poll: echoed id */
+	int64_t poll_id;          /* poll id answered with OK_POLL; poll: the one asked */
 	char *ack;                /* ACK file bytes to deliver, or NULL */
 	size_t ack_len;
 	unsigned n_new, n_duplicate, n_conflict;
@@ -48,6 +48,8 @@ struct rum_push {
 	/* Private. */
 	struct rum_push_settings settings;
 	int64_t tenant_id;        /* 0 = unknown tenant */
+	int64_t new_poll_id;      /* poll id for the upload this message may create */
+	char order_key[3 * 130 + 2];
 	uint8_t (*hashes)[32];
 	bool capture;
 	const char *capture_reason;
@@ -58,8 +60,9 @@ struct rum_push {
 
 /* Parses p->body and, when it is a valid message, submits its storage; done()
  * is then called once from a database worker thread. Returns 0 when
- * submitted, or RUM_EINVAL / RUM_ETOOBIG for a bad message (nothing stored,
- * done() not called; the thread's error says what was wrong). */
+ * submitted, or RUM_EINVAL / RUM_ETOOBIG for a bad message, RUM_EUNAVAIL when
+ * the database queue is full (nothing stored, done() not called; the
+ * thread's error says what was wrong). */
 int rum_push_submit(struct rum_push *p, struct rum_db *db, const struct rum_push_settings *s,
 		    void (*done)(struct rum_push *p, void *arg), void *arg);
 

@@ -24,7 +24,10 @@ int rum_proc_run(const char *const argv[], uid_t uid, gid_t gid, const char *log
 		if (devnull >= 0)
 			dup2(devnull, 0);
 		if (log_path) {
-			int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+			/* Never through a symlink: as root this must not be
+			 * steered to another file. */
+			int fd = open(log_path,
+				      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
 
 			if (fd >= 0) {
 				if (uid != (uid_t)-1 && fchown(fd, uid, gid) != 0)

@@ -1,6 +1,7 @@
 #include "text.h"
 
 #include <stdint.h>
+#include <string.h>
 
 bool rum_text_printable_utf8(const char *str, size_t len)
 {
@@ -43,4 +44,23 @@ bool rum_text_printable_utf8(const char *str, size_t len)
 		i += n + 1;
 	}
 	return true;
+}
+
+size_t rum_text_utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+bool rum_text_tenant_name_ok(const char *name)
+{
+	size_t len = strlen(name), chars;
+
+	if (len == 0 || strchr(name, '/') || !rum_text_printable_utf8(name, len))
+		return false;
+	chars = rum_text_utf8_chars(name, len);
+	return chars >= 1 && chars <= 128;
 }

@@ -9,4 +9,10 @@
  * no control characters (below 0x20, or 0x7f). */
 bool rum_text_printable_utf8(const char *s, size_t len);
 
+/* Number of characters (code points) in well-formed UTF-8 s[0..len). */
+size_t rum_text_utf8_chars(const char *s, size_t len);
+
+/* A tenant name: 1 to 128 characters of printable UTF-8, no '/'. */
+bool rum_text_tenant_name_ok(const char *name);
+
 #endif

@@ -260,9 +260,9 @@ class AgentRumd(rumtest.RumTestCase):
                 dev_id = self.device_row(pid, sn)[0]
                 # The poll id the agent keeps is the upload that carried the reports.
                 self.assertEqual(self.poll_id_of(state), m.group(3))
-                self.assertEqual(self.scalar("SELECT device_id FROM uploads WHERE id = %s" % m.group(3)),
+                self.assertEqual(self.scalar("SELECT device_id FROM uploads WHERE poll_id = %s" % m.group(3)),
                                  dev_id)
-                self.assertEqual(self.pg.count("rum_reports", "upload_id = %s" % m.group(3), db=self.db),
+                self.assertEqual(self.pg.count("rum_reports", "upload_id = (SELECT id FROM uploads WHERE poll_id = %s)" % m.group(3), db=self.db),
                                  len(ents))
                 # A second sync sends the reports opened since, and only those.
                 self.sync(state)
@@ -359,7 +359,7 @@ class AgentRumd(rumtest.RumTestCase):
         self.assert_landed(state, pid, sn, host, "17.09.04", "B", tenant=TENANT_LAB)
         self.assertEqual(self.q("SELECT count(*) FROM devices WHERE udi_serial = %s" % sql_literal(sn)),
                          [["1"]])
-        self.assertEqual(self.scalar("SELECT tenant_id FROM uploads WHERE id = %s" % m.group(3)),
+        self.assertEqual(self.scalar("SELECT tenant_id FROM uploads WHERE poll_id = %s" % m.group(3)),
                          self.tenant_id(TENANT_LAB))
         dev_id = self.device_row(pid, sn, TENANT_LAB)[0]
         sent = {i for i, s in report_states(state).items() if s == "UNACK"}

@@ -211,7 +211,7 @@ class Cli(rumtest.RumTestCase):
         dev = Device()
         poll_id = self.assertOkPoll(rumd.post(pi_path(), dev.usage([dev.report()])))
         self.assertEqual(self.pg.psql("SELECT t.name FROM uploads u JOIN tenants t ON t.id = u.tenant_id "
-                                      "WHERE u.id = %s" % poll_id, db=db), [["from-file"]])
+                                      "WHERE u.poll_id = %s" % poll_id, db=db), [["from-file"]])
         self.assertFailed(rumd.post(pi_path(), b"{" + b" " * 5000 + b"}"), 413)
 
     # -- shutdown ------------------------------------------------------------------

@@ -97,13 +97,13 @@ class PushKinds(rumtest.RumTestCase):
         self.assertConnectInfo(r.json)
 
         up = self.q("SELECT kind, device_id IS NOT NULL, source, t.name FROM uploads u "
-                    "JOIN tenants t ON t.id = u.tenant_id WHERE u.id = %s" % poll_id)
+                    "JOIN tenants t ON t.id = u.tenant_id WHERE u.poll_id = %s" % poll_id)
         self.assertEqual(up, [["usage", "t", "push", "default"]])
         rows = self.q(
             "SELECT report_id, format, udi_pid, udi_serial, entitlement_tag, software_version, "
             "metric_name, last_value, extract(epoch FROM first_start)::bigint, "
             "extract(epoch FROM last_end)::bigint, conflict_of IS NULL, device_id = %s "
-            "FROM rum_reports WHERE upload_id = %s ORDER BY report_id"
+            "FROM rum_reports WHERE upload_id = (SELECT id FROM uploads WHERE poll_id = %s) ORDER BY report_id"
             % (self.device_id(dev), poll_id))
         self.assertEqual(rows, [
             [str(rumtest.report_id_of(rep_a)), "A", dev.pid, dev.sn, rumtest.ENTITLEMENT_DNA,
@@ -118,9 +118,9 @@ class PushKinds(rumtest.RumTestCase):
         r = self.rumd.post(pi_path(), usage_array_message(reps, dev.pid, dev.sn,
                                                           hostname=dev.hostname, nonce="n-arr"))
         poll_id = self.assertOkPoll(r, nonce="n-arr")
-        self.assertEqual(self.scalar("SELECT count(*) FROM rum_reports WHERE upload_id = %s" % poll_id), "3")
+        self.assertEqual(self.scalar("SELECT count(*) FROM rum_reports WHERE upload_id = (SELECT id FROM uploads WHERE poll_id = %s)" % poll_id), "3")
         ids = sorted(str(rumtest.report_id_of(x)) for x in reps)
-        got = [row[0] for row in self.q("SELECT report_id FROM rum_reports WHERE upload_id = %s "
+        got = [row[0] for row in self.q("SELECT report_id FROM rum_reports WHERE upload_id = (SELECT id FROM uploads WHERE poll_id = %s) "
                                         "ORDER BY report_id" % poll_id)]
         self.assertEqual(got, ids)
 
@@ -129,7 +129,7 @@ class PushKinds(rumtest.RumTestCase):
         dev = Device()
         rep = dev.report()
         poll_id = self.assertOkPoll(self.rumd.post(pi_path(), {"usage": [rep]}))
-        self.assertEqual(self.q("SELECT udi_pid, udi_serial FROM rum_reports WHERE upload_id = %s" % poll_id),
+        self.assertEqual(self.q("SELECT udi_pid, udi_serial FROM rum_reports WHERE upload_id = (SELECT id FROM uploads WHERE poll_id = %s)" % poll_id),
                          [[dev.pid, dev.sn]])
 
     def test_bare_report(self):
@@ -137,7 +137,7 @@ class PushKinds(rumtest.RumTestCase):
         rep = dev.report()
         poll_id = self.assertOkPoll(self.rumd.post(pi_path(), rep))
         self.assertEqual(self.q("SELECT report_id, udi_pid, udi_serial FROM rum_reports "
-                                "WHERE upload_id = %s" % poll_id),
+                                "WHERE upload_id = (SELECT id FROM uploads WHERE poll_id = %s)" % poll_id),
                          [[str(rumtest.report_id_of(rep)), dev.pid, dev.sn]])
 
     def test_real_device_report_fixture(self):
@@ -147,10 +147,10 @@ class PushKinds(rumtest.RumTestCase):
         rows = self.q(
             "SELECT report_id, format, udi_pid, udi_serial, entitlement_tag, software_version, "
             "metric_name, last_value, extract(epoch FROM first_start)::bigint, "
-            "extract(epoch FROM last_end)::bigint FROM rum_reports WHERE upload_id = %s" % poll_id)
+            "extract(epoch FROM last_end)::bigint FROM rum_reports WHERE upload_id = (SELECT id FROM uploads WHERE poll_id = %s)" % poll_id)
         self.assertEqual(rows, [["1646687408", "A", "C8000V", "abcdef123456", rumtest.ENTITLEMENT_DNA,
                                  "17.06.02", "ENTITLEMENT", "1", "1657549046", "1657550382"]])
-        stored = self.pg.text_bytes("SELECT report FROM rum_reports WHERE upload_id = %s" % poll_id,
+        stored = self.pg.text_bytes("SELECT report FROM rum_reports WHERE upload_id = (SELECT id FROM uploads WHERE poll_id = %s)" % poll_id,
                                     db=self.db)
         self.assertEqual(stored, [raw])
 
@@ -172,10 +172,10 @@ class PushKinds(rumtest.RumTestCase):
         body = ('\n {"sudi":{"udi_pid":"%s","udi_serial_number":"%s"},"reports":[ {"hostname":"h\\u00f6st",'
                 '"usage" : [ %s ,\n\n%s\t] } ] , "nonce":"n\\"q" }  \n' % (dev.pid, dev.sn, report_1, report_2))
         poll_id = self.assertOkPoll(self.rumd.post(pi_path(), body.encode("utf-8")), nonce='n"q')
-        stored = self.pg.text_bytes("SELECT report FROM rum_reports WHERE upload_id = %s "
+        stored = self.pg.text_bytes("SELECT report FROM rum_reports WHERE upload_id = (SELECT id FROM uploads WHERE poll_id = %s) "
                                     "ORDER BY report_id" % poll_id, db=self.db)
         self.assertEqual(stored, [report_1.encode("utf-8"), report_2.encode("utf-8")])
-        self.assertEqual(self.q("SELECT report_id, format FROM rum_reports WHERE upload_id = %s "
+        self.assertEqual(self.q("SELECT report_id, format FROM rum_reports WHERE upload_id = (SELECT id FROM uploads WHERE poll_id = %s) "
                                 "ORDER BY report_id" % poll_id), [[str(rid), "A"], [str(rid + 1), "B"]])
 
     def test_bare_report_stored_byte_exact(self):
@@ -184,7 +184,7 @@ class PushKinds(rumtest.RumTestCase):
         text = ' \r\n{"payload" : %s,   "signature":%s}\n\n' % (
             json.dumps(rep["payload"], ensure_ascii=True), json.dumps(rep["signature"], indent=3))
         poll_id = self.assertOkPoll(self.rumd.post(pi_path(), text.encode()))
-        stored = self.pg.text_bytes("SELECT report FROM rum_reports WHERE upload_id = %s" % poll_id,
+        stored = self.pg.text_bytes("SELECT report FROM rum_reports WHERE upload_id = (SELECT id FROM uploads WHERE poll_id = %s)" % poll_id,
                                     db=self.db)
         self.assertEqual(stored, [text.strip().encode()])
 
@@ -279,11 +279,11 @@ class PushKinds(rumtest.RumTestCase):
         body = json.dumps(trust_message(dev.pid, dev.sn, nonce="t-1"), indent=1).encode()
         poll_id = self.assertOkPoll(self.rumd.post(pi_path("tenant-a"), body), nonce="t-1")
         rows = self.q("SELECT kind, request_state, t.name FROM uploads u JOIN tenants t "
-                      "ON t.id = u.tenant_id WHERE u.id = %s" % poll_id)
+                      "ON t.id = u.tenant_id WHERE u.poll_id = %s" % poll_id)
         self.assertEqual(rows, [["trust", "pending", "tenant-a"]])
-        self.assertEqual(self.pg.text_bytes("SELECT request_body FROM uploads WHERE id = %s" % poll_id,
+        self.assertEqual(self.pg.text_bytes("SELECT request_body FROM uploads WHERE poll_id = %s" % poll_id,
                                             db=self.db), [body])
-        self.assertEqual(self.scalar("SELECT count(*) FROM rum_reports WHERE upload_id = %s" % poll_id), "0")
+        self.assertEqual(self.scalar("SELECT count(*) FROM rum_reports WHERE upload_id = (SELECT id FROM uploads WHERE poll_id = %s)" % poll_id), "0")
         r = self.rumd.post(pi_path("tenant-a"), poll_message(poll_id))
         self.assertEqual((r.status, r.json.get("status")), (200, "OK_POLL"), r)
 
@@ -291,9 +291,9 @@ class PushKinds(rumtest.RumTestCase):
         dev = Device()
         body = json.dumps(authorization_message(dev.pid, dev.sn, nonce="a-1")).encode()
         poll_id = self.assertOkPoll(self.rumd.post(pi_path(), body), nonce="a-1")
-        self.assertEqual(self.q("SELECT kind, request_state FROM uploads WHERE id = %s" % poll_id),
+        self.assertEqual(self.q("SELECT kind, request_state FROM uploads WHERE poll_id = %s" % poll_id),
                          [["authorization", "pending"]])
-        self.assertEqual(self.pg.text_bytes("SELECT request_body FROM uploads WHERE id = %s" % poll_id,
+        self.assertEqual(self.pg.text_bytes("SELECT request_body FROM uploads WHERE poll_id = %s" % poll_id,
                                             db=self.db), [body])
 
     # -- tenants and paths ----------------------------------------------------
@@ -328,7 +328,7 @@ class PushKinds(rumtest.RumTestCase):
                 self.assertIn("%", path)
                 poll_id = self.assertOkPoll(self.rumd.post(path, dev.usage([dev.report()])))
                 self.assertEqual(self.q("SELECT t.name FROM uploads u JOIN tenants t ON t.id = u.tenant_id "
-                                        "WHERE u.id = %s" % poll_id), [[name]])
+                                        "WHERE u.poll_id = %s" % poll_id), [[name]])
                 self.assertEqual(self.scalar("SELECT count(*) FROM rum_reports r JOIN tenants t "
                                              "ON t.id = r.tenant_id WHERE t.name = %s AND r.udi_serial = %s"
                                              % (sql_literal(name), sql_literal(dev.sn))), "1")
@@ -339,14 +339,14 @@ class PushKinds(rumtest.RumTestCase):
         path = "/cslu/v1/pi/Z%c3%bcrich%20%c3%91and%c3%ba%20%e6%9d%b1%e4%ba%ac%20%e2%9c%93"
         poll_id = self.assertOkPoll(self.rumd.post(path, dev.usage([dev.report()])))
         self.assertEqual(self.q("SELECT t.name FROM uploads u JOIN tenants t ON t.id = u.tenant_id "
-                                "WHERE u.id = %s" % poll_id), [["Zürich Ñandú 東京 ✓"]])
+                                "WHERE u.poll_id = %s" % poll_id), [["Zürich Ñandú 東京 ✓"]])
 
     def test_sub_path_kept(self):
         dev = Device()
         poll_id = self.assertOkPoll(self.rumd.post(pi_path("Sub Path", "deeper/level"),
                                                    dev.usage([dev.report()])))
         rows = self.q("SELECT t.name, u.sub_path FROM uploads u JOIN tenants t ON t.id = u.tenant_id "
-                      "WHERE u.id = %s" % poll_id)
+                      "WHERE u.poll_id = %s" % poll_id)
         self.assertEqual(len(rows), 1)
         self.assertEqual(rows[0][0], "Sub Path")
         self.assertEqual(rows[0][1].strip("/"), "deeper/level", rows)
@@ -355,7 +355,7 @@ class PushKinds(rumtest.RumTestCase):
         self.assertEqual((r.status, r.json.get("status")), (200, "OK_POLL"), r)
         # Without a sub-path, sub_path stays empty.
         poll2 = self.assertOkPoll(self.rumd.post(pi_path("Sub Path"), dev.usage([dev.report()])))
-        self.assertEqual(self.scalar("SELECT sub_path FROM uploads WHERE id = %s" % poll2), "")
+        self.assertEqual(self.scalar("SELECT sub_path FROM uploads WHERE poll_id = %s" % poll2), "")
 
     # -- captures -------------------------------------------------------------
 
@@ -406,7 +406,7 @@ class PushSwitches(rumtest.RumTestCase):
         poll_id = self.assertOkPoll(rumd.post(pi_path(name), dev.usage([dev.report()])))
         self.assertEqual(self.pg.count("tenants", "name = %s" % sql_literal(name), db=db), 1)
         self.assertEqual(self.pg.psql("SELECT t.name FROM uploads u JOIN tenants t ON t.id = u.tenant_id "
-                                      "WHERE u.id = %s" % poll_id, db=db), [[name]])
+                                      "WHERE u.poll_id = %s" % poll_id, db=db), [[name]])
         # The second message reuses the tenant.
         self.assertOkPoll(rumd.post(pi_path(name), dev.usage([dev.report()])))
         self.assertEqual(self.pg.count("tenants", "name = %s" % sql_literal(name), db=db), 1)
