@@ -1,23 +1,33 @@
+/* Device messages and RUM payloads, read with yajl's SAX parser.
+ *
+ * Each document is read in one pass: a path stack follows the few containers
+ * rumd reads from (the envelope, reports[i], usage[j], a report's signature,
+ * a sudi; in a payload asset_identification, meta, measurements[k]) and every
+ * other subtree is skipped, only counted for the depth limit. What a pass
+ * finds is captured as it goes, the last of duplicate keys winning as
+ * jansson kept it; the checks and their error messages run only after the
+ * whole document has parsed, in the order the tree-based parser had them.
+ *
+ * yajl is laxer than JSON (RFC 8259) in a few places, which are closed here:
+ * it takes \v and \f as whitespace, lets overlong or surrogate UTF-8 through,
+ * turns an unpaired \uD800 into '?' and decodes \u0000 to a NUL. */
 #include "domain/message.h"
 
-#include <jansson.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_parse.h>
 
 #include "util/err.h"
-#include "util/json_span.h"
+#include "util/strict.h"
 
-/* Top-level keys a hello may carry without making rumd unsure of the kind:
- * the CSSM envelope (PROTOCOL 1.3) and the identity fields devices send with
- * it. Any other key on a hello clears `confident`, so the body is captured. */
-static const char *const envelope_keys[] = {
-	"sudi", "udi", "timestamp", "nonce", "hostname", "software_version",
-	"software_tag_identifier", "product_instance_identifier",
-};
+#define MAX_DEPTH 2048 /* nested containers, as jansson's default limit */
+#define MAX_FRAMES 8   /* deepest followed path: reports[i].usage[j].signature.sudi */
 
-enum shape { SHAPE_NONE, SHAPE_REPORTS, SHAPE_USAGE, SHAPE_BARE };
+/* ------------------------------------------------------------------------ */
+/* Small helpers */
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -25,6 +35,14 @@ static void *xcalloc(size_t n, size_t size)
 
 	if (!p)
 		abort(); /* out of memory is fatal (DESIGN 3.5) */
+	return p;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		abort();
 	return p;
 }
 
@@ -85,171 +103,827 @@ static int parse_dec(const char *s, size_t n, int64_t *out)
 	return 0;
 }
 
-/* A non-negative integer given as a JSON integer or a decimal-digit string. */
-static int json_to_i64(const json_t *v, int64_t *out)
-{
-	if (json_is_integer(v)) {
-		json_int_t i = json_integer_value(v);
+/* ------------------------------------------------------------------------ */
+/* Text checks yajl does not make */
 
-		if (i < 0)
-			return -1;
-		*out = (int64_t)i;
-		return 0;
-	}
-	if (json_is_string(v))
-		return parse_dec(json_string_value(v), json_string_length(v), out);
-	return -1;
+/* Word-at-a-time scanning: these checks run over every byte of each body
+ * and payload, and byte loops (or glibc's memmem) cost a good part of what
+ * yajl itself does. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* 0x80 in each byte of w that is zero, 0 in the others (exact: no carry
+ * crosses a byte). */
+static uint64_t zero_bytes(uint64_t w)
+{
+	const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+
+	return ~(((w & low7) + low7) | w | low7);
 }
 
-/* A string value as is, a number as its decimal text; NULL for anything else. */
-static char *json_to_text(const json_t *v)
+/* Index of the first byte, in memory order, of a zero_bytes() mask. */
+static size_t first_byte(uint64_t m)
 {
-	char buf[64];
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return (size_t)__builtin_clzll(m) / 8;
+#else
+	return (size_t)__builtin_ctzll(m) / 8;
+#endif
+}
 
-	if (json_is_string(v))
-		return xmemdup(json_string_value(v), json_string_length(v));
-	if (json_is_integer(v)) {
-		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return xstrdup(buf);
-	}
-	if (json_is_real(v)) {
-		snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
-		return xstrdup(buf);
+/* Length of the UTF-8 sequence at p (n > 0 bytes left), 0 when it is not
+ * valid UTF-8: overlong forms, surrogates and code points past U+10FFFF are
+ * refused, as jansson refused them. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0];
+	size_t len = c < 0x80 ? 1 : c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
+
+	if (len == 0 || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) ||
+	    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
+		return 0;
+	return len;
+}
+
+/* Before parsing: no NUL (never JSON; PostgreSQL text cannot hold it), no
+ * \v or \f (yajl would take them for whitespace; in a string they are raw
+ * control characters), and strict UTF-8 (yajl only checks the shape of a
+ * sequence). Returns NULL or what is wrong. Eight bytes at a time while they
+ * are plain ASCII. */
+static const char *check_bytes(const char *text, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t i = 0, len;
+	uint64_t w;
+
+	while (i < n) {
+		if (i + 8 <= n) {
+			memcpy(&w, p + i, 8);
+			/* No byte >= 0x80 and none below 0x0d (\t and \n too). */
+			if (!((w | ((w - ONES * 0x0d) & ~w)) & HIGHS)) {
+				i += 8;
+				continue;
+			}
+		}
+		if (p[i] == 0)
+			return "it has a NUL byte";
+		if (p[i] == '\v' || p[i] == '\f')
+			return "it has a \\v or \\f byte";
+		if ((len = utf8_len(p + i, n - i)) == 0)
+			return "invalid UTF-8";
+		i += len;
 	}
 	return NULL;
 }
 
-static char *text_or_empty(const json_t *v)
+static int hex4(const char *p, unsigned *out)
 {
-	char *s = json_is_string(v) ? json_to_text(v) : NULL;
+	unsigned v = 0;
 
-	return s ? s : xstrdup("");
-}
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
 
-static int udi_part(char *dst, const json_t *v, const char *where, const char *name)
-{
-	const char *s = json_string_value(v);
-	size_t n = json_string_length(v);
-
-	if (!json_is_string(v))
-		return rum_err_set(RUM_EINVAL, "%s.%s is missing or not a string", where, name);
-	if (n == 0 || n > RUM_UDI_PART_MAX)
-		return rum_err_set(RUM_EINVAL, "%s.%s must be 1 to %d bytes", where, name,
-				   RUM_UDI_PART_MAX);
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return rum_err_set(RUM_EINVAL, "%s.%s has a control character", where,
-					   name);
-	memcpy(dst, s, n);
-	dst[n] = '\0';
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
 	return 0;
 }
 
-/* Reads {"udi_pid","udi_serial_number"}. *found is false (and 0 returned)
- * when sudi is not an object or has neither part; a present but bad part is
- * RUM_EINVAL naming `where`. */
-static int parse_udi(struct rum_udi *out, bool *found, const json_t *sudi, const char *where)
+/* The next "\u" in [p, end), or NULL. */
+static const char *find_backslash_u(const char *p, const char *end)
 {
-	const json_t *pid, *sn;
+	uint64_t w, v, m;
+
+	for (; end - p >= 9; p += 8) {
+		memcpy(&w, p, 8);
+		memcpy(&v, p + 1, 8);
+		m = zero_bytes(w ^ (ONES * '\\')) & zero_bytes(v ^ (ONES * 'u'));
+		if (m)
+			return p + first_byte(m);
+	}
+	for (; end - p >= 2; p++)
+		if (p[0] == '\\' && p[1] == 'u')
+			return p;
+	return NULL;
+}
+
+/* After yajl accepted the text: every \u escape must be a character other
+ * than U+0000, surrogates paired. In valid JSON a backslash occurs only in a
+ * string, where it starts an escape unless an odd run of backslashes
+ * precedes it; so finding "\u" and counting the run before it is exact. */
+static const char *check_escapes(const char *text, size_t n)
+{
+	const char *p = text, *end = text + n;
+	unsigned cp, lo;
+
+	while ((p = find_backslash_u(p, end)) != NULL) {
+		size_t run = 0;
+
+		while (p - run > text && p[-(ptrdiff_t)run - 1] == '\\')
+			run++;
+		if (run % 2) {
+			p += 2; /* an escaped backslash, then a plain 'u' */
+			continue;
+		}
+		if (end - p < 6 || hex4(p + 2, &cp) != 0)
+			return "bad \\u escape";
+		if (cp == 0)
+			return "\\u0000 is not allowed";
+		if (cp >= 0xdc00 && cp <= 0xdfff)
+			return "unpaired surrogate in a \\u escape";
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || hex4(p + 8, &lo) != 0 ||
+			    lo < 0xdc00 || lo > 0xdfff)
+				return "unpaired surrogate in a \\u escape";
+			p += 6;
+		}
+		p += 6;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Captured values */
+
+enum jtype { J_ABSENT = 0, J_NULL, J_BOOL, J_NUMBER, J_STRING, J_ARRAY, J_OBJECT };
+
+/* The value last seen at a place. Strings (decoded) and numbers (their JSON
+ * text) keep their text, NUL-terminated; other types only their type. */
+struct val {
+	enum jtype type;
+	char *text;
+	size_t len;
+};
+
+static void val_set(struct val *v, enum jtype type, const char *s, size_t len)
+{
+	free(v->text);
+	v->type = type;
+	v->text = (type == J_STRING || type == J_NUMBER) ? xmemdup(s, len) : NULL;
+	v->len = v->text ? len : 0;
+}
+
+static void val_dispose(struct val *v)
+{
+	free(v->text);
+	memset(v, 0, sizeof(*v));
+}
+
+/* Takes the text of a string value, leaving the value absent. */
+static char *val_steal(struct val *v)
+{
+	char *s = v->text;
+
+	memset(v, 0, sizeof(*v));
+	return s;
+}
+
+/* A JSON number that is an integer fitting int64_t ("-0" is 0, as jansson
+ * read it). Fractions, exponents and larger integers are not. */
+static int num_int64(const char *text, int64_t *out)
+{
+	if (strpbrk(text, ".eE"))
+		return -1;
+	return rum_strict_int64(out, text) == 0 ? 0 : -1;
+}
+
+/* A non-negative integer given as a JSON integer or a decimal-digit string. */
+static int val_to_i64(const struct val *v, int64_t *out)
+{
+	int64_t i;
+
+	if (v->type == J_NUMBER) {
+		if (num_int64(v->text, &i) != 0 || i < 0)
+			return -1;
+		*out = i;
+		return 0;
+	}
+	if (v->type == J_STRING)
+		return parse_dec(v->text, v->len, out);
+	return -1;
+}
+
+/* A string as is; a number as the text jansson gave it (an int64 in
+ * decimal, another number with %.17g), or as sent when no double holds it;
+ * NULL for anything else. */
+static char *val_to_text(const struct val *v)
+{
+	char buf[64];
+	int64_t i;
+	double d;
+
+	if (v->type == J_STRING)
+		return xmemdup(v->text, v->len);
+	if (v->type != J_NUMBER)
+		return NULL;
+	if (num_int64(v->text, &i) == 0) {
+		snprintf(buf, sizeof(buf), "%lld", (long long)i);
+		return xstrdup(buf);
+	}
+	d = strtod(v->text, NULL);
+	if (strpbrk(v->text, ".eE") && isfinite(d)) {
+		snprintf(buf, sizeof(buf), "%.17g", d);
+		return xstrdup(buf);
+	}
+	return xmemdup(v->text, v->len);
+}
+
+static char *text_or_empty(const struct val *v)
+{
+	return v->type == J_STRING ? xmemdup(v->text, v->len) : xstrdup("");
+}
+
+/* A sudi value: {"udi_pid": ..., "udi_serial_number": ...}. */
+struct udi_cap {
+	enum jtype type;
+	struct val pid, sn;
+};
+
+static void udi_reset(struct udi_cap *c, enum jtype type)
+{
+	val_dispose(&c->pid);
+	val_dispose(&c->sn);
+	c->type = type;
+}
+
+static int udi_part(char *dst, const struct val *v, const char *where, const char *name)
+{
+	if (v->type != J_STRING)
+		return rum_err_set(RUM_EINVAL, "%s.%s is missing or not a string", where, name);
+	if (v->len == 0 || v->len > RUM_UDI_PART_MAX)
+		return rum_err_set(RUM_EINVAL, "%s.%s must be 1 to %d bytes", where, name,
+				   RUM_UDI_PART_MAX);
+	for (size_t i = 0; i < v->len; i++)
+		if ((unsigned char)v->text[i] < 0x20 || v->text[i] == 0x7f)
+			return rum_err_set(RUM_EINVAL, "%s.%s has a control character", where,
+					   name);
+	memcpy(dst, v->text, v->len);
+	dst[v->len] = '\0';
+	return 0;
+}
+
+/* *found is false (and 0 returned) when the sudi is not an object or has
+ * neither part; a present but bad part is RUM_EINVAL naming `where`. */
+static int udi_from(struct rum_udi *out, bool *found, const struct udi_cap *c, const char *where)
+{
 	struct rum_udi u;
 	int rc;
 
 	*found = false;
-	if (!json_is_object(sudi))
+	if (c->type != J_OBJECT || (c->pid.type == J_ABSENT && c->sn.type == J_ABSENT))
 		return 0;
-	pid = json_object_get(sudi, "udi_pid");
-	sn = json_object_get(sudi, "udi_serial_number");
-	if (!pid && !sn)
-		return 0;
-	if ((rc = udi_part(u.pid, pid, where, "udi_pid")) != 0 ||
-	    (rc = udi_part(u.sn, sn, where, "udi_serial_number")) != 0)
+	if ((rc = udi_part(u.pid, &c->pid, where, "udi_pid")) != 0 ||
+	    (rc = udi_part(u.sn, &c->sn, where, "udi_serial_number")) != 0)
 		return rc;
 	*out = u;
 	*found = true;
 	return 0;
 }
 
-static const json_t *get_path2(const json_t *o, const char *a, const char *b)
+/* ------------------------------------------------------------------------ */
+/* The walk: yajl's events on a path stack */
+
+#define R_SKIP 0 /* role of a container nothing is read from */
+
+/* A container being followed: what it is (a pass's role) and, in an object,
+ * what the current member is (a K_* key). */
+struct frame {
+	uint8_t role;
+	uint8_t key;
+};
+
+struct walk;
+
+/* What a pass does with each event. `top` is the innermost followed
+ * container, NULL at the document's top. */
+struct walk_ops {
+	/* A member name in the object `top`: what its value will be (K_*). */
+	uint8_t (*key)(struct walk *w, const struct frame *top, const char *s, size_t len);
+	/* A value inside `top`: a scalar with its text (decoded string or the
+	 * number as written), or the opening of an object or array at byte `at`.
+	 * Returns the role to follow that container with, or R_SKIP. */
+	uint8_t (*value)(struct walk *w, const struct frame *top, enum jtype type, const char *s,
+			 size_t len, size_t at);
+	/* The followed container `top` closed; `end` is the byte after it. */
+	void (*close)(struct walk *w, const struct frame *top, size_t end);
+};
+
+struct walk {
+	const struct walk_ops *ops;
+	yajl_handle h;
+	struct frame stack[MAX_FRAMES];
+	size_t n;          /* frames in use */
+	size_t skip;       /* containers open inside a skipped one (its own included) */
+	const char *fault; /* why the walk cancelled the parse */
+	bool finishing;    /* in yajl_complete_parse: no offsets into the text */
+	size_t top_end;    /* the byte after the top-level value */
+};
+
+static const struct frame *walk_top(const struct walk *w)
 {
-	return json_object_get(json_object_get(o, a), b);
+	return w->n ? &w->stack[w->n - 1] : NULL;
 }
 
-static bool is_version_2(const json_t *v)
+/* The role of the frame `up` levels above the top one (0: the top). */
+static uint8_t walk_role(const struct walk *w, size_t up)
 {
-	if (json_is_string(v))
-		return strcmp(json_string_value(v), "2.0") == 0 ||
-		       strcmp(json_string_value(v), "2") == 0;
-	return json_is_number(v) && json_number_value(v) == 2.0;
+	return up < w->n ? w->stack[w->n - 1 - up].role : R_SKIP;
+}
+
+static int walk_open(struct walk *w, enum jtype type)
+{
+	uint8_t role;
+
+	if (w->n + w->skip >= MAX_DEPTH) {
+		w->fault = "nesting deeper than 2048 levels";
+		return 0;
+	}
+	if (w->skip) {
+		w->skip++;
+		return 1;
+	}
+	/* Inside this callback yajl has consumed the '{' or '[' and no more. */
+	role = w->ops->value(w, walk_top(w), type, NULL, 0, yajl_get_bytes_consumed(w->h) - 1);
+	if (role == R_SKIP) {
+		w->skip = 1;
+		return 1;
+	}
+	if (w->n == MAX_FRAMES)
+		abort(); /* cannot happen: the passes' roles nest at most 7 deep */
+	w->stack[w->n++] = (struct frame){role, 0};
+	return 1;
+}
+
+static int walk_close(void *ctx)
+{
+	struct walk *w = ctx;
+	size_t end = yajl_get_bytes_consumed(w->h); /* just past the '}' or ']' */
+
+	if (w->skip) {
+		w->skip--;
+	} else {
+		w->ops->close(w, walk_top(w), end);
+		w->n--;
+	}
+	if (w->n + w->skip == 0)
+		w->top_end = end;
+	return 1;
+}
+
+static int walk_scalar(struct walk *w, enum jtype type, const char *s, size_t len)
+{
+	if (!w->skip)
+		w->ops->value(w, walk_top(w), type, s, len, 0);
+	if (w->n + w->skip == 0) /* a number ending the text comes while finishing */
+		w->top_end = w->finishing ? SIZE_MAX : yajl_get_bytes_consumed(w->h);
+	return 1;
+}
+
+static int cb_null(void *ctx)
+{
+	return walk_scalar(ctx, J_NULL, NULL, 0);
+}
+
+static int cb_boolean(void *ctx, int b)
+{
+	return walk_scalar(ctx, J_BOOL, NULL, 0);
+}
+
+/* Numbers arrive as their text, so that no integer is too big for yajl. */
+static int cb_number(void *ctx, const char *s, size_t len)
+{
+	return walk_scalar(ctx, J_NUMBER, s, len);
+}
+
+static int cb_string(void *ctx, const unsigned char *s, size_t len)
+{
+	return walk_scalar(ctx, J_STRING, (const char *)s, len);
+}
+
+static int cb_start_map(void *ctx)
+{
+	return walk_open(ctx, J_OBJECT);
+}
+
+static int cb_start_array(void *ctx)
+{
+	return walk_open(ctx, J_ARRAY);
+}
+
+static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+	struct walk *w = ctx;
+
+	if (!w->skip)
+		w->stack[w->n - 1].key = w->ops->key(w, walk_top(w), (const char *)s, len);
+	return 1;
+}
+
+static const yajl_callbacks walk_callbacks = {
+	cb_null,    cb_boolean, NULL,          NULL,       cb_number,     cb_string,
+	cb_start_map, cb_map_key, walk_close, cb_start_array, walk_close,
+};
+
+static void *ya_malloc(void *ctx, size_t n)
+{
+	return xrealloc(NULL, n);
+}
+
+static void *ya_realloc(void *ctx, void *p, size_t n)
+{
+	return xrealloc(p, n);
+}
+
+static void ya_free(void *ctx, void *p)
+{
+	free(p);
+}
+
+static yajl_alloc_funcs ya_funcs = {ya_malloc, ya_realloc, ya_free, NULL};
+
+/* "<what> is not JSON: <why> (line L, column C)", at byte `off` of text. */
+static int not_json(const char *what, const char *why, const char *text, size_t off)
+{
+	char tmp[160], line[160];
+	size_t ln = 1, col = 1, n = strlen(why);
+
+	for (size_t i = 0; i < off; i++, col++)
+		if (text[i] == '\n') {
+			ln++;
+			col = 0;
+		}
+	while (n && (why[n - 1] == '\n' || why[n - 1] == ' ')) /* yajl ends with "\n" */
+		n--;
+	snprintf(tmp, sizeof(tmp), "%.*s", (int)n, why);
+	one_line(line, sizeof(line), tmp);
+	return rum_err_set(RUM_EINVAL, "%s is not JSON: %s (line %zu, column %zu)", what, line, ln,
+			   col);
+}
+
+/* yajl lets through trailing garbage that is an unfinished token (`{} "x`,
+ * `{} tr`): it waits for more text that never comes. Only JSON whitespace
+ * may follow the value. */
+static bool only_space(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+			return false;
+	return true;
+}
+
+/* Parses text[0..len) with w's pass, strictly: one value, nothing after it,
+ * no comments, valid UTF-8, nesting within MAX_DEPTH. `what` ("body",
+ * "payload") names the text in errors. 0 or RUM_EINVAL. */
+static int walk_run(struct walk *w, const char *what, const char *text, size_t len)
+{
+	const char *bad = check_bytes(text, len);
+	yajl_status st;
+	size_t off;
+	int rc = 0;
+
+	if (bad)
+		return rum_err_set(RUM_EINVAL, "%s is not JSON: %s", what, bad);
+	w->h = yajl_alloc(&walk_callbacks, &ya_funcs, w);
+	if (!w->h)
+		abort();
+	yajl_config(w->h, yajl_allow_comments, 0);
+	yajl_config(w->h, yajl_dont_validate_strings, 0);
+	yajl_config(w->h, yajl_allow_trailing_garbage, 0);
+	yajl_config(w->h, yajl_allow_multiple_values, 0);
+	yajl_config(w->h, yajl_allow_partial_values, 0);
+	st = yajl_parse(w->h, (const unsigned char *)text, len);
+	off = yajl_get_bytes_consumed(w->h);
+	if (st == yajl_status_ok) {
+		w->finishing = true;
+		st = yajl_complete_parse(w->h);
+		off = len; /* the end of the text, not yajl's one-space flush */
+	}
+	if (st == yajl_status_client_canceled) {
+		rc = not_json(what, w->fault, text, off);
+	} else if (st != yajl_status_ok) {
+		unsigned char *msg = yajl_get_error(w->h, 0, NULL, 0);
+
+		rc = not_json(what, msg ? (const char *)msg : "parse error", text, off);
+		yajl_free_error(w->h, msg);
+	} else if (w->top_end < len && !only_space(text + w->top_end, len - w->top_end)) {
+		rc = not_json(what, "trailing garbage", text, w->top_end);
+	} else if ((bad = check_escapes(text, len)) != NULL) {
+		rc = rum_err_set(RUM_EINVAL, "%s is not JSON: %s", what, bad);
+	}
+	yajl_free(w->h);
+	w->h = NULL;
+	return rc;
+}
+
+/* Member names the passes know, per role. */
+enum key {
+	K_OTHER = 0,
+	K_ENVELOPE, /* known to the envelope, not read */
+	K_SUDI,
+	K_HOSTNAME,
+	K_TAG,
+	K_NONCE,
+	K_TIMESTAMP,
+	K_POLL_ID,
+	K_REPORTS,
+	K_USAGE,
+	K_PAYLOAD,
+	K_SIGNATURE,
+	K_LICENSES,
+	K_TRUST_REQUEST,
+	K_TRUST_REQUESTS,
+	K_UDI_PID,
+	K_UDI_SN,
+	K_ASSET_ID,
+	K_INSTANCE,
+	K_META,
+	K_VERSION,
+	K_MEASUREMENTS,
+	K_REPORT_ID,
+	K_ENTITLEMENT_TAG,
+	K_SOFTWARE_VERSION,
+	K_METRIC_NAME,
+	K_START_TIME,
+	K_END_TIME,
+	K_VALUE,
+};
+
+struct key_name {
+	const char *name;
+	size_t len;
+	uint8_t key;
+	bool envelope; /* a top-level key a hello may carry (PROTOCOL 1.3) */
+};
+
+#define N(name) name, sizeof(name) - 1
+#define KEYS(t) t, sizeof(t) / sizeof((t)[0])
+
+static uint8_t key_lookup(const struct key_name *t, size_t n, const char *s, size_t len,
+			  bool *envelope)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].len == len && memcmp(t[i].name, s, len) == 0) {
+			if (envelope)
+				*envelope = t[i].envelope;
+			return t[i].key;
+		}
+	if (envelope)
+		*envelope = false;
+	return K_OTHER;
+}
+
+static const struct key_name udi_keys[] = {
+	{N("udi_pid"), K_UDI_PID, false},
+	{N("udi_serial_number"), K_UDI_SN, false},
+};
+
+static void udi_member(struct udi_cap *c, uint8_t key, enum jtype type, const char *s, size_t len)
+{
+	if (key == K_UDI_PID)
+		val_set(&c->pid, type, s, len);
+	else if (key == K_UDI_SN)
+		val_set(&c->sn, type, s, len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* RUM payloads (PROTOCOL 1.4) */
+
+enum payload_role { P_ROOT = 1, P_AI, P_INSTANCE, P_SUDI, P_META, P_MEASUREMENTS, P_MEAS, P_VALUE };
+
+struct payload {
+	struct walk w; /* first: the walk's callbacks get the pass from it */
+	enum jtype root;
+	struct val version;       /* version */
+	struct val rid_a, rid_b;  /* meta.report_id, asset_identification.report_id */
+	struct udi_cap sudi;      /* asset_identification.instance.sudi */
+	struct val tag, swver;    /* meta.entitlement_tag, meta.software_version */
+	size_t n_meas;            /* elements of measurements[] so far */
+	struct val metric, start; /* measurements[0].metric_name, .start_time */
+	struct val end, value;    /* measurements[last].end_time, .value or .value.value */
+};
+
+static const struct key_name payload_root_keys[] = {
+	{N("asset_identification"), K_ASSET_ID, false},
+	{N("meta"), K_META, false},
+	{N("version"), K_VERSION, false},
+	{N("measurements"), K_MEASUREMENTS, false},
+};
+static const struct key_name ai_keys[] = {
+	{N("report_id"), K_REPORT_ID, false},
+	{N("instance"), K_INSTANCE, false},
+};
+static const struct key_name instance_keys[] = {{N("sudi"), K_SUDI, false}};
+static const struct key_name meta_keys[] = {
+	{N("report_id"), K_REPORT_ID, false},
+	{N("entitlement_tag"), K_ENTITLEMENT_TAG, false},
+	{N("software_version"), K_SOFTWARE_VERSION, false},
+};
+static const struct key_name meas_keys[] = {
+	{N("metric_name"), K_METRIC_NAME, false},
+	{N("start_time"), K_START_TIME, false},
+	{N("end_time"), K_END_TIME, false},
+	{N("value"), K_VALUE, false},
+};
+static const struct key_name value_keys[] = {{N("value"), K_VALUE, false}};
+
+static uint8_t payload_key(struct walk *w, const struct frame *top, const char *s, size_t len)
+{
+	switch (top->role) {
+	case P_ROOT: return key_lookup(KEYS(payload_root_keys), s, len, NULL);
+	case P_AI: return key_lookup(KEYS(ai_keys), s, len, NULL);
+	case P_INSTANCE: return key_lookup(KEYS(instance_keys), s, len, NULL);
+	case P_SUDI: return key_lookup(KEYS(udi_keys), s, len, NULL);
+	case P_META: return key_lookup(KEYS(meta_keys), s, len, NULL);
+	case P_MEAS: return key_lookup(KEYS(meas_keys), s, len, NULL);
+	case P_VALUE: return key_lookup(KEYS(value_keys), s, len, NULL);
+	}
+	return K_OTHER;
+}
+
+/* A member of the payload object. A repeated key replaces everything the
+ * earlier value gave. */
+static uint8_t payload_root_member(struct payload *p, uint8_t key, enum jtype type, const char *s,
+				   size_t len)
+{
+	switch (key) {
+	case K_ASSET_ID:
+		val_dispose(&p->rid_b);
+		udi_reset(&p->sudi, J_ABSENT);
+		return type == J_OBJECT ? P_AI : R_SKIP;
+	case K_META:
+		val_dispose(&p->rid_a);
+		val_dispose(&p->tag);
+		val_dispose(&p->swver);
+		return type == J_OBJECT ? P_META : R_SKIP;
+	case K_VERSION:
+		val_set(&p->version, type, s, len);
+		return R_SKIP;
+	case K_MEASUREMENTS:
+		p->n_meas = 0;
+		val_dispose(&p->metric);
+		val_dispose(&p->start);
+		val_dispose(&p->end);
+		val_dispose(&p->value);
+		return type == J_ARRAY ? P_MEASUREMENTS : R_SKIP;
+	}
+	return R_SKIP;
+}
+
+/* A member of measurements[k]: the first element gives metric_name and
+ * start_time; every element may be the last one, which gives end_time and
+ * the value. */
+static uint8_t meas_member(struct payload *p, uint8_t key, enum jtype type, const char *s,
+			   size_t len)
+{
+	bool first = p->n_meas == 1;
+
+	if (key == K_METRIC_NAME && first)
+		val_set(&p->metric, type, s, len);
+	else if (key == K_START_TIME && first)
+		val_set(&p->start, type, s, len);
+	else if (key == K_END_TIME)
+		val_set(&p->end, type, s, len);
+	else if (key == K_VALUE && type == J_OBJECT)
+		val_dispose(&p->value); /* {"type": ..., "value": ...}: read inside */
+	else if (key == K_VALUE)
+		val_set(&p->value, type, s, len);
+	return key == K_VALUE && type == J_OBJECT ? P_VALUE : R_SKIP;
+}
+
+static uint8_t payload_value(struct walk *w, const struct frame *top, enum jtype type,
+			     const char *s, size_t len, size_t at)
+{
+	struct payload *p = (struct payload *)w;
+
+	if (!top) {
+		p->root = type;
+		return type == J_OBJECT ? P_ROOT : R_SKIP;
+	}
+	switch (top->role) {
+	case P_ROOT: return payload_root_member(p, top->key, type, s, len);
+	case P_AI:
+		if (top->key == K_REPORT_ID)
+			val_set(&p->rid_b, type, s, len);
+		if (top->key == K_INSTANCE)
+			udi_reset(&p->sudi, J_ABSENT);
+		return top->key == K_INSTANCE && type == J_OBJECT ? P_INSTANCE : R_SKIP;
+	case P_INSTANCE:
+		if (top->key != K_SUDI)
+			return R_SKIP;
+		udi_reset(&p->sudi, type);
+		return type == J_OBJECT ? P_SUDI : R_SKIP;
+	case P_SUDI: udi_member(&p->sudi, top->key, type, s, len); return R_SKIP;
+	case P_META:
+		if (top->key == K_REPORT_ID)
+			val_set(&p->rid_a, type, s, len);
+		else if (top->key == K_ENTITLEMENT_TAG)
+			val_set(&p->tag, type, s, len);
+		else if (top->key == K_SOFTWARE_VERSION)
+			val_set(&p->swver, type, s, len);
+		return R_SKIP;
+	case P_MEASUREMENTS:
+		p->n_meas++;
+		val_dispose(&p->end);
+		val_dispose(&p->value);
+		return type == J_OBJECT ? P_MEAS : R_SKIP;
+	case P_MEAS: return meas_member(p, top->key, type, s, len);
+	case P_VALUE:
+		if (top->key == K_VALUE)
+			val_set(&p->value, type, s, len);
+		return R_SKIP;
+	}
+	return R_SKIP;
+}
+
+static void payload_close(struct walk *w, const struct frame *top, size_t end)
+{
+}
+
+static const struct walk_ops payload_ops = {payload_key, payload_value, payload_close};
+
+static void payload_dispose(struct payload *p)
+{
+	struct val *vals[] = {&p->version, &p->rid_a, &p->rid_b, &p->tag, &p->swver,
+			      &p->metric,  &p->start, &p->end,   &p->value};
+
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		val_dispose(vals[i]);
+	udi_reset(&p->sudi, J_ABSENT);
+}
+
+static bool is_version_2(const struct val *v)
+{
+	if (v->type == J_STRING)
+		return strcmp(v->text, "2.0") == 0 || strcmp(v->text, "2") == 0;
+	return v->type == J_NUMBER && strtod(v->text, NULL) == 2.0;
+}
+
+/* What the walk found, checked and stored into r, as the tree-based parser
+ * did: report id first, then the instance sudi. */
+static int payload_extract(struct rum_report *r, struct payload *p)
+{
+	bool b_first = is_version_2(&p->version), has_udi;
+	const struct val *rid;
+	struct rum_udi udi;
+	int64_t id, t;
+
+	if (p->root != J_OBJECT)
+		return rum_err_set(RUM_EINVAL, "payload is not a JSON object");
+	if (b_first)
+		rid = p->rid_b.type ? &p->rid_b : &p->rid_a;
+	else
+		rid = p->rid_a.type ? &p->rid_a : &p->rid_b;
+	if (!rid->type)
+		return rum_err_set(RUM_EINVAL, "payload has no report_id");
+	if (val_to_i64(rid, &id) != 0)
+		return rum_err_set(RUM_EINVAL,
+				   "payload report_id is not a non-negative decimal number");
+	if (udi_from(&udi, &has_udi, &p->sudi, "payload asset_identification.instance.sudi") != 0)
+		return RUM_EINVAL;
+
+	r->format = rid == &p->rid_b ? 'B' : 'A';
+	r->report_id = id;
+	if (has_udi)
+		r->udi = udi;
+	r->entitlement_tag = text_or_empty(&p->tag);
+	r->software_version = text_or_empty(&p->swver);
+	r->metric_name = text_or_empty(&p->metric);
+	r->last_value = val_to_text(&p->value);
+	if (!r->last_value)
+		r->last_value = xstrdup("");
+	if (val_to_i64(&p->start, &t) == 0)
+		r->first_start = t;
+	if (val_to_i64(&p->end, &t) == 0)
+		r->last_end = t;
+	return 0;
 }
 
 int rum_report_parse_payload(struct rum_report *r, const char *payload, size_t len)
 {
-	const json_t *ai, *meta, *rid, *rid_a, *rid_b, *ms, *first = NULL, *last = NULL, *val;
-	struct rum_udi udi;
-	json_error_t jerr;
-	json_t *root;
-	bool b_first, has_udi;
-	int64_t id, t;
-	char line[160];
-	int rc = RUM_EINVAL;
+	struct payload p;
+	int rc;
 
 	if (!r || (!payload && len))
 		return rum_err_set(RUM_EINVAL, "no payload");
-	if (len && memchr(payload, '\0', len))
-		return rum_err_set(RUM_EINVAL, "payload is not JSON: it has a NUL byte");
-	root = json_loadb(payload ? payload : "", len, JSON_DECODE_ANY, &jerr);
-	if (!root) {
-		one_line(line, sizeof(line), jerr.text);
-		return rum_err_set(RUM_EINVAL, "payload is not JSON: %s (line %d, column %d)",
-				   line, jerr.line, jerr.column);
-	}
-	if (!json_is_object(root)) {
-		rum_err_set(RUM_EINVAL, "payload is not a JSON object");
-		goto out;
-	}
-	ai = json_object_get(root, "asset_identification");
-	meta = json_object_get(root, "meta");
-	rid_a = json_object_get(meta, "report_id");
-	rid_b = json_object_get(ai, "report_id");
-	b_first = is_version_2(json_object_get(root, "version"));
-	rid = b_first ? (rid_b ? rid_b : rid_a) : (rid_a ? rid_a : rid_b);
-	if (!rid) {
-		rum_err_set(RUM_EINVAL, "payload has no report_id");
-		goto out;
-	}
-	if (json_to_i64(rid, &id) != 0) {
-		rum_err_set(RUM_EINVAL, "payload report_id is not a non-negative decimal number");
-		goto out;
-	}
-	if (parse_udi(&udi, &has_udi, get_path2(ai, "instance", "sudi"),
-		      "payload asset_identification.instance.sudi") != 0)
-		goto out;
-
-	ms = json_object_get(root, "measurements");
-	if (json_array_size(ms) > 0) {
-		first = json_array_get(ms, 0);
-		last = json_array_get(ms, json_array_size(ms) - 1);
-	}
-	r->format = rid == rid_b ? 'B' : 'A';
-	r->report_id = id;
-	if (has_udi)
-		r->udi = udi;
-	r->entitlement_tag = text_or_empty(json_object_get(meta, "entitlement_tag"));
-	r->software_version = text_or_empty(json_object_get(meta, "software_version"));
-	r->metric_name = text_or_empty(json_object_get(first, "metric_name"));
-	val = json_object_get(last, "value");
-	if (json_is_object(val))
-		val = json_object_get(val, "value");
-	r->last_value = json_to_text(val);
-	if (!r->last_value)
-		r->last_value = xstrdup("");
-	if (json_to_i64(json_object_get(first, "start_time"), &t) == 0)
-		r->first_start = t;
-	if (json_to_i64(json_object_get(last, "end_time"), &t) == 0)
-		r->last_end = t;
-	rc = 0;
-out:
-	json_decref(root);
+	memset(&p, 0, sizeof(p));
+	p.w.ops = &payload_ops;
+	rc = walk_run(&p.w, "payload", payload ? payload : "", len);
+	if (rc == 0)
+		rc = payload_extract(r, &p);
+	payload_dispose(&p);
 	return rc;
 }
 
@@ -265,6 +939,9 @@ void rum_report_dispose(struct rum_report *r)
 	r->payload = r->entitlement_tag = r->software_version = NULL;
 	r->metric_name = r->last_value = NULL;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Device messages (PROTOCOL 1.3) */
 
 const char *rum_msg_kind_name(enum rum_msg_kind kind)
 {
@@ -295,6 +972,300 @@ void rum_message_free(struct rum_message *msg)
 	free(msg);
 }
 
+enum body_role {
+	B_ROOT = 1,
+	B_ENV_SUDI,
+	B_REPORTS,
+	B_ENTRY,
+	B_ENTRY_SUDI,
+	B_ROOT_USAGE,
+	B_ENTRY_USAGE,
+	B_REPORT,
+	B_SIGNATURE,
+	B_SIG_SUDI,
+};
+
+/* A run of consecutive elements in one of the body's vectors. */
+struct range {
+	size_t first, n;
+};
+
+/* An element of a usage[] array, or the body itself read as a report. */
+struct rep {
+	enum jtype type;
+	size_t start, end;     /* its text, when an object: body[start..end) */
+	struct val payload;
+	enum jtype signature;
+	struct udi_cap sig;    /* signature.sudi */
+};
+
+/* An element of reports[]. */
+struct entry {
+	enum jtype type;
+	struct udi_cap sudi;
+	struct val hostname, tag;
+	enum jtype usage_type;
+	struct range usage;    /* into body.reps */
+};
+
+struct body {
+	struct walk w; /* first: the walk's callbacks get the pass from it */
+	enum jtype root;
+	bool unknown_key;      /* a top-level key a hello does not carry */
+	struct udi_cap sudi;
+	struct val hostname, tag, nonce, timestamp, poll_id;
+	enum jtype reports_type, usage_type, licenses, trust_request, trust_requests;
+	struct range reports;  /* into ents */
+	struct range usage;    /* into reps */
+	struct rep bare;       /* the top-level object as a report */
+	/* Everything the walk met, in document order; the ranges above select
+	 * the elements of the last of duplicate keys. */
+	struct entry *ents;
+	size_t n_ents, cap_ents;
+	struct rep *reps;
+	size_t n_reps, cap_reps;
+};
+
+static const struct key_name root_keys[] = {
+	{N("sudi"), K_SUDI, true},
+	{N("udi"), K_ENVELOPE, true},
+	{N("timestamp"), K_TIMESTAMP, true},
+	{N("nonce"), K_NONCE, true},
+	{N("hostname"), K_HOSTNAME, true},
+	{N("software_version"), K_ENVELOPE, true},
+	{N("software_tag_identifier"), K_TAG, true},
+	{N("product_instance_identifier"), K_ENVELOPE, true},
+	{N("poll_id"), K_POLL_ID, false},
+	{N("reports"), K_REPORTS, false},
+	{N("usage"), K_USAGE, false},
+	{N("payload"), K_PAYLOAD, false},
+	{N("signature"), K_SIGNATURE, false},
+	{N("licenses"), K_LICENSES, false},
+	{N("trust_request"), K_TRUST_REQUEST, false},
+	{N("trust_requests"), K_TRUST_REQUESTS, false},
+};
+static const struct key_name entry_keys[] = {
+	{N("sudi"), K_SUDI, false},
+	{N("hostname"), K_HOSTNAME, false},
+	{N("software_tag_identifier"), K_TAG, false},
+	{N("usage"), K_USAGE, false},
+};
+static const struct key_name report_keys[] = {
+	{N("payload"), K_PAYLOAD, false},
+	{N("signature"), K_SIGNATURE, false},
+};
+static const struct key_name signature_keys[] = {{N("sudi"), K_SUDI, false}};
+
+static uint8_t body_key(struct walk *w, const struct frame *top, const char *s, size_t len)
+{
+	struct body *b = (struct body *)w;
+	bool envelope;
+	uint8_t key;
+
+	switch (top->role) {
+	case B_ROOT:
+		key = key_lookup(KEYS(root_keys), s, len, &envelope);
+		if (!envelope)
+			b->unknown_key = true;
+		return key;
+	case B_ENTRY: return key_lookup(KEYS(entry_keys), s, len, NULL);
+	case B_REPORT: return key_lookup(KEYS(report_keys), s, len, NULL);
+	case B_SIGNATURE: return key_lookup(KEYS(signature_keys), s, len, NULL);
+	case B_ENV_SUDI:
+	case B_ENTRY_SUDI:
+	case B_SIG_SUDI: return key_lookup(KEYS(udi_keys), s, len, NULL);
+	}
+	return K_OTHER;
+}
+
+static struct entry *last_ent(struct body *b)
+{
+	return &b->ents[b->n_ents - 1];
+}
+
+static struct rep *last_rep(struct body *b)
+{
+	return &b->reps[b->n_reps - 1];
+}
+
+/* The report a frame of role `role` (B_ROOT or B_REPORT) stands for. */
+static struct rep *report_of(struct body *b, uint8_t role)
+{
+	return role == B_ROOT ? &b->bare : last_rep(b);
+}
+
+/* A member of the top-level object, which may also be a bare report. */
+static uint8_t root_member(struct body *b, uint8_t key, enum jtype type, const char *s, size_t len)
+{
+	switch (key) {
+	case K_SUDI: udi_reset(&b->sudi, type); return type == J_OBJECT ? B_ENV_SUDI : R_SKIP;
+	case K_HOSTNAME: val_set(&b->hostname, type, s, len); break;
+	case K_TAG: val_set(&b->tag, type, s, len); break;
+	case K_NONCE: val_set(&b->nonce, type, s, len); break;
+	case K_TIMESTAMP: val_set(&b->timestamp, type, s, len); break;
+	case K_POLL_ID: val_set(&b->poll_id, type, s, len); break;
+	case K_PAYLOAD: val_set(&b->bare.payload, type, s, len); break;
+	case K_LICENSES: b->licenses = type; break;
+	case K_TRUST_REQUEST: b->trust_request = type; break;
+	case K_TRUST_REQUESTS: b->trust_requests = type; break;
+	case K_REPORTS:
+		b->reports_type = type;
+		b->reports = (struct range){b->n_ents, 0};
+		return type == J_ARRAY ? B_REPORTS : R_SKIP;
+	case K_USAGE:
+		b->usage_type = type;
+		b->usage = (struct range){b->n_reps, 0};
+		return type == J_ARRAY ? B_ROOT_USAGE : R_SKIP;
+	case K_SIGNATURE:
+		b->bare.signature = type;
+		udi_reset(&b->bare.sig, J_ABSENT);
+		return type == J_OBJECT ? B_SIGNATURE : R_SKIP;
+	}
+	return R_SKIP;
+}
+
+static uint8_t entry_member(struct body *b, uint8_t key, enum jtype type, const char *s, size_t len)
+{
+	struct entry *e = last_ent(b);
+
+	switch (key) {
+	case K_SUDI: udi_reset(&e->sudi, type); return type == J_OBJECT ? B_ENTRY_SUDI : R_SKIP;
+	case K_HOSTNAME: val_set(&e->hostname, type, s, len); break;
+	case K_TAG: val_set(&e->tag, type, s, len); break;
+	case K_USAGE:
+		e->usage_type = type;
+		e->usage = (struct range){b->n_reps, 0};
+		return type == J_ARRAY ? B_ENTRY_USAGE : R_SKIP;
+	}
+	return R_SKIP;
+}
+
+static uint8_t reports_element(struct body *b, enum jtype type)
+{
+	if (b->n_ents == b->cap_ents) {
+		b->cap_ents = b->cap_ents ? 2 * b->cap_ents : 8;
+		b->ents = xrealloc(b->ents, b->cap_ents * sizeof(*b->ents));
+	}
+	memset(&b->ents[b->n_ents++], 0, sizeof(*b->ents));
+	last_ent(b)->type = type;
+	b->reports.n++;
+	return type == J_OBJECT ? B_ENTRY : R_SKIP;
+}
+
+static uint8_t usage_element(struct body *b, uint8_t role, enum jtype type, size_t at)
+{
+	if (b->n_reps == b->cap_reps) {
+		b->cap_reps = b->cap_reps ? 2 * b->cap_reps : 8;
+		b->reps = xrealloc(b->reps, b->cap_reps * sizeof(*b->reps));
+	}
+	memset(&b->reps[b->n_reps++], 0, sizeof(*b->reps));
+	last_rep(b)->type = type;
+	last_rep(b)->start = at;
+	if (role == B_ROOT_USAGE)
+		b->usage.n++;
+	else
+		last_ent(b)->usage.n++;
+	return type == J_OBJECT ? B_REPORT : R_SKIP;
+}
+
+static uint8_t report_member(struct rep *r, uint8_t key, enum jtype type, const char *s, size_t len)
+{
+	if (key == K_PAYLOAD) {
+		val_set(&r->payload, type, s, len);
+	} else if (key == K_SIGNATURE) {
+		r->signature = type;
+		udi_reset(&r->sig, J_ABSENT);
+		return type == J_OBJECT ? B_SIGNATURE : R_SKIP;
+	}
+	return R_SKIP;
+}
+
+/* A sudi object's member: which sudi depends on what encloses it. */
+static void sudi_member(struct body *b, uint8_t role, uint8_t key, enum jtype type, const char *s,
+			size_t len)
+{
+	struct udi_cap *c;
+
+	if (role == B_ENV_SUDI)
+		c = &b->sudi;
+	else if (role == B_ENTRY_SUDI)
+		c = &last_ent(b)->sudi;
+	else /* B_SIG_SUDI, in report.signature */
+		c = &report_of(b, walk_role(&b->w, 2))->sig;
+	udi_member(c, key, type, s, len);
+}
+
+static uint8_t body_value(struct walk *w, const struct frame *top, enum jtype type, const char *s,
+			  size_t len, size_t at)
+{
+	struct body *b = (struct body *)w;
+
+	if (!top) {
+		b->root = type;
+		b->bare.type = type;
+		b->bare.start = at;
+		return type == J_OBJECT ? B_ROOT : R_SKIP;
+	}
+	switch (top->role) {
+	case B_ROOT: return root_member(b, top->key, type, s, len);
+	case B_REPORTS: return reports_element(b, type);
+	case B_ENTRY: return entry_member(b, top->key, type, s, len);
+	case B_ROOT_USAGE:
+	case B_ENTRY_USAGE: return usage_element(b, top->role, type, at);
+	case B_REPORT: return report_member(last_rep(b), top->key, type, s, len);
+	case B_SIGNATURE:
+		if (top->key != K_SUDI)
+			return R_SKIP;
+		udi_reset(&report_of(b, walk_role(w, 1))->sig, type);
+		return type == J_OBJECT ? B_SIG_SUDI : R_SKIP;
+	case B_ENV_SUDI:
+	case B_ENTRY_SUDI:
+	case B_SIG_SUDI: sudi_member(b, top->role, top->key, type, s, len); return R_SKIP;
+	}
+	return R_SKIP;
+}
+
+static void body_close(struct walk *w, const struct frame *top, size_t end)
+{
+	struct body *b = (struct body *)w;
+
+	if (top->role == B_ROOT)
+		b->bare.end = end;
+	else if (top->role == B_REPORT)
+		last_rep(b)->end = end;
+}
+
+static const struct walk_ops body_ops = {body_key, body_value, body_close};
+
+static void rep_dispose(struct rep *r)
+{
+	val_dispose(&r->payload);
+	udi_reset(&r->sig, J_ABSENT);
+}
+
+static void body_dispose(struct body *b)
+{
+	struct val *vals[] = {&b->hostname, &b->tag, &b->nonce, &b->timestamp, &b->poll_id};
+
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		val_dispose(vals[i]);
+	udi_reset(&b->sudi, J_ABSENT);
+	rep_dispose(&b->bare);
+	for (size_t i = 0; i < b->n_ents; i++) {
+		udi_reset(&b->ents[i].sudi, J_ABSENT);
+		val_dispose(&b->ents[i].hostname);
+		val_dispose(&b->ents[i].tag);
+	}
+	free(b->ents);
+	for (size_t i = 0; i < b->n_reps; i++)
+		rep_dispose(&b->reps[i]);
+	free(b->reps);
+}
+
+/* ---- From what the walk found to the message ---- */
+
+enum shape { SHAPE_NONE, SHAPE_REPORTS, SHAPE_USAGE, SHAPE_BARE };
+
 /* The usage facts a report falls back on, from its reports[] entry or the
  * envelope. */
 struct report_ctx {
@@ -303,39 +1274,36 @@ struct report_ctx {
 	const char *software_tag;
 };
 
-/* Fills r from the report object `obj`, whose text is `raw`. */
-static int extract_report(struct rum_report *r, const json_t *obj, struct rum_json_span raw,
+/* Fills r from the report `rep`; its text is a span of `body`. Takes rep's
+ * payload string. */
+static int extract_report(struct rum_report *r, struct rep *rep, const char *body,
 			  const char *where, const struct report_ctx *ctx)
 {
-	const json_t *payload;
 	char sig_where[96];
 	bool found;
 	int rc;
 
-	if (!json_is_object(obj))
+	if (rep->type != J_OBJECT)
 		return rum_err_set(RUM_EINVAL, "%s: report is not an object", where);
-	if (raw.len == 0 || raw.p[0] != '{')
-		return rum_err_set(RUM_EINTERNAL, "%s: report text not found in the body", where);
-	payload = json_object_get(obj, "payload");
-	if (!json_is_string(payload))
+	if (rep->payload.type != J_STRING)
 		return rum_err_set(RUM_EINVAL, "%s: payload is missing or not a string", where);
 	memset(r, 0, sizeof(*r));
 	r->report_id = -1;
 	r->first_start = -1;
 	r->last_end = -1;
-	rc = rum_report_parse_payload(r, json_string_value(payload), json_string_length(payload));
+	rc = rum_report_parse_payload(r, rep->payload.text, rep->payload.len);
 	if (rc != 0)
 		return err_at(rc, where);
-	r->raw = raw.p;
-	r->raw_len = raw.len;
-	r->payload = xmemdup(json_string_value(payload), json_string_length(payload));
-	r->payload_len = json_string_length(payload);
+	r->raw = body + rep->start;
+	r->raw_len = rep->end - rep->start;
+	r->payload_len = rep->payload.len;
+	r->payload = val_steal(&rep->payload);
 	r->hostname = ctx->hostname;
 	r->software_tag = ctx->software_tag;
 	if (r->udi.pid[0])
 		return 0;
 	snprintf(sig_where, sizeof(sig_where), "%s.signature.sudi", where);
-	rc = parse_udi(&r->udi, &found, get_path2(obj, "signature", "sudi"), sig_where);
+	rc = udi_from(&r->udi, &found, &rep->sig, sig_where);
 	if (rc != 0)
 		return rc;
 	if (found)
@@ -345,14 +1313,6 @@ static int extract_report(struct rum_report *r, const json_t *obj, struct rum_js
 		return 0;
 	}
 	return rum_err_set(RUM_EINVAL, "%s: no UDI", where);
-}
-
-static const char *own(struct rum_message *msg, char *s, size_t cap)
-{
-	if (msg->n_owned == cap)
-		abort(); /* the caller sized owned[] */
-	msg->owned[msg->n_owned++] = s;
-	return s;
 }
 
 static size_t max_reports_of(const struct rum_message_limits *limits)
@@ -368,25 +1328,17 @@ static int too_many(size_t n, size_t max)
 			   n, max);
 }
 
-/* Walks the elements of the array `arr` (text `span`) alongside jansson:
- * fills reports[*k...] from them. `prefix` names the array in errors. */
-static int extract_array(struct rum_message *msg, size_t *k, const json_t *arr,
-			 struct rum_json_span span, const char *prefix,
-			 const struct report_ctx *ctx)
+/* Fills reports[*k...] from the usage[] elements `usage`. `prefix` names
+ * the array in errors. */
+static int extract_array(struct rum_message *msg, size_t *k, struct body *b, const char *text,
+			 struct range usage, const char *prefix, const struct report_ctx *ctx)
 {
-	struct rum_json_span_iter it;
-	struct rum_json_span v;
 	char where[96];
 	int rc;
 
-	if (rum_json_span_iter_init(&it, span) != 0 || span.p[0] != '[')
-		return rum_err_set(RUM_EINTERNAL, "%s: array text not found in the body", prefix);
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		if (rum_json_span_iter_next(&it, NULL, &v) != 1)
-			return rum_err_set(RUM_EINTERNAL, "%s[%zu]: report text not found",
-					   prefix, i);
+	for (size_t i = 0; i < usage.n; i++) {
 		snprintf(where, sizeof(where), "%s[%zu]", prefix, i);
-		rc = extract_report(&msg->reports[*k], json_array_get(arr, i), v, where, ctx);
+		rc = extract_report(&msg->reports[*k], &b->reps[usage.first + i], text, where, ctx);
 		if (rc != 0)
 			return rc;
 		(*k)++;
@@ -394,243 +1346,214 @@ static int extract_array(struct rum_message *msg, size_t *k, const json_t *arr,
 	return 0;
 }
 
-static const json_t *entry_usage(const json_t *entry)
+static const char *own(struct rum_message *msg, char *s)
 {
-	const json_t *u = json_object_get(entry, "usage");
-
-	return json_is_null(u) ? NULL : u;
+	msg->owned[msg->n_owned++] = s; /* the caller sized owned[] */
+	return s;
 }
 
-/* The CSSM reportusage shape: reports[] entries each with usage[]. */
-static int extract_reports(struct rum_message *msg, const json_t *root, struct rum_json_span body,
-			   const struct rum_message_limits *limits)
+/* Counts the reports of reports[] and checks its entries' shape, before any
+ * payload is parsed. */
+static int count_reports(const struct body *b, size_t *total)
 {
-	const json_t *entries = json_object_get(root, "reports");
-	size_t n_entries = json_array_size(entries), total = 0, k = 0;
-	size_t max = max_reports_of(limits);
-	/* Reports fall back on the envelope's own sudi, never on the copy of
-	 * reports[0].sudi that has_udi may take below. */
-	const struct rum_udi *env_udi = msg->has_udi ? &msg->udi : NULL;
-	struct rum_json_span_iter it;
-	struct rum_json_span span, ev, uv;
-	char where[64];
-	int rc;
+	*total = 0;
+	for (size_t i = 0; i < b->reports.n; i++) {
+		const struct entry *e = &b->ents[b->reports.first + i];
 
-	for (size_t i = 0; i < n_entries; i++) {
-		const json_t *e = json_array_get(entries, i), *u = entry_usage(e);
-
-		if (!json_is_object(e))
+		if (e->type != J_OBJECT)
 			return rum_err_set(RUM_EINVAL, "reports[%zu] is not an object", i);
-		if (u && !json_is_array(u))
+		if (e->usage_type == J_ARRAY)
+			*total += e->usage.n;
+		else if (e->usage_type != J_ABSENT && e->usage_type != J_NULL)
 			return rum_err_set(RUM_EINVAL, "reports[%zu].usage is not an array", i);
-		total += json_array_size(u);
-	}
-	if (total > max)
-		return too_many(total, max);
-	msg->reports = xcalloc(total, sizeof(*msg->reports));
-	msg->n_reports = total;
-	msg->owned = xcalloc(2 * n_entries, sizeof(*msg->owned));
-
-	if (rum_json_span_member(&span, body, "reports") != 0 ||
-	    rum_json_span_iter_init(&it, span) != 0)
-		return rum_err_set(RUM_EINTERNAL, "reports[] text not found in the body");
-	for (size_t i = 0; i < n_entries; i++) {
-		const json_t *e = json_array_get(entries, i), *u = entry_usage(e), *s;
-		struct report_ctx ctx = {env_udi, msg->hostname, msg->software_tag};
-		struct rum_udi udi;
-		bool found;
-
-		if (rum_json_span_iter_next(&it, NULL, &ev) != 1)
-			return rum_err_set(RUM_EINTERNAL, "reports[%zu]: text not found", i);
-		snprintf(where, sizeof(where), "reports[%zu].sudi", i);
-		rc = parse_udi(&udi, &found, json_object_get(e, "sudi"), where);
-		if (rc != 0)
-			return rc;
-		if (found) {
-			ctx.udi = &udi;
-			if (i == 0 && !msg->has_udi) {
-				msg->udi = udi;
-				msg->has_udi = true;
-			}
-		}
-		s = json_object_get(e, "hostname");
-		if (json_is_string(s))
-			ctx.hostname = own(msg, json_to_text(s), 2 * n_entries);
-		s = json_object_get(e, "software_tag_identifier");
-		if (json_is_string(s))
-			ctx.software_tag = own(msg, json_to_text(s), 2 * n_entries);
-		if (json_array_size(u) == 0)
-			continue;
-		if (rum_json_span_member(&uv, ev, "usage") != 0)
-			return rum_err_set(RUM_EINTERNAL, "reports[%zu].usage text not found", i);
-		snprintf(where, sizeof(where), "reports[%zu].usage", i);
-		rc = extract_array(msg, &k, u, uv, where, &ctx);
-		if (rc != 0)
-			return rc;
 	}
 	return 0;
 }
 
-static int extract_usage(struct rum_message *msg, const json_t *root, struct rum_json_span body,
-			 const struct rum_message_limits *limits)
+/* One reports[] entry: its sudi, hostname and tag, then its usage[]. */
+static int extract_entry(struct rum_message *msg, size_t *k, struct body *b, const char *text,
+			 size_t i, const struct rum_udi *env_udi)
 {
-	const json_t *u = json_object_get(root, "usage");
-	struct report_ctx ctx = {msg->has_udi ? &msg->udi : NULL, msg->hostname,
-				 msg->software_tag};
-	size_t n = json_array_size(u), k = 0, max = max_reports_of(limits);
-	struct rum_json_span span;
+	struct entry *e = &b->ents[b->reports.first + i];
+	struct report_ctx ctx = {env_udi, msg->hostname, msg->software_tag};
+	struct rum_udi udi;
+	char where[64];
+	bool found;
+	int rc;
 
-	if (n > max)
-		return too_many(n, max);
-	msg->reports = xcalloc(n, sizeof(*msg->reports));
-	msg->n_reports = n;
-	if (n == 0)
+	snprintf(where, sizeof(where), "reports[%zu].sudi", i);
+	if ((rc = udi_from(&udi, &found, &e->sudi, where)) != 0)
+		return rc;
+	if (found) {
+		ctx.udi = &udi;
+		if (i == 0 && !msg->has_udi) {
+			msg->udi = udi;
+			msg->has_udi = true;
+		}
+	}
+	if (e->hostname.type == J_STRING)
+		ctx.hostname = own(msg, val_steal(&e->hostname));
+	if (e->tag.type == J_STRING)
+		ctx.software_tag = own(msg, val_steal(&e->tag));
+	if (e->usage_type != J_ARRAY || e->usage.n == 0)
 		return 0;
-	if (rum_json_span_member(&span, body, "usage") != 0)
-		return rum_err_set(RUM_EINTERNAL, "usage[] text not found in the body");
-	return extract_array(msg, &k, u, span, "usage", &ctx);
+	snprintf(where, sizeof(where), "reports[%zu].usage", i);
+	return extract_array(msg, k, b, text, e->usage, where, &ctx);
 }
 
-static int extract_bare(struct rum_message *msg, const json_t *root, struct rum_json_span body)
+/* The CSSM reportusage shape: reports[] entries each with usage[]. */
+static int extract_reports(struct rum_message *msg, struct body *b, const char *text, size_t max)
+{
+	/* Reports fall back on the envelope's own sudi, never on the copy of
+	 * reports[0].sudi that has_udi may take. */
+	struct rum_udi env = msg->udi;
+	const struct rum_udi *env_udi = msg->has_udi ? &env : NULL;
+	size_t total, k = 0;
+	int rc;
+
+	if ((rc = count_reports(b, &total)) != 0)
+		return rc;
+	if (total > max)
+		return too_many(total, max);
+	msg->reports = xcalloc(total, sizeof(*msg->reports));
+	msg->n_reports = total;
+	msg->owned = xcalloc(2 * b->reports.n, sizeof(*msg->owned));
+	for (size_t i = 0; i < b->reports.n; i++)
+		if ((rc = extract_entry(msg, &k, b, text, i, env_udi)) != 0)
+			return rc;
+	return 0;
+}
+
+static int extract_usage(struct rum_message *msg, struct body *b, const char *text, size_t max)
+{
+	struct report_ctx ctx = {msg->has_udi ? &msg->udi : NULL, msg->hostname,
+				 msg->software_tag};
+	size_t k = 0;
+
+	if (b->usage.n > max)
+		return too_many(b->usage.n, max);
+	msg->reports = xcalloc(b->usage.n, sizeof(*msg->reports));
+	msg->n_reports = b->usage.n;
+	return extract_array(msg, &k, b, text, b->usage, "usage", &ctx);
+}
+
+static int extract_bare(struct rum_message *msg, struct body *b, const char *text)
 {
 	struct report_ctx ctx = {msg->has_udi ? &msg->udi : NULL, msg->hostname,
 				 msg->software_tag};
 
 	msg->reports = xcalloc(1, sizeof(*msg->reports));
 	msg->n_reports = 1;
-	return extract_report(&msg->reports[0], root, body, "report", &ctx);
+	return extract_report(&msg->reports[0], &b->bare, text, "report", &ctx);
 }
 
-static bool present(const json_t *root, const char *key)
+/* Present and not null. */
+static bool present(enum jtype t)
 {
-	const json_t *v = json_object_get(root, key);
-
-	return v && !json_is_null(v);
+	return t != J_ABSENT && t != J_NULL;
 }
 
-static enum rum_msg_kind classify(const json_t *root, enum shape *shape)
+static enum rum_msg_kind classify(const struct body *b, enum shape *shape)
 {
 	*shape = SHAPE_NONE;
-	if (json_object_get(root, "poll_id"))
+	if (b->poll_id.type != J_ABSENT)
 		return RUM_MSG_POLL;
-	if (json_is_array(json_object_get(root, "reports"))) {
+	if (b->reports_type == J_ARRAY) {
 		*shape = SHAPE_REPORTS;
 		return RUM_MSG_USAGE;
 	}
-	if (json_is_array(json_object_get(root, "usage"))) {
+	if (b->usage_type == J_ARRAY) {
 		*shape = SHAPE_USAGE;
 		return RUM_MSG_USAGE;
 	}
-	if (json_is_string(json_object_get(root, "payload")) && present(root, "signature")) {
+	if (b->bare.payload.type == J_STRING && present(b->bare.signature)) {
 		*shape = SHAPE_BARE;
 		return RUM_MSG_USAGE;
 	}
-	if (json_is_array(json_object_get(root, "licenses")))
+	if (b->licenses == J_ARRAY)
 		return RUM_MSG_AUTHORIZATION;
-	if ((present(root, "trust_request") || present(root, "trust_requests")) &&
-	    !present(root, "usage"))
+	if ((present(b->trust_request) || present(b->trust_requests)) && !present(b->usage_type))
 		return RUM_MSG_TRUST;
 	return RUM_MSG_HELLO;
 }
 
-static bool only_envelope_keys(const json_t *root)
+static int parse_poll_id(struct rum_message *msg, const struct val *v)
 {
-	const char *key;
-	json_t *v;
-
-	json_object_foreach ((json_t *)root, key, v) {
-		bool known = false;
-
-		for (size_t i = 0; i < sizeof(envelope_keys) / sizeof(envelope_keys[0]); i++)
-			if (strcmp(key, envelope_keys[i]) == 0)
-				known = true;
-		if (!known)
-			return false;
-	}
-	return true;
-}
-
-static int parse_poll_id(struct rum_message *msg, const json_t *v)
-{
-	const char *s = json_string_value(v);
-	size_t n = json_string_length(v);
 	int64_t id;
 
-	if (json_is_integer(v) && json_to_i64(v, &id) == 0) {
-		msg->poll_id = json_to_text(v);
+	if (v->type == J_NUMBER && val_to_i64(v, &id) == 0) {
+		msg->poll_id = val_to_text(v);
 		return 0;
 	}
-	if (!json_is_string(v) || n == 0 || n > RUM_POLL_ID_MAX)
+	if (v->type != J_STRING || v->len == 0 || v->len > RUM_POLL_ID_MAX)
 		return rum_err_set(RUM_EINVAL, "poll_id is not a decimal number");
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
+	for (size_t i = 0; i < v->len; i++)
+		if (v->text[i] < '0' || v->text[i] > '9')
 			return rum_err_set(RUM_EINVAL, "poll_id is not a decimal number");
-	msg->poll_id = xmemdup(s, n);
+	msg->poll_id = xmemdup(v->text, v->len);
 	return 0;
 }
 
-static int parse_envelope(struct rum_message *msg, const json_t *root)
+static int parse_envelope(struct rum_message *msg, const struct body *b)
 {
-	const json_t *v;
 	int64_t t;
 
-	msg->hostname = text_or_empty(json_object_get(root, "hostname"));
-	msg->software_tag = text_or_empty(json_object_get(root, "software_tag_identifier"));
-	v = json_object_get(root, "nonce");
-	msg->nonce = json_is_string(v) || json_is_number(v) ? json_to_text(v) : xstrdup("");
-	msg->timestamp_ms = json_to_i64(json_object_get(root, "timestamp"), &t) == 0 ? t : -1;
-	return parse_udi(&msg->udi, &msg->has_udi, json_object_get(root, "sudi"), "sudi");
+	msg->hostname = text_or_empty(&b->hostname);
+	msg->software_tag = text_or_empty(&b->tag);
+	msg->nonce = val_to_text(&b->nonce);
+	if (!msg->nonce)
+		msg->nonce = xstrdup("");
+	msg->timestamp_ms = val_to_i64(&b->timestamp, &t) == 0 ? t : -1;
+	return udi_from(&msg->udi, &msg->has_udi, &b->sudi, "sudi");
+}
+
+/* From a body the walk accepted to the message, in the order of checks and
+ * errors the tree-based parser had. */
+static int build_message(struct rum_message *msg, struct body *b, const char *text,
+			 const struct rum_message_limits *limits)
+{
+	size_t max = max_reports_of(limits);
+	enum shape shape;
+	int rc;
+
+	msg->kind = classify(b, &shape);
+	msg->confident = msg->kind != RUM_MSG_HELLO || !b->unknown_key;
+	if ((rc = parse_envelope(msg, b)) != 0)
+		return rc;
+	if (msg->kind == RUM_MSG_POLL && (rc = parse_poll_id(msg, &b->poll_id)) != 0)
+		return rc;
+	if (shape == SHAPE_REPORTS)
+		return extract_reports(msg, b, text, max);
+	if (shape == SHAPE_USAGE)
+		return extract_usage(msg, b, text, max);
+	if (shape == SHAPE_BARE)
+		return extract_bare(msg, b, text);
+	return 0;
 }
 
 int rum_message_parse(struct rum_message **out, const char *body, size_t len,
 		      const struct rum_message_limits *limits)
 {
 	struct rum_message *msg = NULL;
-	struct rum_json_span span = {NULL, 0};
-	json_error_t jerr;
-	json_t *root;
-	enum shape shape;
-	char line[160];
-	int rc = RUM_EINVAL;
+	const char *text = body ? body : "";
+	struct body b;
+	int rc;
 
 	*out = NULL;
 	if (!body && len)
 		return rum_err_set(RUM_EINVAL, "no body");
-	/* Never valid JSON, yet jansson skips one NUL right after a number or a
-	 * literal; refusing it keeps the span scanner and the store (PostgreSQL
-	 * text cannot hold NUL) in agreement with what was parsed. */
-	if (len && memchr(body, '\0', len))
-		return rum_err_set(RUM_EINVAL, "body is not JSON: it has a NUL byte");
-	root = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &jerr);
-	if (!root) {
-		one_line(line, sizeof(line), jerr.text);
-		return rum_err_set(RUM_EINVAL, "body is not JSON: %s (line %d, column %d)", line,
-				   jerr.line, jerr.column);
-	}
-	if (!json_is_object(root)) {
-		rum_err_set(RUM_EINVAL, "body is not a JSON object");
+	memset(&b, 0, sizeof(b));
+	b.w.ops = &body_ops;
+	if ((rc = walk_run(&b.w, "body", text, len)) != 0)
+		goto out;
+	if (b.root != J_OBJECT) {
+		rc = rum_err_set(RUM_EINVAL, "body is not a JSON object");
 		goto out;
 	}
 	msg = xcalloc(1, sizeof(*msg));
-	msg->kind = classify(root, &shape);
-	msg->confident = msg->kind != RUM_MSG_HELLO || only_envelope_keys(root);
-	if ((rc = parse_envelope(msg, root)) != 0)
-		goto out;
-	if (msg->kind == RUM_MSG_POLL &&
-	    (rc = parse_poll_id(msg, json_object_get(root, "poll_id"))) != 0)
-		goto out;
-	if (shape != SHAPE_NONE && rum_json_span_value(&span, body, len) != 0) {
-		rc = rum_err_set(RUM_EINTERNAL, "body text could not be scanned");
-		goto out;
-	}
-	if (shape == SHAPE_REPORTS)
-		rc = extract_reports(msg, root, span, limits);
-	else if (shape == SHAPE_USAGE)
-		rc = extract_usage(msg, root, span, limits);
-	else if (shape == SHAPE_BARE)
-		rc = extract_bare(msg, root, span);
+	rc = build_message(msg, &b, text, limits);
 out:
-	json_decref(root);
+	body_dispose(&b);
 	if (rc != 0) {
 		rum_message_free(msg);
 		return rc;

@@ -1,6 +1,6 @@
-/* libFuzzer target: one device message body through rum_message_parse, and
- * the raw bytes through the JSON span scanner. On success every report's raw
- * span must lie inside the input and re-parse to the same payload string. */
+/* libFuzzer target: one device message body through rum_message_parse. On
+ * success every report's raw span must lie inside the input and re-parse (with
+ * jansson, an independent parser) to the same payload string. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,7 +8,6 @@
 
 #include "domain/message.h"
 #include "util/err.h"
-#include "util/json_span.h"
 
 #define FUZZ_MAX_REPORTS 64
 
@@ -20,25 +19,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 			abort();                                                         \
 	} while (0)
 
-/* The scanner alone must stay in bounds on any bytes. */
-static void scan_any(const char *p, size_t n)
+/* jansson, an independent parser, must agree on what is JSON. It refuses
+ * numbers that no long long or double holds, which are JSON and which
+ * rumd takes, and it may skip a NUL that rumd refuses. */
+static void check_verdict(const char *p, size_t n, bool is_json)
 {
-	struct rum_json_span v, k, u;
-	struct rum_json_span_iter it;
-	int rc, count = 0;
+	json_error_t e;
+	json_t *j;
 
-	if (rum_json_span_value(&v, p, n) != 0)
+	if (memchr(p, '\0', n))
 		return;
-	REQUIRE(v.p >= p && v.p + v.len <= p + n && v.len > 0);
-	if (rum_json_span_iter_init(&it, v) != 0)
-		return;
-	while ((rc = rum_json_span_iter_next(&it, &k, &v)) == 1 && count++ < 10000) {
-		REQUIRE(v.p >= p && v.p + v.len <= p + n);
-		if (k.p)
-			(void)rum_json_span_key_equals(k, "usage");
-	}
-	if (p[0] == '{')
-		(void)rum_json_span_member(&u, (struct rum_json_span){p, n}, "usage");
+	j = json_loadb(p, n, JSON_DECODE_ANY, &e);
+	if (j)
+		REQUIRE(is_json);
+	else if (!strstr(e.text, "too big") && !strstr(e.text, "overflow"))
+		REQUIRE(!is_json);
+	json_decref(j);
 }
 
 static bool udi_ok(const struct rum_udi *u)
@@ -76,8 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rum_message *m = NULL;
 	int rc;
 
-	scan_any(body, size);
 	rc = rum_message_parse(&m, body, size, &lim);
+	check_verdict(body, size, rc == 0 || strncmp(rum_err_msg(), "body is not JSON", 16) != 0);
 	if (rc != 0) {
 		REQUIRE(m == NULL);
 		REQUIRE(rc == RUM_EINVAL || rc == RUM_ETOOBIG);

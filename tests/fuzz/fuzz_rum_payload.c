@@ -52,6 +52,23 @@ static void via_message(const char *p, size_t n, int direct_rc, const struct rum
 	free(text);
 }
 
+/* jansson, an independent parser, must agree on what is JSON (except for
+ * numbers no long long or double holds: JSON, refused by jansson). */
+static void check_verdict(const char *p, size_t n, bool is_json)
+{
+	json_error_t e;
+	json_t *j;
+
+	if (memchr(p, '\0', n))
+		return;
+	j = json_loadb(p, n, JSON_DECODE_ANY, &e);
+	if (j)
+		REQUIRE(is_json);
+	else if (!strstr(e.text, "too big") && !strstr(e.text, "overflow"))
+		REQUIRE(!is_json);
+	json_decref(j);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data;
@@ -63,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.first_start = -1;
 	r.last_end = -1;
 	rc = rum_report_parse_payload(&r, p, size);
+	check_verdict(p, size, rc == 0 || strncmp(rum_err_msg(), "payload is not JSON", 19) != 0);
 	if (rc == 0) {
 		REQUIRE(r.format == 'A' || r.format == 'B');
 		REQUIRE(r.report_id >= 0);

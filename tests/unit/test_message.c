@@ -1,5 +1,5 @@
-/* Device message parsing (server/domain/message.h) and the JSON span scanner
- * it relies on for byte-exact report text (server/util/json_span.h). */
+/* Device message parsing (server/domain/message.h): kinds, envelope, RUM
+ * payloads, byte-exact report text, limits and errors. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -10,7 +10,6 @@
 #include "check.h"
 #include "domain/message.h"
 #include "util/err.h"
-#include "util/json_span.h"
 
 /* A growing string for composing bodies. */
 struct sb {
@@ -929,88 +928,130 @@ static void test_errors(void)
 	free(p);
 }
 
-static struct rum_json_span span_of(const char *s)
+/* What yajl alone would let through, and what JSON allows that jansson did not. */
+static void test_strict_json(void)
 {
-	struct rum_json_span sp = {s, strlen(s)};
+	static const char *const bad[] = {
+		"{\v}", "{\f}", "{\"a\":\"\xc0\x80\"}", "{\"a\":\"\xe0\x80\x80\"}",
+		"{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}",
+		"{\"a\":\"\\ud800\"}", "{\"a\":\"\\ud800x\"}", "{\"a\":\"\\ud800\\u0041\"}",
+		"{\"a\":\"\\udc00\"}", "{\"a\":\"\\u0000\"}", "{\"\\u0000\":1}",
+		"{} \"x", "{} tr", "{}\"", "\"\"\"", "1 \"", "{/*c*/}", "{}// c", "{\"a\":01}",
+		"{\"a\":1,}", "[1,]", "{\"a\" 1}", "{'a':1}", "{\"a\":.5}", "{\"a\":NaN}",
+	};
+	struct rum_message *m;
+	char *deep;
+	size_t n = 2047;
 
-	return sp;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		EXPECT_ERR(bad[i], RUM_EINVAL, "body is not JSON");
+	/* An escaped backslash before a 'u' is no escape; a pair is fine. */
+	m = parse_s("{\"nonce\":\"\\\\ud800\\ud83d\\ude00\\u00e9\"}");
+	if (m) {
+		CHECK_STR(m->nonce, "\\ud800\xf0\x9f\x98\x80\xc3\xa9");
+		rum_message_free(m);
+	}
+	/* 2048 nested containers are accepted, 2049 are not (jansson's limit). */
+	for (size_t k = n; k <= n + 1; k++) {
+		deep = malloc(2 * k + 7);
+		memcpy(deep, "{\"a\":", 5);
+		memset(deep + 5, '[', k);
+		memset(deep + 5 + k, ']', k);
+		memcpy(deep + 5 + 2 * k, "}", 2);
+		if (k == n) {
+			m = parse_s(deep);
+			CHECK(m != NULL);
+			rum_message_free(m);
+		} else {
+			EXPECT_ERR(deep, RUM_EINVAL, "body is not JSON: nesting deeper than 2048");
+		}
+		free(deep);
+	}
+
+	/* Numbers no int64 holds are JSON: not an id, not a time, kept as text. */
+	m = parse_s("{\"timestamp\":123456789012345678901234567890,\"nonce\":1e400,"
+		    "\"x\":-1e-400,\"hostname\":1E2}");
+	if (m) {
+		CHECK_INT(m->timestamp_ms, -1);
+		CHECK_STR(m->nonce, "1e400");
+		CHECK_STR(m->hostname, "");
+		rum_message_free(m);
+	}
+	m = parse_s("{\"nonce\":1E2,\"timestamp\":-0}");
+	if (m) {
+		CHECK_STR(m->nonce, "100");
+		CHECK_INT(m->timestamp_ms, 0);
+		rum_message_free(m);
+	}
+	m = parse_s("{\"nonce\":-9223372036854775808}");
+	if (m) {
+		CHECK_STR(m->nonce, "-9223372036854775808");
+		rum_message_free(m);
+	}
+	EXPECT_ERR("{\"poll_id\":9223372036854775808}", RUM_EINVAL,
+		   "poll_id is not a decimal number");
+	m = parse_s("{\"poll_id\":-0}");
+	if (m) {
+		CHECK_STR(m->poll_id, "0");
+		rum_message_free(m);
+	}
 }
 
-static void test_json_span(void)
+/* Duplicate keys: the last one wins, everywhere it matters. */
+static void test_duplicate_keys(void)
 {
-	struct rum_json_span v, k;
-	struct rum_json_span_iter it;
-	char *deep;
-	size_t n = RUM_JSON_SPAN_MAX_DEPTH + 1;
-	int count = 0, rc;
+	struct rum_report r;
+	struct rum_message *m;
+	const char *p;
 
-	CHECK_INT(rum_json_span_value(&v, " [1, \"]\" ,{\"a\":[]}] \n", 21), 0);
-	CHECK_INT(v.len, 18);
-	CHECK_INT(rum_json_span_value(&v, "-1.5e+3", 7), 0);
-	CHECK_INT(v.len, 7);
-	CHECK_INT(rum_json_span_value(&v, "true", 3), RUM_EINVAL);
-	CHECK_INT(rum_json_span_value(&v, "null ", 5), 0);
-	CHECK_INT(rum_json_span_value(&v, "", 0), RUM_EINVAL);
-	CHECK_INT(rum_json_span_value(&v, "{\"a\":1", 6), RUM_EINVAL);
-	CHECK_INT(rum_json_span_value(&v, "[}", 2), RUM_EINVAL);
-	CHECK_INT(rum_json_span_value(&v, "\"abc\\\"", 6), RUM_EINVAL);
-	CHECK_INT(rum_json_span_value(&v, "\"abc\\\\\"", 7), 0);
-	CHECK_INT(rum_json_span_value(&v, "{} {}", 5), RUM_EINVAL);
-	CHECK_INT(rum_json_span_value(&v, NULL, 0), RUM_EINVAL);
+	m = parse_s("{\"sudi\":{\"udi_pid\":\"A\",\"udi_serial_number\":\"B\"},\"sudi\":7,"
+		    "\"nonce\":\"n1\",\"nonce\":\"n2\",\"hostname\":\"h\",\"hostname\":null}");
+	if (m) {
+		CHECK(!m->has_udi);
+		CHECK_STR(m->nonce, "n2");
+		CHECK_STR(m->hostname, "");
+		rum_message_free(m);
+	}
+	m = parse_s("{\"sudi\":{\"udi_pid\":\"A\",\"udi_serial_number\":\"B\","
+		    "\"udi_pid\":\"C\"}}");
+	if (m) {
+		CHECK_STR(m->udi.pid, "C");
+		rum_message_free(m);
+	}
+	EXPECT_KIND("{\"reports\":[],\"reports\":{}}", RUM_MSG_HELLO, false);
+	EXPECT_KIND("{\"licenses\":{},\"licenses\":[]}", RUM_MSG_AUTHORIZATION, true);
 
-	deep = malloc(2 * n);
-	memset(deep, '[', n);
-	memset(deep + n, ']', n);
-	CHECK_INT(rum_json_span_value(&v, deep, 2 * n), RUM_EINVAL);
-	CHECK_INT(rum_json_span_value(&v, deep + 1, 2 * n - 2), 0);
-	free(deep);
-
-	CHECK_INT(rum_json_span_iter_init(&it, span_of("{ \"a\" : 1 , \"b\\\"\":[2,{}] }")), 0);
-	while ((rc = rum_json_span_iter_next(&it, &k, &v)) == 1)
-		count++;
-	CHECK_INT(rc, 0);
-	CHECK_INT(count, 2);
-	CHECK(rum_json_span_key_equals(k, "b\""));
-	CHECK_INT(v.len, 6);
-	CHECK_INT(rum_json_span_iter_next(&it, &k, &v), 0);
-
-	CHECK_INT(rum_json_span_iter_init(&it, span_of("[]")), 0);
-	CHECK_INT(rum_json_span_iter_next(&it, NULL, &v), 0);
-	CHECK_INT(rum_json_span_iter_init(&it, span_of("[1,]")), 0);
-	CHECK_INT(rum_json_span_iter_next(&it, NULL, &v), 1);
-	CHECK_INT(rum_json_span_iter_next(&it, NULL, &v), RUM_EINVAL);
-	CHECK_INT(rum_json_span_iter_next(&it, NULL, &v), RUM_EINVAL);
-	CHECK_INT(rum_json_span_iter_init(&it, span_of("[1 2]")), 0);
-	CHECK_INT(rum_json_span_iter_next(&it, NULL, &v), 1);
-	CHECK_INT(rum_json_span_iter_next(&it, NULL, &v), RUM_EINVAL);
-	CHECK_INT(rum_json_span_iter_init(&it, span_of("{\"a\" 1}")), 0);
-	CHECK_INT(rum_json_span_iter_next(&it, &k, &v), RUM_EINVAL);
-	CHECK_INT(rum_json_span_iter_init(&it, span_of("{1:1}")), 0);
-	CHECK_INT(rum_json_span_iter_next(&it, &k, &v), RUM_EINVAL);
-	CHECK_INT(rum_json_span_iter_init(&it, span_of("{\"a\":\"}")), 0);
-	CHECK_INT(rum_json_span_iter_next(&it, &k, &v), RUM_EINVAL);
-	CHECK_INT(rum_json_span_iter_init(&it, span_of("1")), RUM_EINVAL);
-	CHECK_INT(rum_json_span_iter_init(&it, span_of("{]")), RUM_EINVAL);
-
-	CHECK(rum_json_span_key_equals(span_of("us\\u0061ge"), "usage"));
-	CHECK(rum_json_span_key_equals(span_of("\\u00e9"), "\xc3\xa9"));
-	CHECK(rum_json_span_key_equals(span_of("\\u20AC"), "\xe2\x82\xac"));
-	CHECK(rum_json_span_key_equals(span_of("\\ud83d\\ude00"), "\xf0\x9f\x98\x80"));
-	CHECK(rum_json_span_key_equals(span_of("\\/\\\\\\b\\f\\n\\r\\t"), "/\\\b\f\n\r\t"));
-	CHECK(!rum_json_span_key_equals(span_of("\\ud83d"), "?"));
-	CHECK(!rum_json_span_key_equals(span_of("\\ude00x"), "?x"));
-	CHECK(!rum_json_span_key_equals(span_of("\\u00"), "x"));
-	CHECK(!rum_json_span_key_equals(span_of("\\u0000"), ""));
-	CHECK(!rum_json_span_key_equals(span_of("\\x"), "x"));
-	CHECK(!rum_json_span_key_equals(span_of("\\"), "\\"));
-	CHECK(!rum_json_span_key_equals(span_of("usage"), "usag"));
-	CHECK(!rum_json_span_key_equals(span_of("usag"), "usage"));
-
-	CHECK_INT(rum_json_span_member(&v, span_of("{\"a\":1,\"b\":22,\"a\":333}"), "a"), 0);
-	CHECK_INT(v.len, 3);
-	CHECK_INT(rum_json_span_member(&v, span_of("{\"a\":1}"), "b"), RUM_ENOTFOUND);
-	CHECK_INT(rum_json_span_member(&v, span_of("[1]"), "b"), RUM_EINVAL);
-	CHECK_INT(rum_json_span_member(&v, span_of("{\"a\":1,}"), "a"), RUM_EINVAL);
+	memset(&r, 0, sizeof(r));
+	p = "{\"meta\":{\"report_id\":1,\"entitlement_tag\":\"t1\"},\"meta\":{\"report_id\":2},"
+	    "\"asset_identification\":{\"instance\":{\"sudi\":{\"udi_pid\":\"P\","
+	    "\"udi_serial_number\":\"S\"}}},\"asset_identification\":{},"
+	    "\"measurements\":[{\"start_time\":1,\"end_time\":2}],\"measurements\":["
+	    "{\"metric_name\":\"M\",\"start_time\":5,\"start_time\":6,\"end_time\":7,"
+	    "\"value\":{\"value\":\"1\"},\"value\":{\"value\":\"2\",\"value\":\"3\"}},"
+	    "{\"end_time\":8,\"end_time\":9,\"value\":{\"value\":\"4\"},\"value\":\"5\"}]}";
+	CHECK_INT(rum_report_parse_payload(&r, p, strlen(p)), 0);
+	CHECK_INT(r.report_id, 2);
+	CHECK_STR(r.entitlement_tag, "");
+	CHECK_STR(r.udi.pid, "");
+	CHECK_STR(r.metric_name, "M");
+	CHECK_INT(r.first_start, 6);
+	CHECK_INT(r.last_end, 9);
+	CHECK_STR(r.last_value, "5");
+	rum_report_dispose(&r);
+	p = "{\"meta\":{\"report_id\":0},\"measurements\":[{\"value\":{\"value\":\"2\"},"
+	    "\"value\":{}}]}";
+	memset(&r, 0, sizeof(r));
+	CHECK_INT(rum_report_parse_payload(&r, p, strlen(p)), 0);
+	CHECK_STR(r.last_value, "");
+	rum_report_dispose(&r);
+	p = "{\"meta\":{\"report_id\":0},\"measurements\":[{\"value\":{\"value\":"
+	    "123456789012345678901234567890}}]}";
+	CHECK_INT(rum_report_parse_payload(&r, p, strlen(p)), 0);
+	CHECK_STR(r.last_value, "123456789012345678901234567890");
+	rum_report_dispose(&r);
+	p = "{\"meta\":{\"report_id\":123456789012345678901234567890}}";
+	CHECK_INT(rum_report_parse_payload(&r, p, strlen(p)), RUM_EINVAL);
+	CHECK(strstr(rum_err_msg(), "not a non-negative decimal number") != NULL);
 }
 
 int main(void)
@@ -1026,6 +1067,7 @@ int main(void)
 	test_reports_shape();
 	test_max_reports();
 	test_errors();
-	test_json_span();
+	test_strict_json();
+	test_duplicate_keys();
 	return rum_check_result("test_message");
 }
