@@ -22,7 +22,18 @@ const struct rum_db_stmt rum_db_statements[] = {
 	 "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
 	 "FROM tenants ORDER BY name",
 	 0},
-	{"device_touch", "SELECT rum_device_touch($1, $2, $3, $4, $5, $6, $7)", 7},
+	/* Device upsert at contact time. Empty strings never overwrite what a
+	 * device told before. A prepared statement rather than an SQL function:
+	 * it is planned once per connection, a function body on every call. */
+	{"device_touch",
+	 "INSERT INTO devices AS d (tenant_id, udi_pid, udi_serial, hostname, software_tag, "
+	 "software_version, last_address) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+	 "ON CONFLICT (tenant_id, udi_pid, udi_serial) DO UPDATE SET "
+	 "hostname = COALESCE(NULLIF(EXCLUDED.hostname, ''), d.hostname), "
+	 "software_tag = COALESCE(NULLIF(EXCLUDED.software_tag, ''), d.software_tag), "
+	 "software_version = COALESCE(NULLIF(EXCLUDED.software_version, ''), d.software_version), "
+	 "last_contact = now(), last_address = EXCLUDED.last_address RETURNING id",
+	 7},
 	{"upload_insert",
 	 "INSERT INTO uploads (tenant_id, device_id, kind, source, source_address, sub_path, "
 	 "request_body, request_state, poll_id) VALUES ($1, (SELECT id FROM devices "

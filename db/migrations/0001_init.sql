@@ -144,23 +144,6 @@ EXCEPTION WHEN feature_not_supported THEN
 END
 $$;
 
--- Device upsert at contact time; returns the device id. Empty strings never
--- overwrite what a device told us before.
-CREATE FUNCTION rum_device_touch(p_tenant bigint, p_pid text, p_sn text, p_hostname text,
-                                 p_tag text, p_version text, p_address text)
-RETURNS bigint LANGUAGE sql AS $$
-    INSERT INTO devices AS d (tenant_id, udi_pid, udi_serial, hostname, software_tag,
-                              software_version, last_address)
-    VALUES (p_tenant, p_pid, p_sn, p_hostname, p_tag, p_version, p_address)
-    ON CONFLICT (tenant_id, udi_pid, udi_serial) DO UPDATE SET
-        hostname = COALESCE(NULLIF(EXCLUDED.hostname, ''), d.hostname),
-        software_tag = COALESCE(NULLIF(EXCLUDED.software_tag, ''), d.software_tag),
-        software_version = COALESCE(NULLIF(EXCLUDED.software_version, ''), d.software_version),
-        last_contact = now(),
-        last_address = EXCLUDED.last_address
-    RETURNING id
-$$;
-
 -- Stores one report; returns 'new', 'duplicate' or 'conflict' (the last also
 -- raises an alert). Concurrent arrivals of one identity serialise on the
 -- unique index, so exactly one becomes the first.
