@@ -327,7 +327,10 @@ SPECIAL_TYPES = {b"3": "character device", b"4": "block device", b"5": "director
 
 
 def _header_checksum_ok(block):
-    stored = _octal(block[148:156], "checksum", "")
+    try:
+        stored = _octal(block[148:156], "checksum", "")
+    except Refused:
+        return False
     unsigned = sum(block[:148]) + 256 + sum(block[156:])
     if stored == unsigned:
         return True
@@ -516,8 +519,8 @@ def parse_manifest(data, where):
 class Device:
     """What the ACK needs from one dev file."""
 
-    def __init__(self, dev_id, entry, udi, report_ids):
-        self.dev_id, self.entry, self.udi, self.report_ids = dev_id, entry, udi, report_ids
+    def __init__(self, dev_id, udi, report_ids):
+        self.dev_id, self.udi, self.report_ids = dev_id, udi, report_ids
 
     @property
     def udi_key(self):
@@ -633,7 +636,7 @@ def check_usage_file(data, dev_id, where):
     if info_udi is not None and info_udi != udi:
         raise Refused("%s: reports are for P:%s,S:%s but smartLicenseSystemInfo says P:%s,S:%s"
                       % ((where,) + udi + info_udi))
-    return Device(dev_id, where.rsplit(": ", 1)[-1], udi, ids)
+    return Device(dev_id, udi, ids)
 
 
 # ---------------------------------------------------------------------------
