@@ -983,6 +983,7 @@ enum body_role {
 	B_REPORT,
 	B_SIGNATURE,
 	B_SIG_SUDI,
+	B_TRUST_LIST, /* a trust_requests array: its elements are counted */
 };
 
 /* A run of consecutive elements in one of the body's vectors. */
@@ -1015,6 +1016,7 @@ struct body {
 	struct udi_cap sudi;
 	struct val hostname, tag, nonce, timestamp, poll_id;
 	enum jtype reports_type, usage_type, licenses, trust_request, trust_requests;
+	size_t n_trust;        /* trust requests anywhere in the message */
 	struct range reports;  /* into ents */
 	struct range usage;    /* into reps */
 	struct rep bare;       /* the top-level object as a report */
@@ -1046,6 +1048,7 @@ static const struct key_name root_keys[] = {
 };
 static const struct key_name entry_keys[] = {
 	{N("sudi"), K_SUDI, false},
+	{N("trust_requests"), K_TRUST_REQUESTS, false},
 	{N("hostname"), K_HOSTNAME, false},
 	{N("software_tag_identifier"), K_TAG, false},
 	{N("usage"), K_USAGE, false},
@@ -1106,8 +1109,13 @@ static uint8_t root_member(struct body *b, uint8_t key, enum jtype type, const c
 	case K_POLL_ID: val_set(&b->poll_id, type, s, len); break;
 	case K_PAYLOAD: val_set(&b->bare.payload, type, s, len); break;
 	case K_LICENSES: b->licenses = type; break;
-	case K_TRUST_REQUEST: b->trust_request = type; break;
-	case K_TRUST_REQUESTS: b->trust_requests = type; break;
+	case K_TRUST_REQUEST:
+		b->trust_request = type;
+		b->n_trust += type == J_OBJECT;
+		break;
+	case K_TRUST_REQUESTS:
+		b->trust_requests = type;
+		return type == J_ARRAY ? B_TRUST_LIST : R_SKIP;
 	case K_REPORTS:
 		b->reports_type = type;
 		b->reports = (struct range){b->n_ents, 0};
@@ -1132,6 +1140,7 @@ static uint8_t entry_member(struct body *b, uint8_t key, enum jtype type, const 
 	case K_SUDI: udi_reset(&e->sudi, type); return type == J_OBJECT ? B_ENTRY_SUDI : R_SKIP;
 	case K_HOSTNAME: val_set(&e->hostname, type, s, len); break;
 	case K_TAG: val_set(&e->tag, type, s, len); break;
+	case K_TRUST_REQUESTS: return type == J_ARRAY ? B_TRUST_LIST : R_SKIP;
 	case K_USAGE:
 		e->usage_type = type;
 		e->usage = (struct range){b->n_reps, 0};
@@ -1221,6 +1230,7 @@ static uint8_t body_value(struct walk *w, const struct frame *top, enum jtype ty
 	case B_ENV_SUDI:
 	case B_ENTRY_SUDI:
 	case B_SIG_SUDI: sudi_member(b, top->role, top->key, type, s, len); return R_SKIP;
+	case B_TRUST_LIST: b->n_trust++; return R_SKIP;
 	}
 	return R_SKIP;
 }
@@ -1518,6 +1528,7 @@ static int build_message(struct rum_message *msg, struct body *b, const char *te
 
 	msg->kind = classify(b, &shape);
 	msg->confident = msg->kind != RUM_MSG_HELLO || !b->unknown_key;
+	msg->n_trust_requests = b->n_trust;
 	if ((rc = parse_envelope(msg, b)) != 0)
 		return rc;
 	if (msg->kind == RUM_MSG_POLL && (rc = parse_poll_id(msg, &b->poll_id)) != 0)

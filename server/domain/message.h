@@ -59,6 +59,10 @@ struct rum_message {
 	/* False when the shape only matched the hello fallback although the body
 	 * has keys rumd does not know: such messages are captured (PROTOCOL 1.6). */
 	bool confident;
+	/* Trust requests carried: a top-level trust_request object, elements of
+	 * trust_requests at the top or in reports[] entries. A usage message
+	 * with some is also a pending trust request. */
+	size_t n_trust_requests;
 	bool has_udi;           /* envelope sudi (or first report's entry sudi) */
 	struct rum_udi udi;
 	char *hostname;         /* "" when absent */

@@ -144,9 +144,12 @@ static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p)
 {
 	struct rum_message *m = p->msg;
 	const struct rum_udi *udi;
+	/* Trust requests riding on usage keep the whole message as pending. */
+	bool pending = m->n_trust_requests > 0;
 	struct rum_store_upload up = {p->tenant_id, NULL, NULL, "usage",
 				      p->source ? p->source : "push", p->address, p->sub_path,
-				      NULL, 0, p->new_poll_id};
+				      pending ? p->body : NULL, pending ? p->body_len : 0,
+				      p->new_poll_id};
 	int rc = rum_push_touch_devices(txn, p, &udi);
 
 	if (udi) {

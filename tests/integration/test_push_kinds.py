@@ -287,6 +287,23 @@ class PushKinds(rumtest.RumTestCase):
         r = self.rumd.post(pi_path("tenant-a"), poll_message(poll_id))
         self.assertEqual((r.status, r.json.get("status")), (200, "OK_POLL"), r)
 
+    def test_usage_carrying_trust_requests_is_also_pending(self):
+        dev = Device()
+        msg = dev.usage([dev.report()])
+        msg["reports"][0]["trust_requests"] = [{"sudi": {"udi_pid": dev.pid,
+                                                         "udi_serial_number": dev.sn},
+                                                "trust_id": "t-%s" % dev.sn}]
+        body = json.dumps(msg).encode()
+        poll_id = self.assertOkPoll(self.rumd.post(pi_path(), body))
+        self.assertEqual(self.q("SELECT kind, request_state FROM uploads WHERE poll_id = %s"
+                                % poll_id), [["usage", "pending"]])
+        self.assertEqual(self.pg.text_bytes("SELECT request_body FROM uploads WHERE poll_id = %s"
+                                            % poll_id, db=self.db), [body])
+        # Usage without trust requests (an empty list, as devices send) is not.
+        poll_id = self.assertOkPoll(self.rumd.post(pi_path(), dev.usage([dev.report()])))
+        self.assertEqual(self.q("SELECT request_state FROM uploads WHERE poll_id = %s"
+                                % poll_id), [["none"]])
+
     def test_authorization_request(self):
         dev = Device()
         body = json.dumps(authorization_message(dev.pid, dev.sn, nonce="a-1")).encode()

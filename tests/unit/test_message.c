@@ -1054,6 +1054,39 @@ static void test_duplicate_keys(void)
 	CHECK(strstr(rum_err_msg(), "not a non-negative decimal number") != NULL);
 }
 
+/* Trust requests are counted wherever a device may put them. */
+static void test_trust_requests(void)
+{
+	struct rum_message *m;
+
+	m = parse_s("{\"sudi\":{\"udi_pid\":\"P\",\"udi_serial_number\":\"S\"},"
+		    "\"trust_requests\":[{\"a\":1},{\"b\":2}]}");
+	if (m) {
+		CHECK_INT(m->kind, RUM_MSG_TRUST);
+		CHECK_INT(m->n_trust_requests, 2);
+		rum_message_free(m);
+	}
+	m = parse_s("{\"trust_request\":{\"a\":1}}");
+	if (m) {
+		CHECK_INT(m->kind, RUM_MSG_TRUST);
+		CHECK_INT(m->n_trust_requests, 1);
+		rum_message_free(m);
+	}
+	/* A usage message: empty lists count nothing, full ones count. */
+	m = parse_s("{\"reports\":[{\"trust_requests\":[],\"usage\":[]},"
+		    "{\"trust_requests\":[{\"t\":[1,2]},{}],\"usage\":[]}]}");
+	if (m) {
+		CHECK_INT(m->kind, RUM_MSG_USAGE);
+		CHECK_INT(m->n_trust_requests, 2);
+		rum_message_free(m);
+	}
+	m = parse_s("{\"reports\":[{\"trust_requests\":[],\"usage\":[]}]}");
+	if (m) {
+		CHECK_INT(m->n_trust_requests, 0);
+		rum_message_free(m);
+	}
+}
+
 int main(void)
 {
 	test_kinds();
@@ -1069,5 +1102,6 @@ int main(void)
 	test_errors();
 	test_strict_json();
 	test_duplicate_keys();
+	test_trust_requests();
 	return rum_check_result("test_message");
 }
