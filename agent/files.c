@@ -243,6 +243,32 @@ static int decimal_id(uint64_t *out, const char *s)
 	return 1;
 }
 
+uint64_t rum_agent_udi_hash(const char *pid, const char *sn)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	for (const char *p = pid; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL; /* separator no UDI byte can be */
+	for (const char *p = sn; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+/* The UDI an ACK entry names beside its report_id ("udi" or "sudi" with
+ * udi_pid and udi_serial_number), hashed; 0 when it names none. */
+static uint64_t entry_udi(json_t *entry)
+{
+	json_t *u = json_object_get(entry, "udi");
+	const char *pid, *sn;
+
+	if (!json_is_object(u))
+		u = json_object_get(entry, "sudi");
+	pid = json_string_value(json_object_get(u, "udi_pid"));
+	sn = json_string_value(json_object_get(u, "udi_serial_number"));
+	return pid && sn ? rum_agent_udi_hash(pid, sn) : 0;
+}
+
 /* Collects every "report_id" value (number or decimal string) in the RUM ACK
  * JSON, whose inner layout Cisco has not published. */
 static void collect_ids(struct rum_agent_ack *a, json_t *j, int depth)
@@ -259,6 +285,7 @@ static void collect_ids(struct rum_agent_ack *a, json_t *j, int depth)
 	}
 	json_object_foreach(j, k, v) {
 		if (strcmp(k, "report_id") == 0 && a->n_ids < RUM_AGENT_ACK_MAX_IDS) {
+			a->id_udi[a->n_ids] = entry_udi(j);
 			if (json_is_integer(v) && json_integer_value(v) >= 0)
 				a->ids[a->n_ids++] = (uint64_t)json_integer_value(v);
 			else if (json_is_string(v) && decimal_id(&a->ids[a->n_ids], json_string_value(v)))
@@ -381,13 +408,17 @@ int rum_agent_ack_apply(struct rum_agent_state *st, const struct rum_agent_ack *
 					st->policy.name);
 	}
 	if (ack->has_rum_ack) {
+		uint64_t mine = rum_agent_udi_hash(st->pid, st->serial);
+
 		for (size_t i = 0; i < st->n_rep; i++) {
 			struct rum_agent_report *r = &st->rep[i];
 			int hit = 0;
 
 			if (ack->n_ids) {
 				for (size_t k = 0; k < ack->n_ids && !hit; k++)
-					hit = ack->ids[k] == r->id && r->state != RUM_AGENT_REPORT_OPEN;
+					hit = ack->ids[k] == r->id &&
+					      (!ack->id_udi[k] || ack->id_udi[k] == mine) &&
+					      r->state != RUM_AGENT_REPORT_OPEN;
 			} else {
 				hit = r->state == RUM_AGENT_REPORT_UNACK;
 			}

@@ -33,6 +33,9 @@ struct rum_agent_ack {
 	int has_rum_ack;
 	size_t n_ids;   /* report ids named by the RUM ACK JSON, if any */
 	uint64_t ids[RUM_AGENT_ACK_MAX_IDS];
+	/* Per id: a hash of the UDI the RUM ACK names beside it, 0 when none.
+	 * Report ids are only unique per device, so a named UDI must match. */
+	uint64_t id_udi[RUM_AGENT_ACK_MAX_IDS];
 	int has_trust;
 	int has_auth;
 	char auth_udi[RUM_AGENT_STR];
@@ -43,6 +46,9 @@ struct rum_agent_ack {
  * smartLicensePolicy). Errors: RUM_EINVAL with a message saying why (not XML,
  * has a DTD, not a smartLicense document, no known section, bad number),
  * RUM_ETOOBIG over RUM_AGENT_FILE_MAX. */
+/* The hash id_udi holds for a UDI. */
+uint64_t rum_agent_udi_hash(const char *pid, const char *sn);
+
 int rum_agent_ack_parse(struct rum_agent_ack *out, const char *buf, size_t len);
 
 /* Applies a parsed file to st: installs the policy, marks acknowledged

@@ -183,9 +183,37 @@ static void test_report_id_strings(void)
 	free(ack);
 }
 
+/* Report ids are unique only per device: an entry naming another UDI beside
+ * the id acknowledges nothing here; one naming this device's UDI does. */
+static void test_ack_for_other_udi(void)
+{
+	char tmpl[] = "/tmp/agent_test_ack.XXXXXX", summary[256], xml[1024], *text;
+	struct rum_agent_state *st = make(tmpl);
+	size_t len;
+	unsigned long long id;
+
+	rum_agent_usage_build(&text, &len, st, RUM_AGENT_SAVE_UNREPORTED, 0, 1700000100);
+	free(text);
+	id = (unsigned long long)st->rep[0].id;
+	snprintf(xml, sizeof(xml),
+		 "<smartLicense><smartLicenseRumAck><data><![CDATA[[{\"report_id\":%llu,"
+		 "\"udi\":{\"udi_pid\":\"C9300-24P\",\"udi_serial_number\":\"FOCOTHER001\"}}]]]>"
+		 "</data></smartLicenseRumAck></smartLicense>", id);
+	CHECK_INT(rum_agent_import_buf(st, xml, strlen(xml), 1700000300, summary, sizeof(summary)), 0);
+	CHECK(st->rep[0].state != RUM_AGENT_REPORT_ACK);
+	snprintf(xml, sizeof(xml),
+		 "<smartLicense><smartLicenseRumAck><data><![CDATA[[{\"report_id\":%llu,"
+		 "\"udi\":{\"udi_pid\":\"C9300-24P\",\"udi_serial_number\":\"FOC1234X0AB\"}}]]]>"
+		 "</data></smartLicenseRumAck></smartLicense>", id);
+	CHECK_INT(rum_agent_import_buf(st, xml, strlen(xml), 1700000400, summary, sizeof(summary)), 0);
+	CHECK_INT(st->rep[0].state, RUM_AGENT_REPORT_ACK);
+	drop(st, tmpl);
+}
+
 int main(void)
 {
 	test_report_id_strings();
+	test_ack_for_other_udi();
 	test_policy_file();
 	test_full_ack();
 	test_refused();
