@@ -10,18 +10,7 @@ cd "$here"
 sanitize=1
 [ "${1:-}" = "--no-sanitize" ] && sanitize=0
 
-mapfile -t pkgs < <(grep -v '^#' deploy/packages.txt | sed '/^$/d')
-missing=()
-for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "installing: ${missing[*]}"
-	sudo=""
-	[ "$(id -u)" -ne 0 ] && sudo="sudo"
-	$sudo apt-get update
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y "${missing[@]}"
-fi
+deploy/install-packages.sh
 
 jobs=$(nproc)
 run_suite() { # build-dir, extra cmake args...
