@@ -1,11 +1,12 @@
 /* rumd command line: `rumd [settings] VERB [options]`. Verbs: serve, migrate,
- * check-config, tenant add|list. Settings come from the one table in
+ * check-config, tenant add|list, capture, replay, export. Settings come from the one table in
  * config.c, as --key=value, RUMD_KEY or a --config file. */
 #include "api/api.h"
 #include "config.h"
 #include "db/db.h"
 #include "db/migrate.h"
 #include "db/store.h"
+#include "domain/export.h"
 #include "domain/push.h"
 #include "http.h"
 #include "pgembed.h"
@@ -58,7 +59,9 @@ static void rum_usage(FILE *out)
 		"  tenant list           list tenants\n"
 		"  capture list [--tenant NAME] [--limit N]   device messages kept verbatim\n"
 		"  capture show ID       one captured message: headers and body\n"
-		"  replay ID [--tenant NAME]   process a captured message again, as if sent now\n\n"
+		"  replay ID [--tenant NAME]   process a captured message again, as if sent now\n"
+		"  export --tenant NAME [-o FILE|DIR] [--all | --since TIME] [--device ID ...]\n"
+		"                        usage for CSSM: UD_SA_<ts>.tar.gz (air-gapped reporting)\n\n"
 		"Options: --help (also after a verb), --version, --config FILE\n\n");
 	rum_config_print_help(out);
 }
@@ -88,6 +91,17 @@ static void rum_verb_usage(const char *verb, FILE *out)
 			     "when capture_all\nis on) verbatim. `replay` runs one through the push "
 			     "endpoint's logic again, now,\nas if the device had sent it (to its "
 			     "tenant, or to --tenant); the upload is marked\nsource 'replay'.\n");
+	else if (strcmp(verb, "export") == 0)
+		fprintf(out, "Usage: rumd export --tenant NAME [-o FILE|DIR] [--all | --since TIME] "
+			     "[--device ID ...]\n\nWrites the tenant's usage for CSSM as "
+			     "UD_SA_<ts>.tar.gz (into DIR, default the current\ndirectory, or as "
+			     "FILE) and records it as an export batch, so that CSSM's ACK\ncan be "
+			     "matched to it. Reports taken: by default every report not yet "
+			     "acknowledged;\n--all every report; --since TIME (ISO-8601, UTC unless "
+			     "a zone is given) every\nreport received since then; --device ID "
+			     "(repeatable, or ID,ID,...; rumd device\nids) only those devices. "
+			     "Conflicting reports (a report id sent again with another\npayload) are "
+			     "never exported. Nothing to export: says so, writes nothing.\n");
 	else if (strcmp(verb, "tenant") == 0)
 		fprintf(out, "Usage: rumd tenant add NAME [--smart-account NAME] "
 			     "[--virtual-account NAME]\n       rumd tenant list\n\nTenant names "
@@ -101,6 +115,12 @@ static void rum_verb_usage(const char *verb, FILE *out)
 		fputc('\n', out);
 		rum_config_print_help(out);
 	}
+}
+
+/* Verb options that take no value. */
+static bool rum_cli_is_flag(const char *name)
+{
+	return strcmp(name, "all") == 0;
 }
 
 /* Splits argv into settings (applied to cfg), verb words and verb options. */
@@ -121,6 +141,15 @@ static int rum_cli_parse(struct rum_cli *cli, struct rum_config *cfg, int argc, 
 			cli->version = true;
 			continue;
 		}
+		if (strcmp(a, "-o") == 0) { /* short for --output */
+			if (i + 1 == argc)
+				return rum_err_set(RUM_EINVAL, "option -o needs a value");
+			if (cli->nopts == RUM_MAX_OPTS)
+				return rum_err_set(RUM_EINVAL, "too many options");
+			cli->opt_name[cli->nopts] = "output";
+			cli->opt_value[cli->nopts++] = argv[++i];
+			continue;
+		}
 		if (strncmp(a, "--", 2) != 0) {
 			if (cli->nwords == RUM_MAX_WORDS)
 				return rum_err_set(RUM_EINVAL, "too many arguments");
@@ -135,6 +164,8 @@ static int rum_cli_parse(struct rum_cli *cli, struct rum_config *cfg, int argc, 
 		name[n] = '\0';
 		if (eq) {
 			value = eq + 1;
+		} else if (rum_cli_is_flag(name)) {
+			value = "true";
 		} else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
 			value = argv[++i];
 		} else {
@@ -469,7 +500,66 @@ static int rum_capture_verb(const struct rum_config *cfg, const char *url,
 	return rc;
 }
 
-/* Verbs that only need the database: migrate, tenant, capture, replay. */
+/* rumd export: options into a domain call. --device may repeat and may hold
+ * a comma-separated list. */
+static int rum_export_verb(const struct rum_config *cfg, const char *url,
+			   const struct rum_cli *cli)
+{
+	struct rum_export_options o = {rum_cli_opt(cli, "tenant"), rum_cli_opt(cli, "output"),
+				       rum_cli_opt(cli, "all") != NULL, rum_cli_opt(cli, "since"),
+				       NULL, 0, isatty(STDERR_FILENO) == 1, 6};
+	struct rum_export_result res;
+	int64_t *ids = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	if (!o.tenant || cli->nwords != 1)
+		return rum_err_set(RUM_EINVAL, "usage: rumd export --tenant NAME [-o FILE|DIR] "
+			"[--all | --since TIME] [--device ID ...]");
+	if (o.all && o.since)
+		return rum_err_set(RUM_EINVAL, "--all and --since exclude each other");
+	for (int i = 0; rc == 0 && i < cli->nopts; i++) {
+		const char *v = cli->opt_value[i];
+
+		while (rc == 0 && strcmp(cli->opt_name[i], "device") == 0) {
+			size_t n = strcspn(v, ",");
+			char id[24];
+
+			if (o.ndevices == cap) {
+				cap = cap ? cap * 2 : 8;
+				ids = realloc(ids, cap * sizeof(*ids));
+				if (!ids)
+					abort();
+			}
+			snprintf(id, sizeof(id), "%.*s", (int)(n < sizeof(id) ? n : sizeof(id) - 1), v);
+			if (n >= sizeof(id) || rum_strict_int64(&ids[o.ndevices], id) != 0 ||
+			    ids[o.ndevices] <= 0)
+				rc = rum_err_set(RUM_EINVAL, "--device: '%.*s' is not a device id",
+						 (int)n, v);
+			o.ndevices++;
+			if (v[n] != ',')
+				break;
+			v += n + 1;
+		}
+	}
+	o.devices = ids;
+	if (rc == 0)
+		rc = rum_export_run(&o, url, (int)cfg->db_timeout_ms, &res);
+	if (rc == 0 && res.nothing)
+		printf("nothing to export for tenant '%s' (%s); no file written\n", o.tenant,
+		       o.all ? "no reports" : o.since ? "no reports received since then"
+						   : "every report is acknowledged");
+	else if (rc == 0)
+		printf("exported %lld reports of %lld devices to %s (export batch %lld)\n",
+		       (long long)res.reports, (long long)res.devices, res.path,
+		       (long long)res.batch_id);
+	if (rc == 0)
+		rum_export_result_dispose(&res);
+	free(ids);
+	return rc;
+}
+
+/* Verbs that only need the database: migrate, tenant, capture, replay, export. */
 static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 {
 	struct rum_pgembed *pg = NULL;
@@ -483,6 +573,10 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 		goto out;
 	if (strcmp(verb, "capture") == 0 || strcmp(verb, "replay") == 0) {
 		rc = rum_capture_verb(cfg, url, cli);
+		goto out;
+	}
+	if (strcmp(verb, "export") == 0) {
+		rc = rum_export_verb(cfg, url, cli);
 		goto out;
 	}
 	if (cli->nwords >= 2 && strcmp(cli->words[1], "add") == 0 && cli->nwords == 3) {
@@ -516,6 +610,8 @@ int main(int argc, char **argv)
 {
 	static const char *const tenant_opts[] = {"smart-account", "virtual-account", NULL};
 	static const char *const capture_opts[] = {"tenant", "limit", NULL};
+	static const char *const export_opts[] = {"tenant", "output", "all", "since", "device",
+						  NULL};
 	struct rum_config cfg;
 	struct rum_cli cli;
 	enum rum_log_level level;
@@ -574,6 +670,10 @@ int main(int argc, char **argv)
 		else if (rc == 0)
 			rc = rum_err_set(RUM_EINVAL, "%s needs arguments (see rumd %s --help)",
 					 verb, verb);
+	} else if (strcmp(verb, "export") == 0) {
+		rc = rum_cli_check_opts(&cli, export_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
 	} else {
 		rc = rum_err_set(RUM_EINVAL, "unknown verb or arguments: '%s' (see rumd --help)",
 				 verb);

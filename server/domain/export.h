@@ -1,0 +1,65 @@
+/* Export of a tenant's usage for CSSM (PROTOCOL.md 2.2): UD_SA_<ts>.tar.gz
+ * holding manifest.mf and UD_VA_<ts>.tar.gz, which holds one usage file
+ * (PROTOCOL.md 2.1) per device, dev_<device id>_<ts>.txt, with every selected
+ * report object byte-exact. The reports are recorded as an export batch in
+ * the transaction that reads them, so that CSSM's ACK can be matched later.
+ *
+ * Streaming: reports come from a server-side cursor in chunks of bounded
+ * size, in device order, and go straight into the archive; the inner archive
+ * is built in an unlinked temporary file in the output directory, and the
+ * final file is written under a temporary name there and renamed into place
+ * only after the batch committed. Nothing is left behind on failure.
+ *
+ * Conflict rows (a report id sent again with a different payload) are never
+ * exported: the first arrival holds the report id, and CSSM refuses a file
+ * holding one report id with two payloads. They stay for the operator, with
+ * their alert. */
+#ifndef RUM_DOMAIN_EXPORT_H
+#define RUM_DOMAIN_EXPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct rum_export_options {
+	const char *tenant;
+	const char *output;     /* a directory (the file is named UD_SA_<ts>.tar.gz in it)
+				 * or a file path; NULL = the current directory */
+	bool all;               /* every report, acknowledged or not */
+	const char *since;      /* ISO-8601: every report received since (acked or not) */
+	const int64_t *devices; /* only these rumd device ids (with any of the above) */
+	size_t ndevices;
+	bool progress;          /* devices/reports written, on stderr */
+	int level;              /* gzip level of the usage files, 1-9 */
+};
+
+struct rum_export_result {
+	bool nothing;     /* no report to export: no file, no batch */
+	char *path;       /* the file written (malloc'd), NULL when nothing */
+	int64_t batch_id; /* export_batches.id */
+	int64_t devices, reports;
+};
+
+/* Runs one export against the database at url in one transaction.
+ * Errors: RUM_ENOTFOUND (unknown tenant or device), RUM_EINVAL (bad option,
+ * output directory missing), RUM_ECONFLICT (the output file exists),
+ * RUM_EIO (writing), RUM_EUNAVAIL (database), with the message set; on any
+ * error no file and no batch remain. */
+int rum_export_run(const struct rum_export_options *o, const char *url, int timeout_ms,
+		   struct rum_export_result *res);
+void rum_export_result_dispose(struct rum_export_result *res);
+
+/* <ts> for `when`: %y%b%d_%H_%M_%S_<ms> in UTC with English month names,
+ * e.g. 26Nov28_17_45_10_123. out holds at least 32 bytes. */
+void rum_export_format_ts(char *out, size_t size, const struct timespec *when);
+
+/* Writes s[0..len) as the content of a CDATA section that sink has opened:
+ * every "]]>" is split across two sections and every CR goes out as a
+ * character reference between sections (XML parsers turn a raw CR into LF),
+ * so that an XML parser gives back exactly s. sink returns 0 or an error,
+ * which is returned. */
+int rum_export_write_cdata(int (*sink)(void *ctx, const void *data, size_t len), void *ctx,
+			   const char *s, size_t len);
+
+#endif

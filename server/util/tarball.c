@@ -1,0 +1,294 @@
+#include "tarball.h"
+
+#include "err.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* An entry's bytes stay in memory up to this many, then go to a spool file. */
+#define RUM_TARBALL_SPOOL_MEM (8u << 20)
+/* Copy buffer for spooled entries and added files. */
+#define RUM_TARBALL_COPY (256u << 10)
+/* ustar's name field. */
+#define RUM_TARBALL_NAME_MAX 99
+
+struct rum_tarball {
+	struct archive *a;
+	time_t mtime;
+	char *spool_dir;
+	/* the open entry */
+	bool open;
+	char name[RUM_TARBALL_NAME_MAX + 1];
+	char *mem;
+	size_t mem_len, mem_cap;
+	int spool_fd; /* -1 until the entry outgrows memory */
+	size_t spool_len;
+	char *copy; /* RUM_TARBALL_COPY bytes */
+};
+
+static int rum_tarball_fail(struct rum_tarball *tb, const char *what)
+{
+	const char *why = archive_error_string(tb->a);
+
+	return rum_err_set(RUM_EIO, "%s: %s", what, why ? why : "archive error");
+}
+
+int rum_tarball_new(struct rum_tarball **out, int fd, int level, time_t mtime,
+		    const char *spool_dir)
+{
+	struct rum_tarball *tb = calloc(1, sizeof(*tb));
+	char lv[4];
+	int rc = 0;
+
+	*out = NULL;
+	if (!tb)
+		abort();
+	tb->spool_fd = -1;
+	tb->mtime = mtime;
+	tb->spool_dir = strdup(spool_dir);
+	tb->copy = malloc(RUM_TARBALL_COPY);
+	tb->a = archive_write_new();
+	if (!tb->spool_dir || !tb->copy || !tb->a)
+		abort();
+	snprintf(lv, sizeof(lv), "%d", level < 0 ? 0 : level > 9 ? 9 : level);
+	if (archive_write_set_format_ustar(tb->a) != ARCHIVE_OK ||
+	    archive_write_add_filter_gzip(tb->a) != ARCHIVE_OK ||
+	    archive_write_set_filter_option(tb->a, "gzip", "compression-level", lv) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(tb->a, 1) != ARCHIVE_OK ||
+	    archive_write_open_fd(tb->a, fd) != ARCHIVE_OK)
+		rc = rum_tarball_fail(tb, "starting an archive");
+	if (rc != 0) {
+		rum_tarball_free(tb);
+		return rc;
+	}
+	*out = tb;
+	return 0;
+}
+
+static bool rum_tarball_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > RUM_TARBALL_NAME_MAX || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] <= 0x20 || name[i] >= 0x7f || name[i] == '/' || name[i] == '\\')
+			return false;
+	return true;
+}
+
+/* Writes an entry header for a regular file of size bytes. */
+static int rum_tarball_header(struct rum_tarball *tb, const char *name, size_t size)
+{
+	struct archive_entry *e = archive_entry_new();
+	int rc = 0;
+
+	if (!e)
+		abort();
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, (la_int64_t)size);
+	archive_entry_set_mtime(e, tb->mtime, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	if (archive_write_header(tb->a, e) != ARCHIVE_OK)
+		rc = rum_tarball_fail(tb, name);
+	archive_entry_free(e);
+	return rc;
+}
+
+static int rum_tarball_data(struct rum_tarball *tb, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		la_ssize_t n = archive_write_data(tb->a, p, len);
+
+		if (n <= 0)
+			return rum_tarball_fail(tb, tb->name);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Copies size bytes of fd, from offset 0, into the open archive entry. */
+static int rum_tarball_copy_fd(struct rum_tarball *tb, int fd, size_t size)
+{
+	off_t off = 0;
+	int rc = 0;
+
+	while (rc == 0 && (size_t)off < size) {
+		size_t want = size - (size_t)off < RUM_TARBALL_COPY ? size - (size_t)off
+								    : RUM_TARBALL_COPY;
+		ssize_t n = pread(fd, tb->copy, want, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return rum_err_set(RUM_EIO, "%s: reading back: %s", tb->name,
+					   n < 0 ? strerror(errno) : "file shrank");
+		rc = rum_tarball_data(tb, tb->copy, (size_t)n);
+		off += n;
+	}
+	return rc;
+}
+
+int rum_tarball_entry_begin(struct rum_tarball *tb, const char *name)
+{
+	if (tb->open)
+		return rum_err_set(RUM_EINTERNAL, "tarball: entry %s is still open", tb->name);
+	if (!rum_tarball_name_ok(name))
+		return rum_err_set(RUM_EINVAL, "tarball: bad entry name '%s'", name);
+	snprintf(tb->name, sizeof(tb->name), "%s", name);
+	tb->open = true;
+	tb->mem_len = 0;
+	tb->spool_len = 0;
+	return 0;
+}
+
+static int rum_tarball_write_all(int fd, const void *data, size_t len, const char *what)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return rum_err_set(RUM_EIO, "%s: spooling: %s", what, strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The spool file: anonymous (O_TMPFILE) where the file system allows it,
+ * else a named one unlinked at once. */
+static int rum_tarball_spool_open(struct rum_tarball *tb)
+{
+	char path[4096];
+	int fd = open(tb->spool_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		if (snprintf(path, sizeof(path), "%s/.rum-spool-XXXXXX", tb->spool_dir) >=
+		    (int)sizeof(path))
+			return rum_err_set(RUM_EINVAL, "spool directory name too long");
+		fd = mkostemp(path, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(path);
+	}
+	if (fd < 0)
+		return rum_err_set(RUM_EIO, "%s: cannot create a spool file in %s: %s", tb->name,
+				   tb->spool_dir, strerror(errno));
+	tb->spool_fd = fd;
+	return 0;
+}
+
+int rum_tarball_entry_write(struct rum_tarball *tb, const void *data, size_t len)
+{
+	int rc;
+
+	if (!tb->open)
+		return rum_err_set(RUM_EINTERNAL, "tarball: no open entry");
+	if (tb->spool_len == 0 && tb->mem_len + len <= RUM_TARBALL_SPOOL_MEM) {
+		if (tb->mem_len + len > tb->mem_cap) {
+			size_t cap = tb->mem_cap ? tb->mem_cap : 64u << 10;
+
+			while (cap < tb->mem_len + len)
+				cap *= 2;
+			tb->mem = realloc(tb->mem, cap);
+			if (!tb->mem)
+				abort();
+			tb->mem_cap = cap;
+		}
+		memcpy(tb->mem + tb->mem_len, data, len);
+		tb->mem_len += len;
+		return 0;
+	}
+	if (tb->spool_len == 0) { /* outgrew memory: move what is held to the spool */
+		if (tb->spool_fd < 0 && (rc = rum_tarball_spool_open(tb)) != 0)
+			return rc;
+		if (ftruncate(tb->spool_fd, 0) != 0 || lseek(tb->spool_fd, 0, SEEK_SET) != 0)
+			return rum_err_set(RUM_EIO, "%s: spool: %s", tb->name, strerror(errno));
+		rc = rum_tarball_write_all(tb->spool_fd, tb->mem, tb->mem_len, tb->name);
+		if (rc != 0)
+			return rc;
+		tb->spool_len = tb->mem_len;
+		tb->mem_len = 0;
+	}
+	rc = rum_tarball_write_all(tb->spool_fd, data, len, tb->name);
+	if (rc == 0)
+		tb->spool_len += len;
+	return rc;
+}
+
+int rum_tarball_entry_end(struct rum_tarball *tb)
+{
+	int rc;
+
+	if (!tb->open)
+		return rum_err_set(RUM_EINTERNAL, "tarball: no open entry");
+	tb->open = false;
+	if (tb->spool_len > 0) {
+		rc = rum_tarball_header(tb, tb->name, tb->spool_len);
+		if (rc == 0)
+			rc = rum_tarball_copy_fd(tb, tb->spool_fd, tb->spool_len);
+		return rc;
+	}
+	rc = rum_tarball_header(tb, tb->name, tb->mem_len);
+	if (rc == 0)
+		rc = rum_tarball_data(tb, tb->mem, tb->mem_len);
+	return rc;
+}
+
+int rum_tarball_add_fd(struct rum_tarball *tb, const char *name, int fd)
+{
+	struct stat st;
+	int rc;
+
+	if (tb->open)
+		return rum_err_set(RUM_EINTERNAL, "tarball: entry %s is still open", tb->name);
+	if (!rum_tarball_name_ok(name))
+		return rum_err_set(RUM_EINVAL, "tarball: bad entry name '%s'", name);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return rum_err_set(RUM_EIO, "%s: not a readable regular file", name);
+	snprintf(tb->name, sizeof(tb->name), "%s", name);
+	rc = rum_tarball_header(tb, name, (size_t)st.st_size);
+	if (rc == 0)
+		rc = rum_tarball_copy_fd(tb, fd, (size_t)st.st_size);
+	return rc;
+}
+
+int rum_tarball_finish(struct rum_tarball *tb)
+{
+	if (tb->open)
+		return rum_err_set(RUM_EINTERNAL, "tarball: entry %s is still open", tb->name);
+	if (archive_write_close(tb->a) != ARCHIVE_OK)
+		return rum_tarball_fail(tb, "finishing the archive");
+	return 0;
+}
+
+void rum_tarball_free(struct rum_tarball *tb)
+{
+	if (!tb)
+		return;
+	if (tb->a)
+		archive_write_free(tb->a); /* closes (flushes) an archive left open */
+	if (tb->spool_fd >= 0)
+		close(tb->spool_fd);
+	free(tb->spool_dir);
+	free(tb->mem);
+	free(tb->copy);
+	free(tb);
+}
