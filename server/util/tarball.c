@@ -37,8 +37,11 @@ struct rum_tarball {
 static int rum_tarball_fail(struct rum_tarball *tb, const char *what)
 {
 	const char *why = archive_error_string(tb->a);
+	int e = archive_errno(tb->a);
 
-	return rum_err_set(RUM_EIO, "%s: %s", what, why ? why : "archive error");
+	/* libarchive's text for a failed write() is only "Write error". */
+	return rum_err_set(RUM_EIO, "%s: %s%s%s", what, why ? why : "archive error",
+			   e > 0 ? ": " : "", e > 0 ? strerror(e) : "");
 }
 
 int rum_tarball_new(struct rum_tarball **out, int fd, int level, time_t mtime,
