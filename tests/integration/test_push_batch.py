@@ -1,0 +1,103 @@
+"""Reports of concurrent messages are stored together, one statement per
+batch: a batch that mixes new reports, duplicates (earlier and within the
+batch), conflicts and a report repeated within one message must end exactly
+as if each message had been stored alone (PROTOCOL.md 1.4)."""
+
+import threading
+
+import rumtest
+from rumtest import Device, pi_path, sql_literal
+
+
+class PushBatch(rumtest.RumTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.url, cls.db = cls.fresh_database("batch")
+        cls.rumd = cls.start_class_rumd(database_url=cls.url)
+
+    def rows(self, dev, report_id):
+        return self.pg.psql(
+            "SELECT id, coalesce(conflict_of::text, ''), report FROM rum_reports "
+            "WHERE udi_pid = %s AND udi_serial = %s AND report_id = %s ORDER BY id"
+            % (sql_literal(dev.pid), sql_literal(dev.sn), report_id), db=self.db)
+
+    def alerts(self, dev, report_id):
+        return self.pg.psql(
+            "SELECT details->>'first_row', details->>'conflicting_row' FROM alerts a "
+            "JOIN devices d ON d.id = a.device_id WHERE d.udi_serial = %s "
+            "AND details->>'report_id' = '%s' ORDER BY a.id"
+            % (sql_literal(dev.sn), report_id), db=self.db)
+
+    def concurrently(self, bodies):
+        barrier = threading.Barrier(len(bodies))
+        replies = [None] * len(bodies)
+
+        def client(i):
+            barrier.wait()
+            try:
+                replies[i] = self.rumd.post(pi_path(), bodies[i], timeout=60)
+            except Exception as e:  # reported by assertOkPoll
+                replies[i] = e
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(len(bodies))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return replies
+
+    def test_mixed_batch(self):
+        devs = [Device() for _ in range(8)]
+        old = [d.report(report_id=100, value="1") for d in devs]
+        for d, rep in zip(devs, old):
+            self.assertOkPoll(self.rumd.post(pi_path(), d.usage([rep])))
+        bodies = []
+        for d, rep in zip(devs, old):
+            new = d.report(report_id=101)
+            other = d.report(report_id=100, value="2")   # conflicts with the stored one
+            twice = d.report(report_id=102, value="7")
+            clash = d.report(report_id=102, value="8")   # conflicts within the message
+            # new, duplicate of a stored report, conflict, repeated report,
+            # conflict within the message and its own repetition
+            bodies.append(rumtest.to_body(d.usage([new, rep, other, twice, twice, clash,
+                                                   clash, new])))
+        # Each message twice, at once: duplicates also come from other messages
+        # of the same batch and from concurrent batches.
+        for r in self.concurrently(bodies * 2):
+            self.assertOkPoll(r)
+        for d, rep in zip(devs, old):
+            self.assertEqual(len(self.rows(d, 101)), 1)
+            rows = self.rows(d, 100)
+            self.assertEqual(len(rows), 2, rows)
+            self.assertEqual(rumtest.json.loads(rows[0][2]), rep, "the first arrival holds it")
+            self.assertEqual(rows[1][1], rows[0][0])
+            self.assertEqual(self.alerts(d, 100), [[rows[0][0], rows[1][0]]])
+            rows = self.rows(d, 102)
+            self.assertEqual(len(rows), 2, rows)
+            self.assertEqual(rumtest.json.loads(rows[0][2])["payload"],
+                             d.report(report_id=102, value="7")["payload"],
+                             "the first in message order holds the identity")
+            self.assertEqual(rows[1][1], rows[0][0])
+            self.assertEqual(self.alerts(d, 102), [[rows[0][0], rows[1][0]]])
+            # every stored report belongs to one of the device's uploads
+            self.assertEqual(self.pg.psql(
+                "SELECT count(*) FROM rum_reports r JOIN uploads u ON u.id = r.upload_id "
+                "JOIN devices d ON d.id = u.device_id WHERE d.udi_serial = %s"
+                % sql_literal(d.sn), db=self.db), [["5"]])
+
+    def test_report_text_is_byte_exact(self):
+        dev = Device()
+        rep = dev.report(report_id=300)
+        rep["payload"] = rep["payload"].replace("}", ', "x": "\\u00e9\\\\ \\"q\\" \\n"}', 1)
+        body = rumtest.to_body(dev.usage([rep]))
+        for r in self.concurrently([body] * 4):
+            self.assertOkPoll(r)
+        rows = self.rows(dev, 300)
+        self.assertEqual(len(rows), 1)
+        self.assertEqual(rumtest.json.loads(rows[0][2]), rep)
+
+
+if __name__ == "__main__":
+    rumtest.main()
