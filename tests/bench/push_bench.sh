@@ -186,7 +186,7 @@ run_pgbench() { # name rows-per-transaction script files...
 	local name=$1 rows=$2; shift 2
 	local args=() f
 	for f in "$@"; do args+=(-f "$f"); done
-	psql_ -d bench -c "TRUNCATE rum_reports; CHECKPOINT" >/dev/null
+	psql_ -d bench -c "TRUNCATE rum_reports CASCADE; CHECKPOINT" >/dev/null
 	say "pgbench $name: -c $PG_CLIENTS -j 2 -T $PG_DURATION, $rows row(s) per transaction"
 	local c0 c1
 	c0=$(cpu_jiffies)
