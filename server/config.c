@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum rum_config_type { RUM_CFG_STRING, RUM_CFG_INT, RUM_CFG_BOOL, RUM_CFG_BYTES };
 
@@ -45,8 +46,8 @@ static const struct rum_config_param rum_config_params[] = {
 	 INT64_C(1) << 30, "largest accepted request body"},
 	{"max_reports_per_message", RUM_CFG_INT, RUM_OFF(max_reports_per_message), "10000", 1,
 	 1000000, "most RUM reports accepted in one device message"},
-	{"db_pool_size", RUM_CFG_INT, RUM_OFF(db_pool_size), "8", 2, 256,
-	 "PostgreSQL connections held by this node"},
+	{"db_pool_size", RUM_CFG_INT, RUM_OFF(db_pool_size), "0", 0, 256,
+	 "PostgreSQL connections (database workers) of this node; 0 = one per CPU, at least 2"},
 	{"http_threads", RUM_CFG_INT, RUM_OFF(http_threads), "2", 1, 64,
 	 "HTTP event-loop threads"},
 	{"batch_max", RUM_CFG_INT, RUM_OFF(batch_max), "128", 1, 10000,
@@ -415,6 +416,16 @@ void rum_config_print(const struct rum_config *cfg, FILE *out)
 		}
 		fprintf(out, "%s = %s  # %s\n", p->name, value, source_names[rum_config_sources[i]]);
 	}
+}
+
+int rum_config_pool_size(const struct rum_config *cfg)
+{
+	long cpus;
+
+	if (cfg->db_pool_size > 0)
+		return cfg->db_pool_size < 2 ? 2 : (int)cfg->db_pool_size;
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus < 2 ? 2 : cpus > 64 ? 64 : (int)cpus;
 }
 
 void rum_config_print_help(FILE *out)

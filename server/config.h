@@ -21,7 +21,7 @@ struct rum_config {
 	bool capture_all;       /* store every device message verbatim */
 	int64_t max_body_bytes;
 	int64_t max_reports_per_message;
-	int64_t db_pool_size;   /* connections for readers and writers */
+	int64_t db_pool_size;   /* database workers; 0 = rum_config_pool_size() decides */
 	int64_t http_threads;   /* libmicrohttpd event-loop threads */
 	int64_t batch_max;      /* device messages per write transaction */
 	int64_t retry_after_s;  /* Retry-After on 503 */
@@ -60,6 +60,11 @@ int rum_config_validate(const struct rum_config *cfg);
 /* Prints the effective settings, one `key = value  # source` line each;
  * database_url has its password masked. */
 void rum_config_print(const struct rum_config *cfg, FILE *out);
+
+/* The number of database workers to run: db_pool_size, or when it is 0 one
+ * per CPU and at least 2. Fewer workers make bigger group commits; measured
+ * on 2 cores, 2-3 workers beat 8 by up to half in throughput and p99. */
+int rum_config_pool_size(const struct rum_config *cfg);
 
 /* Prints the settings table for --help. */
 void rum_config_print_help(FILE *out);

@@ -304,7 +304,7 @@ static int rum_serve(const struct rum_config *cfg)
 		rc = rum_migrate_with_retry(cfg, url, 60, true);
 	if (rc != 0)
 		goto out;
-	dbo = (struct rum_db_options){url, (int)cfg->db_pool_size, (int)cfg->batch_max,
+	dbo = (struct rum_db_options){url, rum_config_pool_size(cfg), (int)cfg->batch_max,
 				      (int)cfg->db_timeout_ms, (int)cfg->db_statement_timeout_ms,
 				      (int)cfg->db_queue_max};
 	rc = rum_db_open(&db, &dbo);

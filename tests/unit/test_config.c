@@ -43,8 +43,14 @@ static void test_types_and_bounds(void)
 	CHECK_INT(rum_config_set(&cfg, "max-body-bytes", "12x", RUM_CFG_FLAG), RUM_EINVAL);
 	CHECK(strstr(rum_err_msg(), "max_body_bytes") != NULL);
 	CHECK_INT(cfg.max_body_bytes, 2 * 1024 * 1024); /* unchanged */
-	CHECK_INT(rum_config_set(&cfg, "db_pool_size", "0", RUM_CFG_FLAG), RUM_EINVAL);
+	CHECK_INT(rum_config_set(&cfg, "db_pool_size", "257", RUM_CFG_FLAG), RUM_EINVAL);
 	CHECK(strstr(rum_err_msg(), "outside") != NULL);
+	CHECK_INT(rum_config_set(&cfg, "db_pool_size", "0", RUM_CFG_FLAG), 0);
+	CHECK(rum_config_pool_size(&cfg) >= 2); /* 0: one per CPU, at least 2 */
+	CHECK_INT(rum_config_set(&cfg, "db_pool_size", "1", RUM_CFG_FLAG), 0);
+	CHECK_INT(rum_config_pool_size(&cfg), 2);
+	CHECK_INT(rum_config_set(&cfg, "db_pool_size", "5", RUM_CFG_FLAG), 0);
+	CHECK_INT(rum_config_pool_size(&cfg), 5);
 	CHECK_INT(rum_config_set(&cfg, "db_pool_size", " 4", RUM_CFG_FLAG), RUM_EINVAL);
 	CHECK_INT(rum_config_set(&cfg, "auto_create_tenants", "yes", RUM_CFG_FLAG), 0);
 	CHECK(cfg.auto_create_tenants);
