@@ -1,7 +1,9 @@
 /* rumd command line: `rumd [settings] VERB [options]`. Verbs: serve, migrate,
- * check-config, tenant add|list, capture, replay, export. Settings come from the one table in
+ * check-config, tenant add|list, capture, replay, export, import, ack-file,
+ * import-usage. Settings come from the one table in
  * config.c, as --key=value, RUMD_KEY or a --config file. */
 #include "api/api.h"
+#include "cli_import.h"
 #include "config.h"
 #include "db/db.h"
 #include "db/migrate.h"
@@ -61,7 +63,11 @@ static void rum_usage(FILE *out)
 		"  capture show ID       one captured message: headers and body\n"
 		"  replay ID [--tenant NAME]   process a captured message again, as if sent now\n"
 		"  export --tenant NAME [-o FILE|DIR] [--all | --since TIME] [--device ID ...]\n"
-		"                        usage for CSSM: UD_SA_<ts>.tar.gz (air-gapped reporting)\n\n"
+		"                        usage for CSSM: UD_SA_<ts>.tar.gz (air-gapped reporting)\n"
+		"  import FILE [--tenant NAME] [--device ID ...]\n"
+		"                        CSSM's ACK file(s) (ACK_UD_SA_<ts>.tar.gz, one ACK, a policy)\n"
+		"  ack-file --device ID -o FILE   a device's newest ACK, for `license smart import`\n"
+		"  import-usage FILE --tenant NAME   a device usage file, as if the device pushed it\n\n"
 		"Options: --help (also after a verb), --version, --config FILE\n\n");
 	rum_config_print_help(out);
 }
@@ -102,6 +108,25 @@ static void rum_verb_usage(const char *verb, FILE *out)
 			     "(repeatable, or ID,ID,...; rumd device\nids) only those devices. "
 			     "Conflicting reports (a report id sent again with another\npayload) are "
 			     "never exported. Nothing to export: says so, writes nothing.\n");
+	else if (strcmp(verb, "import") == 0 || strcmp(verb, "ack-file") == 0 ||
+		 strcmp(verb, "import-usage") == 0)
+		fprintf(out, "Usage: rumd import FILE [--tenant NAME] [--device ID ...]\n"
+			     "       rumd ack-file --device ID -o FILE|-\n"
+			     "       rumd import-usage FILE --tenant NAME\n\n"
+			     "import takes what CSSM returns for an export: ACK_UD_SA_<ts>.tar.gz "
+			     "(nested ACK_\ntarballs of ACK_dev_<device id>_<ts>.txt), a single ACK "
+			     "file (matched to its\ndevice by the UDI inside or by --device) or a "
+			     "policy file (for --device IDs or\nevery device of --tenant). Each ACK "
+			     "is queued for its device's next poll or\nhello, byte-exact, and the "
+			     "device's reports in that export are marked\nacknowledged. One "
+			     "transaction: a refused file (unsafe archive, DTD, not a\nsmartLicense "
+			     "document) changes nothing; an entry for a device rumd cannot use\nis "
+			     "listed with the reason and skipped. The same file imported again "
+			     "changes\nnothing.\n\nack-file writes a device's newest ACK (\"-\": "
+			     "stdout) for `license smart import`.\nimport-usage loads a device's "
+			     "`license smart save usage` file into a tenant with\nthe push "
+			     "endpoint's rules (duplicates are recognised, conflicts kept and "
+			     "alerted).\n");
 	else if (strcmp(verb, "tenant") == 0)
 		fprintf(out, "Usage: rumd tenant add NAME [--smart-account NAME] "
 			     "[--virtual-account NAME]\n       rumd tenant list\n\nTenant names "
@@ -500,6 +525,78 @@ static int rum_capture_verb(const struct rum_config *cfg, const char *url,
 	return rc;
 }
 
+/* Every --device value (repeatable, each ID or ID,ID,...) as rumd device
+ * ids, malloc'd into *out (NULL when none). */
+static int rum_cli_device_ids(const struct rum_cli *cli, int64_t **out, size_t *n)
+{
+	int64_t *ids = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	*n = 0;
+	for (int i = 0; rc == 0 && i < cli->nopts; i++) {
+		const char *v = cli->opt_value[i];
+
+		while (rc == 0 && strcmp(cli->opt_name[i], "device") == 0) {
+			size_t len = strcspn(v, ",");
+			char id[24];
+
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 8;
+				ids = realloc(ids, cap * sizeof(*ids));
+				if (!ids)
+					abort();
+			}
+			snprintf(id, sizeof(id), "%.*s", (int)(len < sizeof(id) ? len : sizeof(id) - 1),
+				 v);
+			if (len >= sizeof(id) || rum_strict_int64(&ids[*n], id) != 0 || ids[*n] <= 0)
+				rc = rum_err_set(RUM_EINVAL, "--device: '%.*s' is not a device id",
+						 (int)len, v);
+			++*n;
+			if (v[len] != ',')
+				break;
+			v += len + 1;
+		}
+	}
+	*out = ids;
+	return rc;
+}
+
+/* rumd import / ack-file / import-usage: arguments into one call of
+ * cli_import.c. */
+static int rum_import_verb(const struct rum_config *cfg, const char *url,
+			   const struct rum_cli *cli)
+{
+	const char *verb = cli->words[0], *tenant = rum_cli_opt(cli, "tenant");
+	const char *output = rum_cli_opt(cli, "output");
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int rc = rum_cli_device_ids(cli, &ids, &n);
+
+	if (rc != 0)
+		goto out;
+	if (strcmp(verb, "import") == 0) {
+		if (cli->nwords != 2 || output)
+			rc = rum_err_set(RUM_EINVAL, "usage: rumd import FILE [--tenant NAME] "
+					 "[--device ID ...]");
+		else
+			rc = rum_cli_import(cfg, url, cli->words[1], tenant, ids, n);
+	} else if (strcmp(verb, "ack-file") == 0) {
+		if (cli->nwords != 1 || n != 1 || !output || tenant)
+			rc = rum_err_set(RUM_EINVAL, "usage: rumd ack-file --device ID -o FILE|-");
+		else
+			rc = rum_cli_ack_file(cfg, url, ids[0], output);
+	} else {
+		if (cli->nwords != 2 || !tenant || n || output)
+			rc = rum_err_set(RUM_EINVAL, "usage: rumd import-usage FILE --tenant NAME");
+		else
+			rc = rum_cli_import_usage(cfg, url, cli->words[1], tenant);
+	}
+out:
+	free(ids);
+	return rc;
+}
+
 /* rumd export: options into a domain call. --device may repeat and may hold
  * a comma-separated list. */
 static int rum_export_verb(const struct rum_config *cfg, const char *url,
@@ -559,7 +656,8 @@ static int rum_export_verb(const struct rum_config *cfg, const char *url,
 	return rc;
 }
 
-/* Verbs that only need the database: migrate, tenant, capture, replay, export. */
+/* Verbs that only need the database: migrate, tenant, capture, replay, export,
+ * import, ack-file, import-usage. */
 static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 {
 	struct rum_pgembed *pg = NULL;
@@ -577,6 +675,11 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 	}
 	if (strcmp(verb, "export") == 0) {
 		rc = rum_export_verb(cfg, url, cli);
+		goto out;
+	}
+	if (strcmp(verb, "import") == 0 || strcmp(verb, "ack-file") == 0 ||
+	    strcmp(verb, "import-usage") == 0) {
+		rc = rum_import_verb(cfg, url, cli);
 		goto out;
 	}
 	if (cli->nwords >= 2 && strcmp(cli->words[1], "add") == 0 && cli->nwords == 3) {
@@ -612,6 +715,7 @@ int main(int argc, char **argv)
 	static const char *const capture_opts[] = {"tenant", "limit", NULL};
 	static const char *const export_opts[] = {"tenant", "output", "all", "since", "device",
 						  NULL};
+	static const char *const import_opts[] = {"tenant", "device", "output", NULL};
 	struct rum_config cfg;
 	struct rum_cli cli;
 	enum rum_log_level level;
@@ -672,6 +776,11 @@ int main(int argc, char **argv)
 					 verb, verb);
 	} else if (strcmp(verb, "export") == 0) {
 		rc = rum_cli_check_opts(&cli, export_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "import") == 0 || strcmp(verb, "ack-file") == 0 ||
+		   strcmp(verb, "import-usage") == 0) {
+		rc = rum_cli_check_opts(&cli, import_opts);
 		if (rc == 0)
 			rc = rum_db_verb(&cfg, &cli);
 	} else {

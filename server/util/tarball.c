@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,4 +295,182 @@ void rum_tarball_free(struct rum_tarball *tb)
 	free(tb->mem);
 	free(tb->copy);
 	free(tb);
+}
+
+/* --- reading --- */
+
+/* Bytes asked of libarchive at a time while reading an entry. */
+#define RUM_TARBALL_READ_CHUNK (64u << 10)
+
+bool rum_tarball_is_gzip(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+/* Refuses absolute names and ".." components; strips leading "./". */
+static int rum_tarball_read_name(const char *name, const char *what, const char **out)
+{
+	const char *p;
+
+	if (!name || !name[0])
+		return rum_err_set(RUM_EINVAL, "%s: an entry has no name", what);
+	if (name[0] == '/' || name[0] == '\\')
+		return rum_err_set(RUM_EINVAL, "%s: entry '%s' has an absolute path; refused", what,
+				   name);
+	for (p = name; *p;) {
+		size_t n = strcspn(p, "/\\");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return rum_err_set(RUM_EINVAL, "%s: entry '%s' has a '..' component; refused",
+					   what, name);
+		p += n;
+		if (*p)
+			p++;
+	}
+	while (name[0] == '.' && name[1] == '/')
+		name += 2;
+	*out = name;
+	return 0;
+}
+
+static int rum_tarball_read_fail(struct archive *a, const char *what, const char *entry)
+{
+	const char *why = archive_error_string(a);
+
+	return rum_err_set(RUM_EINVAL, "%s%s%s: %s", what, entry ? ": " : "", entry ? entry : "",
+			   why ? why : "corrupt archive");
+}
+
+/* Reads the current entry (size bytes announced) into *buf, counting every
+ * chunk against the budget as it is inflated. */
+static int rum_tarball_read_entry(struct archive *a, const char *what, const char *name,
+				  size_t size, struct rum_tarball_budget *b, char **buf,
+				  size_t *len)
+{
+	size_t cap = size + 1, used = 0;
+	char *p = malloc(cap);
+
+	if (!p)
+		abort();
+	for (;;) {
+		size_t want = cap - 1 - used < RUM_TARBALL_READ_CHUNK ? cap - 1 - used
+								      : RUM_TARBALL_READ_CHUNK;
+		la_ssize_t n;
+
+		if (want == 0) { /* announced size reached: the format ends the entry */
+			char probe;
+
+			n = archive_read_data(a, &probe, 1);
+			if (n == 0)
+				break;
+			free(p);
+			if (n < 0)
+				return rum_tarball_read_fail(a, what, name);
+			return rum_err_set(RUM_EINVAL, "%s: %s: longer than its header says", what,
+					   name);
+		}
+		n = archive_read_data(a, p + used, want);
+		if (n < 0) {
+			free(p);
+			return rum_tarball_read_fail(a, what, name);
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		b->total += (size_t)n;
+		if (b->total > b->max_total) {
+			free(p);
+			return rum_err_set(RUM_ETOOBIG, "%s: %s: archive contents exceed %zu bytes in "
+					   "all (a decompression bomb?); refused", what, name,
+					   b->max_total);
+		}
+	}
+	if (used != size) {
+		free(p);
+		return rum_err_set(RUM_EINVAL, "%s: %s: truncated (%zu of %zu bytes)", what, name,
+				   used, size);
+	}
+	p[used] = '\0';
+	*buf = p;
+	*len = used;
+	return 0;
+}
+
+static int rum_tarball_read_one(struct archive *a, struct archive_entry *e, const char *what,
+				struct rum_tarball_budget *b,
+				int (*cb)(void *ctx, const struct rum_tarball_entry *e), void *ctx)
+{
+	const char *raw = archive_entry_pathname(e), *name = NULL, *slash;
+	struct rum_tarball_entry te;
+	char *buf = NULL;
+	la_int64_t size = archive_entry_size(e);
+	size_t len = 0;
+	int rc;
+
+	if (++b->entries > b->max_entries)
+		return rum_err_set(RUM_ETOOBIG, "%s: more than %zu entries; refused", what,
+				   b->max_entries);
+	rc = rum_tarball_read_name(raw, what, &name);
+	if (rc != 0)
+		return rc;
+	if (archive_entry_hardlink(e) || archive_entry_symlink(e))
+		return rum_err_set(RUM_EINVAL, "%s: entry '%s' is a %s link; refused", what, name,
+				   archive_entry_symlink(e) ? "symbolic" : "hard");
+	if (archive_entry_filetype(e) != AE_IFREG)
+		return rum_err_set(RUM_EINVAL, "%s: entry '%s' is not a regular file; refused", what,
+				   name);
+	if (size < 0 || (uint64_t)size > b->max_entry_size)
+		return rum_err_set(RUM_ETOOBIG, "%s: entry '%s' announces %lld bytes, over the "
+				   "%zu-byte limit; refused", what, name, (long long)size,
+				   b->max_entry_size);
+	if (b->total + (size_t)size > b->max_total)
+		return rum_err_set(RUM_ETOOBIG, "%s: %s: archive contents exceed %zu bytes in all "
+				   "(a decompression bomb?); refused", what, name, b->max_total);
+	rc = rum_tarball_read_entry(a, what, name, (size_t)size, b, &buf, &len);
+	if (rc != 0)
+		return rc;
+	slash = strrchr(name, '/');
+	te = (struct rum_tarball_entry){name, slash ? slash + 1 : name, buf, len};
+	rc = cb(ctx, &te);
+	free(buf);
+	return rc;
+}
+
+int rum_tarball_read_mem(const void *data, size_t len, const char *what,
+			 struct rum_tarball_budget *budget,
+			 int (*cb)(void *ctx, const struct rum_tarball_entry *e), void *ctx)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	int rc = 0, r;
+
+	if (!a)
+		abort();
+	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_read_support_format_tar(a) != ARCHIVE_OK) {
+		rc = rum_tarball_read_fail(a, what, NULL);
+		goto out;
+	}
+	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+		rc = rum_tarball_read_fail(a, what, NULL);
+		goto out;
+	}
+	while (rc == 0) {
+		r = archive_read_next_header(a, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK) { /* ARCHIVE_WARN too: a header libarchive doubted */
+			rc = rum_tarball_read_fail(a, what, NULL);
+			break;
+		}
+		rc = rum_tarball_read_one(a, e, what, budget, cb, ctx);
+	}
+	/* A stream must end cleanly: trailing garbage or a bad CRC shows here. */
+	if (rc == 0 && archive_read_close(a) != ARCHIVE_OK)
+		rc = rum_tarball_read_fail(a, what, NULL);
+out:
+	archive_read_free(a);
+	return rc;
 }

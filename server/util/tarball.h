@@ -1,5 +1,5 @@
-/* Writing gzip-compressed tar archives: the one module that includes
- * libarchive. Entries are plain files (ustar, mode 0644, owner 0) with names
+/* Writing and reading gzip-compressed tar archives: the one module that
+ * includes libarchive. Entries are plain files (ustar, mode 0644, owner 0) with names
  * exactly as given: no "./" prefix, no directory entries.
  *
  * An entry can be written piecewise without knowing its size first: its
@@ -13,6 +13,7 @@
 #ifndef RUM_UTIL_TARBALL_H
 #define RUM_UTIL_TARBALL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -40,5 +41,45 @@ int rum_tarball_finish(struct rum_tarball *tb);
 
 /* Frees the archive, finished or not. Accepts NULL. */
 void rum_tarball_free(struct rum_tarball *tb);
+
+/* --- reading ---
+ * Archives from outside are read in memory, never extracted: each regular
+ * entry's bytes are handed to a callback. Limits hold across every archive
+ * read with the same budget (nested archives share their parent's), and are
+ * enforced while streaming: an entry whose header announces more than
+ * max_entry_size is refused before any of its data is inflated, and the
+ * inflated total is counted a chunk at a time, so a gzip bomb stops after at
+ * most max_total bytes. Links (symbolic or hard), directories, devices,
+ * FIFOs, absolute names and names with a ".." component are refused, as are
+ * truncated or corrupt streams. Only tar (ustar, pax, GNU), gzip-compressed
+ * or not. */
+struct rum_tarball_budget {
+	size_t max_entries;    /* entries (headers) in all */
+	size_t max_entry_size; /* bytes of one entry */
+	size_t max_total;      /* bytes of entries in all */
+	size_t entries, total; /* used so far; start at 0 */
+};
+
+/* An entry as the callback sees it: name as stored (without a leading
+ * "./"), base the part after the last '/', data valid during the call
+ * (NUL-terminated for convenience; len excludes it). */
+struct rum_tarball_entry {
+	const char *name, *base;
+	const char *data;
+	size_t len;
+};
+
+/* Reads the archive in data[0..len) (which may itself be an entry of an
+ * outer archive), calling cb for each regular entry in order; cb's non-zero
+ * return stops the walk and is returned. what names the archive in error
+ * messages. Errors: RUM_EINVAL (not a tar archive, corrupt, truncated, a
+ * refused entry type or name), RUM_ETOOBIG (a limit), with the message
+ * naming the archive and entry. */
+int rum_tarball_read_mem(const void *data, size_t len, const char *what,
+			 struct rum_tarball_budget *budget,
+			 int (*cb)(void *ctx, const struct rum_tarball_entry *e), void *ctx);
+
+/* True when data starts like a gzip stream. */
+bool rum_tarball_is_gzip(const void *data, size_t len);
 
 #endif

@@ -1,0 +1,974 @@
+#include "domain/import.h"
+
+#include "db/db.h"
+#include "db/store.h"
+#include "db/store_import.h"
+#include "util/crypto.h"
+#include "util/err.h"
+#include "util/strict.h"
+#include "util/tarball.h"
+#include "util/xml.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const struct rum_import_limits rum_import_default_limits = {100000, 64u << 20, 256u << 20};
+
+/* Archives inside archives: ACK_UD_SA > ACK_UD_VA > files, with room for one
+ * more wrapping; deeper is refused. */
+#define RUM_IMPORT_MAX_DEPTH 4
+/* RUM ACK JSON: nesting searched for report ids, and ids kept per ACK. */
+#define RUM_IMPORT_JSON_DEPTH 16
+#define RUM_IMPORT_MAX_IDS 1000000
+
+/* A document found in the file, in order. */
+struct rum_import_leaf {
+	char *name; /* path inside the file, outer archives first */
+	char *base; /* points into name */
+	char *data;
+	size_t len;
+	struct rum_import_ack ack;
+};
+
+static char *rum_import_strdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		abort();
+	return d;
+}
+
+/* --- parsing one ACK document --- */
+
+static char *rum_import_child_text(const struct rum_xml_node *n, const char *name)
+{
+	const struct rum_xml_node *c = rum_xml_child(n, name);
+
+	return c ? rum_xml_text(c, NULL) : NULL;
+}
+
+/* "P:PID,S:SN" (whitespace around it allowed). */
+static bool rum_import_udi_parse(const char *s, char *pid, char *sn)
+{
+	const char *sep, *end;
+	size_t np, ns;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	if (strncmp(s, "P:", 2) != 0 || !(sep = strstr(s, ",S:")))
+		return false;
+	end = sep + 3 + strlen(sep + 3);
+	while (end > sep + 3 && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+				 end[-1] == '\r'))
+		end--;
+	np = (size_t)(sep - s - 2);
+	ns = (size_t)(end - sep - 3);
+	if (np == 0 || ns == 0 || np > RUM_UDI_TEXT_MAX || ns > RUM_UDI_TEXT_MAX)
+		return false;
+	memcpy(pid, s + 2, np);
+	pid[np] = '\0';
+	memcpy(sn, sep + 3, ns);
+	sn[ns] = '\0';
+	return true;
+}
+
+static void rum_import_take_udi(struct rum_import_ack *a, const char *pid, const char *sn)
+{
+	if (a->has_udi)
+		return;
+	snprintf(a->pid, sizeof(a->pid), "%s", pid);
+	snprintf(a->sn, sizeof(a->sn), "%s", sn);
+	a->has_udi = true;
+}
+
+static int rum_import_policy(struct rum_import_ack *a, const struct rum_xml_node *n)
+{
+	static const char *const classes[] = {"subscription", "perpetual", "enforced", "export",
+					      "generic"};
+	const struct rum_xml_node *code = rum_xml_child(n, "policyCode");
+
+	if (a->has_policy)
+		return rum_err_set(RUM_EINVAL, "more than one smartLicensePolicy section");
+	a->has_policy = true;
+	if (!code)
+		code = n;
+	a->policy_name = rum_import_child_text(code, "name");
+	a->policy_version = rum_import_child_text(code, "version");
+	a->reporting_days = -1;
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]) && a->reporting_days < 0; i++) {
+		char *t = rum_import_child_text(rum_xml_child(code, classes[i]), "onGoingReporting");
+		int64_t v;
+
+		if (t && rum_strict_int64(&v, t) == 0 && v >= 0 && v <= 1000000)
+			a->reporting_days = (int)v;
+		free(t);
+	}
+	return 0;
+}
+
+static bool rum_import_json_udi(json_t *udi, char *pid, char *sn)
+{
+	const char *p = json_string_value(json_object_get(udi, "udi_pid"));
+	const char *s = json_string_value(json_object_get(udi, "udi_serial_number"));
+
+	if (!p || !s || !p[0] || !s[0] || strlen(p) > RUM_UDI_TEXT_MAX ||
+	    strlen(s) > RUM_UDI_TEXT_MAX)
+		return false;
+	snprintf(pid, RUM_UDI_TEXT_MAX + 1, "%s", p);
+	snprintf(sn, RUM_UDI_TEXT_MAX + 1, "%s", s);
+	return true;
+}
+
+/* Report ids named anywhere in the RUM ACK JSON: objects with "report_id"
+ * (a non-negative integer or a string of digits), and the UDI beside it. */
+static void rum_import_collect_ids(struct rum_import_ack *a, json_t *j, int depth, size_t *cap)
+{
+	json_t *v;
+	const char *key;
+	size_t i;
+
+	if (depth > RUM_IMPORT_JSON_DEPTH)
+		return;
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			rum_import_collect_ids(a, v, depth + 1, cap);
+		return;
+	}
+	if (!json_is_object(j))
+		return;
+	v = json_object_get(j, "report_id");
+	if (v && a->n_ids < RUM_IMPORT_MAX_IDS) {
+		struct rum_import_ack_id id = {-1, false, "", ""};
+
+		if (json_is_integer(v) && json_integer_value(v) >= 0)
+			id.report_id = json_integer_value(v);
+		else if (json_is_string(v) && rum_strict_int64(&id.report_id, json_string_value(v)) != 0)
+			id.report_id = -1;
+		if (id.report_id >= 0) {
+			id.has_udi = rum_import_json_udi(json_object_get(j, "udi"), id.pid, id.sn);
+			if (a->n_ids == *cap) {
+				*cap = *cap ? *cap * 2 : 16;
+				a->ids = realloc(a->ids, *cap * sizeof(*a->ids));
+				if (!a->ids)
+					abort();
+			}
+			a->ids[a->n_ids++] = id;
+		}
+		return;
+	}
+	json_object_foreach(j, key, v)
+		rum_import_collect_ids(a, v, depth + 1, cap);
+}
+
+static void rum_import_rum_ack(struct rum_import_ack *a, const struct rum_xml_node *n)
+{
+	size_t len = 0, cap = 0;
+	json_error_t e;
+	json_t *j;
+
+	a->has_rum_ack = true;
+	if (!rum_xml_child(n, "data"))
+		return;
+	a->rum_ack_json = rum_xml_text(rum_xml_child(n, "data"), &len);
+	j = json_loadb(a->rum_ack_json, len, JSON_DECODE_ANY, &e);
+	if (!j)
+		return; /* kept as text, for display; the file itself is signed, not ours */
+	a->rum_ack_json_ok = true;
+	rum_import_collect_ids(a, j, 0, &cap);
+	json_decref(j);
+	for (size_t i = 0; i < a->n_ids; i++)
+		if (a->ids[i].has_udi) {
+			rum_import_take_udi(a, a->ids[i].pid, a->ids[i].sn);
+			break;
+		}
+}
+
+static void rum_import_udi_section(struct rum_import_ack *a, const struct rum_xml_node *n)
+{
+	char *t = rum_import_child_text(n, "udi");
+	char pid[RUM_UDI_TEXT_MAX + 1], sn[RUM_UDI_TEXT_MAX + 1];
+
+	if (t && rum_import_udi_parse(t, pid, sn))
+		rum_import_take_udi(a, pid, sn);
+	free(t);
+}
+
+static int rum_import_sections(struct rum_import_ack *a, const struct rum_xml_node *root)
+{
+	int known = 0, rc = 0;
+
+	for (const struct rum_xml_node *c = rum_xml_first(root); c && rc == 0;
+	     c = rum_xml_next(c)) {
+		const char *name = rum_xml_name(c);
+
+		if (strcmp(name, "smartLicensePolicy") == 0) {
+			rc = rum_import_policy(a, c);
+		} else if (strcmp(name, "smartLicenseRumAck") == 0) {
+			rum_import_rum_ack(a, c);
+		} else if (strcmp(name, "smartLicenseAuthorization") == 0) {
+			a->has_auth = true;
+			rum_import_udi_section(a, c);
+		} else if (strcmp(name, "smartLicenseAccountInfo") == 0) {
+			const struct rum_xml_node *ci = rum_xml_child(c, "customerInfo");
+
+			free(a->smart_account);
+			free(a->virtual_account);
+			a->smart_account = rum_import_child_text(ci, "smartAccount");
+			a->virtual_account = rum_import_child_text(ci, "virtualAccount");
+		} else if (strcmp(name, "RUMReport") == 0 ||
+			   strcmp(name, "smartLicenseSystemInfo") == 0) {
+			return rum_err_set(RUM_EINVAL, "a usage file, not an ACK file (load usage "
+					   "with rumd import-usage)");
+		} else if (strncmp(name, "smartLicense", 12) == 0 && strcasestr(name, "trust")) {
+			/* The trust code's element name is not public [PROTOCOL 2.3]. */
+			a->has_trust = true;
+			rum_import_udi_section(a, c);
+		} else {
+			continue; /* correlationID, opaque signed sections */
+		}
+		known++;
+	}
+	if (rc == 0 && !known)
+		rc = rum_err_set(RUM_EINVAL, "a smartLicense document with no policy, RUM ACK, "
+				 "trust code, authorization or account section");
+	return rc;
+}
+
+int rum_import_ack_parse(struct rum_import_ack *a, const char *buf, size_t len,
+			 const char *what)
+{
+	struct rum_xml_doc *doc = NULL;
+	const struct rum_xml_node *root;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	a->reporting_days = -1;
+	rc = rum_xml_parse(&doc, buf, len, what);
+	if (rc != 0)
+		return rc;
+	root = rum_xml_root(doc);
+	if (strcmp(rum_xml_name(root), "smartLicensePolicy") == 0) {
+		a->policy_file = true;
+		rc = rum_import_policy(a, root);
+	} else if (strcmp(rum_xml_name(root), "smartLicense") == 0) {
+		rc = rum_import_sections(a, root);
+		if (rc != 0)
+			rc = rum_err_set(rc, "%s: %s", what, rum_err_msg());
+	} else {
+		rc = rum_err_set(RUM_EINVAL, "%s: not a smartLicense document (root element <%.64s>)",
+				 what, rum_xml_name(root));
+	}
+	rum_xml_free(doc);
+	if (rc != 0)
+		rum_import_ack_dispose(a);
+	return rc;
+}
+
+void rum_import_ack_dispose(struct rum_import_ack *a)
+{
+	free(a->policy_name);
+	free(a->policy_version);
+	free(a->rum_ack_json);
+	free(a->ids);
+	free(a->smart_account);
+	free(a->virtual_account);
+	memset(a, 0, sizeof(*a));
+	a->reporting_days = -1;
+}
+
+bool rum_import_ack_name(const char *name, int64_t *device_id, char *ts, size_t ts_size)
+{
+	const char *p = name, *us, *dot;
+	char digits[24];
+	size_t n;
+
+	if (strncmp(p, "ACK_", 4) == 0)
+		p += 4;
+	if (strncmp(p, "dev_", 4) != 0)
+		return false;
+	p += 4;
+	us = strchr(p, '_');
+	dot = strrchr(p, '.');
+	if (!us || !dot || dot < us || strcmp(dot, ".txt") != 0)
+		return false;
+	n = (size_t)(us - p);
+	if (n == 0 || n >= sizeof(digits))
+		return false;
+	memcpy(digits, p, n);
+	digits[n] = '\0';
+	if (rum_strict_int64(device_id, digits) != 0 || *device_id <= 0)
+		return false;
+	n = (size_t)(dot - us - 1);
+	if (n == 0 || n >= ts_size)
+		return false;
+	memcpy(ts, us + 1, n);
+	ts[n] = '\0';
+	return true;
+}
+
+/* --- reading the file --- */
+
+int rum_import_read_file(char **out, size_t *len, const char *path, size_t max)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t got = 0;
+	char *buf = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (fd < 0)
+		return rum_err_set(RUM_EIO, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rc = rum_err_set(RUM_EINVAL, "%s is not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = rum_err_set(RUM_ETOOBIG, "%s: %lld bytes, over the %zu-byte limit", path,
+				 (long long)st.st_size, max);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		abort();
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = rum_err_set(RUM_EIO, "reading %s: %s", path,
+					 n < 0 ? strerror(errno) : "file shrank");
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+struct rum_import_walk {
+	struct rum_import_result *res;
+	struct rum_tarball_budget budget;
+	int depth;
+	const char *prefix; /* names of the enclosing archives, "a/b" */
+};
+
+static bool rum_import_is_archive(const char *base, const char *data, size_t len)
+{
+	size_t n = strlen(base);
+
+	return rum_tarball_is_gzip(data, len) || (n > 7 && strcmp(base + n - 7, ".tar.gz") == 0) ||
+	       (n > 4 && strcmp(base + n - 4, ".tgz") == 0) ||
+	       (len >= 262 && memcmp(data + 257, "ustar", 5) == 0);
+}
+
+static void rum_import_skip(struct rum_import_result *res, const char *entry, const char *fmt,
+			    ...) __attribute__((format(printf, 3, 4)));
+
+static void rum_import_skip(struct rum_import_result *res, const char *entry, const char *fmt,
+			    ...)
+{
+	char reason[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	res->skipped = realloc(res->skipped, (res->n_skipped + 1) * sizeof(*res->skipped));
+	if (!res->skipped)
+		abort();
+	res->skipped[res->n_skipped].entry = rum_import_strdup(entry);
+	res->skipped[res->n_skipped++].reason = rum_import_strdup(reason);
+}
+
+static int rum_import_walk_archive(struct rum_import_walk *w, const char *name, const char *data,
+				   size_t len);
+
+static int rum_import_entry(void *ctx, const struct rum_tarball_entry *e)
+{
+	struct rum_import_walk *w = ctx;
+	struct rum_import_result *res = w->res;
+	struct rum_import_leaf *l;
+	size_t n = strlen(w->prefix) + strlen(e->name) + 2;
+	char *full = malloc(n);
+	int rc = 0;
+
+	if (!full)
+		abort();
+	snprintf(full, n, "%s/%s", w->prefix, e->name);
+	if (rum_import_is_archive(e->base, e->data, e->len)) {
+		rc = rum_import_walk_archive(w, full, e->data, e->len);
+		free(full);
+		return rc;
+	}
+	if (strcmp(e->base, "manifest.mf") == 0 || e->len == 0) {
+		rum_import_skip(res, full, "%s", e->len ? "a manifest, not an ACK" : "empty");
+		free(full);
+		return 0;
+	}
+	res->leaves = realloc(res->leaves, (res->n_leaves + 1) * sizeof(*res->leaves));
+	if (!res->leaves)
+		abort();
+	l = &res->leaves[res->n_leaves++];
+	memset(l, 0, sizeof(*l));
+	l->name = full;
+	l->base = strrchr(full, '/') + 1;
+	l->data = malloc(e->len + 1);
+	if (!l->data)
+		abort();
+	memcpy(l->data, e->data, e->len + 1);
+	l->len = e->len;
+	return 0;
+}
+
+static int rum_import_walk_archive(struct rum_import_walk *w, const char *name, const char *data,
+				   size_t len)
+{
+	const char *prefix = w->prefix;
+	int rc;
+
+	if (w->depth >= RUM_IMPORT_MAX_DEPTH)
+		return rum_err_set(RUM_EINVAL, "%s: archives nested more than %d deep; refused",
+				   name, RUM_IMPORT_MAX_DEPTH);
+	w->depth++;
+	w->prefix = name;
+	rc = rum_tarball_read_mem(data, len, name, &w->budget, rum_import_entry, w);
+	w->prefix = prefix;
+	w->depth--;
+	return rc;
+}
+
+/* The file's documents into res->leaves, each parsed; any refusal fails the
+ * whole file. */
+static int rum_import_read(const struct rum_import_options *o, struct rum_import_result *res,
+			   char **file, size_t *file_len)
+{
+	const char *base = strrchr(o->file, '/') ? strrchr(o->file, '/') + 1 : o->file;
+	struct rum_import_walk w = {res, {0}, 0, ""};
+	int rc = rum_import_read_file(file, file_len, o->file, o->limits.max_entry_size);
+
+	w.budget.max_entries = o->limits.max_entries;
+	w.budget.max_entry_size = o->limits.max_entry_size;
+	w.budget.max_total = o->limits.max_total;
+	if (rc != 0)
+		return rc;
+	if (rum_import_is_archive(base, *file, *file_len)) {
+		rc = rum_import_walk_archive(&w, base, *file, *file_len);
+	} else {
+		res->leaves = calloc(1, sizeof(*res->leaves));
+		if (!res->leaves)
+			abort();
+		res->n_leaves = 1;
+		res->leaves[0].name = rum_import_strdup(base);
+		res->leaves[0].base = res->leaves[0].name;
+		res->leaves[0].data = malloc(*file_len + 1);
+		if (!res->leaves[0].data)
+			abort();
+		memcpy(res->leaves[0].data, *file, *file_len + 1);
+		res->leaves[0].len = *file_len;
+	}
+	for (size_t i = 0; rc == 0 && i < res->n_leaves; i++) {
+		struct rum_import_leaf *l = &res->leaves[i];
+
+		rc = rum_import_ack_parse(&l->ack, l->data, l->len, l->name);
+		if (rc == 0 && l->ack.policy_file && res->n_leaves > 1)
+			rc = rum_err_set(RUM_EINVAL, "%s: a standalone policy file inside an "
+					 "archive; import it on its own", l->name);
+	}
+	if (rc == 0 && res->n_leaves == 0)
+		rc = rum_err_set(RUM_EINVAL, "%s holds no ACK file", base);
+	return rc;
+}
+
+/* --- applying, in one transaction --- */
+
+struct rum_import_txn {
+	const struct rum_import_options *o;
+	struct rum_import_result *res;
+	struct rum_db_txn *txn;
+	const char *file_name;
+	char sha[2 * RUM_SHA256_LEN + 1];
+	int64_t tenant_id, import_id;
+	struct rum_store_import_device *devices; /* --device, looked up */
+};
+
+static void rum_import_udi_text(char *out, size_t size, const char *pid, const char *sn)
+{
+	snprintf(out, size, "P:%s,S:%s", pid, sn);
+}
+
+static bool rum_import_same_udi(const struct rum_import_ack *a,
+				const struct rum_store_import_device *d)
+{
+	return !a->has_udi || (strcmp(a->pid, d->pid) == 0 && strcmp(a->sn, d->sn) == 0);
+}
+
+/* One device ACK onto one device: queued, its reports acknowledged, recorded. */
+static int rum_import_apply_to(struct rum_import_txn *t, struct rum_import_leaf *l,
+			       const struct rum_store_import_device *d, const char *ts)
+{
+	struct rum_import_result *res = t->res;
+	struct rum_import_applied a = {.device_id = d->id, .entry = l->name, .ack = &l->ack};
+	int64_t *ids = calloc(l->ack.n_ids + 1, sizeof(*ids));
+	size_t n = 0;
+	int rc;
+
+	if (!ids)
+		abort();
+	for (size_t i = 0; i < l->ack.n_ids; i++) {
+		const struct rum_import_ack_id *id = &l->ack.ids[i];
+
+		if (!id->has_udi || (strcmp(id->pid, d->pid) == 0 && strcmp(id->sn, d->sn) == 0))
+			ids[n++] = id->report_id;
+	}
+	rum_import_udi_text(a.udi, sizeof(a.udi), d->pid, d->sn);
+	rc = rum_store_import_ack_put(t->txn, d->tenant_id, d->id, l->data, l->len, &a.ack_id,
+				      &a.new_ack);
+	if (rc == 0 && ts)
+		rc = rum_store_import_batch(t->txn, d->tenant_id, ts, d->id, &a.batch_id);
+	if (rc == 0 && l->ack.has_rum_ack)
+		rc = rum_store_import_ack_reports(t->txn, d->id, a.batch_id, ids, n,
+						  &a.reports_acked);
+	if (rc == 0) {
+		struct rum_store_import_ack rec = {
+			t->import_id, a.ack_id, d->id, a.batch_id, l->name, a.new_ack,
+			l->ack.policy_name, l->ack.policy_version, l->ack.reporting_days,
+			l->ack.smart_account, l->ack.virtual_account, l->ack.has_rum_ack,
+			l->ack.has_trust, l->ack.has_auth, l->ack.rum_ack_json, a.reports_acked};
+
+		rc = rum_store_import_ack_record(t->txn, &rec);
+	}
+	free(ids);
+	if (rc != 0)
+		return rc;
+	res->applied = realloc(res->applied, (res->n_applied + 1) * sizeof(*res->applied));
+	if (!res->applied)
+		abort();
+	res->applied[res->n_applied++] = a;
+	res->acks_new += a.new_ack;
+	res->reports_acked += a.reports_acked;
+	res->policies += l->ack.has_policy;
+	res->trust_codes += l->ack.has_trust;
+	return 0;
+}
+
+static bool rum_import_listed(const struct rum_import_options *o, int64_t id)
+{
+	for (size_t i = 0; i < o->ndevices; i++)
+		if (o->devices[i] == id)
+			return true;
+	return false;
+}
+
+/* An ACK_dev_<id>_<ts>.txt entry: the device its name gives. */
+static int rum_import_by_name(struct rum_import_txn *t, struct rum_import_leaf *l, int64_t id,
+			      const char *ts)
+{
+	struct rum_store_import_device d;
+	char have[340], want[340];
+	int rc = rum_store_import_device(t->txn, id, &d);
+
+	if (rc == RUM_ENOTFOUND) {
+		rum_import_skip(t->res, l->name, "device %" PRId64 " does not exist", id);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	if (t->tenant_id && d.tenant_id != t->tenant_id) {
+		rum_import_skip(t->res, l->name, "device %" PRId64 " is not in tenant '%s'", id,
+				t->o->tenant);
+		return 0;
+	}
+	if (t->o->ndevices && !rum_import_listed(t->o, id)) {
+		rum_import_skip(t->res, l->name, "device %" PRId64 " is not one of --device", id);
+		return 0;
+	}
+	if (!rum_import_same_udi(&l->ack, &d)) {
+		rum_import_udi_text(have, sizeof(have), l->ack.pid, l->ack.sn);
+		rum_import_udi_text(want, sizeof(want), d.pid, d.sn);
+		rum_import_skip(t->res, l->name, "names UDI %s but device %" PRId64 " is %s", have,
+				id, want);
+		return 0;
+	}
+	return rum_import_apply_to(t, l, &d, ts);
+}
+
+/* A document without an ACK_dev_ name: --device, else the UDI inside. */
+static int rum_import_by_udi(struct rum_import_txn *t, struct rum_import_leaf *l)
+{
+	struct rum_store_import_device found[2];
+	char udi[300];
+	size_t n = 0;
+	int rc = 0;
+
+	if (t->o->ndevices) {
+		for (size_t i = 0; rc == 0 && i < t->o->ndevices; i++) {
+			if (rum_import_same_udi(&l->ack, &t->devices[i]))
+				rc = rum_import_apply_to(t, l, &t->devices[i], NULL);
+			else
+				rum_import_skip(t->res, l->name, "names UDI P:%s,S:%s, not that of "
+						"device %" PRId64, l->ack.pid, l->ack.sn,
+						t->devices[i].id);
+		}
+		return rc;
+	}
+	if (!l->ack.has_udi) {
+		rum_import_skip(t->res, l->name, "names no device (no ACK_dev_<id>_<ts> name, no "
+				"UDI inside); name it with --device");
+		return 0;
+	}
+	rum_import_udi_text(udi, sizeof(udi), l->ack.pid, l->ack.sn);
+	rc = rum_store_import_device_by_udi(t->txn, t->tenant_id, l->ack.pid, l->ack.sn, found, 2,
+					    &n);
+	if (rc != 0)
+		return rc;
+	if (n == 0)
+		rum_import_skip(t->res, l->name, "no device with UDI %s%s%s%s", udi,
+				t->tenant_id ? " in tenant '" : "",
+				t->tenant_id ? t->o->tenant : "", t->tenant_id ? "'" : "");
+	else if (n > 1)
+		rum_import_skip(t->res, l->name, "UDI %s is a device of several tenants; name "
+				"one with --tenant", udi);
+	else
+		rc = rum_import_apply_to(t, l, &found[0], NULL);
+	return rc;
+}
+
+/* A standalone policy file: the --device ones, else every device of the tenant. */
+static int rum_import_policy_file(struct rum_import_txn *t, struct rum_import_leaf *l)
+{
+	struct rum_store_import_device d;
+	int64_t *ids = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (t->o->ndevices) {
+		for (size_t i = 0; rc == 0 && i < t->o->ndevices; i++)
+			rc = rum_import_apply_to(t, l, &t->devices[i], NULL);
+		return rc;
+	}
+	if (!t->tenant_id)
+		return rum_err_set(RUM_EINVAL, "%s is a policy file: name the devices it is for "
+				   "with --device ID or --tenant NAME", l->name);
+	rc = rum_store_import_tenant_devices(t->txn, t->tenant_id, &ids, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = rum_store_import_device(t->txn, ids[i], &d);
+		if (rc == 0)
+			rc = rum_import_apply_to(t, l, &d, NULL);
+	}
+	free(ids);
+	return rc;
+}
+
+static int rum_import_scope(struct rum_import_txn *t, char **scope)
+{
+	size_t cap = 64 + t->o->ndevices * 22, len;
+	char *s = malloc(cap);
+
+	if (!s)
+		abort();
+	len = (size_t)snprintf(s, cap, "tenant=%" PRId64 ";devices=", t->tenant_id);
+	for (size_t i = 0; i < t->o->ndevices; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s%" PRId64, i ? "," : "",
+					t->o->devices[i]);
+	*scope = s;
+	return 0;
+}
+
+static int rum_import_check_options(struct rum_import_txn *t)
+{
+	int rc = 0;
+
+	if (t->o->tenant) {
+		rc = rum_store_tenant_find(t->txn, t->o->tenant, &t->tenant_id);
+		if (rc == RUM_ENOTFOUND)
+			rc = rum_err_set(RUM_ENOTFOUND, "no tenant named '%s' (see rumd tenant list)",
+					 t->o->tenant);
+	}
+	for (size_t i = 0; rc == 0 && i < t->o->ndevices; i++) {
+		rc = rum_store_import_device(t->txn, t->o->devices[i], &t->devices[i]);
+		if (rc == 0 && t->tenant_id && t->devices[i].tenant_id != t->tenant_id)
+			rc = rum_err_set(RUM_ENOTFOUND, "device %" PRId64 " is not in tenant '%s'",
+					 t->o->devices[i], t->o->tenant);
+	}
+	return rc;
+}
+
+static int rum_import_txn_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_import_txn *t = arg;
+	struct rum_import_result *res = t->res;
+	bool policy = res->n_leaves == 1 && res->leaves[0].ack.policy_file;
+	char *scope = NULL, ts[64];
+	int64_t id;
+	int rc;
+
+	t->txn = txn;
+	rc = rum_store_import_prepare(txn);
+	if (rc == 0)
+		rc = rum_import_check_options(t);
+	if (rc == 0)
+		rc = rum_import_scope(t, &scope);
+	if (rc == 0)
+		rc = rum_store_import_find(txn, t->sha, scope, &res->import_id, res->already_at,
+					   sizeof(res->already_at));
+	if (rc == 0 && res->import_id > 0) {
+		res->already = true;
+		goto out;
+	}
+	if (rc == 0)
+		rc = rum_store_import_insert(txn, t->file_name, t->sha, scope,
+					     policy ? "policy" : "ack", &t->import_id);
+	res->import_id = t->import_id;
+	for (size_t i = 0; rc == 0 && i < res->n_leaves; i++) {
+		struct rum_import_leaf *l = &res->leaves[i];
+
+		if (l->ack.policy_file)
+			rc = rum_import_policy_file(t, l);
+		else if (rum_import_ack_name(l->base, &id, ts, sizeof(ts)))
+			rc = rum_import_by_name(t, l, id, ts);
+		else
+			rc = rum_import_by_udi(t, l);
+	}
+	if (rc == 0 && res->n_applied == 0)
+		rc = rum_err_set(RUM_ENOTFOUND, "nothing imported: no entry is for a device rumd "
+				 "can use%s%s%s%s", res->n_skipped ? " (" : "",
+				 res->n_skipped ? res->skipped[0].entry : "",
+				 res->n_skipped ? ": " : "",
+				 res->n_skipped ? res->skipped[0].reason : "");
+	if (rc == 0) {
+		for (size_t i = 0; i < res->n_applied; i++) {
+			bool seen = false;
+
+			for (size_t j = 0; j < i && !seen; j++)
+				seen = res->applied[j].device_id == res->applied[i].device_id;
+			res->devices += !seen;
+		}
+		rc = rum_store_import_finish(txn, t->import_id, res->devices, res->acks_new,
+					     res->reports_acked, (int64_t)res->n_skipped);
+	}
+out:
+	free(scope);
+	return rc;
+}
+
+int rum_import_run(const struct rum_import_options *o, const char *url, int timeout_ms,
+		   struct rum_import_result *res)
+{
+	struct rum_import_txn t = {.o = o, .res = res};
+	uint8_t sha[RUM_SHA256_LEN];
+	char *file = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	t.file_name = strrchr(o->file, '/') ? strrchr(o->file, '/') + 1 : o->file;
+	rc = rum_import_read(o, res, &file, &len);
+	if (rc == 0) {
+		rum_crypto_sha256(sha, file, len);
+		for (size_t i = 0; i < sizeof(sha); i++)
+			snprintf(t.sha + 2 * i, 3, "%02x", sha[i]);
+		t.devices = calloc(o->ndevices + 1, sizeof(*t.devices));
+		if (!t.devices)
+			abort();
+		rc = rum_db_run_once(url, timeout_ms, rum_import_txn_run, &t);
+	}
+	if (rc != 0) { /* rolled back: nothing was applied */
+		free(res->applied);
+		res->applied = NULL;
+		res->n_applied = 0;
+		res->devices = res->acks_new = res->reports_acked = 0;
+		res->policies = res->trust_codes = 0;
+	}
+	free(t.devices);
+	free(file);
+	return rc;
+}
+
+void rum_import_result_dispose(struct rum_import_result *res)
+{
+	for (size_t i = 0; i < res->n_leaves; i++) {
+		free(res->leaves[i].name);
+		free(res->leaves[i].data);
+		rum_import_ack_dispose(&res->leaves[i].ack);
+	}
+	for (size_t i = 0; i < res->n_skipped; i++) {
+		free(res->skipped[i].entry);
+		free(res->skipped[i].reason);
+	}
+	free(res->leaves);
+	free(res->skipped);
+	free(res->applied);
+	memset(res, 0, sizeof(*res));
+}
+
+/* --- ACK file for download --- */
+
+struct rum_import_ack_file {
+	int64_t device_id, ack_id;
+	char *content;
+	size_t len;
+};
+
+static int rum_import_ack_file_txn(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_import_ack_file *f = arg;
+	struct rum_store_import_device d;
+	int rc = rum_store_import_prepare(txn);
+
+	if (rc == 0)
+		rc = rum_store_import_device(txn, f->device_id, &d);
+	if (rc == 0)
+		rc = rum_store_import_ack_file(txn, f->device_id, &f->ack_id, &f->content, &f->len);
+	return rc;
+}
+
+static int rum_import_write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int rum_import_ack_file(int64_t device_id, const char *path, const char *url, int timeout_ms,
+			int64_t *ack_id, size_t *len)
+{
+	struct rum_import_ack_file f = {device_id, 0, NULL, 0};
+	bool out = strcmp(path, "-") == 0;
+	int fd = -1, rc;
+
+	if (!out && access(path, F_OK) == 0)
+		return rum_err_set(RUM_ECONFLICT, "%s exists; not overwriting it", path);
+	rc = rum_db_run_once(url, timeout_ms, rum_import_ack_file_txn, &f);
+	if (rc != 0)
+		return rc;
+	fd = out ? STDOUT_FILENO : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		rc = rum_err_set(errno == EEXIST ? RUM_ECONFLICT : RUM_EIO, "cannot create %s: %s",
+				 path, strerror(errno));
+	else if (rum_import_write_all(fd, f.content, f.len) != 0 || (!out && fsync(fd) != 0))
+		rc = rum_err_set(RUM_EIO, "writing %s: %s", path, strerror(errno));
+	if (fd >= 0 && !out && close(fd) != 0 && rc == 0)
+		rc = rum_err_set(RUM_EIO, "writing %s: %s", path, strerror(errno));
+	if (rc != 0 && fd >= 0 && !out)
+		unlink(path);
+	*ack_id = f.ack_id;
+	*len = f.len;
+	free(f.content);
+	return rc;
+}
+
+/* --- usage files --- */
+
+static void rum_import_append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		while (*len + n + 1 > *cap)
+			*cap = *cap ? *cap * 2 : 4096;
+		*buf = realloc(*buf, *cap);
+		if (!*buf)
+			abort();
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+}
+
+int rum_import_usage_message(char **out, size_t *out_len, size_t *nreports, const char *buf,
+			     size_t len, const char *what)
+{
+	struct rum_xml_doc *doc = NULL;
+	const struct rum_xml_node *root, *info;
+	char *msg = NULL, *text = NULL;
+	size_t mlen = 0, cap = 0, tlen = 0;
+	json_t *env = NULL;
+	json_error_t e;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	*nreports = 0;
+	rc = rum_xml_parse(&doc, buf, len, what);
+	if (rc != 0)
+		return rc;
+	root = rum_xml_root(doc);
+	if (strcmp(rum_xml_name(root), "smartLicense") != 0) {
+		rc = rum_err_set(RUM_EINVAL, "%s: not a usage file (root element <%.64s>, not "
+				 "<smartLicense>)", what, rum_xml_name(root));
+		goto out;
+	}
+	info = rum_xml_child(root, "smartLicenseSystemInfo");
+	if (info) {
+		/* The envelope is the system info's JSON object, its text kept; the
+		 * usage array is appended inside its closing brace. */
+		text = rum_xml_text(rum_xml_child(info, "data"), &tlen);
+		env = json_loadb(text, tlen, 0, &e);
+		if (!env || !json_is_object(env)) {
+			rc = rum_err_set(RUM_EINVAL, "%s: smartLicenseSystemInfo data is not a JSON "
+					 "object%s%s", what, env ? "" : ": ", env ? "" : e.text);
+			goto out;
+		}
+		while (tlen > 0 && text[tlen - 1] != '}')
+			tlen--;
+		rum_import_append(&msg, &mlen, &cap, text, tlen - 1); /* without '}' */
+		if (json_object_size(env) > 0)
+			rum_import_append(&msg, &mlen, &cap, ",", 1);
+	} else {
+		rum_import_append(&msg, &mlen, &cap, "{", 1);
+	}
+	rum_import_append(&msg, &mlen, &cap, "\"usage\":[", 9);
+	for (const struct rum_xml_node *c = rum_xml_first(root); c; c = rum_xml_next(c)) {
+		char *r;
+		size_t rlen;
+
+		if (strcmp(rum_xml_name(c), "RUMReport") != 0)
+			continue;
+		r = rum_xml_text(c, &rlen);
+		if (*nreports)
+			rum_import_append(&msg, &mlen, &cap, ",", 1);
+		rum_import_append(&msg, &mlen, &cap, r, rlen);
+		free(r);
+		++*nreports;
+	}
+	rum_import_append(&msg, &mlen, &cap, "]}", 2);
+	if (*nreports == 0) {
+		rc = rum_err_set(RUM_EINVAL, "%s: a smartLicense document with no RUMReport: not "
+				 "a usage file", what);
+		goto out;
+	}
+	*out = msg;
+	*out_len = mlen;
+	msg = NULL;
+out:
+	json_decref(env);
+	free(text);
+	free(msg);
+	rum_xml_free(doc);
+	return rc;
+}

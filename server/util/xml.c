@@ -1,0 +1,152 @@
+#include "xml.h"
+
+#include "err.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* No XML_PARSE_NOENT (substitution), DTDLOAD, DTDATTR, DTDVALID, XINCLUDE or
+ * HUGE (which lifts libxml2's depth and text-size ceilings). */
+#define RUM_XML_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
+
+struct rum_xml_doc {
+	xmlDoc *doc;
+};
+
+static const xmlNode *rum_xml_node_of(const struct rum_xml_node *n)
+{
+	return (const xmlNode *)n;
+}
+
+static const struct rum_xml_node *rum_xml_view(const xmlNode *n)
+{
+	return (const struct rum_xml_node *)n;
+}
+
+/* "<!DOCTYPE" anywhere before the root element (or at all: it cannot
+ * appear in content unescaped). */
+static int rum_xml_has_doctype(const char *buf, size_t len)
+{
+	static const char needle[] = "<!DOCTYPE";
+	size_t n = sizeof(needle) - 1;
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (buf[i] == '<' && memcmp(buf + i, needle, n) == 0)
+			return 1;
+	return 0;
+}
+
+int rum_xml_parse(struct rum_xml_doc **out, const char *buf, size_t len, const char *what)
+{
+	xmlParserCtxt *ctxt;
+	xmlDoc *doc;
+	int rc = 0;
+
+	*out = NULL;
+	if (len > RUM_XML_MAX_BYTES)
+		return rum_err_set(RUM_ETOOBIG, "%s: larger than %u bytes", what, RUM_XML_MAX_BYTES);
+	if (rum_xml_has_doctype(buf, len))
+		return rum_err_set(RUM_EINVAL, "%s: declares a DTD (<!DOCTYPE>); refused", what);
+	ctxt = xmlNewParserCtxt();
+	if (!ctxt)
+		abort();
+	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, what, NULL, RUM_XML_OPTIONS);
+	if (!doc) {
+		const xmlError *e = xmlCtxtGetLastError(ctxt);
+		char msg[200] = "";
+		size_t n;
+
+		if (e && e->message)
+			snprintf(msg, sizeof(msg), "%s", e->message);
+		n = strlen(msg);
+		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+			msg[--n] = '\0';
+		if (msg[0])
+			rc = rum_err_set(RUM_EINVAL, "%s: not well-formed XML: %s (line %d)", what,
+					 msg, e->line);
+		else
+			rc = rum_err_set(RUM_EINVAL, "%s: not well-formed XML", what);
+		goto out;
+	}
+	if (doc->intSubset || doc->extSubset) {
+		rc = rum_err_set(RUM_EINVAL, "%s: declares a DTD; refused", what);
+		goto out;
+	}
+	if (!xmlDocGetRootElement(doc)) {
+		rc = rum_err_set(RUM_EINVAL, "%s: no root element", what);
+		goto out;
+	}
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		abort();
+	(*out)->doc = doc;
+	doc = NULL;
+out:
+	if (doc)
+		xmlFreeDoc(doc);
+	xmlFreeParserCtxt(ctxt);
+	return rc;
+}
+
+void rum_xml_free(struct rum_xml_doc *doc)
+{
+	if (!doc)
+		return;
+	xmlFreeDoc(doc->doc);
+	free(doc);
+}
+
+const struct rum_xml_node *rum_xml_root(const struct rum_xml_doc *doc)
+{
+	return rum_xml_view(xmlDocGetRootElement(doc->doc));
+}
+
+const char *rum_xml_name(const struct rum_xml_node *n)
+{
+	return (const char *)rum_xml_node_of(n)->name;
+}
+
+static const xmlNode *rum_xml_element_from(const xmlNode *c)
+{
+	while (c && c->type != XML_ELEMENT_NODE)
+		c = c->next;
+	return c;
+}
+
+const struct rum_xml_node *rum_xml_first(const struct rum_xml_node *n)
+{
+	return n ? rum_xml_view(rum_xml_element_from(rum_xml_node_of(n)->children)) : NULL;
+}
+
+const struct rum_xml_node *rum_xml_next(const struct rum_xml_node *n)
+{
+	return n ? rum_xml_view(rum_xml_element_from(rum_xml_node_of(n)->next)) : NULL;
+}
+
+const struct rum_xml_node *rum_xml_child(const struct rum_xml_node *n, const char *name)
+{
+	for (const struct rum_xml_node *c = rum_xml_first(n); c; c = rum_xml_next(c))
+		if (strcmp(rum_xml_name(c), name) == 0)
+			return c;
+	return NULL;
+}
+
+char *rum_xml_text(const struct rum_xml_node *n, size_t *len)
+{
+	xmlChar *t = n ? xmlNodeGetContent(rum_xml_node_of(n)) : NULL;
+	size_t l = t ? strlen((const char *)t) : 0;
+	char *s = malloc(l + 1);
+
+	if (!s || (n && !t))
+		abort();
+	if (t)
+		memcpy(s, t, l);
+	s[l] = '\0';
+	xmlFree(t);
+	if (len)
+		*len = l;
+	return s;
+}
