@@ -214,6 +214,9 @@ static int rum_import_sections(struct rum_import_ack *a, const struct rum_xml_no
 		if (strcmp(name, "smartLicensePolicy") == 0) {
 			rc = rum_import_policy(a, c);
 		} else if (strcmp(name, "smartLicenseRumAck") == 0) {
+			if (a->has_rum_ack)
+				return rum_err_set(RUM_EINVAL, "more than one smartLicenseRumAck "
+						   "section");
 			rum_import_rum_ack(a, c);
 		} else if (strcmp(name, "smartLicenseAuthorization") == 0) {
 			a->has_auth = true;
