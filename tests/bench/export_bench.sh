@@ -114,7 +114,7 @@ INSERT INTO rum_reports (tenant_id, device_id, report_id, udi_pid, udi_serial, f
 SELECT tenant_id, device_id, report_id, 'C9300-24P', sn, 'A', sha256(convert_to(payload, 'UTF8')),
        '{"payload":' || to_json(payload)::text || ',"header":{"type":"rum"},"signature":{"sudi":{"udi_pid":"C9300-24P","udi_serial_number":"'
        || sn || '"},"signing_type":"builtin","key":"regid.2017-05.com.cisco.C9300,v1_727af1d9-6c39-4444-b301-863f81445b72","value":"'
-       || encode(sha256(convert_to(payload || 'k', 'UTF8')) || sha256(convert_to(payload, 'UTF8')), 'base64') || '"}}'
+       || replace(encode(sha256(convert_to(payload || 'k', 'UTF8')) || sha256(convert_to(payload, 'UTF8')), 'base64'), E'\n', '') || '"}}'
 FROM r;
 VACUUM ANALYZE;
 EOF
@@ -148,7 +148,20 @@ secs() { # elapsed wall clock (h:mm:ss or m:ss.ss) in seconds
 		awk -F: '{ if (NF == 3) print $1 * 3600 + $2 * 60 + $3; else print $1 * 60 + $2 }'
 }
 rss_kb() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1"; }
+say "CSSM simulator: ACK tarball for the export"
+python3 "$root/tests/tools/cssm_sim.py" ack "$export_file" -o "$tmp/ack" >"$tmp/cssm.out" 2>&1 ||
+	{ tail -n 5 "$tmp/cssm.out" >&2; die "the CSSM simulator refused the export"; }
+tail -1 "$tmp/cssm.out" >&2
+ack_file=$(ls "$tmp/ack"/ACK_UD_SA_*.tar.gz)
+
+say "rumd import of the ACK tarball"
+/usr/bin/time -v -o "$tmp/import.time" "$rumd" import "$ack_file" --tenant bench \
+	--database_url="$url" >"$tmp/import.out" 2>&1 || { tail -n 5 "$tmp/import.out" "$tmp/import.time" >&2; die "import failed"; }
+head -1 "$tmp/import.out" >&2
+acked=$(psql_ -d bench -At -c "SELECT count(*) FILTER (WHERE acked_at IS NOT NULL), (SELECT count(*) FROM acks) FROM rum_reports")
+
 e_s=$(secs "$tmp/export.time"); t_s=$(secs "$tmp/tar.time")
+i_s=$(secs "$tmp/import.time"); i_rss=$(rss_kb "$tmp/import.time")
 e_rss=$(rss_kb "$tmp/export.time"); t_rss=$(rss_kb "$tmp/tar.time")
 e_size=$(stat -c %s "$export_file"); t_size=$(stat -c %s "$tmp/files.tar.gz")
 echo
@@ -156,3 +169,6 @@ echo "export_bench: $REPORTS reports of $DEVICES devices on $(nproc) CPUs ($(sed
 printf '  rumd export : %6.2f s  peak RSS %6.1f MiB  %s bytes\n' "$e_s" "$(echo "$e_rss / 1024" | bc -l)" "$e_size"
 printf '  tar czf     : %6.2f s  peak RSS %6.1f MiB  %s bytes\n' "$t_s" "$(echo "$t_rss / 1024" | bc -l)" "$t_size"
 printf '  ratio       : %6.2f x tar czf (target <= 2)   RSS target < 128 MiB\n' "$(echo "$e_s / $t_s" | bc -l)"
+printf '  rumd import : %6.2f s  peak RSS %6.1f MiB  (target < 30 s for the %s device ACKs)\n' \
+	"$i_s" "$(echo "$i_rss / 1024" | bc -l)" "$DEVICES"
+echo "  after import: reports acknowledged, ACKs queued = ${acked/|/, }"
