@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct rum_api_admin; /* api/admin.c: its worker threads */
+
 struct rum_api {
 	struct rum_db *db;
 	const char *default_tenant;
@@ -17,7 +19,19 @@ struct rum_api {
 	bool capture_all;
 	size_t max_reports;
 	int retry_after_s;
+	/* The admin API (/api/v1): it runs exports and imports itself. */
+	const char *db_url;
+	int db_timeout_ms;
+	const char *data_dir;
+	struct rum_api_admin *admin; /* rum_api_admin_open(); NULL: admin API answers 503 */
 };
+
+/* Starts the admin API's worker threads (exports and imports never run on
+ * HTTP threads). rum_api_admin_close() lets running work finish, answers
+ * queued requests with 503 and stops them; call it after the HTTP side has
+ * drained. */
+void rum_api_admin_open(struct rum_api *api);
+void rum_api_admin_close(struct rum_api *api);
 
 /* The transport's single entry point (a rum_http_handler): routes one
  * request by path and method and answers it, now or later. */
@@ -37,6 +51,10 @@ void rum_api_cslu(struct rum_api *api, struct rum_http_exchange *x,
 		  const struct rum_http_request *req, const char *rest);
 void rum_api_healthz(struct rum_api *api, struct rum_http_exchange *x,
 		     const struct rum_http_request *req, const char *rest);
+/* /api/v1/tenants/...: exports, their files, imports, ACK downloads
+ * (api/admin.c). */
+void rum_api_admin(struct rum_api *api, struct rum_http_exchange *x,
+		   const struct rum_http_request *req, const char *rest);
 void rum_api_readyz(struct rum_api *api, struct rum_http_exchange *x,
 		    const struct rum_http_request *req, const char *rest);
 

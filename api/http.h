@@ -28,6 +28,13 @@ void rum_http_respond(struct rum_http_exchange *x, int status, const char *conte
 		      char *body, size_t body_len, const char *header_name,
 		      const char *header_value);
 
+/* Answers the exchange with the content of an open regular file: steals fd
+ * (closed by the transport), sends size bytes from its start. header_name/
+ * value as for rum_http_respond. Thread-safe. */
+void rum_http_respond_file(struct rum_http_exchange *x, int status, const char *content_type,
+			   int fd, size_t size, const char *header_name,
+			   const char *header_value);
+
 /* Request headers as a new JSON object text ("Authorization" and "Cookie"
  * left out), for captures. Caller frees. Only valid before responding. */
 char *rum_http_headers_json(struct rum_http_exchange *x);

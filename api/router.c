@@ -21,6 +21,7 @@ static const struct rum_api_route {
 	{"/cslu/v1/pi", true, rum_api_cslu},
 	{"/healthz", false, rum_api_healthz},
 	{"/readyz", false, rum_api_readyz},
+	{"/api/v1/tenants", true, rum_api_admin},
 };
 
 void rum_api_reply_json(struct rum_http_exchange *x, int status, void *json)
@@ -36,6 +37,8 @@ void rum_api_reply_json(struct rum_http_exchange *x, int status, void *json)
 void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int rc,
 			 const char *msg)
 {
+	json_t *json;
+	char *text;
 	int status;
 
 	switch (rc) {
@@ -62,9 +65,18 @@ void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int r
 	}
 	if (status == 500)
 		rum_log_error("internal error: %s", msg);
-	rum_api_reply_json(x, status,
-			   json_pack("{s:s,s:s}", "status", "FAILED", "message",
-				     msg && msg[0] ? msg : rum_err_name(rc)));
+	json = json_pack("{s:s,s:s}", "status", "FAILED", "message",
+			 msg && msg[0] ? msg : rum_err_name(rc));
+	if (status != 401) {
+		rum_api_reply_json(x, status, json);
+		return;
+	}
+	text = json_dumps(json, JSON_COMPACT);
+	json_decref(json);
+	if (!text)
+		abort();
+	rum_http_respond(x, 401, "application/json", text, strlen(text), "WWW-Authenticate",
+			 "Bearer realm=\"rumd\"");
 }
 
 void rum_api_dispatch(void *ctx, struct rum_http_exchange *x, const struct rum_http_request *req)

@@ -47,6 +47,7 @@ struct rum_http_exchange {
 	int status;
 	char *resp;
 	size_t resp_len;
+	int resp_fd; /* a file to send instead of resp, or -1 */
 	const char *content_type;
 	char header_name[64], header_value[256];
 };
@@ -55,9 +56,9 @@ struct rum_http_exchange {
  * many times the limit before the connection is cut. */
 #define RUM_HTTP_DISCARD_FACTOR 4
 
-void rum_http_respond(struct rum_http_exchange *x, int status, const char *content_type,
-		      char *body, size_t body_len, const char *header_name,
-		      const char *header_value)
+static void rum_http_answer(struct rum_http_exchange *x, int status, const char *content_type,
+			    char *body, size_t body_len, int fd, const char *header_name,
+			    const char *header_value)
 {
 	struct MHD_Connection *conn;
 	bool resume;
@@ -65,7 +66,8 @@ void rum_http_respond(struct rum_http_exchange *x, int status, const char *conte
 	pthread_mutex_lock(&x->lock);
 	x->status = status;
 	x->resp = body;
-	x->resp_len = body ? body_len : 0;
+	x->resp_len = body || fd >= 0 ? body_len : 0;
+	x->resp_fd = fd;
 	x->content_type = content_type;
 	if (header_name && header_value) {
 		snprintf(x->header_name, sizeof(x->header_name), "%s", header_name);
@@ -83,6 +85,20 @@ void rum_http_respond(struct rum_http_exchange *x, int status, const char *conte
 	 * valid until it is resumed, so conn is safe to use. */
 	if (resume)
 		MHD_resume_connection(conn);
+}
+
+void rum_http_respond(struct rum_http_exchange *x, int status, const char *content_type,
+		      char *body, size_t body_len, const char *header_name,
+		      const char *header_value)
+{
+	rum_http_answer(x, status, content_type, body, body_len, -1, header_name, header_value);
+}
+
+void rum_http_respond_file(struct rum_http_exchange *x, int status, const char *content_type,
+			   int fd, size_t size, const char *header_name,
+			   const char *header_value)
+{
+	rum_http_answer(x, status, content_type, NULL, size, fd, header_name, header_value);
 }
 
 static enum MHD_Result rum_http_header_add(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -130,9 +146,15 @@ static enum MHD_Result rum_http_queue(struct rum_http_exchange *x)
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(x->resp_len, x->resp ? x->resp : (void *)"",
-					    x->resp ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	x->resp = NULL; /* the response owns it now */
+	if (x->resp_fd >= 0)
+		r = MHD_create_response_from_fd((uint64_t)x->resp_len, x->resp_fd);
+	else
+		r = MHD_create_response_from_buffer(x->resp_len, x->resp ? x->resp : (void *)"",
+						    x->resp ? MHD_RESPMEM_MUST_FREE
+							    : MHD_RESPMEM_PERSISTENT);
+	if (r)
+		x->resp_fd = -1; /* the response owns it now */
+	x->resp = NULL;
 	if (!r)
 		return MHD_NO;
 	if (x->content_type)
@@ -158,6 +180,7 @@ static struct rum_http_exchange *rum_http_exchange_new(struct rum_http_server *s
 		abort();
 	x->srv = srv;
 	x->conn = conn;
+	x->resp_fd = -1;
 	pthread_mutex_init(&x->lock, NULL);
 	snprintf(x->method, sizeof(x->method), "%s", method);
 	x->path = strdup(url);
@@ -198,6 +221,8 @@ static void rum_http_exchange_free(struct rum_http_exchange *x)
 	free(x->body);
 	free(x->path);
 	free(x->resp);
+	if (x->resp_fd >= 0)
+		close(x->resp_fd);
 	free(x);
 }
 

@@ -3,6 +3,7 @@
  * import-usage. Settings come from the one table in
  * config.c, as --key=value, RUMD_KEY or a --config file. */
 #include "api/api.h"
+#include "cli_admin.h"
 #include "cli_import.h"
 #include "config.h"
 #include "db/db.h"
@@ -67,7 +68,9 @@ static void rum_usage(FILE *out)
 		"  import FILE [--tenant NAME] [--device ID ...]\n"
 		"                        CSSM's ACK file(s) (ACK_UD_SA_<ts>.tar.gz, one ACK, a policy)\n"
 		"  ack-file --device ID -o FILE   a device's newest ACK, for `license smart import`\n"
-		"  import-usage FILE --tenant NAME   a device usage file, as if the device pushed it\n\n"
+		"  import-usage FILE --tenant NAME   a device usage file, as if the device pushed it\n"
+		"  token create --role admin|operator|reader [--tenant NAME] [--description TEXT]\n"
+		"  token list | token revoke ID   bearer tokens of the admin API (/api/v1)\n\n"
 		"Options: --help (also after a verb), --version, --config FILE\n\n");
 	rum_config_print_help(out);
 }
@@ -337,7 +340,9 @@ static int rum_serve(const struct rum_config *cfg)
 		goto out;
 	api = (struct rum_api){db, cfg->default_tenant, cfg->auto_create_tenants,
 			       cfg->capture_all, (size_t)cfg->max_reports_per_message,
-			       (int)cfg->retry_after_s};
+			       (int)cfg->retry_after_s, url, (int)cfg->db_timeout_ms,
+			       cfg->data_dir, NULL};
+	rum_api_admin_open(&api);
 	if (cfg->http_listen[0]) {
 		struct rum_http_options o = {cfg->http_listen, NULL, NULL,
 					     (size_t)cfg->max_body_bytes, (int)cfg->http_threads,
@@ -369,6 +374,7 @@ static int rum_serve(const struct rum_config *cfg)
 	rum_log_info("signal %d: stopping; finishing requests in flight", sig);
 out:
 	rum_serve_drain(http, https, db);
+	rum_api_admin_close(&api);
 	rum_pgembed_stop(pg);
 	free(url);
 	if (rc != 0)
@@ -677,6 +683,11 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 		rc = rum_export_verb(cfg, url, cli);
 		goto out;
 	}
+	if (strcmp(verb, "token") == 0) {
+		rc = rum_cli_token(cfg, url, cli->words, cli->nwords, rum_cli_opt(cli, "role"),
+				   rum_cli_opt(cli, "tenant"), rum_cli_opt(cli, "description"));
+		goto out;
+	}
 	if (strcmp(verb, "import") == 0 || strcmp(verb, "ack-file") == 0 ||
 	    strcmp(verb, "import-usage") == 0) {
 		rc = rum_import_verb(cfg, url, cli);
@@ -716,6 +727,7 @@ int main(int argc, char **argv)
 	static const char *const export_opts[] = {"tenant", "output", "all", "since", "device",
 						  NULL};
 	static const char *const import_opts[] = {"tenant", "device", "output", NULL};
+	static const char *const token_opts[] = {"role", "tenant", "description", NULL};
 	struct rum_config cfg;
 	struct rum_cli cli;
 	enum rum_log_level level;
@@ -781,6 +793,10 @@ int main(int argc, char **argv)
 	} else if (strcmp(verb, "import") == 0 || strcmp(verb, "ack-file") == 0 ||
 		   strcmp(verb, "import-usage") == 0) {
 		rc = rum_cli_check_opts(&cli, import_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "token") == 0) {
+		rc = rum_cli_check_opts(&cli, token_opts);
 		if (rc == 0)
 			rc = rum_db_verb(&cfg, &cli);
 	} else {

@@ -1,5 +1,6 @@
 #include "crypto.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -28,4 +29,9 @@ void rum_crypto_random(void *buf, size_t len)
 {
 	if (RAND_bytes(buf, (int)len) != 1)
 		abort();
+}
+
+bool rum_crypto_equal(const void *a, const void *b, size_t len)
+{
+	return CRYPTO_memcmp(a, b, len) == 0;
 }

@@ -1,0 +1,13 @@
+/* rumd token create|list|revoke: the admin API's bearer tokens from the
+ * command line (token management is CLI-only). */
+#ifndef RUM_SERVER_CLI_ADMIN_H
+#define RUM_SERVER_CLI_ADMIN_H
+
+#include "config.h"
+
+/* words[0] is "token", words[1] the sub-verb. create prints the new token
+ * once, on stdout; list prints no secret. RUM_EINVAL for bad usage. */
+int rum_cli_token(const struct rum_config *cfg, const char *url, const char *const *words,
+		  int nwords, const char *role, const char *tenant, const char *description);
+
+#endif
