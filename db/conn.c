@@ -3,6 +3,7 @@
 #include "util/err.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
@@ -174,5 +175,31 @@ int rum_db_create_database(const char *admin_url, const char *name, int timeout_
 		PQclear(res);
 	}
 	PQfinish(txn.conn);
+	return rc;
+}
+
+int rum_db_ack_file_take(struct rum_db_txn *txn, PGresult *res, const char *delivered,
+			 int64_t *ack_id, char **content, size_t *len)
+{
+	char idtext[24];
+	const char *q[1] = {idtext};
+	int rc, n = PQgetlength(res, 0, 0);
+
+	/* Binary results: text comes as its bytes, bytea as its bytes. */
+	snprintf(idtext, sizeof(idtext), "%.*s", n < 23 ? n : 23, PQgetvalue(res, 0, 0));
+	*ack_id = strtoll(idtext, NULL, 10);
+	*len = (size_t)PQgetlength(res, 0, 1);
+	*content = malloc(*len + 1);
+	if (!*content)
+		abort();
+	memcpy(*content, PQgetvalue(res, 0, 1), *len);
+	(*content)[*len] = '\0';
+	PQclear(res);
+	res = rum_db_exec(txn, delivered, 1, q, NULL, NULL, 0, &rc);
+	PQclear(res);
+	if (rc != 0) {
+		free(*content);
+		*content = NULL;
+	}
 	return rc;
 }

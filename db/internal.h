@@ -53,6 +53,14 @@ PGresult *rum_db_exec(struct rum_db_txn *txn, const char *stmt, int nparams,
 /* Reads the next pipelined result (one statement's, or a sync point). */
 PGresult *rum_db_take(PGconn *conn);
 
+/* For an ACK handed out as a file: reads the one row of `res` (binary
+ * format: id as text, content as bytea) into *ack_id and a malloc'd
+ * *content (caller frees), clears res, and records the delivery with the
+ * prepared statement `delivered` (one parameter: the ACK id). On error
+ * *content is NULL. */
+int rum_db_ack_file_take(struct rum_db_txn *txn, PGresult *res, const char *delivered,
+			 int64_t *ack_id, char **content, size_t *len);
+
 /* Runs a plain command (BEGIN, COMMIT, ROLLBACK): 0 or an error code. */
 int rum_db_command(struct rum_db_txn *txn, const char *sql);
 

@@ -190,16 +190,15 @@ int rum_store_admin_batch_file(struct rum_db_txn *txn, int64_t tenant_id, int64_
 int rum_store_admin_ack(struct rum_db_txn *txn, int64_t tenant_id, int64_t device_id,
 			int64_t *ack_id, char **content, size_t *len)
 {
-	char d[24], t[24], idtext[24];
-	const char *p[2] = {d, t}, *q[1] = {idtext};
-	int rc, n;
+	char d[24], t[24];
+	const char *p[2] = {d, t};
+	int rc;
 	PGresult *res;
 
 	*content = NULL;
 	*len = 0;
 	rum_store_admin_i64(d, sizeof(d), device_id);
 	rum_store_admin_i64(t, sizeof(t), tenant_id);
-	/* Binary results: text comes as its bytes, bytea as its bytes. */
 	res = rum_db_exec(txn, "admin_ack_newest", 2, p, NULL, NULL, 1, &rc);
 	if (!res)
 		return rc;
@@ -208,21 +207,5 @@ int rum_store_admin_ack(struct rum_db_txn *txn, int64_t tenant_id, int64_t devic
 		return rum_err_set(RUM_ENOTFOUND, "device %" PRId64 " has no ACK in this tenant",
 				   device_id);
 	}
-	n = PQgetlength(res, 0, 0);
-	snprintf(idtext, sizeof(idtext), "%.*s", n < 23 ? n : 23, PQgetvalue(res, 0, 0));
-	*ack_id = strtoll(idtext, NULL, 10);
-	*len = (size_t)PQgetlength(res, 0, 1);
-	*content = malloc(*len + 1);
-	if (!*content)
-		abort();
-	memcpy(*content, PQgetvalue(res, 0, 1), *len);
-	(*content)[*len] = '\0';
-	PQclear(res);
-	res = rum_db_exec(txn, "admin_ack_delivered", 1, q, NULL, NULL, 0, &rc);
-	PQclear(res);
-	if (rc != 0) {
-		free(*content);
-		*content = NULL;
-	}
-	return rc;
+	return rum_db_ack_file_take(txn, res, "admin_ack_delivered", ack_id, content, len);
 }

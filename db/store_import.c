@@ -326,9 +326,9 @@ int rum_store_import_ack_record(struct rum_db_txn *txn, const struct rum_store_i
 int rum_store_import_ack_file(struct rum_db_txn *txn, int64_t device_id, int64_t *ack_id,
 			      char **content, size_t *len)
 {
-	char d[24], idtext[24];
-	const char *p[1] = {d}, *q[1] = {idtext};
-	int rc, n;
+	char d[24];
+	const char *p[1] = {d};
+	int rc;
 	PGresult *res;
 
 	*content = NULL;
@@ -342,22 +342,5 @@ int rum_store_import_ack_file(struct rum_db_txn *txn, int64_t device_id, int64_t
 		return rum_err_set(RUM_ENOTFOUND, "device %" PRId64 " has no ACK (import one with "
 				   "rumd import)", device_id);
 	}
-	/* Binary results: text comes as its bytes, bytea as its bytes. */
-	n = PQgetlength(res, 0, 0);
-	snprintf(idtext, sizeof(idtext), "%.*s", n < 23 ? n : 23, PQgetvalue(res, 0, 0));
-	*ack_id = strtoll(idtext, NULL, 10);
-	*len = (size_t)PQgetlength(res, 0, 1);
-	*content = malloc(*len + 1);
-	if (!*content)
-		abort();
-	memcpy(*content, PQgetvalue(res, 0, 1), *len);
-	(*content)[*len] = '\0';
-	PQclear(res);
-	res = rum_db_exec(txn, "import_ack_file", 1, q, NULL, NULL, 0, &rc);
-	PQclear(res);
-	if (rc != 0) {
-		free(*content);
-		*content = NULL;
-	}
-	return rc;
+	return rum_db_ack_file_take(txn, res, "import_ack_file", ack_id, content, len);
 }
