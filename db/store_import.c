@@ -76,6 +76,12 @@ int rum_store_import_prepare(struct rum_db_txn *txn)
 	}
 	res = rum_db_exec(txn, "import_lock", 1, p, NULL, NULL, 0, &rc);
 	PQclear(res);
+	/* One import fills acks and import_acks from empty in one transaction.
+	 * Cached generic plans (ours and the foreign-key checks') would keep
+	 * the sequential scans chosen while those tables were empty, making
+	 * the import quadratic: 47 s instead of 20 s for 10,000 devices. */
+	if (rc == 0)
+		rc = rum_db_command(txn, "SET LOCAL plan_cache_mode = force_custom_plan");
 	return rc;
 }
 
