@@ -32,7 +32,15 @@ const struct rum_db_stmt rum_db_statements[] = {
 	 "hostname = COALESCE(NULLIF(EXCLUDED.hostname, ''), d.hostname), "
 	 "software_tag = COALESCE(NULLIF(EXCLUDED.software_tag, ''), d.software_tag), "
 	 "software_version = COALESCE(NULLIF(EXCLUDED.software_version, ''), d.software_version), "
-	 "last_contact = now(), last_address = EXCLUDED.last_address RETURNING id",
+	 "last_contact = now(), last_address = EXCLUDED.last_address "
+	 /* A device seen less than a minute ago with nothing new is not written
+	  * again: a catching-up device's hello, usage and polls cost one row
+	  * version, not one each. */
+	 "WHERE d.last_contact < now() - interval '60 seconds' "
+	 "OR d.last_address <> EXCLUDED.last_address "
+	 "OR (EXCLUDED.hostname <> '' AND EXCLUDED.hostname <> d.hostname) "
+	 "OR (EXCLUDED.software_tag <> '' AND EXCLUDED.software_tag <> d.software_tag) "
+	 "OR (EXCLUDED.software_version <> '' AND EXCLUDED.software_version <> d.software_version)",
 	 7},
 	{"upload_insert",
 	 "INSERT INTO uploads (tenant_id, device_id, kind, source, source_address, sub_path, "
@@ -144,11 +152,10 @@ int rum_store_tenant_list(struct rum_db_txn *txn,
 
 int rum_store_device_touch(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
 			   const char *sn, const char *hostname, const char *software_tag,
-			   const char *software_version, const char *address, int64_t *device_id)
+			   const char *software_version, const char *address)
 {
 	char tenant[24];
 	const char *p[7] = {tenant, pid, sn, hostname, software_tag, software_version, address};
-	int64_t ignored;
 	int rc;
 	PGresult *res;
 
@@ -156,7 +163,9 @@ int rum_store_device_touch(struct rum_db_txn *txn, int64_t tenant_id, const char
 	res = rum_db_exec(txn, "device_touch", 7, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
-	return rum_store_one_id(res, device_id ? device_id : &ignored);
+	/* No row back means the device was current and left as it was. */
+	PQclear(res);
+	return 0;
 }
 
 int rum_store_upload_insert(struct rum_db_txn *txn, const struct rum_store_upload *u,

@@ -39,10 +39,10 @@ int rum_store_tenant_list(struct rum_db_txn *txn,
 /* --- devices --- */
 /* Upserts the device (tenant + UDI) at contact time: non-empty hostname, tag
  * and version replace the stored ones; last contact and address always do.
- * device_id may be NULL. */
+ * A device seen in the last minute with nothing new is left unwritten. */
 int rum_store_device_touch(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
 			   const char *sn, const char *hostname, const char *software_tag,
-			   const char *software_version, const char *address, int64_t *device_id);
+			   const char *software_version, const char *address);
 
 /* --- uploads (poll ids) --- */
 struct rum_store_upload {

@@ -114,7 +114,7 @@ static int rum_push_touch_devices(struct rum_db_txn *txn, struct rum_push *p,
 				    m->hostname[0] || !first ? m->hostname : first->hostname,
 				    m->software_tag[0] || !first ? m->software_tag
 								 : first->software_tag,
-				    first ? first->software_version : "", p->address, NULL);
+				    first ? first->software_version : "", p->address);
 	*upload_udi = udi;
 	for (size_t i = 0; rc == 0 && i < m->n_reports; i++) {
 		const struct rum_report *r = &m->reports[i];
@@ -127,7 +127,7 @@ static int rum_push_touch_devices(struct rum_db_txn *txn, struct rum_push *p,
 		if (!seen)
 			rc = rum_store_device_touch(txn, p->tenant_id, r->udi.pid, r->udi.sn,
 						    r->hostname, r->software_tag,
-						    r->software_version, p->address, NULL);
+						    r->software_version, p->address);
 	}
 	return rc;
 }
@@ -192,7 +192,7 @@ static int rum_push_store_request(struct rum_db_txn *txn, struct rum_push *p)
 		up.pid = m->udi.pid;
 		up.sn = m->udi.sn;
 		rc = rum_store_device_touch(txn, p->tenant_id, m->udi.pid, m->udi.sn, m->hostname,
-					    m->software_tag, "", p->address, NULL);
+					    m->software_tag, "", p->address);
 	}
 	if (rc == 0)
 		rc = rum_store_upload_insert(txn, &up, &p->poll_id);
@@ -218,7 +218,7 @@ static int rum_push_hello(struct rum_db_txn *txn, struct rum_push *p)
 	if (!m || !m->has_udi)
 		return 0;
 	rc = rum_store_device_touch(txn, p->tenant_id, m->udi.pid, m->udi.sn, m->hostname,
-				    m->software_tag, "", p->address, NULL);
+				    m->software_tag, "", p->address);
 	if (rc == 0)
 		rc = rum_store_ack_take(txn, p->tenant_id, m->udi.pid, m->udi.sn, p->address,
 					"hello", &p->ack, &p->ack_len);
