@@ -49,6 +49,7 @@ void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int r
 	case RUM_EMETHOD: status = 405; break;
 	case RUM_ECONFLICT: status = 409; break;
 	case RUM_ETOOBIG: status = 413; break;
+	case RUM_ETIMEDOUT: status = 504; break;
 	case RUM_EUNAVAIL: {
 		char retry[16];
 		/* Exactly what a CSLU says when it wants the device to come back. */

@@ -44,6 +44,7 @@ const char *rum_err_name(int code)
 	case RUM_EMETHOD: return "EMETHOD";
 	case RUM_EAUTH: return "EAUTH";
 	case RUM_EFORBIDDEN: return "EFORBIDDEN";
+	case RUM_ETIMEDOUT: return "ETIMEDOUT";
 	}
 	return "EUNKNOWN";
 }

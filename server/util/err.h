@@ -15,7 +15,8 @@ enum {
 	RUM_EINTERNAL = -7,  /* a bug or an unexpected state */
 	RUM_EMETHOD = -8,    /* wrong method for a resource */
 	RUM_EAUTH = -9,      /* missing or bad credentials */
-	RUM_EFORBIDDEN = -10 /* authenticated but not allowed */
+	RUM_EFORBIDDEN = -10, /* authenticated but not allowed */
+	RUM_ETIMEDOUT = -11   /* a peer (device) did not answer in time */
 };
 
 /* Sets this thread's error message (printf format) and returns code, so that

@@ -1,0 +1,56 @@
+/* Client of Cisco's device REST API for Smart Licensing (PROTOCOL.md 3.4):
+ * the one rumd module that includes libcurl. Base
+ * https://<host>:<port>/smartlic-service, HTTP Basic auth, JSON. Every
+ * request is bounded by connect and total timeouts and a reply size cap.
+ * TLS: the device's certificate is checked against a pinned public key
+ * ("sha256//BASE64", as curl's CURLOPT_PINNEDPUBLICKEY) when one is known;
+ * with none and trust_on_first_use, any certificate is accepted and its pin
+ * returned so that it can be stored. Secrets are never logged. */
+#ifndef RUM_COLLECTOR_REST_CLIENT_H
+#define RUM_COLLECTOR_REST_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rum_rest_client_options {
+	const char *host;
+	int port;                  /* 1..65535 (443 usual) */
+	bool plain_http;           /* http:// instead of https:// (labs only) */
+	const char *username, *password;
+	const char *pin;           /* "sha256//BASE64" of the device's public key, NULL/"" = none */
+	bool trust_on_first_use;
+	int connect_timeout_ms;
+	int timeout_ms;            /* each request, at most */
+	size_t max_reply;          /* bytes of one reply body */
+};
+
+struct rum_rest_client;
+
+/* Errors: RUM_EINVAL (bad options). */
+int rum_rest_client_new(struct rum_rest_client **out, const struct rum_rest_client_options *o);
+void rum_rest_client_free(struct rum_rest_client *c);
+
+/* The pin of the certificate seen on the last TLS connection (malloc'd
+ * "sha256//BASE64", caller frees), or NULL. */
+char *rum_rest_client_seen_pin(const struct rum_rest_client *c);
+
+/* POST /close-reports. Errors below. */
+int rum_rest_client_close_reports(struct rum_rest_client *c);
+
+/* GET /all-reports: *body the JSON reply ({"usage":[...]}) verbatim,
+ * malloc'd, NUL-terminated, caller frees. */
+int rum_rest_client_all_reports(struct rum_rest_client *c, char **body, size_t *len);
+
+/* POST /import with the ACK or policy XML, base64-encoded unless raw.
+ * *reply (may be NULL) gets the device's answer text (malloc'd). */
+int rum_rest_client_import(struct rum_rest_client *c, const char *xml, size_t len, bool raw,
+			   char **reply);
+
+/* Errors of every request: RUM_EUNAVAIL (connect failed), RUM_ETIMEDOUT,
+ * RUM_EAUTH (401/403), RUM_ECONFLICT (certificate does not match the pin),
+ * RUM_EFORBIDDEN (no pin and trust_on_first_use off), RUM_ETOOBIG (reply over
+ * max_reply), RUM_EIO (any other HTTP status or transport failure; the
+ * message quotes the status and the first bytes of the body). */
+
+#endif
