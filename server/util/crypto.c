@@ -35,3 +35,63 @@ bool rum_crypto_equal(const void *a, const void *b, size_t len)
 {
 	return CRYPTO_memcmp(a, b, len) == 0;
 }
+
+void rum_crypto_seal(uint8_t **out, size_t *out_len, const uint8_t key[RUM_SECRET_KEY_LEN],
+		     const void *aad, size_t aad_len, const void *plain, size_t len)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	uint8_t *buf = malloc(len + RUM_SEAL_OVERHEAD);
+	int n = 0, fin = 0;
+
+	if (!ctx || !buf || len > (size_t)INT32_MAX || aad_len > (size_t)INT32_MAX)
+		abort();
+	rum_crypto_random(buf, 12);
+	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, buf) != 1 ||
+	    (aad_len && EVP_EncryptUpdate(ctx, NULL, &n, aad, (int)aad_len) != 1) ||
+	    EVP_EncryptUpdate(ctx, buf + 12, &n, plain, (int)len) != 1 ||
+	    EVP_EncryptFinal_ex(ctx, buf + 12 + n, &fin) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, buf + 12 + len) != 1)
+		abort(); /* AES-GCM with valid sizes cannot fail but for a broken library */
+	EVP_CIPHER_CTX_free(ctx);
+	*out = buf;
+	*out_len = len + RUM_SEAL_OVERHEAD;
+}
+
+int rum_crypto_open(char **out, size_t *out_len, const uint8_t key[RUM_SECRET_KEY_LEN],
+		    const void *aad, size_t aad_len, const uint8_t *sealed, size_t len)
+{
+	EVP_CIPHER_CTX *ctx;
+	size_t plen;
+	char *buf;
+	int n = 0, fin = 0, ok;
+
+	*out = NULL;
+	if (len < RUM_SEAL_OVERHEAD || len > (size_t)INT32_MAX || aad_len > (size_t)INT32_MAX)
+		return -1;
+	plen = len - RUM_SEAL_OVERHEAD;
+	ctx = EVP_CIPHER_CTX_new();
+	buf = malloc(plen + 1);
+	if (!ctx || !buf)
+		abort();
+	ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, sealed) == 1 &&
+	     (!aad_len || EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) == 1) &&
+	     EVP_DecryptUpdate(ctx, (unsigned char *)buf, &n, sealed + 12, (int)plen) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, (void *)(sealed + 12 + plen)) == 1 &&
+	     EVP_DecryptFinal_ex(ctx, (unsigned char *)buf + n, &fin) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	if (!ok) {
+		rum_crypto_wipe(buf, plen + 1);
+		free(buf);
+		return -1;
+	}
+	buf[plen] = '\0';
+	*out = buf;
+	*out_len = plen;
+	return 0;
+}
+
+void rum_crypto_wipe(void *p, size_t len)
+{
+	if (p)
+		OPENSSL_cleanse(p, len);
+}

@@ -22,4 +22,23 @@ void rum_crypto_random(void *buf, size_t len);
  * comparing secrets and their hashes). */
 bool rum_crypto_equal(const void *a, const void *b, size_t len);
 
+/* --- secrets at rest: AES-256-GCM --- */
+#define RUM_SECRET_KEY_LEN 32
+#define RUM_SEAL_OVERHEAD (12 + 16) /* nonce before, tag after the ciphertext */
+
+/* Encrypts len bytes of plain with key under a fresh random nonce, binding
+ * aad (may be NULL with aad_len 0): *out (malloc'd, caller frees) is
+ * nonce || ciphertext || tag, *out_len = len + RUM_SEAL_OVERHEAD. */
+void rum_crypto_seal(uint8_t **out, size_t *out_len, const uint8_t key[RUM_SECRET_KEY_LEN],
+		     const void *aad, size_t aad_len, const void *plain, size_t len);
+
+/* Reverses rum_crypto_seal: *out (malloc'd, NUL-terminated, caller frees
+ * and should wipe with rum_crypto_wipe). Returns 0, or -1 when the data was
+ * tampered with, is truncated, or the key or aad differ. */
+int rum_crypto_open(char **out, size_t *out_len, const uint8_t key[RUM_SECRET_KEY_LEN],
+		    const void *aad, size_t aad_len, const uint8_t *sealed, size_t len);
+
+/* Overwrites len bytes in a way the compiler keeps (for secrets). */
+void rum_crypto_wipe(void *p, size_t len);
+
 #endif
