@@ -1,9 +1,16 @@
 #include "crypto.h"
 
+#include "err.h"
+
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 void rum_crypto_sha256(uint8_t out[RUM_SHA256_LEN], const void *data, size_t len)
@@ -34,6 +41,34 @@ void rum_crypto_random(void *buf, size_t len)
 bool rum_crypto_equal(const void *a, const void *b, size_t len)
 {
 	return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+int rum_crypto_spki_pin_from_pem(char **out, const char *pem, size_t len)
+{
+	BIO *bio = len <= INT32_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+	X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	uint8_t hash[RUM_SHA256_LEN];
+	char *b64;
+	int n, rc = 0;
+
+	*out = NULL;
+	n = cert ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der) : -1;
+	if (n <= 0) {
+		rc = rum_err_set(RUM_EINVAL, "no PEM certificate with a public key in the text");
+		goto out;
+	}
+	rum_crypto_sha256(hash, der, (size_t)n);
+	b64 = rum_crypto_base64_new(hash, sizeof(hash), NULL);
+	if (asprintf(out, "sha256//%s", b64) < 0)
+		abort();
+	free(b64);
+out:
+	OPENSSL_free(der);
+	X509_free(cert);
+	BIO_free(bio);
+	ERR_clear_error(); /* leave no PEM parsing error queued for the next caller */
+	return rc;
 }
 
 void rum_crypto_seal(uint8_t **out, size_t *out_len, const uint8_t key[RUM_SECRET_KEY_LEN],

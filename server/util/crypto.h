@@ -22,6 +22,13 @@ void rum_crypto_random(void *buf, size_t len);
  * comparing secrets and their hashes). */
 bool rum_crypto_equal(const void *a, const void *b, size_t len);
 
+/* The public-key pin of the first certificate in pem[0..len) (PEM text, as
+ * libcurl's CURLINFO_CERTINFO "Cert:" gives it): "sha256//" followed by the
+ * base64 of the SHA-256 of the DER SubjectPublicKeyInfo, the form
+ * CURLOPT_PINNEDPUBLICKEY takes. *out is malloc'd, caller frees.
+ * Errors: RUM_EINVAL (no certificate in the text). */
+int rum_crypto_spki_pin_from_pem(char **out, const char *pem, size_t len);
+
 /* --- secrets at rest: AES-256-GCM --- */
 #define RUM_SECRET_KEY_LEN 32
 #define RUM_SEAL_OVERHEAD (12 + 16) /* nonce before, tag after the ciphertext */
