@@ -29,8 +29,11 @@ int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
 		return rum_err_set(RUM_EUNAVAIL, "database unreachable: %s", msg);
 	}
 	PQsetErrorVerbosity(conn, PQERRORS_TERSE);
-	for (unsigned i = 0; prepare && i < rum_db_statements_count; i++) {
-		const struct rum_db_stmt *s = &rum_db_statements[i];
+	for (unsigned i = 0; prepare && i < rum_db_statements_count + rum_db_collector_statements_count;
+	     i++) {
+		const struct rum_db_stmt *s = i < rum_db_statements_count
+			? &rum_db_statements[i]
+			: &rum_db_collector_statements[i - rum_db_statements_count];
 		PGresult *res = PQprepare(conn, s->name, s->sql, s->nparams, NULL);
 
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {

@@ -75,6 +75,12 @@ int rum_db_run_once(const char *url, int timeout_ms,
  * domain units, such as replaying a captured message). Returns done()'s rc. */
 int rum_db_run_work_once(const char *url, int timeout_ms, struct rum_db_work *w);
 
+/* Runs fn on a worker's connection, outside the batch transactions, one
+ * statement committing at a time, and waits for it: for callers on their own
+ * threads (the pull collector) whose steps each are one statement. Returns
+ * fn's result, or RUM_EUNAVAIL (database down, queue full). */
+int rum_db_call(struct rum_db *db, int (*fn)(struct rum_db_txn *txn, void *arg), void *arg);
+
 /* Checks a connection URL quickly: 0 when reachable, RUM_EUNAVAIL if not. */
 int rum_db_ping(const char *url, int timeout_ms);
 

@@ -31,6 +31,8 @@ struct rum_db_stmt {
 
 extern const struct rum_db_stmt rum_db_statements[];
 extern const unsigned rum_db_statements_count;
+extern const struct rum_db_stmt rum_db_collector_statements[]; /* store_collector.c */
+extern const unsigned rum_db_collector_statements_count;
 
 /* Opens a connection (connect_timeout from timeout_ms) and prepares every
  * statement. Errors: RUM_EUNAVAIL, RUM_EINTERNAL. */

@@ -492,3 +492,69 @@ int rum_db_run_work_once(const char *url, int timeout_ms, struct rum_db_work *w)
 		rum_err_set(rc, "%s", msg);
 	return rc;
 }
+
+/* rum_db_call: the work's prepare step does the call (prepare runs on the
+ * worker's connection outside the batch transaction); its run step adds
+ * nothing to the batch. A retried batch may prepare again: `called` keeps
+ * the call from running twice. */
+struct rum_db_call_ctx {
+	int (*fn)(struct rum_db_txn *txn, void *arg);
+	void *arg;
+	bool called, finished;
+	int rc;
+	char msg[512];
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+static int rum_db_call_prepare(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_db_call_ctx *c = arg;
+
+	if (c->called)
+		return c->rc;
+	c->called = true;
+	c->rc = c->fn(txn, c->arg);
+	return c->rc;
+}
+
+static int rum_db_call_run(struct rum_db_txn *txn, void *arg)
+{
+	return 0;
+}
+
+static void rum_db_call_done(void *arg, int rc, const char *errmsg)
+{
+	struct rum_db_call_ctx *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	c->rc = rc;
+	snprintf(c->msg, sizeof(c->msg), "%s", errmsg ? errmsg : "");
+	c->finished = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int rum_db_call(struct rum_db *db, int (*fn)(struct rum_db_txn *txn, void *arg), void *arg)
+{
+	struct rum_db_call_ctx c = {.fn = fn, .arg = arg};
+	struct rum_db_work w = {rum_db_call_prepare, rum_db_call_run, rum_db_call_done, &c,
+				NULL, NULL, 0};
+	int rc;
+
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cond, NULL);
+	rc = rum_db_submit(db, &w);
+	if (rc == 0) {
+		pthread_mutex_lock(&c.lock);
+		while (!c.finished)
+			pthread_cond_wait(&c.cond, &c.lock);
+		pthread_mutex_unlock(&c.lock);
+		rc = c.rc;
+		if (rc != 0)
+			rum_err_set(rc, "%s", c.msg);
+	}
+	pthread_cond_destroy(&c.cond);
+	pthread_mutex_destroy(&c.lock);
+	return rc;
+}

@@ -31,6 +31,20 @@ struct rum_config {
 	int64_t http_max_connections;
 	int64_t http_max_body_total; /* bytes of request bodies held at once */
 	char *log_level;
+	char *secret_key_file;  /* "" = data_dir/secret.key */
+	char *node_name;        /* "" = hostname:pid */
+	int64_t collector_sessions;
+	int64_t collector_poll_ms;
+	int64_t collector_connect_timeout_ms;
+	int64_t collector_auth_timeout_ms;
+	int64_t collector_rpc_timeout_ms;
+	int64_t collector_timeout_ms;
+	int64_t netconf_max_reply_bytes;
+	int64_t collector_retry_base_s;
+	int64_t collector_retry_max_s;
+	int64_t collector_alert_after_s;
+	char *collector_public_url;
+	int64_t file_url_ttl_s;
 };
 
 enum rum_config_source { RUM_CFG_DEFAULT = 0, RUM_CFG_FILE, RUM_CFG_ENV, RUM_CFG_FLAG };

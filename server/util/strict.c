@@ -57,3 +57,25 @@ int rum_strict_bytes(int64_t *out, const char *text)
 	}
 	return RUM_EINVAL;
 }
+
+int rum_strict_duration(int64_t *out, const char *text)
+{
+	static const struct {
+		const char *unit;
+		int64_t seconds;
+	} units[] = {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 604800}};
+	size_t digits = strspn(text, "0123456789");
+	int64_t v;
+
+	if (rum_strict_uint_n(&v, text, digits) != 0)
+		return RUM_EINVAL;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(text + digits, units[i].unit) == 0) {
+			if (v > INT64_MAX / units[i].seconds)
+				return RUM_EINVAL;
+			*out = v * units[i].seconds;
+			return 0;
+		}
+	}
+	return RUM_EINVAL;
+}

@@ -17,4 +17,8 @@ int rum_strict_uint_n(int64_t *out, const char *text, size_t len);
  * (all binary multiples). 0 or RUM_EINVAL. */
 int rum_strict_bytes(int64_t *out, const char *text);
 
+/* A duration in seconds: digits with an optional unit s, m, h, d or w
+ * ("90", "15m", "24h", "7d"). 0 or RUM_EINVAL (also on overflow). */
+int rum_strict_duration(int64_t *out, const char *text);
+
 #endif

@@ -1,0 +1,298 @@
+#include "targets.h"
+
+#include "db/store.h"
+#include "util/err.h"
+#include "util/text.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int rum_targets_hex(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static int rum_targets_key_create(const char *path)
+{
+	uint8_t key[RUM_SECRET_KEY_LEN];
+	char hex[2 * RUM_SECRET_KEY_LEN + 2];
+	int fd, rc = 0;
+
+	rum_crypto_random(key, sizeof(key));
+	for (size_t i = 0; i < sizeof(key); i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	hex[2 * RUM_SECRET_KEY_LEN] = '\n';
+	hex[2 * RUM_SECRET_KEY_LEN + 1] = '\0';
+	rum_crypto_wipe(key, sizeof(key));
+	/* O_EXCL: two processes creating it at once keep the first key. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : rum_err_set(RUM_EIO, "secret_key_file %s: %s", path,
+							 strerror(errno));
+	if (write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex) || fsync(fd) != 0)
+		rc = rum_err_set(RUM_EIO, "secret_key_file %s: %s", path, strerror(errno));
+	close(fd);
+	rum_crypto_wipe(hex, sizeof(hex));
+	return rc;
+}
+
+int rum_targets_key_load(uint8_t key[RUM_SECRET_KEY_LEN], const char *path, bool create)
+{
+	char buf[2 * RUM_SECRET_KEY_LEN + 4];
+	ssize_t n;
+	int fd, rc = 0;
+
+	if (!path || !path[0])
+		return rum_err_set(RUM_EINVAL, "no secret_key_file configured");
+	if (create && access(path, F_OK) != 0 && (rc = rum_targets_key_create(path)) != 0)
+		return rc;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rum_err_set(RUM_EIO, "secret_key_file %s: %s%s", path, strerror(errno),
+				   errno == ENOENT ? " (add a pull target first, or copy the key "
+						     "file of the other rumd nodes)" : "");
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n != 2 * RUM_SECRET_KEY_LEN)
+		rc = RUM_EINVAL;
+	for (size_t i = 0; rc == 0 && i < RUM_SECRET_KEY_LEN; i++) {
+		int hi = rum_targets_hex(buf[2 * i]), lo = rum_targets_hex(buf[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			rc = RUM_EINVAL;
+		else
+			key[i] = (uint8_t)(hi * 16 + lo);
+	}
+	rum_crypto_wipe(buf, sizeof(buf));
+	if (rc != 0)
+		return rum_err_set(RUM_EINVAL, "secret_key_file %s: not a key (64 hex digits)", path);
+	return 0;
+}
+
+/* Printable ASCII without spaces or characters that would need quoting in
+ * XML, a shell or a URL path. */
+static bool rum_targets_plain(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~' || strchr("\"'<>&`\\$;|", s[i]))
+			return false;
+	return true;
+}
+
+static bool rum_targets_host_key_ok(const char *protocol, const char *k)
+{
+	const char *sp;
+
+	if (strcmp(protocol, "restapi") == 0)
+		return strncmp(k, "sha256//", 8) == 0 && strlen(k) > 8 && strlen(k) < 128 &&
+		       !strchr(k, ' ');
+	sp = strchr(k, ' ');
+	return sp && sp > k && strlen(sp + 1) >= 16 && strlen(k) < 16384 && !strchr(sp + 1, ' ');
+}
+
+int rum_targets_spec_check(const struct rum_target_spec *s)
+{
+	bool netconf = s->protocol && strcmp(s->protocol, "netconf") == 0;
+
+	if (!s->tenant || !rum_text_tenant_name_ok(s->tenant))
+		return rum_err_set(RUM_EINVAL, "tenant: a tenant name is required");
+	if (!netconf && !(s->protocol && strcmp(s->protocol, "restapi") == 0))
+		return rum_err_set(RUM_EINVAL, "protocol: expected netconf or restapi");
+	if (!rum_targets_plain(s->host, 255))
+		return rum_err_set(RUM_EINVAL, "host: 1 to 255 printable characters without spaces");
+	if (s->port < 0 || s->port > 65535)
+		return rum_err_set(RUM_EINVAL, "port: expected 1 to 65535");
+	if (!s->username || !s->username[0] || strlen(s->username) > 128 ||
+	    !rum_text_printable_utf8(s->username, strlen(s->username)))
+		return rum_err_set(RUM_EINVAL, "username: 1 to 128 printable characters");
+	if ((s->password != NULL) == (s->key != NULL))
+		return rum_err_set(RUM_EINVAL, "exactly one of a password and a key is needed");
+	if (s->key && !netconf)
+		return rum_err_set(RUM_EINVAL, "key: the device REST API takes a password");
+	if ((s->password && (s->password_len == 0 || s->password_len > 1024)) ||
+	    (s->key && (s->key_len == 0 || s->key_len > 65536)))
+		return rum_err_set(RUM_EINVAL, "%s: empty or too long", s->key ? "key" : "password");
+	if (s->key && !strstr(s->key, "PRIVATE KEY-----"))
+		return rum_err_set(RUM_EINVAL, "key: not a private key file (PEM or OpenSSH)");
+	if (s->known_host_key && s->known_host_key[0] &&
+	    !rum_targets_host_key_ok(s->protocol, s->known_host_key))
+		return rum_err_set(RUM_EINVAL, netconf ? "known-host-key: expected \"TYPE BASE64\" "
+			"as in a known_hosts line (ssh-keyscan prints it)"
+			: "known-host-key: expected a public key pin sha256//BASE64");
+	if (s->interval_s != 0 && (s->interval_s < 60 || s->interval_s > 366 * 86400))
+		return rum_err_set(RUM_EINVAL, "interval: 1 minute to 366 days");
+	if (s->path_prefix && (!rum_targets_plain(s->path_prefix, 80) ||
+			       strlen(s->path_prefix) + 48 > 127))
+		return rum_err_set(RUM_EINVAL, "path-prefix: a device directory such as bootflash: "
+				   "(printable, no spaces, at most 79 characters)");
+	if (s->transfer && strcmp(s->transfer, "scp") != 0 && strcmp(s->transfer, "http") != 0)
+		return rum_err_set(RUM_EINVAL, "transfer: expected scp or http");
+	return 0;
+}
+
+/* Associated data binding a sealed credential to its target. */
+static void rum_targets_aad(char *out, size_t size, int64_t tenant_id, const char *protocol,
+			    const char *host, int port, const char *username)
+{
+	snprintf(out, size, "rumd pull-target credential v1\n%" PRId64 "\n%s\n%s\n%d\n%s",
+		 tenant_id, protocol, host, port, username);
+}
+
+struct rum_targets_add_ctx {
+	const struct rum_target_spec *spec;
+	const uint8_t *key;
+	int64_t id;
+};
+
+static int rum_targets_add_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_targets_add_ctx *c = arg;
+	const struct rum_target_spec *s = c->spec;
+	bool netconf = strcmp(s->protocol, "netconf") == 0;
+	struct rum_store_target t = {0};
+	uint8_t *sealed = NULL;
+	char aad[1024];
+	int rc;
+
+	rc = rum_store_tenant_find(txn, s->tenant, &t.tenant_id);
+	if (rc == RUM_ENOTFOUND)
+		rc = rum_err_set(RUM_ENOTFOUND, "unknown tenant '%s'", s->tenant);
+	if (rc != 0)
+		return rc;
+	t.tenant = s->tenant;
+	t.host = s->host;
+	t.port = s->port ? s->port : netconf ? 830 : 443;
+	t.protocol = s->protocol;
+	t.username = s->username;
+	t.auth = s->key ? "key" : "password";
+	rum_targets_aad(aad, sizeof(aad), t.tenant_id, t.protocol, t.host, t.port, t.username);
+	rum_crypto_seal(&sealed, &t.secret_len, c->key, aad, strlen(aad),
+			s->key ? s->key : s->password, s->key ? s->key_len : s->password_len);
+	t.secret = sealed;
+	t.known_host_key = s->known_host_key ? s->known_host_key : "";
+	t.trust_on_first_use = s->trust_on_first_use;
+	t.interval_s = s->interval_s;
+	t.path_prefix = s->path_prefix ? s->path_prefix : "bootflash:";
+	t.transfer = s->transfer ? s->transfer : "scp";
+	t.rest_raw = s->rest_raw;
+	t.rest_plain_http = s->rest_plain_http;
+	rc = rum_store_target_add(txn, &t, &c->id);
+	free(sealed);
+	return rc;
+}
+
+int rum_targets_add(const struct rum_targets_env *env, const struct rum_target_spec *s,
+		    int64_t *id)
+{
+	uint8_t key[RUM_SECRET_KEY_LEN];
+	struct rum_targets_add_ctx c = {s, key, 0};
+	int rc = rum_targets_spec_check(s);
+
+	if (rc == 0)
+		rc = rum_targets_key_load(key, env->key_file, true);
+	if (rc == 0)
+		rc = rum_db_run_once(env->url, env->timeout_ms, rum_targets_add_run, &c);
+	rum_crypto_wipe(key, sizeof(key));
+	if (rc == 0)
+		*id = c.id;
+	return rc;
+}
+
+struct rum_targets_query {
+	const char *tenant;
+	int64_t id;
+	const int64_t *ids;
+	size_t n;
+	int limit;
+	void (*target_cb)(void *arg, const struct rum_store_target *t);
+	void (*job_cb)(void *arg, const struct rum_store_job *j);
+	void (*enqueue_cb)(void *arg, int64_t job_id, int64_t target_id);
+	void *arg;
+	enum { RUM_TQ_LIST, RUM_TQ_REMOVE, RUM_TQ_ENQUEUE, RUM_TQ_JOBS } op;
+};
+
+static int rum_targets_query_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_targets_query *q = arg;
+	int64_t tenant_id = 0;
+	int rc = 0;
+
+	if (q->tenant) {
+		rc = rum_store_tenant_find(txn, q->tenant, &tenant_id);
+		if (rc == RUM_ENOTFOUND)
+			return rum_err_set(RUM_ENOTFOUND, "unknown tenant '%s'", q->tenant);
+		if (rc != 0)
+			return rc;
+	}
+	switch (q->op) {
+	case RUM_TQ_LIST:
+		return rum_store_target_list(txn, tenant_id, q->id, q->target_cb, q->arg);
+	case RUM_TQ_REMOVE:
+		return rum_store_target_remove(txn, tenant_id, q->id);
+	case RUM_TQ_ENQUEUE:
+		return rum_store_jobs_enqueue(txn, tenant_id, q->id, q->enqueue_cb, q->arg);
+	case RUM_TQ_JOBS:
+		return rum_store_jobs_get(txn, q->ids, q->n, q->id, q->limit, q->job_cb, q->arg);
+	}
+	return rum_err_set(RUM_EINTERNAL, "unknown target query");
+}
+
+int rum_targets_list(const struct rum_targets_env *env, const char *tenant, int64_t id,
+		     void (*cb)(void *arg, const struct rum_store_target *t), void *arg)
+{
+	struct rum_targets_query q = {.tenant = tenant, .id = id, .target_cb = cb, .arg = arg,
+				      .op = RUM_TQ_LIST};
+
+	return rum_db_run_once(env->url, env->timeout_ms, rum_targets_query_run, &q);
+}
+
+int rum_targets_remove(const struct rum_targets_env *env, const char *tenant, int64_t id)
+{
+	struct rum_targets_query q = {.tenant = tenant, .id = id, .op = RUM_TQ_REMOVE};
+
+	return rum_db_run_once(env->url, env->timeout_ms, rum_targets_query_run, &q);
+}
+
+int rum_targets_enqueue(const struct rum_targets_env *env, const char *tenant, int64_t id,
+			void (*cb)(void *arg, int64_t job_id, int64_t target_id), void *arg)
+{
+	struct rum_targets_query q = {.tenant = tenant, .id = id, .enqueue_cb = cb, .arg = arg,
+				      .op = RUM_TQ_ENQUEUE};
+
+	return rum_db_run_once(env->url, env->timeout_ms, rum_targets_query_run, &q);
+}
+
+int rum_targets_jobs(const struct rum_targets_env *env, const int64_t *ids, size_t n,
+		     int64_t target_id, int limit,
+		     void (*cb)(void *arg, const struct rum_store_job *j), void *arg)
+{
+	struct rum_targets_query q = {.id = target_id, .ids = ids, .n = n, .limit = limit,
+				      .job_cb = cb, .arg = arg, .op = RUM_TQ_JOBS};
+
+	return rum_db_run_once(env->url, env->timeout_ms, rum_targets_query_run, &q);
+}
+
+int rum_targets_secret(char **out, size_t *len, const uint8_t key[RUM_SECRET_KEY_LEN],
+		       const struct rum_store_target *t)
+{
+	char aad[1024];
+
+	rum_targets_aad(aad, sizeof(aad), t->tenant_id, t->protocol, t->host, t->port,
+			t->username);
+	if (rum_crypto_open(out, len, key, aad, strlen(aad), t->secret, t->secret_len) != 0)
+		return rum_err_set(RUM_EAUTH, "the stored credential of target %" PRId64 " does not "
+				   "open with this secret_key_file (another node's key?)", t->id);
+	return 0;
+}

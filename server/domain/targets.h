@@ -1,0 +1,81 @@
+/* Pull targets (PROTOCOL.md 3): the devices rumd reaches out to, managed
+ * from the CLI (`rumd device ...`) and the admin API alike. Credentials are
+ * sealed with AES-256-GCM under a key kept in a file outside the database
+ * (secret_key_file), bound to the target's tenant, protocol, host, port and
+ * user; they are never logged, printed or returned. Knows no SQL, no HTTP. */
+#ifndef RUM_DOMAIN_TARGETS_H
+#define RUM_DOMAIN_TARGETS_H
+
+#include "db/store_collector.h"
+#include "util/crypto.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rum_targets_env {
+	const char *url;       /* database */
+	int timeout_ms;
+	const char *key_file;  /* secret key (64 hex digits) */
+};
+
+/* What `rumd device add` and POST .../devices take. */
+struct rum_target_spec {
+	const char *tenant;
+	const char *host;
+	int port;                     /* 0 = 830 (netconf) or 443 (restapi) */
+	const char *protocol;         /* "netconf" | "restapi" */
+	const char *username;
+	const char *password;         /* exactly one of password and key */
+	size_t password_len;
+	const char *key;              /* SSH private key text (netconf) */
+	size_t key_len;
+	const char *known_host_key;   /* NULL/"" = none */
+	bool trust_on_first_use;
+	int64_t interval_s;           /* 0 = on demand only */
+	const char *path_prefix;      /* NULL = "bootflash:" */
+	const char *transfer;         /* NULL = "scp" */
+	bool rest_raw;                /* send ACKs to the REST API as raw XML */
+	bool rest_plain_http;         /* REST over http:// (labs) */
+};
+
+/* Reads the 32-byte key (64 hex digits, optional trailing newline) from
+ * path; with create, a missing file is made (mode 0600) with a new random
+ * key. Errors: RUM_EIO, RUM_EINVAL (not a key). */
+int rum_targets_key_load(uint8_t key[RUM_SECRET_KEY_LEN], const char *path, bool create);
+
+/* Checks the spec: RUM_EINVAL naming the first bad field. */
+int rum_targets_spec_check(const struct rum_target_spec *s);
+
+/* Adds a target (with its first collection due now when it has an
+ * interval). Errors: RUM_EINVAL, RUM_ENOTFOUND (tenant), RUM_ECONFLICT
+ * (exists), RUM_EIO (key file), RUM_EUNAVAIL. */
+int rum_targets_add(const struct rum_targets_env *env, const struct rum_target_spec *s,
+		    int64_t *id);
+
+/* Targets of tenant (NULL = every tenant), or target id alone (non-zero:
+ * RUM_ENOTFOUND when missing or in another tenant). Rows carry the sealed
+ * secret only because the store reads whole rows: never show it. */
+int rum_targets_list(const struct rum_targets_env *env, const char *tenant, int64_t id,
+		     void (*cb)(void *arg, const struct rum_store_target *t), void *arg);
+
+/* Removes a target. RUM_ENOTFOUND. */
+int rum_targets_remove(const struct rum_targets_env *env, const char *tenant, int64_t id);
+
+/* Queues manual collections, due now: target id, or every target of tenant.
+ * cb gets each job with its target. RUM_ENOTFOUND when nothing matched. */
+int rum_targets_enqueue(const struct rum_targets_env *env, const char *tenant, int64_t id,
+			void (*cb)(void *arg, int64_t job_id, int64_t target_id), void *arg);
+
+/* Jobs by id, or the last `limit` of target_id when n == 0. */
+int rum_targets_jobs(const struct rum_targets_env *env, const int64_t *ids, size_t n,
+		     int64_t target_id, int limit,
+		     void (*cb)(void *arg, const struct rum_store_job *j), void *arg);
+
+/* The credential of a target, unsealed: *out malloc'd, NUL-terminated; the
+ * caller wipes (rum_crypto_wipe) and frees it. RUM_EAUTH when it does not
+ * open (another key file, or the row was altered). */
+int rum_targets_secret(char **out, size_t *len, const uint8_t key[RUM_SECRET_KEY_LEN],
+		       const struct rum_store_target *t);
+
+#endif
