@@ -150,3 +150,26 @@ char *rum_xml_text(const struct rum_xml_node *n, size_t *len)
 		*len = l;
 	return s;
 }
+
+const char *rum_xml_ns(const struct rum_xml_node *n)
+{
+	const xmlNode *x = rum_xml_node_of(n);
+
+	return x->ns && x->ns->href ? (const char *)x->ns->href : NULL;
+}
+
+/* xmlGetProp matches the local name whatever the prefix; with DTDs refused
+ * it never supplies a default value from one. */
+char *rum_xml_attr(const struct rum_xml_node *n, const char *name)
+{
+	xmlChar *v = xmlGetProp(rum_xml_node_of(n), BAD_CAST name);
+	char *s;
+
+	if (!v)
+		return NULL;
+	s = strdup((const char *)v);
+	xmlFree(v);
+	if (!s)
+		abort();
+	return s;
+}

@@ -1,10 +1,10 @@
-/* Reading XML from outside (ACK files, usage files): the one rumd module
- * that includes libxml2. Documents are parsed in memory with no network
- * access, no DTD loading, no default attributes from a DTD and no entity
- * substitution; a document that declares a DTD at all is refused, before
- * parsing when the declaration is visible in the bytes and after parsing
- * otherwise. Nodes are read-only views into their document and live as long
- * as it does. */
+/* Reading XML from outside (ACK files, usage files, NETCONF replies): the
+ * one rumd module that includes libxml2. Documents are parsed in memory with
+ * no network access, no DTD loading, no default attributes from a DTD and no
+ * entity substitution; a document that declares a DTD at all is refused,
+ * before parsing when the declaration is visible in the bytes and after
+ * parsing otherwise. Nodes are read-only views into their document and live
+ * as long as it does. */
 #ifndef RUM_UTIL_XML_H
 #define RUM_UTIL_XML_H
 
@@ -40,5 +40,15 @@ const struct rum_xml_node *rum_xml_child(const struct rum_xml_node *n, const cha
  * order), malloc'd, NUL-terminated, its length in *len when len is not NULL.
  * n NULL gives "". The caller frees it with free(). */
 char *rum_xml_text(const struct rum_xml_node *n, size_t *len);
+
+/* The namespace URI of the element (from its prefix or the default
+ * namespace in scope), or NULL when it is in no namespace. A view that lives
+ * as long as the document. */
+const char *rum_xml_ns(const struct rum_xml_node *n);
+
+/* The value of the element's attribute with local name name, whatever its
+ * namespace prefix, malloc'd and NUL-terminated (caller frees), or NULL when
+ * the element has no such attribute. */
+char *rum_xml_attr(const struct rum_xml_node *n, const char *name);
 
 #endif
