@@ -94,9 +94,9 @@ const struct rum_db_stmt rum_db_collector_statements[] = {
 	 6},
 	{"col_transfer_use",
 	 "UPDATE file_transfers SET used_at = now(), content = CASE WHEN direction = 'upload' "
-	 "THEN $3 ELSE content END WHERE token_sha256 = $1 AND direction = $2 "
+	 "THEN $3::bytea ELSE content END WHERE token_sha256 = $1 AND direction = $2 "
 	 "AND used_at IS NULL AND expires_at > now() AND (direction = 'download' OR "
-	 "length($3) <= max_bytes) RETURNING CASE WHEN direction = 'download' THEN content END, "
+	 "length($3::bytea) <= max_bytes) RETURNING CASE WHEN direction = 'download' THEN content END, "
 	 "max_bytes",
 	 3},
 	{"col_transfer_received",

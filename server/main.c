@@ -4,6 +4,8 @@
  * config.c, as --key=value, RUMD_KEY or a --config file. */
 #include "api/api.h"
 #include "cli_admin.h"
+#include "cli_collector.h"
+#include "collector/scheduler.h"
 #include "cli_import.h"
 #include "config.h"
 #include "db/db.h"
@@ -70,7 +72,10 @@ static void rum_usage(FILE *out)
 		"  ack-file --device ID -o FILE   a device's newest ACK, for `license smart import`\n"
 		"  import-usage FILE --tenant NAME   a device usage file, as if the device pushed it\n"
 		"  token create --role admin|operator|reader [--tenant NAME] [--description TEXT]\n"
-		"  token list | token revoke ID   bearer tokens of the admin API (/api/v1)\n\n"
+		"  token list | token revoke ID   bearer tokens of the admin API (/api/v1)\n"
+		"  device add --host H --username U (--password-file F | --key F) ...\n"
+		"  device list [--tenant NAME] | device show ID | device remove ID   pull targets\n"
+		"  collect (--device ID | --tenant NAME) [--wait]   collect from devices now\n\n"
 		"Options: --help (also after a verb), --version, --config FILE\n\n");
 	rum_config_print_help(out);
 }
@@ -85,6 +90,29 @@ static void rum_verb_usage(const char *verb, FILE *out)
 			     "logs 'listening on http://ADDR:PORT' per listener, and stops cleanly "
 			     "on SIGTERM or SIGINT.\nWith no database_url it runs an embedded "
 			     "PostgreSQL cluster under data_dir.\n");
+	else if (strcmp(verb, "device") == 0)
+		fprintf(out, "Usage: rumd device add [--tenant NAME] --host H [--port 830|443] "
+			     "[--protocol netconf|restapi]\n"
+			     "         --username U (--password-file FILE | --key SSH_PRIVATE_KEY_FILE)\n"
+			     "         [--interval 24h | --on-demand] (--known-host-key KEY | "
+			     "--trust-on-first-use)\n"
+			     "         [--path-prefix bootflash:] [--transfer scp|http] [--rest-raw] "
+			     "[--plain-http]\n"
+			     "       rumd device list [--tenant NAME]\n"
+			     "       rumd device show ID | rumd device remove ID\n\n"
+			     "A pull target is a device rumd collects from over NETCONF/SSH or the "
+			     "device REST API.\nKEY is \"TYPE BASE64\" of the SSH host key (as "
+			     "ssh-keyscan prints it) or, for restapi,\nthe pin sha256//BASE64 of the "
+			     "device's TLS public key. Credentials are sealed with\nAES-256-GCM under "
+			     "secret_key_file (created on first use; copy it to every node).\n"
+			     "IDs are pull-target ids (rumd device list).\n");
+	else if (strcmp(verb, "collect") == 0)
+		fprintf(out, "Usage: rumd collect (--device ID | --tenant NAME) [--wait]\n\n"
+			     "Queues a collection, due now, of one pull target or of every target of "
+			     "a tenant.\nWithout --wait, a running rumd serve picks them up; with "
+			     "--wait they run here (or\nwherever a node claimed them first) and one "
+			     "line per target says what happened;\nthe exit status is 1 when one "
+			     "failed.\n");
 	else if (strcmp(verb, "migrate") == 0)
 		fprintf(out, "Usage: rumd migrate [--key=value ...]\n\nApplies pending "
 			     "migrations and creates the default tenant; safe to run from several "
@@ -148,7 +176,12 @@ static void rum_verb_usage(const char *verb, FILE *out)
 /* Verb options that take no value. */
 static bool rum_cli_is_flag(const char *name)
 {
-	return strcmp(name, "all") == 0;
+	return strcmp(name, "all") == 0 || rum_cli_collector_is_flag(name);
+}
+
+static const char *rum_cli_opt_of(const void *cli, const char *name)
+{
+	return rum_cli_opt(cli, name);
 }
 
 /* Splits argv into settings (applied to cfg), verb words and verb options. */
@@ -316,6 +349,9 @@ static int rum_serve(const struct rum_config *cfg)
 	struct rum_api api = {0};
 	struct rum_db_options dbo;
 	struct rum_http_budget body_budget = {(size_t)cfg->http_max_body_total, 0};
+	struct rum_collect_env collect_env = {0};
+	struct rum_scheduler *sched = NULL;
+	char node[128];
 	sigset_t sigs;
 	char *url = NULL;
 	int rc, sig = 0;
@@ -363,6 +399,21 @@ static int rum_serve(const struct rum_config *cfg)
 		if (rc != 0)
 			goto out;
 	}
+	if (cfg->collector_sessions > 0) {
+		rc = rum_cli_collect_env(&collect_env, cfg, db, node, true);
+		if (rc == 0) {
+			struct rum_scheduler_options so = {
+				&collect_env, (int)cfg->collector_sessions, (int)cfg->collector_poll_ms,
+				(int)cfg->collector_retry_base_s, (int)cfg->collector_retry_max_s,
+				(int)cfg->collector_alert_after_s, NULL, 0, NULL, NULL};
+
+			rc = rum_scheduler_start(&sched, &so);
+		}
+		if (rc != 0)
+			goto out;
+		rum_log_info("collector: node %s runs up to %d collections at once", node,
+			     (int)cfg->collector_sessions);
+	}
 	rum_log_info("rumd %s ready (default tenant '%s')", RUM_VERSION, cfg->default_tenant);
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
@@ -373,6 +424,8 @@ static int rum_serve(const struct rum_config *cfg)
 	}
 	rum_log_info("signal %d: stopping; finishing requests in flight", sig);
 out:
+	rum_scheduler_stop(sched); /* collections in flight end by their own deadlines */
+	rum_crypto_wipe(collect_env.key, sizeof(collect_env.key));
 	rum_serve_drain(http, https, db);
 	rum_api_admin_close(&api);
 	rum_pgembed_stop(pg);
@@ -683,6 +736,10 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 		rc = rum_export_verb(cfg, url, cli);
 		goto out;
 	}
+	if (strcmp(verb, "device") == 0 || strcmp(verb, "collect") == 0) {
+		rc = rum_cli_collector(cfg, url, cli->words, cli->nwords, rum_cli_opt_of, cli);
+		goto out;
+	}
 	if (strcmp(verb, "token") == 0) {
 		rc = rum_cli_token(cfg, url, cli->words, cli->nwords, rum_cli_opt(cli, "role"),
 				   rum_cli_opt(cli, "tenant"), rum_cli_opt(cli, "description"));
@@ -793,6 +850,14 @@ int main(int argc, char **argv)
 	} else if (strcmp(verb, "import") == 0 || strcmp(verb, "ack-file") == 0 ||
 		   strcmp(verb, "import-usage") == 0) {
 		rc = rum_cli_check_opts(&cli, import_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "device") == 0) {
+		rc = rum_cli_check_opts(&cli, rum_cli_device_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "collect") == 0) {
+		rc = rum_cli_check_opts(&cli, rum_cli_collect_opts);
 		if (rc == 0)
 			rc = rum_db_verb(&cfg, &cli);
 	} else if (strcmp(verb, "token") == 0) {

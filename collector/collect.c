@@ -1,0 +1,540 @@
+#include "collect.h"
+
+#include "collector/netconf_client.h"
+#include "collector/netconf_xml.h"
+#include "collector/rest_client.h"
+#include "collector/ssh.h"
+#include "domain/import.h"
+#include "domain/message.h"
+#include "domain/targets.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- owned copies of claimed targets --- */
+
+static const char *rum_collect_keep(struct rum_collect_target *t, int slot, const char *s)
+{
+	t->strings[slot] = strdup(s ? s : "");
+	if (!t->strings[slot])
+		abort();
+	return t->strings[slot];
+}
+
+void rum_collect_target_copy(struct rum_collect_target *out, const struct rum_store_target *t)
+{
+	uint8_t *secret = malloc(t->secret_len + 1);
+
+	if (!secret)
+		abort();
+	memcpy(secret, t->secret, t->secret_len);
+	memset(out, 0, sizeof(*out));
+	out->row = *t;
+	out->row.secret = secret;
+	out->row.tenant = rum_collect_keep(out, 0, t->tenant);
+	out->row.host = rum_collect_keep(out, 1, t->host);
+	out->row.protocol = rum_collect_keep(out, 2, t->protocol);
+	out->row.username = rum_collect_keep(out, 3, t->username);
+	out->row.auth = rum_collect_keep(out, 4, t->auth);
+	out->row.known_host_key = rum_collect_keep(out, 5, t->known_host_key);
+	out->row.path_prefix = rum_collect_keep(out, 6, t->path_prefix);
+	out->row.transfer = rum_collect_keep(out, 7, t->transfer);
+	out->row.udi_pid = rum_collect_keep(out, 8, t->udi_pid);
+	out->row.udi_sn = rum_collect_keep(out, 9, t->udi_sn);
+	/* The rest of the read-back fields are not used by a collection. */
+	out->row.failing_since = out->row.created_at = out->row.next_due = "";
+	out->row.last_state = out->row.last_finished = out->row.last_error = "";
+}
+
+void rum_collect_target_dispose(struct rum_collect_target *t)
+{
+	for (size_t i = 0; i < sizeof(t->strings) / sizeof(t->strings[0]); i++)
+		free(t->strings[i]);
+	free((void *)t->row.secret);
+	memset(t, 0, sizeof(*t));
+}
+
+/* --- one collection --- */
+
+struct rum_collect {
+	const struct rum_collect_env *env;
+	const struct rum_store_target *t;
+	int64_t job_id;
+	int64_t deadline;
+	struct rum_collect_outcome *out;
+	char *secret;
+	size_t secret_len;
+	char pid[RUM_UDI_PART_MAX + 1], sn[RUM_UDI_PART_MAX + 1];
+};
+
+/* Records the failure of step `what` from the thread's error; returns rc. */
+static int rum_collect_fail(struct rum_collect *c, int rc, const char *what)
+{
+	snprintf(c->out->error, sizeof(c->out->error), "%s: %s (%s)", what,
+		 rum_err_msg()[0] ? rum_err_msg() : "failed", rum_err_name(rc));
+	return rc;
+}
+
+static void rum_collect_nonce(char out[17])
+{
+	uint8_t b[8];
+
+	rum_crypto_random(b, sizeof(b));
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* --- database steps (each one statement, through the pool) --- */
+
+struct rum_collect_db {
+	struct rum_collect *c;
+	const char *json;
+	int64_t ack_id;
+	char *content;
+	size_t len;
+	const uint8_t *token_sha;
+	const char *direction;
+	const char *key;
+};
+
+static int rum_collect_db_snapshot(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collect_db *d = arg;
+
+	return rum_store_target_snapshot(txn, d->c->t->id, d->c->t->tenant_id, d->c->pid,
+					 d->c->sn, d->c->t->host, d->json);
+}
+
+static int rum_collect_db_ack_peek(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collect_db *d = arg;
+
+	return rum_store_ack_peek(txn, d->c->t->tenant_id, d->c->pid, d->c->sn, &d->ack_id,
+				  &d->content, &d->len);
+}
+
+static int rum_collect_db_ack_delivered(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collect_db *d = arg;
+
+	return rum_store_ack_delivered(txn, d->ack_id, d->c->t->host, d->c->t->protocol);
+}
+
+static int rum_collect_db_learn(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collect_db *d = arg;
+
+	return rum_store_target_learn_key(txn, d->c->t->id, d->key);
+}
+
+static int rum_collect_db_transfer(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collect_db *d = arg;
+
+	return rum_store_transfer_create(txn, d->token_sha, d->c->job_id, d->direction,
+					 d->content, d->len, d->c->env->max_reply,
+					 d->c->env->file_url_ttl_s);
+}
+
+static int rum_collect_db_received(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collect_db *d = arg;
+
+	return rum_store_transfer_received(txn, d->token_sha, &d->content, &d->len);
+}
+
+/* Stores a key seen on first use, when the target trusts on first use and
+ * knows none yet. */
+static void rum_collect_learn(struct rum_collect *c, const char *seen)
+{
+	struct rum_collect_db d = {.c = c, .key = seen};
+
+	if (!c->t->trust_on_first_use || c->t->known_host_key[0] || !seen || !seen[0])
+		return;
+	if (rum_db_call(c->env->db, rum_collect_db_learn, &d) == 0)
+		rum_log_info("collector: target=%" PRId64 " host=%s: key learnt on first use",
+			     c->t->id, c->t->host);
+}
+
+/* --- storing reports like pushed ones --- */
+
+struct rum_collect_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void rum_collect_push_done(struct rum_push *p, void *arg)
+{
+	struct rum_collect_wait *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Stores a usage message (JSON text) of nreports reports for the tenant. */
+static int rum_collect_store(struct rum_collect *c, const char *body, size_t len, size_t nreports)
+{
+	struct rum_push p = {0};
+	struct rum_push_settings s = c->env->push;
+	struct rum_collect_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+	char path[300];
+	int rc;
+
+	if (nreports > s.max_reports)
+		s.max_reports = nreports; /* one collection is one upload */
+	s.auto_create_tenants = false;
+	snprintf(path, sizeof(path), "pull:%s:%s:%d", c->t->protocol, c->t->host, c->t->port);
+	p.tenant = c->t->tenant;
+	p.sub_path = "";
+	p.method = "POST";
+	p.path = path;
+	p.address = c->t->host;
+	p.body = body;
+	p.body_len = len;
+	p.source = "pull";
+	rc = rum_push_submit(&p, c->env->db, &s, rum_collect_push_done, &w);
+	if (rc == 0) {
+		pthread_mutex_lock(&w.lock);
+		while (!w.done)
+			pthread_cond_wait(&w.cond, &w.lock);
+		pthread_mutex_unlock(&w.lock);
+		rc = p.rc;
+		if (rc != 0)
+			rum_err_set(rc, "%s", p.err);
+	}
+	if (rc == 0) {
+		c->out->collected = (int)(p.n_new + p.n_duplicate + p.n_conflict);
+		c->out->new_reports = (int)p.n_new;
+		if (!c->pid[0] && p.msg && p.msg->n_reports) {
+			snprintf(c->pid, sizeof(c->pid), "%s", p.msg->reports[0].udi.pid);
+			snprintf(c->sn, sizeof(c->sn), "%s", p.msg->reports[0].udi.sn);
+		}
+	}
+	rum_push_dispose(&p);
+	return rc;
+}
+
+/* --- NETCONF --- */
+
+/* Sends one RPC and checks its reply: an rpc-error or a return-code other
+ * than success is a failure quoting the device. *reply_text kept if asked. */
+static int rum_collect_rpc(struct rum_collect *c, struct rum_netconf *nc, const char *what,
+			   const char *op, char **reply_text, size_t *reply_len)
+{
+	struct rum_netconf_reply r = {0};
+	int rc = rum_netconf_rpc(nc, op, reply_text, reply_len, &r);
+
+	if (rc == 0 && r.kind == RUM_NETCONF_REPLY_ERROR)
+		rc = rum_err_set(RUM_EIO, "the device answered rpc-error: %s", r.error);
+	else if (rc == 0 && r.return_code && strcmp(r.return_code, "success") != 0)
+		rc = rum_err_set(RUM_EIO, "the device answered return-code %.100s%s%.200s",
+				 r.return_code, r.confirmation ? ": " : "",
+				 r.confirmation ? r.confirmation : "");
+	rum_netconf_reply_dispose(&r);
+	if (rc != 0) {
+		if (reply_text) {
+			free(*reply_text);
+			*reply_text = NULL;
+		}
+		return rum_collect_fail(c, rc, what);
+	}
+	return 0;
+}
+
+/* An RPC with one file-path input: <NAME xmlns=license><file-path>PATH</...></NAME>. */
+static char *rum_collect_file_op(const char *name, const char *path)
+{
+	char *esc = NULL, *op;
+	size_t elen = 0, n;
+
+	if (rum_netconf_xml_escape(&esc, &elen, path, 4096) != 0)
+		abort(); /* paths are built here from checked parts, far below the ceiling */
+	n = 2 * strlen(name) + elen + 128;
+	op = malloc(n);
+	if (!op)
+		abort();
+	snprintf(op, n, "<%s xmlns=\"" RUM_LICENSE_NS "\"><file-path>%s</file-path></%s>", name,
+		 esc, name);
+	free(esc);
+	return op;
+}
+
+/* A one-time URL for the device, bound to this job: *url "" when no public
+ * URL is configured. token_sha gets the token's SHA-256. */
+static int rum_collect_file_url(struct rum_collect *c, char *url, size_t size,
+				uint8_t token_sha[RUM_SHA256_LEN], const char *direction,
+				const char *content, size_t len)
+{
+	struct rum_collect_db d = {.c = c, .token_sha = token_sha, .direction = direction,
+				   .content = (char *)content, .len = len};
+	uint8_t token[24];
+	char hex[2 * sizeof(token) + 1];
+	int rc;
+
+	if (!c->env->public_url || !c->env->public_url[0])
+		return rum_collect_fail(c, rum_err_set(RUM_EINVAL, "transfer=http needs the "
+			"collector_public_url setting (how devices reach rumd)"), "file URL");
+	rum_crypto_random(token, sizeof(token));
+	for (size_t i = 0; i < sizeof(token); i++)
+		snprintf(hex + 2 * i, 3, "%02x", token[i]);
+	rum_crypto_sha256(token_sha, hex, strlen(hex));
+	rc = rum_db_call(c->env->db, rum_collect_db_transfer, &d);
+	if (rc != 0)
+		return rum_collect_fail(c, rc, "file URL");
+	snprintf(url, size, "%s/cslu/v1/files/%s", c->env->public_url, hex);
+	return 0;
+}
+
+static int rum_collect_nc_state(struct rum_collect *c, struct rum_netconf *nc)
+{
+	static const char get[] = "<get><filter type=\"subtree\"><licensing xmlns=\""
+				  RUM_LICENSE_NS "\"><state/></licensing></filter></get>";
+	struct rum_netconf_licensing lic = {0};
+	struct rum_collect_db d = {.c = c};
+	char *reply = NULL;
+	size_t len = 0;
+	int rc = rum_collect_rpc(c, nc, "get licensing state", get, &reply, &len);
+
+	if (rc != 0)
+		return rc;
+	rc = rum_netconf_xml_licensing(&lic, reply, len);
+	free(reply);
+	if (rc != 0)
+		return rum_collect_fail(c, rc, "licensing state");
+	snprintf(c->pid, sizeof(c->pid), "%s", lic.pid);
+	snprintf(c->sn, sizeof(c->sn), "%s", lic.sn);
+	d.json = lic.json;
+	rc = rum_db_call(c->env->db, rum_collect_db_snapshot, &d);
+	rum_netconf_licensing_dispose(&lic);
+	return rc != 0 ? rum_collect_fail(c, rc, "store snapshot") : 0;
+}
+
+/* rum-save-usage-unreported, fetch the file, store its reports. */
+static int rum_collect_nc_usage(struct rum_collect *c, struct rum_ssh *ssh, struct rum_netconf *nc)
+{
+	bool http = strcmp(c->t->transfer, "http") == 0;
+	uint8_t token_sha[RUM_SHA256_LEN];
+	struct rum_collect_db d = {.c = c, .token_sha = token_sha};
+	char path[1024], nonce[17], *op, *file = NULL, *msg = NULL;
+	size_t len = 0, mlen = 0, n = 0;
+	int rc;
+
+	rum_collect_nonce(nonce);
+	if (http)
+		rc = rum_collect_file_url(c, path, sizeof(path), token_sha, "upload", NULL, 0);
+	else
+		rc = snprintf(path, sizeof(path), "%srumd-%s.txt", c->t->path_prefix, nonce) < 0;
+	if (rc != 0)
+		return rc;
+	op = rum_collect_file_op("rum-save-usage-unreported", path);
+	rc = rum_collect_rpc(c, nc, "rum-save-usage-unreported", op, NULL, NULL);
+	free(op);
+	if (rc != 0)
+		return rc;
+	if (http) {
+		rc = rum_db_call(c->env->db, rum_collect_db_received, &d);
+		file = d.content;
+		len = d.len;
+		if (rc == 0 && !file)
+			rc = rum_err_set(RUM_EIO, "the device reported success but never uploaded "
+					 "the usage file to its one-time URL");
+	} else {
+		rc = rum_ssh_scp_get(ssh, path, c->env->max_reply, &file, &len, c->deadline);
+	}
+	if (rc != 0)
+		return rum_collect_fail(c, rc, http ? "usage file upload" : "scp usage file");
+	rc = rum_import_usage_message(&msg, &mlen, &n, file, len, "usage file");
+	if (rc == 0)
+		rc = rum_collect_store(c, msg, mlen, n);
+	else if (n == 0 && rc == RUM_EINVAL && strstr(rum_err_msg(), "no RUMReport"))
+		rc = 0; /* nothing unreported: a valid, empty usage file */
+	free(msg);
+	free(file);
+	return rc != 0 ? rum_collect_fail(c, rc, "store usage") : 0;
+}
+
+/* Hands over the device's undelivered ACK, if any, and marks it delivered. */
+static int rum_collect_nc_ack(struct rum_collect *c, struct rum_ssh *ssh, struct rum_netconf *nc)
+{
+	bool http = strcmp(c->t->transfer, "http") == 0;
+	uint8_t token_sha[RUM_SHA256_LEN];
+	struct rum_collect_db d = {.c = c};
+	char path[1024], nonce[17], *op;
+	int rc = rum_db_call(c->env->db, rum_collect_db_ack_peek, &d);
+
+	if (rc != 0)
+		return rum_collect_fail(c, rc, "find ACK");
+	if (!d.content)
+		return 0;
+	rum_collect_nonce(nonce);
+	if (http) {
+		rc = rum_collect_file_url(c, path, sizeof(path), token_sha, "download", d.content,
+					  d.len);
+	} else {
+		snprintf(path, sizeof(path), "%srumd-ack-%s.txt", c->t->path_prefix, nonce);
+		rc = rum_ssh_scp_put(ssh, path, d.content, d.len, c->deadline);
+		if (rc != 0)
+			rum_collect_fail(c, rc, "scp ACK file");
+	}
+	if (rc == 0) {
+		op = rum_collect_file_op("import-file", path);
+		rc = rum_collect_rpc(c, nc, "import-file", op, NULL, NULL);
+		free(op);
+	}
+	if (rc == 0) {
+		rc = rum_db_call(c->env->db, rum_collect_db_ack_delivered, &d);
+		if (rc != 0)
+			rum_collect_fail(c, rc, "record ACK delivery");
+		else
+			c->out->acks = 1;
+	}
+	free(d.content);
+	return rc;
+}
+
+static int rum_collect_netconf(struct rum_collect *c)
+{
+	struct rum_ssh_options so = {
+		c->t->host, c->t->port, c->t->username,
+		strcmp(c->t->auth, "password") == 0 ? c->secret : NULL,
+		strcmp(c->t->auth, "key") == 0 ? c->secret : NULL,
+		strcmp(c->t->auth, "key") == 0 ? c->secret_len : 0,
+		c->t->known_host_key, c->t->trust_on_first_use, c->env->connect_timeout_ms,
+		c->env->auth_timeout_ms, c->env->rpc_timeout_ms, c->deadline};
+	struct rum_netconf_options no = {c->env->max_reply, c->env->rpc_timeout_ms, c->deadline,
+					 false};
+	struct rum_ssh *ssh = NULL;
+	struct rum_netconf *nc = NULL;
+	char *seen = NULL;
+	int rc = rum_ssh_connect(&ssh, &seen, &so);
+
+	if (rc != 0) {
+		rum_collect_fail(c, rc, "ssh");
+		goto out;
+	}
+	rum_collect_learn(c, seen);
+	rc = rum_netconf_open(&nc, ssh, &no);
+	if (rc != 0) {
+		rum_collect_fail(c, rc, "netconf hello");
+		goto out;
+	}
+	rc = rum_collect_nc_state(c, nc);
+	if (rc == 0)
+		rc = rum_collect_nc_usage(c, ssh, nc);
+	if (rc == 0)
+		rc = rum_collect_nc_ack(c, ssh, nc);
+out:
+	rum_netconf_close(nc);
+	rum_ssh_free(ssh);
+	free(seen);
+	return rc;
+}
+
+/* --- device REST API --- */
+
+static int rum_collect_rest(struct rum_collect *c)
+{
+	struct rum_rest_client_options o = {
+		c->t->host, c->t->port, c->t->rest_plain_http, c->t->username, c->secret,
+		c->t->known_host_key, c->t->trust_on_first_use, c->env->connect_timeout_ms,
+		c->env->rpc_timeout_ms, c->env->max_reply};
+	struct rum_rest_client *rc_client = NULL;
+	struct rum_message *msg = NULL;
+	struct rum_message_limits lim = {0};
+	struct rum_collect_db d = {.c = c};
+	char *body = NULL, *seen, *reply = NULL;
+	size_t len = 0;
+	int rc = rum_rest_client_new(&rc_client, &o);
+
+	if (rc != 0)
+		return rum_collect_fail(c, rc, "REST client");
+	rc = rum_rest_client_close_reports(rc_client);
+	seen = rum_rest_client_seen_pin(rc_client);
+	rum_collect_learn(c, seen);
+	free(seen);
+	if (rc != 0) {
+		rum_collect_fail(c, rc, "close-reports");
+		goto out;
+	}
+	rc = rum_rest_client_all_reports(rc_client, &body, &len);
+	if (rc != 0) {
+		rum_collect_fail(c, rc, "all-reports");
+		goto out;
+	}
+	lim.max_reports = c->env->push.max_reports;
+	rc = rum_message_parse(&msg, body, len, &lim);
+	if (rc == 0 && msg->n_reports > 0) /* none: nothing to store */
+		rc = rum_collect_store(c, body, len, msg->n_reports);
+	if (rc != 0) {
+		rum_collect_fail(c, rc, "store all-reports");
+		goto out;
+	}
+	if (!c->pid[0] && c->t->udi_pid[0]) {
+		snprintf(c->pid, sizeof(c->pid), "%s", c->t->udi_pid);
+		snprintf(c->sn, sizeof(c->sn), "%s", c->t->udi_sn);
+	}
+	if (!c->pid[0])
+		goto out; /* no report ever named the device: no ACK can be its */
+	d.json = "{\"source\":\"restapi\"}";
+	if (c->t->device_id == 0 && (rc = rum_db_call(c->env->db, rum_collect_db_snapshot, &d)) != 0) {
+		rum_collect_fail(c, rc, "store device");
+		goto out;
+	}
+	rc = rum_db_call(c->env->db, rum_collect_db_ack_peek, &d);
+	if (rc != 0) {
+		rum_collect_fail(c, rc, "find ACK");
+		goto out;
+	}
+	if (d.content) {
+		rc = rum_rest_client_import(rc_client, d.content, d.len, c->t->rest_raw, &reply);
+		if (rc != 0)
+			rum_collect_fail(c, rc, "import");
+		else if ((rc = rum_db_call(c->env->db, rum_collect_db_ack_delivered, &d)) != 0)
+			rum_collect_fail(c, rc, "record ACK delivery");
+		else
+			c->out->acks = 1;
+	}
+out:
+	free(reply);
+	free(d.content);
+	rum_message_free(msg);
+	free(body);
+	rum_rest_client_free(rc_client);
+	return rc;
+}
+
+void rum_collect_run(const struct rum_collect_env *env, int64_t job_id,
+		     const struct rum_collect_target *t, struct rum_collect_outcome *out)
+{
+	int64_t start = rum_ssh_now_ms();
+	struct rum_collect c = {env, &t->row, job_id, start + env->timeout_ms, out, NULL, 0,
+				"", ""};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rum_err_clear();
+	rc = rum_targets_secret(&c.secret, &c.secret_len, env->key, &t->row);
+	if (rc != 0)
+		rum_collect_fail(&c, rc, "credential");
+	else if (strcmp(t->row.protocol, "netconf") == 0)
+		rc = rum_collect_netconf(&c);
+	else
+		rc = rum_collect_rest(&c);
+	if (c.secret) {
+		rum_crypto_wipe(c.secret, c.secret_len);
+		free(c.secret);
+	}
+	out->ok = rc == 0;
+	if (rc == 0)
+		out->error[0] = '\0';
+	out->duration_ms = rum_ssh_now_ms() - start;
+}
