@@ -7,6 +7,7 @@
  * request is parsed, handed to a worker thread for its one domain call (no
  * database or file work on HTTP threads) and the outcome rendered. */
 #include "api.h"
+#include "admin_call.h"
 
 #include "domain/admin.h"
 #include "util/err.h"
@@ -21,11 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RUM_ADMIN_TENANT_MAX (128 * 4)
 #define RUM_ADMIN_SEGMENTS 5
 #define RUM_ADMIN_DEVICES_MAX 100000
-#define RUM_ADMIN_AUTH_MAX 256
-#define RUM_ADMIN_FILE_NAME_MAX 128
 
 /* Exports and imports take seconds: two at a time, a few more waiting;
  * downloads have threads of their own so that they never wait behind them. */
@@ -36,24 +34,6 @@
 
 struct rum_api_admin {
 	struct rum_admin_pool *heavy, *light;
-};
-
-enum rum_admin_kind { RUM_ADMIN_EXPORT, RUM_ADMIN_EXPORT_FILE, RUM_ADMIN_IMPORT, RUM_ADMIN_ACK };
-
-struct rum_admin_call {
-	struct rum_api *api;
-	struct rum_http_exchange *x;
-	enum rum_admin_kind kind;
-	char tenant[RUM_ADMIN_TENANT_MAX + 1];
-	char authorization[RUM_ADMIN_AUTH_MAX + 1];
-	bool has_authorization;
-	int64_t id; /* batch or device */
-	struct rum_admin_export_request export;
-	char *since;
-	int64_t *devices;
-	const char *body; /* the exchange's, valid until the answer */
-	size_t body_len;
-	char file_name[RUM_ADMIN_FILE_NAME_MAX + 1];
 };
 
 void rum_api_admin_open(struct rum_api *api)
@@ -79,6 +59,7 @@ static void rum_admin_call_free(struct rum_admin_call *c)
 {
 	free(c->since);
 	free(c->devices);
+	json_decref(c->body_json);
 	free(c);
 }
 
@@ -113,7 +94,7 @@ static int rum_admin_parse_path(struct rum_admin_call *c, const char *rest, char
 	return 0;
 }
 
-static int rum_admin_parse_id(int64_t *out, const char *text, const char *what)
+int rum_admin_parse_id(int64_t *out, const char *text, const char *what)
 {
 	if (rum_strict_int64(out, text) != 0 || *out <= 0)
 		return rum_err_set(RUM_EINVAL, "'%s' is not a %s id", text, what);
@@ -212,7 +193,10 @@ static int rum_admin_route(struct rum_admin_call *c, const struct rum_http_reque
 			   char seg[][24], int nseg)
 {
 	bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
+	int rc = rum_api_targets_route(c, req, seg, nseg);
 
+	if (rc != RUM_ENOTFOUND)
+		return rc;
 	if (nseg == 1 && strcmp(seg[0], "exports") == 0) {
 		c->kind = RUM_ADMIN_EXPORT;
 		return post ? 0 : rum_err_set(RUM_EMETHOD, "use POST to run an export");
@@ -324,7 +308,7 @@ static void rum_admin_work(void *arg, bool cancelled)
 {
 	struct rum_admin_call *c = arg;
 	struct rum_api *api = c->api;
-	struct rum_admin_env env = {api->db_url, api->db_timeout_ms, api->data_dir};
+	struct rum_admin_env env = {api->db_url, api->db_timeout_ms, api->data_dir, api->key_file};
 	struct rum_admin_auth auth = {c->has_authorization ? c->authorization : NULL, c->tenant};
 	char disposition[160];
 	int rc;
@@ -334,6 +318,14 @@ static void rum_admin_work(void *arg, bool cancelled)
 		goto out;
 	}
 	switch (c->kind) {
+	case RUM_ADMIN_TARGETS:
+	case RUM_ADMIN_TARGET_ADD:
+	case RUM_ADMIN_TARGET:
+	case RUM_ADMIN_TARGET_REMOVE:
+	case RUM_ADMIN_COLLECT:
+	case RUM_ADMIN_COLLECTION:
+		rc = rum_api_targets_work(c, &env, &auth);
+		break;
 	case RUM_ADMIN_EXPORT: {
 		struct rum_admin_export_result r;
 

@@ -23,6 +23,7 @@ struct rum_api {
 	const char *db_url;
 	int db_timeout_ms;
 	const char *data_dir;
+	const char *key_file;        /* seals pull-target credentials (admin API) */
 	struct rum_api_admin *admin; /* rum_api_admin_open(); NULL: admin API answers 503 */
 };
 
@@ -49,6 +50,9 @@ void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int r
 /* Route handlers (api/cslu.c, api/health.c). */
 void rum_api_cslu(struct rum_api *api, struct rum_http_exchange *x,
 		  const struct rum_http_request *req, const char *rest);
+/* /cslu/v1/files/<token>: one-time file URLs of pull collections (api/files.c). */
+void rum_api_files(struct rum_api *api, struct rum_http_exchange *x,
+		   const struct rum_http_request *req, const char *rest);
 void rum_api_healthz(struct rum_api *api, struct rum_http_exchange *x,
 		     const struct rum_http_request *req, const char *rest);
 /* /api/v1/tenants/...: exports, their files, imports, ACK downloads

@@ -19,6 +19,7 @@ static const struct rum_api_route {
 	rum_api_handler handler;
 } rum_api_routes[] = {
 	{"/cslu/v1/pi", true, rum_api_cslu},
+	{"/cslu/v1/files", true, rum_api_files},
 	{"/healthz", false, rum_api_healthz},
 	{"/readyz", false, rum_api_readyz},
 	{"/api/v1/tenants", true, rum_api_admin},

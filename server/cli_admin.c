@@ -16,7 +16,7 @@
 int rum_cli_token(const struct rum_config *cfg, const char *url, const char *const *words,
 		  int nwords, const char *role, const char *tenant, const char *description)
 {
-	struct rum_admin_env env = {url, (int)cfg->db_timeout_ms, cfg->data_dir};
+	struct rum_admin_env env = {url, (int)cfg->db_timeout_ms, cfg->data_dir, NULL};
 	const char *sub = nwords >= 2 ? words[1] : "";
 	char prefix[24];
 	char *token = NULL;

@@ -351,7 +351,7 @@ static int rum_serve(const struct rum_config *cfg)
 	struct rum_http_budget body_budget = {(size_t)cfg->http_max_body_total, 0};
 	struct rum_collect_env collect_env = {0};
 	struct rum_scheduler *sched = NULL;
-	char node[128];
+	char node[128], key_file[4096];
 	sigset_t sigs;
 	char *url = NULL;
 	int rc, sig = 0;
@@ -374,10 +374,11 @@ static int rum_serve(const struct rum_config *cfg)
 	rc = rum_db_open(&db, &dbo);
 	if (rc != 0)
 		goto out;
+	rum_cli_key_file(cfg, key_file, sizeof(key_file));
 	api = (struct rum_api){db, cfg->default_tenant, cfg->auto_create_tenants,
 			       cfg->capture_all, (size_t)cfg->max_reports_per_message,
 			       (int)cfg->retry_after_s, url, (int)cfg->db_timeout_ms,
-			       cfg->data_dir, NULL};
+			       cfg->data_dir, key_file, NULL};
 	rum_api_admin_open(&api);
 	if (cfg->http_listen[0]) {
 		struct rum_http_options o = {cfg->http_listen, NULL, NULL,

@@ -57,12 +57,6 @@ static void rum_admin_token_hash(char out[2 * RUM_SHA256_LEN + 1], const char *t
 /* --- audit --- */
 
 /* Who is acting, once known. */
-struct rum_admin_who {
-	char actor[64];
-	int64_t token_id;
-	int64_t tenant_id;
-};
-
 struct rum_admin_audit_txn {
 	struct rum_store_admin_audit a;
 };
@@ -78,9 +72,9 @@ static int rum_admin_audit_run(struct rum_db_txn *txn, void *arg)
 /* Records one audit row in its own transaction; steals details (NULL: {}).
  * The caller's error message survives it. A row that cannot be written is
  * logged, not fatal to what was done. */
-static void rum_admin_audit(const struct rum_admin_env *env, const struct rum_admin_who *who,
-			    const char *action, const char *tenant, const char *target, int result,
-			    json_t *details)
+void rum_admin_audit(const struct rum_admin_env *env, const struct rum_admin_who *who,
+		     const char *action, const char *tenant, const char *target, int result,
+		     json_t *details)
 {
 	char saved[512];
 	struct rum_admin_audit_txn t = {{who->actor, who->token_id, action, tenant, target,
@@ -313,8 +307,8 @@ static int rum_admin_auth_run(struct rum_db_txn *txn, void *arg)
 
 /* Authenticates and authorizes; a refusal of a write (need > reader) is
  * audited under action. */
-static int rum_admin_begin(const struct rum_admin_env *env, const struct rum_admin_auth *auth,
-			   enum rum_admin_role need, const char *action, struct rum_admin_who *who)
+int rum_admin_begin(const struct rum_admin_env *env, const struct rum_admin_auth *auth,
+		    enum rum_admin_role need, const char *action, struct rum_admin_who *who)
 {
 	char hash[2 * RUM_SHA256_LEN + 1];
 	struct rum_admin_auth_txn t = {hash, auth->tenant, need, who};

@@ -18,6 +18,9 @@
 #define RUM_DOMAIN_ADMIN_H
 
 #include "domain/import.h"
+#include "domain/targets.h"
+
+#include <jansson.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,6 +39,7 @@ struct rum_admin_env {
 	const char *url;      /* database */
 	int timeout_ms;
 	const char *data_dir; /* exports go to data_dir/exports/<tenant id>/ */
+	const char *key_file; /* seals pull-target credentials */
 };
 
 /* --- tokens (CLI; audited with actor "cli") --- */
@@ -97,6 +101,53 @@ int rum_admin_import(const struct rum_admin_env *env, const struct rum_admin_aut
 /* Reader: the newest ACK of the tenant's device, byte-exact (malloc'd). */
 int rum_admin_ack(const struct rum_admin_env *env, const struct rum_admin_auth *auth,
 		  int64_t device_id, char **content, size_t *len);
+
+/* --- pull targets (admin_targets.c) --- */
+
+/* Admin: adds a pull target to auth->tenant (spec->tenant is ignored). */
+int rum_admin_target_add(const struct rum_admin_env *env, const struct rum_admin_auth *auth,
+			 struct rum_target_spec *spec, int64_t *id);
+
+/* Reader: the tenant's targets (id 0), or target id with its last 20
+ * collections (job_cb). Never the credential. */
+int rum_admin_target_list(const struct rum_admin_env *env, const struct rum_admin_auth *auth,
+			  int64_t id, void (*target_cb)(void *arg, const struct rum_store_target *t),
+			  void (*job_cb)(void *arg, const struct rum_store_job *j), void *arg);
+
+/* Admin: removes a target (its collected reports stay). */
+int rum_admin_target_remove(const struct rum_admin_env *env, const struct rum_admin_auth *auth,
+			    int64_t id);
+
+/* Operator: queues a collection, due now, of target id (0 = every target of
+ * the tenant); cb gets each job. */
+int rum_admin_target_collect(const struct rum_admin_env *env, const struct rum_admin_auth *auth,
+			     int64_t id, void (*cb)(void *arg, int64_t job_id, int64_t target_id),
+			     void *arg);
+
+/* Reader: one collection of one of the tenant's targets. */
+int rum_admin_collection(const struct rum_admin_env *env, const struct rum_admin_auth *auth,
+			 int64_t job_id, void (*cb)(void *arg, const struct rum_store_job *j),
+			 void *arg);
+
+/* --- for admin operations in other files (admin_targets.c) --- */
+
+/* Who is asking, once authenticated: the audit actor, the token, the tenant. */
+struct rum_admin_who {
+	char actor[64];
+	int64_t token_id;
+	int64_t tenant_id;
+};
+
+/* Authenticates the bearer token and authorizes role `need` on auth->tenant;
+ * a refused write (need above reader) is audited under action. */
+int rum_admin_begin(const struct rum_admin_env *env, const struct rum_admin_auth *auth,
+		    enum rum_admin_role need, const char *action, struct rum_admin_who *who);
+
+/* Writes an audit_log row; steals details (a json_t *, may be NULL).
+ * Failures are logged, not returned: the operation already happened. */
+void rum_admin_audit(const struct rum_admin_env *env, const struct rum_admin_who *who,
+		     const char *action, const char *tenant, const char *target, int result,
+		     json_t *details);
 
 /* --- worker threads --- */
 

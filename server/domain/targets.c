@@ -296,3 +296,46 @@ int rum_targets_secret(char **out, size_t *len, const uint8_t key[RUM_SECRET_KEY
 				   "open with this secret_key_file (another node's key?)", t->id);
 	return 0;
 }
+
+/* The token is used in prepare() (one statement, outside the batch
+ * transaction); a retried batch prepares again, hence `called`. */
+static int rum_targets_file_prepare(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_targets_file *f = arg;
+
+	if (f->called)
+		return f->rc;
+	f->called = true;
+	f->rc = rum_store_transfer_use(txn, f->sha, f->upload ? "upload" : "download", f->body,
+				       f->body_len, f->upload ? NULL : &f->content, &f->len);
+	return f->rc;
+}
+
+static int rum_targets_file_run(struct rum_db_txn *txn, void *arg)
+{
+	return 0;
+}
+
+static void rum_targets_file_done(void *arg, int rc, const char *errmsg)
+{
+	struct rum_targets_file *f = arg;
+
+	f->rc = rc;
+	snprintf(f->err, sizeof(f->err), "%s", errmsg ? errmsg : "");
+	f->done(f, f->done_arg);
+}
+
+int rum_targets_file_submit(struct rum_targets_file *f, struct rum_db *db,
+			    void (*done)(struct rum_targets_file *f, void *arg), void *arg)
+{
+	size_t n = f->token ? strlen(f->token) : 0;
+
+	if (n != RUM_TARGETS_TOKEN_HEX || strspn(f->token, "0123456789abcdef") != n)
+		return rum_err_set(RUM_ENOTFOUND, "no such file");
+	rum_crypto_sha256(f->sha, f->token, n);
+	f->done = done;
+	f->done_arg = arg;
+	f->work = (struct rum_db_work){rum_targets_file_prepare, rum_targets_file_run,
+				       rum_targets_file_done, f, NULL, NULL, 0};
+	return rum_db_submit(db, &f->work);
+}
