@@ -18,7 +18,7 @@ struct rum_netconf;
 
 struct rum_netconf_options {
 	size_t max_reply;          /* one message at most, bytes; 0 = 64 MiB */
-	int rpc_timeout_ms;        /* hello exchange and each RPC, at most */
+	int rpc_timeout_ms;        /* hello exchange and each RPC, at most; <= 0: 60 s */
 	int64_t deadline_ms;       /* whole session (rum_ssh_now_ms() clock); 0 = none */
 	bool base10_only;          /* do not offer base:1.1 */
 };
@@ -44,7 +44,8 @@ int rum_netconf_base(const struct rum_netconf *nc);
  * RUM_NETCONF_REPLY_ERROR: the caller decides. Errors: RUM_EIO (closed
  * mid-message), RUM_ETIMEDOUT, RUM_EINVAL (bad framing, not an rpc-reply,
  * message-id of another request), RUM_ETOOBIG (over max_reply). After an
- * error the session is unusable. */
+ * error the session is unusable, *reply holds nothing (disposing it is
+ * harmless) and *reply_text is NULL. */
 int rum_netconf_rpc(struct rum_netconf *nc, const char *op, char **reply_text, size_t *reply_len,
 		    struct rum_netconf_reply *reply);
 

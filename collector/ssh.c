@@ -624,6 +624,13 @@ void rum_ssh_free(struct rum_ssh *s)
 		       libssh2_session_disconnect(s->session, "bye") == LIBSSH2_ERROR_EAGAIN)
 			if (wait_io(s, deadline, "ssh disconnect") < 0)
 				break;
+		/* A broken session may still hold channels that libssh2 would try
+		 * to close (and, non-blocking, give up with EAGAIN, leaking the
+		 * session): with the socket shut down every send fails at once.
+		 * The descriptor stays ours until close(), so no other thread's
+		 * connection can receive those bytes. */
+		if (s->broken && s->fd >= 0)
+			shutdown(s->fd, SHUT_RDWR);
 		libssh2_session_free(s->session);
 	}
 	if (s->fd >= 0)

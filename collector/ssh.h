@@ -19,21 +19,28 @@ struct rum_ssh_options {
 	const char *host;             /* name or address */
 	int port;                     /* 1..65535 */
 	const char *username;
-	const char *password;         /* password authentication when not NULL */
-	const char *private_key;      /* key authentication (OpenSSH or PEM text) when not NULL */
+	const char *password;         /* password authentication when not NULL ("password",
+				       * else "keyboard-interactive" answering every prompt) */
+	const char *private_key;      /* key authentication when not NULL: OpenSSH or PEM text,
+				       * unencrypted; ed25519 and ECDSA work everywhere, RSA only
+				       * where the device accepts ssh-rsa (SHA-1) signatures, the
+				       * only ones libssh2 1.10 makes (IOS-XE does; OpenSSH >= 8.8
+				       * by default does not: RUM_EAUTH). Tried before password. */
 	size_t private_key_len;
 	const char *known_host_key;   /* "TYPE BASE64" (a known_hosts line without the host), NULL/"" = none */
 	bool trust_on_first_use;      /* with no known key, accept the one presented */
-	int connect_timeout_ms;       /* TCP connect and SSH handshake */
-	int auth_timeout_ms;          /* user authentication */
-	int io_timeout_ms;            /* longest silence tolerated in one read or write */
+	int connect_timeout_ms;       /* TCP connect and SSH handshake; <= 0: 10 s */
+	int auth_timeout_ms;          /* user authentication; <= 0: 10 s */
+	int io_timeout_ms;            /* longest silence tolerated in one read or write; <= 0: 30 s */
 	int64_t deadline_ms;          /* absolute rum_ssh_now_ms() limit for everything; 0 = none */
 };
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t rum_ssh_now_ms(void);
 
-/* Connects, handshakes, checks the host key, authenticates. *host_key (may be
+/* Connects, handshakes, checks the host key, authenticates (credentials are
+ * sent only once the key passed). Name resolution is bounded by the
+ * resolver's own timeouts, not by ours. *host_key (may be
  * NULL to not ask) gets the server's key as "TYPE BASE64" (malloc'd, caller
  * frees) whenever the handshake got that far, also on failure, so that a
  * first-use key can be stored and a changed one reported.
@@ -65,13 +72,17 @@ ssize_t rum_ssh_read(struct rum_ssh *s, void *buf, size_t size, int64_t deadline
 
 /* Copies a remote file to memory over SCP on this session (the subsystem
  * channel may stay open): *out malloc'd and NUL-terminated, caller frees.
- * Errors: RUM_ENOTFOUND / RUM_EIO (the peer's SCP error quoted),
- * RUM_ETOOBIG (over max bytes), RUM_ETIMEDOUT. */
+ * Errors: RUM_EIO (the device refused the request: libssh2 1.10 drops the
+ * remote scp's message, so a missing file is not told apart; or it failed
+ * after the data: its message quoted), RUM_ETOOBIG (over max bytes, known
+ * from the announced size before any data is read), RUM_ETIMEDOUT. */
 int rum_ssh_scp_get(struct rum_ssh *s, const char *remote_path, size_t max, char **out,
 		    size_t *out_len, int64_t deadline_ms);
 
-/* Writes data to a remote file over SCP (mode 0644).
- * Errors: RUM_EIO (the peer's SCP error quoted), RUM_ETIMEDOUT. */
+/* Writes data to a remote file over SCP (mode 0644); returns once the
+ * device's scp has acknowledged the data and exited with status 0.
+ * Errors: RUM_EIO (refused: see rum_ssh_scp_get; failed after the data: the
+ * device's message quoted), RUM_ETIMEDOUT. */
 int rum_ssh_scp_put(struct rum_ssh *s, const char *remote_path, const void *data, size_t len,
 		    int64_t deadline_ms);
 

@@ -15,7 +15,7 @@ Optional, as a collector meets on a real device:
   with a clear message.
 - SCP into the device file system (bootflash_dir=D): IOS-XE's SCP server
   takes "bootflash:NAME"; here sessions get a PATH (sshd_config SetEnv, which
-  overrides sshd's default PATH) whose first directory holds an "scp" wrapper
+  overrides sshd's default PATH, and no ~/.bashrc runs to change it) whose first directory holds an "scp" wrapper
   that rewrites bootflash:NAME to D/NAME and execs /usr/bin/scp. D is the
   rum-agent state directory's bootflash/ subdirectory. The password user
   must be able to read and write D: chown_for_login() does that.
@@ -172,8 +172,16 @@ class Sshd:
             f"AllowUsers {' '.join(users)}",
             "LogLevel ERROR",
         ]
+        # sshd runs every subsystem and scp through the login's shell, and
+        # bash then reads ~/.bashrc when it is a top-level shell (SHLVL
+        # unset). A developer's .bashrc can be slow or block (pyenv init
+        # waits up to 60 s for its rehash lock when shells start at once):
+        # SHLVL=1 makes bash skip it, so a session starts in milliseconds.
+        # One SetEnv line: sshd keeps only the first.
+        env = ["SHLVL=1"]
         if self.bootflash_dir:
-            lines.append(f"SetEnv PATH={self._write_scp_wrapper()}:/usr/local/bin:/usr/bin:/bin")
+            env.append(f"PATH={self._write_scp_wrapper()}:/usr/local/bin:/usr/bin:/bin")
+        lines.append("SetEnv " + " ".join(env))
         for name, command in self.subsystems.items():
             lines.append(f"Subsystem {name} {command}")
         return lines

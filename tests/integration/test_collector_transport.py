@@ -330,7 +330,7 @@ class TransportTest(unittest.TestCase):
         self.assert_bounded(res)
 
     def test_peer_drop(self):
-        res = self.probe(self.peer("drop"), "--rpc-timeout", "5000")
+        res = self.probe(self.peer("drop"))
         self.assert_error(res, "EIO", "closed the session after .* bytes.*<rpc-reply")
         self.assert_bounded(res)
 
