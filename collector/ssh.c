@@ -335,6 +335,11 @@ static int check_host_key(const char *presented, const char *fp, const struct ru
 	split_key(o->known_host_key, &kt, &ktl, &kb, &kbl);
 	if (ptl == ktl && pbl == kbl && memcmp(pt, kt, ktl) == 0 && memcmp(pb, kb, kbl) == 0)
 		return 0;
+	if (ptl != ktl || memcmp(pt, kt, ktl) != 0) /* e.g. the device no longer offers that type */
+		return rum_err_set(RUM_ECONFLICT,
+				   "host key changed: expected %s, device presented %s "
+				   "(a %.*s key where a %.*s key was known)",
+				   known_fp, fp, (int)ptl, pt, (int)ktl, kt);
 	return rum_err_set(RUM_ECONFLICT, "host key changed: expected %s, device presented %s",
 			   known_fp, fp);
 }

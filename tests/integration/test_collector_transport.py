@@ -201,6 +201,25 @@ class TransportTest(unittest.TestCase):
                               f"device presented {fingerprint(self.sshd11.host_key + '.pub')}")
         self.assertIsNone(res.line("hello "))
 
+    def test_device_with_two_host_keys(self):
+        """The known key's type is asked for first, so a device with several
+        host keys presents the one we know, whichever it is."""
+        ecdsa = os.path.join(self.tmp, "ecdsa_host_key")
+        if not os.path.exists(ecdsa):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", ecdsa],
+                           check=True)
+        with open(ecdsa + ".pub") as f:
+            ecdsa_line = " ".join(f.read().split()[:2])
+        with sshdtest.Sshd({"netconf": f"{PYTHON} {PEERS} ok"},
+                           extra_config=[f"HostKey {ecdsa}"]) as s:
+            for known in (ecdsa_line, s.host_key_line()):
+                res = self.probe(s, user=s.user, known=known)
+                self.assert_ok(res)
+                self.assertEqual(res.line("host-key "), "host-key " + known)
+            other = "ecdsa-sha2-nistp384 " + ecdsa_line.split()[1]
+            self.assert_error(self.probe(s, user=s.user, known=other), "ECONFLICT",
+                              "where a ecdsa-sha2-nistp384 key was known")
+
     def test_unknown_host_key_without_tofu(self):
         res = self.probe(self.sshd11, known=None)
         msg = self.assert_error(res, "EFORBIDDEN")
