@@ -409,7 +409,7 @@ static int rum_collect_netconf(struct rum_collect *c)
 		strcmp(c->t->auth, "key") == 0 ? c->secret : NULL,
 		strcmp(c->t->auth, "key") == 0 ? c->secret_len : 0,
 		c->t->known_host_key, c->t->trust_on_first_use, c->env->connect_timeout_ms,
-		c->env->auth_timeout_ms, c->env->rpc_timeout_ms, c->deadline};
+		c->env->auth_timeout_ms, c->env->rpc_timeout_ms, c->deadline, c->env->cancel};
 	struct rum_netconf_options no = {c->env->max_reply, c->env->rpc_timeout_ms, c->deadline,
 					 false};
 	struct rum_ssh *ssh = NULL;
@@ -446,7 +446,7 @@ static int rum_collect_rest(struct rum_collect *c)
 	struct rum_rest_client_options o = {
 		c->t->host, c->t->port, c->t->rest_plain_http, c->t->username, c->secret,
 		c->t->known_host_key, c->t->trust_on_first_use, c->env->connect_timeout_ms,
-		c->env->rpc_timeout_ms, c->env->max_reply};
+		c->env->rpc_timeout_ms, c->env->max_reply, c->env->cancel};
 	struct rum_rest_client *rc_client = NULL;
 	struct rum_message *msg = NULL;
 	struct rum_message_limits lim = {0};

@@ -26,6 +26,9 @@ struct rum_collect_env {
 	struct rum_push_settings push;
 	const char *public_url;           /* base URL for transfer=http ("" = unavailable) */
 	int file_url_ttl_s;
+	/* Set to non-zero (by the scheduler, when rumd stops) to end the
+	 * collections in flight within a fraction of a second; may be NULL. */
+	volatile int *cancel;
 };
 
 /* A claimed target, owned (the store's rows live only during a callback). */

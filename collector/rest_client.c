@@ -24,6 +24,7 @@ struct rum_rest_client {
 	bool plain_http, tofu;
 	long connect_ms, timeout_ms;
 	size_t max_reply;
+	const volatile int *cancel;
 	char *seen_pin;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -135,6 +136,7 @@ int rum_rest_client_new(struct rum_rest_client **out, const struct rum_rest_clie
 	c->tofu = o->trust_on_first_use;
 	c->connect_ms = o->connect_timeout_ms ? o->connect_timeout_ms : RC_DEFAULT_CONNECT_MS;
 	c->timeout_ms = o->timeout_ms ? o->timeout_ms : RC_DEFAULT_TIMEOUT_MS;
+	c->cancel = o->cancel;
 	c->max_reply = o->max_reply ? o->max_reply : RC_DEFAULT_MAX_REPLY;
 	*out = c;
 	return 0;
@@ -212,6 +214,15 @@ static void rc_note_pin(struct rum_rest_client *c)
 /* Options every transfer shares. TLS: the device's certificate is
  * self-signed, so the chain and name are not checked; the pin is the check
  * (curl compares it whatever VERIFYPEER says). */
+/* curl calls this about once a second and on progress: non-zero aborts. */
+static int rc_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	const struct rum_rest_client *c = ud;
+
+	return c->cancel && *c->cancel;
+}
+
 static void rc_common(struct rum_rest_client *c, const char *url)
 {
 	CURL *h = c->curl;
@@ -224,6 +235,11 @@ static void rc_common(struct rum_rest_client *c, const char *url)
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	if (c->cancel) {
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, rc_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (c->plain_http)
 		return;
 	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -269,6 +285,8 @@ static int rc_curl_error(struct rum_rest_client *c, CURLcode cc, const struct rc
 		return rum_err_set(RUM_ECONFLICT, "device REST %s: the device's certificate does not "
 						  "match the pinned key (it presents %s)", url,
 				   c->seen_pin ? c->seen_pin : "a key that could not be read");
+	case CURLE_ABORTED_BY_CALLBACK:
+		return rum_err_set(RUM_EUNAVAIL, "device REST %s: rumd is stopping", url);
 	case CURLE_FILESIZE_EXCEEDED:
 		return rum_err_set(RUM_ETOOBIG, "device REST %s: reply larger than %zu bytes", url,
 				   c->max_reply);

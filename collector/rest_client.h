@@ -27,6 +27,8 @@ struct rum_rest_client_options {
 	int connect_timeout_ms;    /* TCP and TLS handshake; 0 = 10 s */
 	int timeout_ms;            /* each request, at most; 0 = 60 s */
 	size_t max_reply;          /* bytes of one reply body; 0 = 64 MiB */
+	const volatile int *cancel;/* when set and non-zero, a request in flight ends at once
+				      with RUM_EUNAVAIL ("rumd is stopping"); may be NULL */
 };
 
 struct rum_rest_client;

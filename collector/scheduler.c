@@ -118,6 +118,36 @@ static int rum_scheduler_finish_run(struct rum_db_txn *txn, void *arg)
 	return rum_store_job_finish(txn, f->r, &f->applied);
 }
 
+struct rum_scheduler_rel {
+	int64_t job_id;
+	const char *node;
+};
+
+static int rum_scheduler_release_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_scheduler_rel *r = arg;
+
+	return rum_store_job_release(txn, r->job_id, r->node);
+}
+
+/* rumd is stopping: a collection cut short is not the device's failure.
+ * It goes back to the queue for another node (or the next start). */
+static bool rum_scheduler_released(struct rum_scheduler *s, struct rum_scheduler_item *it,
+				   const struct rum_collect_outcome *out)
+{
+	struct rum_scheduler_rel r = {it->job_id, s->o.env->node};
+
+	if (out->ok || !s->o.env->cancel || !__atomic_load_n(s->o.env->cancel, __ATOMIC_SEQ_CST))
+		return false;
+	if (rum_db_call(s->o.env->db, rum_scheduler_release_run, &r) != 0)
+		rum_log_warn("collector: job=%" PRId64 ": not handed back (%s); its lease will pass",
+			     it->job_id, rum_err_msg());
+	else
+		rum_log_info("collector: job=%" PRId64 " target=%" PRId64 ": cut short by the stop, "
+			     "queued again", it->job_id, it->target.row.id);
+	return true;
+}
+
 static void rum_scheduler_finish(struct rum_scheduler *s, struct rum_scheduler_item *it,
 				 const struct rum_collect_outcome *out)
 {
@@ -128,6 +158,8 @@ static void rum_scheduler_finish(struct rum_scheduler *s, struct rum_scheduler_i
 	struct rum_scheduler_fin f = {&r, false};
 	int rc = 0;
 
+	if (rum_scheduler_released(s, it, out))
+		return;
 	/* A short database hiccup must not lose the record: a few tries, then
 	 * the lease expires and a later run collects again. */
 	for (int attempt = 0; attempt < 5; attempt++) {
@@ -229,18 +261,22 @@ void rum_scheduler_stop(struct rum_scheduler *s)
 		return;
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
+	if (s->o.env->cancel) /* collections in flight end within a fraction of a second */
+		__atomic_store_n(s->o.env->cancel, 1, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&s->wake);
 	pthread_cond_broadcast(&s->work);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->dispatcher, NULL);
 	for (int i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i], NULL);
-	/* Claimed but never started (stopping first): their lease lets another
-	 * node, or the next start, take them. */
+	/* Claimed but never started: back to the queue (or, failing that, their
+	 * lease lets another node take them). */
 	while (s->head) {
 		struct rum_scheduler_item *it = s->head;
+		struct rum_scheduler_rel r = {it->job_id, s->o.env->node};
 
 		s->head = it->next;
+		(void)rum_db_call(s->o.env->db, rum_scheduler_release_run, &r);
 		rum_collect_target_dispose(&it->target);
 		free(it);
 	}

@@ -40,7 +40,11 @@ struct rum_ssh {
 	int io_timeout_ms;
 	int64_t deadline_ms; /* the options' overall deadline, 0 = none */
 	int broken;          /* a call was interrupted: no further libssh2 calls */
+	const volatile int *cancel; /* the options' stop flag, or NULL */
 };
+
+/* How often a wait looks at the stop flag. */
+#define CANCEL_CHECK_MS 200
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_rc;
@@ -108,7 +112,8 @@ static int broken(struct rum_ssh *s, int code)
 
 /* Polls fd for events until the sooner of the idle timeout and deadline.
  * Returns 0 when ready, RUM_ETIMEDOUT, or RUM_EIO. */
-static int poll_fd(int fd, short events, int io_timeout_ms, int64_t deadline, const char *what)
+static int poll_fd(int fd, short events, int io_timeout_ms, int64_t deadline,
+		   const volatile int *cancel, const char *what)
 {
 	struct pollfd p = {.fd = fd, .events = events};
 	int64_t now = rum_ssh_now_ms(), limit = now + io_timeout_ms;
@@ -119,11 +124,18 @@ static int poll_fd(int fd, short events, int io_timeout_ms, int64_t deadline, co
 		idle = 0;
 	}
 	while (now < limit) {
-		n = poll(&p, 1, limit - now > INT32_MAX ? INT32_MAX : (int)(limit - now));
+		int64_t wait = limit - now;
+
+		/* With a stop flag, wake up often enough to notice it. */
+		if (cancel && wait > CANCEL_CHECK_MS)
+			wait = CANCEL_CHECK_MS;
+		n = poll(&p, 1, wait > INT32_MAX ? INT32_MAX : (int)wait);
 		if (n > 0)
 			return 0;
 		if (n < 0 && errno != EINTR)
 			return rum_err_set(RUM_EIO, "%s: poll: %s", what, strerror(errno));
+		if (cancel && *cancel)
+			return rum_err_set(RUM_EUNAVAIL, "%s: rumd is stopping", what);
 		now = rum_ssh_now_ms();
 	}
 	if (idle)
@@ -145,7 +157,8 @@ static int wait_io(struct rum_ssh *s, int64_t deadline, const char *what)
 		events |= POLLOUT;
 	if (!events)
 		events = POLLIN;
-	rc = poll_fd(s->fd, events, s->io_timeout_ms, earlier(deadline, s->deadline_ms), what);
+	rc = poll_fd(s->fd, events, s->io_timeout_ms, earlier(deadline, s->deadline_ms), s->cancel,
+		     what);
 	return rc < 0 ? broken(s, rc) : 0;
 }
 
@@ -166,7 +179,8 @@ static int connect_addr(int *out, const struct addrinfo *ai, int64_t deadline)
 			close(fd);
 			return -err;
 		}
-		rc = poll_fd(fd, POLLOUT, (int)(deadline - rum_ssh_now_ms()) + 1, deadline, "connect");
+		rc = poll_fd(fd, POLLOUT, (int)(deadline - rum_ssh_now_ms()) + 1, deadline, NULL,
+			     "connect");
 		if (rc < 0) {
 			close(fd);
 			return -ETIMEDOUT;
@@ -549,6 +563,7 @@ static struct rum_ssh *session_new(const struct rum_ssh_options *o)
 	s->fd = -1;
 	s->io_timeout_ms = o->io_timeout_ms > 0 ? o->io_timeout_ms : DEFAULT_IO_MS;
 	s->deadline_ms = o->deadline_ms;
+	s->cancel = o->cancel;
 	return s;
 }
 

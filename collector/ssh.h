@@ -33,6 +33,8 @@ struct rum_ssh_options {
 	int auth_timeout_ms;          /* user authentication; <= 0: 10 s */
 	int io_timeout_ms;            /* longest silence tolerated in one read or write; <= 0: 30 s */
 	int64_t deadline_ms;          /* absolute rum_ssh_now_ms() limit for everything; 0 = none */
+	const volatile int *cancel;   /* when set and non-zero, every wait ends within 200 ms
+				       * with RUM_EUNAVAIL ("rumd is stopping"); may be NULL */
 };
 
 /* Milliseconds of CLOCK_MONOTONIC. */

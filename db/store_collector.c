@@ -76,6 +76,13 @@ const struct rum_db_stmt rum_db_collector_statements[] = {
 	 4},
 	{"col_job_finish",
 	 "SELECT rum_collect_finish($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", 11},
+	{"col_job_release",
+	 "WITH j AS (UPDATE collection_jobs SET state = 'queued', node = '', lease_until = NULL, "
+	 "started_at = NULL, attempts = greatest(attempts - 1, 0) WHERE id = $1 AND "
+	 "state = 'running' AND node = $2 RETURNING target_id) "
+	 "UPDATE pull_targets SET busy_until = NULL, busy_node = '' WHERE id IN (SELECT target_id "
+	 "FROM j)",
+	 2},
 	{"col_jobs_get",
 	 "SELECT " RUM_JOB_COLUMNS "WHERE j.id = ANY ($1::int8[]) ORDER BY j.id", 1},
 	{"col_jobs_recent",
@@ -402,6 +409,15 @@ int rum_store_job_finish(struct rum_db_txn *txn, const struct rum_store_job_resu
 	*applied = PQntuples(res) == 1 && rum_store_col_get_bool(res, 0, 0);
 	PQclear(res);
 	return 0;
+}
+
+int rum_store_job_release(struct rum_db_txn *txn, int64_t job_id, const char *node)
+{
+	char job[24];
+	const char *p[2] = {job, node};
+
+	rum_store_col_i64(job, sizeof(job), job_id);
+	return rum_store_col_exec(txn, "col_job_release", 2, p);
 }
 
 static void rum_store_col_job_rows(PGresult *res,

@@ -93,6 +93,10 @@ struct rum_store_job_result {
 int rum_store_job_finish(struct rum_db_txn *txn, const struct rum_store_job_result *r,
 			 bool *applied);
 
+/* Hands a job this node claimed but could not finish (it is stopping) back
+ * to the queue, due as before, for any node to take at once. */
+int rum_store_job_release(struct rum_db_txn *txn, int64_t job_id, const char *node);
+
 struct rum_store_job {
 	int64_t id, target_id;
 	const char *host, *protocol, *trigger, *state, *node;

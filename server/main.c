@@ -350,6 +350,7 @@ static int rum_serve(const struct rum_config *cfg)
 	struct rum_db_options dbo;
 	struct rum_http_budget body_budget = {(size_t)cfg->http_max_body_total, 0};
 	struct rum_collect_env collect_env = {0};
+	volatile int collect_cancel = 0;
 	struct rum_scheduler *sched = NULL;
 	char node[128], key_file[4096];
 	sigset_t sigs;
@@ -402,6 +403,7 @@ static int rum_serve(const struct rum_config *cfg)
 	}
 	if (cfg->collector_sessions > 0) {
 		rc = rum_cli_collect_env(&collect_env, cfg, db, node, true);
+		collect_env.cancel = &collect_cancel;
 		if (rc == 0) {
 			struct rum_scheduler_options so = {
 				&collect_env, (int)cfg->collector_sessions, (int)cfg->collector_poll_ms,

@@ -415,6 +415,27 @@ class Collector(rumtest.RumTestCase):
         self.assertTrue(r.alive())
         r.stop()
 
+    def test_stop_cuts_collections_short(self):
+        sshd = sshdtest.Sshd({"netconf": "/usr/bin/python3 %s stall" % PEERS})
+        sshd.__enter__()
+        self.addCleanup(sshd.__exit__, None, None, None)
+        target = self.add_netconf(sshd, "--interval", "1h")
+        r = self.start_rumd(database_url=self.url, data_dir=self.data,
+                            flags={"collector_poll_ms": "100", "collector_rpc_timeout_ms": "600000",
+                                   "collector_timeout_ms": "900000", "node_name": "stopping"})
+        wait_for(lambda: self.scalar("SELECT state FROM collection_jobs WHERE target_id = %d"
+                                     % target) == "running", 60, what="the collection to start")
+        time.sleep(1)
+        t0 = time.monotonic()
+        r.stop()
+        self.assertLess(time.monotonic() - t0, 10)
+        # Not the device's failure: the job is queued again for any node.
+        self.assertEqual(self.q("SELECT state, node, attempts FROM collection_jobs WHERE "
+                                "target_id = %d" % target), [["queued", "", "0"]])
+        self.assertEqual(self.q("SELECT failures, busy_until IS NULL FROM pull_targets WHERE id = %d"
+                                % target), [["0", "t"]])
+        self.rumd("device", "remove", str(target))
+
     # -- one-time HTTP URLs instead of SCP -------------------------------------
 
     def test_http_transfer_with_serve(self):
