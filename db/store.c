@@ -360,7 +360,7 @@ int rum_store_capture_get(struct rum_db_txn *txn, int64_t id,
 
 int rum_store_schema_version(struct rum_db_txn *txn, int *version)
 {
-	int64_t v;
+	int64_t v = 0;
 	int rc;
 	PGresult *res = rum_db_exec(txn, "schema_version", 0, NULL, NULL, NULL, 0, &rc);
 
