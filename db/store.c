@@ -57,7 +57,16 @@ const struct rum_db_stmt rum_db_statements[] = {
 	 "SELECT rum_ack_take((SELECT id FROM devices WHERE tenant_id = $1 AND udi_pid = $2 "
 	 "AND udi_serial = $3), $4, $5)",
 	 5},
-	{"poll_take", "SELECT upload_found, content FROM rum_poll_take($1, $2, $3, 'poll')", 3},
+	/* Result polling. Most polls find no ACK waiting: that case is one plain
+	 * indexed lookup, planned once per connection; rum_ack_take (a function,
+	 * with its row locks and writes) runs only when an ACK is there. No row:
+	 * no such upload in the tenant. */
+	{"poll_take",
+	 "SELECT true, CASE WHEN EXISTS (SELECT 1 FROM acks a WHERE a.device_id = u.device_id "
+	 "AND a.delivered_at IS NULL AND a.superseded_by IS NULL) "
+	 "THEN rum_ack_take(u.device_id, $3, 'poll') END "
+	 "FROM uploads u WHERE u.poll_id = $2 AND u.tenant_id = $1",
+	 3},
 	{"capture_insert",
 	 "INSERT INTO captures (tenant_name, method, path, headers, source_address, body, reason) "
 	 "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
