@@ -227,6 +227,18 @@ class Collector(rumtest.RumTestCase):
         listing = self.rumd("device", "list").stdout
         self.assertRegex(listing, r"(?m)^%d\s+default\s+netconf\s+127\.0\.0\.1:%d" % (target, sshd.port))
 
+    def test_collection_history_is_bounded(self):
+        state, sn = self.new_agent()
+        sshd = self.sshd(state)
+        target = self.add_netconf(sshd)
+        self.q("INSERT INTO collection_jobs (target_id, trigger, due_at, state, finished_at) "
+               "SELECT %d, 'manual', now() - make_interval(secs => g), 'ok', "
+               "now() - make_interval(secs => g) FROM generate_series(1, 150) g" % target)
+        self.collect(target)
+        self.assertEqual(self.scalar("SELECT count(*) FROM collection_jobs WHERE target_id = %d "
+                                     "AND state IN ('ok', 'failed')" % target), "100")
+        self.assertEqual(self.last_job(target)["state"], "ok")
+
     def test_password_auth_and_wrong_password(self):
         state, sn = self.new_agent()
         sshd = self.sshd(state, password=True)
@@ -466,7 +478,8 @@ class Collector(rumtest.RumTestCase):
                  what="the manual collection")
         self.assertEqual(self.last_job(target)["acks"], 1)
         self.check_ack_installed(state, ack_id, "netconf", sent)
-        self.assertEqual(self.scalar("SELECT count(*) FROM file_transfers WHERE used_at IS NULL"), "0")
+        # Spent one-time URLs are dropped with their collection's record.
+        self.assertEqual(self.scalar("SELECT count(*) FROM file_transfers"), "0")
         # A used token answers 404, as any unknown one.
         status, _, _ = r.get("/cslu/v1/files/" + "ab" * 24)
         self.assertEqual(status, 404)
@@ -492,7 +505,7 @@ class Collector(rumtest.RumTestCase):
                               "--user", "admin", "--password-file", pw, "--cert", cert,
                               "--key", key], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                              text=True)
-        self.addCleanup(lambda: (p.kill(), p.wait()))
+        self.addCleanup(lambda: (p.kill(), p.wait(), p.stdout.close()))
         self.assertIn("listening on https://", p.stdout.readline())
         target = self.add("--protocol", "restapi", "--host", "127.0.0.1", "--port", str(port),
                           "--username", "admin", "--password-file", pw, "--trust-on-first-use",
