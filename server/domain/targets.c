@@ -21,7 +21,7 @@ static int rum_targets_hex(int c)
 static int rum_targets_key_create(const char *path)
 {
 	uint8_t key[RUM_SECRET_KEY_LEN];
-	char hex[2 * RUM_SECRET_KEY_LEN + 2];
+	char hex[2 * RUM_SECRET_KEY_LEN + 2], tmp[4200];
 	int fd, rc = 0;
 
 	rum_crypto_random(key, sizeof(key));
@@ -30,14 +30,22 @@ static int rum_targets_key_create(const char *path)
 	hex[2 * RUM_SECRET_KEY_LEN] = '\n';
 	hex[2 * RUM_SECRET_KEY_LEN + 1] = '\0';
 	rum_crypto_wipe(key, sizeof(key));
-	/* O_EXCL: two processes creating it at once keep the first key. */
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return errno == EEXIST ? 0 : rum_err_set(RUM_EIO, "secret_key_file %s: %s", path,
-							 strerror(errno));
+	/* Written whole under a temporary name, then linked into place: a
+	 * concurrent reader never sees a half-written key, and link() fails
+	 * rather than replacing a key another process created first. */
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = rum_err_set(RUM_EIO, "secret_key_file %s: %s", tmp, strerror(errno));
+		goto out;
+	}
 	if (write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex) || fsync(fd) != 0)
-		rc = rum_err_set(RUM_EIO, "secret_key_file %s: %s", path, strerror(errno));
+		rc = rum_err_set(RUM_EIO, "secret_key_file %s: %s", tmp, strerror(errno));
 	close(fd);
+	if (rc == 0 && link(tmp, path) != 0 && errno != EEXIST)
+		rc = rum_err_set(RUM_EIO, "secret_key_file %s: %s", path, strerror(errno));
+	unlink(tmp);
+out:
 	rum_crypto_wipe(hex, sizeof(hex));
 	return rc;
 }
