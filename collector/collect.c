@@ -9,6 +9,7 @@
 #include "domain/targets.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -86,8 +87,7 @@ static void rum_collect_nonce(char out[17])
 	uint8_t b[8];
 
 	rum_crypto_random(b, sizeof(b));
-	for (int i = 0; i < 8; i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	rum_text_hex(out, b, sizeof(b));
 }
 
 /* --- database steps (each one statement, through the pool) --- */
@@ -284,8 +284,7 @@ static int rum_collect_file_url(struct rum_collect *c, char *url, size_t size,
 		return rum_collect_fail(c, rum_err_set(RUM_EINVAL, "transfer=http needs the "
 			"collector_public_url setting (how devices reach rumd)"), "file URL");
 	rum_crypto_random(token, sizeof(token));
-	for (size_t i = 0; i < sizeof(token); i++)
-		snprintf(hex + 2 * i, 3, "%02x", token[i]);
+	rum_text_hex(hex, token, sizeof(token));
 	rum_crypto_sha256(token_sha, hex, strlen(hex));
 	rc = rum_db_call(c->env->db, rum_collect_db_transfer, &d);
 	if (rc != 0)

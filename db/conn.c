@@ -206,3 +206,20 @@ int rum_db_ack_file_take(struct rum_db_txn *txn, PGresult *res, const char *deli
 	}
 	return rc;
 }
+
+void rum_db_copy_bytes(PGresult *res, int col, char **content, size_t *len)
+{
+	size_t n;
+
+	*content = NULL;
+	*len = 0;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, col))
+		return;
+	n = (size_t)PQgetlength(res, 0, col);
+	*content = malloc(n + 1);
+	if (!*content)
+		abort();
+	memcpy(*content, PQgetvalue(res, 0, col), n);
+	(*content)[n] = '\0';
+	*len = n;
+}

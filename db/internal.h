@@ -63,6 +63,11 @@ PGresult *rum_db_take(PGconn *conn);
 int rum_db_ack_file_take(struct rum_db_txn *txn, PGresult *res, const char *delivered,
 			 int64_t *ack_id, char **content, size_t *len);
 
+/* Copies column col of the single row of res into a new NUL-terminated
+ * buffer (*content, caller frees) and its length; *content is NULL when res
+ * has not exactly one row or the value is NULL. */
+void rum_db_copy_bytes(PGresult *res, int col, char **content, size_t *len);
+
 /* Runs a plain command (BEGIN, COMMIT, ROLLBACK): 0 or an error code. */
 int rum_db_command(struct rum_db_txn *txn, const char *sql);
 

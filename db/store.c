@@ -237,23 +237,6 @@ int rum_store_report_put(struct rum_db_txn *txn, const struct rum_store_report *
 }
 
 /* Copies a binary bytea column (NULL -> *content NULL). */
-static void rum_store_copy_bytes(PGresult *res, int col, char **content, size_t *len)
-{
-	size_t n;
-
-	*content = NULL;
-	*len = 0;
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, col))
-		return;
-	n = (size_t)PQgetlength(res, 0, col);
-	*content = malloc(n + 1);
-	if (!*content)
-		abort();
-	memcpy(*content, PQgetvalue(res, 0, col), n);
-	(*content)[n] = '\0';
-	*len = n;
-}
-
 int rum_store_ack_take(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
 		       const char *sn, const char *address, const char *via, char **content,
 		       size_t *len)
@@ -267,7 +250,7 @@ int rum_store_ack_take(struct rum_db_txn *txn, int64_t tenant_id, const char *pi
 	res = rum_db_exec(txn, "ack_take", 5, p, NULL, NULL, 1, &rc);
 	if (!res)
 		return rc;
-	rum_store_copy_bytes(res, 0, content, len);
+	rum_db_copy_bytes(res, 0, content, len);
 	PQclear(res);
 	return 0;
 }
@@ -287,7 +270,7 @@ int rum_store_poll_take(struct rum_db_txn *txn, int64_t tenant_id, int64_t poll_
 		return rc;
 	/* Binary result: found is one byte. */
 	*found = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && PQgetvalue(res, 0, 0)[0];
-	rum_store_copy_bytes(res, 1, content, len);
+	rum_db_copy_bytes(res, 1, content, len);
 	PQclear(res);
 	return 0;
 }

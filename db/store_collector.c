@@ -2,6 +2,7 @@
 
 #include "internal.h"
 #include "util/err.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -129,11 +130,6 @@ static bool rum_store_col_get_bool(PGresult *res, int row, int col)
 	return PQgetvalue(res, row, col)[0] == 't';
 }
 
-static int rum_store_col_hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Decodes the hex text of encode(..., 'hex') into a new buffer. */
 static uint8_t *rum_store_col_unhex(const char *hex, size_t *len)
 {
@@ -142,25 +138,9 @@ static uint8_t *rum_store_col_unhex(const char *hex, size_t *len)
 
 	if (!out)
 		abort();
-	for (size_t i = 0; i < n; i++)
-		out[i] = (uint8_t)(rum_store_col_hexval(hex[2 * i]) * 16 +
-				   rum_store_col_hexval(hex[2 * i + 1]));
+	if (rum_text_unhex(out, hex, n) != 0)
+		n = 0; /* the server's own encode() output: cannot happen */
 	*len = n;
-	return out;
-}
-
-static char *rum_store_col_hex(const uint8_t *data, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *out = malloc(2 * len + 1);
-
-	if (!out)
-		abort();
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[data[i] >> 4];
-		out[2 * i + 1] = digits[data[i] & 15];
-	}
-	out[2 * len] = '\0';
 	return out;
 }
 
@@ -205,7 +185,7 @@ static void rum_store_col_target_row(PGresult *res, int i, int c0, struct rum_st
 int rum_store_target_add(struct rum_db_txn *txn, const struct rum_store_target *t, int64_t *id)
 {
 	char tenant[24], port[16], interval[24];
-	char *secret = rum_store_col_hex(t->secret, t->secret_len);
+	char *secret = malloc(2 * t->secret_len + 1);
 	const char *p[14] = {tenant, t->host, port, t->protocol, t->username, t->auth, secret,
 			     t->known_host_key, t->trust_on_first_use ? "t" : "f", interval,
 			     t->path_prefix, t->transfer, t->rest_raw ? "t" : "f",
@@ -213,6 +193,9 @@ int rum_store_target_add(struct rum_db_txn *txn, const struct rum_store_target *
 	int rc;
 	PGresult *res;
 
+	if (!secret)
+		abort();
+	rum_text_hex(secret, t->secret, t->secret_len);
 	rum_store_col_i64(tenant, sizeof(tenant), t->tenant_id);
 	rum_store_col_i64(port, sizeof(port), t->port);
 	rum_store_col_i64(interval, sizeof(interval), t->interval_s);
@@ -469,28 +452,10 @@ int rum_store_jobs_get(struct rum_db_txn *txn, const int64_t *ids, size_t n, int
 	return 0;
 }
 
-/* Copies column col of row 0 of a binary result into a new NUL-terminated buffer. */
-static void rum_store_col_bytes(PGresult *res, int col, char **content, size_t *len)
-{
-	size_t n;
-
-	*content = NULL;
-	*len = 0;
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, col))
-		return;
-	n = (size_t)PQgetlength(res, 0, col);
-	*content = malloc(n + 1);
-	if (!*content)
-		abort();
-	memcpy(*content, PQgetvalue(res, 0, col), n);
-	(*content)[n] = '\0';
-	*len = n;
-}
-
 int rum_store_ack_peek(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
 		       const char *sn, int64_t *ack_id, char **content, size_t *len)
 {
-	char tenant[24], idtext[24];
+	char tenant[24];
 	const char *p[3] = {tenant, pid, sn};
 	int rc;
 	PGresult *res;
@@ -509,9 +474,8 @@ int rum_store_ack_peek(struct rum_db_txn *txn, int64_t tenant_id, const char *pi
 		for (int i = 0; i < n && i < 8; i++)
 			be = be << 8 | (uint8_t)PQgetvalue(res, 0, 0)[i];
 		*ack_id = (int64_t)be;
-		rum_store_col_bytes(res, 1, content, len);
+		rum_db_copy_bytes(res, 1, content, len);
 	}
-	(void)idtext;
 	PQclear(res);
 	return 0;
 }
@@ -568,7 +532,7 @@ int rum_store_transfer_use(struct rum_db_txn *txn, const uint8_t *token_sha256,
 						  "its size limit)");
 	}
 	if (content)
-		rum_store_col_bytes(res, 0, content, len);
+		rum_db_copy_bytes(res, 0, content, len);
 	PQclear(res);
 	return 0;
 }
@@ -585,7 +549,7 @@ int rum_store_transfer_received(struct rum_db_txn *txn, const uint8_t *token_sha
 	*content = NULL;
 	if (!res)
 		return rc;
-	rum_store_col_bytes(res, 0, content, len);
+	rum_db_copy_bytes(res, 0, content, len);
 	PQclear(res);
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include "domain/export.h"
 #include "util/crypto.h"
 #include "util/err.h"
+#include "util/text.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -35,23 +36,12 @@ int rum_admin_role_parse(enum rum_admin_role *out, const char *text)
 	return 0;
 }
 
-static void rum_admin_hex(char *out, const uint8_t *data, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[data[i] >> 4];
-		out[2 * i + 1] = digits[data[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 static void rum_admin_token_hash(char out[2 * RUM_SHA256_LEN + 1], const char *token)
 {
 	uint8_t sha[RUM_SHA256_LEN];
 
 	rum_crypto_sha256(sha, token, strlen(token));
-	rum_admin_hex(out, sha, sizeof(sha));
+	rum_text_hex(out, sha, sizeof(sha));
 }
 
 /* --- audit --- */
@@ -160,7 +150,7 @@ int rum_admin_token_create(const struct rum_admin_env *env, const char *role, co
 	*token = NULL;
 	memcpy(tok, "rumd_", 5);
 	rum_crypto_random(secret, sizeof(secret));
-	rum_admin_hex(tok + 5, secret, sizeof(secret));
+	rum_text_hex(tok + 5, secret, sizeof(secret));
 	memset(secret, 0, sizeof(secret));
 	rum_admin_token_hash(hash, tok);
 	snprintf(prefix, sizeof(prefix), "%.*s", RUM_ADMIN_PREFIX_LEN, tok);

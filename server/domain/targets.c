@@ -12,12 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int rum_targets_hex(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 static int rum_targets_key_create(const char *path)
 {
 	uint8_t key[RUM_SECRET_KEY_LEN];
@@ -25,8 +19,7 @@ static int rum_targets_key_create(const char *path)
 	int fd, rc = 0;
 
 	rum_crypto_random(key, sizeof(key));
-	for (size_t i = 0; i < sizeof(key); i++)
-		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	rum_text_hex(hex, key, sizeof(key));
 	hex[2 * RUM_SECRET_KEY_LEN] = '\n';
 	hex[2 * RUM_SECRET_KEY_LEN + 1] = '\0';
 	rum_crypto_wipe(key, sizeof(key));
@@ -69,16 +62,8 @@ int rum_targets_key_load(uint8_t key[RUM_SECRET_KEY_LEN], const char *path, bool
 	close(fd);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
-	if (n != 2 * RUM_SECRET_KEY_LEN)
+	if (n != 2 * RUM_SECRET_KEY_LEN || rum_text_unhex(key, buf, RUM_SECRET_KEY_LEN) != 0)
 		rc = RUM_EINVAL;
-	for (size_t i = 0; rc == 0 && i < RUM_SECRET_KEY_LEN; i++) {
-		int hi = rum_targets_hex(buf[2 * i]), lo = rum_targets_hex(buf[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			rc = RUM_EINVAL;
-		else
-			key[i] = (uint8_t)(hi * 16 + lo);
-	}
 	rum_crypto_wipe(buf, sizeof(buf));
 	if (rc != 0)
 		return rum_err_set(RUM_EINVAL, "secret_key_file %s: not a key (64 hex digits)", path);

@@ -64,3 +64,35 @@ bool rum_text_tenant_name_ok(const char *name)
 	chars = rum_text_utf8_chars(name, len);
 	return chars >= 1 && chars <= 128;
 }
+
+void rum_text_hex(char *out, const void *data, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *d = data;
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static int rum_text_hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int rum_text_unhex(void *out, const char *hex, size_t len)
+{
+	unsigned char *o = out;
+
+	for (size_t i = 0; i < len; i++) {
+		int hi = rum_text_hexval(hex[2 * i]), lo = hi < 0 ? -1 : rum_text_hexval(hex[2 * i + 1]);
+
+		if (lo < 0)
+			return -1;
+		o[i] = (unsigned char)(hi * 16 + lo);
+	}
+	return 0;
+}

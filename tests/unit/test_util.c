@@ -82,8 +82,34 @@ static void test_crypto(void)
 	free(b64);
 }
 
+static void test_hex_and_duration(void)
+{
+	const unsigned char data[] = {0x00, 0x9f, 0xa0, 0xff};
+	unsigned char back[4] = {0};
+	char hex[9];
+	int64_t v = 0;
+
+	rum_text_hex(hex, data, sizeof(data));
+	CHECK_STR(hex, "009fa0ff");
+	CHECK_INT(rum_text_unhex(back, "009FA0ff", 4), 0);
+	CHECK(memcmp(back, data, 4) == 0);
+	CHECK_INT(rum_text_unhex(back, "00zz", 2), -1);
+	CHECK_INT(rum_text_unhex(back, "0", 1), -1); /* the NUL is not a digit */
+	CHECK_INT(rum_strict_duration(&v, "24h"), 0);
+	CHECK_INT(v, 86400);
+	CHECK_INT(rum_strict_duration(&v, "90"), 0);
+	CHECK_INT(v, 90);
+	CHECK_INT(rum_strict_duration(&v, "2w"), 0);
+	CHECK_INT(v, 1209600);
+	CHECK_INT(rum_strict_duration(&v, "5x"), RUM_EINVAL);
+	CHECK_INT(rum_strict_duration(&v, "h"), RUM_EINVAL);
+	CHECK_INT(rum_strict_duration(&v, "-1s"), RUM_EINVAL);
+	CHECK_INT(rum_strict_duration(&v, "9999999999999999999d"), RUM_EINVAL);
+}
+
 int main(void)
 {
+	test_hex_and_duration();
 	test_percent_decode();
 	test_strict();
 	test_text();
