@@ -106,6 +106,14 @@ def chown_for_login(path, user=PASSWORD_USER):
         os.chown(top, pw.pw_uid, pw.pw_gid)
         for name in files:
             os.chown(os.path.join(top, name), pw.pw_uid, pw.pw_gid)
+    make_traversable(path)
+
+
+def make_traversable(path):
+    """Adds the search (x) bit for others to every directory above path, so
+    that another login can reach path (a checkout cloned into a 0700
+    directory, a state directory under a private temp dir). Names stay
+    unreadable: only traversal is granted."""
     parent = os.path.dirname(os.path.abspath(path))
     while parent not in ("/", ""):
         mode = os.stat(parent).st_mode
@@ -226,6 +234,14 @@ class Sshd:
         raise RuntimeError("sshd did not start listening")
 
     def __enter__(self):
+        if os.geteuid() == 0:
+            # As root, tests may log in as another user, who runs the
+            # subsystem programs: they must be reachable from wherever the
+            # checkout is.
+            for command in self.subsystems.values():
+                for word in command.split():
+                    if word.startswith("/") and os.path.exists(word):
+                        make_traversable(word)
         for _ in range(5):  # another instance may grab the free port first
             if self._start(self._prepare()):
                 return self
