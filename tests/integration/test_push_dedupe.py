@@ -150,6 +150,34 @@ class PushDedupe(rumtest.RumTestCase):
         self.assertEqual(stored, sent, "every distinct payload is kept exactly once")
         self.assertEqual(len(self.alerts(4001)), n - 1)
 
+    def test_parents_of_stored_usage_cannot_be_removed(self):
+        """Tenants, devices and uploads that stored reports refer to are kept:
+        deleting, re-keying or truncating them fails with foreign_key_violation
+        and changes nothing."""
+        dev = Device()
+        self.post_ok(dev.usage([dev.report(report_id=5001)]))
+        where = "udi_serial = %s" % sql_literal(dev.sn)
+        device_id = self.pg.scalar("SELECT id FROM devices WHERE " + where, db=self.db)
+        tenant_id = self.pg.scalar("SELECT tenant_id FROM devices WHERE " + where, db=self.db)
+        upload_id = self.pg.scalar(
+            "SELECT upload_id FROM rum_reports WHERE report_id = 5001 AND " + where, db=self.db)
+        before = rumtest.table_counts(self.pg, db=self.db)
+        for sql in ("DELETE FROM devices WHERE id = %s" % device_id,
+                    "UPDATE devices SET id = -id WHERE id = %s" % device_id,
+                    "DELETE FROM tenants WHERE id = %s" % tenant_id,
+                    "DELETE FROM uploads WHERE id = %s" % upload_id,
+                    "TRUNCATE devices CASCADE", "TRUNCATE uploads"):
+            cmd = [rumtest.psql_bin(), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                   "-v", "VERBOSITY=verbose", "-d", self.pg.url_for(self.db), "-c", sql]
+            proc = rumtest.subprocess.run(cmd, capture_output=True, timeout=60)
+            self.assertNotEqual(proc.returncode, 0, sql)
+            self.assertIn(b"23503", proc.stderr, (sql, proc.stderr))
+        self.assertEqual(rumtest.table_counts(self.pg, db=self.db), before)
+        # A device with no stored usage can still be removed.
+        self.pg.psql("INSERT INTO devices (tenant_id, udi_pid, udi_serial) "
+                     "VALUES (%s, 'X', 'unused-5001'); "
+                     "DELETE FROM devices WHERE udi_serial = 'unused-5001'" % tenant_id, db=self.db)
+
 
 if __name__ == "__main__":
     rumtest.main()
