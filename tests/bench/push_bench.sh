@@ -14,7 +14,9 @@
 #   WARMUP (3 s), MIN_KB/MAX_KB (4/20), NO_POLL=1, SEED (1),
 #   PG_CLIENTS (64), PG_DURATION (15 s), PG_REPORT_KB (8), PG_BATCH (100),
 #   PG_BINDIR (/usr/lib/postgresql/15/bin), RUM_BUILD_DIR (build),
-#   SKIP_PGBENCH=1, SKIP_RUMD=1, KEEP_TMP=1 (keep logs in the temp dir).
+#   SKIP_PGBENCH=1, SKIP_RUMD=1, KEEP_TMP=1 (keep logs in the temp dir),
+#   PG_TCP=1 (rumd and pgbench reach PostgreSQL over loopback TCP instead of
+#   its Unix socket; the socket is what rumd's embedded cluster uses).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -175,8 +177,15 @@ for _ in 1 2 3; do
 	fi
 done
 [ "$pg_started" = 1 ] || { tail -20 "$tmp/pg/postgres.log" >&2; die "PostgreSQL did not start"; }
-psql_() { "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres "$@"; }
-pg_url=postgresql://postgres@127.0.0.1:$pg_port
+# Clients connect the way rumd's embedded cluster is reached: through the
+# Unix socket (PG_TCP=1: loopback TCP, as to a database on another host).
+pg_host=$tmp/pg
+pg_url="postgresql://postgres@/%s?host=$tmp/pg&port=$pg_port"
+if [ "${PG_TCP:-0}" = 1 ]; then
+	pg_host=127.0.0.1
+	pg_url="postgresql://postgres@127.0.0.1:$pg_port/%s"
+fi
+psql_() { "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$pg_host" -p "$pg_port" -U postgres "$@"; }
 pg_version=$(psql_ -At -d postgres -c 'SHOW server_version')
 pg_sync=$(psql_ -At -d postgres -c "SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit') || '/' || current_setting('wal_sync_method')")
 
@@ -190,7 +199,7 @@ run_pgbench() { # name rows-per-transaction script files...
 	say "pgbench $name: -c $PG_CLIENTS -j 2 -T $PG_DURATION, $rows row(s) per transaction"
 	local c0 c1
 	c0=$(cpu_jiffies)
-	"$PG_BINDIR/pgbench" -n -c "$PG_CLIENTS" -j 2 -T "$PG_DURATION" -h 127.0.0.1 -p "$pg_port" -U postgres \
+	"$PG_BINDIR/pgbench" -n -c "$PG_CLIENTS" -j 2 -T "$PG_DURATION" -h "$pg_host" -p "$pg_port" -U postgres \
 		-D tenant="$bench_tenant" -D devbase="$bench_devbase" "${args[@]}" bench \
 		>"$tmp/pgbench-$name.out" 2>"$tmp/pgbench-$name.err" || {
 		tail -5 "$tmp/pgbench-$name.err" >&2
@@ -274,8 +283,10 @@ rumd_rows=""; rumd_errors=""; rumd_exit=""; rumd_logprobs=0
 if [ "$rumd_ok" = 1 ]; then
 	psql_ -d postgres -c "CREATE DATABASE rumd" >/dev/null
 	psql_ -d postgres -c "CHECKPOINT" >/dev/null
-	say "rumd serve on $pg_url/rumd"
-	"$build/rumd" serve --database_url="$pg_url/rumd" --http_listen=127.0.0.1:0 \
+	# shellcheck disable=SC2059
+	rumd_url=$(printf "$pg_url" rumd)
+	say "rumd serve on $rumd_url"
+	"$build/rumd" serve --database_url="$rumd_url" --http_listen=127.0.0.1:0 \
 		--data_dir="$tmp/rumd-data" >"$tmp/rumd.log" 2>&1 </dev/null &
 	rumd_pid=$!
 	rport=""
