@@ -1,16 +1,13 @@
-/* Device messages and RUM payloads, read with yajl's SAX parser.
+/* Device messages and RUM payloads, read with a SAX parser (util/json_sax,
+ * strict RFC 8259 JSON).
  *
  * Each document is read in one pass: a path stack follows the few containers
  * rumd reads from (the envelope, reports[i], usage[j], a report's signature,
  * a sudi; in a payload asset_identification, meta, measurements[k]) and every
- * other subtree is skipped, only counted for the depth limit. What a pass
+ * other subtree is skipped, only its nesting counted. What a pass
  * finds is captured as it goes, the last of duplicate keys winning as
  * jansson kept it; the checks and their error messages run only after the
- * whole document has parsed, in the order the tree-based parser had them.
- *
- * yajl is laxer than JSON (RFC 8259) in a few places, which are closed here:
- * it takes \v and \f as whitespace, lets overlong or surrogate UTF-8 through,
- * turns an unpaired \uD800 into '?' and decodes \u0000 to a NUL. */
+ * whole document has parsed, in the order the tree-based parser had them. */
 #include "domain/message.h"
 
 #include <math.h>
@@ -18,12 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
 #include "util/err.h"
+#include "util/json_sax.h"
 #include "util/strict.h"
 
 #define MAX_DEPTH 2048 /* nested containers, as jansson's default limit */
+_Static_assert(MAX_DEPTH <= RUM_JSON_SAX_MAX_DEPTH, "the parser allows MAX_DEPTH");
 #define MAX_FRAMES 8   /* deepest followed path: reports[i].usage[j].signature.sudi */
 
 /* ------------------------------------------------------------------------ */
@@ -46,12 +44,16 @@ static void *xrealloc(void *p, size_t n)
 	return p;
 }
 
+/* n bytes of s and a NUL. */
 static char *xmemdup(const char *s, size_t n)
 {
-	char *p = xcalloc(n + 1, 1);
+	char *p = malloc(n + 1);
 
+	if (!p)
+		abort();
 	if (n)
 		memcpy(p, s, n);
+	p[n] = '\0';
 	return p;
 }
 
@@ -104,158 +106,6 @@ static int parse_dec(const char *s, size_t n, int64_t *out)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Text checks yajl does not make */
-
-/* Word-at-a-time scanning: these checks run over every byte of each body
- * and payload, and byte loops (or glibc's memmem) cost a good part of what
- * yajl itself does. */
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-/* 0x80 in each byte of w that is zero, 0 in the others (exact: no carry
- * crosses a byte). */
-static uint64_t zero_bytes(uint64_t w)
-{
-	const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
-
-	return ~(((w & low7) + low7) | w | low7);
-}
-
-/* Index of the first byte, in memory order, of a zero_bytes() mask. */
-static size_t first_byte(uint64_t m)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	return (size_t)__builtin_clzll(m) / 8;
-#else
-	return (size_t)__builtin_ctzll(m) / 8;
-#endif
-}
-
-/* Length of the UTF-8 sequence at p (n > 0 bytes left), 0 when it is not
- * valid UTF-8: overlong forms, surrogates and code points past U+10FFFF are
- * refused, as jansson refused them. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-	size_t len = c < 0x80 ? 1 : c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
-
-	if (len == 0 || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) ||
-	    (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
-		return 0;
-	return len;
-}
-
-/* Before parsing: no NUL (never JSON; PostgreSQL text cannot hold it), no
- * \v or \f (yajl would take them for whitespace; in a string they are raw
- * control characters), and strict UTF-8 (yajl only checks the shape of a
- * sequence). Returns NULL or what is wrong. Eight bytes at a time while they
- * are plain ASCII. */
-static const char *check_bytes(const char *text, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)text;
-	size_t i = 0, len;
-	uint64_t w;
-
-	while (i < n) {
-		if (i + 8 <= n) {
-			memcpy(&w, p + i, 8);
-			/* No byte >= 0x80 and none below 0x0d (\t and \n too). */
-			if (!((w | ((w - ONES * 0x0d) & ~w)) & HIGHS)) {
-				i += 8;
-				continue;
-			}
-		}
-		if (p[i] == 0)
-			return "it has a NUL byte";
-		if (p[i] == '\v' || p[i] == '\f')
-			return "it has a \\v or \\f byte";
-		if ((len = utf8_len(p + i, n - i)) == 0)
-			return "invalid UTF-8";
-		i += len;
-	}
-	return NULL;
-}
-
-static int hex4(const char *p, unsigned *out)
-{
-	unsigned v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-/* The next "\u" in [p, end), or NULL. */
-static const char *find_backslash_u(const char *p, const char *end)
-{
-	uint64_t w, v, m;
-
-	for (; end - p >= 9; p += 8) {
-		memcpy(&w, p, 8);
-		memcpy(&v, p + 1, 8);
-		m = zero_bytes(w ^ (ONES * '\\')) & zero_bytes(v ^ (ONES * 'u'));
-		if (m)
-			return p + first_byte(m);
-	}
-	for (; end - p >= 2; p++)
-		if (p[0] == '\\' && p[1] == 'u')
-			return p;
-	return NULL;
-}
-
-/* After yajl accepted the text: every \u escape must be a character other
- * than U+0000, surrogates paired. In valid JSON a backslash occurs only in a
- * string, where it starts an escape unless an odd run of backslashes
- * precedes it; so finding "\u" and counting the run before it is exact. */
-static const char *check_escapes(const char *text, size_t n)
-{
-	const char *p = text, *end = text + n;
-	unsigned cp, lo;
-
-	while ((p = find_backslash_u(p, end)) != NULL) {
-		size_t run = 0;
-
-		while (p - run > text && p[-(ptrdiff_t)run - 1] == '\\')
-			run++;
-		if (run % 2) {
-			p += 2; /* an escaped backslash, then a plain 'u' */
-			continue;
-		}
-		if (end - p < 6 || hex4(p + 2, &cp) != 0)
-			return "bad \\u escape";
-		if (cp == 0)
-			return "\\u0000 is not allowed";
-		if (cp >= 0xdc00 && cp <= 0xdfff)
-			return "unpaired surrogate in a \\u escape";
-		if (cp >= 0xd800 && cp <= 0xdbff) {
-			if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || hex4(p + 8, &lo) != 0 ||
-			    lo < 0xdc00 || lo > 0xdfff)
-				return "unpaired surrogate in a \\u escape";
-			p += 6;
-		}
-		p += 6;
-	}
-	return NULL;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Captured values */
 
 enum jtype { J_ABSENT = 0, J_NULL, J_BOOL, J_NUMBER, J_STRING, J_ARRAY, J_OBJECT };
@@ -264,16 +114,36 @@ enum jtype { J_ABSENT = 0, J_NULL, J_BOOL, J_NUMBER, J_STRING, J_ARRAY, J_OBJECT
  * text) keep their text, NUL-terminated; other types only their type. */
 struct val {
 	enum jtype type;
-	char *text;
+	char *text; /* the text; also kept, unused, by val_clear */
 	size_t len;
+	size_t cap; /* bytes allocated at text */
 };
 
 static void val_set(struct val *v, enum jtype type, const char *s, size_t len)
 {
-	free(v->text);
 	v->type = type;
-	v->text = (type == J_STRING || type == J_NUMBER) ? xmemdup(s, len) : NULL;
-	v->len = v->text ? len : 0;
+	if (type != J_STRING && type != J_NUMBER) {
+		free(v->text);
+		v->text = NULL;
+		v->len = v->cap = 0;
+		return;
+	}
+	if (v->cap < len + 1) { /* else the buffer is reused */
+		free(v->text);
+		v->text = xmemdup(s, len);
+		v->cap = len + 1;
+	} else {
+		memcpy(v->text, s, len);
+		v->text[len] = '\0';
+	}
+	v->len = len;
+}
+
+/* Makes the value absent, keeping its buffer for the next val_set. */
+static void val_clear(struct val *v)
+{
+	v->type = J_ABSENT;
+	v->len = 0;
 }
 
 static void val_dispose(struct val *v)
@@ -285,8 +155,10 @@ static void val_dispose(struct val *v)
 /* Takes the text of a string value, leaving the value absent. */
 static char *val_steal(struct val *v)
 {
-	char *s = v->text;
+	char *s = v->type == J_STRING || v->type == J_NUMBER ? v->text : NULL;
 
+	if (!s)
+		free(v->text);
 	memset(v, 0, sizeof(*v));
 	return s;
 }
@@ -394,7 +266,7 @@ static int udi_from(struct rum_udi *out, bool *found, const struct udi_cap *c, c
 }
 
 /* ------------------------------------------------------------------------ */
-/* The walk: yajl's events on a path stack */
+/* The walk: the parser's events on a path stack */
 
 #define R_SKIP 0 /* role of a container nothing is read from */
 
@@ -423,13 +295,9 @@ struct walk_ops {
 
 struct walk {
 	const struct walk_ops *ops;
-	yajl_handle h;
 	struct frame stack[MAX_FRAMES];
-	size_t n;          /* frames in use */
-	size_t skip;       /* containers open inside a skipped one (its own included) */
-	const char *fault; /* why the walk cancelled the parse */
-	bool finishing;    /* in yajl_complete_parse: no offsets into the text */
-	size_t top_end;    /* the byte after the top-level value */
+	size_t n;    /* frames in use */
+	size_t skip; /* containers open inside a skipped one (its own included) */
 };
 
 static const struct frame *walk_top(const struct walk *w)
@@ -443,20 +311,16 @@ static uint8_t walk_role(const struct walk *w, size_t up)
 	return up < w->n ? w->stack[w->n - 1 - up].role : R_SKIP;
 }
 
-static int walk_open(struct walk *w, enum jtype type)
+/* An object or array opens at byte `at` (its '{' or '['). */
+static int walk_open(struct walk *w, enum jtype type, size_t at)
 {
 	uint8_t role;
 
-	if (w->n + w->skip >= MAX_DEPTH) {
-		w->fault = "nesting deeper than 2048 levels";
-		return 0;
-	}
 	if (w->skip) {
 		w->skip++;
 		return 1;
 	}
-	/* Inside this callback yajl has consumed the '{' or '[' and no more. */
-	role = w->ops->value(w, walk_top(w), type, NULL, 0, yajl_get_bytes_consumed(w->h) - 1);
+	role = w->ops->value(w, walk_top(w), type, NULL, 0, at);
 	if (role == R_SKIP) {
 		w->skip = 1;
 		return 1;
@@ -467,10 +331,10 @@ static int walk_open(struct walk *w, enum jtype type)
 	return 1;
 }
 
-static int walk_close(void *ctx)
+/* The innermost open container closes; `end` is the byte after it. */
+static int walk_close(void *ctx, size_t end)
 {
 	struct walk *w = ctx;
-	size_t end = yajl_get_bytes_consumed(w->h); /* just past the '}' or ']' */
 
 	if (w->skip) {
 		w->skip--;
@@ -478,8 +342,6 @@ static int walk_close(void *ctx)
 		w->ops->close(w, walk_top(w), end);
 		w->n--;
 	}
-	if (w->n + w->skip == 0)
-		w->top_end = end;
 	return 1;
 }
 
@@ -487,8 +349,6 @@ static int walk_scalar(struct walk *w, enum jtype type, const char *s, size_t le
 {
 	if (!w->skip)
 		w->ops->value(w, walk_top(w), type, s, len, 0);
-	if (w->n + w->skip == 0) /* a number ending the text comes while finishing */
-		w->top_end = w->finishing ? SIZE_MAX : yajl_get_bytes_consumed(w->h);
 	return 1;
 }
 
@@ -502,130 +362,78 @@ static int cb_boolean(void *ctx, int b)
 	return walk_scalar(ctx, J_BOOL, NULL, 0);
 }
 
-/* Numbers arrive as their text, so that no integer is too big for yajl. */
+/* Numbers arrive as their text, so that no number is too big. */
 static int cb_number(void *ctx, const char *s, size_t len)
 {
 	return walk_scalar(ctx, J_NUMBER, s, len);
 }
 
-static int cb_string(void *ctx, const unsigned char *s, size_t len)
+static int cb_string(void *ctx, const char *s, size_t len)
 {
-	return walk_scalar(ctx, J_STRING, (const char *)s, len);
+	return walk_scalar(ctx, J_STRING, s, len);
 }
 
-static int cb_start_map(void *ctx)
+static int cb_start_object(void *ctx, size_t at)
 {
-	return walk_open(ctx, J_OBJECT);
+	return walk_open(ctx, J_OBJECT, at);
 }
 
-static int cb_start_array(void *ctx)
+static int cb_start_array(void *ctx, size_t at)
 {
-	return walk_open(ctx, J_ARRAY);
+	return walk_open(ctx, J_ARRAY, at);
 }
 
-static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
+static int cb_key(void *ctx, const char *s, size_t len)
 {
 	struct walk *w = ctx;
 
 	if (!w->skip)
-		w->stack[w->n - 1].key = w->ops->key(w, walk_top(w), (const char *)s, len);
+		w->stack[w->n - 1].key = w->ops->key(w, walk_top(w), s, len);
 	return 1;
 }
 
-static const yajl_callbacks walk_callbacks = {
-	cb_null,    cb_boolean, NULL,          NULL,       cb_number,     cb_string,
-	cb_start_map, cb_map_key, walk_close, cb_start_array, walk_close,
+static const struct rum_json_sax_ops walk_callbacks = {
+	.null = cb_null,
+	.boolean = cb_boolean,
+	.number = cb_number,
+	.string = cb_string,
+	.key = cb_key,
+	.start_object = cb_start_object,
+	.start_array = cb_start_array,
+	.end_object = walk_close,
+	.end_array = walk_close,
 };
-
-static void *ya_malloc(void *ctx, size_t n)
-{
-	return xrealloc(NULL, n);
-}
-
-static void *ya_realloc(void *ctx, void *p, size_t n)
-{
-	return xrealloc(p, n);
-}
-
-static void ya_free(void *ctx, void *p)
-{
-	free(p);
-}
-
-static yajl_alloc_funcs ya_funcs = {ya_malloc, ya_realloc, ya_free, NULL};
 
 /* "<what> is not JSON: <why> (line L, column C)", at byte `off` of text. */
 static int not_json(const char *what, const char *why, const char *text, size_t off)
 {
-	char tmp[160], line[160];
-	size_t ln = 1, col = 1, n = strlen(why);
+	char line[160];
+	size_t ln = 1, col = 1;
 
 	for (size_t i = 0; i < off; i++, col++)
 		if (text[i] == '\n') {
 			ln++;
 			col = 0;
 		}
-	while (n && (why[n - 1] == '\n' || why[n - 1] == ' ')) /* yajl ends with "\n" */
-		n--;
-	snprintf(tmp, sizeof(tmp), "%.*s", (int)n, why);
-	one_line(line, sizeof(line), tmp);
+	one_line(line, sizeof(line), why);
 	return rum_err_set(RUM_EINVAL, "%s is not JSON: %s (line %zu, column %zu)", what, line, ln,
 			   col);
 }
 
-/* yajl lets through trailing garbage that is an unfinished token (`{} "x`,
- * `{} tr`): it waits for more text that never comes. Only JSON whitespace
- * may follow the value. */
-static bool only_space(const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
-			return false;
-	return true;
-}
-
-/* Parses text[0..len) with w's pass, strictly: one value, nothing after it,
- * no comments, valid UTF-8, nesting within MAX_DEPTH. `what` ("body",
+/* Parses text[0..len) with w's pass, strictly (util/json_sax.h: one value
+ * and nothing after it, no comments, no NUL, strict UTF-8, no \u0000 or
+ * unpaired surrogate escape), nesting within MAX_DEPTH. `what` ("body",
  * "payload") names the text in errors. 0 or RUM_EINVAL. */
 static int walk_run(struct walk *w, const char *what, const char *text, size_t len)
 {
-	const char *bad = check_bytes(text, len);
-	yajl_status st;
-	size_t off;
-	int rc = 0;
+	struct rum_json_sax_error err;
 
-	if (bad)
-		return rum_err_set(RUM_EINVAL, "%s is not JSON: %s", what, bad);
-	w->h = yajl_alloc(&walk_callbacks, &ya_funcs, w);
-	if (!w->h)
-		abort();
-	yajl_config(w->h, yajl_allow_comments, 0);
-	yajl_config(w->h, yajl_dont_validate_strings, 0);
-	yajl_config(w->h, yajl_allow_trailing_garbage, 0);
-	yajl_config(w->h, yajl_allow_multiple_values, 0);
-	yajl_config(w->h, yajl_allow_partial_values, 0);
-	st = yajl_parse(w->h, (const unsigned char *)text, len);
-	off = yajl_get_bytes_consumed(w->h);
-	if (st == yajl_status_ok) {
-		w->finishing = true;
-		st = yajl_complete_parse(w->h);
-		off = len; /* the end of the text, not yajl's one-space flush */
+	switch (rum_json_sax_parse(text, len, MAX_DEPTH, &walk_callbacks, w, &err)) {
+	case RUM_JSON_SAX_OK: return 0;
+	case RUM_JSON_SAX_TOO_DEEP:
+		return not_json(what, "nesting deeper than 2048 levels", text, err.offset);
+	default: return not_json(what, err.reason, text, err.offset);
 	}
-	if (st == yajl_status_client_canceled) {
-		rc = not_json(what, w->fault, text, off);
-	} else if (st != yajl_status_ok) {
-		unsigned char *msg = yajl_get_error(w->h, 0, NULL, 0);
-
-		rc = not_json(what, msg ? (const char *)msg : "parse error", text, off);
-		yajl_free_error(w->h, msg);
-	} else if (w->top_end < len && !only_space(text + w->top_end, len - w->top_end)) {
-		rc = not_json(what, "trailing garbage", text, w->top_end);
-	} else if ((bad = check_escapes(text, len)) != NULL) {
-		rc = rum_err_set(RUM_EINVAL, "%s is not JSON: %s", what, bad);
-	}
-	yajl_free(w->h);
-	w->h = NULL;
-	return rc;
 }
 
 /* Member names the passes know, per role. */
@@ -675,7 +483,7 @@ static uint8_t key_lookup(const struct key_name *t, size_t n, const char *s, siz
 			  bool *envelope)
 {
 	for (size_t i = 0; i < n; i++)
-		if (t[i].len == len && memcmp(t[i].name, s, len) == 0) {
+		if (t[i].len == len && t[i].name[0] == s[0] && memcmp(t[i].name, s, len) == 0) {
 			if (envelope)
 				*envelope = t[i].envelope;
 			return t[i].key;
@@ -797,7 +605,7 @@ static uint8_t meas_member(struct payload *p, uint8_t key, enum jtype type, cons
 	else if (key == K_END_TIME)
 		val_set(&p->end, type, s, len);
 	else if (key == K_VALUE && type == J_OBJECT)
-		val_dispose(&p->value); /* {"type": ..., "value": ...}: read inside */
+		val_clear(&p->value); /* {"type": ..., "value": ...}: read inside */
 	else if (key == K_VALUE)
 		val_set(&p->value, type, s, len);
 	return key == K_VALUE && type == J_OBJECT ? P_VALUE : R_SKIP;
@@ -836,8 +644,8 @@ static uint8_t payload_value(struct walk *w, const struct frame *top, enum jtype
 		return R_SKIP;
 	case P_MEASUREMENTS:
 		p->n_meas++;
-		val_dispose(&p->end);
-		val_dispose(&p->value);
+		val_clear(&p->end);
+		val_clear(&p->value);
 		return type == J_OBJECT ? P_MEAS : R_SKIP;
 	case P_MEAS: return meas_member(p, top->key, type, s, len);
 	case P_VALUE:

@@ -928,7 +928,8 @@ static void test_errors(void)
 	free(p);
 }
 
-/* What yajl alone would let through, and what JSON allows that jansson did not. */
+/* What a laxer parser lets through (yajl, which rumd used, did), and what JSON
+ * allows that jansson did not. */
 static void test_strict_json(void)
 {
 	static const char *const bad[] = {
