@@ -37,7 +37,7 @@ int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
 		PGresult *res = PQprepare(conn, s->name, s->sql, s->nparams, NULL);
 
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			struct rum_db_txn txn = {conn, RUM_DB_SYNC, false, 0, 0};
+			struct rum_db_txn txn = {conn, RUM_DB_SYNC, false, 0, 0, false};
 			int rc = rum_db_fail(&txn, res, s->name);
 
 			PQfinish(conn);
@@ -151,7 +151,7 @@ int rum_db_command(struct rum_db_txn *txn, const char *sql)
 
 int rum_db_create_database(const char *admin_url, const char *name, int timeout_ms)
 {
-	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0};
+	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0, false};
 	const char *p[1] = {name};
 	PGresult *res;
 	char *ident, sql[256];

@@ -35,6 +35,19 @@ struct rum_db_options {
  * done() is called exactly once, from a worker thread, after the batch
  * committed (rc = 0) or failed for good (rc < 0: RUM_EUNAVAIL when the
  * database is unreachable, or the unit's own error), errmsg describing it. */
+struct rum_db_work;
+
+/* Work that several units of a batch can do in one statement (one
+ * multi-row INSERT rather than one per unit). After every unit's run(), a
+ * group's run() is called with the units of the batch that name it, in
+ * batch order, in both phases like a unit's run(). A unit asks
+ * rum_db_txn_grouped() whether its group will do that work for it. When a
+ * group statement fails, the batch is run again ungrouped, so that the unit
+ * at fault is found as with any unit's own statement. */
+struct rum_db_group {
+	int (*run)(struct rum_db_txn *txn, struct rum_db_work **units, size_t n);
+};
+
 struct rum_db_work {
 	int (*prepare)(struct rum_db_txn *txn, void *arg);
 	int (*run)(struct rum_db_txn *txn, void *arg);
@@ -44,12 +57,17 @@ struct rum_db_work {
 	 * lock the same rows (a device's) then lock them in the same order in
 	 * every batch, so concurrent batches do not deadlock. May be NULL. */
 	const char *order_key;
+	const struct rum_db_group *group; /* may be NULL */
 	struct rum_db_work *next; /* owned by the queue */
 	unsigned sent;            /* owned by the batch runner */
 };
 
 /* True when statement outputs are available to run() (not while sending). */
 bool rum_db_txn_has_results(const struct rum_db_txn *txn);
+
+/* True when the unit's group will run after it in this transaction (false
+ * in CLI runs and in a batch retried ungrouped). */
+bool rum_db_txn_grouped(const struct rum_db_txn *txn);
 
 /* Starts the workers. Does not need the database to be reachable: workers
  * connect on demand and reconnect after failures.

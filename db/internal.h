@@ -20,6 +20,7 @@ struct rum_db_txn {
 	bool broken;    /* the connection failed: the batch cannot be retried on it */
 	unsigned sent;  /* SEND: statements this unit queued */
 	unsigned taken; /* RECV: results this unit consumed */
+	bool grouped;   /* units' groups run after them (struct rum_db_group) */
 };
 
 /* A named, parameterised statement, prepared once per connection. */

@@ -75,7 +75,7 @@ static int rum_migrate_default_tenant(struct rum_db_txn *txn, const char *name)
 
 int rum_migrate_run(const char *url, int timeout_ms, const char *default_tenant, int *applied)
 {
-	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0};
+	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0, false};
 	int rc, version = 0, newest = 0;
 
 	*applied = 0;
@@ -132,7 +132,7 @@ int rum_migrate_run(const char *url, int timeout_ms, const char *default_tenant,
 
 int rum_migrate_check(const char *url, int timeout_ms)
 {
-	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0};
+	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0, false};
 	int rc, version = 0, newest = 0;
 
 	rc = rum_db_connect(&txn.conn, url, timeout_ms, false);

@@ -86,7 +86,7 @@ static int rum_db_worker_connect(struct rum_db_worker *w)
 	rc = rum_db_connect(&w->conn, w->db->url, w->db->timeout_ms, true);
 	if (rc == 0 && w->db->statement_timeout_ms > 0) {
 		char sql[128];
-		struct rum_db_txn txn = {w->conn, RUM_DB_SYNC, false, 0, 0};
+		struct rum_db_txn txn = {w->conn, RUM_DB_SYNC, false, 0, 0, false};
 
 		/* A batch never waits on a lock or a slow statement forever:
 		 * its devices get 503 and come back. */
@@ -114,12 +114,17 @@ bool rum_db_txn_has_results(const struct rum_db_txn *txn)
 	return txn->phase != RUM_DB_SEND;
 }
 
+bool rum_db_txn_grouped(const struct rum_db_txn *txn)
+{
+	return txn->grouped;
+}
+
 /* Runs the units' prepare() steps, each on its own; a unit whose step fails
  * is answered at once and left out. Returns RUM_EUNAVAIL (all answered) when
  * the database cannot be reached. */
 static int rum_db_prepare_batch(struct rum_db_worker *w, struct rum_db_work **list)
 {
-	struct rum_db_txn txn = {w->conn, RUM_DB_SYNC, false, 0, 0};
+	struct rum_db_txn txn = {w->conn, RUM_DB_SYNC, false, 0, 0, false};
 
 	for (struct rum_db_work **pp = list; *pp;) {
 		struct rum_db_work *u = *pp;
@@ -150,29 +155,113 @@ static int rum_db_prepare_batch(struct rum_db_worker *w, struct rum_db_work **li
 	return 0;
 }
 
-/* One attempt at committing `list` in a single pipelined transaction.
- * Returns 0 when committed; otherwise the error, with *failed pointing at the
- * link that holds the unit whose statement failed (NULL when the failure is
- * not any one unit's, e.g. the connection or the commit itself). */
-static int rum_db_pipeline(struct rum_db_worker *w, struct rum_db_work **list,
-			   struct rum_db_work ***failed, int *count, bool *broken)
+/* Distinct groups of one batch at most; units of further groups do their
+ * own work (their batches run ungrouped). */
+#define RUM_DB_GROUPS_MAX 4
+
+/* The groups of a batch and their units, in batch order. */
+struct rum_db_groups {
+	const struct rum_db_group *group[RUM_DB_GROUPS_MAX];
+	struct rum_db_work **units[RUM_DB_GROUPS_MAX];
+	size_t n_units[RUM_DB_GROUPS_MAX];
+	unsigned sent[RUM_DB_GROUPS_MAX];
+	int n;
+};
+
+/* Collects the groups of `list`; false when there are too many. */
+static bool rum_db_groups_collect(struct rum_db_groups *g, struct rum_db_work *list, int count)
 {
-	struct rum_db_txn txn = {w->conn, RUM_DB_SEND, false, 0, 0};
+	memset(g, 0, sizeof(*g));
+	for (struct rum_db_work *u = list; u; u = u->next) {
+		int i = 0;
+
+		if (!u->group)
+			continue;
+		while (i < g->n && g->group[i] != u->group)
+			i++;
+		if (i == RUM_DB_GROUPS_MAX)
+			return false;
+		if (i == g->n) {
+			g->group[g->n] = u->group;
+			g->units[g->n] = malloc((size_t)count * sizeof(*g->units[0]));
+			if (!g->units[g->n++])
+				abort();
+		}
+		g->units[i][g->n_units[i]++] = u;
+	}
+	return true;
+}
+
+static void rum_db_groups_dispose(struct rum_db_groups *g)
+{
+	for (int i = 0; i < g->n; i++)
+		free(g->units[i]);
+	g->n = 0;
+}
+
+/* Runs each group once over its units in txn's phase; in RECV, drains what
+ * a group did not read. The first error, or 0. */
+static int rum_db_groups_run(struct rum_db_groups *g, struct rum_db_txn *txn)
+{
+	int rc = 0;
+
+	for (int i = 0; i < g->n; i++) {
+		int grc;
+
+		if (txn->phase == RUM_DB_SEND) {
+			txn->sent = 0;
+			grc = g->group[i]->run(txn, g->units[i], g->n_units[i]);
+			g->sent[i] = txn->sent;
+		} else {
+			txn->taken = 0;
+			grc = g->group[i]->run(txn, g->units[i], g->n_units[i]);
+			for (; txn->taken < g->sent[i]; txn->taken++)
+				PQclear(rum_db_take(txn->conn));
+		}
+		if (grc != 0 && rc == 0)
+			rc = grc;
+		if (rc != 0 && txn->phase == RUM_DB_SEND)
+			break;
+	}
+	return rc;
+}
+
+/* One attempt at committing `list` in a single pipelined transaction, with
+ * the units' groups when `grouped`. Returns 0 when committed; otherwise the
+ * error, with *failed pointing at the link that holds the unit whose
+ * statement failed (NULL when the failure is not any one unit's, e.g. the
+ * connection or the commit itself) and *group_failed set when a group
+ * statement failed. */
+static int rum_db_pipeline(struct rum_db_worker *w, struct rum_db_work **list, bool grouped,
+			   struct rum_db_work ***failed, int *count, bool *broken,
+			   bool *group_failed)
+{
+	struct rum_db_txn txn = {w->conn, RUM_DB_SEND, false, 0, 0, false};
+	struct rum_db_groups groups = {0};
 	PGresult *res;
-	int rc = 0, commit_rc = 0;
+	int rc = 0, commit_rc = 0, grc;
 
 	*failed = NULL;
 	*count = 0;
-	if (!PQenterPipelineMode(w->conn))
+	*group_failed = false;
+	for (struct rum_db_work *u = *list; u; u = u->next)
+		(*count)++;
+	txn.grouped = grouped && rum_db_groups_collect(&groups, *list, *count);
+	if (!txn.grouped)
+		rum_db_groups_dispose(&groups);
+	if (!PQenterPipelineMode(w->conn)) {
+		rum_db_groups_dispose(&groups);
 		return rum_db_fail(&txn, NULL, "entering pipeline mode");
+	}
 	/* No BEGIN: statements up to the sync point form one implicit
 	 * transaction, committed (durably) at the sync. */
 	for (struct rum_db_work *u = *list; u && rc == 0; u = u->next) {
 		txn.sent = 0;
 		rc = u->run(&txn, u->arg);
 		u->sent = txn.sent;
-		(*count)++;
 	}
+	if (rc == 0)
+		rc = rum_db_groups_run(&groups, &txn);
 	if (rc == 0 && !PQpipelineSync(w->conn))
 		rc = rum_db_fail(&txn, NULL, "pipeline sync");
 	if (rc != 0) {
@@ -180,6 +269,7 @@ static int rum_db_pipeline(struct rum_db_worker *w, struct rum_db_work **list,
 		*broken = true;
 		PQfinish(w->conn);
 		w->conn = NULL;
+		rum_db_groups_dispose(&groups);
 		return rc == RUM_EUNAVAIL ? rc : rum_err_set(RUM_EUNAVAIL, "%s", rum_err_msg());
 	}
 	txn.phase = RUM_DB_RECV;
@@ -197,6 +287,12 @@ static int rum_db_pipeline(struct rum_db_worker *w, struct rum_db_work **list,
 			rc = urc;
 			*failed = pp;
 		}
+	}
+	grc = rum_db_groups_run(&groups, &txn);
+	rum_db_groups_dispose(&groups);
+	if (grc != 0 && rc == 0) {
+		rc = grc;
+		*group_failed = true;
 	}
 	/* The sync point: an error before it means the commit failed. */
 	while ((res = rum_db_take(w->conn)) != NULL &&
@@ -261,10 +357,11 @@ static struct rum_db_work *rum_db_order(struct rum_db_work *list, int n)
 static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 {
 	int conflicts = 0;
+	bool grouped = true;
 
 	while (list) {
 		struct rum_db_work **failed;
-		bool broken = false;
+		bool broken = false, group_failed = false;
 		int rc, count;
 		char msg[512];
 
@@ -279,7 +376,7 @@ static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 		if (!list)
 			return;
 		rum_err_clear();
-		rc = rum_db_pipeline(w, &list, &failed, &count, &broken);
+		rc = rum_db_pipeline(w, &list, grouped, &failed, &count, &broken, &group_failed);
 		if (rc == 0) {
 			__atomic_add_fetch(&w->db->stats.transactions, 1, __ATOMIC_RELAXED);
 			__atomic_add_fetch(&w->db->stats.units, (uint64_t)count, __ATOMIC_RELAXED);
@@ -307,6 +404,12 @@ static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 				     conflicts, msg);
 			rum_db_finish_all(list, RUM_EUNAVAIL, msg);
 			return;
+		}
+		if (group_failed) {
+			/* Which unit's data failed the group statement is not known:
+			 * each unit does its own work in the retry. */
+			grouped = false;
+			continue;
 		}
 		if (failed) {
 			struct rum_db_work *bad = *failed;
@@ -435,7 +538,7 @@ void rum_db_stats(struct rum_db *db, struct rum_db_stats *out)
 int rum_db_run_once(const char *url, int timeout_ms,
 		    int (*run)(struct rum_db_txn *txn, void *arg), void *arg)
 {
-	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0};
+	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0, false};
 	int rc = rum_db_connect(&txn.conn, url, timeout_ms, true);
 
 	if (rc != 0)
@@ -468,7 +571,7 @@ int rum_db_ping(const char *url, int timeout_ms)
 
 int rum_db_run_work_once(const char *url, int timeout_ms, struct rum_db_work *w)
 {
-	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0};
+	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0, false};
 	int rc = rum_db_connect(&txn.conn, url, timeout_ms, true);
 	char msg[512] = "";
 
@@ -538,8 +641,8 @@ static void rum_db_call_done(void *arg, int rc, const char *errmsg)
 int rum_db_call(struct rum_db *db, int (*fn)(struct rum_db_txn *txn, void *arg), void *arg)
 {
 	struct rum_db_call_ctx c = {.fn = fn, .arg = arg};
-	struct rum_db_work w = {rum_db_call_prepare, rum_db_call_run, rum_db_call_done, &c,
-				NULL, NULL, 0};
+	struct rum_db_work w = {.prepare = rum_db_call_prepare, .run = rum_db_call_run,
+				.done = rum_db_call_done, .arg = &c};
 	int rc;
 
 	pthread_mutex_init(&c.lock, NULL);

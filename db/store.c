@@ -53,6 +53,45 @@ const struct rum_db_stmt rum_db_statements[] = {
 	 "AND udi_pid = $3 AND udi_serial = $4), currval('uploads_id_seq'), $2, $3, $4, $5, $6, "
 	 "$7, $8, $9, $10, $11, $12, $13)",
 	 13},
+	/* A batch's usage messages in one statement (rum_store_usage_batch):
+	 * $1-$8 the uploads, one array element each; $9-$22 their reports.
+	 * The first copy of each report identity in the batch is inserted
+	 * with the others in one INSERT; every report that did not go in that
+	 * way (taken already, or a later copy) goes through rum_report_store,
+	 * which sees the rows inserted before it and tells duplicate from
+	 * conflict. One row back per upload: poll id and its counts. */
+	{"usage_batch",
+	 "WITH m AS (SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], "
+	 "$5::text[], $6::text[], $7::text[], $8::int8[]) AS m(tenant, pid, sn, source, address, "
+	 "sub_path, body, poll)), "
+	 "u AS (INSERT INTO uploads (tenant_id, device_id, kind, source, source_address, "
+	 "sub_path, request_body, request_state, poll_id) SELECT m.tenant, (SELECT d.id FROM "
+	 "devices d WHERE d.tenant_id = m.tenant AND d.udi_pid = m.pid AND d.udi_serial = m.sn), "
+	 "'usage', m.source, m.address, m.sub_path, m.body, CASE WHEN m.body IS NULL THEN 'none' "
+	 "ELSE 'pending' END, m.poll FROM m RETURNING id, device_id, poll_id), "
+	 "r AS (SELECT x.*, row_number() OVER (PARTITION BY x.tenant, x.pid, x.sn, x.rid "
+	 "ORDER BY x.ord) AS nth FROM unnest($9::int8[], $10::int8[], $11::int8[], $12::text[], "
+	 "$13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], "
+	 "$19::int8[], $20::int8[], $21::bytea[], $22::text[]) WITH ORDINALITY AS x(poll, tenant, "
+	 "rid, pid, sn, format, tag, version, metric, value, t0, t1, sha, report, ord)), "
+	 "ins AS (INSERT INTO rum_reports (tenant_id, device_id, upload_id, report_id, udi_pid, "
+	 "udi_serial, format, entitlement_tag, software_version, metric_name, last_value, "
+	 "first_start, last_end, payload_sha256, report) SELECT r.tenant, u.device_id, u.id, r.rid, "
+	 "r.pid, r.sn, r.format, r.tag, r.version, r.metric, r.value, to_timestamp(r.t0), "
+	 "to_timestamp(r.t1), r.sha, r.report FROM r JOIN u ON u.poll_id = r.poll WHERE r.nth = 1 "
+	 "ORDER BY r.ord ON CONFLICT (tenant_id, udi_pid, udi_serial, report_id) "
+	 "WHERE conflict_of IS NULL DO NOTHING RETURNING tenant_id, udi_pid, udi_serial, "
+	 "report_id), "
+	 "o AS MATERIALIZED (SELECT r.poll, CASE WHEN r.nth = 1 AND (r.tenant, r.pid, r.sn, r.rid) "
+	 "IN (SELECT tenant_id, udi_pid, udi_serial, report_id FROM ins) THEN 'new' ELSE "
+	 "rum_report_store(r.tenant, u.device_id, u.id, r.rid, r.pid, r.sn, r.format, r.tag, "
+	 "r.version, r.metric, r.value, r.t0, r.t1, r.sha, r.report) END AS outcome "
+	 "FROM r JOIN u ON u.poll_id = r.poll ORDER BY r.ord) "
+	 "SELECT u.poll_id, count(*) FILTER (WHERE o.outcome = 'new'), "
+	 "count(*) FILTER (WHERE o.outcome = 'duplicate'), "
+	 "count(*) FILTER (WHERE o.outcome = 'conflict'), count(o.outcome) "
+	 "FROM u LEFT JOIN o ON o.poll = u.poll_id GROUP BY u.poll_id",
+	 22},
 	{"ack_take",
 	 "SELECT rum_ack_take((SELECT id FROM devices WHERE tenant_id = $1 AND udi_pid = $2 "
 	 "AND udi_serial = $3), $4, $5)",
@@ -232,6 +271,207 @@ int rum_store_report_put(struct rum_db_txn *txn, const struct rum_store_report *
 		*outcome = RUM_STORE_CONFLICT;
 	else
 		rc = rum_err_set(RUM_EINTERNAL, "rum_report_store returned '%s'", v);
+	PQclear(res);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One-dimensional arrays in PostgreSQL's binary format (array_recv): a
+ * header, then each element as its length (-1: NULL) and its bytes. */
+
+#define RUM_OID_BYTEA 17
+#define RUM_OID_INT8 20
+#define RUM_OID_TEXT 25
+
+struct rum_store_array {
+	char *p;
+	size_t len, cap;
+	uint32_t n;
+	bool has_null;
+};
+
+static void rum_store_array_put(struct rum_store_array *a, const void *data, size_t n)
+{
+	if (a->len + n > a->cap) {
+		a->cap = (a->len + n) * 2 + 64;
+		a->p = realloc(a->p, a->cap);
+		if (!a->p)
+			abort();
+	}
+	memcpy(a->p + a->len, data, n);
+	a->len += n;
+}
+
+static void rum_store_array_u32(struct rum_store_array *a, uint32_t v)
+{
+	unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+			      (unsigned char)(v >> 8), (unsigned char)v};
+
+	rum_store_array_put(a, b, 4);
+}
+
+/* Starts an array, room left for its header (written by _finish). */
+static void rum_store_array_init(struct rum_store_array *a)
+{
+	memset(a, 0, sizeof(*a));
+	rum_store_array_put(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20);
+}
+
+static void rum_store_array_bytes(struct rum_store_array *a, const void *data, size_t n)
+{
+	if (!data) {
+		rum_store_array_u32(a, UINT32_MAX); /* -1: NULL */
+		a->has_null = true;
+	} else {
+		rum_store_array_u32(a, (uint32_t)n);
+		rum_store_array_put(a, data, n);
+	}
+	a->n++;
+}
+
+static void rum_store_array_text(struct rum_store_array *a, const char *s)
+{
+	rum_store_array_bytes(a, s, s ? strlen(s) : 0);
+}
+
+/* An int8 element; `null` for a NULL one. */
+static void rum_store_array_int8(struct rum_store_array *a, int64_t v, bool null)
+{
+	uint64_t u = (uint64_t)v;
+	unsigned char b[8];
+
+	if (null) {
+		rum_store_array_bytes(a, NULL, 0);
+		return;
+	}
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(u >> (56 - 8 * i));
+	rum_store_array_bytes(a, b, 8);
+}
+
+/* Writes the header: 1 dimension of n elements from index 1 (an empty array
+ * has no dimension). Returns the length of the whole. */
+static int rum_store_array_finish(struct rum_store_array *a, uint32_t oid)
+{
+	struct rum_store_array h = {0};
+
+	rum_store_array_u32(&h, a->n ? 1 : 0);
+	rum_store_array_u32(&h, a->has_null ? 1 : 0);
+	rum_store_array_u32(&h, oid);
+	rum_store_array_u32(&h, a->n);
+	rum_store_array_u32(&h, 1);
+	if (a->n) {
+		memcpy(a->p, h.p, 20);
+		free(h.p);
+		return (int)a->len;
+	}
+	/* No dimension: the 12-byte header alone. */
+	memcpy(a->p, h.p, 12);
+	free(h.p);
+	return 12;
+}
+
+enum {
+	U_TENANT, U_PID, U_SN, U_SOURCE, U_ADDRESS, U_SUB_PATH, U_BODY, U_POLL,
+	R_POLL, R_TENANT, R_RID, R_PID, R_SN, R_FORMAT, R_TAG, R_VERSION, R_METRIC, R_VALUE,
+	R_T0, R_T1, R_SHA, R_REPORT, USAGE_NPARAMS
+};
+
+static const uint32_t rum_store_usage_oids[USAGE_NPARAMS] = {
+	RUM_OID_INT8, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT,
+	RUM_OID_TEXT, RUM_OID_INT8, RUM_OID_INT8, RUM_OID_INT8, RUM_OID_INT8, RUM_OID_TEXT,
+	RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT,
+	RUM_OID_INT8, RUM_OID_INT8, RUM_OID_BYTEA, RUM_OID_TEXT};
+
+static void rum_store_usage_arrays(struct rum_store_array *a, const struct rum_store_usage *items,
+				   size_t n)
+{
+	for (int i = 0; i < USAGE_NPARAMS; i++)
+		rum_store_array_init(&a[i]);
+	for (size_t i = 0; i < n; i++) {
+		const struct rum_store_upload *up = items[i].upload;
+
+		rum_store_array_int8(&a[U_TENANT], up->tenant_id, false);
+		rum_store_array_text(&a[U_PID], up->pid);
+		rum_store_array_text(&a[U_SN], up->sn);
+		rum_store_array_text(&a[U_SOURCE], up->source);
+		rum_store_array_text(&a[U_ADDRESS], up->address);
+		rum_store_array_text(&a[U_SUB_PATH], up->sub_path);
+		rum_store_array_bytes(&a[U_BODY], up->request_body, up->request_len);
+		rum_store_array_int8(&a[U_POLL], up->poll_id, false);
+		for (size_t j = 0; j < items[i].n_reports; j++) {
+			const struct rum_store_report *r = &items[i].reports[j];
+			char format[2] = {r->format, '\0'};
+
+			rum_store_array_int8(&a[R_POLL], up->poll_id, false);
+			rum_store_array_int8(&a[R_TENANT], r->tenant_id, false);
+			rum_store_array_int8(&a[R_RID], r->report_id, false);
+			rum_store_array_text(&a[R_PID], r->pid);
+			rum_store_array_text(&a[R_SN], r->sn);
+			rum_store_array_text(&a[R_FORMAT], format);
+			rum_store_array_text(&a[R_TAG], r->entitlement_tag);
+			rum_store_array_text(&a[R_VERSION], r->software_version);
+			rum_store_array_text(&a[R_METRIC], r->metric_name);
+			rum_store_array_text(&a[R_VALUE], r->last_value);
+			rum_store_array_int8(&a[R_T0], r->first_start, r->first_start < 0);
+			rum_store_array_int8(&a[R_T1], r->last_end, r->last_end < 0);
+			rum_store_array_bytes(&a[R_SHA], r->payload_sha256, 32);
+			rum_store_array_bytes(&a[R_REPORT], r->report, r->report_len);
+		}
+	}
+}
+
+static int rum_store_usage_read(PGresult *res, struct rum_store_usage *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		items[i].stored = false;
+	for (int row = 0; row < PQntuples(res); row++) {
+		int64_t poll = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+		size_t i = 0;
+
+		while (i < n && items[i].upload->poll_id != poll)
+			i++;
+		if (i == n || items[i].stored)
+			return rum_err_set(RUM_EINTERNAL, "usage_batch returned poll id %lld twice "
+				"or unasked", (long long)poll);
+		items[i].stored = true;
+		items[i].n_new = (unsigned)strtoul(PQgetvalue(res, row, 1), NULL, 10);
+		items[i].n_duplicate = (unsigned)strtoul(PQgetvalue(res, row, 2), NULL, 10);
+		items[i].n_conflict = (unsigned)strtoul(PQgetvalue(res, row, 3), NULL, 10);
+		if (strtoul(PQgetvalue(res, row, 4), NULL, 10) != items[i].n_reports)
+			return rum_err_set(RUM_EINTERNAL, "usage_batch stored %s of %zu reports",
+					   PQgetvalue(res, row, 4), items[i].n_reports);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!items[i].stored)
+			return rum_err_set(RUM_EINTERNAL, "usage_batch did not store an upload");
+	return 0;
+}
+
+int rum_store_usage_batch(struct rum_db_txn *txn, struct rum_store_usage *items, size_t n)
+{
+	struct rum_store_array a[USAGE_NPARAMS];
+	const char *values[USAGE_NPARAMS] = {0};
+	int lengths[USAGE_NPARAMS] = {0}, formats[USAGE_NPARAMS] = {0};
+	int rc = 0;
+	PGresult *res;
+
+	if (!rum_db_txn_has_results(txn)) {
+		rum_store_usage_arrays(a, items, n);
+		for (int i = 0; i < USAGE_NPARAMS; i++) {
+			lengths[i] = rum_store_array_finish(&a[i], rum_store_usage_oids[i]);
+			values[i] = a[i].p;
+			formats[i] = 1;
+		}
+	} else {
+		memset(a, 0, sizeof(a));
+	}
+	res = rum_db_exec(txn, "usage_batch", USAGE_NPARAMS, values, lengths, formats, 0, &rc);
+	for (int i = 0; i < USAGE_NPARAMS; i++)
+		free(a[i].p);
+	if (!res)
+		return rc;
+	rc = rum_store_usage_read(res, items, n);
 	PQclear(res);
 	return rc;
 }

@@ -82,6 +82,22 @@ struct rum_store_report {
 int rum_store_report_put(struct rum_db_txn *txn, const struct rum_store_report *r,
 			 enum rum_store_outcome *outcome);
 
+/* Usage messages stored together (one statement for a batch's uploads and
+ * reports): each with its upload (kind "usage") and its reports, all of the
+ * upload's device (touched before, as for rum_store_report_put). The
+ * outcomes are read back per message; a report repeated within the batch is
+ * stored once, the later copies being duplicates or conflicts in batch
+ * order, as if the messages had been stored one after the other. */
+struct rum_store_usage {
+	const struct rum_store_upload *upload;
+	const struct rum_store_report *reports;
+	size_t n_reports;
+	/* outputs, when results are there */
+	bool stored;
+	unsigned n_new, n_duplicate, n_conflict;
+};
+int rum_store_usage_batch(struct rum_db_txn *txn, struct rum_store_usage *items, size_t n);
+
 /* --- ACKs --- */
 /* Takes the newest undelivered ACK of the device (tenant + UDI) for delivery:
  * marks it delivered (with address and path `via`), supersedes older

@@ -140,34 +140,65 @@ static int64_t rum_push_time(int64_t t)
 	return t >= 0 && t <= INT64_C(253402300799) ? t : -1; /* up to 9999-12-31 */
 }
 
+/* The upload row of a usage message (its device: `udi`, or none). */
+static struct rum_store_upload rum_push_usage_upload(const struct rum_push *p,
+						     const struct rum_udi *udi)
+{
+	/* Trust requests riding on usage keep the whole message as pending. */
+	bool pending = p->msg->n_trust_requests > 0;
+
+	return (struct rum_store_upload){p->tenant_id, udi ? udi->pid : NULL,
+					 udi ? udi->sn : NULL, "usage",
+					 p->source ? p->source : "push", p->address, p->sub_path,
+					 pending ? p->body : NULL, pending ? p->body_len : 0,
+					 p->new_poll_id};
+}
+
+static struct rum_store_report rum_push_usage_report(const struct rum_push *p, size_t i)
+{
+	const struct rum_report *r = &p->msg->reports[i];
+
+	return (struct rum_store_report){
+		.tenant_id = p->tenant_id, .report_id = r->report_id, .pid = r->udi.pid,
+		.sn = r->udi.sn, .format = r->format, .entitlement_tag = r->entitlement_tag,
+		.software_version = r->software_version, .metric_name = r->metric_name,
+		.last_value = r->last_value, .first_start = rum_push_time(r->first_start),
+		.last_end = rum_push_time(r->last_end), .payload_sha256 = p->hashes[i],
+		.report = r->raw, .report_len = r->raw_len};
+}
+
+/* A usage message whose reports are all of its own device: when the batch
+ * runs grouped, its upload and reports are stored by the batch's one usage
+ * statement (rum_push_group_run); its device is still touched by itself. */
+static bool rum_push_groupable(const struct rum_push *p)
+{
+	const struct rum_message *m = p->msg;
+	const struct rum_udi *udi;
+
+	if (p->tenant_id == 0 || !m || m->kind != RUM_MSG_USAGE || p->rc != 0)
+		return false;
+	if (!m->has_udi && m->n_reports == 0)
+		return true;
+	udi = m->has_udi ? &m->udi : &m->reports[0].udi;
+	for (size_t i = 0; i < m->n_reports; i++)
+		if (!rum_push_same_udi(&m->reports[i].udi, udi))
+			return false;
+	return true;
+}
+
 static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p)
 {
 	struct rum_message *m = p->msg;
 	const struct rum_udi *udi;
-	/* Trust requests riding on usage keep the whole message as pending. */
-	bool pending = m->n_trust_requests > 0;
-	struct rum_store_upload up = {p->tenant_id, NULL, NULL, "usage",
-				      p->source ? p->source : "push", p->address, p->sub_path,
-				      pending ? p->body : NULL, pending ? p->body_len : 0,
-				      p->new_poll_id};
+	struct rum_store_upload up;
 	int rc = rum_push_touch_devices(txn, p, &udi);
 
-	if (udi) {
-		up.pid = udi->pid;
-		up.sn = udi->sn;
-	}
-	if (rc == 0)
-		rc = rum_store_upload_insert(txn, &up, &p->poll_id);
+	if (rc != 0 || (rum_db_txn_grouped(txn) && rum_push_groupable(p)))
+		return rc;
+	up = rum_push_usage_upload(p, udi);
+	rc = rum_store_upload_insert(txn, &up, &p->poll_id);
 	for (size_t i = 0; rc == 0 && i < m->n_reports; i++) {
-		const struct rum_report *r = &m->reports[i];
-		struct rum_store_report sr = {
-			.tenant_id = p->tenant_id, .report_id = r->report_id, .pid = r->udi.pid,
-			.sn = r->udi.sn, .format = r->format,
-			.entitlement_tag = r->entitlement_tag,
-			.software_version = r->software_version, .metric_name = r->metric_name,
-			.last_value = r->last_value, .first_start = rum_push_time(r->first_start),
-			.last_end = rum_push_time(r->last_end), .payload_sha256 = p->hashes[i],
-			.report = r->raw, .report_len = r->raw_len};
+		struct rum_store_report sr = rum_push_usage_report(p, i);
 		enum rum_store_outcome outcome = RUM_STORE_NEW;
 
 		rc = rum_store_report_put(txn, &sr, &outcome);
@@ -179,6 +210,60 @@ static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p)
 	}
 	return rc;
 }
+
+/* The batch's groupable usage messages (see rum_push_groupable), stored in
+ * one statement. Called after every unit's own run(), in both phases. */
+static int rum_push_group_run(struct rum_db_txn *txn, struct rum_db_work **units, size_t n)
+{
+	struct rum_store_usage *items = calloc(n ? n : 1, sizeof(*items));
+	struct rum_store_upload *ups = calloc(n ? n : 1, sizeof(*ups));
+	struct rum_push **pushes = calloc(n ? n : 1, sizeof(*pushes));
+	size_t k = 0, total = 0, at = 0;
+	struct rum_store_report *reports;
+	int rc = 0;
+
+	if (!items || !ups || !pushes)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		struct rum_push *p = units[i]->arg;
+
+		if (rum_push_groupable(p)) {
+			pushes[k++] = p;
+			total += p->msg->n_reports;
+		}
+	}
+	reports = calloc(total ? total : 1, sizeof(*reports));
+	if (!reports)
+		abort();
+	for (size_t i = 0; i < k; i++) {
+		const struct rum_message *m = pushes[i]->msg;
+		const struct rum_udi *udi = m->has_udi	       ? &m->udi
+					    : m->n_reports ? &m->reports[0].udi
+							   : NULL;
+
+		ups[i] = rum_push_usage_upload(pushes[i], udi);
+		items[i].upload = &ups[i];
+		items[i].reports = &reports[at];
+		items[i].n_reports = m->n_reports;
+		for (size_t j = 0; j < m->n_reports; j++)
+			reports[at++] = rum_push_usage_report(pushes[i], j);
+	}
+	if (k)
+		rc = rum_store_usage_batch(txn, items, k);
+	for (size_t i = 0; rc == 0 && i < k && rum_db_txn_has_results(txn); i++) {
+		pushes[i]->poll_id = ups[i].poll_id;
+		pushes[i]->n_new = items[i].n_new;
+		pushes[i]->n_duplicate = items[i].n_duplicate;
+		pushes[i]->n_conflict = items[i].n_conflict;
+	}
+	free(reports);
+	free(pushes);
+	free(ups);
+	free(items);
+	return rc;
+}
+
+static const struct rum_db_group rum_push_usage_group = {rum_push_group_run};
 
 static int rum_push_store_request(struct rum_db_txn *txn, struct rum_push *p)
 {
@@ -336,6 +421,7 @@ static int rum_push_init(struct rum_push *p, const struct rum_push_settings *s)
 		p->poll_id = -1; /* past int64: no such upload, answered as unknown */
 	p->work.prepare = rum_push_prepare;
 	p->work.run = rum_push_run;
+	p->work.group = &rum_push_usage_group;
 	p->work.done = rum_push_done;
 	p->work.arg = p;
 	return 0;

@@ -328,7 +328,8 @@ int rum_targets_file_submit(struct rum_targets_file *f, struct rum_db *db,
 	rum_crypto_sha256(f->sha, f->token, n);
 	f->done = done;
 	f->done_arg = arg;
-	f->work = (struct rum_db_work){rum_targets_file_prepare, rum_targets_file_run,
-				       rum_targets_file_done, f, NULL, NULL, 0};
+	f->work = (struct rum_db_work){.prepare = rum_targets_file_prepare,
+				       .run = rum_targets_file_run,
+				       .done = rum_targets_file_done, .arg = f};
 	return rum_db_submit(db, &f->work);
 }

@@ -98,6 +98,36 @@ class PushBatch(rumtest.RumTestCase):
         self.assertEqual(len(rows), 1)
         self.assertEqual(rumtest.json.loads(rows[0][2]), rep)
 
+    def test_failing_message_fails_alone(self):
+        """A message whose rows the database refuses fails by itself: the batch
+        statement it shared is retried without grouping, which finds it, and
+        every other message of the batch is stored."""
+        self.pg.psql(
+            "CREATE FUNCTION test_refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN IF NEW.report_id = 666 THEN RAISE EXCEPTION 'report 666 refused'; END IF; "
+            "RETURN NEW; END $$; "
+            "CREATE TRIGGER test_refuse_666 BEFORE INSERT ON rum_reports FOR EACH ROW "
+            "EXECUTE FUNCTION test_refuse_666()", db=self.db)
+        try:
+            devs = [Device() for _ in range(12)]
+            bodies = [rumtest.to_body(d.usage([d.report(report_id=666 if i == 5 else 600)]))
+                      for i, d in enumerate(devs)]
+            replies = self.concurrently(bodies)
+        finally:
+            self.pg.psql("DROP TRIGGER test_refuse_666 ON rum_reports; "
+                         "DROP FUNCTION test_refuse_666()", db=self.db)
+        for i, (d, r) in enumerate(zip(devs, replies)):
+            where = "udi_serial = %s" % sql_literal(d.sn)
+            if i == 5:
+                self.assertFalse(isinstance(r, Exception), r)
+                self.assertGreaterEqual(r.status, 500, r)
+                self.assertEqual(self.pg.count("uploads u JOIN devices d ON d.id = u.device_id",
+                                               "d." + where, db=self.db), 0)
+                self.assertEqual(self.pg.count("rum_reports", where, db=self.db), 0)
+            else:
+                self.assertOkPoll(r)
+                self.assertEqual(len(self.rows(d, 600)), 1)
+
 
 if __name__ == "__main__":
     rumtest.main()
