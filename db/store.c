@@ -106,6 +106,20 @@ const struct rum_db_stmt rum_db_statements[] = {
 	 "THEN rum_ack_take(u.device_id, $3, 'poll') END "
 	 "FROM uploads u WHERE u.poll_id = $2 AND u.tenant_id = $1",
 	 3},
+	/* A batch's result polls in one statement (rum_store_poll_batch): a
+	 * row per poll whose upload exists in its tenant, with the ACK taken
+	 * for its device when one waits (as poll_take). */
+	{"poll_batch",
+	 "SELECT x.ord, CASE WHEN EXISTS (SELECT 1 FROM acks a WHERE a.device_id = u.device_id "
+	 "AND a.delivered_at IS NULL AND a.superseded_by IS NULL) "
+	 "THEN rum_ack_take(u.device_id, x.address, 'poll') END "
+	 "FROM unnest($1::int8[], $2::int8[], $3::text[]) WITH ORDINALITY "
+	 "AS x(tenant, poll, address, ord) "
+	 /* One index lookup per poll: LIMIT keeps the planner from joining
+	  * the arrays with a scan of all uploads. */
+	 "CROSS JOIN LATERAL (SELECT u.device_id FROM uploads u WHERE u.poll_id = x.poll "
+	 "AND u.tenant_id = x.tenant LIMIT 1) u ORDER BY x.ord",
+	 3},
 	{"capture_insert",
 	 "INSERT INTO captures (tenant_name, method, path, headers, source_address, body, reason) "
 	 "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
@@ -474,6 +488,71 @@ int rum_store_usage_batch(struct rum_db_txn *txn, struct rum_store_usage *items,
 	rc = rum_store_usage_read(res, items, n);
 	PQclear(res);
 	return rc;
+}
+
+int rum_store_poll_batch(struct rum_db_txn *txn, struct rum_store_poll *items, size_t n)
+{
+	static const uint32_t oids[3] = {RUM_OID_INT8, RUM_OID_INT8, RUM_OID_TEXT};
+	struct rum_store_array a[3];
+	const char *values[3] = {0};
+	int lengths[3] = {0}, formats[3] = {1, 1, 1};
+	int rc = 0;
+	PGresult *res;
+
+	memset(a, 0, sizeof(a));
+	if (!rum_db_txn_has_results(txn)) {
+		for (int i = 0; i < 3; i++)
+			rum_store_array_init(&a[i]);
+		for (size_t i = 0; i < n; i++) {
+			rum_store_array_int8(&a[0], items[i].tenant_id, false);
+			rum_store_array_int8(&a[1], items[i].poll_id, false);
+			rum_store_array_text(&a[2], items[i].address);
+		}
+		for (int i = 0; i < 3; i++) {
+			lengths[i] = rum_store_array_finish(&a[i], oids[i]);
+			values[i] = a[i].p;
+		}
+	}
+	res = rum_db_exec(txn, "poll_batch", 3, values, lengths, formats, 1, &rc);
+	for (int i = 0; i < 3; i++)
+		free(a[i].p);
+	if (!res)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		items[i].found = false;
+		items[i].content = NULL;
+		items[i].len = 0;
+	}
+	/* Binary result: ord as a big-endian int8 (1-based), the ACK as bytea. */
+	for (int row = 0; row < PQntuples(res); row++) {
+		const unsigned char *v = (const unsigned char *)PQgetvalue(res, row, 0);
+		uint64_t ord = 0;
+		struct rum_store_poll *it;
+
+		for (int k = 0; k < 8 && PQgetlength(res, row, 0) == 8; k++)
+			ord = ord << 8 | v[k];
+		if (ord < 1 || ord > n || items[ord - 1].found) {
+			for (size_t i = 0; i < n; i++) {
+				free(items[i].content);
+				items[i].content = NULL;
+				items[i].found = false;
+			}
+			PQclear(res);
+			return rum_err_set(RUM_EINTERNAL, "poll_batch returned a bad row");
+		}
+		it = &items[ord - 1];
+		it->found = true;
+		if (!PQgetisnull(res, row, 1)) {
+			it->len = (size_t)PQgetlength(res, row, 1);
+			it->content = malloc(it->len + 1);
+			if (!it->content)
+				abort();
+			memcpy(it->content, PQgetvalue(res, row, 1), it->len);
+			it->content[it->len] = '\0';
+		}
+	}
+	PQclear(res);
+	return 0;
 }
 
 /* Copies a binary bytea column (NULL -> *content NULL). */

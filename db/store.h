@@ -113,6 +113,19 @@ int rum_store_ack_take(struct rum_db_txn *txn, int64_t tenant_id, const char *pi
 int rum_store_poll_take(struct rum_db_txn *txn, int64_t tenant_id, int64_t poll_id,
 			const char *address, bool *found, char **content, size_t *len);
 
+/* Result polls of a batch in one statement: for each, as
+ * rum_store_poll_take (in item order, so two polls of one device hand a
+ * waiting ACK to the first). */
+struct rum_store_poll {
+	int64_t tenant_id, poll_id;
+	const char *address;
+	/* outputs, when results are there */
+	bool found;
+	char *content; /* malloc'd ACK bytes (caller frees), NULL when none */
+	size_t len;
+};
+int rum_store_poll_batch(struct rum_db_txn *txn, struct rum_store_poll *items, size_t n);
+
 /* --- captures --- */
 struct rum_store_capture {
 	const char *tenant_name;

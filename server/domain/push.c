@@ -284,16 +284,64 @@ static int rum_push_store_request(struct rum_db_txn *txn, struct rum_push *p)
 	return rc;
 }
 
+static bool rum_push_poll_groupable(const struct rum_push *p)
+{
+	return p->tenant_id != 0 && p->msg && p->msg->kind == RUM_MSG_POLL;
+}
+
 static int rum_push_poll(struct rum_db_txn *txn, struct rum_push *p)
 {
 	bool found = false;
-	int rc = rum_store_poll_take(txn, p->tenant_id, p->poll_id, p->address, &found, &p->ack,
-				     &p->ack_len);
+	int rc;
 
+	if (rum_db_txn_grouped(txn) && rum_push_poll_groupable(p))
+		return 0; /* rum_push_poll_group_run answers it */
+	rc = rum_store_poll_take(txn, p->tenant_id, p->poll_id, p->address, &found, &p->ack,
+				 &p->ack_len);
 	if (rc == 0 && rum_db_txn_has_results(txn) && !found)
 		p->rc = rum_err_set(RUM_ENOTFOUND, "unknown poll_id");
 	return rc;
 }
+
+/* The batch's result polls, answered by one statement. Called after every
+ * unit's own run(), in both phases. */
+static int rum_push_poll_group_run(struct rum_db_txn *txn, struct rum_db_work **units, size_t n)
+{
+	struct rum_store_poll *items = calloc(n ? n : 1, sizeof(*items));
+	struct rum_push **pushes = calloc(n ? n : 1, sizeof(*pushes));
+	size_t k = 0;
+	int rc = 0;
+
+	if (!items || !pushes)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		struct rum_push *p = units[i]->arg;
+
+		if (!rum_push_poll_groupable(p))
+			continue;
+		items[k] = (struct rum_store_poll){p->tenant_id, p->poll_id, p->address, false,
+						   NULL, 0};
+		pushes[k++] = p;
+	}
+	if (k)
+		rc = rum_store_poll_batch(txn, items, k);
+	for (size_t i = 0; rc == 0 && i < k && rum_db_txn_has_results(txn); i++) {
+		struct rum_push *p = pushes[i];
+
+		free(p->ack);
+		p->ack = items[i].content;
+		p->ack_len = items[i].len;
+		if (!items[i].found) {
+			p->rc = RUM_ENOTFOUND;
+			snprintf(p->err, sizeof(p->err), "unknown poll_id");
+		}
+	}
+	free(pushes);
+	free(items);
+	return rc;
+}
+
+static const struct rum_db_group rum_push_poll_group = {rum_push_poll_group_run};
 
 static int rum_push_hello(struct rum_db_txn *txn, struct rum_push *p)
 {
@@ -421,7 +469,10 @@ static int rum_push_init(struct rum_push *p, const struct rum_push_settings *s)
 		p->poll_id = -1; /* past int64: no such upload, answered as unknown */
 	p->work.prepare = rum_push_prepare;
 	p->work.run = rum_push_run;
-	p->work.group = &rum_push_usage_group;
+	p->work.group = !p->msg				  ? NULL
+			: p->msg->kind == RUM_MSG_USAGE ? &rum_push_usage_group
+			: p->msg->kind == RUM_MSG_POLL  ? &rum_push_poll_group
+							  : NULL;
 	p->work.done = rum_push_done;
 	p->work.arg = p;
 	return 0;

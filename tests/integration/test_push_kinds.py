@@ -3,6 +3,7 @@ tenants, sub-paths, captures, byte-exact report storage and device upserts."""
 
 import base64
 import json
+import threading
 import time
 
 import rumtest
@@ -266,6 +267,36 @@ class PushKinds(rumtest.RumTestCase):
                          "a superseded ACK must not be lost")
         r = self.rumd.post(pi_path(), poll_message(poll_id))
         self.assertEqual(r.json.get("status"), "OK_POLL", r)
+
+    def test_concurrent_polls_hand_an_ack_out_once(self):
+        """Polls arriving together are answered together: of 16 polls of one
+        upload with an ACK waiting, one gets the ACK and 15 OK_POLL; unknown
+        poll ids among them get 404 without costing the others."""
+        dev = Device()
+        poll_id = self.assertOkPoll(self.rumd.post(pi_path(), dev.usage([dev.report()])))
+        ack_id = self.insert_ack(dev, b"<smartLicense>once</smartLicense>")
+        bodies = [poll_message(poll_id, nonce="c%d" % i) for i in range(16)]
+        bodies += [poll_message(str(987654321000 + i)) for i in range(4)]
+        barrier = threading.Barrier(len(bodies))
+        replies = [None] * len(bodies)
+
+        def client(i):
+            barrier.wait()
+            replies[i] = self.rumd.post(pi_path(), bodies[i], timeout=60)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(len(bodies))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        statuses = sorted(r.json.get("status") for r in replies[:16])
+        self.assertEqual(statuses, ["OK"] + ["OK_POLL"] * 15, replies)
+        got = [r for r in replies[:16] if r.json.get("status") == "OK"][0]
+        self.assertEqual([base64.b64decode(a["smart_license"]) for a in got.json["acknowledgements"]],
+                         [b"<smartLicense>once</smartLicense>"])
+        for r in replies[16:]:
+            self.assertEqual(r.status, 404, r)
+        self.assertEqual(self.scalar("SELECT count(*) FROM ack_deliveries WHERE ack_id = %s" % ack_id), "1")
 
     def test_poll_unknown_id(self):
         r = self.rumd.post(pi_path(), poll_message("987654321987"))
