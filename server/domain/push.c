@@ -167,15 +167,26 @@ static struct rum_store_report rum_push_usage_report(const struct rum_push *p, s
 		.report = r->raw, .report_len = r->raw_len};
 }
 
+/* Messages larger than this are stored by their own statements: a batch's
+ * usage statement then carries at most batch_max times twice this (the
+ * reports, and the whole body when it is kept as a pending request). */
+#define RUM_PUSH_GROUP_MAX_BYTES (256 * 1024)
+
 /* A usage message whose reports are all of its own device: when the batch
  * runs grouped, its upload and reports are stored by the batch's one usage
- * statement (rum_push_group_run); its device is still touched by itself. */
+ * statement (rum_push_group_run); its device is still touched by itself.
+ * Messages that are not (a stack's, carrying other devices' reports) store
+ * theirs in their own run(), before the group: when one of them and a
+ * grouped message carry the same report in one batch, its copy is the one
+ * stored first. Concurrent messages have no order of their own (a batch is
+ * sorted by device), so either copy is a first arrival; both are kept. */
 static bool rum_push_groupable(const struct rum_push *p)
 {
 	const struct rum_message *m = p->msg;
 	const struct rum_udi *udi;
 
-	if (p->tenant_id == 0 || !m || m->kind != RUM_MSG_USAGE || p->rc != 0)
+	if (p->tenant_id == 0 || !m || m->kind != RUM_MSG_USAGE || p->rc != 0 ||
+	    p->body_len > RUM_PUSH_GROUP_MAX_BYTES)
 		return false;
 	if (!m->has_udi && m->n_reports == 0)
 		return true;
@@ -304,7 +315,9 @@ static int rum_push_poll(struct rum_db_txn *txn, struct rum_push *p)
 }
 
 /* The batch's result polls, answered by one statement. Called after every
- * unit's own run(), in both phases. */
+ * unit's own run(), in both phases. The ACKs it takes are locked after those
+ * the batch's hellos took, not in device order: two batches crossing that
+ * way may deadlock, which the pool retries. */
 static int rum_push_poll_group_run(struct rum_db_txn *txn, struct rum_db_work **units, size_t n)
 {
 	struct rum_store_poll *items = calloc(n ? n : 1, sizeof(*items));
