@@ -207,19 +207,27 @@ int rum_db_ack_file_take(struct rum_db_txn *txn, PGresult *res, const char *deli
 	return rc;
 }
 
-void rum_db_copy_bytes(PGresult *res, int col, char **content, size_t *len)
+void rum_db_copy_value(PGresult *res, int row, int col, char **content, size_t *len)
 {
 	size_t n;
 
 	*content = NULL;
 	*len = 0;
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, col))
+	if (row >= PQntuples(res) || PQgetisnull(res, row, col))
 		return;
-	n = (size_t)PQgetlength(res, 0, col);
+	n = (size_t)PQgetlength(res, row, col);
 	*content = malloc(n + 1);
 	if (!*content)
 		abort();
-	memcpy(*content, PQgetvalue(res, 0, col), n);
+	memcpy(*content, PQgetvalue(res, row, col), n);
 	(*content)[n] = '\0';
 	*len = n;
+}
+
+void rum_db_copy_bytes(PGresult *res, int col, char **content, size_t *len)
+{
+	*content = NULL;
+	*len = 0;
+	if (PQntuples(res) == 1)
+		rum_db_copy_value(res, 0, col, content, len);
 }

@@ -69,6 +69,9 @@ int rum_db_ack_file_take(struct rum_db_txn *txn, PGresult *res, const char *deli
  * has not exactly one row or the value is NULL. */
 void rum_db_copy_bytes(PGresult *res, int col, char **content, size_t *len);
 
+/* The same for row `row` of a result of any number of rows. */
+void rum_db_copy_value(PGresult *res, int row, int col, char **content, size_t *len);
+
 /* Runs a plain command (BEGIN, COMMIT, ROLLBACK): 0 or an error code. */
 int rum_db_command(struct rum_db_txn *txn, const char *sql);
 

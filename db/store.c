@@ -542,14 +542,7 @@ int rum_store_poll_batch(struct rum_db_txn *txn, struct rum_store_poll *items, s
 		}
 		it = &items[ord - 1];
 		it->found = true;
-		if (!PQgetisnull(res, row, 1)) {
-			it->len = (size_t)PQgetlength(res, row, 1);
-			it->content = malloc(it->len + 1);
-			if (!it->content)
-				abort();
-			memcpy(it->content, PQgetvalue(res, row, 1), it->len);
-			it->content[it->len] = '\0';
-		}
+		rum_db_copy_value(res, row, 1, &it->content, &it->len);
 	}
 	PQclear(res);
 	return 0;

@@ -23,6 +23,10 @@
  * No exceptions are thrown or caught (RapidJSON reports errors by value). */
 #include "json_sax.h"
 
+extern "C" {
+#include "text.h"
+}
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -516,22 +520,11 @@ namespace {
 
 int hex4(const char *p, unsigned *out)
 {
-	unsigned v = 0;
+	unsigned char b[2];
 
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
+	if (rum_text_unhex(b, p, 2) != 0)
+		return -1;
+	*out = (unsigned)b[0] << 8 | b[1];
 	return 0;
 }
 

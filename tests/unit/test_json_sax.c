@@ -4,6 +4,7 @@
  * strings with escapes at every alignment). */
 #include "check.h"
 #include "util/json_sax.h"
+#include "util/text.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -367,22 +368,11 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 
 static int hex4(const char *p, unsigned *out)
 {
-	unsigned v = 0;
+	unsigned char b[2];
 
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
+	if (rum_text_unhex(b, p, 2) != 0)
+		return -1;
+	*out = (unsigned)b[0] << 8 | b[1];
 	return 0;
 }
 
