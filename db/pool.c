@@ -408,6 +408,8 @@ static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 		if (group_failed) {
 			/* Which unit's data failed the group statement is not known:
 			 * each unit does its own work in the retry. */
+			rum_log_warn("db: a batch statement for %d units failed (%s); storing "
+				     "them one by one", count, msg);
 			grouped = false;
 			continue;
 		}

@@ -7,6 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Device upsert at contact time (device_touch, device_batch). Empty
+ * strings never overwrite what a device told before. A device seen less
+ * than a minute ago with nothing new is not written again: a catching-up
+ * device's hello, usage and polls cost one row version, not one each.
+ * Prepared statements rather than an SQL function: they are planned once
+ * per connection, a function body on every call. */
+#define RUM_DEVICE_UPSERT_TAIL                                                                    \
+	"ON CONFLICT (tenant_id, udi_pid, udi_serial) DO UPDATE SET "                             \
+	"hostname = COALESCE(NULLIF(EXCLUDED.hostname, ''), d.hostname), "                        \
+	"software_tag = COALESCE(NULLIF(EXCLUDED.software_tag, ''), d.software_tag), "            \
+	"software_version = COALESCE(NULLIF(EXCLUDED.software_version, ''), d.software_version), " \
+	"last_contact = now(), last_address = EXCLUDED.last_address "                             \
+	"WHERE d.last_contact < now() - interval '60 seconds' "                                   \
+	"OR d.last_address <> EXCLUDED.last_address "                                             \
+	"OR (EXCLUDED.hostname <> '' AND EXCLUDED.hostname <> d.hostname) "                       \
+	"OR (EXCLUDED.software_tag <> '' AND EXCLUDED.software_tag <> d.software_tag) "           \
+	"OR (EXCLUDED.software_version <> '' AND EXCLUDED.software_version <> d.software_version)"
+
 const struct rum_db_stmt rum_db_statements[] = {
 	{"tenant_find", "SELECT id FROM tenants WHERE name = $1", 1},
 	/* When a concurrent transaction inserts the same name, this waits for
@@ -22,26 +40,20 @@ const struct rum_db_stmt rum_db_statements[] = {
 	 "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
 	 "FROM tenants ORDER BY name",
 	 0},
-	/* Device upsert at contact time. Empty strings never overwrite what a
-	 * device told before. A prepared statement rather than an SQL function:
-	 * it is planned once per connection, a function body on every call. */
 	{"device_touch",
 	 "INSERT INTO devices AS d (tenant_id, udi_pid, udi_serial, hostname, software_tag, "
 	 "software_version, last_address) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-	 "ON CONFLICT (tenant_id, udi_pid, udi_serial) DO UPDATE SET "
-	 "hostname = COALESCE(NULLIF(EXCLUDED.hostname, ''), d.hostname), "
-	 "software_tag = COALESCE(NULLIF(EXCLUDED.software_tag, ''), d.software_tag), "
-	 "software_version = COALESCE(NULLIF(EXCLUDED.software_version, ''), d.software_version), "
-	 "last_contact = now(), last_address = EXCLUDED.last_address "
-	 /* A device seen less than a minute ago with nothing new is not written
-	  * again: a catching-up device's hello, usage and polls cost one row
-	  * version, not one each. */
-	 "WHERE d.last_contact < now() - interval '60 seconds' "
-	 "OR d.last_address <> EXCLUDED.last_address "
-	 "OR (EXCLUDED.hostname <> '' AND EXCLUDED.hostname <> d.hostname) "
-	 "OR (EXCLUDED.software_tag <> '' AND EXCLUDED.software_tag <> d.software_tag) "
-	 "OR (EXCLUDED.software_version <> '' AND EXCLUDED.software_version <> d.software_version)",
-	 7},
+	 RUM_DEVICE_UPSERT_TAIL, 7},
+	/* Several devices touched as device_touch would, one statement
+	 * (rum_store_device_batch): one array element per distinct device,
+	 * written in array order. */
+	{"device_batch",
+	 "INSERT INTO devices AS d (tenant_id, udi_pid, udi_serial, hostname, software_tag, "
+	 "software_version, last_address) SELECT tenant, pid, sn, hostname, tag, version, "
+	 "address FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], "
+	 "$6::text[], $7::text[]) WITH ORDINALITY AS x(tenant, pid, sn, hostname, tag, version, "
+	 "address, ord) ORDER BY ord "
+	 RUM_DEVICE_UPSERT_TAIL, 7},
 	{"upload_insert",
 	 "INSERT INTO uploads (tenant_id, device_id, kind, source, source_address, sub_path, "
 	 "request_body, request_state, poll_id) VALUES ($1, (SELECT id FROM devices "
@@ -489,6 +501,94 @@ int rum_store_usage_batch(struct rum_db_txn *txn, struct rum_store_usage *items,
 	rc = rum_store_usage_read(res, items, n);
 	PQclear(res);
 	return rc;
+}
+
+/* Items in device order (tenant, PID, serial), item order within a device. */
+static int rum_store_device_order(const void *pa, const void *pb)
+{
+	const struct rum_store_device *a = *(const struct rum_store_device *const *)pa;
+	const struct rum_store_device *b = *(const struct rum_store_device *const *)pb;
+	int c;
+
+	if (a->tenant_id != b->tenant_id)
+		return a->tenant_id < b->tenant_id ? -1 : 1;
+	if ((c = strcmp(a->pid, b->pid)) != 0 || (c = strcmp(a->sn, b->sn)) != 0)
+		return c;
+	return a < b ? -1 : a > b; /* items are one array */
+}
+
+static bool rum_store_same_device(const struct rum_store_device *a,
+				  const struct rum_store_device *b)
+{
+	return a->tenant_id == b->tenant_id && strcmp(a->pid, b->pid) == 0 &&
+	       strcmp(a->sn, b->sn) == 0;
+}
+
+/* The arrays of device_batch: one element per distinct device, its touches
+ * folded as device_touch would apply them one after another. */
+static void rum_store_device_arrays(struct rum_store_array *a,
+				    const struct rum_store_device *items, size_t n)
+{
+	const struct rum_store_device **order = malloc((n ? n : 1) * sizeof(*order));
+
+	if (!order)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		order[i] = &items[i];
+	qsort(order, n, sizeof(*order), rum_store_device_order);
+	for (int i = 0; i < 7; i++)
+		rum_store_array_init(&a[i]);
+	for (size_t i = 0; i < n;) {
+		const struct rum_store_device *d = order[i];
+		const char *hostname = "", *tag = "", *version = "", *address = "";
+
+		for (; i < n && rum_store_same_device(order[i], d); i++) {
+			const struct rum_store_device *t = order[i];
+
+			hostname = t->hostname && t->hostname[0] ? t->hostname : hostname;
+			tag = t->software_tag && t->software_tag[0] ? t->software_tag : tag;
+			version = t->software_version && t->software_version[0]
+					  ? t->software_version
+					  : version;
+			address = t->address ? t->address : "";
+		}
+		rum_store_array_int8(&a[0], d->tenant_id, false);
+		rum_store_array_text(&a[1], d->pid);
+		rum_store_array_text(&a[2], d->sn);
+		rum_store_array_text(&a[3], hostname);
+		rum_store_array_text(&a[4], tag);
+		rum_store_array_text(&a[5], version);
+		rum_store_array_text(&a[6], address);
+	}
+	free(order);
+}
+
+int rum_store_device_batch(struct rum_db_txn *txn, const struct rum_store_device *items,
+			   size_t n)
+{
+	static const uint32_t oids[7] = {RUM_OID_INT8, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT,
+					 RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT};
+	struct rum_store_array a[7];
+	const char *values[7] = {0};
+	int lengths[7] = {0}, formats[7] = {1, 1, 1, 1, 1, 1, 1};
+	int rc = 0;
+	PGresult *res;
+
+	memset(a, 0, sizeof(a));
+	if (!rum_db_txn_has_results(txn)) {
+		rum_store_device_arrays(a, items, n);
+		for (int i = 0; i < 7; i++) {
+			lengths[i] = rum_store_array_finish(&a[i], oids[i]);
+			values[i] = a[i].p;
+		}
+	}
+	res = rum_db_exec(txn, "device_batch", 7, values, lengths, formats, 0, &rc);
+	for (int i = 0; i < 7; i++)
+		free(a[i].p);
+	if (!res)
+		return rc;
+	PQclear(res);
+	return 0;
 }
 
 int rum_store_poll_batch(struct rum_db_txn *txn, struct rum_store_poll *items, size_t n)

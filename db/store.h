@@ -44,6 +44,18 @@ int rum_store_device_touch(struct rum_db_txn *txn, int64_t tenant_id, const char
 			   const char *sn, const char *hostname, const char *software_tag,
 			   const char *software_version, const char *address);
 
+/* Touches several devices in one statement, with the same outcome as
+ * rum_store_device_touch on each item in item order. Devices are written in
+ * device order (tenant, PID, serial), so that two batches touching the same
+ * devices lock them alike. */
+struct rum_store_device {
+	int64_t tenant_id;
+	const char *pid, *sn;
+	const char *hostname, *software_tag, *software_version, *address;
+};
+int rum_store_device_batch(struct rum_db_txn *txn, const struct rum_store_device *items,
+			   size_t n);
+
 /* --- uploads (poll ids) --- */
 struct rum_store_upload {
 	int64_t tenant_id;

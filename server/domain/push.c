@@ -92,29 +92,50 @@ static bool rum_push_same_udi(const struct rum_udi *a, const struct rum_udi *b)
 	return strcmp(a->pid, b->pid) == 0 && strcmp(a->sn, b->sn) == 0;
 }
 
+/* The device a message speaks for: its UDI, else its first report's; hostname
+ * and tag from the message, else from its first report of that device.
+ * False when the message names no device. */
+static bool rum_push_device(const struct rum_push *p, struct rum_store_device *dev,
+			    const struct rum_udi **udi_out)
+{
+	const struct rum_message *m = p->msg;
+	const struct rum_udi *udi;
+	const struct rum_report *first = NULL;
+
+	*udi_out = NULL;
+	if (!m->has_udi && m->n_reports == 0)
+		return false;
+	udi = m->has_udi ? &m->udi : &m->reports[0].udi;
+	for (size_t i = 0; i < m->n_reports && !first; i++)
+		if (rum_push_same_udi(&m->reports[i].udi, udi))
+			first = &m->reports[i];
+	*dev = (struct rum_store_device){
+		.tenant_id = p->tenant_id, .pid = udi->pid, .sn = udi->sn,
+		.hostname = m->hostname[0] || !first ? m->hostname : first->hostname,
+		.software_tag = m->software_tag[0] || !first ? m->software_tag
+							    : first->software_tag,
+		.software_version = first ? first->software_version : "",
+		.address = p->address};
+	*udi_out = udi;
+	return true;
+}
+
 /* Touches every distinct device of a usage message, the message's own device
- * (the envelope's, else the first report's) first. Its software version, and
+ * (the envelope's, else the first report's) first (rum_push_device). Its software version, and
  * in the reports[] shape its hostname and tag, come from its first report. */
 static int rum_push_touch_devices(struct rum_db_txn *txn, struct rum_push *p,
 				  const struct rum_udi **upload_udi)
 {
 	struct rum_message *m = p->msg;
 	const struct rum_udi *udi;
-	const struct rum_report *first = NULL;
+	struct rum_store_device dev;
 	int rc;
 
 	*upload_udi = NULL;
-	if (!m->has_udi && m->n_reports == 0)
+	if (!rum_push_device(p, &dev, &udi))
 		return 0;
-	udi = m->has_udi ? &m->udi : &m->reports[0].udi;
-	for (size_t i = 0; i < m->n_reports && !first; i++)
-		if (rum_push_same_udi(&m->reports[i].udi, udi))
-			first = &m->reports[i];
-	rc = rum_store_device_touch(txn, p->tenant_id, udi->pid, udi->sn,
-				    m->hostname[0] || !first ? m->hostname : first->hostname,
-				    m->software_tag[0] || !first ? m->software_tag
-								 : first->software_tag,
-				    first ? first->software_version : "", p->address);
+	rc = rum_store_device_touch(txn, dev.tenant_id, dev.pid, dev.sn, dev.hostname,
+				    dev.software_tag, dev.software_version, dev.address);
 	*upload_udi = udi;
 	for (size_t i = 0; rc == 0 && i < m->n_reports; i++) {
 		const struct rum_report *r = &m->reports[i];
@@ -174,7 +195,7 @@ static struct rum_store_report rum_push_usage_report(const struct rum_push *p, s
 
 /* A usage message whose reports are all of its own device: when the batch
  * runs grouped, its upload and reports are stored by the batch's one usage
- * statement (rum_push_group_run); its device is still touched by itself.
+ * statement (rum_push_group_run), its device by the batch's device statement.
  * Messages that are not (a stack's, carrying other devices' reports) store
  * theirs in their own run(), before the group: when one of them and a
  * grouped message carry the same report in one batch, its copy is the one
@@ -202,9 +223,12 @@ static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p)
 	struct rum_message *m = p->msg;
 	const struct rum_udi *udi;
 	struct rum_store_upload up;
-	int rc = rum_push_touch_devices(txn, p, &udi);
+	int rc;
 
-	if (rc != 0 || (rum_db_txn_grouped(txn) && rum_push_groupable(p)))
+	if (rum_db_txn_grouped(txn) && rum_push_groupable(p))
+		return 0; /* rum_push_group_run stores it */
+	rc = rum_push_touch_devices(txn, p, &udi);
+	if (rc != 0)
 		return rc;
 	up = rum_push_usage_upload(p, udi);
 	rc = rum_store_upload_insert(txn, &up, &p->poll_id);
@@ -229,11 +253,12 @@ static int rum_push_group_run(struct rum_db_txn *txn, struct rum_db_work **units
 	struct rum_store_usage *items = calloc(n ? n : 1, sizeof(*items));
 	struct rum_store_upload *ups = calloc(n ? n : 1, sizeof(*ups));
 	struct rum_push **pushes = calloc(n ? n : 1, sizeof(*pushes));
-	size_t k = 0, total = 0, at = 0;
+	struct rum_store_device *devs = calloc(n ? n : 1, sizeof(*devs));
+	size_t k = 0, total = 0, at = 0, n_devs = 0;
 	struct rum_store_report *reports;
 	int rc = 0;
 
-	if (!items || !ups || !pushes)
+	if (!items || !ups || !pushes || !devs)
 		abort();
 	for (size_t i = 0; i < n; i++) {
 		struct rum_push *p = units[i]->arg;
@@ -248,10 +273,9 @@ static int rum_push_group_run(struct rum_db_txn *txn, struct rum_db_work **units
 		abort();
 	for (size_t i = 0; i < k; i++) {
 		const struct rum_message *m = pushes[i]->msg;
-		const struct rum_udi *udi = m->has_udi	       ? &m->udi
-					    : m->n_reports ? &m->reports[0].udi
-							   : NULL;
+		const struct rum_udi *udi;
 
+		n_devs += rum_push_device(pushes[i], &devs[n_devs], &udi);
 		ups[i] = rum_push_usage_upload(pushes[i], udi);
 		items[i].upload = &ups[i];
 		items[i].reports = &reports[at];
@@ -259,7 +283,10 @@ static int rum_push_group_run(struct rum_db_txn *txn, struct rum_db_work **units
 		for (size_t j = 0; j < m->n_reports; j++)
 			reports[at++] = rum_push_usage_report(pushes[i], j);
 	}
-	if (k)
+	/* The devices first: the uploads refer to them. */
+	if (n_devs)
+		rc = rum_store_device_batch(txn, devs, n_devs);
+	if (rc == 0 && k)
 		rc = rum_store_usage_batch(txn, items, k);
 	for (size_t i = 0; rc == 0 && i < k && rum_db_txn_has_results(txn); i++) {
 		pushes[i]->poll_id = ups[i].poll_id;
@@ -268,6 +295,7 @@ static int rum_push_group_run(struct rum_db_txn *txn, struct rum_db_work **units
 		pushes[i]->n_conflict = items[i].n_conflict;
 	}
 	free(reports);
+	free(devs);
 	free(pushes);
 	free(ups);
 	free(items);

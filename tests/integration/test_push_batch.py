@@ -128,6 +128,37 @@ class PushBatch(rumtest.RumTestCase):
                 self.assertOkPoll(r)
                 self.assertEqual(len(self.rows(d, 600)), 1)
 
+        self.assertIn("storing them one by one", self.rumd.log())
+
+    def test_messages_of_one_device_share_a_batch(self):
+        """Concurrent messages of one device are stored by the batch
+        statements together (its touches folded into one row write) rather
+        than failing them and falling back to one by one; the device ends
+        with one of the hostnames it sent and every report is stored."""
+        shared = False
+        for attempt in range(5):
+            dev = Device()
+            names = ["host-%d-%d" % (attempt, i) for i in range(16)]
+            before = self.rumd.log_size()
+            replies = self.concurrently([
+                rumtest.to_body(dev.usage([dev.report(report_id=700 + i)], hostname=names[i]))
+                for i in range(16)])
+            for r in replies:
+                self.assertOkPoll(r)
+            where = "udi_serial = %s" % sql_literal(dev.sn)
+            self.assertNotIn("one by one", self.rumd.log(before))
+            self.assertEqual(self.pg.count("devices", where, db=self.db), 1)
+            self.assertIn(self.pg.scalar("SELECT hostname FROM devices WHERE " + where,
+                                         db=self.db), names)
+            self.assertEqual(self.pg.count("rum_reports", where, db=self.db), 16)
+            # Rows written by one transaction share its xmin.
+            if self.pg.scalar("SELECT count(DISTINCT u.xmin::text) < count(*) FROM uploads u "
+                              "JOIN devices d ON d.id = u.device_id WHERE d." + where,
+                              db=self.db) == "t":
+                shared = True
+                break
+        self.assertTrue(shared, "16 concurrent messages of one device never shared a batch")
+
 
 if __name__ == "__main__":
     rumtest.main()
