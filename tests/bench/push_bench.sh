@@ -3,8 +3,10 @@
 #   1. builds rumd and push_load (if needed) into $RUM_BUILD_DIR (default build/),
 #   2. starts a throwaway PostgreSQL 15 cluster on a free loopback port
 #      (fsync on, synchronous_commit on, shared_buffers 128MB, defaults otherwise),
-#   3. measures the PostgreSQL ceilings with pgbench for rows like rum_reports:
-#      one durable commit per row, then 100 rows per commit (multi-row INSERT),
+#   3. measures the PostgreSQL ceilings with pgbench for rows like rumd's, of
+#      the sizes push_load sends: report rows with one durable commit each,
+#      then 100 per commit (multi-row INSERT), then 100 reports per commit
+#      each with its upload row, as rumd stores a one-report message,
 #   4. starts `rumd serve` on that cluster and drives it with push_load,
 #   5. prints a summary: rumd reports/s against both ceilings, latency, peak RSS.
 # Prints figures; never fails on timing. Exit status is non-zero only when
@@ -12,7 +14,8 @@
 #
 # Environment: CLIENTS (64), DURATION (20 s), REPORTS_PER_MESSAGE (1),
 #   WARMUP (3 s), MIN_KB/MAX_KB (4/20), NO_POLL=1, SEED (1),
-#   PG_CLIENTS (64), PG_DURATION (15 s), PG_REPORT_KB (8), PG_BATCH (100),
+#   PG_CLIENTS (64), PG_DURATION (15 s), PG_BATCH (100), PG_REPORT_KB (unset:
+#   report texts from MIN_KB to MAX_KB like push_load's; set: all that size),
 #   PG_BINDIR (/usr/lib/postgresql/15/bin), RUM_BUILD_DIR (build),
 #   SKIP_PGBENCH=1, SKIP_RUMD=1, KEEP_TMP=1 (keep logs in the temp dir),
 #   PG_TCP=1 (rumd and pgbench reach PostgreSQL over loopback TCP instead of
@@ -31,7 +34,7 @@ MAX_KB=${MAX_KB:-20}
 SEED=${SEED:-1}
 PG_CLIENTS=${PG_CLIENTS:-64}
 PG_DURATION=${PG_DURATION:-15}
-PG_REPORT_KB=${PG_REPORT_KB:-8}
+PG_REPORT_KB=${PG_REPORT_KB:-}
 PG_BATCH=${PG_BATCH:-100}
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 build=${RUM_BUILD_DIR:-build}
@@ -40,9 +43,10 @@ case $build in /*) ;; *) build=$root/$build ;; esac
 say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'push_bench: %s\n' "$*" >&2; exit 1; }
 
-for v in CLIENTS DURATION REPORTS_PER_MESSAGE WARMUP PG_CLIENTS PG_DURATION PG_REPORT_KB PG_BATCH MIN_KB MAX_KB SEED; do
+for v in CLIENTS DURATION REPORTS_PER_MESSAGE WARMUP PG_CLIENTS PG_DURATION PG_BATCH MIN_KB MAX_KB SEED; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number (got '${!v}')"
 done
+[ -z "$PG_REPORT_KB" ] || [[ $PG_REPORT_KB =~ ^[0-9]+$ ]] || die "PG_REPORT_KB must be a whole number (got '$PG_REPORT_KB')"
 [ -x "$PG_BINDIR/initdb" ] && [ -x "$PG_BINDIR/pgbench" ] || die "PostgreSQL binaries not found in $PG_BINDIR"
 
 # ------------------------------------------------------------ cleanup
@@ -90,6 +94,20 @@ busy_pct() { # busy% between two "busy total" samples
 }
 proc_cpu_s() { # user+system CPU seconds of a pid
 	awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f", ($12+$13)/hz}' "/proc/$1/stat" 2>/dev/null || echo "?"
+}
+pg_cpu_s() { # CPU seconds of the benchmark's PostgreSQL cluster: the postmaster, its
+	# live children, and (cutime/cstime) the children it has reaped
+	local pm hz t
+	pm=$(head -1 "$tmp/pg/data/postmaster.pid" 2>/dev/null) || { echo "?"; return; }
+	hz=$(getconf CLK_TCK)
+	t=$(awk '{sub(/^.*\) /, ""); print $12+$13+$14+$15}' "/proc/$pm/stat" 2>/dev/null) || { echo "?"; return; }
+	for c in $(pgrep -P "$pm"); do
+		t=$((t + $(awk '{sub(/^.*\) /, ""); print $12+$13}' "/proc/$c/stat" 2>/dev/null || echo 0)))
+	done
+	awk -v t="$t" -v hz="$hz" 'BEGIN{printf "%.2f", t/hz}'
+}
+per_row_us() { # CPU seconds before, after, rows -> microseconds per row
+	awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN{if (a=="?"||b=="?"||n+0==0) print "-"; else printf "%.0f", (b-a)*1e6/n}'
 }
 free_port() {
 	local p
@@ -190,15 +208,17 @@ pg_version=$(psql_ -At -d postgres -c 'SHOW server_version')
 pg_sync=$(psql_ -At -d postgres -c "SELECT current_setting('fsync') || '/' || current_setting('synchronous_commit') || '/' || current_setting('wal_sync_method')")
 
 # ------------------------------------------------------------ pgbench ceilings
-single_rows=""; batch_rows=""; single_busy=""; batch_busy=""
+single_rows=""; batch_rows=""; usage_rows=""; single_busy=""; batch_busy=""; usage_busy=""
+single_pgus=""; batch_pgus=""; usage_pgus=""
 run_pgbench() { # name rows-per-transaction script files...
 	local name=$1 rows=$2; shift 2
 	local args=() f
 	for f in "$@"; do args+=(-f "$f"); done
-	psql_ -d bench -c "TRUNCATE rum_reports CASCADE; CHECKPOINT" >/dev/null
+	psql_ -d bench -c "TRUNCATE rum_reports CASCADE; TRUNCATE uploads CASCADE; CHECKPOINT" >/dev/null
 	say "pgbench $name: -c $PG_CLIENTS -j 2 -T $PG_DURATION, $rows row(s) per transaction"
-	local c0 c1
+	local c0 c1 p0 p1
 	c0=$(cpu_jiffies)
+	p0=$(pg_cpu_s)
 	"$PG_BINDIR/pgbench" -n -c "$PG_CLIENTS" -j 2 -T "$PG_DURATION" -h "$pg_host" -p "$pg_port" -U postgres \
 		-D tenant="$bench_tenant" -D devbase="$bench_devbase" "${args[@]}" bench \
 		>"$tmp/pgbench-$name.out" 2>"$tmp/pgbench-$name.err" || {
@@ -206,7 +226,9 @@ run_pgbench() { # name rows-per-transaction script files...
 		echo "push_bench: pgbench $name failed" >&2
 		return 0
 	}
+	sleep 1 # pgbench's backends exit and are reaped
 	c1=$(cpu_jiffies)
+	p1=$(pg_cpu_s)
 	local tps lat
 	tps=$(pgbench_tps "$tmp/pgbench-$name.out")
 	lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$tmp/pgbench-$name.out")
@@ -217,6 +239,7 @@ run_pgbench() { # name rows-per-transaction script files...
 	printf '   %s rows/s (%s transactions/s, latency avg %s ms, %s rows stored, machine busy %s%%)\n' \
 		"$r" "$tps" "$lat" "$stored" "$(busy_pct "$c0" "$c1")" >&2
 	printf -v "${name}_rows" '%s' "$r"
+	printf -v "${name}_pgus" '%s' "$(per_row_us "$p0" "$p1" "$stored")"
 	printf -v "${name}_busy" '%s' "$(busy_pct "$c0" "$c1")"
 }
 
@@ -228,13 +251,20 @@ if [ "${SKIP_PGBENCH:-0}" != 1 ]; then
 	bench_tenant=$(psql_ -At -d bench -c "INSERT INTO tenants (name) VALUES ('push-bench') RETURNING id")
 	psql_ -d bench -c "INSERT INTO devices (tenant_id, udi_pid, udi_serial)
 		SELECT $bench_tenant, 'C8000V', 'PGB' || g FROM generate_series(1, $PG_CLIENTS) g;
-		CREATE SEQUENCE bench_report_id START 1000000000" >/dev/null
+		CREATE SEQUENCE bench_report_id START 1000000000;
+		CREATE SEQUENCE bench_poll_id START 1000000000" >/dev/null
 	# pgbench's client_id runs 0..clients-1: device id = devbase + client_id
 	bench_devbase=$(psql_ -At -d bench -c "SELECT min(id) FROM devices WHERE tenant_id = $bench_tenant")
-	# The same kind of report text push_load sends, ~PG_REPORT_KB each, 16 distinct.
+	# The same kind of report text push_load sends, 16 distinct, evenly from
+	# MIN_KB to MAX_KB (push_load draws its sizes uniformly from that range).
 	ntext=16
 	for i in $(seq 1 $ntext); do
-		"$push_load" --print-report $((PG_REPORT_KB * 1024)) --seed "$i" --report-id-base $((1000 + i)) |
+		if [ -n "$PG_REPORT_KB" ]; then
+			bytes=$((PG_REPORT_KB * 1024))
+		else
+			bytes=$(((MIN_KB * 1024 * (ntext - i) + MAX_KB * 1024 * (i - 1)) / (ntext - 1)))
+		fi
+		"$push_load" --print-report "$bytes" --seed "$i" --report-id-base $((1000 + i)) |
 			tr -d '\n' | sed "s/'/''/g" >"$tmp/scripts/text$i"
 		sha256sum "$tmp/scripts/text$i" | cut -c1-64 >"$tmp/scripts/sha$i"
 	done
@@ -271,15 +301,31 @@ if [ "${SKIP_PGBENCH:-0}" != 1 ]; then
 		} >"$tmp/scripts/batch$s.sql"
 		batch+=("$tmp/scripts/batch$s.sql")
 	done
+	# The batches again, each report with its upload row as rumd writes a
+	# one-report message (the report rows do not point at them: nothing
+	# checks that link on insert since migration 0007).
+	usage=()
+	for s in 1 2 3 4; do
+		{
+			printf 'BEGIN;\n'
+			printf "INSERT INTO uploads (tenant_id, device_id, kind, source, source_address, poll_id) "
+			printf "SELECT :tenant, :devbase + :client_id, 'usage', 'push', '127.0.0.1', nextval('bench_poll_id') "
+			printf 'FROM generate_series(1, %d);\n' "$PG_BATCH"
+			cat "$tmp/scripts/batch$s.sql"
+			printf 'COMMIT;\n'
+		} >"$tmp/scripts/usage$s.sql"
+		usage+=("$tmp/scripts/usage$s.sql")
+	done
 	run_pgbench single 1 "${single[@]}"
 	run_pgbench batch "$PG_BATCH" "${batch[@]}"
+	run_pgbench usage "$PG_BATCH" "${usage[@]}"
 	psql_ -d postgres -c "DROP DATABASE bench" >/dev/null
 fi
 
 # ------------------------------------------------------------ rumd
 sampler_pid=""; rumd_alive=1
 rumd_reports=""; rumd_requests=""; rumd_p50=""; rumd_p99=""; rumd_rss=""; rumd_busy=""; rumd_cpu=""
-rumd_rows=""; rumd_errors=""; rumd_exit=""; rumd_logprobs=0
+rumd_rows=""; rumd_errors=""; rumd_exit=""; rumd_logprobs=0; rumd_pgus=""; rumd_us=""
 if [ "$rumd_ok" = 1 ]; then
 	psql_ -d postgres -c "CREATE DATABASE rumd" >/dev/null
 	psql_ -d postgres -c "CHECKPOINT" >/dev/null
@@ -315,10 +361,12 @@ if [ "$rumd_ok" = 1 ]; then
 	) &
 	sampler_pid=$!
 	c0=$(cpu_jiffies)
+	pgc0=$(pg_cpu_s)
 	"$push_load" --url "http://127.0.0.1:$rport/cslu/v1/pi" --clients "$CLIENTS" --duration "$DURATION" \
 		--warmup "$WARMUP" --reports-per-message "$REPORTS_PER_MESSAGE" --min-kb "$MIN_KB" --max-kb "$MAX_KB" \
 		--seed "$SEED" "${poll_flag[@]}" --timeline | tee "$tmp/push_load.out" >&2 || true
 	c1=$(cpu_jiffies)
+	pgc1=$(pg_cpu_s)
 	rumd_busy=$(busy_pct "$c0" "$c1")
 	rumd_alive=1
 	kill -0 "$rumd_pid" 2>/dev/null || rumd_alive=0
@@ -360,14 +408,16 @@ if [ "$rumd_ok" = 1 ]; then
 	rumd_p99=$(result_field "$out" usage_p99_ms)
 	rumd_errors=$(result_field "$out" errors)
 	rumd_rows=$(psql_ -At -d rumd -c "SELECT count(*) FROM rum_reports" 2>/dev/null || echo "?")
-	rumd_logprobs=$(grep -cE ' (WARN|ERROR) ' "$tmp/rumd.log" || true)
+	rumd_pgus=$(per_row_us "$pgc0" "$pgc1" "$rumd_rows")
+	rumd_us=$(per_row_us "$cpu0" "$cpu1" "$rumd_rows")
+	rumd_logprobs=$(grep -ciE ' (warn|error) ' "$tmp/rumd.log" || true)
 	if [ "$rumd_alive" = 0 ]; then
 		echo "rumd died during the load; the end of its log:" >&2
 		tail -15 "$tmp/rumd.log" >&2
 	fi
 	if [ "$rumd_logprobs" != 0 ]; then
 		echo "rumd logged $rumd_logprobs warning/error lines; the first ones:" >&2
-		grep -E ' (WARN|ERROR) ' "$tmp/rumd.log" | head -5 >&2
+		grep -iE ' (warn|error) ' "$tmp/rumd.log" | head -5 >&2
 	fi
 fi
 
@@ -379,18 +429,20 @@ echo "push benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')  git $(git -C "$root" rev
 echo "machine         $ncpu CPU(s), $cpu_model; load average now $load"
 echo "built from      $(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt" 2>/dev/null || echo '?') into $build"
 echo "PostgreSQL      $pg_version, fsync/synchronous_commit/wal_sync_method = $pg_sync, shared_buffers 128MB"
-printf '%-44s %12s %10s\n' "" "rows/s" "busy CPU"
-printf '%-44s %12s %9s%%\n' "pgbench, 1 row per commit ($PG_CLIENTS clients)" "${single_rows:--}" "${single_busy:--}"
-printf '%-44s %12s %9s%%\n' "pgbench, $PG_BATCH rows per commit ($PG_CLIENTS clients)" "${batch_rows:--}" "${batch_busy:--}"
-printf '%-44s %12s %9s%%\n' "rumd, $REPORTS_PER_MESSAGE report(s)/message ($CLIENTS clients)" "${rumd_reports:--}" "${rumd_busy:--}"
+printf '%-44s %12s %10s %14s\n' "" "rows/s" "busy CPU" "PG us/row"
+printf '%-44s %12s %9s%% %14s\n' "pgbench, 1 row per commit ($PG_CLIENTS clients)" "${single_rows:--}" "${single_busy:--}" "${single_pgus:--}"
+printf '%-44s %12s %9s%% %14s\n' "pgbench, $PG_BATCH rows per commit ($PG_CLIENTS clients)" "${batch_rows:--}" "${batch_busy:--}" "${batch_pgus:--}"
+printf '%-44s %12s %9s%% %14s\n' "pgbench, $PG_BATCH reports+uploads per commit" "${usage_rows:--}" "${usage_busy:--}" "${usage_pgus:--}"
+printf '%-44s %12s %9s%% %14s\n' "rumd, $REPORTS_PER_MESSAGE report(s)/message ($CLIENTS clients)" "${rumd_reports:--}" "${rumd_busy:--}" "${rumd_pgus:--}"
 if [ "$rumd_ok" = 1 ]; then
 	echo
 	echo "rumd reports/s vs 1-row-per-commit ceiling   $(ratio "$rumd_reports" "$single_rows")"
 	echo "rumd reports/s vs $PG_BATCH-rows-per-commit ceiling  $(ratio "$rumd_reports" "$batch_rows")"
+	echo "rumd reports/s vs reports+uploads ceiling    $(ratio "$rumd_reports" "$usage_rows")"
 	echo "rumd requests/s (usage + poll)               $rumd_requests"
 	echo "rumd usage latency p50 / p99                 $rumd_p50 ms / $rumd_p99 ms"
 	echo "rumd peak RSS (VmHWM)                        $rumd_rss MiB"
-	echo "rumd CPU during the load                     $rumd_cpu s"
+	echo "rumd CPU during the load                     $rumd_cpu s ($rumd_us us per stored report)"
 	echo "errors seen by push_load                     $rumd_errors"
 	echo "rows in rum_reports after the run            $rumd_rows (includes warm-up)"
 	echo "rumd warnings/errors logged                  $rumd_logprobs"
@@ -399,5 +451,6 @@ if [ "$rumd_ok" = 1 ]; then
 else
 	echo "rumd            not measured (not built or SKIP_RUMD=1)"
 fi
+echo "PG us/row: CPU of the whole PostgreSQL cluster per row stored (per report for rumd)."
 echo "Noise on shared machines is +-20-35% run to run: read the ratios, not the absolute figures."
 [ "$rumd_ok" = 1 ] || [ "${SKIP_RUMD:-0}" = 1 ]
