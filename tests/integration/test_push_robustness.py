@@ -111,8 +111,18 @@ class PushRobustness(rumtest.RumTestCase):
             c.close()
         # The budget is given back: ordinary messages go through again.
         dev = Device()
-        rumtest.wait_for(lambda: r.post(pi_path(), dev.usage([dev.report()])).status == 200,
-                         timeout=10, what="a normal message accepted again")
+        seen = []
+
+        def accepted():
+            resp = r.post(pi_path(), dev.usage([dev.report()]))
+            seen.append(repr(resp))
+            return resp.status == 200
+
+        try:
+            rumtest.wait_for(accepted, timeout=20, what="a normal message accepted again")
+        except AssertionError as e:
+            raise AssertionError("%s; answers: %s; rumd log: %s"
+                                 % (e, seen[-3:], rumtest.tail(r.log(), 20))) from None
 
     def test_stop_while_keep_alive_clients_are_busy(self):
         url, db = self.fresh_database("stopping")
