@@ -398,6 +398,32 @@ static int rum_store_array_finish(struct rum_store_array *a, uint32_t oid)
 	return 12;
 }
 
+/* Runs a statement whose parameters are the arrays a[0..n-1] (binary, of
+ * element types oids[]), built by the caller only when sending; finishes
+ * them when sending and frees them either way. As rum_db_exec. */
+static PGresult *rum_store_exec_arrays(struct rum_db_txn *txn, const char *stmt,
+				       struct rum_store_array *a, const uint32_t *oids, int n,
+				       int result_format, int *rc)
+{
+	const char *values[32] = {0};
+	int lengths[32] = {0}, formats[32];
+	PGresult *res;
+
+	if (n > 32)
+		abort(); /* a programming error: statements are fixed */
+	for (int i = 0; i < n; i++) {
+		formats[i] = 1;
+		if (!rum_db_txn_has_results(txn)) {
+			lengths[i] = rum_store_array_finish(&a[i], oids[i]);
+			values[i] = a[i].p;
+		}
+	}
+	res = rum_db_exec(txn, stmt, n, values, lengths, formats, result_format, rc);
+	for (int i = 0; i < n; i++)
+		free(a[i].p);
+	return res;
+}
+
 enum {
 	U_TENANT, U_PID, U_SN, U_SOURCE, U_ADDRESS, U_SUB_PATH, U_BODY, U_POLL,
 	R_POLL, R_TENANT, R_RID, R_PID, R_SN, R_FORMAT, R_TAG, R_VERSION, R_METRIC, R_VALUE,
@@ -478,24 +504,14 @@ static int rum_store_usage_read(PGresult *res, struct rum_store_usage *items, si
 int rum_store_usage_batch(struct rum_db_txn *txn, struct rum_store_usage *items, size_t n)
 {
 	struct rum_store_array a[USAGE_NPARAMS];
-	const char *values[USAGE_NPARAMS] = {0};
-	int lengths[USAGE_NPARAMS] = {0}, formats[USAGE_NPARAMS] = {0};
 	int rc = 0;
 	PGresult *res;
 
-	if (!rum_db_txn_has_results(txn)) {
+	memset(a, 0, sizeof(a));
+	if (!rum_db_txn_has_results(txn))
 		rum_store_usage_arrays(a, items, n);
-		for (int i = 0; i < USAGE_NPARAMS; i++) {
-			lengths[i] = rum_store_array_finish(&a[i], rum_store_usage_oids[i]);
-			values[i] = a[i].p;
-			formats[i] = 1;
-		}
-	} else {
-		memset(a, 0, sizeof(a));
-	}
-	res = rum_db_exec(txn, "usage_batch", USAGE_NPARAMS, values, lengths, formats, 0, &rc);
-	for (int i = 0; i < USAGE_NPARAMS; i++)
-		free(a[i].p);
+	res = rum_store_exec_arrays(txn, "usage_batch", a, rum_store_usage_oids, USAGE_NPARAMS, 0,
+				    &rc);
 	if (!res)
 		return rc;
 	rc = rum_store_usage_read(res, items, n);
@@ -569,22 +585,13 @@ int rum_store_device_batch(struct rum_db_txn *txn, const struct rum_store_device
 	static const uint32_t oids[7] = {RUM_OID_INT8, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT,
 					 RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT};
 	struct rum_store_array a[7];
-	const char *values[7] = {0};
-	int lengths[7] = {0}, formats[7] = {1, 1, 1, 1, 1, 1, 1};
 	int rc = 0;
 	PGresult *res;
 
 	memset(a, 0, sizeof(a));
-	if (!rum_db_txn_has_results(txn)) {
+	if (!rum_db_txn_has_results(txn))
 		rum_store_device_arrays(a, items, n);
-		for (int i = 0; i < 7; i++) {
-			lengths[i] = rum_store_array_finish(&a[i], oids[i]);
-			values[i] = a[i].p;
-		}
-	}
-	res = rum_db_exec(txn, "device_batch", 7, values, lengths, formats, 0, &rc);
-	for (int i = 0; i < 7; i++)
-		free(a[i].p);
+	res = rum_store_exec_arrays(txn, "device_batch", a, oids, 7, 0, &rc);
 	if (!res)
 		return rc;
 	PQclear(res);
@@ -595,8 +602,6 @@ int rum_store_poll_batch(struct rum_db_txn *txn, struct rum_store_poll *items, s
 {
 	static const uint32_t oids[3] = {RUM_OID_INT8, RUM_OID_INT8, RUM_OID_TEXT};
 	struct rum_store_array a[3];
-	const char *values[3] = {0};
-	int lengths[3] = {0}, formats[3] = {1, 1, 1};
 	int rc = 0;
 	PGresult *res;
 
@@ -609,14 +614,8 @@ int rum_store_poll_batch(struct rum_db_txn *txn, struct rum_store_poll *items, s
 			rum_store_array_int8(&a[1], items[i].poll_id, false);
 			rum_store_array_text(&a[2], items[i].address);
 		}
-		for (int i = 0; i < 3; i++) {
-			lengths[i] = rum_store_array_finish(&a[i], oids[i]);
-			values[i] = a[i].p;
-		}
 	}
-	res = rum_db_exec(txn, "poll_batch", 3, values, lengths, formats, 1, &rc);
-	for (int i = 0; i < 3; i++)
-		free(a[i].p);
+	res = rum_store_exec_arrays(txn, "poll_batch", a, oids, 3, 1, &rc);
 	if (!res)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
