@@ -8,14 +8,29 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <openssl/x509.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
+
+/* SHA-256 fetched from the provider once: SHA256() and EVP_sha256() look
+ * the algorithm up again on every call, which costs as much as hashing a
+ * few hundred bytes. */
+static EVP_MD *rum_crypto_sha256_md;
+static pthread_once_t rum_crypto_sha256_once = PTHREAD_ONCE_INIT;
+
+static void rum_crypto_sha256_fetch(void)
+{
+	rum_crypto_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
 
 void rum_crypto_sha256(uint8_t out[RUM_SHA256_LEN], const void *data, size_t len)
 {
-	SHA256(data, len, out);
+	pthread_once(&rum_crypto_sha256_once, rum_crypto_sha256_fetch);
+	if (!rum_crypto_sha256_md || !EVP_Digest(data, len, out, NULL, rum_crypto_sha256_md, NULL))
+		abort();
 }
 
 char *rum_crypto_base64_new(const void *data, size_t len, size_t *out_len)
@@ -32,10 +47,26 @@ char *rum_crypto_base64_new(const void *data, size_t len, size_t *out_len)
 	return out;
 }
 
+/* The kernel's CSPRNG (getrandom(2), which blocks only until the pool is
+ * first seeded at boot): for the few bytes of a poll id it costs a third
+ * of OpenSSL's DRBG, which also contends across threads. */
 void rum_crypto_random(void *buf, size_t len)
 {
-	if (RAND_bytes(buf, (int)len) != 1)
-		abort();
+	unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (RAND_bytes(p, (int)len) != 1)
+				abort();
+			return;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
 }
 
 bool rum_crypto_equal(const void *a, const void *b, size_t len)
