@@ -80,6 +80,20 @@ static void test_crypto(void)
 	b64 = rum_crypto_base64_new("", 0, NULL);
 	CHECK_STR(b64, "");
 	free(b64);
+	/* Random bytes fill the whole buffer, past getrandom's 256-byte unit. */
+	{
+		static uint8_t big[4096];
+		uint64_t a = 0, b = 0;
+		size_t zero_tail = 0;
+
+		rum_crypto_random(&a, sizeof(a));
+		rum_crypto_random(&b, sizeof(b));
+		CHECK(a != b);
+		rum_crypto_random(big, sizeof(big));
+		for (size_t i = sizeof(big) - 64; i < sizeof(big); i++)
+			zero_tail += big[i] == 0;
+		CHECK(zero_tail < 16);
+	}
 }
 
 static void test_hex_and_duration(void)
