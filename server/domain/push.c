@@ -246,8 +246,12 @@ static int rum_push_store_usage(struct rum_db_txn *txn, struct rum_push *p)
 	return rc;
 }
 
-/* The batch's groupable usage messages (see rum_push_groupable), stored in
- * one statement. Called after every unit's own run(), in both phases. */
+/* The batch's groupable usage messages (see rum_push_groupable): their
+ * devices touched by one statement, then their uploads and reports stored by
+ * another. Called after every unit's own run(), in both phases. The device
+ * rows this locks come after those the batch's own units (hellos, stacks,
+ * requests) locked, not in one device order with them: two batches crossing
+ * that way may deadlock, which the pool retries. */
 static int rum_push_group_run(struct rum_db_txn *txn, struct rum_db_work **units, size_t n)
 {
 	struct rum_store_usage *items = calloc(n ? n : 1, sizeof(*items));
