@@ -15,7 +15,10 @@ class PushBatch(rumtest.RumTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.url, cls.db = cls.fresh_database("batch")
-        cls.rumd = cls.start_class_rumd(database_url=cls.url)
+        # Two database connections, as on the 2-core machines the suite is
+        # sized for: on a larger machine each of a test's concurrent messages
+        # could otherwise get a connection of its own and never share a batch.
+        cls.rumd = cls.start_class_rumd(database_url=cls.url, flags={"db_pool_size": "2"})
 
     def rows(self, dev, report_id):
         return self.pg.psql(
