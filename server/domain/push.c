@@ -92,20 +92,26 @@ static bool rum_push_same_udi(const struct rum_udi *a, const struct rum_udi *b)
 	return strcmp(a->pid, b->pid) == 0 && strcmp(a->sn, b->sn) == 0;
 }
 
-/* The device a message speaks for: its UDI, else its first report's; hostname
- * and tag from the message, else from its first report of that device.
- * False when the message names no device. */
+/* The UDI a message speaks for: its own, else its first report's; NULL when
+ * it names none. */
+static const struct rum_udi *rum_push_udi(const struct rum_message *m)
+{
+	return m->has_udi ? &m->udi : m->n_reports ? &m->reports[0].udi : NULL;
+}
+
+/* The device a message speaks for (rum_push_udi); hostname and tag from the
+ * message, else from its first report of that device. False when the
+ * message names no device. */
 static bool rum_push_device(const struct rum_push *p, struct rum_store_device *dev,
 			    const struct rum_udi **udi_out)
 {
 	const struct rum_message *m = p->msg;
-	const struct rum_udi *udi;
+	const struct rum_udi *udi = rum_push_udi(m);
 	const struct rum_report *first = NULL;
 
 	*udi_out = NULL;
-	if (!m->has_udi && m->n_reports == 0)
+	if (!udi)
 		return false;
-	udi = m->has_udi ? &m->udi : &m->reports[0].udi;
 	for (size_t i = 0; i < m->n_reports && !first; i++)
 		if (rum_push_same_udi(&m->reports[i].udi, udi))
 			first = &m->reports[i];
@@ -121,8 +127,8 @@ static bool rum_push_device(const struct rum_push *p, struct rum_store_device *d
 }
 
 /* Touches every distinct device of a usage message, the message's own device
- * (the envelope's, else the first report's) first (rum_push_device). Its software version, and
- * in the reports[] shape its hostname and tag, come from its first report. */
+ * (rum_push_device) first. Its software version, and in the reports[] shape
+ * its hostname and tag, come from its first report. */
 static int rum_push_touch_devices(struct rum_db_txn *txn, struct rum_push *p,
 				  const struct rum_udi **upload_udi)
 {
@@ -209,10 +215,8 @@ static bool rum_push_groupable(const struct rum_push *p)
 	if (p->tenant_id == 0 || !m || m->kind != RUM_MSG_USAGE || p->rc != 0 ||
 	    p->body_len > RUM_PUSH_GROUP_MAX_BYTES)
 		return false;
-	if (!m->has_udi && m->n_reports == 0)
-		return true;
-	udi = m->has_udi ? &m->udi : &m->reports[0].udi;
-	for (size_t i = 0; i < m->n_reports; i++)
+	udi = rum_push_udi(m);
+	for (size_t i = 0; udi && i < m->n_reports; i++)
 		if (!rum_push_same_udi(&m->reports[i].udi, udi))
 			return false;
 	return true;
@@ -502,8 +506,8 @@ static int rum_push_init(struct rum_push *p, const struct rum_push_settings *s)
 	if (p->new_poll_id == 0)
 		p->new_poll_id = 1;
 	/* Messages of one device are ordered alike in every batch (rum_db_work). */
-	if (p->msg && (p->msg->has_udi || p->msg->n_reports > 0)) {
-		const struct rum_udi *udi = p->msg->has_udi ? &p->msg->udi : &p->msg->reports[0].udi;
+	if (p->msg && rum_push_udi(p->msg)) {
+		const struct rum_udi *udi = rum_push_udi(p->msg);
 
 		snprintf(p->order_key, sizeof(p->order_key), "%s\x1f%s\x1f%s", p->tenant, udi->pid,
 			 udi->sn);
