@@ -1,5 +1,5 @@
 /* Usage files and ACK files, see files.h. */
-#include "files.h"
+#include "agent/files.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "report.h"
-#include "server/util/err.h"
+#include "agent/report.h"
+#include "lib/err.h"
 
 /* ---- a growing output buffer (out of memory is fatal) ---- */
 

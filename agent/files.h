@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "state.h"
+#include "agent/state.h"
 
 #define RUM_AGENT_FILE_MAX (16u * 1024 * 1024) /* ceiling on any imported file */
 #define RUM_AGENT_ACK_MAX_IDS 4096

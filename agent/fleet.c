@@ -1,5 +1,5 @@
 /* Fleet of simulated devices, see fleet.h. */
-#include "fleet.h"
+#include "agent/fleet.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "server/util/err.h"
-#include "server/util/log.h"
-#include "state.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "agent/state.h"
 
 #define FLEET_THREADS 8
 #define DEFAULT_TAG "regid.2017-03.com.cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53=1"

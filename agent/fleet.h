@@ -4,7 +4,7 @@
 #ifndef RUM_AGENT_FLEET_H
 #define RUM_AGENT_FLEET_H
 
-#include "push.h"
+#include "agent/push.h"
 
 struct rum_agent_fleet_opts {
 	const char *root;

@@ -8,15 +8,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "fleet.h"
-#include "netconf.h"
-#include "ops.h"
-#include "push.h"
-#include "rest.h"
-#include "server/util/err.h"
-#include "server/util/log.h"
-#include "show.h"
-#include "state.h"
+#include "agent/fleet.h"
+#include "agent/netconf.h"
+#include "agent/ops.h"
+#include "agent/push.h"
+#include "agent/rest.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "agent/show.h"
+#include "agent/state.h"
 
 static const char usage_text[] =
 	"usage: rum-agent COMMAND --state DIR [options]\n"

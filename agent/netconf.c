@@ -1,5 +1,5 @@
 /* NETCONF server, see netconf.h. */
-#include "netconf.h"
+#include "agent/netconf.h"
 
 #include <errno.h>
 #include <libxml/parser.h>
@@ -10,11 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collector/netconf_framing.h"
-#include "ops.h"
-#include "server/util/err.h"
-#include "server/util/log.h"
-#include "show.h"
+#include "lib/netconf_framing.h"
+#include "agent/ops.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "agent/show.h"
 
 #define NC_NS "urn:ietf:params:xml:ns:netconf:base:1.0"
 #define BASE10 "urn:ietf:params:netconf:base:1.0"

@@ -1,12 +1,12 @@
 /* Locked device operations, see ops.h. */
-#include "ops.h"
+#include "agent/ops.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "push.h"
-#include "server/util/err.h"
+#include "agent/push.h"
+#include "lib/err.h"
 
 struct locked {
 	struct rum_agent_state st;

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "files.h"
-#include "state.h"
+#include "agent/files.h"
+#include "agent/state.h"
 
 /* `license smart save usage`: target is bootflash:NAME, http(s)://URL (PUT),
  * or, when allow_plain, a local path. The file is written before the state

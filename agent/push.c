@@ -1,5 +1,5 @@
 /* Push mode and HTTP client, see push.h. */
-#include "push.h"
+#include "agent/push.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -10,11 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "files.h"
-#include "report.h"
-#include "server/util/err.h"
-#include "server/util/log.h"
-#include "state.h"
+#include "agent/files.h"
+#include "agent/report.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "agent/state.h"
 
 #define POLL_FIRST_S 60.0
 #define POLL_SECOND_S 300.0

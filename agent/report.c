@@ -1,5 +1,5 @@
 /* RUM report generation, see report.h. */
-#include "report.h"
+#include "agent/report.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/util/err.h"
+#include "lib/err.h"
 
 int rum_agent_random_hex(char *out, size_t size, size_t nbytes)
 {

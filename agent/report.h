@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "state.h"
+#include "agent/state.h"
 
 /* Closes report r at end (> r->start) and stores its signed report object in
  * r->doc (JSON text, owned by r). The payload string is built once here and

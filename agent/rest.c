@@ -1,5 +1,5 @@
 /* Device REST API, see rest.h. */
-#include "rest.h"
+#include "agent/rest.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,10 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "ops.h"
-#include "report.h"
-#include "server/util/err.h"
-#include "server/util/log.h"
+#include "agent/ops.h"
+#include "agent/report.h"
+#include "lib/err.h"
+#include "lib/log.h"
 
 #define BASE "/smartlic-service"
 #define BODY_MAX RUM_AGENT_FILE_MAX

@@ -1,10 +1,10 @@
 /* show license renderings, see show.h. */
-#include "show.h"
+#include "agent/show.h"
 
 #include <string.h>
 #include <time.h>
 
-#include "server/util/err.h"
+#include "lib/err.h"
 
 void rum_agent_fmt_time(char *buf, size_t size, int64_t t)
 {

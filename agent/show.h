@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "state.h"
+#include "agent/state.h"
 
 /* what: "status", "summary", "usage" or "rum"; RUM_EINVAL for others. */
 int rum_agent_show(FILE *out, const struct rum_agent_state *st, const char *what);

@@ -1,5 +1,5 @@
 /* rum-agent device state, see state.h. */
-#include "state.h"
+#include "agent/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "report.h"
-#include "server/util/err.h"
+#include "agent/report.h"
+#include "lib/err.h"
 
 #define STATE_MAX_BYTES (256u * 1024 * 1024)
 

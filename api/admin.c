@@ -6,14 +6,14 @@
  * Bearer tokens, roles and the audit log are the admin domain's; here the
  * request is parsed, handed to a worker thread for its one domain call (no
  * database or file work on HTTP threads) and the outcome rendered. */
-#include "api.h"
-#include "admin_call.h"
+#include "api/api.h"
+#include "api/admin_call.h"
 
 #include "domain/admin.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "util/strict.h"
-#include "util/text.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/strict.h"
+#include "lib/text.h"
 
 #include <inttypes.h>
 #include <jansson.h>

@@ -3,7 +3,7 @@
 #ifndef RUM_API_ADMIN_CALL_H
 #define RUM_API_ADMIN_CALL_H
 
-#include "api.h"
+#include "api/api.h"
 #include "domain/admin.h"
 
 #include <jansson.h>

@@ -1,13 +1,13 @@
 /* The CSLU device endpoint: /cslu/v1/pi[/<tenant>[/<sub-path>]]
  * (PROTOCOL.md 1.2-1.6). Parses the request, hands the message to the push
  * domain and renders what a CSLU answers. */
-#include "api.h"
+#include "api/api.h"
 
 #include "domain/push.h"
-#include "util/crypto.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "util/text.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/text.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -3,10 +3,10 @@
  * it was asked to save, or GETs the ACK file it was asked to import. Each
  * token works once, for one direction, until it expires; anything else is
  * 404, so that a token cannot be probed. Parse, one domain call, render. */
-#include "api.h"
+#include "api/api.h"
 
 #include "domain/targets.h"
-#include "util/err.h"
+#include "lib/err.h"
 
 #include <jansson.h>
 #include <stdlib.h>

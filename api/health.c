@@ -1,9 +1,9 @@
 /* Probes: /healthz (the process answers) and /readyz (the database answers
  * and its schema is current). */
-#include "api.h"
+#include "api/api.h"
 
 #include "domain/push.h"
-#include "util/err.h"
+#include "lib/err.h"
 
 #include <jansson.h>
 #include <stdlib.h>

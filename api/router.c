@@ -1,7 +1,7 @@
-#include "api.h"
+#include "api/api.h"
 
-#include "util/err.h"
-#include "util/log.h"
+#include "lib/err.h"
+#include "lib/log.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -11,10 +11,10 @@
  * "password"|"key","known_host_key"|"trust_on_first_use":true,
  * "interval":"24h"|seconds|"on_demand":true,"path_prefix","transfer":"scp|http",
  * "rest_raw","plain_http"}. Credentials are write-only: never rendered. */
-#include "admin_call.h"
+#include "api/admin_call.h"
 
-#include "util/err.h"
-#include "util/strict.h"
+#include "lib/err.h"
+#include "lib/strict.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 # Inputs: MIGRATIONS_DIR, OUTPUT.
 file(GLOB files "${MIGRATIONS_DIR}/[0-9][0-9][0-9][0-9]_*.sql")
 list(SORT files)
-set(body "/* Generated from db/migrations by cmake/embed_sql.cmake. Do not edit. */\n#include \"migrate.h\"\n\n")
+set(body "/* Generated from db/migrations by cmake/embed_sql.cmake. Do not edit. */\n#include \"db/migrate.h\"\n\n")
 set(table "const struct rum_migration rum_migrations[] = {\n")
 set(i 0)
 foreach(f IN LISTS files)

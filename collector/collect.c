@@ -1,4 +1,4 @@
-#include "collect.h"
+#include "collector/collect.h"
 
 #include "collector/netconf_client.h"
 #include "collector/netconf_xml.h"
@@ -7,9 +7,9 @@
 #include "domain/import.h"
 #include "domain/message.h"
 #include "domain/targets.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "util/text.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/text.h"
 
 #include <inttypes.h>
 #include <pthread.h>

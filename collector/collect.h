@@ -11,7 +11,7 @@
 #include "db/db.h"
 #include "db/store_collector.h"
 #include "domain/push.h"
-#include "util/crypto.h"
+#include "lib/crypto.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,14 +2,14 @@
  * subsystem channel into a small buffer and go through the framing decoder,
  * which stops after each complete message; what is left in the buffer is fed
  * after the framing switch that follows the hellos. */
-#include "netconf_client.h"
+#include "collector/netconf_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/netconf_framing.h"
-#include "server/util/err.h"
+#include "lib/netconf_framing.h"
+#include "lib/err.h"
 
 #define DEFAULT_MAX_REPLY (64u * 1024 * 1024)
 #define DEFAULT_RPC_MS 60000

@@ -1,5 +1,5 @@
 /* A NETCONF client session (RFC 6241/6242) on an SSH connection: subsystem
- * "netconf", hellos, base:1.0 or base:1.1 framing (collector/netconf_framing),
+ * "netconf", hellos, base:1.0 or base:1.1 framing (lib/netconf_framing),
  * one outstanding RPC at a time, replies matched by order (a missing
  * message-id is tolerated, a different one is an error). Every reply is
  * capped (max_reply) and every wait bounded (rpc_timeout_ms and the caller's

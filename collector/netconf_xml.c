@@ -1,14 +1,14 @@
 /* NETCONF reply reader, see netconf_xml.h. */
-#include "netconf_xml.h"
+#include "collector/netconf_xml.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/util/err.h"
-#include "server/util/strict.h"
-#include "server/util/xml.h"
+#include "lib/err.h"
+#include "lib/strict.h"
+#include "lib/xml.h"
 
 #define NX_MAX_ERRORS 3 /* rpc-errors quoted in a reply's error text */
 

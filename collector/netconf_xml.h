@@ -1,6 +1,6 @@
 /* Reading what a NETCONF device sends (PROTOCOL.md 3.1, 3.2): hellos,
  * rpc-replies and the cisco-smart-license state. Pure: bytes in, structs
- * out, no I/O; XML through server/util/xml (no DTD, no entities, no
+ * out, no I/O; XML through lib/xml (no DTD, no entities, no
  * network). Tolerates what real devices do: a missing message-id, whitespace
  * around capability URIs, prefixed roots (<nc:hello xmlns:nc=...>), leading
  * junk before the first '<', an rpc-error without error-message, licensing

@@ -1,5 +1,5 @@
 /* Device REST client, see rest_client.h. */
-#include "rest_client.h"
+#include "collector/rest_client.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/util/crypto.h"
-#include "server/util/err.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
 
 #define RC_BASE "/smartlic-service"
 #define RC_DEFAULT_CONNECT_MS 10000

@@ -1,8 +1,8 @@
-#include "scheduler.h"
+#include "collector/scheduler.h"
 
 #include "db/store_collector.h"
-#include "util/err.h"
-#include "util/log.h"
+#include "lib/err.h"
+#include "lib/log.h"
 
 #include <errno.h>
 #include <inttypes.h>

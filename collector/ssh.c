@@ -6,7 +6,7 @@
  * used. After a timeout or a transport failure the session is marked broken:
  * libssh2 expects the interrupted call to be repeated, so nothing else may
  * run on it, and freeing it skips the polite disconnect. */
-#include "ssh.h"
+#include "collector/ssh.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/util/crypto.h"
-#include "server/util/err.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
 
 #define DEFAULT_CONNECT_MS 10000
 #define DEFAULT_AUTH_MS 10000

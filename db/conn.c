@@ -1,6 +1,6 @@
-#include "internal.h"
+#include "db/internal.h"
 
-#include "util/err.h"
+#include "lib/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 #ifndef RUM_DB_INTERNAL_H
 #define RUM_DB_INTERNAL_H
 
-#include "db.h"
+#include "db/db.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>

@@ -1,8 +1,8 @@
-#include "migrate.h"
+#include "db/migrate.h"
 
-#include "internal.h"
-#include "util/err.h"
-#include "util/log.h"
+#include "db/internal.h"
+#include "lib/err.h"
+#include "lib/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>

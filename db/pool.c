@@ -1,7 +1,7 @@
-#include "internal.h"
+#include "db/internal.h"
 
-#include "util/err.h"
-#include "util/log.h"
+#include "lib/err.h"
+#include "lib/log.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
-#include "store.h"
+#include "db/store.h"
 
-#include "internal.h"
-#include "util/err.h"
+#include "db/internal.h"
+#include "lib/err.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
 #ifndef RUM_DB_STORE_ADMIN_H
 #define RUM_DB_STORE_ADMIN_H
 
-#include "db.h"
+#include "db/db.h"
 
 #include <stdbool.h>
 #include <stddef.h>

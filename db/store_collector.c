@@ -1,8 +1,8 @@
-#include "store_collector.h"
+#include "db/store_collector.h"
 
-#include "internal.h"
-#include "util/err.h"
-#include "util/text.h"
+#include "db/internal.h"
+#include "lib/err.h"
+#include "lib/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>

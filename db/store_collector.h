@@ -7,7 +7,7 @@
 #ifndef RUM_DB_STORE_COLLECTOR_H
 #define RUM_DB_STORE_COLLECTOR_H
 
-#include "db.h"
+#include "db/db.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -10,7 +10,7 @@
 #ifndef RUM_DB_STORE_EXPORT_H
 #define RUM_DB_STORE_EXPORT_H
 
-#include "db.h"
+#include "db/db.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
-#include "store_import.h"
+#include "db/store_import.h"
 
-#include "internal.h"
-#include "util/err.h"
+#include "db/internal.h"
+#include "lib/err.h"
 
 #include <inttypes.h>
 #include <stdio.h>

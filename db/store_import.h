@@ -9,7 +9,7 @@
 #ifndef RUM_DB_STORE_IMPORT_H
 #define RUM_DB_STORE_IMPORT_H
 
-#include "db.h"
+#include "db/db.h"
 
 #include <stdbool.h>
 #include <stddef.h>

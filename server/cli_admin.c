@@ -1,8 +1,8 @@
-#include "cli_admin.h"
+#include "server/cli_admin.h"
 
 #include "domain/admin.h"
-#include "util/err.h"
-#include "util/strict.h"
+#include "lib/err.h"
+#include "lib/strict.h"
 
 #include <inttypes.h>
 #include <stdio.h>

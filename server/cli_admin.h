@@ -3,7 +3,7 @@
 #ifndef RUM_SERVER_CLI_ADMIN_H
 #define RUM_SERVER_CLI_ADMIN_H
 
-#include "config.h"
+#include "server/config.h"
 
 /* words[0] is "token", words[1] the sub-verb. create prints the new token
  * once, on stdout; list prints no secret. RUM_EINVAL for bad usage. */

@@ -1,10 +1,10 @@
-#include "cli_collector.h"
+#include "server/cli_collector.h"
 
 #include "collector/scheduler.h"
 #include "domain/import.h"
 #include "domain/targets.h"
-#include "util/err.h"
-#include "util/strict.h"
+#include "lib/err.h"
+#include "lib/strict.h"
 
 #include <inttypes.h>
 #include <pthread.h>

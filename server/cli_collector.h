@@ -5,7 +5,7 @@
 #define RUM_SERVER_CLI_COLLECTOR_H
 
 #include "collector/collect.h"
-#include "config.h"
+#include "server/config.h"
 
 #include <stddef.h>
 

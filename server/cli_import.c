@@ -1,8 +1,8 @@
-#include "cli_import.h"
+#include "server/cli_import.h"
 
 #include "domain/import.h"
 #include "domain/push.h"
-#include "util/err.h"
+#include "lib/err.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -5,7 +5,7 @@
 #ifndef RUM_CLI_IMPORT_H
 #define RUM_CLI_IMPORT_H
 
-#include "config.h"
+#include "server/config.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
-#include "config.h"
+#include "server/config.h"
 
-#include "util/err.h"
-#include "util/strict.h"
-#include "util/text.h"
+#include "lib/err.h"
+#include "lib/strict.h"
+#include "lib/text.h"
 
 #include <ctype.h>
 #include <stddef.h>

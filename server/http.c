@@ -1,8 +1,8 @@
-#include "http.h"
+#include "server/http.h"
 
-#include "config.h"
-#include "util/err.h"
-#include "util/log.h"
+#include "server/config.h"
+#include "lib/err.h"
+#include "lib/log.h"
 
 #include <errno.h>
 #include <jansson.h>

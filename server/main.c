@@ -3,22 +3,22 @@
  * import-usage. Settings come from the one table in
  * config.c, as --key=value, RUMD_KEY or a --config file. */
 #include "api/api.h"
-#include "cli_admin.h"
-#include "cli_collector.h"
+#include "server/cli_admin.h"
+#include "server/cli_collector.h"
 #include "collector/scheduler.h"
-#include "cli_import.h"
-#include "config.h"
+#include "server/cli_import.h"
+#include "server/config.h"
 #include "db/db.h"
 #include "db/migrate.h"
 #include "db/store.h"
 #include "domain/export.h"
 #include "domain/push.h"
-#include "http.h"
-#include "pgembed.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "util/strict.h"
-#include "util/text.h"
+#include "server/http.h"
+#include "server/pgembed.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/strict.h"
+#include "lib/text.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -1,9 +1,9 @@
-#include "pgembed.h"
+#include "server/pgembed.h"
 
 #include "db/db.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "util/proc.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/proc.h"
 
 #include <dirent.h>
 #include <errno.h>

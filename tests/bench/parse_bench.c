@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "domain/message.h"
-#include "util/err.h"
+#include "lib/err.h"
 
 struct buf {
 	char *p;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "files.h"
-#include "state.h"
+#include "agent/files.h"
+#include "agent/state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collector/netconf_framing.h"
+#include "lib/netconf_framing.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

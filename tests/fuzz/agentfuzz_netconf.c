@@ -16,10 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "netconf.h"
-#include "push.h"
-#include "server/util/log.h"
-#include "state.h"
+#include "agent/netconf.h"
+#include "agent/push.h"
+#include "lib/log.h"
+#include "agent/state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "domain/import.h"
-#include "util/tarball.h"
+#include "lib/tarball.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

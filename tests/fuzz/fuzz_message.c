@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "domain/message.h"
-#include "util/err.h"
+#include "lib/err.h"
 
 #define FUZZ_MAX_REPORTS 64
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "domain/message.h"
-#include "util/err.h"
+#include "lib/err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

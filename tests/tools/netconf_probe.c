@@ -15,8 +15,8 @@
 #include "collector/netconf_client.h"
 #include "collector/netconf_xml.h"
 #include "collector/ssh.h"
-#include "server/util/err.h"
-#include "server/util/strict.h"
+#include "lib/err.h"
+#include "lib/strict.h"
 
 #define FILE_MAX (64 * 1024 * 1024)
 

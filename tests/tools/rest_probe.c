@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "collector/rest_client.h"
-#include "util/err.h"
-#include "util/strict.h"
+#include "lib/err.h"
+#include "lib/strict.h"
 
 static void usage(void)
 {

@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "files.h"
-#include "server/util/err.h"
-#include "show.h"
-#include "state.h"
+#include "agent/files.h"
+#include "lib/err.h"
+#include "agent/show.h"
+#include "agent/state.h"
 
 #define TAG1 "regid.2017-03.com.cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53"
 

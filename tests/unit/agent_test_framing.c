@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "collector/netconf_framing.h"
-#include "server/util/err.h"
+#include "lib/netconf_framing.h"
+#include "lib/err.h"
 
 /* Feeds stream in pieces of step bytes; collects up to 4 messages. */
 static int decode(struct rum_netconf_framing *f, const char *stream, size_t len, size_t step,

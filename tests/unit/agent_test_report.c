@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "files.h"
-#include "report.h"
-#include "server/util/err.h"
-#include "state.h"
+#include "agent/files.h"
+#include "agent/report.h"
+#include "lib/err.h"
+#include "agent/state.h"
 
 #define TAG1 "regid.2017-03.com.cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53"
 #define TAG2 "regid.2017-03.com.cisco.dna-advantage,1.0_b6308627-3ab0-4a11-a3d9-586911a0d790"

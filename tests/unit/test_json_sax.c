@@ -1,10 +1,10 @@
-/* util/json_sax: events and their offsets, strictness, errors, and string
+/* lib/json_sax: events and their offsets, strictness, errors, and string
  * decoding checked against a plain reference decoder (every UTF-8 sequence
  * of up to three bytes, the four-byte ones by their first two, random
  * strings with escapes at every alignment). */
 #include "check.h"
-#include "util/json_sax.h"
-#include "util/text.h"
+#include "lib/json_sax.h"
+#include "lib/text.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Device message parsing (server/domain/message.h): kinds, envelope, RUM
+/* Device message parsing (domain/message.h): kinds, envelope, RUM
  * payloads, byte-exact report text, limits and errors. */
 #include <jansson.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "domain/message.h"
-#include "util/err.h"
+#include "lib/err.h"
 
 /* A growing string for composing bodies. */
 struct sb {

@@ -2,7 +2,7 @@
  * send them (IOS-XE, IOS-XR, rum-agent), and hostile documents. */
 #include "check.h"
 #include "collector/netconf_xml.h"
-#include "util/err.h"
+#include "lib/err.h"
 
 #include <jansson.h>
 #include <stdio.h>

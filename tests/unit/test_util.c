@@ -1,10 +1,10 @@
 /* Tenant path decoding, strict numbers, text checks, hashing. */
-#include "api.h"
+#include "api/api.h"
 #include "check.h"
-#include "util/crypto.h"
-#include "util/err.h"
-#include "util/strict.h"
-#include "util/text.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
+#include "lib/strict.h"
+#include "lib/text.h"
 
 #include <stdlib.h>
 

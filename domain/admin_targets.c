@@ -1,9 +1,9 @@
 /* Pull targets and collections through the admin API: authenticated,
  * authorized and audited like every admin operation (domain/admin.h), then
  * one call of domain/targets. */
-#include "admin.h"
+#include "domain/admin.h"
 
-#include "util/err.h"
+#include "lib/err.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
-#include "xml.h"
+#include "lib/xml.h"
 
-#include "err.h"
+#include "lib/err.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>

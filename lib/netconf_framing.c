@@ -1,11 +1,11 @@
 /* NETCONF framing (RFC 6242 section 4), see netconf_framing.h. */
-#include "netconf_framing.h"
+#include "lib/netconf_framing.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/util/err.h"
+#include "lib/err.h"
 
 #define EOM_MARK "]]>]]>"
 #define EOM_MARK_LEN 6

@@ -2,9 +2,9 @@
 
 #include "db/db.h"
 #include "db/store_export.h"
-#include "util/crypto.h"
-#include "util/err.h"
-#include "util/tarball.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
+#include "lib/tarball.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
-#include "crypto.h"
+#include "lib/crypto.h"
 
-#include "err.h"
+#include "lib/err.h"
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>

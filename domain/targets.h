@@ -7,7 +7,7 @@
 #define RUM_DOMAIN_TARGETS_H
 
 #include "db/store_collector.h"
-#include "util/crypto.h"
+#include "lib/crypto.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
-#include "tarball.h"
+#include "lib/tarball.h"
 
-#include "err.h"
+#include "lib/err.h"
 
 #include <archive.h>
 #include <archive_entry.h>

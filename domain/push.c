@@ -1,11 +1,11 @@
-#include "push.h"
+#include "domain/push.h"
 
 #include "db/migrate.h"
 #include "db/store.h"
-#include "util/crypto.h"
-#include "util/err.h"
-#include "util/log.h"
-#include "util/strict.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/strict.h"
 
 #include <pthread.h>
 #include <stdio.h>

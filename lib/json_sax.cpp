@@ -21,10 +21,10 @@
  * string (\u escapes, bytes past ASCII, control characters, bad escapes)
  * stays with the Reader's own code, errors and their offsets included.
  * No exceptions are thrown or caught (RapidJSON reports errors by value). */
-#include "json_sax.h"
+#include "lib/json_sax.h"
 
 extern "C" {
-#include "text.h"
+#include "lib/text.h"
 }
 
 #include <stdint.h>

@@ -1,6 +1,6 @@
-#include "strict.h"
+#include "lib/strict.h"
 
-#include "err.h"
+#include "lib/err.h"
 
 #include <string.h>
 #include <strings.h>

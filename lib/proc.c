@@ -1,6 +1,6 @@
-#include "proc.h"
+#include "lib/proc.h"
 
-#include "err.h"
+#include "lib/err.h"
 
 #include <errno.h>
 #include <fcntl.h>

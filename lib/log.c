@@ -1,6 +1,6 @@
-#include "log.h"
+#include "lib/log.h"
 
-#include "err.h"
+#include "lib/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
-#include "targets.h"
+#include "domain/targets.h"
 
 #include "db/store.h"
-#include "util/err.h"
-#include "util/text.h"
+#include "lib/err.h"
+#include "lib/text.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,13 +1,13 @@
-#include "admin.h"
+#include "domain/admin.h"
 
 #include "db/db.h"
 #include "db/store.h"
 #include "db/store_admin.h"
 #include "domain/export.h"
-#include "util/crypto.h"
-#include "util/err.h"
-#include "util/text.h"
-#include "util/log.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
+#include "lib/text.h"
+#include "lib/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-/* Device messages and RUM payloads, read with a SAX parser (util/json_sax,
+/* Device messages and RUM payloads, read with a SAX parser (lib/json_sax,
  * strict RFC 8259 JSON).
  *
  * Each document is read in one pass: a path stack follows the few containers
@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/err.h"
-#include "util/json_sax.h"
-#include "util/strict.h"
+#include "lib/err.h"
+#include "lib/json_sax.h"
+#include "lib/strict.h"
 
 #define MAX_DEPTH 2048 /* nested containers, as jansson's default limit */
 _Static_assert(MAX_DEPTH <= RUM_JSON_SAX_MAX_DEPTH, "the parser allows MAX_DEPTH");
@@ -420,7 +420,7 @@ static int not_json(const char *what, const char *why, const char *text, size_t 
 			   col);
 }
 
-/* Parses text[0..len) with w's pass, strictly (util/json_sax.h: one value
+/* Parses text[0..len) with w's pass, strictly (lib/json_sax.h: one value
  * and nothing after it, no comments, no NUL, strict UTF-8, no \u0000 or
  * unpaired surrogate escape), nesting within MAX_DEPTH. `what` ("body",
  * "payload") names the text in errors. 0 or RUM_EINVAL. */

@@ -3,11 +3,11 @@
 #include "db/db.h"
 #include "db/store.h"
 #include "db/store_import.h"
-#include "util/crypto.h"
-#include "util/err.h"
-#include "util/strict.h"
-#include "util/tarball.h"
-#include "util/xml.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
+#include "lib/strict.h"
+#include "lib/tarball.h"
+#include "lib/xml.h"
 
 #include <errno.h>
 #include <fcntl.h>
