@@ -6,6 +6,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const struct rum_db_stmt_set *const rum_db_stmt_sets[] = {
+	&rum_store_push_statements,   &rum_store_collector_statements, &rum_store_admin_statements,
+	&rum_store_export_statements, &rum_store_import_statements,
+};
+
+/* Prepares every statement on a new connection. Names are unique across
+ * the sets: PostgreSQL refuses a second statement of the same name. */
+static int rum_db_prepare_all(PGconn *conn)
+{
+	for (size_t k = 0; k < sizeof(rum_db_stmt_sets) / sizeof(rum_db_stmt_sets[0]); k++) {
+		for (unsigned i = 0; i < rum_db_stmt_sets[k]->count; i++) {
+			const struct rum_db_stmt *s = &rum_db_stmt_sets[k]->stmts[i];
+			PGresult *res = PQprepare(conn, s->name, s->sql, s->nparams, NULL);
+
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				struct rum_db_txn txn = {conn, RUM_DB_SYNC, false, 0, 0, false};
+
+				return rum_db_fail(&txn, res, s->name);
+			}
+			PQclear(res);
+		}
+	}
+	return 0;
+}
+
 int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
 {
 	char timeout[32];
@@ -29,21 +54,13 @@ int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
 		return rum_err_set(RUM_EUNAVAIL, "database unreachable: %s", msg);
 	}
 	PQsetErrorVerbosity(conn, PQERRORS_TERSE);
-	for (unsigned i = 0; prepare && i < rum_db_statements_count + rum_db_collector_statements_count;
-	     i++) {
-		const struct rum_db_stmt *s = i < rum_db_statements_count
-			? &rum_db_statements[i]
-			: &rum_db_collector_statements[i - rum_db_statements_count];
-		PGresult *res = PQprepare(conn, s->name, s->sql, s->nparams, NULL);
+	if (prepare) {
+		int rc = rum_db_prepare_all(conn);
 
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			struct rum_db_txn txn = {conn, RUM_DB_SYNC, false, 0, 0, false};
-			int rc = rum_db_fail(&txn, res, s->name);
-
+		if (rc != 0) {
 			PQfinish(conn);
 			return rc;
 		}
-		PQclear(res);
 	}
 	*out = conn;
 	return 0;

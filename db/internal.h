@@ -30,13 +30,24 @@ struct rum_db_stmt {
 	int nparams;
 };
 
-extern const struct rum_db_stmt rum_db_statements[];
-extern const unsigned rum_db_statements_count;
-extern const struct rum_db_stmt rum_db_collector_statements[]; /* store_collector.c */
-extern const unsigned rum_db_collector_statements_count;
+/* The statements of one store_*.c file. */
+struct rum_db_stmt_set {
+	const struct rum_db_stmt *stmts;
+	unsigned count;
+};
+#define RUM_DB_STMT_SET(array) {array, sizeof(array) / sizeof(array[0])}
 
-/* Opens a connection (connect_timeout from timeout_ms) and prepares every
- * statement. Errors: RUM_EUNAVAIL, RUM_EINTERNAL. */
+/* Every store file's statements; conn.c prepares them all, once, on each
+ * connection it opens. A new store file adds its set here and to conn.c. */
+extern const struct rum_db_stmt_set rum_store_push_statements;      /* store.c */
+extern const struct rum_db_stmt_set rum_store_collector_statements; /* store_collector.c */
+extern const struct rum_db_stmt_set rum_store_admin_statements;     /* store_admin.c */
+extern const struct rum_db_stmt_set rum_store_export_statements;    /* store_export.c */
+extern const struct rum_db_stmt_set rum_store_import_statements;    /* store_import.c */
+
+/* Opens a connection (connect_timeout from timeout_ms) and, with prepare,
+ * prepares every statement of every store file (the one loop that does).
+ * Errors: RUM_EUNAVAIL, RUM_EINTERNAL. */
 int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare);
 
 /* Maps a failed result (or a NULL one) to a RUM_E* code and sets the

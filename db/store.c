@@ -25,7 +25,7 @@
 	"OR (EXCLUDED.software_tag <> '' AND EXCLUDED.software_tag <> d.software_tag) "           \
 	"OR (EXCLUDED.software_version <> '' AND EXCLUDED.software_version <> d.software_version)"
 
-const struct rum_db_stmt rum_db_statements[] = {
+static const struct rum_db_stmt rum_store_push_stmts[] = {
 	{"tenant_find", "SELECT id FROM tenants WHERE name = $1", 1},
 	/* When a concurrent transaction inserts the same name, this waits for
 	 * it and returns nothing: the caller then looks the name up again. */
@@ -149,7 +149,7 @@ const struct rum_db_stmt rum_db_statements[] = {
 	 1},
 	{"schema_version", "SELECT coalesce(max(version), 0) FROM rum_schema_migrations", 0},
 };
-const unsigned rum_db_statements_count = sizeof(rum_db_statements) / sizeof(rum_db_statements[0]);
+const struct rum_db_stmt_set rum_store_push_statements = RUM_DB_STMT_SET(rum_store_push_stmts);
 
 /* Reads the single int8 of a one-row text result. */
 static int rum_store_one_id(PGresult *res, int64_t *out)

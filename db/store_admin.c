@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct rum_db_stmt rum_store_admin_statements[] = {
+static const struct rum_db_stmt rum_store_admin_stmts[] = {
 	{"admin_token_insert",
 	 "INSERT INTO api_tokens (hash, prefix, role, tenant_id, description) "
 	 "VALUES ($1, $2, $3, NULLIF($4::int8, 0), $5) RETURNING id",
@@ -43,20 +43,7 @@ static const struct rum_db_stmt rum_store_admin_statements[] = {
 	 "INSERT INTO ack_deliveries (ack_id, address, via) VALUES ($1, '', 'file')", 1},
 };
 
-int rum_store_admin_prepare(struct rum_db_txn *txn)
-{
-	size_t n = sizeof(rum_store_admin_statements) / sizeof(rum_store_admin_statements[0]);
-
-	for (size_t i = 0; i < n; i++) {
-		const struct rum_db_stmt *s = &rum_store_admin_statements[i];
-		PGresult *res = PQprepare(txn->conn, s->name, s->sql, s->nparams, NULL);
-
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			return rum_db_fail(txn, res, s->name);
-		PQclear(res);
-	}
-	return 0;
-}
+const struct rum_db_stmt_set rum_store_admin_statements = RUM_DB_STMT_SET(rum_store_admin_stmts);
 
 static void rum_store_admin_i64(char *out, size_t size, int64_t v)
 {

@@ -2,9 +2,8 @@
  * stored), the audit log, and the lookups the admin endpoints need (an
  * export batch's file, a device's newest ACK, both within one tenant).
  *
- * All functions run inside a synchronous transaction (rum_db_run_once) and
- * return 0 or a negative RUM_E* code with the thread's error message set.
- * rum_store_admin_prepare() must be called first in the transaction. */
+ * All functions run inside a synchronous transaction (rum_db_transact) and
+ * return 0 or a negative RUM_E* code with the thread's error message set. */
 #ifndef RUM_DB_STORE_ADMIN_H
 #define RUM_DB_STORE_ADMIN_H
 
@@ -13,8 +12,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-int rum_store_admin_prepare(struct rum_db_txn *txn);
 
 /* A token as stored. hash is 64 lowercase hex digits. */
 struct rum_store_admin_token {

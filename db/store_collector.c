@@ -36,7 +36,7 @@
 	"coalesce(j.duration_ms, -1), j.reports_collected, j.reports_new, j.acks_delivered, "   \
 	"coalesce(j.error, '') FROM collection_jobs j JOIN pull_targets t ON t.id = j.target_id "
 
-const struct rum_db_stmt rum_db_collector_statements[] = {
+static const struct rum_db_stmt rum_store_collector_stmts[] = {
 	{"col_target_add",
 	 "WITH t AS (INSERT INTO pull_targets (tenant_id, host, port, protocol, username, auth, "
 	 "secret, known_host_key, trust_on_first_use, interval_s, path_prefix, transfer, "
@@ -112,8 +112,8 @@ const struct rum_db_stmt rum_db_collector_statements[] = {
 	 "AND used_at IS NOT NULL",
 	 1},
 };
-const unsigned rum_db_collector_statements_count =
-	sizeof(rum_db_collector_statements) / sizeof(rum_db_collector_statements[0]);
+const struct rum_db_stmt_set rum_store_collector_statements =
+	RUM_DB_STMT_SET(rum_store_collector_stmts);
 
 static void rum_store_col_i64(char *out, size_t size, int64_t v)
 {

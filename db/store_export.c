@@ -12,7 +12,7 @@
  * each fetch picks the largest that fits its byte budget. */
 static const int rum_store_export_fetch_sizes[] = {512, 64, 8, 1};
 
-static const struct rum_db_stmt rum_store_export_statements[] = {
+static const struct rum_db_stmt rum_store_export_stmts[] = {
 	{"export_utc", "SELECT set_config('TimeZone', 'UTC', true)", 0},
 	{"export_tenant",
 	 "SELECT t.id, t.smart_account, t.virtual_account, i.uuid::text "
@@ -62,20 +62,13 @@ static const struct rum_db_stmt rum_store_export_statements[] = {
 /* Bytes of reports fetched so far and rows: the average sizes the next fetch. */
 static _Thread_local size_t rum_store_export_seen_bytes, rum_store_export_seen_rows;
 
-int rum_store_export_prepare(struct rum_db_txn *txn)
+const struct rum_db_stmt_set rum_store_export_statements = RUM_DB_STMT_SET(rum_store_export_stmts);
+
+int rum_store_export_start(struct rum_db_txn *txn)
 {
-	size_t n = sizeof(rum_store_export_statements) / sizeof(rum_store_export_statements[0]);
 	PGresult *res;
 	int rc = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct rum_db_stmt *s = &rum_store_export_statements[i];
-
-		res = PQprepare(txn->conn, s->name, s->sql, s->nparams, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			return rum_db_fail(txn, res, s->name);
-		PQclear(res);
-	}
 	res = rum_db_exec(txn, "export_utc", 0, NULL, NULL, NULL, 0, &rc);
 	PQclear(res);
 	rum_store_export_seen_bytes = 0;

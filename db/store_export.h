@@ -3,10 +3,9 @@
  * batch, and a server-side cursor that reads the batch's reports back in file
  * order (device, then report) a bounded number of bytes at a time.
  *
- * All functions run inside a synchronous transaction (rum_db_run_once) and
+ * All functions run inside a synchronous transaction (rum_db_transact) and
  * return 0 or a negative RUM_E* code with the thread's error message set.
- * rum_store_export_prepare() must be called first in the transaction: it
- * prepares this module's statements on the connection. */
+ * rum_store_export_start() is called first in the transaction. */
 #ifndef RUM_DB_STORE_EXPORT_H
 #define RUM_DB_STORE_EXPORT_H
 
@@ -16,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Prepares the export statements on the transaction's connection and makes
- * times without a zone read as UTC for the rest of the transaction. */
-int rum_store_export_prepare(struct rum_db_txn *txn);
+/* Starts an export in this transaction: times without a zone read as UTC
+ * for the rest of it, and fetch sizes start from scratch. */
+int rum_store_export_start(struct rum_db_txn *txn);
 
 /* The tenant an export is for, with the names the manifest carries. */
 struct rum_store_export_tenant {

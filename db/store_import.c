@@ -11,7 +11,7 @@
 /* Any constant, the same in every rumd: imports serialise on it. */
 #define RUM_STORE_IMPORT_LOCK "7340033003"
 
-static const struct rum_db_stmt rum_store_import_statements[] = {
+static const struct rum_db_stmt rum_store_import_stmts[] = {
 	{"import_lock", "SELECT pg_advisory_xact_lock($1::int8)", 1},
 	{"import_device", "SELECT id, tenant_id, udi_pid, udi_serial FROM devices WHERE id = $1",
 	 1},
@@ -59,21 +59,14 @@ static const struct rum_db_stmt rum_store_import_statements[] = {
 	 "INSERT INTO ack_deliveries (ack_id, address, via) VALUES ($1, '', 'file')", 1},
 };
 
-int rum_store_import_prepare(struct rum_db_txn *txn)
+const struct rum_db_stmt_set rum_store_import_statements = RUM_DB_STMT_SET(rum_store_import_stmts);
+
+int rum_store_import_start(struct rum_db_txn *txn)
 {
-	size_t n = sizeof(rum_store_import_statements) / sizeof(rum_store_import_statements[0]);
 	const char *p[1] = {RUM_STORE_IMPORT_LOCK};
 	PGresult *res;
 	int rc = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct rum_db_stmt *s = &rum_store_import_statements[i];
-
-		res = PQprepare(txn->conn, s->name, s->sql, s->nparams, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			return rum_db_fail(txn, res, s->name);
-		PQclear(res);
-	}
 	res = rum_db_exec(txn, "import_lock", 1, p, NULL, NULL, 0, &rc);
 	PQclear(res);
 	/* One import fills acks and import_acks from empty in one transaction.

@@ -3,9 +3,9 @@
  * and UDI, ACK bytes queued for delivery, export batches found by <ts>, and
  * reports marked acknowledged.
  *
- * All functions run inside a synchronous transaction (rum_db_run_once) and
+ * All functions run inside a synchronous transaction (rum_db_transact) and
  * return 0 or a negative RUM_E* code with the thread's error message set.
- * rum_store_import_prepare() must be called first in the transaction. */
+ * rum_store_import_start() is called first in an import's transaction. */
 #ifndef RUM_DB_STORE_IMPORT_H
 #define RUM_DB_STORE_IMPORT_H
 
@@ -15,9 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Prepares this module's statements and takes the import lock (imports run
- * one at a time, so that two imports of one file cannot both apply). */
-int rum_store_import_prepare(struct rum_db_txn *txn);
+/* Takes the import lock (imports run one at a time, so that two imports of
+ * one file cannot both apply) and plans for tables filled in this
+ * transaction. */
+int rum_store_import_start(struct rum_db_txn *txn);
 
 struct rum_store_import_device {
 	int64_t id, tenant_id;

@@ -54,9 +54,7 @@ struct rum_admin_audit_txn {
 static int rum_admin_audit_run(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_admin_audit_txn *t = arg;
-	int rc = rum_store_admin_prepare(txn);
-
-	return rc ? rc : rum_store_admin_audit(txn, &t->a);
+	return rum_store_admin_audit(txn, &t->a);
 }
 
 /* Records one audit row in its own transaction; steals details (NULL: {}).
@@ -108,11 +106,11 @@ static int rum_admin_token_create_run(struct rum_db_txn *txn, void *arg)
 	struct rum_admin_token_txn *t = arg;
 	int64_t tenant_id = 0;
 	char target[24];
-	int rc = rum_store_admin_prepare(txn);
+	int rc = 0;
 	struct rum_store_admin_audit a = {"cli", 0, "token-create", t->tenant, target, true, NULL};
 	json_t *details;
 
-	if (rc == 0 && t->tenant) {
+	if (t->tenant) {
 		rc = rum_store_tenant_find(txn, t->tenant, &tenant_id);
 		if (rc == RUM_ENOTFOUND)
 			rc = rum_err_set(rc, "no tenant named '%s' (see rumd tenant list)", t->tenant);
@@ -178,10 +176,6 @@ static void rum_admin_token_row(void *arg, const struct rum_store_admin_token_ro
 
 static int rum_admin_token_list_run(struct rum_db_txn *txn, void *arg)
 {
-	int rc = rum_store_admin_prepare(txn);
-
-	if (rc != 0)
-		return rc;
 	printf("ID\tPREFIX\tROLE\tTENANT\tCREATED\tLAST_USED\tREVOKED\tDESCRIPTION\n");
 	return rum_store_admin_token_list(txn, rum_admin_token_row, arg);
 }
@@ -201,11 +195,10 @@ static int rum_admin_token_revoke_run(struct rum_db_txn *txn, void *arg)
 	struct rum_admin_revoke_txn *t = arg;
 	char target[24];
 	struct rum_store_admin_audit a = {"cli", 0, "token-revoke", NULL, target, true, NULL};
-	int rc = rum_store_admin_prepare(txn);
+	int rc;
 
 	snprintf(target, sizeof(target), "%" PRId64, t->id);
-	if (rc == 0)
-		rc = rum_store_admin_token_revoke(txn, t->id, t->prefix, 24);
+	rc = rum_store_admin_token_revoke(txn, t->id, t->prefix, 24);
 	return rc ? rc : rum_store_admin_audit(txn, &a);
 }
 
@@ -264,10 +257,8 @@ static int rum_admin_auth_run(struct rum_db_txn *txn, void *arg)
 	struct rum_store_admin_token tok;
 	enum rum_admin_role role;
 	int64_t tenant_id = 0;
-	int rc = rum_store_admin_prepare(txn);
+	int rc = rum_store_admin_token_use(txn, t->hash, &tok);
 
-	if (rc == 0)
-		rc = rum_store_admin_token_use(txn, t->hash, &tok);
 	if (rc == RUM_ENOTFOUND)
 		return rum_err_set(RUM_EAUTH, "unknown or revoked token");
 	if (rc != 0)
@@ -388,9 +379,7 @@ struct rum_admin_batch_txn {
 static int rum_admin_batch_run(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_admin_batch_txn *t = arg;
-	int rc = rum_store_admin_prepare(txn);
-
-	return rc ? rc : rum_store_admin_batch_file(txn, t->tenant_id, t->batch_id, &t->file_name);
+	return rum_store_admin_batch_file(txn, t->tenant_id, t->batch_id, &t->file_name);
 }
 
 int rum_admin_export_file(const struct rum_admin_env *env, const struct rum_admin_auth *auth,
@@ -532,10 +521,8 @@ struct rum_admin_ack_txn {
 static int rum_admin_ack_run(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_admin_ack_txn *t = arg;
-	int rc = rum_store_admin_prepare(txn);
-
-	return rc ? rc : rum_store_admin_ack(txn, t->tenant_id, t->device_id, &t->ack_id,
-					     &t->content, &t->len);
+	return rum_store_admin_ack(txn, t->tenant_id, t->device_id, &t->ack_id, &t->content,
+				   &t->len);
 }
 
 int rum_admin_ack(const struct rum_admin_env *env, const struct rum_admin_auth *auth,

@@ -359,7 +359,7 @@ static int rum_export_txn(struct rum_db_txn *txn, void *arg)
 	struct rum_store_export_query q = {0, x->o->all, x->o->since, x->o->devices,
 					   x->o->ndevices, file_name, x->ts,
 					   rum_export_selection(x->o, selection, sizeof(selection))};
-	int rc = rum_store_export_prepare(txn);
+	int rc = rum_store_export_start(txn);
 
 	if (rc == 0)
 		rc = rum_store_export_tenant(txn, x->o->tenant, &x->tenant);
@@ -444,9 +444,7 @@ static int rum_export_publish(struct rum_export *x)
 
 static int rum_export_unbatch(struct rum_db_txn *txn, void *arg)
 {
-	int rc = rum_store_export_prepare(txn);
-
-	return rc == 0 ? rum_store_export_delete(txn, *(int64_t *)arg) : rc;
+	return rum_store_export_delete(txn, *(int64_t *)arg);
 }
 
 int rum_export_run(const struct rum_export_options *o, const char *url, int timeout_ms,

@@ -725,7 +725,7 @@ static int rum_import_txn_run(struct rum_db_txn *txn, void *arg)
 	int rc;
 
 	t->txn = txn;
-	rc = rum_store_import_prepare(txn);
+	rc = rum_store_import_start(txn);
 	if (rc == 0)
 		rc = rum_import_check_options(t);
 	if (rc == 0)
@@ -835,10 +835,8 @@ static int rum_import_ack_file_txn(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_import_ack_file *f = arg;
 	struct rum_store_import_device d;
-	int rc = rum_store_import_prepare(txn);
+	int rc = rum_store_import_device(txn, f->device_id, &d);
 
-	if (rc == 0)
-		rc = rum_store_import_device(txn, f->device_id, &d);
 	if (rc == 0)
 		rc = rum_store_import_ack_file(txn, f->device_id, &f->ack_id, &f->content, &f->len);
 	return rc;
