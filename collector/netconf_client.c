@@ -10,6 +10,7 @@
 
 #include "lib/netconf_framing.h"
 #include "lib/err.h"
+#include "lib/text.h"
 
 #define DEFAULT_MAX_REPLY (64u * 1024 * 1024)
 #define DEFAULT_RPC_MS 60000
@@ -31,23 +32,11 @@ struct rum_netconf {
 	char in[16384];
 };
 
-/* Up to QUOTE_MAX bytes of text with non-printable bytes as \xNN: what a
- * device sent, safe for a one-line message. */
+/* What a device sent, safe for a one-line message (rum_text_quote), for
+ * use inside a format's arguments. */
 static const char *quote(char out[QUOTE_SIZE], const char *text, size_t len)
 {
-	size_t o = 0;
-
-	if (len > QUOTE_MAX)
-		len = QUOTE_MAX;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, QUOTE_SIZE - o, "\\x%02x", c);
-	}
-	out[o] = '\0';
+	rum_text_quote(out, QUOTE_SIZE, text, len, QUOTE_MAX);
 	return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include "lib/crypto.h"
 #include "lib/err.h"
+#include "lib/text.h"
 
 #define RC_BASE "/smartlic-service"
 #define RC_DEFAULT_CONNECT_MS 10000
@@ -250,26 +251,6 @@ static void rc_common(struct rum_rest_client *c, const char *url)
 		curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pin);
 }
 
-/* Printable ASCII of the body's first bytes, the rest as \xNN. */
-static void rc_quote(char *out, size_t size, const struct rc_body *b)
-{
-	size_t o = 0;
-
-	out[0] = '\0';
-	for (size_t i = 0; i < b->len && i < RC_QUOTE && o + 5 < size; i++) {
-		unsigned char ch = (unsigned char)b->data[i];
-
-		if (ch >= 0x20 && ch < 0x7f)
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", ch);
-	}
-	if (b->len > RC_QUOTE && o + 4 < size)
-		memcpy(out + o, "...", 4);
-	else
-		out[o] = '\0';
-}
-
 static int rc_curl_error(struct rum_rest_client *c, CURLcode cc, const struct rc_body *b,
 			 const char *url)
 {
@@ -307,7 +288,7 @@ static int rc_status(long status, const struct rc_body *b, const char *url)
 
 	if (status >= 200 && status < 300)
 		return 0;
-	rc_quote(quote, sizeof(quote), b);
+	rum_text_quote(quote, sizeof(quote), b->data, b->len, RC_QUOTE);
 	if (status == 401 || status == 403)
 		return rum_err_set(RUM_EAUTH, "device REST %s: credentials refused (HTTP %ld): %s", url,
 				   status, quote);

@@ -23,6 +23,7 @@
 
 #include "lib/crypto.h"
 #include "lib/err.h"
+#include "lib/text.h"
 
 #define DEFAULT_CONNECT_MS 10000
 #define DEFAULT_AUTH_MS 10000
@@ -73,25 +74,6 @@ static int64_t earlier(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
-/* Copies at most QUOTE_MAX bytes of text into out with non-printable bytes
- * as \xNN, so that whatever a device sends can go into a one-line message. */
-static void quote(char *out, size_t size, const char *text, size_t len)
-{
-	size_t o = 0;
-
-	if (len > QUOTE_MAX)
-		len = QUOTE_MAX;
-	for (size_t i = 0; i < len && o + 5 < size; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-	}
-	out[o] = '\0';
-}
-
 /* libssh2's last error message for this session, quoted. */
 static const char *last_error(struct rum_ssh *s, char *buf, size_t size)
 {
@@ -99,7 +81,7 @@ static const char *last_error(struct rum_ssh *s, char *buf, size_t size)
 	int len = 0;
 
 	libssh2_session_last_error(s->session, &msg, &len, 0);
-	quote(buf, size, msg ? msg : "", msg && len > 0 ? (size_t)len : 0);
+	rum_text_quote(buf, size, msg ? msg : "", msg && len > 0 ? (size_t)len : 0, QUOTE_MAX);
 	return buf;
 }
 
@@ -527,7 +509,7 @@ static int authenticate(struct rum_ssh *s, const struct rum_ssh_options *o, int6
 	if (!tried) {
 		char shown[sizeof(methods) * 4];
 
-		quote(shown, sizeof(shown), methods, strlen(methods));
+		rum_text_quote(shown, sizeof(shown), methods, strlen(methods), QUOTE_MAX);
 		return rum_err_set(RUM_EAUTH, "device accepts only %s authentication for %s", shown,
 				   o->username);
 	}
@@ -784,7 +766,7 @@ static int scp_error(struct rum_ssh *s, const char *what, const char *path)
 	int e = libssh2_session_last_errno(s->session);
 
 	last_error(s, msg, sizeof(msg));
-	quote(shown, sizeof(shown), path, strlen(path));
+	rum_text_quote(shown, sizeof(shown), path, strlen(path), QUOTE_MAX);
 	if (e == LIBSSH2_ERROR_SOCKET_RECV || e == LIBSSH2_ERROR_SOCKET_SEND ||
 	    e == LIBSSH2_ERROR_SOCKET_DISCONNECT)
 		s->broken = 1;
@@ -832,8 +814,8 @@ static int scp_status(struct rum_ssh *s, LIBSSH2_CHANNEL *ch, int64_t deadline, 
 			break;
 		n++;
 	}
-	quote(shown, sizeof(shown), line, n);
-	quote(pshown, sizeof(pshown), path, strlen(path));
+	rum_text_quote(shown, sizeof(shown), line, n, QUOTE_MAX);
+	rum_text_quote(pshown, sizeof(pshown), path, strlen(path), QUOTE_MAX);
 	return rum_err_set(RUM_EIO, "%s %s: device says: %s", what, pshown, shown);
 }
 

@@ -18,6 +18,7 @@
 
 #include "lib/err.h"
 #include "lib/json_sax.h"
+#include "lib/mem.h"
 #include "lib/strict.h"
 
 #define MAX_DEPTH 2048 /* nested containers, as jansson's default limit */
@@ -26,41 +27,6 @@ _Static_assert(MAX_DEPTH <= RUM_JSON_SAX_MAX_DEPTH, "the parser allows MAX_DEPTH
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers */
-
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-
-	if (!p)
-		abort(); /* out of memory is fatal (DESIGN 3.5) */
-	return p;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		abort();
-	return p;
-}
-
-/* n bytes of s and a NUL. */
-static char *xmemdup(const char *s, size_t n)
-{
-	char *p = malloc(n + 1);
-
-	if (!p)
-		abort();
-	if (n)
-		memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	return xmemdup(s, strlen(s));
-}
 
 /* Copies src into dst (n bytes) as one printable ASCII line. */
 static void one_line(char *dst, size_t n, const char *src)
@@ -130,7 +96,7 @@ static void val_set(struct val *v, enum jtype type, const char *s, size_t len)
 	}
 	if (v->cap < len + 1) { /* else the buffer is reused */
 		free(v->text);
-		v->text = xmemdup(s, len);
+		v->text = rum_memdup(s, len);
 		v->cap = len + 1;
 	} else {
 		memcpy(v->text, s, len);
@@ -198,24 +164,24 @@ static char *val_to_text(const struct val *v)
 	double d;
 
 	if (v->type == J_STRING)
-		return xmemdup(v->text, v->len);
+		return rum_memdup(v->text, v->len);
 	if (v->type != J_NUMBER)
 		return NULL;
 	if (num_int64(v->text, &i) == 0) {
 		snprintf(buf, sizeof(buf), "%lld", (long long)i);
-		return xstrdup(buf);
+		return rum_strdup(buf);
 	}
 	d = strtod(v->text, NULL);
 	if (strpbrk(v->text, ".eE") && isfinite(d)) {
 		snprintf(buf, sizeof(buf), "%.17g", d);
-		return xstrdup(buf);
+		return rum_strdup(buf);
 	}
-	return xmemdup(v->text, v->len);
+	return rum_memdup(v->text, v->len);
 }
 
 static char *text_or_empty(const struct val *v)
 {
-	return v->type == J_STRING ? xmemdup(v->text, v->len) : xstrdup("");
+	return v->type == J_STRING ? rum_memdup(v->text, v->len) : rum_strdup("");
 }
 
 /* A sudi value: {"udi_pid": ..., "udi_serial_number": ...}. */
@@ -711,7 +677,7 @@ static int payload_extract(struct rum_report *r, struct payload *p)
 	r->metric_name = text_or_empty(&p->metric);
 	r->last_value = val_to_text(&p->value);
 	if (!r->last_value)
-		r->last_value = xstrdup("");
+		r->last_value = rum_strdup("");
 	if (val_to_i64(&p->start, &t) == 0)
 		r->first_start = t;
 	if (val_to_i64(&p->end, &t) == 0)
@@ -961,7 +927,7 @@ static uint8_t reports_element(struct body *b, enum jtype type)
 {
 	if (b->n_ents == b->cap_ents) {
 		b->cap_ents = b->cap_ents ? 2 * b->cap_ents : 8;
-		b->ents = xrealloc(b->ents, b->cap_ents * sizeof(*b->ents));
+		b->ents = rum_realloc(b->ents, b->cap_ents * sizeof(*b->ents));
 	}
 	memset(&b->ents[b->n_ents++], 0, sizeof(*b->ents));
 	last_ent(b)->type = type;
@@ -973,7 +939,7 @@ static uint8_t usage_element(struct body *b, uint8_t role, enum jtype type, size
 {
 	if (b->n_reps == b->cap_reps) {
 		b->cap_reps = b->cap_reps ? 2 * b->cap_reps : 8;
-		b->reps = xrealloc(b->reps, b->cap_reps * sizeof(*b->reps));
+		b->reps = rum_realloc(b->reps, b->cap_reps * sizeof(*b->reps));
 	}
 	memset(&b->reps[b->n_reps++], 0, sizeof(*b->reps));
 	last_rep(b)->type = type;
@@ -1233,9 +1199,9 @@ static int extract_reports(struct rum_message *msg, struct body *b, const char *
 		return rc;
 	if (total > max)
 		return too_many(total, max);
-	msg->reports = xcalloc(total, sizeof(*msg->reports));
+	msg->reports = rum_calloc(total, sizeof(*msg->reports));
 	msg->n_reports = total;
-	msg->owned = xcalloc(2 * b->reports.n, sizeof(*msg->owned));
+	msg->owned = rum_calloc(2 * b->reports.n, sizeof(*msg->owned));
 	for (size_t i = 0; i < b->reports.n; i++)
 		if ((rc = extract_entry(msg, &k, b, text, i, env_udi)) != 0)
 			return rc;
@@ -1250,7 +1216,7 @@ static int extract_usage(struct rum_message *msg, struct body *b, const char *te
 
 	if (b->usage.n > max)
 		return too_many(b->usage.n, max);
-	msg->reports = xcalloc(b->usage.n, sizeof(*msg->reports));
+	msg->reports = rum_calloc(b->usage.n, sizeof(*msg->reports));
 	msg->n_reports = b->usage.n;
 	return extract_array(msg, &k, b, text, b->usage, "usage", &ctx);
 }
@@ -1260,7 +1226,7 @@ static int extract_bare(struct rum_message *msg, struct body *b, const char *tex
 	struct report_ctx ctx = {msg->has_udi ? &msg->udi : NULL, msg->hostname,
 				 msg->software_tag};
 
-	msg->reports = xcalloc(1, sizeof(*msg->reports));
+	msg->reports = rum_calloc(1, sizeof(*msg->reports));
 	msg->n_reports = 1;
 	return extract_report(&msg->reports[0], &b->bare, text, "report", &ctx);
 }
@@ -1308,7 +1274,7 @@ static int parse_poll_id(struct rum_message *msg, const struct val *v)
 	for (size_t i = 0; i < v->len; i++)
 		if (v->text[i] < '0' || v->text[i] > '9')
 			return rum_err_set(RUM_EINVAL, "poll_id is not a decimal number");
-	msg->poll_id = xmemdup(v->text, v->len);
+	msg->poll_id = rum_memdup(v->text, v->len);
 	return 0;
 }
 
@@ -1320,7 +1286,7 @@ static int parse_envelope(struct rum_message *msg, const struct body *b)
 	msg->software_tag = text_or_empty(&b->tag);
 	msg->nonce = val_to_text(&b->nonce);
 	if (!msg->nonce)
-		msg->nonce = xstrdup("");
+		msg->nonce = rum_strdup("");
 	msg->timestamp_ms = val_to_i64(&b->timestamp, &t) == 0 ? t : -1;
 	return udi_from(&msg->udi, &msg->has_udi, &b->sudi, "sudi");
 }
@@ -1369,7 +1335,7 @@ int rum_message_parse(struct rum_message **out, const char *body, size_t len,
 		rc = rum_err_set(RUM_EINVAL, "body is not a JSON object");
 		goto out;
 	}
-	msg = xcalloc(1, sizeof(*msg));
+	msg = rum_calloc(1, sizeof(*msg));
 	rc = build_message(msg, &b, text, limits);
 out:
 	body_dispose(&b);

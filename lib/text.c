@@ -1,5 +1,8 @@
 #include "lib/text.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+
 #include <stdint.h>
 #include <string.h>
 
@@ -95,4 +98,30 @@ int rum_text_unhex(void *out, const char *hex, size_t len)
 		o[i] = (unsigned char)(hi * 16 + lo);
 	}
 	return 0;
+}
+
+void rum_text_i64(char *out, size_t size, int64_t v)
+{
+	snprintf(out, size, "%" PRId64, v);
+}
+
+void rum_text_quote(char *out, size_t size, const char *text, size_t len, size_t max)
+{
+	size_t o = 0, i = 0;
+
+	if (size == 0)
+		return;
+	for (; i < len && i < max && o + 5 < size; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+	}
+	if (i < len && o + 4 <= size) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
 }

@@ -3,10 +3,13 @@
 #include "check.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
+#include "lib/mem.h"
 #include "lib/strict.h"
 #include "lib/text.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void test_percent_decode(void)
 {
@@ -121,8 +124,39 @@ static void test_hex_and_duration(void)
 	CHECK_INT(rum_strict_duration(&v, "9999999999999999999d"), RUM_EINVAL);
 }
 
+static void test_quote_and_numbers(void)
+{
+	char out[64], small[8], num[RUM_TEXT_I64_MAX];
+	char *dup;
+	int *zeros;
+
+	rum_text_quote(out, sizeof(out), "ok\r\n\\x", 6, 200);
+	CHECK_STR(out, "ok\\x0d\\x0a\\x5cx");
+	rum_text_quote(out, sizeof(out), "abcdef", 6, 3);
+	CHECK_STR(out, "abc...");
+	rum_text_quote(out, sizeof(out), "abc", 3, 3);
+	CHECK_STR(out, "abc");
+	/* Never past size, even when every byte needs four. */
+	rum_text_quote(small, sizeof(small), "\x01\x02\x03", 3, 200);
+	CHECK(strlen(small) < sizeof(small));
+	CHECK_STR(small, "\\x01...");
+	rum_text_quote(out, sizeof(out), "", 0, 10);
+	CHECK_STR(out, "");
+	rum_text_i64(num, sizeof(num), INT64_MIN);
+	CHECK_STR(num, "-9223372036854775808");
+	rum_text_i64(num, sizeof(num), 42);
+	CHECK_STR(num, "42");
+	dup = rum_memdup("abc\0def", 7);
+	CHECK(memcmp(dup, "abc\0def", 8) == 0);
+	free(dup);
+	zeros = rum_calloc(0, sizeof(*zeros)); /* never NULL, even for nothing */
+	CHECK(zeros != NULL);
+	free(zeros);
+}
+
 int main(void)
 {
+	test_quote_and_numbers();
 	test_hex_and_duration();
 	test_percent_decode();
 	test_strict();

@@ -1,0 +1,15 @@
+/* Allocation that cannot fail: out of memory is fatal (DESIGN.md 3.5), so
+ * callers never carry a branch for it. Zero sizes allocate one byte, so a
+ * result is never NULL. */
+#ifndef RUM_LIB_MEM_H
+#define RUM_LIB_MEM_H
+
+#include <stddef.h>
+
+void *rum_calloc(size_t n, size_t size);
+void *rum_realloc(void *p, size_t size);
+/* n bytes of s and a NUL. */
+char *rum_memdup(const char *s, size_t n);
+char *rum_strdup(const char *s);
+
+#endif
