@@ -1,29 +1,24 @@
-/* The API layer: the route table, request parsing and reply rendering for
- * the device endpoint (/cslu/v1/pi), health probes and (later) the admin
- * REST API. One domain call per handler. */
+/* The API layer: one route table for the whole HTTP surface (api/routes.c:
+ * the device endpoints, probes and the admin REST API), request parsing and
+ * reply rendering. Every handler parses, makes one domain call, renders. */
 #ifndef RUM_API_H
 #define RUM_API_H
 
 #include "api/http.h"
-#include "db/db.h"
+#include "domain/domain.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-struct rum_api_admin; /* api/admin.c: its worker threads */
+struct rum_api_admin; /* api/router.c: the admin API's worker threads */
 
 struct rum_api {
-	struct rum_db *db;
+	struct rum_domain *dom;
 	const char *default_tenant;
 	bool auto_create_tenants;
 	bool capture_all;
 	size_t max_reports;
 	int retry_after_s;
-	/* The admin API (/api/v1): it runs exports and imports itself. */
-	const char *db_url;
-	int db_timeout_ms;
-	const char *data_dir;
-	const char *key_file;        /* seals pull-target credentials (admin API) */
 	struct rum_api_admin *admin; /* rum_api_admin_open(); NULL: admin API answers 503 */
 };
 
@@ -46,21 +41,6 @@ void rum_api_reply_json(struct rum_http_exchange *x, int status, void *json);
  * with Retry-After and {"status":"OK_TRY_AGAIN"} for devices. */
 void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int rc,
 			 const char *msg);
-
-/* Route handlers (api/cslu.c, api/health.c). */
-void rum_api_cslu(struct rum_api *api, struct rum_http_exchange *x,
-		  const struct rum_http_request *req, const char *rest);
-/* /cslu/v1/files/<token>: one-time file URLs of pull collections (api/files.c). */
-void rum_api_files(struct rum_api *api, struct rum_http_exchange *x,
-		   const struct rum_http_request *req, const char *rest);
-void rum_api_healthz(struct rum_api *api, struct rum_http_exchange *x,
-		     const struct rum_http_request *req, const char *rest);
-/* /api/v1/tenants/...: exports, their files, imports, ACK downloads
- * (api/admin.c). */
-void rum_api_admin(struct rum_api *api, struct rum_http_exchange *x,
-		   const struct rum_http_request *req, const char *rest);
-void rum_api_readyz(struct rum_api *api, struct rum_http_exchange *x,
-		    const struct rum_http_request *req, const char *rest);
 
 /* Decodes %XX escapes of a path segment into out (at most out_len-1 bytes).
  * Errors: RUM_EINVAL for a bad escape, an encoded NUL or an overlong result. */

@@ -2,6 +2,7 @@
  * (PROTOCOL.md 1.2-1.6). Parses the request, hands the message to the push
  * domain and renders what a CSLU answers. */
 #include "api/api.h"
+#include "api/call.h"
 
 #include "domain/push.h"
 #include "lib/crypto.h"
@@ -168,7 +169,7 @@ void rum_api_cslu(struct rum_api *api, struct rum_http_exchange *x,
 	call->push.body_len = req->body_len;
 	call->push.headers_fn = rum_cslu_headers;
 	call->push.headers_ctx = x;
-	rc = rum_push_submit(&call->push, api->db, &settings, rum_cslu_done, call);
+	rc = rum_push_submit(&call->push, api->dom, &settings, rum_cslu_done, call);
 	if (rc != 0) {
 		rum_log_info("push rejected tenant=%s addr=%s: %s", call->tenant, req->client_addr,
 			     rum_err_msg());

@@ -4,6 +4,7 @@
  * token works once, for one direction, until it expires; anything else is
  * 404, so that a token cannot be probed. Parse, one domain call, render. */
 #include "api/api.h"
+#include "api/call.h"
 
 #include "domain/targets.h"
 #include "lib/err.h"
@@ -65,7 +66,7 @@ void rum_api_files(struct rum_api *api, struct rum_http_exchange *x,
 	c->f.upload = put;
 	c->f.body = req->body;
 	c->f.body_len = req->body_len;
-	rc = rum_targets_file_submit(&c->f, api->db, rum_api_file_done, c);
+	rc = rum_targets_file_submit(&c->f, api->dom, rum_api_file_done, c);
 	if (rc != 0) {
 		rum_api_reply_error(api, x, rc, rum_err_msg());
 		free(c);

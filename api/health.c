@@ -1,6 +1,7 @@
 /* Probes: /healthz (the process answers) and /readyz (the database answers
  * and its schema is current). */
 #include "api/api.h"
+#include "api/call.h"
 
 #include "domain/push.h"
 #include "lib/err.h"
@@ -43,5 +44,5 @@ void rum_api_readyz(struct rum_api *api, struct rum_http_exchange *x,
 		abort();
 	call->api = api;
 	call->x = x;
-	rum_ready_submit(&call->check, api->db, rum_readyz_done, call);
+	rum_ready_submit(&call->check, api->dom, rum_readyz_done, call);
 }

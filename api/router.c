@@ -1,29 +1,16 @@
 #include "api/api.h"
+#include "api/call.h"
 
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/strict.h"
+#include "lib/text.h"
+#include "lib/workq.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef void (*rum_api_handler)(struct rum_api *api, struct rum_http_exchange *x,
-				const struct rum_http_request *req, const char *rest);
-
-/* The whole HTTP surface, as data. `prefix` routes match the path exactly or
- * followed by '/'; the remainder (from the '/') is passed as `rest`. */
-static const struct rum_api_route {
-	const char *path;
-	bool prefix;
-	rum_api_handler handler;
-} rum_api_routes[] = {
-	{"/cslu/v1/pi", true, rum_api_cslu},
-	{"/cslu/v1/files", true, rum_api_files},
-	{"/healthz", false, rum_api_healthz},
-	{"/readyz", false, rum_api_readyz},
-	{"/api/v1/tenants", true, rum_api_admin},
-};
 
 void rum_api_reply_json(struct rum_http_exchange *x, int status, void *json)
 {
@@ -81,26 +68,244 @@ void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int r
 			 "Bearer realm=\"rumd\"");
 }
 
+/* --- matching --- */
+
+#define RUM_API_SEGMENTS_MAX 12
+
+/* How well path matches the route's pattern: -1 when it does not, else
+ * the number of literal segments matched (a literal beats a parameter:
+ * ".../pull-targets/collect" is not pull target "collect"). *rest gets what
+ * a "/..." pattern leaves to its handler. */
+static int rum_api_match(const char *pattern, const char *path, const char **rest)
+{
+	const char *p = pattern, *s = path;
+	int literal = 0;
+
+	while (*p) {
+		size_t pn, sn;
+
+		if (*p != '/' || *s != '/')
+			return -1;
+		p++;
+		s++;
+		if (strcmp(p, "...") == 0) {
+			*rest = s - 1;
+			return literal;
+		}
+		pn = strcspn(p, "/");
+		sn = strcspn(s, "/");
+		if (sn == 0)
+			return -1;
+		if (p[0] == '{') {
+			/* any non-empty segment */
+		} else if (pn != sn || strncmp(p, s, pn) != 0) {
+			return -1;
+		} else {
+			literal++;
+		}
+		p += pn;
+		s += sn;
+	}
+	if (*s != '\0') {
+		/* "/x/..." also matches "/x" itself. */
+		return -1;
+	}
+	*rest = s;
+	return literal;
+}
+
+/* Pattern "/a/..." matches "/a" too (its handler gets rest ""). */
+static int rum_api_match_route(const struct rum_api_route *r, const char *path, const char **rest)
+{
+	size_t n = strlen(r->pattern);
+	int m = rum_api_match(r->pattern, path, rest);
+
+	if (m < 0 && n > 4 && strcmp(r->pattern + n - 4, "/...") == 0 &&
+	    strncmp(r->pattern, path, n - 4) == 0 && path[n - 4] == '\0' &&
+	    !strchr(r->pattern, '{')) {
+		*rest = path + n - 4;
+		return 0;
+	}
+	return m;
+}
+
+/* Decodes the pattern's parameters from path into c: the tenant, the id. */
+static int rum_api_params(struct rum_api_call *c, const char *pattern, const char *path)
+{
+	const char *p = pattern, *s = path;
+
+	while (*p == '/' && *s == '/') {
+		size_t pn = strcspn(++p, "/"), sn = strcspn(++s, "/");
+
+		if (strncmp(p, "{tenant}", pn) == 0 && pn == 8) {
+			if (rum_api_percent_decode(c->tenant, sizeof(c->tenant), s, sn) != 0)
+				return rum_err_set(RUM_EINVAL, "tenant in path: %s", rum_err_msg());
+			if (!rum_text_tenant_name_ok(c->tenant))
+				return rum_err_set(RUM_EINVAL, "tenant in path is not a valid tenant "
+						   "name");
+		} else if (p[0] == '{') {
+			char text[24], what[32];
+			size_t wn = pn - 2 < sizeof(what) - 1 ? pn - 2 : sizeof(what) - 1;
+
+			/* {pull-target} reads "pull target" in messages. */
+			memcpy(what, p + 1, wn);
+			what[wn] = '\0';
+			for (char *w = what; *w; w++)
+				if (*w == '-')
+					*w = ' ';
+			snprintf(text, sizeof(text), "%.*s", (int)(sn < sizeof(text) ? sn : 0), s);
+			if (sn >= sizeof(text) || rum_strict_int64(&c->id, text) != 0 || c->id <= 0)
+				return rum_err_set(RUM_EINVAL, "'%.*s' is not a %s id",
+						   (int)(sn < 64 ? sn : 64), s, what);
+		}
+		p += pn;
+		s += sn;
+	}
+	return 0;
+}
+
+/* --- the admin API's workers --- */
+
+/* Exports and imports take seconds: two at a time, a few more waiting;
+ * everything else has threads of its own so that it never waits behind
+ * them. */
+#define RUM_API_HEAVY_THREADS 2
+#define RUM_API_HEAVY_QUEUE 4
+#define RUM_API_LIGHT_THREADS 2
+#define RUM_API_LIGHT_QUEUE 64
+
+struct rum_api_admin {
+	struct rum_workq *heavy, *light;
+};
+
+void rum_api_admin_open(struct rum_api *api)
+{
+	api->admin = calloc(1, sizeof(*api->admin));
+	if (!api->admin)
+		abort();
+	api->admin->heavy = rum_workq_new(RUM_API_HEAVY_THREADS, RUM_API_HEAVY_QUEUE);
+	api->admin->light = rum_workq_new(RUM_API_LIGHT_THREADS, RUM_API_LIGHT_QUEUE);
+}
+
+void rum_api_admin_close(struct rum_api *api)
+{
+	if (!api->admin)
+		return;
+	rum_workq_free(api->admin->heavy);
+	rum_workq_free(api->admin->light);
+	free(api->admin);
+	api->admin = NULL;
+}
+
+static void rum_api_call_free(struct rum_api_call *c)
+{
+	free(c->since);
+	free(c->devices);
+	json_decref(c->body_json);
+	free(c);
+}
+
+/* One admin request on a worker thread: who asks, then the route's one
+ * domain call, rendered. */
+static void rum_api_call_work(void *arg, bool cancelled)
+{
+	struct rum_api_call *c = arg;
+	struct rum_access access = {c->has_authorization ? c->authorization : NULL, c->tenant};
+	int rc;
+
+	if (cancelled)
+		rc = rum_err_set(RUM_EUNAVAIL, "rumd is stopping");
+	else
+		rc = rum_access_check(c->api->dom, &access, c->route->role, c->route->action, &c->by);
+	if (rc == 0)
+		rc = c->route->run(c);
+	if (rc != 0)
+		rum_api_reply_error(c->api, c->x, rc, rum_err_msg());
+	rum_api_call_free(c);
+}
+
+/* Parses an admin request on the HTTP thread and queues it for a worker. */
+static void rum_api_call_start(struct rum_api *api, struct rum_http_exchange *x,
+			       const struct rum_http_request *req, const struct rum_api_route *r)
+{
+	struct rum_api_call *c = calloc(1, sizeof(*c));
+	const char *authorization = rum_http_header(x, "Authorization");
+	int rc;
+
+	if (!c)
+		abort();
+	c->api = api;
+	c->x = x;
+	c->route = r;
+	c->body = req->body;
+	c->body_len = req->body_len;
+	/* An over-long header cannot hold a rumd token: it is passed on empty,
+	 * to be refused as one. */
+	if (authorization) {
+		if (strlen(authorization) < sizeof(c->authorization))
+			memcpy(c->authorization, authorization, strlen(authorization) + 1);
+		c->has_authorization = true;
+	}
+	rc = rum_api_params(c, r->pattern, req->path);
+	if (rc == 0 && req->body_too_big)
+		rc = rum_err_set(RUM_ETOOBIG, "request body is larger than max_body_bytes");
+	if (rc == 0 && r->parse)
+		rc = r->parse(c, req);
+	if (rc == 0 && !api->admin)
+		rc = rum_err_set(RUM_EUNAVAIL, "the admin API is not running");
+	if (rc == 0)
+		rc = rum_workq_submit(r->lane == RUM_API_HEAVY ? api->admin->heavy
+							       : api->admin->light,
+				      rum_api_call_work, c);
+	if (rc != 0) {
+		rum_api_reply_error(api, x, rc, rum_err_msg());
+		rum_api_call_free(c);
+	}
+}
+
 void rum_api_dispatch(void *ctx, struct rum_http_exchange *x, const struct rum_http_request *req)
 {
 	struct rum_api *api = ctx;
+	const struct rum_api_route *best = NULL;
+	const char *rest = NULL, *best_rest = NULL;
+	char allow[64] = "", msg[80];
+	int best_score = -1;
 
 	if (req->busy) {
 		rum_api_reply_error(api, x, RUM_EUNAVAIL, "too many request bodies in memory");
 		return;
 	}
-	for (size_t i = 0; i < sizeof(rum_api_routes) / sizeof(rum_api_routes[0]); i++) {
+	/* The most literal pattern that matches the path; among its peers (the
+	 * same pattern), the one for the method. */
+	for (size_t i = 0; i < rum_api_routes_count; i++) {
 		const struct rum_api_route *r = &rum_api_routes[i];
-		size_t n = strlen(r->path);
+		int score = rum_api_match_route(r, req->path, &rest);
 
-		if (strncmp(req->path, r->path, n) != 0)
+		if (score < 0 || score < best_score)
 			continue;
-		if (req->path[n] == '\0' || (r->prefix && req->path[n] == '/')) {
-			r->handler(api, x, req, req->path + n);
-			return;
+		if (score > best_score || (best && strcmp(best->pattern, r->pattern) != 0)) {
+			best = NULL;
+			allow[0] = '\0';
+		}
+		best_score = score;
+		if (!r->method || strcmp(r->method, req->method) == 0) {
+			best = r;
+			best_rest = rest;
+		} else if (strlen(allow) + strlen(r->method) + 3 < sizeof(allow)) {
+			snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+				 allow[0] ? ", " : "", r->method);
 		}
 	}
-	rum_api_reply_error(api, x, RUM_ENOTFOUND, "no such resource");
+	if (best && best->lane == RUM_API_DIRECT) {
+		best->direct(api, x, req, best_rest);
+	} else if (best) {
+		rum_api_call_start(api, x, req, best);
+	} else if (allow[0]) {
+		snprintf(msg, sizeof(msg), "use %s here", allow);
+		rum_api_reply_error(api, x, RUM_EMETHOD, msg);
+	} else {
+		rum_api_reply_error(api, x, RUM_ENOTFOUND, "no such resource");
+	}
 }
 
 int rum_api_percent_decode(char *out, size_t out_len, const char *in, size_t in_len)

@@ -11,8 +11,10 @@
  * "password"|"key","known_host_key"|"trust_on_first_use":true,
  * "interval":"24h"|seconds|"on_demand":true,"path_prefix","transfer":"scp|http",
  * "rest_raw","plain_http"}. Credentials are write-only: never rendered. */
-#include "api/admin_call.h"
+#include "api/call.h"
 
+#include "domain/targets.h"
+#include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/strict.h"
 
@@ -90,7 +92,7 @@ static int rum_api_targets_field(struct rum_target_spec *s, const char *key, jso
 	return rum_err_set(RUM_EINVAL, "unknown field \"%s\"", key);
 }
 
-static int rum_api_targets_parse_add(struct rum_admin_call *c, const struct rum_http_request *req)
+int rum_api_target_add_parse(struct rum_api_call *c, const struct rum_http_request *req)
 {
 	struct rum_target_spec *s = &c->spec;
 	bool on_demand = false, has_interval = false;
@@ -122,45 +124,6 @@ static int rum_api_targets_parse_add(struct rum_admin_call *c, const struct rum_
 	return rum_targets_spec_check(s);
 }
 
-int rum_api_targets_route(struct rum_admin_call *c, const struct rum_http_request *req,
-			  char seg[][24], int nseg)
-{
-	const char *m = req->method;
-	bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
-
-	if (nseg == 2 && strcmp(seg[0], "collections") == 0) {
-		c->kind = RUM_ADMIN_COLLECTION;
-		return get ? rum_admin_parse_id(&c->id, seg[1], "collection")
-			   : rum_err_set(RUM_EMETHOD, "use GET to read a collection");
-	}
-	if (nseg < 1 || strcmp(seg[0], "pull-targets") != 0)
-		return RUM_ENOTFOUND;
-	if (nseg == 1) {
-		c->kind = post ? RUM_ADMIN_TARGET_ADD : RUM_ADMIN_TARGETS;
-		if (!get && !post)
-			return rum_err_set(RUM_EMETHOD, "use GET to list pull targets, POST to add one");
-		return post ? rum_api_targets_parse_add(c, req) : 0;
-	}
-	if (nseg == 2 && strcmp(seg[1], "collect") == 0) {
-		c->kind = RUM_ADMIN_COLLECT;
-		return post ? 0 : rum_err_set(RUM_EMETHOD, "use POST to collect");
-	}
-	if (nseg == 2) {
-		c->kind = strcmp(m, "DELETE") == 0 ? RUM_ADMIN_TARGET_REMOVE : RUM_ADMIN_TARGET;
-		if (!get && c->kind != RUM_ADMIN_TARGET_REMOVE)
-			return rum_err_set(RUM_EMETHOD, "use GET to read a pull target, DELETE to "
-					   "remove it");
-		return rum_admin_parse_id(&c->id, seg[1], "pull target");
-	}
-	if (nseg == 3 && strcmp(seg[2], "collect") == 0) {
-		c->kind = RUM_ADMIN_COLLECT;
-		if (!post)
-			return rum_err_set(RUM_EMETHOD, "use POST to collect");
-		return rum_admin_parse_id(&c->id, seg[1], "pull target");
-	}
-	return rum_err_set(RUM_ENOTFOUND, "no such resource");
-}
-
 static json_t *rum_api_targets_opt(const char *s)
 {
 	return s && s[0] ? json_string(s) : json_null();
@@ -171,7 +134,7 @@ struct rum_api_targets_out {
 	json_t *list, *jobs;
 };
 
-static void rum_api_targets_target(void *arg, const struct rum_store_target *t)
+static void rum_api_targets_target(void *arg, const struct rum_target *t)
 {
 	struct rum_api_targets_out *out = arg;
 	json_t *o = json_pack("{s:I,s:s,s:s,s:i,s:s,s:s,s:s,s:o,s:b,s:o,s:s,s:s,s:b,s:b,s:i,s:o,"
@@ -202,7 +165,7 @@ static void rum_api_targets_target(void *arg, const struct rum_store_target *t)
 	json_array_append_new(out->list, o);
 }
 
-static void rum_api_targets_job(void *arg, const struct rum_store_job *j)
+static void rum_api_targets_job(void *arg, const struct rum_collection *j)
 {
 	struct rum_api_targets_out *out = arg;
 
@@ -229,7 +192,7 @@ static void rum_api_targets_queued(void *arg, int64_t job_id, int64_t target_id)
 }
 
 /* The secret in the parsed body is of no further use: overwrite it. */
-static void rum_api_targets_wipe(struct rum_admin_call *c)
+static void rum_api_targets_wipe(struct rum_api_call *c)
 {
 	json_t *v;
 
@@ -241,54 +204,83 @@ static void rum_api_targets_wipe(struct rum_admin_call *c)
 		rum_crypto_wipe((char *)json_string_value(v), json_string_length(v));
 }
 
-int rum_api_targets_work(struct rum_admin_call *c, const struct rum_admin_env *env,
-			 const struct rum_admin_auth *auth)
+int rum_api_target_add_run(struct rum_api_call *c)
 {
 	struct rum_api_targets_out out = {json_array(), json_array()};
 	int64_t id = 0;
-	int rc;
+	int rc = rum_targets_add_by(c->api->dom, &c->by, &c->spec, &id);
 
-	switch (c->kind) {
-	case RUM_ADMIN_TARGET_ADD:
-		rc = rum_admin_target_add(env, auth, &c->spec, &id);
-		rum_api_targets_wipe(c);
-		if (rc == 0)
-			rc = rum_admin_target_list(env, auth, id, rum_api_targets_target, NULL, &out);
-		if (rc == 0)
-			rum_api_reply_json(c->x, 201, json_incref(json_array_get(out.list, 0)));
-		break;
-	case RUM_ADMIN_TARGETS:
-		rc = rum_admin_target_list(env, auth, 0, rum_api_targets_target, NULL, &out);
-		if (rc == 0)
-			rum_api_reply_json(c->x, 200, json_pack("{s:O}", "pull_targets", out.list));
-		break;
-	case RUM_ADMIN_TARGET:
-		rc = rum_admin_target_list(env, auth, c->id, rum_api_targets_target,
-					   rum_api_targets_job, &out);
-		if (rc == 0) {
-			json_t *o = json_incref(json_array_get(out.list, 0));
+	rum_api_targets_wipe(c);
+	if (rc == 0)
+		rc = rum_targets_get_by(c->api->dom, &c->by, id, rum_api_targets_target, NULL, &out);
+	if (rc == 0)
+		rum_api_reply_json(c->x, 201, json_incref(json_array_get(out.list, 0)));
+	json_decref(out.list);
+	json_decref(out.jobs);
+	return rc;
+}
 
-			json_object_set(o, "collections", out.jobs);
-			rum_api_reply_json(c->x, 200, o);
-		}
-		break;
-	case RUM_ADMIN_TARGET_REMOVE:
-		rc = rum_admin_target_remove(env, auth, c->id);
-		if (rc == 0)
-			rum_api_reply_json(c->x, 200, json_pack("{s:s,s:I}", "status", "OK", "removed",
-								(json_int_t)c->id));
-		break;
-	case RUM_ADMIN_COLLECT:
-		rc = rum_admin_target_collect(env, auth, c->id, rum_api_targets_queued, &out);
-		if (rc == 0)
-			rum_api_reply_json(c->x, 202, json_pack("{s:s,s:O}", "status", "QUEUED",
-								"collections", out.jobs));
-		break;
-	default:
-		rc = rum_admin_collection(env, auth, c->id, rum_api_targets_job, &out);
-		if (rc == 0)
-			rum_api_reply_json(c->x, 200, json_incref(json_array_get(out.jobs, 0)));
+int rum_api_targets_list_run(struct rum_api_call *c)
+{
+	struct rum_api_targets_out out = {json_array(), json_array()};
+	int rc = rum_targets_get_by(c->api->dom, &c->by, 0, rum_api_targets_target, NULL, &out);
+
+	if (rc == 0)
+		rum_api_reply_json(c->x, 200, json_pack("{s:O}", "pull_targets", out.list));
+	json_decref(out.list);
+	json_decref(out.jobs);
+	return rc;
+}
+
+int rum_api_target_get_run(struct rum_api_call *c)
+{
+	struct rum_api_targets_out out = {json_array(), json_array()};
+	int rc = rum_targets_get_by(c->api->dom, &c->by, c->id, rum_api_targets_target,
+				    rum_api_targets_job, &out);
+
+	if (rc == 0) {
+		json_t *o = json_incref(json_array_get(out.list, 0));
+
+		json_object_set(o, "collections", out.jobs);
+		rum_api_reply_json(c->x, 200, o);
 	}
+	json_decref(out.list);
+	json_decref(out.jobs);
+	return rc;
+}
+
+int rum_api_target_remove_run(struct rum_api_call *c)
+{
+	int rc = rum_targets_remove_by(c->api->dom, &c->by, c->id);
+
+	if (rc == 0)
+		rum_api_reply_json(c->x, 200,
+				   json_pack("{s:s,s:I}", "status", "OK", "removed", (json_int_t)c->id));
+	return rc;
+}
+
+/* POST .../pull-targets/<id>/collect, or .../pull-targets/collect (id 0:
+ * every target of the tenant). */
+int rum_api_collect_run(struct rum_api_call *c)
+{
+	struct rum_api_targets_out out = {json_array(), json_array()};
+	int rc = rum_targets_collect_by(c->api->dom, &c->by, c->id, rum_api_targets_queued, &out);
+
+	if (rc == 0)
+		rum_api_reply_json(c->x, 202, json_pack("{s:s,s:O}", "status", "QUEUED",
+							"collections", out.jobs));
+	json_decref(out.list);
+	json_decref(out.jobs);
+	return rc;
+}
+
+int rum_api_collection_run(struct rum_api_call *c)
+{
+	struct rum_api_targets_out out = {json_array(), json_array()};
+	int rc = rum_collections_get_by(c->api->dom, &c->by, c->id, rum_api_targets_job, &out);
+
+	if (rc == 0)
+		rum_api_reply_json(c->x, 200, json_incref(json_array_get(out.jobs, 0)));
 	json_decref(out.list);
 	json_decref(out.jobs);
 	return rc;

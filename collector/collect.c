@@ -4,6 +4,8 @@
 #include "collector/netconf_xml.h"
 #include "collector/rest_client.h"
 #include "collector/ssh.h"
+#include "domain/acks.h"
+#include "domain/collections.h"
 #include "domain/import.h"
 #include "domain/message.h"
 #include "domain/targets.h"
@@ -28,7 +30,7 @@ static const char *rum_collect_keep(struct rum_collect_target *t, int slot, cons
 	return t->strings[slot];
 }
 
-void rum_collect_target_copy(struct rum_collect_target *out, const struct rum_store_target *t)
+void rum_collect_target_copy(struct rum_collect_target *out, const struct rum_target *t)
 {
 	uint8_t *secret = malloc(t->secret_len + 1);
 
@@ -65,7 +67,7 @@ void rum_collect_target_dispose(struct rum_collect_target *t)
 
 struct rum_collect {
 	const struct rum_collect_env *env;
-	const struct rum_store_target *t;
+	const struct rum_target *t;
 	int64_t job_id;
 	int64_t deadline;
 	struct rum_collect_outcome *out;
@@ -90,74 +92,13 @@ static void rum_collect_nonce(char out[17])
 	rum_text_hex(out, b, sizeof(b));
 }
 
-/* --- database steps (each one statement, through the pool) --- */
-
-struct rum_collect_db {
-	struct rum_collect *c;
-	const char *json;
-	int64_t ack_id;
-	char *content;
-	size_t len;
-	const uint8_t *token_sha;
-	const char *direction;
-	const char *key;
-};
-
-static int rum_collect_db_snapshot(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_collect_db *d = arg;
-
-	return rum_store_target_snapshot(txn, d->c->t->id, d->c->t->tenant_id, d->c->pid,
-					 d->c->sn, d->c->t->host, d->json);
-}
-
-static int rum_collect_db_ack_peek(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_collect_db *d = arg;
-
-	return rum_store_ack_peek(txn, d->c->t->tenant_id, d->c->pid, d->c->sn, &d->ack_id,
-				  &d->content, &d->len);
-}
-
-static int rum_collect_db_ack_delivered(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_collect_db *d = arg;
-
-	return rum_store_ack_delivered(txn, d->ack_id, d->c->t->host, d->c->t->protocol);
-}
-
-static int rum_collect_db_learn(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_collect_db *d = arg;
-
-	return rum_store_target_learn_key(txn, d->c->t->id, d->key);
-}
-
-static int rum_collect_db_transfer(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_collect_db *d = arg;
-
-	return rum_store_transfer_create(txn, d->token_sha, d->c->job_id, d->direction,
-					 d->content, d->len, d->c->env->max_reply,
-					 d->c->env->file_url_ttl_s);
-}
-
-static int rum_collect_db_received(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_collect_db *d = arg;
-
-	return rum_store_transfer_received(txn, d->token_sha, &d->content, &d->len);
-}
-
 /* Stores a key seen on first use, when the target trusts on first use and
  * knows none yet. */
 static void rum_collect_learn(struct rum_collect *c, const char *seen)
 {
-	struct rum_collect_db d = {.c = c, .key = seen};
-
 	if (!c->t->trust_on_first_use || c->t->known_host_key[0] || !seen || !seen[0])
 		return;
-	if (rum_db_call(c->env->db, rum_collect_db_learn, &d) == 0)
+	if (rum_collections_learn_key(c->env->dom, c->t->id, seen) == 0)
 		rum_log_info("collector: target=%" PRId64 " host=%s: key learnt on first use",
 			     c->t->id, c->t->host);
 }
@@ -201,7 +142,7 @@ static int rum_collect_store(struct rum_collect *c, const char *body, size_t len
 	p.body = body;
 	p.body_len = len;
 	p.source = "pull";
-	rc = rum_push_submit(&p, c->env->db, &s, rum_collect_push_done, &w);
+	rc = rum_push_submit(&p, c->env->dom, &s, rum_collect_push_done, &w);
 	if (rc == 0) {
 		pthread_mutex_lock(&w.lock);
 		while (!w.done)
@@ -274,8 +215,6 @@ static int rum_collect_file_url(struct rum_collect *c, char *url, size_t size,
 				uint8_t token_sha[RUM_SHA256_LEN], const char *direction,
 				const char *content, size_t len)
 {
-	struct rum_collect_db d = {.c = c, .token_sha = token_sha, .direction = direction,
-				   .content = (char *)content, .len = len};
 	uint8_t token[24];
 	char hex[2 * sizeof(token) + 1];
 	int rc;
@@ -286,7 +225,8 @@ static int rum_collect_file_url(struct rum_collect *c, char *url, size_t size,
 	rum_crypto_random(token, sizeof(token));
 	rum_text_hex(hex, token, sizeof(token));
 	rum_crypto_sha256(token_sha, hex, strlen(hex));
-	rc = rum_db_call(c->env->db, rum_collect_db_transfer, &d);
+	rc = rum_collections_transfer_create(c->env->dom, token_sha, c->job_id, direction, content,
+					     len, c->env->max_reply, c->env->file_url_ttl_s);
 	if (rc != 0)
 		return rum_collect_fail(c, rc, "file URL");
 	snprintf(url, size, "%s/cslu/v1/files/%s", c->env->public_url, hex);
@@ -298,7 +238,6 @@ static int rum_collect_nc_state(struct rum_collect *c, struct rum_netconf *nc)
 	static const char get[] = "<get><filter type=\"subtree\"><licensing xmlns=\""
 				  RUM_LICENSE_NS "\"><state/></licensing></filter></get>";
 	struct rum_netconf_licensing lic = {0};
-	struct rum_collect_db d = {.c = c};
 	char *reply = NULL;
 	size_t len = 0;
 	int rc = rum_collect_rpc(c, nc, "get licensing state", get, &reply, &len);
@@ -311,8 +250,7 @@ static int rum_collect_nc_state(struct rum_collect *c, struct rum_netconf *nc)
 		return rum_collect_fail(c, rc, "licensing state");
 	snprintf(c->pid, sizeof(c->pid), "%s", lic.pid);
 	snprintf(c->sn, sizeof(c->sn), "%s", lic.sn);
-	d.json = lic.json;
-	rc = rum_db_call(c->env->db, rum_collect_db_snapshot, &d);
+	rc = rum_collections_snapshot(c->env->dom, c->t, c->pid, c->sn, lic.json);
 	rum_netconf_licensing_dispose(&lic);
 	return rc != 0 ? rum_collect_fail(c, rc, "store snapshot") : 0;
 }
@@ -322,7 +260,6 @@ static int rum_collect_nc_usage(struct rum_collect *c, struct rum_ssh *ssh, stru
 {
 	bool http = strcmp(c->t->transfer, "http") == 0;
 	uint8_t token_sha[RUM_SHA256_LEN];
-	struct rum_collect_db d = {.c = c, .token_sha = token_sha};
 	char path[1024], nonce[17], *op, *file = NULL, *msg = NULL;
 	size_t len = 0, mlen = 0, n = 0;
 	int rc;
@@ -340,9 +277,7 @@ static int rum_collect_nc_usage(struct rum_collect *c, struct rum_ssh *ssh, stru
 	if (rc != 0)
 		return rc;
 	if (http) {
-		rc = rum_db_call(c->env->db, rum_collect_db_received, &d);
-		file = d.content;
-		len = d.len;
+		rc = rum_collections_transfer_received(c->env->dom, token_sha, &file, &len);
 		if (rc == 0 && !file)
 			rc = rum_err_set(RUM_EIO, "the device reported success but never uploaded "
 					 "the usage file to its one-time URL");
@@ -366,21 +301,21 @@ static int rum_collect_nc_ack(struct rum_collect *c, struct rum_ssh *ssh, struct
 {
 	bool http = strcmp(c->t->transfer, "http") == 0;
 	uint8_t token_sha[RUM_SHA256_LEN];
-	struct rum_collect_db d = {.c = c};
+	struct rum_ack ack = {0};
 	char path[1024], nonce[17], *op;
-	int rc = rum_db_call(c->env->db, rum_collect_db_ack_peek, &d);
+	int rc = rum_acks_pending(c->env->dom, c->t->tenant_id, c->pid, c->sn, &ack);
 
 	if (rc != 0)
 		return rum_collect_fail(c, rc, "find ACK");
-	if (!d.content)
+	if (!ack.content)
 		return 0;
 	rum_collect_nonce(nonce);
 	if (http) {
-		rc = rum_collect_file_url(c, path, sizeof(path), token_sha, "download", d.content,
-					  d.len);
+		rc = rum_collect_file_url(c, path, sizeof(path), token_sha, "download", ack.content,
+					  ack.len);
 	} else {
 		snprintf(path, sizeof(path), "%srumd-ack-%s.txt", c->t->path_prefix, nonce);
-		rc = rum_ssh_scp_put(ssh, path, d.content, d.len, c->deadline);
+		rc = rum_ssh_scp_put(ssh, path, ack.content, ack.len, c->deadline);
 		if (rc != 0)
 			rum_collect_fail(c, rc, "scp ACK file");
 	}
@@ -390,13 +325,13 @@ static int rum_collect_nc_ack(struct rum_collect *c, struct rum_ssh *ssh, struct
 		free(op);
 	}
 	if (rc == 0) {
-		rc = rum_db_call(c->env->db, rum_collect_db_ack_delivered, &d);
+		rc = rum_acks_delivered(c->env->dom, ack.id, c->t->host, c->t->protocol);
 		if (rc != 0)
 			rum_collect_fail(c, rc, "record ACK delivery");
 		else
 			c->out->acks = 1;
 	}
-	free(d.content);
+	rum_ack_dispose(&ack);
 	return rc;
 }
 
@@ -449,7 +384,7 @@ static int rum_collect_rest(struct rum_collect *c)
 	struct rum_rest_client *rc_client = NULL;
 	struct rum_message *msg = NULL;
 	struct rum_message_limits lim = {0};
-	struct rum_collect_db d = {.c = c};
+	struct rum_ack ack = {0};
 	char *body = NULL, *seen, *reply = NULL;
 	size_t len = 0;
 	int rc = rum_rest_client_new(&rc_client, &o);
@@ -483,28 +418,30 @@ static int rum_collect_rest(struct rum_collect *c)
 	}
 	if (!c->pid[0])
 		goto out; /* no report ever named the device: no ACK can be its */
-	d.json = "{\"source\":\"restapi\"}";
-	if (c->t->device_id == 0 && (rc = rum_db_call(c->env->db, rum_collect_db_snapshot, &d)) != 0) {
+	if (c->t->device_id == 0 &&
+	    (rc = rum_collections_snapshot(c->env->dom, c->t, c->pid, c->sn,
+					   "{\"source\":\"restapi\"}")) != 0) {
 		rum_collect_fail(c, rc, "store device");
 		goto out;
 	}
-	rc = rum_db_call(c->env->db, rum_collect_db_ack_peek, &d);
+	rc = rum_acks_pending(c->env->dom, c->t->tenant_id, c->pid, c->sn, &ack);
 	if (rc != 0) {
 		rum_collect_fail(c, rc, "find ACK");
 		goto out;
 	}
-	if (d.content) {
-		rc = rum_rest_client_import(rc_client, d.content, d.len, c->t->rest_raw, &reply);
+	if (ack.content) {
+		rc = rum_rest_client_import(rc_client, ack.content, ack.len, c->t->rest_raw, &reply);
 		if (rc != 0)
 			rum_collect_fail(c, rc, "import");
-		else if ((rc = rum_db_call(c->env->db, rum_collect_db_ack_delivered, &d)) != 0)
+		else if ((rc = rum_acks_delivered(c->env->dom, ack.id, c->t->host,
+						  c->t->protocol)) != 0)
 			rum_collect_fail(c, rc, "record ACK delivery");
 		else
 			c->out->acks = 1;
 	}
 out:
 	free(reply);
-	free(d.content);
+	rum_ack_dispose(&ack);
 	rum_message_free(msg);
 	free(body);
 	rum_rest_client_free(rc_client);

@@ -8,9 +8,9 @@
 #ifndef RUM_COLLECTOR_COLLECT_H
 #define RUM_COLLECTOR_COLLECT_H
 
-#include "db/db.h"
-#include "db/store_collector.h"
+#include "domain/domain.h"
 #include "domain/push.h"
+#include "domain/targets.h"
 #include "lib/crypto.h"
 
 #include <stdbool.h>
@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 struct rum_collect_env {
-	struct rum_db *db;
+	struct rum_domain *dom;
 	uint8_t key[RUM_SECRET_KEY_LEN];  /* unseals target credentials */
 	const char *node;
 	int connect_timeout_ms, auth_timeout_ms, rpc_timeout_ms, timeout_ms;
@@ -31,13 +31,14 @@ struct rum_collect_env {
 	volatile int *cancel;
 };
 
-/* A claimed target, owned (the store's rows live only during a callback). */
+/* A claimed target, owned (targets handed to callbacks live only during
+ * the call). */
 struct rum_collect_target {
-	struct rum_store_target row;      /* strings and secret point into owned copies */
+	struct rum_target row;            /* strings and secret point into owned copies */
 	char *strings[12];
 };
 
-void rum_collect_target_copy(struct rum_collect_target *out, const struct rum_store_target *t);
+void rum_collect_target_copy(struct rum_collect_target *out, const struct rum_target *t);
 void rum_collect_target_dispose(struct rum_collect_target *t);
 
 struct rum_collect_outcome {

@@ -1,6 +1,6 @@
 #include "collector/scheduler.h"
 
-#include "db/store_collector.h"
+#include "domain/collections.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -33,7 +33,7 @@ struct rum_scheduler {
 	int lease_s;
 };
 
-static void rum_scheduler_claimed(void *arg, int64_t job_id, const struct rum_store_target *t)
+static void rum_scheduler_claimed(void *arg, int64_t job_id, const struct rum_target *t)
 {
 	struct rum_scheduler *s = arg;
 	struct rum_scheduler_item *it = calloc(1, sizeof(*it));
@@ -42,26 +42,13 @@ static void rum_scheduler_claimed(void *arg, int64_t job_id, const struct rum_st
 		abort();
 	it->job_id = job_id;
 	rum_collect_target_copy(&it->target, t);
-	/* Called with s->lock not held (inside rum_db_call): take it to queue. */
+	/* Called with s->lock not held (inside the claim): take it to queue. */
 	pthread_mutex_lock(&s->lock);
 	*s->tail = it;
 	s->tail = &it->next;
 	s->busy++;
 	pthread_cond_signal(&s->work);
 	pthread_mutex_unlock(&s->lock);
-}
-
-struct rum_scheduler_claim {
-	struct rum_scheduler *s;
-	int limit;
-};
-
-static int rum_scheduler_claim_run(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_scheduler_claim *c = arg;
-
-	return rum_store_jobs_claim(txn, c->s->o.env->node, c->limit, c->s->lease_s, c->s->o.only,
-				    c->s->o.n_only, rum_scheduler_claimed, c->s);
 }
 
 static void rum_scheduler_wait(struct rum_scheduler *s, int ms)
@@ -85,49 +72,25 @@ static void *rum_scheduler_dispatch(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stopping) {
-		struct rum_scheduler_claim c = {s, s->o.sessions - s->busy};
-		int before = s->busy, rc;
+		int limit = s->o.sessions - s->busy, before = s->busy, rc;
 
-		if (c.limit <= 0) {
+		if (limit <= 0) {
 			rum_scheduler_wait(s, s->o.poll_ms);
 			continue;
 		}
 		pthread_mutex_unlock(&s->lock);
-		rc = rum_db_call(s->o.env->db, rum_scheduler_claim_run, &c);
+		rc = rum_collections_claim(s->o.env->dom, s->o.env->node, limit, s->lease_s,
+					   s->o.only, s->o.n_only, rum_scheduler_claimed, s);
 		if (rc != 0 && !db_down)
 			rum_log_warn("collector: looking for due collections failed: %s", rum_err_msg());
 		db_down = rc != 0;
 		pthread_mutex_lock(&s->lock);
 		/* Everything due taken and sessions left: nothing more is due now. */
-		if (rc != 0 || s->busy - before < c.limit)
+		if (rc != 0 || s->busy - before < limit)
 			rum_scheduler_wait(s, s->o.poll_ms);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
-}
-
-struct rum_scheduler_fin {
-	const struct rum_store_job_result *r;
-	bool applied;
-};
-
-static int rum_scheduler_finish_run(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_scheduler_fin *f = arg;
-
-	return rum_store_job_finish(txn, f->r, &f->applied);
-}
-
-struct rum_scheduler_rel {
-	int64_t job_id;
-	const char *node;
-};
-
-static int rum_scheduler_release_run(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_scheduler_rel *r = arg;
-
-	return rum_store_job_release(txn, r->job_id, r->node);
 }
 
 /* rumd is stopping: a collection cut short is not the device's failure.
@@ -135,11 +98,9 @@ static int rum_scheduler_release_run(struct rum_db_txn *txn, void *arg)
 static bool rum_scheduler_released(struct rum_scheduler *s, struct rum_scheduler_item *it,
 				   const struct rum_collect_outcome *out)
 {
-	struct rum_scheduler_rel r = {it->job_id, s->o.env->node};
-
 	if (out->ok || !s->o.env->cancel || !__atomic_load_n(s->o.env->cancel, __ATOMIC_SEQ_CST))
 		return false;
-	if (rum_db_call(s->o.env->db, rum_scheduler_release_run, &r) != 0)
+	if (rum_collections_release(s->o.env->dom, it->job_id, s->o.env->node) != 0)
 		rum_log_warn("collector: job=%" PRId64 ": not handed back (%s); its lease will pass",
 			     it->job_id, rum_err_msg());
 	else
@@ -151,11 +112,11 @@ static bool rum_scheduler_released(struct rum_scheduler *s, struct rum_scheduler
 static void rum_scheduler_finish(struct rum_scheduler *s, struct rum_scheduler_item *it,
 				 const struct rum_collect_outcome *out)
 {
-	struct rum_store_job_result r = {it->job_id, s->o.env->node, out->ok,
+	struct rum_collection_result r = {it->job_id, s->o.env->node, out->ok,
 					 (int)out->duration_ms, out->collected, out->new_reports,
 					 out->acks, out->ok ? NULL : out->error, s->o.retry_base_s,
 					 s->o.retry_max_s, s->o.alert_after_s};
-	struct rum_scheduler_fin f = {&r, false};
+	bool applied = false;
 	int rc = 0;
 
 	if (rum_scheduler_released(s, it, out))
@@ -165,7 +126,7 @@ static void rum_scheduler_finish(struct rum_scheduler *s, struct rum_scheduler_i
 	for (int attempt = 0; attempt < 5; attempt++) {
 		struct timespec pause = {0, 200000000L << (attempt < 2 ? attempt : 2)};
 
-		rc = rum_db_call(s->o.env->db, rum_scheduler_finish_run, &f);
+		rc = rum_collections_finish(s->o.env->dom, &r, &applied);
 		if (rc != RUM_EUNAVAIL)
 			break;
 		nanosleep(&pause, NULL);
@@ -173,7 +134,7 @@ static void rum_scheduler_finish(struct rum_scheduler *s, struct rum_scheduler_i
 	if (rc != 0)
 		rum_log_warn("collector: job=%" PRId64 " target=%" PRId64 ": outcome not recorded: %s",
 			     it->job_id, it->target.row.id, rum_err_msg());
-	else if (!f.applied)
+	else if (!applied)
 		rum_log_warn("collector: job=%" PRId64 " target=%" PRId64 ": lease passed before the "
 			     "collection ended; its outcome was not recorded", it->job_id,
 			     it->target.row.id);
@@ -273,10 +234,8 @@ void rum_scheduler_stop(struct rum_scheduler *s)
 	 * lease lets another node take them). */
 	while (s->head) {
 		struct rum_scheduler_item *it = s->head;
-		struct rum_scheduler_rel r = {it->job_id, s->o.env->node};
-
 		s->head = it->next;
-		(void)rum_db_call(s->o.env->db, rum_scheduler_release_run, &r);
+		(void)rum_collections_release(s->o.env->dom, it->job_id, s->o.env->node);
 		rum_collect_target_dispose(&it->target);
 		free(it);
 	}

@@ -7,8 +7,8 @@
 #include <string.h>
 
 static const struct rum_db_stmt_set *const rum_db_stmt_sets[] = {
-	&rum_store_push_statements,   &rum_store_collector_statements, &rum_store_admin_statements,
-	&rum_store_export_statements, &rum_store_import_statements,
+	&rum_store_push_statements,   &rum_store_collector_statements, &rum_store_tokens_statements,
+	&rum_store_export_statements, &rum_store_import_statements,    &rum_store_acks_statements,
 };
 
 /* Prepares every statement on a new connection. Names are unique across

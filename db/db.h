@@ -1,10 +1,17 @@
-/* rumd's PostgreSQL access: a fixed set of worker threads, each owning one
- * connection, that run units of work submitted from any thread. Concurrent
- * units are committed together in one transaction (group commit): this is
- * where durable throughput comes from, with synchronous_commit left on.
+/* rumd's PostgreSQL access, the one way to the database: a pool of worker
+ * threads, each owning one connection on which every statement of every
+ * store file is prepared once.
+ * - Batch workers run units of work submitted from any thread; concurrent
+ *   units are committed together in one transaction (group commit): this is
+ *   where the push path's durable throughput comes from, with
+ *   synchronous_commit left on.
+ * - Call workers run synchronous calls (admin requests, exports, imports,
+ *   CLI verbs, collector steps) on connections of their own, so that a long
+ *   export never holds up device batches and no caller opens a connection.
  *
  * The only module that includes libpq (with the store_*.c files beside it).
- * Nothing outside db/ sees SQL or a connection. */
+ * Only domain/ includes db/ headers; nothing outside db/ sees SQL or a
+ * connection. */
 #ifndef RUM_DB_H
 #define RUM_DB_H
 
@@ -17,7 +24,8 @@ struct rum_db_txn; /* an open transaction, valid only inside a work's run() */
 
 struct rum_db_options {
 	const char *url;  /* libpq URI or keyword string */
-	int workers;      /* connections / worker threads, >= 1 */
+	int workers;      /* batch connections / worker threads, >= 1 */
+	int call_workers; /* call connections / worker threads, >= 1 */
 	int batch_max;    /* units per transaction at most */
 	int timeout_ms;   /* connect timeout */
 	int statement_timeout_ms; /* per statement and lock wait, 0 = none */
@@ -83,21 +91,17 @@ void rum_db_close(struct rum_db *db);
  * queue is full: the database is not keeping up. */
 int rum_db_submit(struct rum_db *db, struct rum_db_work *w);
 
-/* Runs work synchronously on a fresh connection in its own transaction (for
- * CLI verbs). Returns run()'s result, or RUM_EUNAVAIL. */
-int rum_db_run_once(const char *url, int timeout_ms,
-		    int (*run)(struct rum_db_txn *txn, void *arg), void *arg);
-
-/* Runs one unit synchronously on a fresh connection: prepare(), then run()
- * in one transaction, then done() with the outcome (for CLI verbs that reuse
- * domain units, such as replaying a captured message). Returns done()'s rc. */
-int rum_db_run_work_once(const char *url, int timeout_ms, struct rum_db_work *w);
-
-/* Runs fn on a worker's connection, outside the batch transactions, one
- * statement committing at a time, and waits for it: for callers on their own
- * threads (the pull collector) whose steps each are one statement. Returns
- * fn's result, or RUM_EUNAVAIL (database down, queue full). */
+/* Runs fn on a call worker's connection, each statement committing by
+ * itself, and waits for it: for steps that are one statement each (the pull
+ * collector's). Returns fn's result, or RUM_EUNAVAIL (database down, queue
+ * full, pool stopping), with the thread's message set. */
 int rum_db_call(struct rum_db *db, int (*fn)(struct rum_db_txn *txn, void *arg), void *arg);
+
+/* Runs fn in one transaction on a call worker's connection and waits for
+ * it: committed when fn returns 0, rolled back otherwise (fn's error and
+ * message are returned). No statement timeout applies: exports and imports
+ * of large tenants take as long as they take. */
+int rum_db_transact(struct rum_db *db, int (*fn)(struct rum_db_txn *txn, void *arg), void *arg);
 
 /* Checks a connection URL quickly: 0 when reachable, RUM_EUNAVAIL if not. */
 int rum_db_ping(const char *url, int timeout_ms);

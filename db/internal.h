@@ -41,9 +41,10 @@ struct rum_db_stmt_set {
  * connection it opens. A new store file adds its set here and to conn.c. */
 extern const struct rum_db_stmt_set rum_store_push_statements;      /* store.c */
 extern const struct rum_db_stmt_set rum_store_collector_statements; /* store_collector.c */
-extern const struct rum_db_stmt_set rum_store_admin_statements;     /* store_admin.c */
+extern const struct rum_db_stmt_set rum_store_tokens_statements;     /* store_tokens.c */
 extern const struct rum_db_stmt_set rum_store_export_statements;    /* store_export.c */
 extern const struct rum_db_stmt_set rum_store_import_statements;    /* store_import.c */
+extern const struct rum_db_stmt_set rum_store_acks_statements;      /* store_acks.c */
 
 /* Opens a connection (connect_timeout from timeout_ms) and, with prepare,
  * prepares every statement of every store file (the one loop that does).

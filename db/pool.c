@@ -8,8 +8,13 @@
 #include <string.h>
 #include <time.h>
 
+struct rum_db_call;
+
+static void *rum_db_call_worker_main(void *arg);
+
 struct rum_db_worker {
 	struct rum_db *db;
+	bool batches; /* a batch worker (statement timeouts), else a call worker */
 	pthread_t thread;
 	PGconn *conn;
 	struct timespec next_connect; /* no reconnect attempt before this */
@@ -30,6 +35,14 @@ struct rum_db {
 	int nworkers;
 	struct rum_db_worker *workers;
 	struct rum_db_stats stats;
+	/* The call lane (rum_db_call, rum_db_transact): its own queue, served
+	 * by call workers on connections of their own, so that an export or a
+	 * collector step never waits behind device batches nor holds one up. */
+	pthread_cond_t call_cond, call_done;
+	struct rum_db_call *call_head, *call_tail;
+	uint64_t call_queued;
+	int ncallers;
+	struct rum_db_worker *callers;
 };
 
 /* A batch is retried at most this often when it hits a deadlock or a
@@ -84,7 +97,8 @@ static int rum_db_worker_connect(struct rum_db_worker *w)
 	if (!rum_db_reached(&w->next_connect))
 		return rum_err_set(RUM_EUNAVAIL, "database unreachable (retrying)");
 	rc = rum_db_connect(&w->conn, w->db->url, w->db->timeout_ms, true);
-	if (rc == 0 && w->db->statement_timeout_ms > 0) {
+	/* Calls (exports, imports) may run long statements on purpose. */
+	if (rc == 0 && w->batches && w->db->statement_timeout_ms > 0) {
 		char sql[128];
 		struct rum_db_txn txn = {w->conn, RUM_DB_SYNC, false, 0, 0, false};
 
@@ -466,7 +480,7 @@ int rum_db_open(struct rum_db **out, const struct rum_db_options *opts)
 {
 	struct rum_db *db;
 
-	if (!opts->url || opts->workers < 1 || opts->batch_max < 1)
+	if (!opts->url || opts->workers < 1 || opts->batch_max < 1 || opts->call_workers < 1)
 		return rum_err_set(RUM_EINVAL, "db: bad pool options");
 	db = calloc(1, sizeof(*db));
 	if (!db)
@@ -478,14 +492,25 @@ int rum_db_open(struct rum_db **out, const struct rum_db_options *opts)
 	db->queue_max = opts->queue_max > 0 ? (uint64_t)opts->queue_max : UINT64_MAX;
 	db->nworkers = opts->workers;
 	db->workers = calloc((size_t)opts->workers, sizeof(*db->workers));
-	if (!db->url || !db->workers)
+	db->ncallers = opts->call_workers;
+	db->callers = calloc((size_t)opts->call_workers, sizeof(*db->callers));
+	if (!db->url || !db->workers || !db->callers)
 		abort();
 	pthread_mutex_init(&db->lock, NULL);
 	pthread_cond_init(&db->cond, NULL);
+	pthread_cond_init(&db->call_cond, NULL);
+	pthread_cond_init(&db->call_done, NULL);
 	for (int i = 0; i < db->nworkers; i++) {
 		db->workers[i].db = db;
+		db->workers[i].batches = true;
 		if (pthread_create(&db->workers[i].thread, NULL, rum_db_worker_main,
 				   &db->workers[i]) != 0)
+			abort();
+	}
+	for (int i = 0; i < db->ncallers; i++) {
+		db->callers[i].db = db;
+		if (pthread_create(&db->callers[i].thread, NULL, rum_db_call_worker_main,
+				   &db->callers[i]) != 0)
 			abort();
 	}
 	*out = db;
@@ -519,12 +544,20 @@ void rum_db_close(struct rum_db *db)
 	pthread_mutex_lock(&db->lock);
 	db->stopping = true;
 	pthread_cond_broadcast(&db->cond);
+	pthread_cond_broadcast(&db->call_cond);
 	pthread_mutex_unlock(&db->lock);
 	for (int i = 0; i < db->nworkers; i++)
 		pthread_join(db->workers[i].thread, NULL);
+	/* Call workers finish the calls queued before stopping: their callers
+	 * are waiting for them. */
+	for (int i = 0; i < db->ncallers; i++)
+		pthread_join(db->callers[i].thread, NULL);
 	pthread_mutex_destroy(&db->lock);
 	pthread_cond_destroy(&db->cond);
+	pthread_cond_destroy(&db->call_cond);
+	pthread_cond_destroy(&db->call_done);
 	free(db->workers);
+	free(db->callers);
 	free(db->url);
 	free(db);
 }
@@ -537,30 +570,6 @@ void rum_db_stats(struct rum_db *db, struct rum_db_stats *out)
 	pthread_mutex_unlock(&db->lock);
 }
 
-int rum_db_run_once(const char *url, int timeout_ms,
-		    int (*run)(struct rum_db_txn *txn, void *arg), void *arg)
-{
-	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0, false};
-	int rc = rum_db_connect(&txn.conn, url, timeout_ms, true);
-
-	if (rc != 0)
-		return rc;
-	rc = rum_db_command(&txn, "BEGIN");
-	if (rc == 0)
-		rc = run(&txn, arg);
-	if (rc == 0)
-		rc = rum_db_command(&txn, "COMMIT");
-	else if (!txn.broken) {
-		char msg[512];
-
-		snprintf(msg, sizeof(msg), "%s", rum_err_msg());
-		(void)rum_db_command(&txn, "ROLLBACK");
-		rum_err_set(rc, "%s", msg);
-	}
-	PQfinish(txn.conn);
-	return rc;
-}
-
 int rum_db_ping(const char *url, int timeout_ms)
 {
 	PGconn *conn;
@@ -571,95 +580,120 @@ int rum_db_ping(const char *url, int timeout_ms)
 	return rc;
 }
 
-int rum_db_run_work_once(const char *url, int timeout_ms, struct rum_db_work *w)
-{
-	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0, false};
-	int rc = rum_db_connect(&txn.conn, url, timeout_ms, true);
-	char msg[512] = "";
+/* --- the call lane: synchronous work on connections of its own --- */
 
-	if (rc == 0 && w->prepare)
-		rc = w->prepare(&txn, w->arg);
-	if (rc == 0)
-		rc = rum_db_command(&txn, "BEGIN");
-	if (rc == 0)
-		rc = w->run(&txn, w->arg);
-	if (rc == 0)
-		rc = rum_db_command(&txn, "COMMIT");
-	if (rc != 0) {
-		snprintf(msg, sizeof(msg), "%s", rum_err_msg());
-		if (txn.conn && !txn.broken)
-			PQclear(PQexec(txn.conn, "ROLLBACK"));
-	}
-	if (txn.conn)
-		PQfinish(txn.conn);
-	w->done(w->arg, rc, msg);
-	if (rc != 0)
-		rum_err_set(rc, "%s", msg);
-	return rc;
-}
-
-/* rum_db_call: the work's prepare step does the call (prepare runs on the
- * worker's connection outside the batch transaction); its run step adds
- * nothing to the batch. A retried batch may prepare again: `called` keeps
- * the call from running twice. */
-struct rum_db_call_ctx {
+/* One synchronous call, queued for a call worker. */
+struct rum_db_call {
 	int (*fn)(struct rum_db_txn *txn, void *arg);
 	void *arg;
-	bool called, finished;
+	bool transaction; /* BEGIN .. COMMIT around fn, else autocommit */
+	bool finished;
 	int rc;
 	char msg[512];
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct rum_db_call *next;
 };
 
-static int rum_db_call_prepare(struct rum_db_txn *txn, void *arg)
+/* Runs c on the call worker's connection and records its outcome. */
+static void rum_db_call_run(struct rum_db_worker *w, struct rum_db_call *c)
 {
-	struct rum_db_call_ctx *c = arg;
+	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0, false};
+	int rc = rum_db_worker_connect(w);
 
-	if (c->called)
-		return c->rc;
-	c->called = true;
-	c->rc = c->fn(txn, c->arg);
-	return c->rc;
-}
+	rum_err_clear();
+	if (rc == 0) {
+		txn.conn = w->conn;
+		if (c->transaction)
+			rc = rum_db_command(&txn, "BEGIN");
+		if (rc == 0)
+			rc = c->fn(&txn, c->arg);
+		if (c->transaction && rc == 0)
+			rc = rum_db_command(&txn, "COMMIT");
+		else if (c->transaction && !txn.broken) {
+			char msg[512];
 
-static int rum_db_call_run(struct rum_db_txn *txn, void *arg)
-{
-	return 0;
-}
-
-static void rum_db_call_done(void *arg, int rc, const char *errmsg)
-{
-	struct rum_db_call_ctx *c = arg;
-
-	pthread_mutex_lock(&c->lock);
+			/* The caller's error survives the rollback. */
+			snprintf(msg, sizeof(msg), "%s", rum_err_msg());
+			(void)rum_db_command(&txn, "ROLLBACK");
+			rum_err_set(rc, "%s", msg);
+		}
+		if (txn.broken || PQstatus(w->conn) != CONNECTION_OK ||
+		    PQtransactionStatus(w->conn) != PQTRANS_IDLE) {
+			/* Not reusable as it is: the next call connects afresh. */
+			PQfinish(w->conn);
+			w->conn = NULL;
+		}
+	}
 	c->rc = rc;
-	snprintf(c->msg, sizeof(c->msg), "%s", errmsg ? errmsg : "");
-	c->finished = true;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	snprintf(c->msg, sizeof(c->msg), "%s", rc ? rum_err_msg() : "");
+}
+
+static void *rum_db_call_worker_main(void *arg)
+{
+	struct rum_db_worker *w = arg;
+	struct rum_db *db = w->db;
+
+	for (;;) {
+		struct rum_db_call *c;
+
+		pthread_mutex_lock(&db->lock);
+		while (!db->call_head && !db->stopping)
+			pthread_cond_wait(&db->call_cond, &db->lock);
+		c = db->call_head;
+		if (!c) {
+			pthread_mutex_unlock(&db->lock);
+			break;
+		}
+		db->call_head = c->next;
+		if (!db->call_head)
+			db->call_tail = NULL;
+		db->call_queued--;
+		pthread_mutex_unlock(&db->lock);
+		rum_db_call_run(w, c);
+		pthread_mutex_lock(&db->lock);
+		c->finished = true;
+		pthread_cond_broadcast(&db->call_done);
+		pthread_mutex_unlock(&db->lock);
+	}
+	if (w->conn)
+		PQfinish(w->conn);
+	w->conn = NULL;
+	return NULL;
+}
+
+/* Queues c and waits for its outcome. */
+static int rum_db_call_wait(struct rum_db *db, struct rum_db_call *c)
+{
+	pthread_mutex_lock(&db->lock);
+	if (db->stopping || db->call_queued >= db->queue_max) {
+		pthread_mutex_unlock(&db->lock);
+		return rum_err_set(RUM_EUNAVAIL, db->stopping ? "rumd is stopping"
+							      : "the database is not keeping up");
+	}
+	if (db->call_tail)
+		db->call_tail->next = c;
+	else
+		db->call_head = c;
+	db->call_tail = c;
+	db->call_queued++;
+	pthread_cond_signal(&db->call_cond);
+	while (!c->finished)
+		pthread_cond_wait(&db->call_done, &db->lock);
+	pthread_mutex_unlock(&db->lock);
+	if (c->rc != 0)
+		rum_err_set(c->rc, "%s", c->msg);
+	return c->rc;
 }
 
 int rum_db_call(struct rum_db *db, int (*fn)(struct rum_db_txn *txn, void *arg), void *arg)
 {
-	struct rum_db_call_ctx c = {.fn = fn, .arg = arg};
-	struct rum_db_work w = {.prepare = rum_db_call_prepare, .run = rum_db_call_run,
-				.done = rum_db_call_done, .arg = &c};
-	int rc;
+	struct rum_db_call c = {.fn = fn, .arg = arg};
 
-	pthread_mutex_init(&c.lock, NULL);
-	pthread_cond_init(&c.cond, NULL);
-	rc = rum_db_submit(db, &w);
-	if (rc == 0) {
-		pthread_mutex_lock(&c.lock);
-		while (!c.finished)
-			pthread_cond_wait(&c.cond, &c.lock);
-		pthread_mutex_unlock(&c.lock);
-		rc = c.rc;
-		if (rc != 0)
-			rum_err_set(rc, "%s", c.msg);
-	}
-	pthread_cond_destroy(&c.cond);
-	pthread_mutex_destroy(&c.lock);
-	return rc;
+	return rum_db_call_wait(db, &c);
+}
+
+int rum_db_transact(struct rum_db *db, int (*fn)(struct rum_db_txn *txn, void *arg), void *arg)
+{
+	struct rum_db_call c = {.fn = fn, .arg = arg, .transaction = true};
+
+	return rum_db_call_wait(db, &c);
 }

@@ -90,12 +90,6 @@ static const struct rum_db_stmt rum_store_collector_stmts[] = {
 	 "SELECT * FROM (SELECT " RUM_JOB_COLUMNS "WHERE j.target_id = $1 ORDER BY j.id DESC "
 	 "LIMIT $2) r ORDER BY 1",
 	 2},
-	{"col_ack_peek",
-	 "SELECT a.id, a.content FROM acks a JOIN devices d ON d.id = a.device_id "
-	 "WHERE d.tenant_id = $1 AND d.udi_pid = $2 AND d.udi_serial = $3 "
-	 "AND a.delivered_at IS NULL AND a.superseded_by IS NULL ORDER BY a.id DESC LIMIT 1",
-	 3},
-	{"col_ack_delivered", "SELECT rum_ack_delivered($1, $2, $3)", 3},
 	{"col_transfer_create",
 	 "INSERT INTO file_transfers (token_sha256, job_id, direction, content, max_bytes, "
 	 "expires_at) VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))",
@@ -114,11 +108,6 @@ static const struct rum_db_stmt rum_store_collector_stmts[] = {
 };
 const struct rum_db_stmt_set rum_store_collector_statements =
 	RUM_DB_STMT_SET(rum_store_collector_stmts);
-
-static void rum_store_col_i64(char *out, size_t size, int64_t v)
-{
-	snprintf(out, size, "%" PRId64, v);
-}
 
 static int64_t rum_store_col_get_i64(PGresult *res, int row, int col)
 {
@@ -196,9 +185,9 @@ int rum_store_target_add(struct rum_db_txn *txn, const struct rum_store_target *
 	if (!secret)
 		abort();
 	rum_text_hex(secret, t->secret, t->secret_len);
-	rum_store_col_i64(tenant, sizeof(tenant), t->tenant_id);
-	rum_store_col_i64(port, sizeof(port), t->port);
-	rum_store_col_i64(interval, sizeof(interval), t->interval_s);
+	rum_text_i64(tenant, sizeof(tenant), t->tenant_id);
+	rum_text_i64(port, sizeof(port), t->port);
+	rum_text_i64(interval, sizeof(interval), t->interval_s);
 	res = rum_db_exec(txn, "col_target_add", 14, p, NULL, NULL, 0, &rc);
 	free(secret);
 	if (!res)
@@ -225,8 +214,8 @@ int rum_store_target_list(struct rum_db_txn *txn, int64_t tenant_id, int64_t id,
 	int rc;
 	PGresult *res;
 
-	rum_store_col_i64(tenant, sizeof(tenant), tenant_id);
-	rum_store_col_i64(tid, sizeof(tid), id);
+	rum_text_i64(tenant, sizeof(tenant), tenant_id);
+	rum_text_i64(tid, sizeof(tid), id);
 	res = rum_db_exec(txn, "col_target_list", 2, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
@@ -253,8 +242,8 @@ int rum_store_target_remove(struct rum_db_txn *txn, int64_t tenant_id, int64_t i
 	int rc, n;
 	PGresult *res;
 
-	rum_store_col_i64(tenant, sizeof(tenant), tenant_id);
-	rum_store_col_i64(tid, sizeof(tid), id);
+	rum_text_i64(tenant, sizeof(tenant), tenant_id);
+	rum_text_i64(tid, sizeof(tid), id);
 	res = rum_db_exec(txn, "col_target_remove", 2, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
@@ -283,7 +272,7 @@ int rum_store_target_learn_key(struct rum_db_txn *txn, int64_t id, const char *k
 	char tid[24];
 	const char *p[2] = {tid, key};
 
-	rum_store_col_i64(tid, sizeof(tid), id);
+	rum_text_i64(tid, sizeof(tid), id);
 	return rum_store_col_exec(txn, "col_target_learn_key", 2, p);
 }
 
@@ -294,8 +283,8 @@ int rum_store_target_snapshot(struct rum_db_txn *txn, int64_t target_id, int64_t
 	char tid[24], tenant[24];
 	const char *p[6] = {tid, tenant, pid, sn, address, json};
 
-	rum_store_col_i64(tid, sizeof(tid), target_id);
-	rum_store_col_i64(tenant, sizeof(tenant), tenant_id);
+	rum_text_i64(tid, sizeof(tid), target_id);
+	rum_text_i64(tenant, sizeof(tenant), tenant_id);
 	return rum_store_col_exec(txn, "col_target_snapshot", 6, p);
 }
 
@@ -307,8 +296,8 @@ int rum_store_jobs_enqueue(struct rum_db_txn *txn, int64_t tenant_id, int64_t id
 	int rc;
 	PGresult *res;
 
-	rum_store_col_i64(tenant, sizeof(tenant), tenant_id);
-	rum_store_col_i64(tid, sizeof(tid), id);
+	rum_text_i64(tenant, sizeof(tenant), tenant_id);
+	rum_text_i64(tid, sizeof(tid), id);
 	res = rum_db_exec(txn, "col_jobs_enqueue", 2, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
@@ -352,8 +341,8 @@ int rum_store_jobs_claim(struct rum_db_txn *txn, const char *node, int limit, in
 	int rc;
 	PGresult *res;
 
-	rum_store_col_i64(lim, sizeof(lim), limit);
-	rum_store_col_i64(lease, sizeof(lease), lease_s);
+	rum_text_i64(lim, sizeof(lim), limit);
+	rum_text_i64(lease, sizeof(lease), lease_s);
 	res = rum_db_exec(txn, "col_jobs_claim", 4, p, NULL, NULL, 0, &rc);
 	free(ids);
 	if (!res)
@@ -378,14 +367,14 @@ int rum_store_job_finish(struct rum_db_txn *txn, const struct rum_store_job_resu
 	int rc;
 	PGresult *res;
 
-	rum_store_col_i64(job, sizeof(job), r->job_id);
-	rum_store_col_i64(dur, sizeof(dur), r->duration_ms);
-	rum_store_col_i64(col, sizeof(col), r->collected);
-	rum_store_col_i64(nw, sizeof(nw), r->new_reports);
-	rum_store_col_i64(acks, sizeof(acks), r->acks);
-	rum_store_col_i64(base, sizeof(base), r->retry_base_s);
-	rum_store_col_i64(max, sizeof(max), r->retry_max_s);
-	rum_store_col_i64(alert, sizeof(alert), r->alert_after_s);
+	rum_text_i64(job, sizeof(job), r->job_id);
+	rum_text_i64(dur, sizeof(dur), r->duration_ms);
+	rum_text_i64(col, sizeof(col), r->collected);
+	rum_text_i64(nw, sizeof(nw), r->new_reports);
+	rum_text_i64(acks, sizeof(acks), r->acks);
+	rum_text_i64(base, sizeof(base), r->retry_base_s);
+	rum_text_i64(max, sizeof(max), r->retry_max_s);
+	rum_text_i64(alert, sizeof(alert), r->alert_after_s);
 	res = rum_db_exec(txn, "col_job_finish", 11, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
@@ -399,7 +388,7 @@ int rum_store_job_release(struct rum_db_txn *txn, int64_t job_id, const char *no
 	char job[24];
 	const char *p[2] = {job, node};
 
-	rum_store_col_i64(job, sizeof(job), job_id);
+	rum_text_i64(job, sizeof(job), job_id);
 	return rum_store_col_exec(txn, "col_job_release", 2, p);
 }
 
@@ -438,8 +427,8 @@ int rum_store_jobs_get(struct rum_db_txn *txn, const int64_t *ids, size_t n, int
 	int rc;
 	PGresult *res;
 
-	rum_store_col_i64(tid, sizeof(tid), target_id);
-	rum_store_col_i64(lim, sizeof(lim), limit);
+	rum_text_i64(tid, sizeof(tid), target_id);
+	rum_text_i64(lim, sizeof(lim), limit);
 	if (n)
 		res = rum_db_exec(txn, "col_jobs_get", 1, p1, NULL, NULL, 0, &rc);
 	else
@@ -450,44 +439,6 @@ int rum_store_jobs_get(struct rum_db_txn *txn, const int64_t *ids, size_t n, int
 	rum_store_col_job_rows(res, cb, arg);
 	PQclear(res);
 	return 0;
-}
-
-int rum_store_ack_peek(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
-		       const char *sn, int64_t *ack_id, char **content, size_t *len)
-{
-	char tenant[24];
-	const char *p[3] = {tenant, pid, sn};
-	int rc;
-	PGresult *res;
-
-	*content = NULL;
-	*ack_id = 0;
-	rum_store_col_i64(tenant, sizeof(tenant), tenant_id);
-	res = rum_db_exec(txn, "col_ack_peek", 3, p, NULL, NULL, 1, &rc);
-	if (!res)
-		return rc;
-	if (PQntuples(res) == 1) {
-		int n = PQgetlength(res, 0, 0);
-		uint64_t be = 0;
-
-		/* Binary int8: big-endian 8 bytes. */
-		for (int i = 0; i < n && i < 8; i++)
-			be = be << 8 | (uint8_t)PQgetvalue(res, 0, 0)[i];
-		*ack_id = (int64_t)be;
-		rum_db_copy_bytes(res, 1, content, len);
-	}
-	PQclear(res);
-	return 0;
-}
-
-int rum_store_ack_delivered(struct rum_db_txn *txn, int64_t ack_id, const char *address,
-			    const char *via)
-{
-	char id[24];
-	const char *p[3] = {id, address, via};
-
-	rum_store_col_i64(id, sizeof(id), ack_id);
-	return rum_store_col_exec(txn, "col_ack_delivered", 3, p);
 }
 
 int rum_store_transfer_create(struct rum_db_txn *txn, const uint8_t *token_sha256,
@@ -501,9 +452,9 @@ int rum_store_transfer_create(struct rum_db_txn *txn, const uint8_t *token_sha25
 	int rc;
 	PGresult *res;
 
-	rum_store_col_i64(job, sizeof(job), job_id);
-	rum_store_col_i64(max, sizeof(max), (int64_t)max_bytes);
-	rum_store_col_i64(ttl, sizeof(ttl), ttl_s);
+	rum_text_i64(job, sizeof(job), job_id);
+	rum_text_i64(max, sizeof(max), (int64_t)max_bytes);
+	rum_text_i64(ttl, sizeof(ttl), ttl_s);
 	res = rum_db_exec(txn, "col_transfer_create", 6, p, lengths, formats, 0, &rc);
 	if (!res)
 		return rc;

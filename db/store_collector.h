@@ -110,15 +110,6 @@ struct rum_store_job {
 int rum_store_jobs_get(struct rum_db_txn *txn, const int64_t *ids, size_t n, int64_t target_id,
 		       int limit, void (*cb)(void *arg, const struct rum_store_job *j), void *arg);
 
-/* The newest undelivered ACK of the device (tenant + UDI), not marked:
- * *content NULL when none. */
-int rum_store_ack_peek(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
-		       const char *sn, int64_t *ack_id, char **content, size_t *len);
-
-/* Marks an ACK delivered over `via` to `address` (see rum_ack_delivered). */
-int rum_store_ack_delivered(struct rum_db_txn *txn, int64_t ack_id, const char *address,
-			    const char *via);
-
 /* One-time file URLs: a token's SHA-256 (32 bytes) bound to a job. */
 int rum_store_transfer_create(struct rum_db_txn *txn, const uint8_t *token_sha256,
 			      int64_t job_id, const char *direction, const char *content,

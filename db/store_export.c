@@ -2,6 +2,7 @@
 
 #include "db/internal.h"
 #include "lib/err.h"
+#include "lib/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -57,6 +58,8 @@ static const struct rum_db_stmt rum_store_export_stmts[] = {
 	 "WHERE batch_id = $1) RETURNING id",
 	 3},
 	{"export_delete", "DELETE FROM export_batches WHERE id = $1", 1},
+	{"export_file_name",
+	 "SELECT file_name FROM export_batches WHERE id = $1 AND tenant_id = $2", 2},
 };
 
 /* Bytes of reports fetched so far and rows: the average sizes the next fetch. */
@@ -278,3 +281,29 @@ int rum_store_export_delete(struct rum_db_txn *txn, int64_t batch_id)
 	PQclear(res);
 	return rc;
 }
+
+int rum_store_export_file_name(struct rum_db_txn *txn, int64_t tenant_id, int64_t batch_id,
+			       char **file_name)
+{
+	char b[24], t[24];
+	const char *p[2] = {b, t};
+	int rc;
+	PGresult *res;
+
+	*file_name = NULL;
+	rum_text_i64(b, sizeof(b), batch_id);
+	rum_text_i64(t, sizeof(t), tenant_id);
+	res = rum_db_exec(txn, "export_file_name", 2, p, NULL, NULL, 0, &rc);
+	if (!res)
+		return rc;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return rum_err_set(RUM_ENOTFOUND, "no export %" PRId64 " in this tenant", batch_id);
+	}
+	*file_name = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (!*file_name)
+		abort();
+	return 0;
+}
+

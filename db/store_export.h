@@ -78,4 +78,9 @@ int rum_store_export_finish(struct rum_db_txn *txn, int64_t batch_id, int64_t de
 /* Removes a batch (an export whose file could not be put in place). */
 int rum_store_export_delete(struct rum_db_txn *txn, int64_t batch_id);
 
+/* The file name of export batch batch_id of the tenant, malloc'd into
+ * *file_name. RUM_ENOTFOUND when the tenant has no such batch. */
+int rum_store_export_file_name(struct rum_db_txn *txn, int64_t tenant_id, int64_t batch_id,
+			       char **file_name);
+
 #endif

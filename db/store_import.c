@@ -2,6 +2,7 @@
 
 #include "db/internal.h"
 #include "lib/err.h"
+#include "lib/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,10 +54,6 @@ static const struct rum_db_stmt rum_store_import_stmts[] = {
 	 "reports_acked) VALUES ($1, $2, $3, $4, $5, NULLIF($6::int8, 0), $7, $8, "
 	 "NULLIF($9::int4, -1), $10, $11, $12, $13, $14, $15, $16)",
 	 16},
-	{"import_ack_newest",
-	 "SELECT id::text, content FROM acks WHERE device_id = $1 ORDER BY id DESC LIMIT 1", 1},
-	{"import_ack_file",
-	 "INSERT INTO ack_deliveries (ack_id, address, via) VALUES ($1, '', 'file')", 1},
 };
 
 const struct rum_db_stmt_set rum_store_import_statements = RUM_DB_STMT_SET(rum_store_import_stmts);
@@ -78,11 +75,6 @@ int rum_store_import_start(struct rum_db_txn *txn)
 	return rc;
 }
 
-static void rum_store_import_i64(char *buf, size_t size, int64_t v)
-{
-	snprintf(buf, size, "%" PRId64, v);
-}
-
 static void rum_store_import_device_row(PGresult *res, int row,
 					struct rum_store_import_device *d)
 {
@@ -100,7 +92,7 @@ int rum_store_import_device(struct rum_db_txn *txn, int64_t id,
 	int rc;
 	PGresult *res;
 
-	rum_store_import_i64(b, sizeof(b), id);
+	rum_text_i64(b, sizeof(b), id);
 	res = rum_db_exec(txn, "import_device", 1, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
@@ -122,8 +114,8 @@ int rum_store_import_device_by_udi(struct rum_db_txn *txn, int64_t tenant_id, co
 	PGresult *res;
 
 	*n = 0;
-	rum_store_import_i64(t, sizeof(t), tenant_id);
-	rum_store_import_i64(m, sizeof(m), (int64_t)max);
+	rum_text_i64(t, sizeof(t), tenant_id);
+	rum_text_i64(m, sizeof(m), (int64_t)max);
 	res = rum_db_exec(txn, "import_device_udi", 4, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
@@ -143,7 +135,7 @@ int rum_store_import_tenant_devices(struct rum_db_txn *txn, int64_t tenant_id, i
 
 	*ids = NULL;
 	*n = 0;
-	rum_store_import_i64(t, sizeof(t), tenant_id);
+	rum_text_i64(t, sizeof(t), tenant_id);
 	res = rum_db_exec(txn, "import_tenant_devices", 1, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
@@ -199,7 +191,7 @@ int rum_store_import_finish(struct rum_db_txn *txn, int64_t id, int64_t devices,
 	PGresult *res;
 
 	for (int i = 0; i < 5; i++)
-		rum_store_import_i64(b[i], sizeof(b[i]), v[i]);
+		rum_text_i64(b[i], sizeof(b[i]), v[i]);
 	res = rum_db_exec(txn, "import_finish", 5, p, NULL, NULL, 0, &rc);
 	PQclear(res);
 	return rc;
@@ -218,8 +210,8 @@ int rum_store_import_ack_put(struct rum_db_txn *txn, int64_t tenant_id, int64_t 
 	*is_new = false;
 	if (len > (size_t)INT32_MAX)
 		return rum_err_set(RUM_ETOOBIG, "ACK file too large");
-	rum_store_import_i64(t, sizeof(t), tenant_id);
-	rum_store_import_i64(d, sizeof(d), device_id);
+	rum_text_i64(t, sizeof(t), tenant_id);
+	rum_text_i64(d, sizeof(d), device_id);
 	res = rum_db_exec(txn, "import_ack_find", 2, fp, fl, ff, 0, &rc);
 	if (!res)
 		return rc;
@@ -247,8 +239,8 @@ int rum_store_import_batch(struct rum_db_txn *txn, int64_t tenant_id, const char
 	PGresult *res;
 
 	*batch_id = 0;
-	rum_store_import_i64(t, sizeof(t), tenant_id);
-	rum_store_import_i64(d, sizeof(d), device_id);
+	rum_text_i64(t, sizeof(t), tenant_id);
+	rum_text_i64(d, sizeof(d), device_id);
 	res = rum_db_exec(txn, "import_batch", 3, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
@@ -268,8 +260,8 @@ int rum_store_import_ack_reports(struct rum_db_txn *txn, int64_t device_id, int6
 	PGresult *res;
 
 	*count = 0;
-	rum_store_import_i64(d, sizeof(d), device_id);
-	rum_store_import_i64(b, sizeof(b), batch_id);
+	rum_text_i64(d, sizeof(d), device_id);
+	rum_text_i64(b, sizeof(b), batch_id);
 	arr = malloc(cap); /* only numbers go into the array literal */
 	if (!arr)
 		abort();
@@ -295,12 +287,12 @@ int rum_store_import_ack_record(struct rum_db_txn *txn, const struct rum_store_i
 	int rc;
 	PGresult *res;
 
-	rum_store_import_i64(b[0], sizeof(b[0]), a->import_id);
-	rum_store_import_i64(b[1], sizeof(b[1]), a->ack_id);
-	rum_store_import_i64(b[2], sizeof(b[2]), a->device_id);
-	rum_store_import_i64(b[3], sizeof(b[3]), a->batch_id);
-	rum_store_import_i64(b[4], sizeof(b[4]), a->reporting_days);
-	rum_store_import_i64(b[5], sizeof(b[5]), a->reports_acked);
+	rum_text_i64(b[0], sizeof(b[0]), a->import_id);
+	rum_text_i64(b[1], sizeof(b[1]), a->ack_id);
+	rum_text_i64(b[2], sizeof(b[2]), a->device_id);
+	rum_text_i64(b[3], sizeof(b[3]), a->batch_id);
+	rum_text_i64(b[4], sizeof(b[4]), a->reporting_days);
+	rum_text_i64(b[5], sizeof(b[5]), a->reports_acked);
 	p[0] = b[0];
 	p[1] = b[1];
 	p[2] = b[2];
@@ -322,24 +314,3 @@ int rum_store_import_ack_record(struct rum_db_txn *txn, const struct rum_store_i
 	return rc;
 }
 
-int rum_store_import_ack_file(struct rum_db_txn *txn, int64_t device_id, int64_t *ack_id,
-			      char **content, size_t *len)
-{
-	char d[24];
-	const char *p[1] = {d};
-	int rc;
-	PGresult *res;
-
-	*content = NULL;
-	*len = 0;
-	rum_store_import_i64(d, sizeof(d), device_id);
-	res = rum_db_exec(txn, "import_ack_newest", 1, p, NULL, NULL, 1, &rc);
-	if (!res)
-		return rc;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return rum_err_set(RUM_ENOTFOUND, "device %" PRId64 " has no ACK (import one with "
-				   "rumd import)", device_id);
-	}
-	return rum_db_ack_file_take(txn, res, "import_ack_file", ack_id, content, len);
-}

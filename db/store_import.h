@@ -76,11 +76,4 @@ struct rum_store_import_ack {
 };
 int rum_store_import_ack_record(struct rum_db_txn *txn, const struct rum_store_import_ack *a);
 
-/* The newest ACK stored for the device (delivered or not), malloc'd into
- * *content, and records it as delivered via 'file' in ack_deliveries (the
- * ACK stays queued for the device's own next poll: rumd cannot know that a
- * downloaded file was installed). RUM_ENOTFOUND when the device has none. */
-int rum_store_import_ack_file(struct rum_db_txn *txn, int64_t device_id, int64_t *ack_id,
-			      char **content, size_t *len);
-
 #endif

@@ -1,14 +1,15 @@
-#include "db/store_admin.h"
+#include "db/store_tokens.h"
 
 #include "db/internal.h"
 #include "lib/err.h"
+#include "lib/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const struct rum_db_stmt rum_store_admin_stmts[] = {
+static const struct rum_db_stmt rum_store_tokens_stmts[] = {
 	{"admin_token_insert",
 	 "INSERT INTO api_tokens (hash, prefix, role, tenant_id, description) "
 	 "VALUES ($1, $2, $3, NULLIF($4::int8, 0), $5) RETURNING id",
@@ -33,24 +34,11 @@ static const struct rum_db_stmt rum_store_admin_stmts[] = {
 	 "INSERT INTO audit_log (actor, token_id, action, tenant, target, result, details) "
 	 "VALUES ($1, NULLIF($2::int8, 0), $3, $4, $5, $6, coalesce($7::jsonb, '{}'))",
 	 7},
-	{"admin_batch_file",
-	 "SELECT file_name FROM export_batches WHERE id = $1 AND tenant_id = $2", 2},
-	{"admin_ack_newest",
-	 "SELECT a.id::text, a.content FROM acks a JOIN devices d ON d.id = a.device_id "
-	 "WHERE a.device_id = $1 AND d.tenant_id = $2 ORDER BY a.id DESC LIMIT 1",
-	 2},
-	{"admin_ack_delivered",
-	 "INSERT INTO ack_deliveries (ack_id, address, via) VALUES ($1, '', 'file')", 1},
 };
 
-const struct rum_db_stmt_set rum_store_admin_statements = RUM_DB_STMT_SET(rum_store_admin_stmts);
+const struct rum_db_stmt_set rum_store_tokens_statements = RUM_DB_STMT_SET(rum_store_tokens_stmts);
 
-static void rum_store_admin_i64(char *out, size_t size, int64_t v)
-{
-	snprintf(out, size, "%" PRId64, v);
-}
-
-int rum_store_admin_token_insert(struct rum_db_txn *txn, const char *hash_hex,
+int rum_store_token_insert(struct rum_db_txn *txn, const char *hash_hex,
 				 const char *prefix, const char *role, int64_t tenant_id,
 				 const char *description, int64_t *id)
 {
@@ -59,7 +47,7 @@ int rum_store_admin_token_insert(struct rum_db_txn *txn, const char *hash_hex,
 	int rc;
 	PGresult *res;
 
-	rum_store_admin_i64(t, sizeof(t), tenant_id);
+	rum_text_i64(t, sizeof(t), tenant_id);
 	res = rum_db_exec(txn, "admin_token_insert", 5, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
@@ -68,8 +56,8 @@ int rum_store_admin_token_insert(struct rum_db_txn *txn, const char *hash_hex,
 	return 0;
 }
 
-int rum_store_admin_token_use(struct rum_db_txn *txn, const char *hash_hex,
-			      struct rum_store_admin_token *out)
+int rum_store_token_use(struct rum_db_txn *txn, const char *hash_hex,
+			      struct rum_store_token *out)
 {
 	const char *p[1] = {hash_hex};
 	int rc;
@@ -92,8 +80,8 @@ int rum_store_admin_token_use(struct rum_db_txn *txn, const char *hash_hex,
 	return 0;
 }
 
-int rum_store_admin_token_list(struct rum_db_txn *txn,
-			       void (*cb)(void *arg, const struct rum_store_admin_token_row *t),
+int rum_store_token_list(struct rum_db_txn *txn,
+			       void (*cb)(void *arg, const struct rum_store_token_row *t),
 			       void *arg)
 {
 	int rc;
@@ -102,7 +90,7 @@ int rum_store_admin_token_list(struct rum_db_txn *txn,
 	if (!res)
 		return rc;
 	for (int i = 0; i < PQntuples(res); i++) {
-		struct rum_store_admin_token_row t = {
+		struct rum_store_token_row t = {
 			strtoll(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
 			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
 			PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7)};
@@ -113,7 +101,7 @@ int rum_store_admin_token_list(struct rum_db_txn *txn,
 	return 0;
 }
 
-int rum_store_admin_token_revoke(struct rum_db_txn *txn, int64_t id, char *prefix,
+int rum_store_token_revoke(struct rum_db_txn *txn, int64_t id, char *prefix,
 				 size_t prefix_size)
 {
 	char t[24];
@@ -121,7 +109,7 @@ int rum_store_admin_token_revoke(struct rum_db_txn *txn, int64_t id, char *prefi
 	int rc;
 	PGresult *res;
 
-	rum_store_admin_i64(t, sizeof(t), id);
+	rum_text_i64(t, sizeof(t), id);
 	res = rum_db_exec(txn, "admin_token_revoke", 1, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
@@ -135,7 +123,7 @@ int rum_store_admin_token_revoke(struct rum_db_txn *txn, int64_t id, char *prefi
 	return 0;
 }
 
-int rum_store_admin_audit(struct rum_db_txn *txn, const struct rum_store_admin_audit *a)
+int rum_store_audit(struct rum_db_txn *txn, const struct rum_store_audit *a)
 {
 	char t[24];
 	const char *p[7] = {a->actor, t, a->action, a->tenant, a->target ? a->target : "",
@@ -143,56 +131,9 @@ int rum_store_admin_audit(struct rum_db_txn *txn, const struct rum_store_admin_a
 	int rc;
 	PGresult *res;
 
-	rum_store_admin_i64(t, sizeof(t), a->token_id);
+	rum_text_i64(t, sizeof(t), a->token_id);
 	res = rum_db_exec(txn, "admin_audit", 7, p, NULL, NULL, 0, &rc);
 	PQclear(res);
 	return rc;
 }
 
-int rum_store_admin_batch_file(struct rum_db_txn *txn, int64_t tenant_id, int64_t batch_id,
-			       char **file_name)
-{
-	char b[24], t[24];
-	const char *p[2] = {b, t};
-	int rc;
-	PGresult *res;
-
-	*file_name = NULL;
-	rum_store_admin_i64(b, sizeof(b), batch_id);
-	rum_store_admin_i64(t, sizeof(t), tenant_id);
-	res = rum_db_exec(txn, "admin_batch_file", 2, p, NULL, NULL, 0, &rc);
-	if (!res)
-		return rc;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return rum_err_set(RUM_ENOTFOUND, "no export %" PRId64 " in this tenant", batch_id);
-	}
-	*file_name = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	if (!*file_name)
-		abort();
-	return 0;
-}
-
-int rum_store_admin_ack(struct rum_db_txn *txn, int64_t tenant_id, int64_t device_id,
-			int64_t *ack_id, char **content, size_t *len)
-{
-	char d[24], t[24];
-	const char *p[2] = {d, t};
-	int rc;
-	PGresult *res;
-
-	*content = NULL;
-	*len = 0;
-	rum_store_admin_i64(d, sizeof(d), device_id);
-	rum_store_admin_i64(t, sizeof(t), tenant_id);
-	res = rum_db_exec(txn, "admin_ack_newest", 2, p, NULL, NULL, 1, &rc);
-	if (!res)
-		return rc;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return rum_err_set(RUM_ENOTFOUND, "device %" PRId64 " has no ACK in this tenant",
-				   device_id);
-	}
-	return rum_db_ack_file_take(txn, res, "admin_ack_delivered", ack_id, content, len);
-}

@@ -1,7 +1,9 @@
 #include "domain/export.h"
 
 #include "db/db.h"
+#include "domain/internal.h"
 #include "db/store_export.h"
+#include "domain/audit.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/tarball.h"
@@ -447,7 +449,7 @@ static int rum_export_unbatch(struct rum_db_txn *txn, void *arg)
 	return rum_store_export_delete(txn, *(int64_t *)arg);
 }
 
-int rum_export_run(const struct rum_export_options *o, const char *url, int timeout_ms,
+int rum_export_run(struct rum_domain *dom, const struct rum_export_options *o,
 		   struct rum_export_result *res)
 {
 	struct rum_export x = {.o = o, .outer_fd = -1, .inner_fd = -1};
@@ -458,7 +460,7 @@ int rum_export_run(const struct rum_export_options *o, const char *url, int time
 	rum_export_format_ts(x.ts, sizeof(x.ts), &x.now);
 	rc = rum_export_paths(&x);
 	if (rc == 0)
-		rc = rum_db_run_once(url, timeout_ms, rum_export_txn, &x);
+		rc = rum_db_transact(dom->db, rum_export_txn, &x);
 	if (rc != 0 && x.nothing) {
 		rum_err_clear();
 		res->nothing = true;
@@ -469,7 +471,7 @@ int rum_export_run(const struct rum_export_options *o, const char *url, int time
 			char msg[512];
 
 			snprintf(msg, sizeof(msg), "%s", rum_err_msg());
-			if (rum_db_run_once(url, timeout_ms, rum_export_unbatch, &x.batch_id) != 0)
+			if (rum_db_transact(dom->db, rum_export_unbatch, &x.batch_id) != 0)
 				snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
 					 " (and export batch %" PRId64 " could not be removed: %s)",
 					 x.batch_id, rum_err_msg());
@@ -500,4 +502,93 @@ void rum_export_result_dispose(struct rum_export_result *res)
 {
 	free(res->path);
 	memset(res, 0, sizeof(*res));
+}
+
+/* --- for the admin API --- */
+
+int rum_export_by(struct rum_domain *dom, const struct rum_actor *by,
+		  const struct rum_export_request *req, struct rum_export_summary *res)
+{
+	struct rum_export_result er = {0};
+	char dir[RUM_DOMAIN_PATH_MAX], target[24] = "";
+	struct rum_export_options o = {by->tenant, dir, req->all, req->since, req->devices,
+				       req->ndevices, false, 6};
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	rc = rum_domain_dir(dom, dir, sizeof(dir), "exports", by->tenant_id);
+	if (rc == 0)
+		rc = rum_export_run(dom, &o, &er);
+	if (rc == 0 && !er.nothing) {
+		const char *base = strrchr(er.path, '/') ? strrchr(er.path, '/') + 1 : er.path;
+
+		snprintf(res->file_name, sizeof(res->file_name), "%s", base);
+		res->batch_id = er.batch_id;
+		res->devices = er.devices;
+		res->reports = er.reports;
+		snprintf(target, sizeof(target), "%" PRId64, er.batch_id);
+	}
+	if (rc == 0) {
+		res->nothing = er.nothing;
+		rum_export_result_dispose(&er);
+	}
+	if (rc != RUM_EUNAVAIL)
+		rum_audit_record(dom, by, "export", by->tenant, target, rc,
+				rc != 0 ? NULL
+					: json_pack("{s:b,s:s,s:I,s:I}", "nothing", res->nothing,
+						    "file", res->file_name, "devices",
+						    (json_int_t)res->devices, "reports",
+						    (json_int_t)res->reports));
+	return rc;
+}
+
+struct rum_export_file_txn {
+	int64_t tenant_id, batch_id;
+	char *file_name;
+};
+
+static int rum_export_file_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_export_file_txn *t = arg;
+	return rum_store_export_file_name(txn, t->tenant_id, t->batch_id, &t->file_name);
+}
+
+int rum_export_file_by(struct rum_domain *dom, const struct rum_actor *by, int64_t batch_id,
+		       int *fd, size_t *size, char *file_name)
+{
+	struct rum_export_file_txn t = {by->tenant_id, batch_id, NULL};
+	char path[RUM_DOMAIN_PATH_MAX];
+	struct stat st;
+	int rc;
+
+	*fd = -1;
+	rc = rum_db_transact(dom->db, rum_export_file_run, &t);
+	if (rc == 0 && (strchr(t.file_name, '/') || strlen(t.file_name) >= 96))
+		rc = rum_err_set(RUM_EINTERNAL, "export %" PRId64 " has a bad file name", batch_id);
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "%s/exports/%" PRId64 "/%s", dom->data_dir,
+			 by->tenant_id, t.file_name);
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*fd < 0 || fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
+			rc = rum_err_set(RUM_ENOTFOUND, "the file of export %" PRId64 " is not on "
+					 "this server (written elsewhere, or removed)", batch_id);
+	}
+	if (rc != RUM_EUNAVAIL) {
+		char target[24];
+
+		snprintf(target, sizeof(target), "%" PRId64, batch_id);
+		rum_audit_record(dom, by, "export-download", by->tenant, target, rc,
+				rc ? NULL
+				   : json_pack("{s:s,s:I}", "file", t.file_name, "bytes",
+					       (json_int_t)st.st_size));
+	}
+	if (rc == 0) {
+		*size = (size_t)st.st_size;
+		snprintf(file_name, 96, "%s", t.file_name);
+	} else if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	free(t.file_name);
+	return rc;
 }

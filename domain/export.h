@@ -17,6 +17,9 @@
 #ifndef RUM_DOMAIN_EXPORT_H
 #define RUM_DOMAIN_EXPORT_H
 
+#include "domain/access.h"
+#include "domain/domain.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,14 +44,39 @@ struct rum_export_result {
 	int64_t devices, reports;
 };
 
-/* Runs one export against the database at url in one transaction.
+/* Runs one export in one transaction.
  * Errors: RUM_ENOTFOUND (unknown tenant or device), RUM_EINVAL (bad option,
  * output directory missing), RUM_ECONFLICT (the output file exists),
  * RUM_EIO (writing), RUM_EUNAVAIL (database), with the message set; on any
  * error no file and no batch remain. */
-int rum_export_run(const struct rum_export_options *o, const char *url, int timeout_ms,
+int rum_export_run(struct rum_domain *dom, const struct rum_export_options *o,
 		   struct rum_export_result *res);
 void rum_export_result_dispose(struct rum_export_result *res);
+
+/* --- for the admin API: the tenant is the actor's, checked already --- */
+
+struct rum_export_request {
+	bool all;
+	const char *since;      /* ISO-8601 or NULL */
+	const int64_t *devices; /* NULL/0: every device */
+	size_t ndevices;
+};
+
+struct rum_export_summary {
+	bool nothing; /* nothing to export: no file, no batch */
+	int64_t batch_id, devices, reports;
+	char file_name[96];
+};
+
+/* Writes the tenant's export into data_dir/exports/<tenant id>/; audited. */
+int rum_export_by(struct rum_domain *dom, const struct rum_actor *by,
+		  const struct rum_export_request *req, struct rum_export_summary *res);
+
+/* Opens the file of the tenant's export batch: *fd (caller closes), *size,
+ * *file_name (at least 96 bytes); audited. RUM_ENOTFOUND (no such batch, or
+ * its file is not on this server). */
+int rum_export_file_by(struct rum_domain *dom, const struct rum_actor *by, int64_t batch_id,
+		       int *fd, size_t *size, char *file_name);
 
 /* <ts> for `when`: %y%b%d_%H_%M_%S_<ms> in UTC with English month names,
  * e.g. 26Nov28_17_45_10_123. out holds at least 32 bytes. */

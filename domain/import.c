@@ -1,6 +1,10 @@
 #include "domain/import.h"
 
+#include "domain/acks.h"
+#include "domain/audit.h"
+
 #include "db/db.h"
+#include "domain/internal.h"
 #include "db/store.h"
 #include "db/store_import.h"
 #include "lib/crypto.h"
@@ -773,7 +777,7 @@ out:
 	return rc;
 }
 
-int rum_import_run(const struct rum_import_options *o, const char *url, int timeout_ms,
+int rum_import_run(struct rum_domain *dom, const struct rum_import_options *o,
 		   struct rum_import_result *res)
 {
 	struct rum_import_txn t = {.o = o, .res = res};
@@ -792,7 +796,7 @@ int rum_import_run(const struct rum_import_options *o, const char *url, int time
 		t.devices = calloc(o->ndevices + 1, sizeof(*t.devices));
 		if (!t.devices)
 			abort();
-		rc = rum_db_run_once(url, timeout_ms, rum_import_txn_run, &t);
+		rc = rum_db_transact(dom->db, rum_import_txn_run, &t);
 	}
 	if (rc != 0) { /* rolled back: nothing was applied */
 		free(res->applied);
@@ -821,68 +825,6 @@ void rum_import_result_dispose(struct rum_import_result *res)
 	free(res->skipped);
 	free(res->applied);
 	memset(res, 0, sizeof(*res));
-}
-
-/* --- ACK file for download --- */
-
-struct rum_import_ack_file {
-	int64_t device_id, ack_id;
-	char *content;
-	size_t len;
-};
-
-static int rum_import_ack_file_txn(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_import_ack_file *f = arg;
-	struct rum_store_import_device d;
-	int rc = rum_store_import_device(txn, f->device_id, &d);
-
-	if (rc == 0)
-		rc = rum_store_import_ack_file(txn, f->device_id, &f->ack_id, &f->content, &f->len);
-	return rc;
-}
-
-static int rum_import_write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int rum_import_ack_file(int64_t device_id, const char *path, const char *url, int timeout_ms,
-			int64_t *ack_id, size_t *len)
-{
-	struct rum_import_ack_file f = {device_id, 0, NULL, 0};
-	bool out = strcmp(path, "-") == 0;
-	int fd = -1, rc;
-
-	if (!out && access(path, F_OK) == 0)
-		return rum_err_set(RUM_ECONFLICT, "%s exists; not overwriting it", path);
-	rc = rum_db_run_once(url, timeout_ms, rum_import_ack_file_txn, &f);
-	if (rc != 0)
-		return rc;
-	fd = out ? STDOUT_FILENO : open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0)
-		rc = rum_err_set(errno == EEXIST ? RUM_ECONFLICT : RUM_EIO, "cannot create %s: %s",
-				 path, strerror(errno));
-	else if (rum_import_write_all(fd, f.content, f.len) != 0 || (!out && fsync(fd) != 0))
-		rc = rum_err_set(RUM_EIO, "writing %s: %s", path, strerror(errno));
-	if (fd >= 0 && !out && close(fd) != 0 && rc == 0)
-		rc = rum_err_set(RUM_EIO, "writing %s: %s", path, strerror(errno));
-	if (rc != 0 && fd >= 0 && !out)
-		unlink(path);
-	*ack_id = f.ack_id;
-	*len = f.len;
-	free(f.content);
-	return rc;
 }
 
 /* --- usage files --- */
@@ -971,5 +913,85 @@ out:
 	free(text);
 	free(msg);
 	rum_xml_free(doc);
+	return rc;
+}
+
+/* --- for the admin API --- */
+
+static int rum_import_write_file(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc = 0;
+
+	if (fd < 0)
+		return rum_err_set(RUM_EIO, "cannot create %s: %s", path, strerror(errno));
+	while (rc == 0 && len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			rc = rum_err_set(RUM_EIO, "cannot write %s: %s", path, strerror(errno));
+		else {
+			data += n;
+			len -= (size_t)n;
+		}
+	}
+	if (close(fd) != 0 && rc == 0)
+		rc = rum_err_set(RUM_EIO, "cannot write %s: %s", path, strerror(errno));
+	return rc;
+}
+
+static json_t *rum_import_details(const char *name, const struct rum_import_result *r)
+{
+	return json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I}", "file", name, "already", r->already,
+			 "import_id", (json_int_t)r->import_id, "devices", (json_int_t)r->devices,
+			 "acks_new", (json_int_t)r->acks_new, "reports_acked",
+			 (json_int_t)r->reports_acked, "skipped", (json_int_t)r->n_skipped);
+}
+
+int rum_import_body_by(struct rum_domain *dom, const struct rum_actor *by, const char *body,
+		       size_t len, const char *file_name, struct rum_import_result *res)
+{
+	char dir[RUM_DOMAIN_PATH_MAX], path[RUM_DOMAIN_PATH_MAX + 128];
+	const char *name = file_name;
+	struct rum_import_options o = {path, by->tenant, NULL, 0, rum_import_default_limits};
+	bool made = false;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (!name)
+		name = len >= 2 && (uint8_t)body[0] == 0x1f && (uint8_t)body[1] == 0x8b
+			       ? "upload.tar.gz"
+			       : "upload.xml";
+	rc = rum_domain_dir(dom, dir, sizeof(dir), "imports", by->tenant_id);
+	/* The import domain reads a file: the body goes into a private
+	 * directory of its own, removed afterwards whatever happens. */
+	if (rc == 0 && strlen(dir) + 16 >= sizeof(dir))
+		rc = rum_err_set(RUM_EINVAL, "data_dir is too long");
+	if (rc == 0) {
+		memcpy(dir + strlen(dir), "/upload-XXXXXX", 15);
+		if (!mkdtemp(dir))
+			rc = rum_err_set(RUM_EIO, "cannot create a directory for the upload in "
+					 "%s/imports: %s", dom->data_dir, strerror(errno));
+	}
+	if (rc == 0) {
+		made = true;
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		rc = rum_import_write_file(path, body, len);
+	}
+	if (rc == 0)
+		rc = rum_import_run(dom, &o, res);
+	if (made) {
+		unlink(path);
+		rmdir(dir);
+	}
+	if (rc != RUM_EUNAVAIL)
+		rum_audit_record(dom, by, "import", by->tenant, name, rc,
+				rc == 0 ? rum_import_details(name, res)
+					: json_pack("{s:s,s:I}", "file", name, "bytes",
+						    (json_int_t)len));
+	if (rc != 0)
+		rum_import_result_dispose(res);
 	return rc;
 }

@@ -24,6 +24,9 @@
 #ifndef RUM_DOMAIN_IMPORT_H
 #define RUM_DOMAIN_IMPORT_H
 
+#include "domain/access.h"
+#include "domain/domain.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -116,17 +119,17 @@ struct rum_import_result {
  * or RUM_ETOOBIG (a refused file, message says why), RUM_ENOTFOUND (unknown
  * tenant or --device, or no usable entry), RUM_EIO (reading the file),
  * RUM_EUNAVAIL. */
-int rum_import_run(const struct rum_import_options *o, const char *url, int timeout_ms,
+int rum_import_run(struct rum_domain *dom, const struct rum_import_options *o,
 		   struct rum_import_result *res);
 void rum_import_result_dispose(struct rum_import_result *res);
 
-/* --- ACK file for download --- */
-/* Writes the newest ACK of the device to path ("-" = stdout), byte-exact,
- * never over an existing file; records the download. *len its size.
- * Errors: RUM_ENOTFOUND (no device, no ACK), RUM_ECONFLICT (file exists),
- * RUM_EIO. */
-int rum_import_ack_file(int64_t device_id, const char *path, const char *url, int timeout_ms,
-			int64_t *ack_id, size_t *len);
+/* Imports CSSM's answer (ACK tarball, ACK XML or policy file) held in body
+ * into the actor's tenant, all or nothing, for the admin API; audited.
+ * file_name, when not NULL, is the base name it is recorded under. res is
+ * disposed by the caller with rum_import_result_dispose() when 0 is
+ * returned. */
+int rum_import_body_by(struct rum_domain *dom, const struct rum_actor *by, const char *body,
+		       size_t len, const char *file_name, struct rum_import_result *res);
 
 /* --- usage files --- */
 /* Turns a usage file (PROTOCOL 2.1) into the equivalent device message:

@@ -1,7 +1,8 @@
 #include "domain/push.h"
 
-#include "db/migrate.h"
+#include "db/db.h"
 #include "db/store.h"
+#include "domain/internal.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -472,6 +473,9 @@ static int rum_push_init(struct rum_push *p, const struct rum_push_settings *s)
 	int rc;
 
 	p->settings = *s;
+	p->work = calloc(1, sizeof(*p->work));
+	if (!p->work)
+		abort();
 	if (strcmp(p->method, "GET") != 0) {
 		rc = rum_message_parse(&p->msg, p->body, p->body_len, &limits);
 		if (rc != 0)
@@ -511,23 +515,23 @@ static int rum_push_init(struct rum_push *p, const struct rum_push_settings *s)
 
 		snprintf(p->order_key, sizeof(p->order_key), "%s\x1f%s\x1f%s", p->tenant, udi->pid,
 			 udi->sn);
-		p->work.order_key = p->order_key;
+		p->work->order_key = p->order_key;
 	}
 	if (p->msg && p->msg->kind == RUM_MSG_POLL &&
 	    rum_strict_uint_n(&p->poll_id, p->msg->poll_id, strlen(p->msg->poll_id)) != 0)
 		p->poll_id = -1; /* past int64: no such upload, answered as unknown */
-	p->work.prepare = rum_push_prepare;
-	p->work.run = rum_push_run;
-	p->work.group = !p->msg				  ? NULL
+	p->work->prepare = rum_push_prepare;
+	p->work->run = rum_push_run;
+	p->work->group = !p->msg				  ? NULL
 			: p->msg->kind == RUM_MSG_USAGE ? &rum_push_usage_group
 			: p->msg->kind == RUM_MSG_POLL  ? &rum_push_poll_group
 							  : NULL;
-	p->work.done = rum_push_done;
-	p->work.arg = p;
+	p->work->done = rum_push_done;
+	p->work->arg = p;
 	return 0;
 }
 
-int rum_push_submit(struct rum_push *p, struct rum_db *db, const struct rum_push_settings *s,
+int rum_push_submit(struct rum_push *p, struct rum_domain *dom, const struct rum_push_settings *s,
 		    void (*done)(struct rum_push *p, void *arg), void *arg)
 {
 	int rc = rum_push_init(p, s);
@@ -536,23 +540,47 @@ int rum_push_submit(struct rum_push *p, struct rum_db *db, const struct rum_push
 		return rc;
 	p->done = done;
 	p->done_arg = arg;
-	return rum_db_submit(db, &p->work);
+	return rum_db_submit(dom->db, p->work);
 }
 
-static void rum_push_done_nothing(struct rum_push *p, void *arg)
+/* rum_push_run_once waits for its push's done() here. */
+struct rum_push_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void rum_push_done_wake(struct rum_push *p, void *arg)
 {
+	struct rum_push_wait *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
 }
 
-int rum_push_run_once(struct rum_push *p, const char *db_url, int timeout_ms,
+int rum_push_run_once(struct rum_push *p, struct rum_domain *dom,
 		      const struct rum_push_settings *s)
 {
+	struct rum_push_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
 	int rc = rum_push_init(p, s);
 
 	if (rc != 0)
 		return rc;
 	p->capture = false;
-	p->done = rum_push_done_nothing;
-	return rum_db_run_work_once(db_url, timeout_ms, &p->work);
+	p->done = rum_push_done_wake;
+	p->done_arg = &w;
+	rc = rum_db_submit(dom->db, p->work);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	if (p->rc != 0)
+		rum_err_set(p->rc, "%s", p->err);
+	return p->rc;
 }
 
 void rum_push_dispose(struct rum_push *p)
@@ -565,6 +593,8 @@ void rum_push_dispose(struct rum_push *p)
 	p->hashes = NULL;
 	free(p->headers_json);
 	p->headers_json = NULL;
+	free(p->work);
+	p->work = NULL;
 }
 
 static int rum_ready_run(struct rum_db_txn *txn, void *arg)
@@ -578,24 +608,29 @@ static void rum_ready_done(void *arg, int rc, const char *errmsg)
 {
 	struct rum_ready_check *c = arg;
 
+	free(c->work);
+	c->work = NULL;
 	c->rc = rc;
 	snprintf(c->err, sizeof(c->err), "%s", errmsg);
-	if (rc == 0 && c->version != rum_migrate_newest()) {
+	if (rc == 0 && c->version != rum_domain_schema_version()) {
 		c->rc = RUM_ECONFLICT;
 		snprintf(c->err, sizeof(c->err), "schema version %d, this rumd needs %d",
-			 c->version, rum_migrate_newest());
+			 c->version, rum_domain_schema_version());
 	}
 	c->done(c, c->done_arg);
 }
 
-void rum_ready_submit(struct rum_ready_check *c, struct rum_db *db,
+void rum_ready_submit(struct rum_ready_check *c, struct rum_domain *dom,
 		      void (*done)(struct rum_ready_check *c, void *arg), void *arg)
 {
 	c->done = done;
 	c->done_arg = arg;
-	c->work.run = rum_ready_run;
-	c->work.done = rum_ready_done;
-	c->work.arg = c;
-	if (rum_db_submit(db, &c->work) != 0)
+	c->work = calloc(1, sizeof(*c->work));
+	if (!c->work)
+		abort();
+	c->work->run = rum_ready_run;
+	c->work->done = rum_ready_done;
+	c->work->arg = c;
+	if (rum_db_submit(dom->db, c->work) != 0)
 		rum_ready_done(c, RUM_EUNAVAIL, rum_err_msg());
 }

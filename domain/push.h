@@ -5,12 +5,14 @@
 #ifndef RUM_DOMAIN_PUSH_H
 #define RUM_DOMAIN_PUSH_H
 
-#include "db/db.h"
+#include "domain/domain.h"
 #include "domain/message.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct rum_db_work;
 
 struct rum_push_settings {
 	bool auto_create_tenants;
@@ -53,7 +55,7 @@ struct rum_push {
 	uint8_t (*hashes)[32];
 	bool capture;
 	const char *capture_reason;
-	struct rum_db_work work;
+	struct rum_db_work *work; /* the database's unit, while submitted */
 	void (*done)(struct rum_push *p, void *arg);
 	void *done_arg;
 };
@@ -63,14 +65,14 @@ struct rum_push {
  * submitted, or RUM_EINVAL / RUM_ETOOBIG for a bad message, RUM_EUNAVAIL when
  * the database queue is full (nothing stored, done() not called; the
  * thread's error says what was wrong). */
-int rum_push_submit(struct rum_push *p, struct rum_db *db, const struct rum_push_settings *s,
+int rum_push_submit(struct rum_push *p, struct rum_domain *dom, const struct rum_push_settings *s,
 		    void (*done)(struct rum_push *p, void *arg), void *arg);
 
-/* Processes p->body now, on a connection of its own, as if the device had
+/* Processes p->body now, waiting for the outcome, as if the device had
  * sent it (rumd replay of a captured message): same parsing, storage and
  * outcome fields as rum_push_submit; never captured again. Returns 0 when
  * processed (the outcome is in p->rc), or the parse/database error. */
-int rum_push_run_once(struct rum_push *p, const char *db_url, int timeout_ms,
+int rum_push_run_once(struct rum_push *p, struct rum_domain *dom,
 		      const struct rum_push_settings *s);
 
 /* Frees what the push owns (message, ACK, hashes, headers); not p itself. */
@@ -82,11 +84,11 @@ struct rum_ready_check {
 	int version;
 	int rc;
 	char err[256];
-	struct rum_db_work work;
+	struct rum_db_work *work;
 	void (*done)(struct rum_ready_check *c, void *arg);
 	void *done_arg;
 };
-void rum_ready_submit(struct rum_ready_check *c, struct rum_db *db,
+void rum_ready_submit(struct rum_ready_check *c, struct rum_domain *dom,
 		      void (*done)(struct rum_ready_check *c, void *arg), void *arg);
 
 #endif

@@ -1,12 +1,18 @@
 #include "domain/targets.h"
 
+#include "db/db.h"
 #include "db/store.h"
+#include "db/store_collector.h"
+#include "domain/audit.h"
+#include "domain/collections.h"
+#include "domain/internal.h"
 #include "lib/err.h"
 #include "lib/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,7 +192,7 @@ static int rum_targets_add_run(struct rum_db_txn *txn, void *arg)
 	return rc;
 }
 
-int rum_targets_add(const struct rum_targets_env *env, const struct rum_target_spec *s,
+int rum_targets_add(struct rum_domain *dom, const struct rum_target_spec *s,
 		    int64_t *id)
 {
 	uint8_t key[RUM_SECRET_KEY_LEN];
@@ -194,13 +200,42 @@ int rum_targets_add(const struct rum_targets_env *env, const struct rum_target_s
 	int rc = rum_targets_spec_check(s);
 
 	if (rc == 0)
-		rc = rum_targets_key_load(key, env->key_file, true);
+		rc = rum_targets_key_load(key, dom->key_file, true);
 	if (rc == 0)
-		rc = rum_db_run_once(env->url, env->timeout_ms, rum_targets_add_run, &c);
+		rc = rum_db_transact(dom->db, rum_targets_add_run, &c);
 	rum_crypto_wipe(key, sizeof(key));
 	if (rc == 0)
 		*id = c.id;
 	return rc;
+}
+
+void rum_target_view(struct rum_target *out, const struct rum_store_target *t)
+{
+	*out = (struct rum_target){
+		.id = t->id, .tenant_id = t->tenant_id, .tenant = t->tenant, .host = t->host,
+		.port = t->port, .protocol = t->protocol, .username = t->username,
+		.auth = t->auth, .secret = t->secret, .secret_len = t->secret_len,
+		.known_host_key = t->known_host_key, .trust_on_first_use = t->trust_on_first_use,
+		.interval_s = t->interval_s, .path_prefix = t->path_prefix,
+		.transfer = t->transfer, .rest_raw = t->rest_raw,
+		.rest_plain_http = t->rest_plain_http, .device_id = t->device_id,
+		.udi_pid = t->udi_pid, .udi_sn = t->udi_sn, .failures = t->failures,
+		.failing_since = t->failing_since, .created_at = t->created_at,
+		.next_due = t->next_due, .last_job_id = t->last_job_id,
+		.last_state = t->last_state, .last_finished = t->last_finished,
+		.last_error = t->last_error, .last_collected = t->last_collected,
+		.last_new = t->last_new, .last_acks = t->last_acks};
+}
+
+static void rum_collection_view(struct rum_collection *out, const struct rum_store_job *j)
+{
+	*out = (struct rum_collection){
+		.id = j->id, .target_id = j->target_id, .host = j->host, .protocol = j->protocol,
+		.trigger = j->trigger, .state = j->state, .node = j->node, .due_at = j->due_at,
+		.started_at = j->started_at, .finished_at = j->finished_at,
+		.attempts = j->attempts, .duration_ms = j->duration_ms,
+		.collected = j->collected, .new_reports = j->new_reports, .acks = j->acks,
+		.error = j->error};
 }
 
 struct rum_targets_query {
@@ -209,12 +244,30 @@ struct rum_targets_query {
 	const int64_t *ids;
 	size_t n;
 	int limit;
-	void (*target_cb)(void *arg, const struct rum_store_target *t);
-	void (*job_cb)(void *arg, const struct rum_store_job *j);
+	void (*target_cb)(void *arg, const struct rum_target *t);
+	void (*job_cb)(void *arg, const struct rum_collection *j);
 	void (*enqueue_cb)(void *arg, int64_t job_id, int64_t target_id);
 	void *arg;
 	enum { RUM_TQ_LIST, RUM_TQ_REMOVE, RUM_TQ_ENQUEUE, RUM_TQ_JOBS } op;
 };
+
+static void rum_targets_query_target(void *arg, const struct rum_store_target *row)
+{
+	struct rum_targets_query *q = arg;
+	struct rum_target t;
+
+	rum_target_view(&t, row);
+	q->target_cb(q->arg, &t);
+}
+
+static void rum_targets_query_job(void *arg, const struct rum_store_job *row)
+{
+	struct rum_targets_query *q = arg;
+	struct rum_collection j;
+
+	rum_collection_view(&j, row);
+	q->job_cb(q->arg, &j);
+}
 
 static int rum_targets_query_run(struct rum_db_txn *txn, void *arg)
 {
@@ -231,54 +284,55 @@ static int rum_targets_query_run(struct rum_db_txn *txn, void *arg)
 	}
 	switch (q->op) {
 	case RUM_TQ_LIST:
-		return rum_store_target_list(txn, tenant_id, q->id, q->target_cb, q->arg);
+		return rum_store_target_list(txn, tenant_id, q->id, rum_targets_query_target, q);
 	case RUM_TQ_REMOVE:
 		return rum_store_target_remove(txn, tenant_id, q->id);
 	case RUM_TQ_ENQUEUE:
 		return rum_store_jobs_enqueue(txn, tenant_id, q->id, q->enqueue_cb, q->arg);
 	case RUM_TQ_JOBS:
-		return rum_store_jobs_get(txn, q->ids, q->n, q->id, q->limit, q->job_cb, q->arg);
+		return rum_store_jobs_get(txn, q->ids, q->n, q->id, q->limit, rum_targets_query_job,
+					  q);
 	}
 	return rum_err_set(RUM_EINTERNAL, "unknown target query");
 }
 
-int rum_targets_list(const struct rum_targets_env *env, const char *tenant, int64_t id,
-		     void (*cb)(void *arg, const struct rum_store_target *t), void *arg)
+int rum_targets_list(struct rum_domain *dom, const char *tenant, int64_t id,
+		     void (*cb)(void *arg, const struct rum_target *t), void *arg)
 {
 	struct rum_targets_query q = {.tenant = tenant, .id = id, .target_cb = cb, .arg = arg,
 				      .op = RUM_TQ_LIST};
 
-	return rum_db_run_once(env->url, env->timeout_ms, rum_targets_query_run, &q);
+	return rum_db_transact(dom->db, rum_targets_query_run, &q);
 }
 
-int rum_targets_remove(const struct rum_targets_env *env, const char *tenant, int64_t id)
+int rum_targets_remove(struct rum_domain *dom, const char *tenant, int64_t id)
 {
 	struct rum_targets_query q = {.tenant = tenant, .id = id, .op = RUM_TQ_REMOVE};
 
-	return rum_db_run_once(env->url, env->timeout_ms, rum_targets_query_run, &q);
+	return rum_db_transact(dom->db, rum_targets_query_run, &q);
 }
 
-int rum_targets_enqueue(const struct rum_targets_env *env, const char *tenant, int64_t id,
+int rum_targets_enqueue(struct rum_domain *dom, const char *tenant, int64_t id,
 			void (*cb)(void *arg, int64_t job_id, int64_t target_id), void *arg)
 {
 	struct rum_targets_query q = {.tenant = tenant, .id = id, .enqueue_cb = cb, .arg = arg,
 				      .op = RUM_TQ_ENQUEUE};
 
-	return rum_db_run_once(env->url, env->timeout_ms, rum_targets_query_run, &q);
+	return rum_db_transact(dom->db, rum_targets_query_run, &q);
 }
 
-int rum_targets_jobs(const struct rum_targets_env *env, const int64_t *ids, size_t n,
+int rum_targets_jobs(struct rum_domain *dom, const int64_t *ids, size_t n,
 		     int64_t target_id, int limit,
-		     void (*cb)(void *arg, const struct rum_store_job *j), void *arg)
+		     void (*cb)(void *arg, const struct rum_collection *j), void *arg)
 {
 	struct rum_targets_query q = {.id = target_id, .ids = ids, .n = n, .limit = limit,
 				      .job_cb = cb, .arg = arg, .op = RUM_TQ_JOBS};
 
-	return rum_db_run_once(env->url, env->timeout_ms, rum_targets_query_run, &q);
+	return rum_db_transact(dom->db, rum_targets_query_run, &q);
 }
 
 int rum_targets_secret(char **out, size_t *len, const uint8_t key[RUM_SECRET_KEY_LEN],
-		       const struct rum_store_target *t)
+		       const struct rum_target *t)
 {
 	char aad[1024];
 
@@ -313,23 +367,119 @@ static void rum_targets_file_done(void *arg, int rc, const char *errmsg)
 {
 	struct rum_targets_file *f = arg;
 
+	free(f->work);
+	f->work = NULL;
 	f->rc = rc;
 	snprintf(f->err, sizeof(f->err), "%s", errmsg ? errmsg : "");
 	f->done(f, f->done_arg);
 }
 
-int rum_targets_file_submit(struct rum_targets_file *f, struct rum_db *db,
+int rum_targets_file_submit(struct rum_targets_file *f, struct rum_domain *dom,
 			    void (*done)(struct rum_targets_file *f, void *arg), void *arg)
 {
 	size_t n = f->token ? strlen(f->token) : 0;
+	int rc;
 
 	if (n != RUM_TARGETS_TOKEN_HEX || strspn(f->token, "0123456789abcdef") != n)
 		return rum_err_set(RUM_ENOTFOUND, "no such file");
 	rum_crypto_sha256(f->sha, f->token, n);
 	f->done = done;
 	f->done_arg = arg;
-	f->work = (struct rum_db_work){.prepare = rum_targets_file_prepare,
-				       .run = rum_targets_file_run,
-				       .done = rum_targets_file_done, .arg = f};
-	return rum_db_submit(db, &f->work);
+	f->work = calloc(1, sizeof(*f->work));
+	if (!f->work)
+		abort();
+	*f->work = (struct rum_db_work){.prepare = rum_targets_file_prepare,
+					.run = rum_targets_file_run,
+					.done = rum_targets_file_done, .arg = f};
+	rc = rum_db_submit(dom->db, f->work);
+	if (rc != 0) {
+		free(f->work);
+		f->work = NULL;
+	}
+	return rc;
+}
+
+/* --- for the admin API: the tenant is the actor's, checked already --- */
+
+int rum_targets_add_by(struct rum_domain *dom, const struct rum_actor *by,
+		      struct rum_target_spec *spec, int64_t *id)
+{
+	char target[300];
+	int rc;
+
+	spec->tenant = by->tenant;
+	rc = rum_targets_add(dom, spec, id);
+	snprintf(target, sizeof(target), "%s:%d", spec->host ? spec->host : "", spec->port);
+	if (rc != RUM_EUNAVAIL)
+		rum_audit_record(dom, by, "pull-target-add", by->tenant, target, rc,
+				rc ? NULL : json_pack("{s:I,s:s,s:s}", "id", (json_int_t)*id,
+						      "protocol", spec->protocol, "username",
+						      spec->username));
+	return rc;
+}
+
+int rum_targets_get_by(struct rum_domain *dom, const struct rum_actor *by, int64_t id,
+		       void (*target_cb)(void *arg, const struct rum_target *t),
+		       void (*job_cb)(void *arg, const struct rum_collection *j), void *arg)
+{
+	int rc = rum_targets_list(dom, by->tenant, id, target_cb, arg);
+	if (rc == 0 && id && job_cb)
+		rc = rum_targets_jobs(dom, NULL, 0, id, 20, job_cb, arg);
+	return rc;
+}
+
+int rum_targets_remove_by(struct rum_domain *dom, const struct rum_actor *by, int64_t id)
+{
+	char target[24];
+	int rc = rum_targets_remove(dom, by->tenant, id);
+	snprintf(target, sizeof(target), "%" PRId64, id);
+	if (rc != RUM_EUNAVAIL)
+		rum_audit_record(dom, by, "pull-target-remove", by->tenant, target, rc, NULL);
+	return rc;
+}
+
+int rum_targets_collect_by(struct rum_domain *dom, const struct rum_actor *by, int64_t id,
+			   void (*cb)(void *arg, int64_t job_id, int64_t target_id), void *arg)
+{
+	char target[24];
+	int rc = rum_targets_enqueue(dom, by->tenant, id, cb, arg);
+	snprintf(target, sizeof(target), id ? "%" PRId64 : "all", id);
+	if (rc != RUM_EUNAVAIL)
+		rum_audit_record(dom, by, "collect", by->tenant, target, rc, NULL);
+	return rc;
+}
+
+struct rum_targets_collection_ctx {
+	void (*cb)(void *arg, const struct rum_collection *j);
+	void *arg;
+	int64_t target_id;
+};
+
+static void rum_targets_collection_target(void *arg, const struct rum_collection *j)
+{
+	struct rum_targets_collection_ctx *c = arg;
+
+	c->target_id = j->target_id;
+}
+
+static void rum_targets_collection_none(void *arg, const struct rum_target *t)
+{
+}
+
+int rum_collections_get_by(struct rum_domain *dom, const struct rum_actor *by, int64_t job_id,
+			   void (*cb)(void *arg, const struct rum_collection *j), void *arg)
+{
+	struct rum_targets_collection_ctx c = {cb, arg, 0};
+	int rc = rum_targets_jobs(dom, &job_id, 1, 0, 0, rum_targets_collection_target, &c);
+	/* A job of another tenant's target is reported exactly as a missing one. */
+	if (rc == 0 && c.target_id)
+		rc = rum_targets_list(dom, by->tenant, c.target_id, rum_targets_collection_none,
+				      NULL);
+	if (rc == 0 && !c.target_id)
+		rc = RUM_ENOTFOUND;
+	if (rc == RUM_ENOTFOUND)
+		return rum_err_set(RUM_ENOTFOUND, "no collection %" PRId64, job_id);
+	if (rc == 0)
+		rc = rum_targets_jobs(dom, &job_id, 1, 0, 0, cb, arg);
+	return rc;
 }

@@ -36,7 +36,7 @@ void rum_cli_key_file(const struct rum_config *cfg, char *out, size_t size)
 }
 
 int rum_cli_collect_env(struct rum_collect_env *env, const struct rum_config *cfg,
-			struct rum_db *db, char *node, bool create)
+			struct rum_domain *dom, char *node, bool create)
 {
 	char path[4096], host[64] = "";
 
@@ -48,7 +48,7 @@ int rum_cli_collect_env(struct rum_collect_env *env, const struct rum_config *cf
 		gethostname(host, sizeof(host) - 1);
 		snprintf(node, 128, "%s:%ld", host, (long)getpid());
 	}
-	env->db = db;
+	env->dom = dom;
 	env->node = node;
 	env->connect_timeout_ms = (int)cfg->collector_connect_timeout_ms;
 	env->auth_timeout_ms = (int)cfg->collector_auth_timeout_ms;
@@ -75,7 +75,7 @@ static int rum_cli_read_secret(char **out, size_t *len, const char *path, bool t
 	return 0;
 }
 
-static int rum_cli_device_add(const struct rum_config *cfg, const struct rum_targets_env *env,
+static int rum_cli_device_add(const struct rum_config *cfg, struct rum_domain *dom,
 			      const char *(*opt)(const void *, const char *), const void *ctx)
 {
 	struct rum_target_spec s = {0};
@@ -123,7 +123,7 @@ static int rum_cli_device_add(const struct rum_config *cfg, const struct rum_tar
 		s.key = secret;
 		s.key_len = len;
 	}
-	rc = rum_targets_add(env, &s, &id);
+	rc = rum_targets_add(dom, &s, &id);
 	if (rc == 0)
 		printf("pull target %" PRId64 " added: %s %s:%d in tenant '%s', %s%s\n", id,
 		       s.protocol, s.host, s.port ? s.port : strcmp(s.protocol, "netconf") ? 443 : 830,
@@ -136,7 +136,7 @@ static int rum_cli_device_add(const struct rum_config *cfg, const struct rum_tar
 
 /* --- device list / show --- */
 
-static void rum_cli_device_row(void *arg, const struct rum_store_target *t)
+static void rum_cli_device_row(void *arg, const struct rum_target *t)
 {
 	char hostport[300], interval[32], last[160];
 
@@ -155,7 +155,7 @@ static void rum_cli_device_row(void *arg, const struct rum_store_target *t)
 	(void)arg;
 }
 
-static void rum_cli_device_show_row(void *arg, const struct rum_store_target *t)
+static void rum_cli_device_show_row(void *arg, const struct rum_target *t)
 {
 	printf("target:          %" PRId64 "\ntenant:          %s\nprotocol:        %s\n"
 	       "address:         %s:%d\nusername:        %s (%s authentication; the secret is "
@@ -185,7 +185,7 @@ static void rum_cli_device_show_row(void *arg, const struct rum_store_target *t)
 	*(int64_t *)arg = t->id;
 }
 
-static void rum_cli_job_row(void *arg, const struct rum_store_job *j)
+static void rum_cli_job_row(void *arg, const struct rum_collection *j)
 {
 	printf("  job %-6" PRId64 " %-8s %-7s %-20s %6" PRId64 " ms  reports %" PRId64 " (new %"
 	       PRId64 ")  ACKs %" PRId64 "%s%s\n", j->id, j->trigger, j->state,
@@ -223,7 +223,7 @@ static void rum_cli_job_queued(void *arg, int64_t job_id, int64_t target_id)
 	(void)target_id;
 }
 
-static void rum_cli_job_state(void *arg, const struct rum_store_job *j)
+static void rum_cli_job_state(void *arg, const struct rum_collection *j)
 {
 	struct rum_cli_jobs *s = arg;
 
@@ -233,7 +233,7 @@ static void rum_cli_job_state(void *arg, const struct rum_store_job *j)
 		s->failed++;
 }
 
-static void rum_cli_job_result(void *arg, const struct rum_store_job *j)
+static void rum_cli_job_result(void *arg, const struct rum_collection *j)
 {
 	printf("target %-5" PRId64 " %-8s %-28s %-6s %6" PRId64 " ms  reports %" PRId64 " (new %"
 	       PRId64 ")  ACKs delivered %" PRId64 "%s%s\n", j->target_id, j->protocol, j->host,
@@ -244,20 +244,16 @@ static void rum_cli_job_result(void *arg, const struct rum_store_job *j)
 
 /* Runs the queued jobs here, waits until each has ended (here or on another
  * node), prints one line per target. */
-static int rum_cli_collect_wait(const struct rum_config *cfg, const char *url,
-				const struct rum_targets_env *env, struct rum_cli_jobs *jobs)
+static int rum_cli_collect_wait(const struct rum_config *cfg, struct rum_domain *dom,
+				struct rum_cli_jobs *jobs)
 {
-	struct rum_db_options dbo = {url, 2, 64, (int)cfg->db_timeout_ms,
-				     (int)cfg->db_statement_timeout_ms, 1024};
 	struct rum_scheduler_options so = {0};
 	struct rum_collect_env ce;
 	struct rum_scheduler *sched = NULL;
-	struct rum_db *db = NULL;
 	char node[128];
-	int rc = rum_db_open(&db, &dbo);
+	int rc = rum_cli_collect_env(&ce, cfg, dom, node, false);
 
-	if (rc == 0)
-		rc = rum_cli_collect_env(&ce, cfg, db, node, false);
+
 	if (rc == 0) {
 		so = (struct rum_scheduler_options){&ce, (int)(jobs->n < 16 ? jobs->n : 16), 200,
 			(int)cfg->collector_retry_base_s, (int)cfg->collector_retry_max_s,
@@ -270,23 +266,21 @@ static int rum_cli_collect_wait(const struct rum_config *cfg, const char *url,
 		struct timespec pause = {0, 200000000L};
 
 		jobs->pending = jobs->failed = 0;
-		rc = rum_targets_jobs(env, jobs->ids, jobs->n, 0, 0, rum_cli_job_state, jobs);
+		rc = rum_targets_jobs(dom, jobs->ids, jobs->n, 0, 0, rum_cli_job_state, jobs);
 		if (rc != 0 || jobs->pending == 0)
 			break;
 		nanosleep(&pause, NULL);
 	}
 	rum_scheduler_stop(sched);
-	rum_db_close(db);
 	rum_crypto_wipe(ce.key, sizeof(ce.key));
 	if (rc == 0)
-		rc = rum_targets_jobs(env, jobs->ids, jobs->n, 0, 0, rum_cli_job_result, NULL);
+		rc = rum_targets_jobs(dom, jobs->ids, jobs->n, 0, 0, rum_cli_job_result, NULL);
 	if (rc == 0 && jobs->failed)
 		rc = rum_err_set(RUM_EIO, "%zu of %zu collections failed", jobs->failed, jobs->n);
 	return rc;
 }
 
-static int rum_cli_collect(const struct rum_config *cfg, const char *url,
-			   const struct rum_targets_env *env,
+static int rum_cli_collect(const struct rum_config *cfg, struct rum_domain *dom,
 			   const char *(*opt)(const void *, const char *), const void *ctx)
 {
 	struct rum_cli_jobs jobs = {0};
@@ -298,7 +292,7 @@ static int rum_cli_collect(const struct rum_config *cfg, const char *url,
 		return rum_err_set(RUM_EINVAL, "collect needs --device ID or --tenant NAME");
 	if (dev && (rc = rum_cli_id(&id, dev, "--device")) != 0)
 		return rc;
-	rc = rum_targets_enqueue(env, tenant, id, rum_cli_job_queued, &jobs);
+	rc = rum_targets_enqueue(dom, tenant, id, rum_cli_job_queued, &jobs);
 	if (rc == 0 && !opt(ctx, "wait")) {
 		printf("queued %zu collection%s (job%s", jobs.n, jobs.n == 1 ? "" : "s",
 		       jobs.n == 1 ? "" : "s");
@@ -307,49 +301,46 @@ static int rum_cli_collect(const struct rum_config *cfg, const char *url,
 		printf("); a running rumd serve starts them within collector_poll_ms; add --wait "
 		       "to run them here and see the outcome\n");
 	} else if (rc == 0) {
-		rc = rum_cli_collect_wait(cfg, url, env, &jobs);
+		rc = rum_cli_collect_wait(cfg, dom, &jobs);
 	}
 	free(jobs.ids);
 	return rc;
 }
 
-int rum_cli_collector(const struct rum_config *cfg, const char *url, const char *const *words,
+int rum_cli_collector(const struct rum_config *cfg, struct rum_domain *dom, const char *const *words,
 		      int nwords, const char *(*opt)(const void *ctx, const char *name),
 		      const void *ctx)
 {
-	char key_file[4096];
-	struct rum_targets_env env = {url, (int)cfg->db_timeout_ms, key_file};
 	const char *sub = nwords >= 2 ? words[1] : "";
 	int64_t id = 0;
 	int rc;
 
-	rum_cli_key_file(cfg, key_file, sizeof(key_file));
 	if (strcmp(words[0], "collect") == 0 && nwords == 1)
-		return rum_cli_collect(cfg, url, &env, opt, ctx);
+		return rum_cli_collect(cfg, dom, opt, ctx);
 	if (strcmp(sub, "add") == 0 && nwords == 2)
-		return rum_cli_device_add(cfg, &env, opt, ctx);
+		return rum_cli_device_add(cfg, dom, opt, ctx);
 	if (strcmp(sub, "list") == 0 && nwords == 2) {
 		printf("%-5s %-12s %-8s %-28s %-10s %-30s %-28s %s\n", "ID", "TENANT", "PROTOCOL",
 		       "ADDRESS", "INTERVAL", "DEVICE PID", "LAST COLLECTION", "NEXT DUE");
-		return rum_targets_list(&env, opt(ctx, "tenant"), 0, rum_cli_device_row, NULL);
+		return rum_targets_list(dom, opt(ctx, "tenant"), 0, rum_cli_device_row, NULL);
 	}
 	if (strcmp(sub, "show") == 0 && nwords == 3) {
 		int64_t shown = 0;
 
 		rc = rum_cli_id(&id, words[2], "device");
 		if (rc == 0)
-			rc = rum_targets_list(&env, opt(ctx, "tenant"), id, rum_cli_device_show_row,
+			rc = rum_targets_list(dom, opt(ctx, "tenant"), id, rum_cli_device_show_row,
 					      &shown);
 		if (rc == 0) {
 			printf("recent collections:\n");
-			rc = rum_targets_jobs(&env, NULL, 0, id, 10, rum_cli_job_row, NULL);
+			rc = rum_targets_jobs(dom, NULL, 0, id, 10, rum_cli_job_row, NULL);
 		}
 		return rc;
 	}
 	if (strcmp(sub, "remove") == 0 && nwords == 3) {
 		rc = rum_cli_id(&id, words[2], "device");
 		if (rc == 0)
-			rc = rum_targets_remove(&env, opt(ctx, "tenant"), id);
+			rc = rum_targets_remove(dom, opt(ctx, "tenant"), id);
 		if (rc == 0)
 			printf("pull target %" PRId64 " removed (reports collected from it stay)\n", id);
 		return rc;

@@ -16,7 +16,7 @@ void rum_cli_key_file(const struct rum_config *cfg, char *out, size_t size);
  * this node's name and env->node points to it. Loads the key (creating the
  * file when create). Errors: those of rum_targets_key_load. */
 int rum_cli_collect_env(struct rum_collect_env *env, const struct rum_config *cfg,
-			struct rum_db *db, char *node, bool create);
+			struct rum_domain *dom, char *node, bool create);
 
 /* Options of the verbs, for the command-line parser: those that take a value
  * and the flags that do not. */
@@ -27,7 +27,7 @@ bool rum_cli_collector_is_flag(const char *name);
 /* words[0] is "device" or "collect"; opt(ctx, name) gives an option's value
  * or NULL. Prints results on stdout. RUM_EINVAL for bad usage; collect
  * --wait returns RUM_EIO when a collection failed. */
-int rum_cli_collector(const struct rum_config *cfg, const char *url, const char *const *words,
+int rum_cli_collector(const struct rum_config *cfg, struct rum_domain *dom, const char *const *words,
 		      int nwords, const char *(*opt)(const void *ctx, const char *name),
 		      const void *ctx);
 

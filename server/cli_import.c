@@ -1,5 +1,6 @@
 #include "server/cli_import.h"
 
+#include "domain/acks.h"
 #include "domain/import.h"
 #include "domain/push.h"
 #include "lib/err.h"
@@ -40,12 +41,12 @@ static void rum_cli_import_print_applied(const struct rum_import_applied *a)
 	       a->new_ack ? "queued for delivery" : "already held (same bytes), not queued again");
 }
 
-int rum_cli_import(const struct rum_config *cfg, const char *url, const char *file,
+int rum_cli_import(const struct rum_config *cfg, struct rum_domain *dom, const char *file,
 		   const char *tenant, const int64_t *devices, size_t ndevices)
 {
 	struct rum_import_options o = {file, tenant, devices, ndevices, rum_import_default_limits};
 	struct rum_import_result res;
-	int rc = rum_import_run(&o, url, (int)cfg->db_timeout_ms, &res);
+	int rc = rum_import_run(dom, &o, &res);
 
 	if (rc == 0 && res.already) {
 		printf("%s was already imported (import %" PRId64 ", %s) with these options; "
@@ -70,12 +71,12 @@ out:
 	return rc;
 }
 
-int rum_cli_ack_file(const struct rum_config *cfg, const char *url, int64_t device,
+int rum_cli_ack_file(const struct rum_config *cfg, struct rum_domain *dom, int64_t device,
 		     const char *output)
 {
 	int64_t ack_id = 0;
 	size_t len = 0;
-	int rc = rum_import_ack_file(device, output, url, (int)cfg->db_timeout_ms, &ack_id, &len);
+	int rc = rum_acks_save(dom, device, output, &ack_id, &len);
 
 	if (rc == 0 && strcmp(output, "-") != 0)
 		printf("wrote ACK %" PRId64 " of device %" PRId64 " (%zu bytes) to %s; install it "
@@ -83,7 +84,7 @@ int rum_cli_ack_file(const struct rum_config *cfg, const char *url, int64_t devi
 	return rc;
 }
 
-int rum_cli_import_usage(const struct rum_config *cfg, const char *url, const char *file,
+int rum_cli_import_usage(const struct rum_config *cfg, struct rum_domain *dom, const char *file,
 			 const char *tenant)
 {
 	struct rum_push p = {0};
@@ -107,7 +108,7 @@ int rum_cli_import_usage(const struct rum_config *cfg, const char *url, const ch
 	p.body_len = body_len;
 	p.source = "import";
 	if (rc == 0)
-		rc = rum_push_run_once(&p, url, (int)cfg->db_timeout_ms, &s);
+		rc = rum_push_run_once(&p, dom, &s);
 	if (rc == 0 && p.rc != 0)
 		rc = rum_err_set(p.rc, "%s", p.err);
 	if (rc == 0)

@@ -8,11 +8,11 @@
 #include "collector/scheduler.h"
 #include "server/cli_import.h"
 #include "server/config.h"
-#include "db/db.h"
-#include "db/migrate.h"
-#include "db/store.h"
+#include "domain/captures.h"
+#include "domain/domain.h"
 #include "domain/export.h"
 #include "domain/push.h"
+#include "domain/tenants.h"
 #include "server/http.h"
 #include "server/pgembed.h"
 #include "lib/err.h"
@@ -281,25 +281,42 @@ static int rum_database(const struct rum_config *cfg, char **url, struct rum_pge
 				 own);
 }
 
-/* Applies migrations, retrying for a while when the database is not up yet
- * (a node booting with its database). */
-static int rum_migrate_with_retry(const struct rum_config *cfg, const char *url, int seconds,
-				  bool verbose)
-{
-	int applied, rc;
+/* Call connections: a server answers admin requests and runs collections
+ * beside device batches; a CLI verb needs few. */
+#define RUM_SERVE_CALL_WORKERS 4
+#define RUM_CLI_CALL_WORKERS 2
 
-	for (int waited = 0;; waited++) {
-		rc = rum_migrate_run(url, (int)cfg->db_timeout_ms, cfg->default_tenant, &applied);
-		if (rc != RUM_EUNAVAIL || waited >= seconds)
-			break;
-		if (waited % 10 == 0)
-			rum_log_warn("waiting for the database: %s", rum_err_msg());
-		sleep(1);
-	}
+/* Opens the domain on the configured database (or the embedded cluster,
+ * started or reused) and brings its schema up to date, waiting up to
+ * wait_s seconds for the database (a node booting with its database). */
+static int rum_domain_start(const struct rum_config *cfg, bool serve, int wait_s, bool verbose,
+			    struct rum_pgembed **pg, struct rum_domain **dom)
+{
+	char *url = NULL, key_file[4096];
+	int applied = 0, rc = rum_database(cfg, &url, pg, serve);
+	struct rum_domain_options o = {
+		url,
+		(int)cfg->db_timeout_ms,
+		(int)cfg->db_statement_timeout_ms,
+		serve ? rum_config_pool_size(cfg) : 1,
+		serve ? RUM_SERVE_CALL_WORKERS : RUM_CLI_CALL_WORKERS,
+		serve ? (int)cfg->batch_max : 64,
+		serve ? (int)cfg->db_queue_max : 1024,
+		cfg->data_dir,
+		key_file,
+		cfg->default_tenant};
+
+	*dom = NULL;
+	rum_cli_key_file(cfg, key_file, sizeof(key_file));
+	if (rc == 0)
+		rc = rum_domain_open(dom, &o);
+	free(url);
+	if (rc == 0)
+		rc = rum_domain_migrate(*dom, wait_s, &applied);
 	if (rc == 0)
 		rum_log(verbose || applied ? RUM_LOG_INFO : RUM_LOG_DEBUG,
-			"schema at version %d (%d migration%s applied)", rum_migrate_newest(), applied,
-			applied == 1 ? "" : "s");
+			"schema at version %d (%d migration%s applied)", rum_domain_schema_version(),
+			applied, applied == 1 ? "" : "s");
 	return rc;
 }
 
@@ -323,7 +340,7 @@ static void rum_sleep_ms(long ms)
 #define RUM_DRAIN_S 20
 
 static void rum_serve_drain(struct rum_http_server *http, struct rum_http_server *https,
-			    struct rum_db *db)
+			    struct rum_api *api, struct rum_domain *dom)
 {
 	rum_http_quiesce(http);
 	rum_http_quiesce(https);
@@ -332,7 +349,10 @@ static void rum_serve_drain(struct rum_http_server *http, struct rum_http_server
 	if (rum_serve_in_flight(http, https) > 0)
 		rum_log_warn("%u requests still in flight after %d s; closing the database side",
 			     rum_serve_in_flight(http, https), RUM_DRAIN_S);
-	rum_db_close(db);
+	/* Admin work in flight finishes on the domain, queued work gets 503;
+	 * then the domain closes. */
+	rum_api_admin_close(api);
+	rum_domain_close(dom);
 	for (int i = 0; i < 50 && rum_http_parked(http) + rum_http_parked(https) > 0; i++)
 		rum_sleep_ms(100);
 	if (rum_http_parked(http) + rum_http_parked(https) > 0)
@@ -344,17 +364,15 @@ static void rum_serve_drain(struct rum_http_server *http, struct rum_http_server
 static int rum_serve(const struct rum_config *cfg)
 {
 	struct rum_pgembed *pg = NULL;
-	struct rum_db *db = NULL;
+	struct rum_domain *dom = NULL;
 	struct rum_http_server *http = NULL, *https = NULL;
 	struct rum_api api = {0};
-	struct rum_db_options dbo;
 	struct rum_http_budget body_budget = {(size_t)cfg->http_max_body_total, 0};
 	struct rum_collect_env collect_env = {0};
 	volatile int collect_cancel = 0;
 	struct rum_scheduler *sched = NULL;
-	char node[128], key_file[4096];
+	char node[128];
 	sigset_t sigs;
-	char *url = NULL;
 	int rc, sig = 0;
 
 	/* Signals are taken by sigwait() below; every thread inherits the mask. */
@@ -364,22 +382,12 @@ static int rum_serve(const struct rum_config *cfg)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	rc = rum_database(cfg, &url, &pg, true);
-	if (rc == 0)
-		rc = rum_migrate_with_retry(cfg, url, 60, true);
+	rc = rum_domain_start(cfg, true, 60, true, &pg, &dom);
 	if (rc != 0)
 		goto out;
-	dbo = (struct rum_db_options){url, rum_config_pool_size(cfg), (int)cfg->batch_max,
-				      (int)cfg->db_timeout_ms, (int)cfg->db_statement_timeout_ms,
-				      (int)cfg->db_queue_max};
-	rc = rum_db_open(&db, &dbo);
-	if (rc != 0)
-		goto out;
-	rum_cli_key_file(cfg, key_file, sizeof(key_file));
-	api = (struct rum_api){db, cfg->default_tenant, cfg->auto_create_tenants,
+	api = (struct rum_api){dom, cfg->default_tenant, cfg->auto_create_tenants,
 			       cfg->capture_all, (size_t)cfg->max_reports_per_message,
-			       (int)cfg->retry_after_s, url, (int)cfg->db_timeout_ms,
-			       cfg->data_dir, key_file, NULL};
+			       (int)cfg->retry_after_s, NULL};
 	rum_api_admin_open(&api);
 	if (cfg->http_listen[0]) {
 		struct rum_http_options o = {cfg->http_listen, NULL, NULL,
@@ -402,7 +410,7 @@ static int rum_serve(const struct rum_config *cfg)
 			goto out;
 	}
 	if (cfg->collector_sessions > 0) {
-		rc = rum_cli_collect_env(&collect_env, cfg, db, node, true);
+		rc = rum_cli_collect_env(&collect_env, cfg, dom, node, true);
 		collect_env.cancel = &collect_cancel;
 		if (rc == 0) {
 			struct rum_scheduler_options so = {
@@ -429,40 +437,20 @@ static int rum_serve(const struct rum_config *cfg)
 out:
 	rum_scheduler_stop(sched); /* collections in flight end by their own deadlines */
 	rum_crypto_wipe(collect_env.key, sizeof(collect_env.key));
-	rum_serve_drain(http, https, db);
-	rum_api_admin_close(&api);
+	rum_serve_drain(http, https, &api, dom);
 	rum_pgembed_stop(pg);
-	free(url);
 	if (rc != 0)
 		return rc;
 	rum_log_info("stopped");
 	return 0;
 }
 
-struct rum_tenant_add {
-	const char *name, *smart_account, *virtual_account;
-	int64_t id;
-};
-
-static int rum_tenant_add_run(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_tenant_add *t = arg;
-
-	return rum_store_tenant_create(txn, t->name, t->smart_account, t->virtual_account, &t->id);
-}
-
-static void rum_tenant_print(void *arg, const struct rum_store_tenant *t)
+static void rum_tenant_print(void *arg, const struct rum_tenant *t)
 {
 	printf("%s\t%s\t%s\t%s\n", t->name, t->smart_account, t->virtual_account, t->created_at);
 }
 
-static int rum_tenant_list_run(struct rum_db_txn *txn, void *arg)
-{
-	printf("NAME\tSMART_ACCOUNT\tVIRTUAL_ACCOUNT\tCREATED\n");
-	return rum_store_tenant_list(txn, rum_tenant_print, arg);
-}
-
-static void rum_capture_print_row(void *arg, const struct rum_store_capture_row *c)
+static void rum_capture_print_row(void *arg, const struct rum_capture *c)
 {
 	printf("%lld\t%s\t%s\t%s %s\t%s\t%s\t%zu bytes\n", (long long)c->id, c->received_at,
 	       c->tenant_name, c->method, c->path, c->address, c->reason, c->body_len);
@@ -476,7 +464,7 @@ struct rum_capture_query {
 	char *body, *path, *method, *address, *tenant_name;
 };
 
-static void rum_capture_take_row(void *arg, const struct rum_store_capture_row *c)
+static void rum_capture_take_row(void *arg, const struct rum_capture *c)
 {
 	struct rum_capture_query *q = arg;
 
@@ -501,14 +489,12 @@ static void rum_capture_take_row(void *arg, const struct rum_store_capture_row *
 	q->replay->body_len = c->body_len;
 }
 
-static int rum_capture_run(struct rum_db_txn *txn, void *arg)
+static int rum_capture_run(struct rum_domain *dom, struct rum_capture_query *q)
 {
-	struct rum_capture_query *q = arg;
-
 	if (q->id > 0)
-		return rum_store_capture_get(txn, q->id, rum_capture_take_row, q);
+		return rum_captures_get(dom, q->id, rum_capture_take_row, q);
 	printf("ID\tRECEIVED\tTENANT\tREQUEST\tFROM\tREASON\tSIZE\n");
-	return rum_store_capture_list(txn, q->tenant, q->limit, rum_capture_print_row, q);
+	return rum_captures_list(dom, q->tenant, q->limit, rum_capture_print_row, q);
 }
 
 static int rum_cli_id(int64_t *out, const char *text)
@@ -519,7 +505,8 @@ static int rum_cli_id(int64_t *out, const char *text)
 }
 
 /* rumd replay ID: the captured body through the push domain, synchronously. */
-static int rum_replay(const struct rum_config *cfg, const char *url, const struct rum_cli *cli)
+static int rum_replay(const struct rum_config *cfg, struct rum_domain *dom,
+		      const struct rum_cli *cli)
 {
 	struct rum_push p = {0};
 	struct rum_capture_query q = {.replay = &p};
@@ -529,7 +516,7 @@ static int rum_replay(const struct rum_config *cfg, const char *url, const struc
 	int rc = rum_cli_id(&q.id, cli->words[1]);
 
 	if (rc == 0)
-		rc = rum_db_run_once(url, (int)cfg->db_timeout_ms, rum_capture_run, &q);
+		rc = rum_capture_run(dom, &q);
 	if (rc == 0) {
 		p.tenant = tenant ? tenant : q.tenant_name;
 		p.sub_path = "";
@@ -538,7 +525,7 @@ static int rum_replay(const struct rum_config *cfg, const char *url, const struc
 		p.address = q.address;
 		p.body = q.body;
 		p.source = "replay";
-		rc = rum_push_run_once(&p, url, (int)cfg->db_timeout_ms, &s);
+		rc = rum_push_run_once(&p, dom, &s);
 	}
 	if (rc == 0 && p.rc != 0)
 		rc = rum_err_set(p.rc, "%s", p.err);
@@ -557,7 +544,7 @@ static int rum_replay(const struct rum_config *cfg, const char *url, const struc
 	return rc;
 }
 
-static int rum_capture_verb(const struct rum_config *cfg, const char *url,
+static int rum_capture_verb(const struct rum_config *cfg, struct rum_domain *dom,
 			    const struct rum_cli *cli)
 {
 	struct rum_capture_query q = {.tenant = "", .limit = 50};
@@ -567,7 +554,7 @@ static int rum_capture_verb(const struct rum_config *cfg, const char *url,
 	if (strcmp(cli->words[0], "replay") == 0) {
 		if (cli->nwords != 2)
 			return rum_err_set(RUM_EINVAL, "usage: rumd replay ID [--tenant NAME]");
-		return rum_replay(cfg, url, cli);
+		return rum_replay(cfg, dom, cli);
 	}
 	if (cli->nwords == 3 && strcmp(cli->words[1], "show") == 0) {
 		q.show = true;
@@ -583,7 +570,7 @@ static int rum_capture_verb(const struct rum_config *cfg, const char *url,
 			"[--limit N] | rumd capture show ID");
 	}
 	if (rc == 0)
-		rc = rum_db_run_once(url, (int)cfg->db_timeout_ms, rum_capture_run, &q);
+		rc = rum_capture_run(dom, &q);
 	return rc;
 }
 
@@ -626,7 +613,7 @@ static int rum_cli_device_ids(const struct rum_cli *cli, int64_t **out, size_t *
 
 /* rumd import / ack-file / import-usage: arguments into one call of
  * cli_import.c. */
-static int rum_import_verb(const struct rum_config *cfg, const char *url,
+static int rum_import_verb(const struct rum_config *cfg, struct rum_domain *dom,
 			   const struct rum_cli *cli)
 {
 	const char *verb = cli->words[0], *tenant = rum_cli_opt(cli, "tenant");
@@ -642,17 +629,17 @@ static int rum_import_verb(const struct rum_config *cfg, const char *url,
 			rc = rum_err_set(RUM_EINVAL, "usage: rumd import FILE [--tenant NAME] "
 					 "[--device ID ...]");
 		else
-			rc = rum_cli_import(cfg, url, cli->words[1], tenant, ids, n);
+			rc = rum_cli_import(cfg, dom, cli->words[1], tenant, ids, n);
 	} else if (strcmp(verb, "ack-file") == 0) {
 		if (cli->nwords != 1 || n != 1 || !output || tenant)
 			rc = rum_err_set(RUM_EINVAL, "usage: rumd ack-file --device ID -o FILE|-");
 		else
-			rc = rum_cli_ack_file(cfg, url, ids[0], output);
+			rc = rum_cli_ack_file(cfg, dom, ids[0], output);
 	} else {
 		if (cli->nwords != 2 || !tenant || n || output)
 			rc = rum_err_set(RUM_EINVAL, "usage: rumd import-usage FILE --tenant NAME");
 		else
-			rc = rum_cli_import_usage(cfg, url, cli->words[1], tenant);
+			rc = rum_cli_import_usage(cfg, dom, cli->words[1], tenant);
 	}
 out:
 	free(ids);
@@ -661,7 +648,7 @@ out:
 
 /* rumd export: options into a domain call. --device may repeat and may hold
  * a comma-separated list. */
-static int rum_export_verb(const struct rum_config *cfg, const char *url,
+static int rum_export_verb(const struct rum_config *cfg, struct rum_domain *dom,
 			   const struct rum_cli *cli)
 {
 	struct rum_export_options o = {rum_cli_opt(cli, "tenant"), rum_cli_opt(cli, "output"),
@@ -703,7 +690,7 @@ static int rum_export_verb(const struct rum_config *cfg, const char *url,
 	}
 	o.devices = ids;
 	if (rc == 0)
-		rc = rum_export_run(&o, url, (int)cfg->db_timeout_ms, &res);
+		rc = rum_export_run(dom, &o, &res);
 	if (rc == 0 && res.nothing)
 		printf("nothing to export for tenant '%s' (%s); no file written\n", o.tenant,
 		       o.all ? "no reports" : o.since ? "no reports received since then"
@@ -723,60 +710,54 @@ static int rum_export_verb(const struct rum_config *cfg, const char *url,
 static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 {
 	struct rum_pgembed *pg = NULL;
+	struct rum_domain *dom = NULL;
 	const char *verb = cli->words[0];
-	char *url = NULL;
-	int rc = rum_database(cfg, &url, &pg, false);
+	int rc = rum_domain_start(cfg, false, 0, strcmp(verb, "migrate") == 0, &pg, &dom);
 
-	if (rc == 0)
-		rc = rum_migrate_with_retry(cfg, url, 0, strcmp(verb, "migrate") == 0);
 	if (rc != 0 || strcmp(verb, "migrate") == 0)
 		goto out;
 	if (strcmp(verb, "capture") == 0 || strcmp(verb, "replay") == 0) {
-		rc = rum_capture_verb(cfg, url, cli);
+		rc = rum_capture_verb(cfg, dom, cli);
 		goto out;
 	}
 	if (strcmp(verb, "export") == 0) {
-		rc = rum_export_verb(cfg, url, cli);
+		rc = rum_export_verb(cfg, dom, cli);
 		goto out;
 	}
 	if (strcmp(verb, "device") == 0 || strcmp(verb, "collect") == 0) {
-		rc = rum_cli_collector(cfg, url, cli->words, cli->nwords, rum_cli_opt_of, cli);
+		rc = rum_cli_collector(cfg, dom, cli->words, cli->nwords, rum_cli_opt_of, cli);
 		goto out;
 	}
 	if (strcmp(verb, "token") == 0) {
-		rc = rum_cli_token(cfg, url, cli->words, cli->nwords, rum_cli_opt(cli, "role"),
+		rc = rum_cli_token(cfg, dom, cli->words, cli->nwords, rum_cli_opt(cli, "role"),
 				   rum_cli_opt(cli, "tenant"), rum_cli_opt(cli, "description"));
 		goto out;
 	}
 	if (strcmp(verb, "import") == 0 || strcmp(verb, "ack-file") == 0 ||
 	    strcmp(verb, "import-usage") == 0) {
-		rc = rum_import_verb(cfg, url, cli);
+		rc = rum_import_verb(cfg, dom, cli);
 		goto out;
 	}
 	if (cli->nwords >= 2 && strcmp(cli->words[1], "add") == 0 && cli->nwords == 3) {
 		const char *sa = rum_cli_opt(cli, "smart-account");
 		const char *va = rum_cli_opt(cli, "virtual-account");
-		struct rum_tenant_add t = {cli->words[2], sa ? sa : "", va ? va : "", 0};
+		int64_t id = 0;
 
-		if (!rum_text_tenant_name_ok(t.name)) {
-			rc = rum_err_set(RUM_EINVAL, "a tenant name is 1 to 128 characters of "
-				"printable UTF-8 without '/'");
-			goto out;
-		}
-		rc = rum_db_run_once(url, (int)cfg->db_timeout_ms, rum_tenant_add_run, &t);
+		rc = rum_tenants_create(dom, cli->words[2], sa, va, &id);
 		if (rc == 0)
 			printf("tenant '%s' created (id %lld); devices report to "
 			       "/cslu/v1/pi/<percent-encoded name>\n",
-			       t.name, (long long)t.id);
+			       cli->words[2], (long long)id);
 	} else if (cli->nwords == 2 && strcmp(cli->words[1], "list") == 0) {
-		rc = rum_db_run_once(url, (int)cfg->db_timeout_ms, rum_tenant_list_run, NULL);
+		printf("NAME\tSMART_ACCOUNT\tVIRTUAL_ACCOUNT\tCREATED\n");
+		rc = rum_tenants_list(dom, rum_tenant_print, NULL);
 	} else {
 		rc = rum_err_set(RUM_EINVAL, "usage: rumd tenant add NAME [--smart-account NAME] "
 			"[--virtual-account NAME] | rumd tenant list");
 	}
 out:
+	rum_domain_close(dom);
 	rum_pgembed_stop(pg);
-	free(url);
 	return rc;
 }
 

@@ -1,6 +1,6 @@
 #include "server/pgembed.h"
 
-#include "db/db.h"
+#include "domain/domain.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/proc.h"
@@ -160,7 +160,7 @@ int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir
 		}
 	}
 	admin_url = rum_pgembed_url(sockdir, "postgres");
-	if (rum_db_ping(admin_url, timeout_ms) != 0) {
+	if (rum_domain_database_ping(admin_url, timeout_ms) != 0) {
 		const char *argv[] = {pg_ctl, "-D", pg->pgdata, "-l", pg->logfile, "-w",
 				      "-t", "120", "start", NULL};
 
@@ -177,7 +177,7 @@ int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir
 			     pg->pgdata);
 		pg->started = true;
 	}
-	rc = rum_db_create_database(admin_url, "rumd", timeout_ms);
+	rc = rum_domain_database_create(admin_url, "rumd", timeout_ms);
 	if (rc != 0)
 		goto fail;
 	free(admin_url);

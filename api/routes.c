@@ -1,0 +1,48 @@
+/* The whole HTTP surface of rumd, as data: device endpoints (CSLU protocol,
+ * one-time file URLs), probes, and the admin REST API with the token role
+ * each admin route needs. The router (api/router.c) matches requests
+ * against it; the OpenAPI description is checked against it. */
+#include "api/call.h"
+
+#define T "/api/v1/tenants/{tenant}"
+
+const struct rum_api_route rum_api_routes[] = {
+	/* Devices and probes: no token. */
+	{NULL, "/cslu/v1/pi/...", RUM_API_DIRECT, 0, NULL, rum_api_cslu, NULL, NULL,
+	 "CSLU device endpoint: usage, trust and authorization requests, result polls"},
+	{NULL, "/cslu/v1/files/...", RUM_API_DIRECT, 0, NULL, rum_api_files, NULL, NULL,
+	 "one-time file URLs handed to devices by pull collections"},
+	{NULL, "/healthz", RUM_API_DIRECT, 0, NULL, rum_api_healthz, NULL, NULL,
+	 "liveness"},
+	{NULL, "/readyz", RUM_API_DIRECT, 0, NULL, rum_api_readyz, NULL, NULL,
+	 "readiness: the database answers with this binary's schema"},
+
+	/* The admin API: a bearer token of at least the role named. */
+	{"POST", T "/exports", RUM_API_HEAVY, RUM_ROLE_OPERATOR, "export", NULL,
+	 rum_api_export_parse, rum_api_export_run,
+	 "export the tenant's usage for CSSM"},
+	{"GET", T "/exports/{export}/file", RUM_API_LIGHT, RUM_ROLE_READER, "export-download",
+	 NULL, NULL, rum_api_export_file_run, "download an export's file"},
+	{"POST", T "/imports", RUM_API_HEAVY, RUM_ROLE_OPERATOR, "import", NULL,
+	 rum_api_import_parse, rum_api_import_run,
+	 "import CSSM's ACK file, ACK tarball or policy file"},
+	{"GET", T "/devices/{device}/ack", RUM_API_LIGHT, RUM_ROLE_READER, "ack-download", NULL,
+	 NULL, rum_api_ack_run, "download a device's newest ACK"},
+	{"GET", T "/pull-targets", RUM_API_LIGHT, RUM_ROLE_READER, "pull-target-read", NULL, NULL,
+	 rum_api_targets_list_run, "list the tenant's pull targets"},
+	{"POST", T "/pull-targets", RUM_API_LIGHT, RUM_ROLE_ADMIN, "pull-target-add", NULL,
+	 rum_api_target_add_parse, rum_api_target_add_run, "add a pull target"},
+	{"POST", T "/pull-targets/collect", RUM_API_LIGHT, RUM_ROLE_OPERATOR, "collect", NULL, NULL,
+	 rum_api_collect_run, "collect from every pull target of the tenant now"},
+	{"GET", T "/pull-targets/{pull-target}", RUM_API_LIGHT, RUM_ROLE_READER,
+	 "pull-target-read", NULL, NULL, rum_api_target_get_run,
+	 "one pull target with its last collections"},
+	{"DELETE", T "/pull-targets/{pull-target}", RUM_API_LIGHT, RUM_ROLE_ADMIN,
+	 "pull-target-remove", NULL, NULL, rum_api_target_remove_run, "remove a pull target"},
+	{"POST", T "/pull-targets/{pull-target}/collect", RUM_API_LIGHT, RUM_ROLE_OPERATOR,
+	 "collect", NULL, NULL, rum_api_collect_run, "collect from one pull target now"},
+	{"GET", T "/collections/{collection}", RUM_API_LIGHT, RUM_ROLE_READER, "collection-read",
+	 NULL, NULL, rum_api_collection_run, "one collection: state, counts, error"},
+};
+
+const size_t rum_api_routes_count = sizeof(rum_api_routes) / sizeof(rum_api_routes[0]);

@@ -1,0 +1,170 @@
+#include "domain/collections.h"
+
+#include "db/db.h"
+#include "db/store_collector.h"
+#include "domain/internal.h"
+#include "lib/err.h"
+
+#include <stdlib.h>
+
+/* Every call below is one statement: rum_db_call runs it on a call
+ * connection, committing by itself. */
+
+struct rum_collections_call {
+	/* claim */
+	const char *node;
+	int limit, lease_s;
+	const int64_t *only;
+	size_t n_only;
+	void (*claim_cb)(void *arg, int64_t job_id, const struct rum_target *t);
+	void *arg;
+	/* finish, release */
+	const struct rum_store_job_result *result;
+	bool applied;
+	int64_t job_id;
+	/* snapshot, learn */
+	const struct rum_target *target;
+	int64_t target_id;
+	const char *pid, *sn, *json, *key;
+	/* transfers */
+	const uint8_t *token_sha;
+	const char *direction;
+	const char *content;
+	size_t len, max_bytes;
+	int ttl_s;
+	char *received;
+	size_t received_len;
+};
+
+static void rum_collections_claimed(void *arg, int64_t job_id, const struct rum_store_target *row)
+{
+	struct rum_collections_call *c = arg;
+	struct rum_target t;
+
+	rum_target_view(&t, row);
+	c->claim_cb(c->arg, job_id, &t);
+}
+
+static int rum_collections_claim_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collections_call *c = arg;
+
+	return rum_store_jobs_claim(txn, c->node, c->limit, c->lease_s, c->only, c->n_only,
+				    rum_collections_claimed, c);
+}
+
+int rum_collections_claim(struct rum_domain *dom, const char *node, int limit, int lease_s,
+			  const int64_t *only, size_t n_only,
+			  void (*cb)(void *arg, int64_t job_id, const struct rum_target *t),
+			  void *arg)
+{
+	struct rum_collections_call c = {.node = node, .limit = limit, .lease_s = lease_s,
+					 .only = only, .n_only = n_only, .claim_cb = cb,
+					 .arg = arg};
+
+	return rum_db_call(dom->db, rum_collections_claim_run, &c);
+}
+
+static int rum_collections_finish_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collections_call *c = arg;
+
+	return rum_store_job_finish(txn, c->result, &c->applied);
+}
+
+int rum_collections_finish(struct rum_domain *dom, const struct rum_collection_result *r,
+			   bool *applied)
+{
+	struct rum_store_job_result row = {r->job_id,        r->node,          r->ok,
+					   r->duration_ms,   r->collected,     r->new_reports,
+					   r->acks,          r->error,         r->retry_base_s,
+					   r->retry_max_s,   r->alert_after_s};
+	struct rum_collections_call c = {.result = &row};
+	int rc = rum_db_call(dom->db, rum_collections_finish_run, &c);
+
+	*applied = c.applied;
+	return rc;
+}
+
+static int rum_collections_release_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collections_call *c = arg;
+
+	return rum_store_job_release(txn, c->job_id, c->node);
+}
+
+int rum_collections_release(struct rum_domain *dom, int64_t job_id, const char *node)
+{
+	struct rum_collections_call c = {.job_id = job_id, .node = node};
+
+	return rum_db_call(dom->db, rum_collections_release_run, &c);
+}
+
+static int rum_collections_snapshot_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collections_call *c = arg;
+
+	return rum_store_target_snapshot(txn, c->target->id, c->target->tenant_id, c->pid, c->sn,
+					 c->target->host, c->json);
+}
+
+int rum_collections_snapshot(struct rum_domain *dom, const struct rum_target *t,
+			     const char *pid, const char *sn, const char *json)
+{
+	struct rum_collections_call c = {.target = t, .pid = pid, .sn = sn, .json = json};
+
+	return rum_db_call(dom->db, rum_collections_snapshot_run, &c);
+}
+
+static int rum_collections_learn_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collections_call *c = arg;
+
+	return rum_store_target_learn_key(txn, c->target_id, c->key);
+}
+
+int rum_collections_learn_key(struct rum_domain *dom, int64_t target_id, const char *key)
+{
+	struct rum_collections_call c = {.target_id = target_id, .key = key};
+
+	return rum_db_call(dom->db, rum_collections_learn_run, &c);
+}
+
+static int rum_collections_transfer_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collections_call *c = arg;
+
+	return rum_store_transfer_create(txn, c->token_sha, c->job_id, c->direction, c->content,
+					 c->len, c->max_bytes, c->ttl_s);
+}
+
+int rum_collections_transfer_create(struct rum_domain *dom, const uint8_t *token_sha256,
+				    int64_t job_id, const char *direction, const char *content,
+				    size_t len, size_t max_bytes, int ttl_s)
+{
+	struct rum_collections_call c = {.token_sha = token_sha256, .job_id = job_id,
+					 .direction = direction, .content = content, .len = len,
+					 .max_bytes = max_bytes, .ttl_s = ttl_s};
+
+	return rum_db_call(dom->db, rum_collections_transfer_run, &c);
+}
+
+static int rum_collections_received_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collections_call *c = arg;
+
+	return rum_store_transfer_received(txn, c->token_sha, &c->received, &c->received_len);
+}
+
+int rum_collections_transfer_received(struct rum_domain *dom, const uint8_t *token_sha256,
+				      char **content, size_t *len)
+{
+	struct rum_collections_call c = {.token_sha = token_sha256};
+	int rc = rum_db_call(dom->db, rum_collections_received_run, &c);
+
+	*content = rc == 0 ? c.received : NULL;
+	*len = rc == 0 ? c.received_len : 0;
+	if (rc != 0)
+		free(c.received);
+	return rc;
+}

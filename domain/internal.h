@@ -1,0 +1,35 @@
+/* Private to domain/: what a struct rum_domain holds. */
+#ifndef RUM_DOMAIN_INTERNAL_H
+#define RUM_DOMAIN_INTERNAL_H
+
+#include "domain/domain.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rum_db;
+
+struct rum_domain {
+	struct rum_db *db;
+	char *url; /* for migrations, which run before any pool connection */
+	int timeout_ms;
+	char *data_dir;
+	char *key_file;
+	char *default_tenant;
+};
+
+/* Paths the domain builds under data_dir fit in this. */
+#define RUM_DOMAIN_PATH_MAX 4096
+
+/* Makes data_dir/<kind>/<tenant_id> (mode 0750, data_dir 0700) unless it
+ * exists, its path in out. RUM_EIO, RUM_EINVAL (too long). */
+int rum_domain_dir(struct rum_domain *dom, char *out, size_t size, const char *kind,
+		   int64_t tenant_id);
+
+struct rum_store_target;
+struct rum_target;
+
+/* A store row as the domain shows it (targets.c); strings point into row. */
+void rum_target_view(struct rum_target *out, const struct rum_store_target *row);
+
+#endif
