@@ -42,6 +42,13 @@ void rum_api_reply_json(struct rum_http_exchange *x, int status, void *json);
 void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int rc,
 			 const char *msg);
 
+/* The route table, one route at a time: method ("*" for the device
+ * endpoints, which answer methods themselves), path pattern, the token role
+ * the route needs ("" for none), its audit action and a one-line summary. */
+void rum_api_routes_each(void (*cb)(void *arg, const char *method, const char *pattern,
+				    const char *role, const char *action, const char *summary),
+			 void *arg);
+
 /* Decodes %XX escapes of a path segment into out (at most out_len-1 bytes).
  * Errors: RUM_EINVAL for a bad escape, an encoded NUL or an overlong result. */
 int rum_api_percent_decode(char *out, size_t out_len, const char *in, size_t in_len);

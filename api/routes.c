@@ -46,3 +46,17 @@ const struct rum_api_route rum_api_routes[] = {
 };
 
 const size_t rum_api_routes_count = sizeof(rum_api_routes) / sizeof(rum_api_routes[0]);
+
+void rum_api_routes_each(void (*cb)(void *arg, const char *method, const char *pattern,
+				    const char *role, const char *action, const char *summary),
+			 void *arg)
+{
+	static const char *const roles[] = {"", "reader", "operator", "admin"};
+
+	for (size_t i = 0; i < rum_api_routes_count; i++) {
+		const struct rum_api_route *r = &rum_api_routes[i];
+
+		cb(arg, r->method ? r->method : "*", r->pattern, roles[r->role],
+		   r->action ? r->action : "", r->summary);
+	}
+}

@@ -103,6 +103,11 @@ int rum_db_call(struct rum_db *db, int (*fn)(struct rum_db_txn *txn, void *arg),
  * of large tenants take as long as they take. */
 int rum_db_transact(struct rum_db *db, int (*fn)(struct rum_db_txn *txn, void *arg), void *arg);
 
+/* Lets the call workers connect now rather than at their first call (once
+ * the schema is known to be there), so that an admin request finds its
+ * connection open. */
+void rum_db_warm(struct rum_db *db);
+
 /* Checks a connection URL quickly: 0 when reachable, RUM_EUNAVAIL if not. */
 int rum_db_ping(const char *url, int timeout_ms);
 

@@ -15,6 +15,7 @@ static void *rum_db_call_worker_main(void *arg);
 struct rum_db_worker {
 	struct rum_db *db;
 	bool batches; /* a batch worker (statement timeouts), else a call worker */
+	bool warmed;  /* a call worker: connected (or tried) once rum_db_warm asked */
 	pthread_t thread;
 	PGconn *conn;
 	struct timespec next_connect; /* no reconnect attempt before this */
@@ -41,6 +42,7 @@ struct rum_db {
 	pthread_cond_t call_cond, call_done;
 	struct rum_db_call *call_head, *call_tail;
 	uint64_t call_queued;
+	bool warm; /* rum_db_warm: call workers connect without waiting for a call */
 	int ncallers;
 	struct rum_db_worker *callers;
 };
@@ -636,9 +638,17 @@ static void *rum_db_call_worker_main(void *arg)
 		struct rum_db_call *c;
 
 		pthread_mutex_lock(&db->lock);
-		while (!db->call_head && !db->stopping)
+		while (!db->call_head && !db->stopping && !(db->warm && !w->warmed))
 			pthread_cond_wait(&db->call_cond, &db->lock);
 		c = db->call_head;
+		if (!c && !db->stopping) {
+			/* Connected ahead of the first call; a failure is retried
+			 * by that call. */
+			w->warmed = true;
+			pthread_mutex_unlock(&db->lock);
+			(void)rum_db_worker_connect(w);
+			continue;
+		}
 		if (!c) {
 			pthread_mutex_unlock(&db->lock);
 			break;
@@ -696,4 +706,12 @@ int rum_db_transact(struct rum_db *db, int (*fn)(struct rum_db_txn *txn, void *a
 	struct rum_db_call c = {.fn = fn, .arg = arg, .transaction = true};
 
 	return rum_db_call_wait(db, &c);
+}
+
+void rum_db_warm(struct rum_db *db)
+{
+	pthread_mutex_lock(&db->lock);
+	db->warm = true;
+	pthread_cond_broadcast(&db->call_cond);
+	pthread_mutex_unlock(&db->lock);
 }

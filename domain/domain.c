@@ -71,6 +71,8 @@ int rum_domain_migrate(struct rum_domain *d, int wait_s, int *applied)
 			rum_log_warn("waiting for the database: %s", rum_err_msg());
 		sleep(1);
 	}
+	if (rc == 0)
+		rum_db_warm(d->db);
 	return rc;
 }
 

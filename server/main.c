@@ -60,6 +60,7 @@ static void rum_usage(FILE *out)
 		"  serve                 apply migrations, then serve devices on http_listen\n"
 		"  migrate               apply pending database migrations and exit\n"
 		"  check-config          validate the settings and print the effective ones\n"
+		"  routes                the HTTP surface: method, path, token role, audit action\n"
 		"  tenant add NAME [--smart-account NAME] [--virtual-account NAME]\n"
 		"  tenant list           list tenants\n"
 		"  capture list [--tenant NAME] [--limit N]   device messages kept verbatim\n"
@@ -761,6 +762,13 @@ out:
 	return rc;
 }
 
+static void rum_route_print(void *arg, const char *method, const char *pattern, const char *role,
+			    const char *action, const char *summary)
+{
+	printf("%s\t%s\t%s\t%s\t%s\n", method, pattern, role[0] ? role : "-",
+	       action[0] ? action : "-", summary);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const tenant_opts[] = {"smart-account", "virtual-account", NULL};
@@ -802,7 +810,13 @@ int main(int argc, char **argv)
 		rum_log_set_level(level);
 	if (rc != 0)
 		goto done;
-	if (strcmp(verb, "check-config") == 0 && cli.nwords == 1) {
+	if (strcmp(verb, "routes") == 0 && cli.nwords == 1) {
+		rc = rum_cli_check_opts(&cli, NULL);
+		if (rc == 0) {
+			printf("METHOD\tPATH\tROLE\tAUDIT\tSUMMARY\n");
+			rum_api_routes_each(rum_route_print, NULL);
+		}
+	} else if (strcmp(verb, "check-config") == 0 && cli.nwords == 1) {
 		rc = rum_cli_check_opts(&cli, NULL);
 		if (rc == 0) {
 			rum_config_print(&cfg, stdout);
