@@ -7,7 +7,8 @@
 #include <string.h>
 
 static const struct rum_db_stmt_set *const rum_db_stmt_sets[] = {
-	&rum_store_push_statements,   &rum_store_collector_statements, &rum_store_tokens_statements,
+	&rum_store_push_statements,    &rum_store_tenants_statements, &rum_store_captures_statements,
+	   &rum_store_collector_statements, &rum_store_tokens_statements,
 	&rum_store_export_statements, &rum_store_import_statements,    &rum_store_acks_statements,
 };
 
@@ -248,3 +249,15 @@ void rum_db_copy_bytes(PGresult *res, int col, char **content, size_t *len)
 	if (PQntuples(res) == 1)
 		rum_db_copy_value(res, 0, col, content, len);
 }
+
+int rum_db_one_id(PGresult *res, int64_t *out)
+{
+	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
+		PQclear(res);
+		return RUM_ENOTFOUND;
+	}
+	*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+

@@ -39,7 +39,9 @@ struct rum_db_stmt_set {
 
 /* Every store file's statements; conn.c prepares them all, once, on each
  * connection it opens. A new store file adds its set here and to conn.c. */
-extern const struct rum_db_stmt_set rum_store_push_statements;      /* store.c */
+extern const struct rum_db_stmt_set rum_store_push_statements;      /* store_push.c */
+extern const struct rum_db_stmt_set rum_store_tenants_statements;   /* store_tenants.c */
+extern const struct rum_db_stmt_set rum_store_captures_statements;  /* store_captures.c */
 extern const struct rum_db_stmt_set rum_store_collector_statements; /* store_collector.c */
 extern const struct rum_db_stmt_set rum_store_tokens_statements;     /* store_tokens.c */
 extern const struct rum_db_stmt_set rum_store_export_statements;    /* store_export.c */
@@ -83,6 +85,10 @@ void rum_db_copy_bytes(PGresult *res, int col, char **content, size_t *len);
 
 /* The same for row `row` of a result of any number of rows. */
 void rum_db_copy_value(PGresult *res, int row, int col, char **content, size_t *len);
+
+/* Reads the single int8 of a one-row text result into *out and clears res;
+ * RUM_ENOTFOUND (no message set) when there is no row or it is NULL. */
+int rum_db_one_id(PGresult *res, int64_t *out);
 
 /* Runs a plain command (BEGIN, COMMIT, ROLLBACK): 0 or an error code. */
 int rum_db_command(struct rum_db_txn *txn, const char *sql);

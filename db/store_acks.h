@@ -1,5 +1,5 @@
 /* Storage of ACK hand-over outside the pipelined push path (which takes an
- * ACK in its batch statements, store.c, through the same SQL function
+ * ACK in its batch statements, store_push.c, through the same SQL function
  * rum_ack_take): the pull collector's look-then-confirm, and the newest ACK
  * of a device handed out as a file (admin API, `rumd import ack-file`).
  * Each function is one statement. */

@@ -1,7 +1,7 @@
 #include "domain/access.h"
 
 #include "db/db.h"
-#include "db/store.h"
+#include "db/store_tenants.h"
 #include "db/store_tokens.h"
 #include "domain/audit.h"
 #include "domain/internal.h"

@@ -1,7 +1,7 @@
 #include "domain/captures.h"
 
 #include "db/db.h"
-#include "db/store.h"
+#include "db/store_captures.h"
 #include "domain/internal.h"
 
 struct rum_captures_call {

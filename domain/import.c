@@ -5,7 +5,7 @@
 
 #include "db/db.h"
 #include "domain/internal.h"
-#include "db/store.h"
+#include "db/store_tenants.h"
 #include "db/store_import.h"
 #include "lib/crypto.h"
 #include "lib/err.h"

@@ -1,7 +1,9 @@
 #include "domain/push.h"
 
 #include "db/db.h"
-#include "db/store.h"
+#include "db/store_captures.h"
+#include "db/store_push.h"
+#include "db/store_tenants.h"
 #include "domain/internal.h"
 #include "lib/crypto.h"
 #include "lib/err.h"

@@ -1,7 +1,7 @@
 #include "domain/targets.h"
 
 #include "db/db.h"
-#include "db/store.h"
+#include "db/store_tenants.h"
 #include "db/store_collector.h"
 #include "domain/audit.h"
 #include "domain/collections.h"

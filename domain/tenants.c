@@ -1,7 +1,7 @@
 #include "domain/tenants.h"
 
 #include "db/db.h"
-#include "db/store.h"
+#include "db/store_tenants.h"
 #include "domain/internal.h"
 #include "lib/err.h"
 #include "lib/text.h"

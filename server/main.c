@@ -3,7 +3,7 @@
  * import-usage. Settings come from the one table in
  * config.c, as --key=value, RUMD_KEY or a --config file. */
 #include "api/api.h"
-#include "server/cli_admin.h"
+#include "server/cli_tokens.h"
 #include "server/cli_collector.h"
 #include "collector/scheduler.h"
 #include "server/cli_import.h"

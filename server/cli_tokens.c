@@ -1,4 +1,4 @@
-#include "server/cli_admin.h"
+#include "server/cli_tokens.h"
 
 #include "domain/tokens.h"
 #include "lib/err.h"

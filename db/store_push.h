@@ -1,40 +1,20 @@
-/* Storage operations used by the domain, each running inside a transaction
- * given by the db module (struct rum_db_txn). Strings are NUL-terminated
- * unless a length is given. All return 0 or a negative RUM_E* code with the
- * thread's error message set; a database error aborts the transaction.
- * Outputs are set only when rum_db_txn_has_results(txn): inside a pipelined
- * batch the same call first sends, then (called again) reads. Devices are
- * named by tenant + UDI so that statements never need an earlier one's
- * result. Tenant lookups (find, ensure, create, list) run only outside
- * pipelines (prepare steps and CLI verbs). */
-#ifndef RUM_DB_STORE_H
-#define RUM_DB_STORE_H
+/* Storage of what devices push (PROTOCOL.md 1.2-1.6): devices, uploads and
+ * their poll ids, RUM reports, result polls and the ACKs they take. Each
+ * function runs inside a transaction given by the db module (struct
+ * rum_db_txn). Strings are NUL-terminated unless a length is given. All
+ * return 0 or a negative RUM_E* code with the thread's error message set; a
+ * database error aborts the transaction. Outputs are set only when
+ * rum_db_txn_has_results(txn): inside a pipelined batch the same call first
+ * sends, then (called again) reads. Devices are named by tenant + UDI so
+ * that statements never need an earlier one's result. */
+#ifndef RUM_DB_STORE_PUSH_H
+#define RUM_DB_STORE_PUSH_H
 
 #include "db/db.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* --- tenants --- */
-struct rum_store_tenant {
-	int64_t id;
-	const char *name;
-	const char *smart_account;
-	const char *virtual_account;
-	const char *created_at;
-};
-
-/* Error RUM_ENOTFOUND when no tenant has that name. */
-int rum_store_tenant_find(struct rum_db_txn *txn, const char *name, int64_t *id);
-/* Creates it if missing (auto_create_tenants); *id gets its id either way. */
-int rum_store_tenant_ensure(struct rum_db_txn *txn, const char *name, int64_t *id);
-/* Error RUM_ECONFLICT when the name exists, RUM_EINVAL when the name is bad. */
-int rum_store_tenant_create(struct rum_db_txn *txn, const char *name, const char *smart_account,
-			    const char *virtual_account, int64_t *id);
-/* Calls cb for each tenant in name order; the row is valid during the call. */
-int rum_store_tenant_list(struct rum_db_txn *txn,
-			  void (*cb)(void *arg, const struct rum_store_tenant *t), void *arg);
 
 /* --- devices --- */
 /* Upserts the device (tenant + UDI) at contact time: non-empty hostname, tag
@@ -137,34 +117,6 @@ struct rum_store_poll {
 	size_t len;
 };
 int rum_store_poll_batch(struct rum_db_txn *txn, struct rum_store_poll *items, size_t n);
-
-/* --- captures --- */
-struct rum_store_capture {
-	const char *tenant_name;
-	const char *method;
-	const char *path;
-	const char *headers_json; /* a JSON object */
-	const char *address;
-	const char *body;
-	size_t body_len;
-	const char *reason;
-};
-int rum_store_capture_insert(struct rum_db_txn *txn, const struct rum_store_capture *c);
-
-/* A stored capture as listed or fetched; strings valid during the callback. */
-struct rum_store_capture_row {
-	int64_t id;
-	const char *received_at, *tenant_name, *method, *path, *headers_json, *address, *reason;
-	const char *body;
-	size_t body_len;
-};
-/* Newest first; tenant "" = all tenants; at most `limit` rows. */
-int rum_store_capture_list(struct rum_db_txn *txn, const char *tenant, int64_t limit,
-			   void (*cb)(void *arg, const struct rum_store_capture_row *c),
-			   void *arg);
-/* RUM_ENOTFOUND when no capture has that id. */
-int rum_store_capture_get(struct rum_db_txn *txn, int64_t id,
-			  void (*cb)(void *arg, const struct rum_store_capture_row *c), void *arg);
 
 /* --- schema --- */
 int rum_store_schema_version(struct rum_db_txn *txn, int *version);

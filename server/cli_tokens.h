@@ -1,7 +1,7 @@
 /* rumd token create|list|revoke: the admin API's bearer tokens from the
  * command line (token management is CLI-only). */
-#ifndef RUM_SERVER_CLI_ADMIN_H
-#define RUM_SERVER_CLI_ADMIN_H
+#ifndef RUM_SERVER_CLI_TOKENS_H
+#define RUM_SERVER_CLI_TOKENS_H
 
 #include "domain/domain.h"
 #include "server/config.h"

@@ -1,4 +1,4 @@
-#include "db/store.h"
+#include "db/store_push.h"
 
 #include "db/internal.h"
 #include "lib/err.h"
@@ -26,20 +26,6 @@
 	"OR (EXCLUDED.software_version <> '' AND EXCLUDED.software_version <> d.software_version)"
 
 static const struct rum_db_stmt rum_store_push_stmts[] = {
-	{"tenant_find", "SELECT id FROM tenants WHERE name = $1", 1},
-	/* When a concurrent transaction inserts the same name, this waits for
-	 * it and returns nothing: the caller then looks the name up again. */
-	{"tenant_insert",
-	 "INSERT INTO tenants (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id", 1},
-	{"tenant_create",
-	 "INSERT INTO tenants (name, smart_account, virtual_account) VALUES ($1, $2, $3) "
-	 "RETURNING id",
-	 3},
-	{"tenant_list",
-	 "SELECT id, name, smart_account, virtual_account, "
-	 "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-	 "FROM tenants ORDER BY name",
-	 0},
 	{"device_touch",
 	 "INSERT INTO devices AS d (tenant_id, udi_pid, udi_serial, hostname, software_tag, "
 	 "software_version, last_address) VALUES ($1, $2, $3, $4, $5, $6, $7) "
@@ -133,97 +119,9 @@ static const struct rum_db_stmt rum_store_push_stmts[] = {
 	 "CROSS JOIN LATERAL (SELECT u.device_id FROM uploads u WHERE u.poll_id = x.poll "
 	 "AND u.tenant_id = x.tenant LIMIT 1) u ORDER BY x.ord",
 	 3},
-	{"capture_insert",
-	 "INSERT INTO captures (tenant_name, method, path, headers, source_address, body, reason) "
-	 "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)",
-	 7},
-	{"capture_list",
-	 "SELECT id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-	 "tenant_name, method, path, headers::text, source_address, reason, body FROM captures "
-	 "WHERE $1 = '' OR tenant_name = $1 ORDER BY id DESC LIMIT $2",
-	 2},
-	{"capture_get",
-	 "SELECT id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
-	 "tenant_name, method, path, headers::text, source_address, reason, body FROM captures "
-	 "WHERE id = $1",
-	 1},
 	{"schema_version", "SELECT coalesce(max(version), 0) FROM rum_schema_migrations", 0},
 };
 const struct rum_db_stmt_set rum_store_push_statements = RUM_DB_STMT_SET(rum_store_push_stmts);
-
-/* Reads the single int8 of a one-row text result. */
-static int rum_store_one_id(PGresult *res, int64_t *out)
-{
-	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
-		PQclear(res);
-		return RUM_ENOTFOUND;
-	}
-	*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return 0;
-}
-
-int rum_store_tenant_find(struct rum_db_txn *txn, const char *name, int64_t *id)
-{
-	const char *p[1] = {name};
-	int rc;
-	PGresult *res = rum_db_exec(txn, "tenant_find", 1, p, NULL, NULL, 0, &rc);
-
-	if (!res)
-		return rc;
-	if (rum_store_one_id(res, id) != 0)
-		return rum_err_set(RUM_ENOTFOUND, "unknown tenant");
-	return 0;
-}
-
-int rum_store_tenant_ensure(struct rum_db_txn *txn, const char *name, int64_t *id)
-{
-	const char *p[1] = {name};
-	int rc = rum_store_tenant_find(txn, name, id);
-	PGresult *res;
-
-	if (rc != RUM_ENOTFOUND)
-		return rc;
-	res = rum_db_exec(txn, "tenant_insert", 1, p, NULL, NULL, 0, &rc);
-	if (!res)
-		return rc;
-	if (rum_store_one_id(res, id) == 0)
-		return 0;
-	/* Created meanwhile by someone else (a new statement sees it). */
-	return rum_store_tenant_find(txn, name, id);
-}
-
-int rum_store_tenant_create(struct rum_db_txn *txn, const char *name, const char *smart_account,
-			    const char *virtual_account, int64_t *id)
-{
-	const char *p[3] = {name, smart_account, virtual_account};
-	int rc;
-	PGresult *res = rum_db_exec(txn, "tenant_create", 3, p, NULL, NULL, 0, &rc);
-
-	if (!res)
-		return rc == RUM_ECONFLICT ? rum_err_set(rc, "tenant '%s' exists already", name)
-					   : rc;
-	return rum_store_one_id(res, id);
-}
-
-int rum_store_tenant_list(struct rum_db_txn *txn,
-			  void (*cb)(void *arg, const struct rum_store_tenant *t), void *arg)
-{
-	int rc;
-	PGresult *res = rum_db_exec(txn, "tenant_list", 0, NULL, NULL, NULL, 0, &rc);
-
-	if (!res)
-		return rc;
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct rum_store_tenant t = {
-			strtoll(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
-			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4)};
-
-		cb(arg, &t);
-	}
-	PQclear(res);
-	return 0;
-}
 
 int rum_store_device_touch(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
 			   const char *sn, const char *hostname, const char *software_tag,
@@ -259,7 +157,7 @@ int rum_store_upload_insert(struct rum_db_txn *txn, const struct rum_store_uploa
 	res = rum_db_exec(txn, "upload_insert", 9, p, lengths, formats, 0, &rc);
 	if (!res)
 		return rc;
-	return rum_store_one_id(res, upload_id);
+	return rum_db_one_id(res, upload_id);
 }
 
 int rum_store_report_put(struct rum_db_txn *txn, const struct rum_store_report *r,
@@ -687,81 +585,6 @@ int rum_store_poll_take(struct rum_db_txn *txn, int64_t tenant_id, int64_t poll_
 	return 0;
 }
 
-int rum_store_capture_insert(struct rum_db_txn *txn, const struct rum_store_capture *c)
-{
-	const char *p[7] = {c->tenant_name, c->method, c->path, c->headers_json,
-			    c->address, c->body, c->reason};
-	int lengths[7] = {0, 0, 0, 0, 0, (int)c->body_len, 0};
-	int formats[7] = {0, 0, 0, 0, 0, 1, 0};
-	int rc;
-	PGresult *res = rum_db_exec(txn, "capture_insert", 7, p, lengths, formats, 0, &rc);
-
-	if (!res)
-		return rc;
-	PQclear(res);
-	return 0;
-}
-
-/* Rows of capture_list / capture_get; the body column comes as bytea hex
- * text and is decoded here. */
-static int rum_store_capture_rows(PGresult *res,
-				  void (*cb)(void *arg, const struct rum_store_capture_row *c),
-				  void *arg)
-{
-	for (int i = 0; i < PQntuples(res); i++) {
-		size_t len = 0;
-		unsigned char *body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 8),
-						      &len);
-		struct rum_store_capture_row c = {
-			strtoll(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
-			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-			PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7),
-			(const char *)body, len};
-
-		if (!body)
-			abort();
-		cb(arg, &c);
-		PQfreemem(body);
-	}
-	PQclear(res);
-	return 0;
-}
-
-int rum_store_capture_list(struct rum_db_txn *txn, const char *tenant, int64_t limit,
-			   void (*cb)(void *arg, const struct rum_store_capture_row *c),
-			   void *arg)
-{
-	char lim[24];
-	const char *p[2] = {tenant, lim};
-	int rc;
-	PGresult *res;
-
-	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
-	res = rum_db_exec(txn, "capture_list", 2, p, NULL, NULL, 0, &rc);
-	if (!res)
-		return rc;
-	return rum_store_capture_rows(res, cb, arg);
-}
-
-int rum_store_capture_get(struct rum_db_txn *txn, int64_t id,
-			  void (*cb)(void *arg, const struct rum_store_capture_row *c), void *arg)
-{
-	char ids[24];
-	const char *p[1] = {ids};
-	int rc;
-	PGresult *res;
-
-	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	res = rum_db_exec(txn, "capture_get", 1, p, NULL, NULL, 0, &rc);
-	if (!res)
-		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return rum_err_set(RUM_ENOTFOUND, "no capture with id %lld", (long long)id);
-	}
-	return rum_store_capture_rows(res, cb, arg);
-}
-
 int rum_store_schema_version(struct rum_db_txn *txn, int *version)
 {
 	int64_t v = 0;
@@ -770,7 +593,7 @@ int rum_store_schema_version(struct rum_db_txn *txn, int *version)
 
 	if (!res)
 		return rc;
-	rc = rum_store_one_id(res, &v);
+	rc = rum_db_one_id(res, &v);
 	*version = (int)v;
 	return rc;
 }
