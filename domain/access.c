@@ -72,7 +72,7 @@ static int rum_access_run(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_access_txn *t = arg;
 	struct rum_store_token tok;
-	enum rum_role role;
+	enum rum_role role = RUM_ROLE_READER;
 	int64_t tenant_id = 0;
 	int rc = rum_store_token_use(txn, t->hash, &tok);
 
