@@ -4,7 +4,6 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +46,28 @@ static void rum_xml_silent(void *ctx, const char *msg, ...)
 {
 }
 
+/* libxml2's message for a parse error, as one line of printable ASCII:
+ * messages quote the input (names, namespace URIs, raw bytes) and span
+ * lines, and they go on into log lines and NETCONF replies, which must not
+ * carry a device's control characters or invalid UTF-8. */
+static void rum_xml_error_text(char *msg, size_t size, const char *raw)
+{
+	size_t n = 0;
+
+	for (; raw && *raw && n + 1 < size; raw++) {
+		unsigned char c = (unsigned char)*raw;
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			c = ' ';
+		else if (c < 0x20 || c > 0x7e)
+			c = '?';
+		msg[n++] = (char)c;
+	}
+	while (n > 0 && msg[n - 1] == ' ')
+		n--;
+	msg[n] = '\0';
+}
+
 int rum_xml_parse(struct rum_xml_doc **out, const char *buf, size_t len, const char *what)
 {
 	xmlParserCtxt *ctxt;
@@ -65,14 +86,9 @@ int rum_xml_parse(struct rum_xml_doc **out, const char *buf, size_t len, const c
 	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, what, NULL, RUM_XML_OPTIONS);
 	if (!doc) {
 		const xmlError *e = xmlCtxtGetLastError(ctxt);
-		char msg[200] = "";
-		size_t n;
+		char msg[200];
 
-		if (e && e->message)
-			snprintf(msg, sizeof(msg), "%s", e->message);
-		n = strlen(msg);
-		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-			msg[--n] = '\0';
+		rum_xml_error_text(msg, sizeof(msg), e ? e->message : NULL);
 		if (msg[0])
 			rc = rum_err_set(RUM_EINVAL, "%s: not well-formed XML: %s (line %d)", what,
 					 msg, e->line);
