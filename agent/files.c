@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +10,7 @@
 
 #include "agent/report.h"
 #include "lib/err.h"
+#include "lib/xml.h"
 
 /* ---- a growing output buffer (out of memory is fatal) ---- */
 
@@ -148,24 +147,16 @@ int rum_agent_usage_build(char **out, size_t *out_len, struct rum_agent_state *s
 
 /* ---- ACK files ---- */
 
-static int is(const xmlNode *n, const char *name)
+static int is(const struct rum_xml_node *n, const char *name)
 {
-	return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
-}
-
-static const xmlNode *child(const xmlNode *n, const char *name)
-{
-	for (const xmlNode *c = n ? n->children : NULL; c; c = c->next)
-		if (is(c, name))
-			return c;
-	return NULL;
+	return strcmp(rum_xml_name(n), name) == 0;
 }
 
 /* Text content of n, trimmed, into buf. Empty when n is NULL. */
-static void text_of(char *buf, size_t size, const xmlNode *n)
+static void text_of(char *buf, size_t size, const struct rum_xml_node *n)
 {
-	xmlChar *t = n ? xmlNodeGetContent(n) : NULL;
-	const char *s = t ? (const char *)t : "";
+	char *t = rum_xml_text(n, NULL);
+	const char *s = t;
 	size_t len;
 
 	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
@@ -174,14 +165,14 @@ static void text_of(char *buf, size_t size, const xmlNode *n)
 	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n'))
 		len--;
 	snprintf(buf, size, "%.*s", (int)(len < size ? len : size - 1), s);
-	xmlFree(t);
+	free(t);
 }
 
-static int days_of(uint32_t *out, const xmlNode *parent, const char *name)
+static int days_of(uint32_t *out, const struct rum_xml_node *parent, const char *name)
 {
 	char buf[32], *end;
 	unsigned long v;
-	const xmlNode *n = child(parent, name);
+	const struct rum_xml_node *n = rum_xml_child(parent, name);
 
 	if (!n)
 		return 0;
@@ -194,10 +185,10 @@ static int days_of(uint32_t *out, const xmlNode *parent, const char *name)
 	return 0;
 }
 
-static int parse_policy(struct rum_agent_policy *p, const xmlNode *pol)
+static int parse_policy(struct rum_agent_policy *p, const struct rum_xml_node *pol)
 {
 	static const char *classes[RUM_AGENT_POL_N] = {"perpetual", "subscription", "enforced", "export"};
-	const xmlNode *code = child(pol, "policyCode");
+	const struct rum_xml_node *code = rum_xml_child(pol, "policyCode");
 	char buf[RUM_AGENT_STR];
 	uint32_t version = 0;
 	int rc;
@@ -205,16 +196,16 @@ static int parse_policy(struct rum_agent_policy *p, const xmlNode *pol)
 	if (!code)
 		return rum_err_set(RUM_EINVAL, "policy section has no policyCode");
 	memset(p, 0, sizeof(*p));
-	text_of(p->name, sizeof(p->name), child(code, "name"));
+	text_of(p->name, sizeof(p->name), rum_xml_child(code, "name"));
 	if (!p->name[0])
 		snprintf(p->name, sizeof(p->name), "%s", "unnamed policy");
 	if ((rc = days_of(&version, code, "version")) < 0)
 		return rc;
 	p->version = version;
-	text_of(buf, sizeof(buf), child(code, "ackRequired"));
+	text_of(buf, sizeof(buf), rum_xml_child(code, "ackRequired"));
 	p->ack_required = strcasecmp(buf, "yes") == 0 || strcasecmp(buf, "true") == 0;
 	for (int i = 0; i < RUM_AGENT_POL_N; i++) {
-		const xmlNode *c = child(code, classes[i]);
+		const struct rum_xml_node *c = rum_xml_child(code, classes[i]);
 		if (!c)
 			continue;
 		if ((rc = days_of(&p->attrs[i].first, c, "firstTimeReport")) < 0 ||
@@ -296,21 +287,19 @@ static void collect_ids(struct rum_agent_ack *a, json_t *j, int depth)
 	}
 }
 
-static int parse_rum_ack(struct rum_agent_ack *a, const xmlNode *n)
+static int parse_rum_ack(struct rum_agent_ack *a, const struct rum_xml_node *n)
 {
-	xmlChar *t;
+	char *t;
 	json_error_t e;
 	json_t *j;
-	const xmlNode *data = child(n, "data");
+	const struct rum_xml_node *data = rum_xml_child(n, "data");
 
 	a->has_rum_ack = 1;
 	if (!data)
 		return 0;
-	t = xmlNodeGetContent(data);
-	if (!t)
-		abort(); /* out of memory: an element always has content, if empty */
-	j = json_loads((const char *)t, JSON_DECODE_ANY, &e);
-	xmlFree(t);
+	t = rum_xml_text(data, NULL);
+	j = json_loads(t, JSON_DECODE_ANY, &e);
+	free(t);
 	if (!j)
 		return rum_err_set(RUM_EINVAL, "RUM ACK data is not JSON: %s", e.text);
 	collect_ids(a, j, 0);
@@ -318,13 +307,11 @@ static int parse_rum_ack(struct rum_agent_ack *a, const xmlNode *n)
 	return 0;
 }
 
-static int parse_sections(struct rum_agent_ack *a, const xmlNode *root)
+static int parse_sections(struct rum_agent_ack *a, const struct rum_xml_node *root)
 {
 	int known = 0, rc;
 
-	for (const xmlNode *c = root->children; c; c = c->next) {
-		if (c->type != XML_ELEMENT_NODE)
-			continue;
+	for (const struct rum_xml_node *c = rum_xml_first(root); c; c = rum_xml_next(c)) {
 		if (is(c, "smartLicensePolicy")) {
 			if ((rc = parse_policy(&a->policy, c)) < 0)
 				return rc;
@@ -334,13 +321,13 @@ static int parse_sections(struct rum_agent_ack *a, const xmlNode *root)
 				return rc;
 		} else if (is(c, "smartLicenseAuthorization")) {
 			a->has_auth = 1;
-			text_of(a->auth_udi, sizeof(a->auth_udi), child(c, "udi"));
+			text_of(a->auth_udi, sizeof(a->auth_udi), rum_xml_child(c, "udi"));
 		} else if (is(c, "smartLicenseAccountInfo")) {
-			const xmlNode *ci = child(c, "customerInfo");
-			text_of(a->smart_account, sizeof(a->smart_account), child(ci, "smartAccount"));
-			text_of(a->virtual_account, sizeof(a->virtual_account), child(ci, "virtualAccount"));
-		} else if (strncmp((const char *)c->name, "smartLicense", 12) == 0 &&
-			   strcasestr((const char *)c->name, "trust")) {
+			const struct rum_xml_node *ci = rum_xml_child(c, "customerInfo");
+			text_of(a->smart_account, sizeof(a->smart_account), rum_xml_child(ci, "smartAccount"));
+			text_of(a->virtual_account, sizeof(a->virtual_account), rum_xml_child(ci, "virtualAccount"));
+		} else if (strncmp(rum_xml_name(c), "smartLicense", 12) == 0 &&
+			   strcasestr(rum_xml_name(c), "trust")) {
 			/* The trust code element name is not public: any smartLicense*Trust* section. */
 			a->has_trust = 1;
 		} else {
@@ -356,38 +343,25 @@ static int parse_sections(struct rum_agent_ack *a, const xmlNode *root)
 
 int rum_agent_ack_parse(struct rum_agent_ack *a, const char *buf, size_t len)
 {
-	xmlDoc *doc;
-	const xmlNode *root;
+	struct rum_xml_doc *doc;
+	const struct rum_xml_node *root;
 	int rc;
 
 	memset(a, 0, sizeof(*a));
 	if (len > RUM_AGENT_FILE_MAX)
 		return rum_err_set(RUM_ETOOBIG, "import file larger than %u bytes", RUM_AGENT_FILE_MAX);
-	if (len > (size_t)INT32_MAX)
-		return rum_err_set(RUM_ETOOBIG, "import file too large");
-	doc = xmlReadMemory(buf, (int)len, "import.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc) {
-		const xmlError *e = xmlGetLastError();
-		return rum_err_set(RUM_EINVAL, "import file is not valid XML%s%s", e && e->message ? ": " : "",
-				   e && e->message ? e->message : "");
-	}
-	if (doc->intSubset || doc->extSubset) {
-		rc = rum_err_set(RUM_EINVAL, "import file declares a DTD; refused");
-		goto out;
-	}
-	root = xmlDocGetRootElement(doc);
-	if (root && is(root, "smartLicensePolicy")) {
+	if ((rc = rum_xml_parse(&doc, buf, len, "import file")) < 0)
+		return rc;
+	root = rum_xml_root(doc);
+	if (is(root, "smartLicensePolicy")) {
 		rc = parse_policy(&a->policy, root);
 		a->has_policy = rc == 0;
-	} else if (root && is(root, "smartLicense")) {
+	} else if (is(root, "smartLicense")) {
 		rc = parse_sections(a, root);
 	} else {
-		rc = rum_err_set(RUM_EINVAL, "not a smartLicense document (root element <%s>)",
-				 root ? (const char *)root->name : "none");
+		rc = rum_err_set(RUM_EINVAL, "not a smartLicense document (root element <%s>)", rum_xml_name(root));
 	}
-out:
-	xmlFreeDoc(doc);
+	rum_xml_free(doc);
 	return rc;
 }
 

@@ -1,7 +1,7 @@
 /* Offline files: the device usage file (PROTOCOL 2.1, `license smart save
  * usage`) and ACK / policy files from CSSM (2.3, `license smart import`).
- * XML is read with libxml2 with no DTD loading, no entity expansion and no
- * network access; documents that declare a DTD are refused. */
+ * XML is read through lib/xml.h: no DTD loading, no entity expansion, no
+ * network access, and documents that declare a DTD are refused. */
 #ifndef RUM_AGENT_FILES_H
 #define RUM_AGENT_FILES_H
 

@@ -2,7 +2,6 @@
  * instance, for tests, demos and load tests of rumd. See PROTOCOL.md 4. */
 #include <errno.h>
 #include <getopt.h>
-#include <libxml/parser.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "agent/rest.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/xml.h"
 #include "agent/show.h"
 #include "agent/state.h"
 
@@ -290,7 +290,7 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	cmd = argv[1];
-	xmlInitParser();
+	rum_xml_init(); /* before fleet and rest start threads that parse ACKs */
 	rum_agent_http_global_init();
 	rc = parse_args(&a, argc, argv);
 	fill_push_opts(&po, &a);

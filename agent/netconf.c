@@ -2,8 +2,6 @@
 #include "agent/netconf.h"
 
 #include <errno.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +12,7 @@
 #include "agent/ops.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/xml.h"
 #include "agent/show.h"
 
 #define NC_NS "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -31,12 +30,12 @@ static void yang_time(char *buf, size_t size, int64_t t)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
 }
 
-static xmlNode *leaf(xmlNode *parent, const char *name, const char *value)
+static struct rum_xml_node *leaf(struct rum_xml_node *parent, const char *name, const char *value)
 {
-	return xmlNewTextChild(parent, NULL, BAD_CAST name, BAD_CAST value);
+	return rum_xml_add(parent, name, value);
 }
 
-static void leaf_u(xmlNode *parent, const char *name, unsigned long long v)
+static void leaf_u(struct rum_xml_node *parent, const char *name, unsigned long long v)
 {
 	char buf[32];
 
@@ -44,7 +43,7 @@ static void leaf_u(xmlNode *parent, const char *name, unsigned long long v)
 	leaf(parent, name, buf);
 }
 
-static void leaf_time(xmlNode *parent, const char *name, int64_t t)
+static void leaf_time(struct rum_xml_node *parent, const char *name, int64_t t)
 {
 	char buf[40];
 
@@ -52,20 +51,20 @@ static void leaf_time(xmlNode *parent, const char *name, int64_t t)
 	leaf(parent, name, buf);
 }
 
-static void udi(xmlNode *parent, const struct rum_agent_state *st)
+static void udi(struct rum_xml_node *parent, const struct rum_agent_state *st)
 {
-	xmlNode *u = xmlNewChild(parent, NULL, BAD_CAST "udi", NULL);
+	struct rum_xml_node *u = rum_xml_add(parent, "udi", NULL);
 
 	leaf(u, "pid", st->pid);
 	leaf(u, "sn", st->serial);
 }
 
-static void policy_xml(xmlNode *si, const struct rum_agent_state *st)
+static void policy_xml(struct rum_xml_node *si, const struct rum_agent_state *st)
 {
 	static const char *names[RUM_AGENT_POL_N] = {"policy-perpetual", "policy-subscription",
 						     "policy-enforced", "policy-export"};
 	const struct rum_agent_policy *p = &st->policy;
-	xmlNode *pol = xmlNewChild(si, NULL, BAD_CAST "policy", NULL);
+	struct rum_xml_node *pol = rum_xml_add(si, "policy", NULL);
 
 	leaf(pol, "policy-type", p->installed ? "policy-type-custom" : "policy-type-cisco-default");
 	leaf(pol, "policy-name", p->name);
@@ -73,7 +72,7 @@ static void policy_xml(xmlNode *si, const struct rum_agent_state *st)
 		leaf_time(pol, "install-time", p->install_time);
 	leaf(pol, "ack-required", p->ack_required ? "true" : "false");
 	for (int i = 0; i < RUM_AGENT_POL_N; i++) {
-		xmlNode *c = xmlNewChild(pol, NULL, BAD_CAST names[i], NULL);
+		struct rum_xml_node *c = rum_xml_add(pol, names[i], NULL);
 		leaf_u(c, "reporting-first-time", p->attrs[i].first);
 		leaf_u(c, "reporting-ongoing", p->attrs[i].ongoing);
 		leaf_u(c, "reporting-macd", p->attrs[i].macd);
@@ -92,21 +91,21 @@ static const char *yang_report_state(enum rum_agent_report_state s)
 }
 
 /* List keys come first: libyang requires it of XML instance data. */
-static void state_info(xmlNode *state, const struct rum_agent_state *st)
+static void state_info(struct rum_xml_node *state, const struct rum_agent_state *st)
 {
-	xmlNode *si = xmlNewChild(state, NULL, BAD_CAST "state-info", NULL), *n;
+	struct rum_xml_node *si = rum_xml_add(state, "state-info", NULL), *n;
 	char key[200], name[64];
 
-	n = xmlNewChild(si, NULL, BAD_CAST "transport", NULL);
+	n = rum_xml_add(si, "transport", NULL);
 	leaf(n, "transport-type", strcmp(st->transport, "cslu") == 0 ? "transport-type-cslu" : "transport-type-off");
-	n = xmlNewChild(si, NULL, BAD_CAST "privacy", NULL);
+	n = rum_xml_add(si, "privacy", NULL);
 	leaf(n, "hostname", "false");
 	leaf(n, "version", "false");
 	udi(si, st);
 	for (size_t i = 0; i < st->n_ent; i++) {
 		if (!st->ent[i].count)
 			continue;
-		n = xmlNewChild(si, NULL, BAD_CAST "usage", NULL);
+		n = rum_xml_add(si, "usage", NULL);
 		leaf(n, "entitlement-tag", st->ent[i].tag);
 		rum_agent_short_name(name, sizeof(name), st->ent[i].tag);
 		leaf(n, "short-name", name);
@@ -116,7 +115,7 @@ static void state_info(xmlNode *state, const struct rum_agent_state *st)
 	}
 	policy_xml(si, st);
 	rum_agent_state_udi_key(st, key, sizeof(key));
-	n = xmlNewChild(si, NULL, BAD_CAST "trust-code", NULL);
+	n = rum_xml_add(si, "trust-code", NULL);
 	leaf(n, "key_udi", key);
 	leaf(n, "is-installed", st->trust_time ? "true" : "false");
 	if (st->trust_time)
@@ -127,7 +126,7 @@ static void state_info(xmlNode *state, const struct rum_agent_state *st)
 
 		if (r->state == RUM_AGENT_REPORT_OPEN)
 			continue;
-		n = xmlNewChild(si, NULL, BAD_CAST "rum-reports-closed-keys", NULL);
+		n = rum_xml_add(si, "rum-reports-closed-keys", NULL);
 		snprintf(key, sizeof(key), "%llu", (unsigned long long)r->id);
 		leaf(n, "rum-report-key", key);
 		leaf_u(n, "report-id", r->id);
@@ -136,54 +135,38 @@ static void state_info(xmlNode *state, const struct rum_agent_state *st)
 		leaf_time(n, "report-end-time", r->end);
 		leaf(n, "report-state", yang_report_state(r->state));
 	}
-	n = xmlNewChild(si, NULL, BAD_CAST "rum-ack", NULL);
+	n = rum_xml_add(si, "rum-ack", NULL);
 	if (st->last_ack_time)
 		leaf_time(n, "last-received-time", st->last_ack_time);
 	leaf_time(n, "next-report-deadline", rum_agent_next_ack_deadline(st));
 }
 
-static xmlNode *licensing_node(const struct rum_agent_state *st)
+/* The content of <licensing> (the element itself declares its namespace). */
+static void licensing_fill(struct rum_xml_node *lic, const struct rum_agent_state *st)
 {
-	xmlNode *lic = xmlNewNode(NULL, BAD_CAST "licensing"), *state;
+	struct rum_xml_node *state = rum_xml_add(lic, "state", NULL);
 
-	xmlSetNs(lic, xmlNewNs(lic, BAD_CAST RUM_AGENT_LICENSE_NS, NULL));
-	state = xmlNewChild(lic, NULL, BAD_CAST "state", NULL);
 	leaf(state, "always-enabled", "true");
 	leaf(state, "smart-enabled", "true");
 	leaf(state, "version", "5.9.4_rel/41");
 	state_info(state, st);
-	return lic;
-}
-
-static char *dump(xmlNode *n)
-{
-	xmlBuffer *b = xmlBufferCreate();
-	char *s;
-
-	xmlNodeDump(b, n->doc, n, 0, 0);
-	s = strdup((const char *)xmlBufferContent(b));
-	xmlBufferFree(b);
-	if (!s)
-		abort();
-	return s;
 }
 
 int rum_agent_netconf_state_xml(char **out, const char *dir)
 {
 	struct rum_agent_state *st = calloc(1, sizeof(*st));
-	xmlDoc *doc;
-	xmlNode *lic;
+	struct rum_xml_doc *doc;
 	int rc;
 
 	if (!st)
 		abort();
 	rc = rum_agent_op_load(st, dir);
 	if (rc == 0) {
-		doc = xmlNewDoc(BAD_CAST "1.0");
-		lic = licensing_node(st);
-		xmlDocSetRootElement(doc, lic);
-		*out = dump(lic);
-		xmlFreeDoc(doc);
+		struct rum_xml_node *lic = rum_xml_new(&doc, "licensing", RUM_AGENT_LICENSE_NS);
+
+		licensing_fill(lic, st);
+		*out = rum_xml_dump(lic);
+		rum_xml_free(doc);
 	}
 	rum_agent_state_dispose(st);
 	free(st);
@@ -226,34 +209,36 @@ static int send_msg(struct session *s, const char *msg)
 	return rc;
 }
 
-/* A reply document: <rpc-reply> with the request's attributes (RFC 6241 4.2). */
-static xmlNode *reply_new(xmlDoc *doc, const xmlNode *rpc)
+static int copy_attr(void *reply, const char *ns, const char *name, const char *value)
 {
-	xmlNode *r = xmlNewNode(NULL, BAD_CAST "rpc-reply");
+	if (!ns)
+		rum_xml_set_attr(reply, name, value);
+	return 0;
+}
 
-	xmlSetNs(r, xmlNewNs(r, BAD_CAST NC_NS, NULL));
-	xmlDocSetRootElement(doc, r);
-	for (const xmlAttr *a = rpc ? rpc->properties : NULL; a; a = a->next) {
-		xmlChar *v = xmlGetProp(rpc, a->name);
-		if (!a->ns)
-			xmlNewProp(r, a->name, v);
-		xmlFree(v);
-	}
+/* A reply document: <rpc-reply> with the request's unprefixed attributes
+ * (RFC 6241 4.2); rpc NULL when the request could not be read. */
+static struct rum_xml_node *reply_new(struct rum_xml_doc **doc, const struct rum_xml_node *rpc)
+{
+	struct rum_xml_node *r = rum_xml_new(doc, "rpc-reply", NC_NS);
+
+	if (rpc)
+		rum_xml_attrs(rpc, copy_attr, r);
 	return r;
 }
 
-static void rpc_error(xmlNode *reply, const char *type, const char *tag, const char *msg,
+static void rpc_error(struct rum_xml_node *reply, const char *type, const char *tag, const char *msg,
 		      const char *bad_attr, const char *bad_elem)
 {
-	xmlNode *e = xmlNewChild(reply, NULL, BAD_CAST "rpc-error", NULL), *info;
+	struct rum_xml_node *e = rum_xml_add(reply, "rpc-error", NULL), *info;
 
 	leaf(e, "error-type", type);
 	leaf(e, "error-tag", tag);
 	leaf(e, "error-severity", "error");
 	if (msg)
-		xmlNewProp(leaf(e, "error-message", msg), BAD_CAST "xml:lang", BAD_CAST "en");
+		rum_xml_set_attr(leaf(e, "error-message", msg), "xml:lang", "en");
 	if (bad_attr || bad_elem) {
-		info = xmlNewChild(e, NULL, BAD_CAST "error-info", NULL);
+		info = rum_xml_add(e, "error-info", NULL);
 		if (bad_attr)
 			leaf(info, "bad-attribute", bad_attr);
 		if (bad_elem)
@@ -261,58 +246,48 @@ static void rpc_error(xmlNode *reply, const char *type, const char *tag, const c
 	}
 }
 
-static int in_ns(const xmlNode *n, const char *ns)
+static int in_ns(const struct rum_xml_node *n, const char *ns)
 {
-	return n->ns && n->ns->href && strcmp((const char *)n->ns->href, ns) == 0;
+	const char *have = rum_xml_ns(n);
+
+	return have && strcmp(have, ns) == 0;
 }
 
-static const xmlNode *first_elem(const xmlNode *n)
+static int is(const struct rum_xml_node *n, const char *name)
 {
-	for (n = n ? n->children : NULL; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE)
-			return n;
-	return NULL;
-}
-
-static const xmlNode *child_named(const xmlNode *n, const char *name)
-{
-	for (n = n ? n->children : NULL; n; n = n->next)
-		if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0)
-			return n;
-	return NULL;
+	return strcmp(rum_xml_name(n), name) == 0;
 }
 
 /* Does a <get> filter select the licensing state? No filter: yes. A subtree
  * filter: when it names licensing in our namespace (with no children, or a
  * <state> child). An XPath filter: when it mentions licensing. */
-static int wants_state(const xmlNode *get)
+static int wants_state(const struct rum_xml_node *get)
 {
-	const xmlNode *f = child_named(get, "filter"), *lic;
-	xmlChar *sel;
+	const struct rum_xml_node *f = rum_xml_child(get, "filter"), *lic;
+	char *sel;
 	int yes;
 
 	if (!f)
 		return 1;
-	sel = xmlGetProp(f, BAD_CAST "select");
+	sel = rum_xml_attr(f, "select");
 	if (sel) {
-		yes = strstr((const char *)sel, "licensing") != NULL;
-		xmlFree(sel);
+		yes = strstr(sel, "licensing") != NULL;
+		free(sel);
 		return yes;
 	}
-	for (lic = first_elem(f); lic; lic = lic->next)
-		if (lic->type == XML_ELEMENT_NODE && strcmp((const char *)lic->name, "licensing") == 0 &&
-		    in_ns(lic, RUM_AGENT_LICENSE_NS))
-			return !first_elem(lic) || child_named(lic, "state") != NULL;
+	for (lic = rum_xml_first(f); lic; lic = rum_xml_next(lic))
+		if (is(lic, "licensing") && in_ns(lic, RUM_AGENT_LICENSE_NS))
+			return !rum_xml_first(lic) || rum_xml_child(lic, "state") != NULL;
 	return 0;
 }
 
-static void do_get(struct session *s, xmlNode *reply, const xmlNode *op)
+static void do_get(struct session *s, struct rum_xml_node *reply, const struct rum_xml_node *op)
 {
 	struct rum_agent_state *st;
-	xmlNode *data;
+	struct rum_xml_node *lic;
 
 	if (!wants_state(op)) {
-		xmlNewChild(reply, NULL, BAD_CAST "data", NULL);
+		rum_xml_add(reply, "data", NULL);
 		return;
 	}
 	st = calloc(1, sizeof(*st));
@@ -321,8 +296,9 @@ static void do_get(struct session *s, xmlNode *reply, const xmlNode *op)
 	if (rum_agent_op_load(st, s->dir) < 0) {
 		rpc_error(reply, "application", "operation-failed", rum_err_msg(), NULL, NULL);
 	} else {
-		data = xmlNewChild(reply, NULL, BAD_CAST "data", NULL);
-		xmlAddChild(data, licensing_node(st));
+		lic = rum_xml_add(rum_xml_add(reply, "data", NULL), "licensing", NULL);
+		rum_xml_set_ns(lic, RUM_AGENT_LICENSE_NS);
+		licensing_fill(lic, st);
 	}
 	rum_agent_state_dispose(st);
 	free(st);
@@ -341,26 +317,25 @@ static const char *return_code(int rc)
 	}
 }
 
-static void license_rpc(struct session *s, xmlNode *reply, const xmlNode *op)
+static void license_rpc(struct session *s, struct rum_xml_node *reply, const struct rum_xml_node *op)
 {
-	const char *name = (const char *)op->name;
+	const char *name = rum_xml_name(op);
 	char path[256], days_s[16], summary[512];
-	xmlNode *rc_node;
 	unsigned long days = 0;
 	int rc;
 
-	const xmlNode *fp = child_named(op, "file-path");
-	xmlChar *v = fp ? xmlNodeGetContent(fp) : NULL;
-	size_t n = v ? strlen((const char *)v) : 0;
+	const struct rum_xml_node *fp = rum_xml_child(op, "file-path");
+	size_t n;
+	char *v = rum_xml_text(fp, &n);
 
 	if (n < 1 || n > 127) {
-		xmlFree(v);
+		free(v);
 		rpc_error(reply, "application", fp ? "invalid-value" : "missing-element",
 			  "file-path (1..127 characters) is required", NULL, "file-path");
 		return;
 	}
-	snprintf(path, sizeof(path), "%s", (const char *)v);
-	xmlFree(v);
+	snprintf(path, sizeof(path), "%s", v);
+	free(v);
 	if (strcmp(name, "import-file") == 0) {
 		rc = rum_agent_op_import(s->dir, path, 0, summary, sizeof(summary));
 	} else {
@@ -368,12 +343,12 @@ static void license_rpc(struct session *s, xmlNode *reply, const xmlNode *op)
 						: strcmp(name, "rum-save-usage-days") == 0 ? RUM_AGENT_SAVE_DAYS
 											  : RUM_AGENT_SAVE_UNREPORTED;
 		if (mode == RUM_AGENT_SAVE_DAYS) {
-			const xmlNode *d = child_named(op, "days");
-			xmlChar *dv = d ? xmlNodeGetContent(d) : NULL;
+			const struct rum_xml_node *d = rum_xml_child(op, "days");
+			char *dv = d ? rum_xml_text(d, NULL) : NULL; /* no <days>: 90 */
 			char *end;
 
-			snprintf(days_s, sizeof(days_s), "%s", dv ? (const char *)dv : "90");
-			xmlFree(dv);
+			snprintf(days_s, sizeof(days_s), "%s", dv ? dv : "90");
+			free(dv);
 			days = strtoul(days_s, &end, 10);
 			if (*end || days_s[0] == '-' || days > 3650) {
 				rpc_error(reply, "application", "invalid-value", "days must be 0..3650", NULL, "days");
@@ -384,106 +359,105 @@ static void license_rpc(struct session *s, xmlNode *reply, const xmlNode *op)
 	}
 	if (rc < 0)
 		rum_log_warn("netconf %s %s: %s", name, path, rum_err_msg());
-	rc_node = leaf(reply, "return-code", return_code(rc));
-	xmlSetNs(rc_node, xmlNewNs(rc_node, BAD_CAST RUM_AGENT_LICENSE_NS, NULL));
+	rum_xml_set_ns(leaf(reply, "return-code", return_code(rc)), RUM_AGENT_LICENSE_NS);
 }
 
-/* Handles one <rpc>; returns the reply text (caller frees). */
+/* Handles one <rpc>; returns the reply text (caller frees). A request that
+ * is not XML, or declares a DTD, gets a malformed-message error saying why. */
 static char *handle_rpc(struct session *s, const char *msg, size_t len)
 {
-	xmlDoc *in, *out = xmlNewDoc(BAD_CAST "1.0");
-	xmlNode *reply, *rpc = NULL;
-	const xmlNode *op;
-	xmlChar *mid;
-	char *text;
+	struct rum_xml_doc *in = NULL, *out;
+	struct rum_xml_node *reply;
+	const struct rum_xml_node *rpc, *op;
+	char *mid, *text;
 
 	while (len && *msg != '<') { /* tolerate a newline or junk between messages */
 		msg++;
 		len--;
 	}
-	in = xmlReadMemory(msg, (int)len, "rpc.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (in && !in->intSubset)
-		rpc = xmlDocGetRootElement(in);
-	if (!rpc || strcmp((const char *)rpc->name, "rpc") || !in_ns(rpc, NC_NS)) {
-		reply = reply_new(out, NULL);
+	if (rum_xml_parse(&in, msg, len, "rpc") < 0) {
+		reply = reply_new(&out, NULL);
+		rpc_error(reply, "rpc", "malformed-message", rum_err_msg(), NULL, NULL);
+		goto done;
+	}
+	rpc = rum_xml_root(in);
+	if (!is(rpc, "rpc") || !in_ns(rpc, NC_NS)) {
+		reply = reply_new(&out, NULL);
 		rpc_error(reply, "rpc", "malformed-message", "expected an <rpc> in the NETCONF base namespace",
 			  NULL, NULL);
 		goto done;
 	}
-	reply = reply_new(out, rpc);
-	mid = xmlGetProp(rpc, BAD_CAST "message-id");
+	reply = reply_new(&out, rpc);
+	mid = rum_xml_attr(rpc, "message-id");
 	if (!mid) {
 		rpc_error(reply, "rpc", "missing-attribute", "rpc has no message-id", "message-id", "rpc");
 		goto done;
 	}
-	xmlFree(mid);
-	op = first_elem(rpc);
+	free(mid);
+	op = rum_xml_first(rpc);
 	if (!op) {
 		rpc_error(reply, "protocol", "missing-element", "rpc has no operation", NULL, "rpc");
-	} else if (in_ns(op, NC_NS) && strcmp((const char *)op->name, "get") == 0) {
+	} else if (in_ns(op, NC_NS) && is(op, "get")) {
 		do_get(s, reply, op);
-	} else if (in_ns(op, NC_NS) && strcmp((const char *)op->name, "close-session") == 0) {
-		xmlNewChild(reply, NULL, BAD_CAST "ok", NULL);
+	} else if (in_ns(op, NC_NS) && is(op, "close-session")) {
+		rum_xml_add(reply, "ok", NULL);
 		s->closing = 1;
 	} else if (in_ns(op, RUM_AGENT_LICENSE_NS) &&
-		   (strcmp((const char *)op->name, "import-file") == 0 ||
-		    strncmp((const char *)op->name, "rum-save-usage-", 15) == 0) &&
-		   (strcmp((const char *)op->name, "rum-save-usage-all") == 0 ||
-		    strcmp((const char *)op->name, "rum-save-usage-unreported") == 0 ||
-		    strcmp((const char *)op->name, "rum-save-usage-days") == 0 ||
-		    strcmp((const char *)op->name, "import-file") == 0)) {
+		   (is(op, "rum-save-usage-all") || is(op, "rum-save-usage-unreported") ||
+		    is(op, "rum-save-usage-days") || is(op, "import-file"))) {
 		license_rpc(s, reply, op);
 	} else {
 		char m[200];
-		snprintf(m, sizeof(m), "operation %.100s is not supported by this device",
-			 (const char *)op->name);
+		snprintf(m, sizeof(m), "operation %.100s is not supported by this device", rum_xml_name(op));
 		rpc_error(reply, in_ns(op, NC_NS) ? "protocol" : "application", "operation-not-supported",
-			  m, NULL, (const char *)op->name);
+			  m, NULL, rum_xml_name(op));
 	}
 done:
-	text = dump(xmlDocGetRootElement(out));
-	xmlFreeDoc(out);
-	xmlFreeDoc(in);
+	text = rum_xml_dump(reply);
+	rum_xml_free(out);
+	rum_xml_free(in);
 	return text;
 }
 
-/* The client's hello: base:1.1 in both hellos selects chunked framing. */
+static int is_space(char c)
+{
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* The client's hello: base:1.1 in both hellos selects chunked framing. A
+ * hello that is not XML, or declares a DTD, ends the session. */
 static int handle_hello(struct session *s, const char *msg, size_t len, int offer11)
 {
-	xmlDoc *in;
-	const xmlNode *root, *caps, *c;
-	int has11 = 0, has10 = 0;
+	struct rum_xml_doc *in;
+	const struct rum_xml_node *root, *c;
+	int has11 = 0, has10 = 0, rc;
 
 	while (len && *msg != '<') {
 		msg++;
 		len--;
 	}
-	in = xmlReadMemory(msg, (int)len, "hello.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	root = in && !in->intSubset ? xmlDocGetRootElement(in) : NULL;
-	if (!root || strcmp((const char *)root->name, "hello") || !in_ns(root, NC_NS)) {
-		xmlFreeDoc(in);
+	if ((rc = rum_xml_parse(&in, msg, len, "hello")) < 0)
+		return rum_err_set(rc, "netconf: %s", rum_err_msg());
+	root = rum_xml_root(in);
+	if (!is(root, "hello") || !in_ns(root, NC_NS)) {
+		rum_xml_free(in);
 		return rum_err_set(RUM_EINVAL, "netconf: first message is not a <hello>");
 	}
-	caps = child_named(root, "capabilities");
-	for (c = caps ? caps->children : NULL; c; c = c->next) {
-		xmlChar *t;
-		char buf[128];
+	for (c = rum_xml_first(rum_xml_child(root, "capabilities")); c; c = rum_xml_next(c)) {
+		char *t = rum_xml_text(c, NULL), buf[128];
 		const char *p;
 		size_t n;
 
-		if (c->type != XML_ELEMENT_NODE)
-			continue;
-		t = xmlNodeGetContent(c);
-		for (p = t ? (const char *)t : ""; *p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'; p++)
+		for (p = t; is_space(*p); p++)
 			;
 		snprintf(buf, sizeof(buf), "%s", p);
-		for (n = strlen(buf); n && (buf[n - 1] == ' ' || buf[n - 1] == '\n' || buf[n - 1] == '\t' || buf[n - 1] == '\r'); n--)
+		for (n = strlen(buf); n && is_space(buf[n - 1]); n--)
 			buf[n - 1] = '\0';
 		has11 |= strcmp(buf, BASE11) == 0;
 		has10 |= strcmp(buf, BASE10) == 0;
-		xmlFree(t);
+		free(t);
 	}
-	xmlFreeDoc(in);
+	rum_xml_free(in);
 	if (!has10 && !(has11 && offer11))
 		return rum_err_set(RUM_EINVAL, "netconf: client offers no common base capability");
 	s->mode = has11 && offer11 ? RUM_NETCONF_FRAMING_CHUNKED : RUM_NETCONF_FRAMING_EOM;

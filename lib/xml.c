@@ -4,7 +4,6 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +23,23 @@ static const xmlNode *rum_xml_node_of(const struct rum_xml_node *n)
 static const struct rum_xml_node *rum_xml_view(const xmlNode *n)
 {
 	return (const struct rum_xml_node *)n;
+}
+
+/* The writable views of rum_xml_new and rum_xml_add: only documents built
+ * here are ever handed out as such. */
+static xmlNode *rum_xml_node_mut(struct rum_xml_node *n)
+{
+	return (xmlNode *)n;
+}
+
+static struct rum_xml_node *rum_xml_view_mut(xmlNode *n)
+{
+	return (struct rum_xml_node *)n;
+}
+
+void rum_xml_init(void)
+{
+	xmlInitParser();
 }
 
 /* "<!DOCTYPE" anywhere before the root element (or at all: it cannot
@@ -47,6 +63,28 @@ static void rum_xml_silent(void *ctx, const char *msg, ...)
 {
 }
 
+/* libxml2's message for a parse error, as one line of printable ASCII:
+ * messages quote the input (names, namespace URIs, raw bytes) and span
+ * lines, and they go on into log lines and NETCONF replies, which must not
+ * carry a device's control characters or invalid UTF-8. */
+static void rum_xml_error_text(char *msg, size_t size, const char *raw)
+{
+	size_t n = 0;
+
+	for (; raw && *raw && n + 1 < size; raw++) {
+		unsigned char c = (unsigned char)*raw;
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			c = ' ';
+		else if (c < 0x20 || c > 0x7e)
+			c = '?';
+		msg[n++] = (char)c;
+	}
+	while (n > 0 && msg[n - 1] == ' ')
+		n--;
+	msg[n] = '\0';
+}
+
 int rum_xml_parse(struct rum_xml_doc **out, const char *buf, size_t len, const char *what)
 {
 	xmlParserCtxt *ctxt;
@@ -65,14 +103,9 @@ int rum_xml_parse(struct rum_xml_doc **out, const char *buf, size_t len, const c
 	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, what, NULL, RUM_XML_OPTIONS);
 	if (!doc) {
 		const xmlError *e = xmlCtxtGetLastError(ctxt);
-		char msg[200] = "";
-		size_t n;
+		char msg[200];
 
-		if (e && e->message)
-			snprintf(msg, sizeof(msg), "%s", e->message);
-		n = strlen(msg);
-		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-			msg[--n] = '\0';
+		rum_xml_error_text(msg, sizeof(msg), e ? e->message : NULL);
 		if (msg[0])
 			rc = rum_err_set(RUM_EINVAL, "%s: not well-formed XML: %s (line %d)", what,
 					 msg, e->line);
@@ -178,6 +211,86 @@ char *rum_xml_attr(const struct rum_xml_node *n, const char *name)
 		return NULL;
 	s = strdup((const char *)v);
 	xmlFree(v);
+	if (!s)
+		abort();
+	return s;
+}
+
+int rum_xml_attrs(const struct rum_xml_node *n,
+		  int (*fn)(void *arg, const char *ns, const char *name, const char *value), void *arg)
+{
+	int rc = 0;
+
+	for (const xmlAttr *a = rum_xml_node_of(n)->properties; a && rc == 0; a = a->next) {
+		/* inLine 1: entity references would be replaced, were any possible
+		 * with DTDs refused. No children: the value is empty. */
+		xmlChar *v = xmlNodeListGetString(a->doc, a->children, 1);
+
+		if (!v && a->children)
+			abort();
+		rc = fn(arg, a->ns && a->ns->href ? (const char *)a->ns->href : NULL,
+			(const char *)a->name, v ? (const char *)v : "");
+		xmlFree(v);
+	}
+	return rc;
+}
+
+struct rum_xml_node *rum_xml_new(struct rum_xml_doc **out, const char *name, const char *ns)
+{
+	xmlDoc *doc = xmlNewDoc(BAD_CAST "1.0");
+	xmlNode *root = doc ? xmlNewDocNode(doc, NULL, BAD_CAST name, NULL) : NULL;
+
+	if (!root)
+		abort();
+	xmlDocSetRootElement(doc, root);
+	if (ns)
+		rum_xml_set_ns(rum_xml_view_mut(root), ns);
+	*out = calloc(1, sizeof(**out));
+	if (!*out)
+		abort();
+	(*out)->doc = doc;
+	return rum_xml_view_mut(root);
+}
+
+/* xmlNewTextChild keeps text as text (it escapes on output); xmlNewChild
+ * would read entity references in it. */
+struct rum_xml_node *rum_xml_add(struct rum_xml_node *parent, const char *name, const char *text)
+{
+	xmlNode *p = rum_xml_node_mut(parent);
+	xmlNode *c = text ? xmlNewTextChild(p, NULL, BAD_CAST name, BAD_CAST text)
+			  : xmlNewChild(p, NULL, BAD_CAST name, NULL);
+
+	if (!c)
+		abort();
+	return rum_xml_view_mut(c);
+}
+
+void rum_xml_set_ns(struct rum_xml_node *n, const char *ns)
+{
+	xmlNode *x = rum_xml_node_mut(n);
+	xmlNs *d = xmlNewNs(x, BAD_CAST ns, NULL);
+
+	if (!d)
+		abort();
+	xmlSetNs(x, d);
+}
+
+void rum_xml_set_attr(struct rum_xml_node *n, const char *name, const char *value)
+{
+	if (!xmlNewProp(rum_xml_node_mut(n), BAD_CAST name, BAD_CAST value))
+		abort();
+}
+
+char *rum_xml_dump(const struct rum_xml_node *n)
+{
+	xmlNode *x = (xmlNode *)rum_xml_node_of(n);
+	xmlBuffer *b = xmlBufferCreate();
+	char *s;
+
+	if (!b || xmlNodeDump(b, x->doc, x, 0, 0) < 0)
+		abort();
+	s = strdup((const char *)xmlBufferContent(b));
+	xmlBufferFree(b);
 	if (!s)
 		abort();
 	return s;

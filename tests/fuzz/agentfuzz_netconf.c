@@ -1,5 +1,5 @@
 /* Fuzz target: the agent's NETCONF server, a whole session: framing, the
- * client's <hello>, <rpc> parsing (libxml2, no DTD) and every operation
+ * client's <hello>, <rpc> parsing (lib/xml, no DTD) and every operation
  * (get with filters, rum-save-usage-*, import-file, close-session) on a real
  * device state directory. The first byte picks base:1.0 only or base:1.1;
  * the rest is what the client sends. The state is put back before every

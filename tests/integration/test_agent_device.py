@@ -194,7 +194,7 @@ class DeviceTest(unittest.TestCase):
         self.assertTrue(text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<smartLicense>'))
         self.assertEqual(text.count("<RUMReport><![CDATA["), 1)
         self.assertIn("UNACK", agent("show", "--state", self.state, "rum").stdout)
-        for bad, msg in ((b"garbage", "not valid XML"), (b"<html/>", "not a smartLicense document")):
+        for bad, msg in ((b"garbage", "not well-formed XML"), (b"<html/>", "not a smartLicense document")):
             path = os.path.join(self.tmp, "bad.xml")
             with open(path, "wb") as f:
                 f.write(bad)

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "agent/files.h"
+#include "agent/ops.h"
 #include "lib/err.h"
 #include "agent/show.h"
 #include "agent/state.h"
@@ -149,6 +150,96 @@ static void test_refused(void)
 	drop(st, tmpl);
 }
 
+/* Documents declaring a DTD, with entities or without, are refused before
+ * anything reaches the state: in memory and through the on-disk import. */
+static const char *dtd_docs[] = {
+	/* billion laughs: 10^9 "lol" if entities were expanded */
+	"<?xml version=\"1.0\"?>\n<!DOCTYPE smartLicensePolicy [<!ENTITY lol \"lol\">"
+	"<!ENTITY l1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"
+	"<!ENTITY l2 \"&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;\">"
+	"<!ENTITY l3 \"&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;\">"
+	"<!ENTITY l4 \"&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;\">"
+	"<!ENTITY l5 \"&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;\">"
+	"<!ENTITY l6 \"&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;\">"
+	"<!ENTITY l7 \"&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;\">"
+	"<!ENTITY l8 \"&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;\">"
+	"<!ENTITY l9 \"&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;\">]>"
+	"<smartLicensePolicy><policyCode><name>&l9;</name><version>7</version></policyCode></smartLicensePolicy>",
+	/* an external entity */
+	"<!DOCTYPE smartLicense [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><smartLicense>"
+	"<smartLicenseAccountInfo><customerInfo><smartAccount>&xxe;</smartAccount></customerInfo>"
+	"</smartLicenseAccountInfo></smartLicense>",
+	/* a parameter entity from the network */
+	"<!DOCTYPE smartLicense [<!ENTITY % p SYSTEM \"http://127.0.0.1:1/p.dtd\"> %p;]>"
+	"<smartLicense><smartLicenseTrustCode><code>t</code></smartLicenseTrustCode></smartLicense>",
+	/* a DOCTYPE alone, in front of an otherwise good policy file */
+	"<!DOCTYPE smartLicensePolicy><smartLicensePolicy><policyCode><name>P</name><version>1</version>"
+	"</policyCode></smartLicensePolicy>",
+};
+
+/* doc as UTF-16LE with a byte order mark: "<!DOCTYPE" no longer shows in
+ * the bytes, so only the check after parsing can see it. */
+static size_t utf16(char *out, size_t size, const char *doc)
+{
+	size_t n = 0;
+
+	out[n++] = '\xff';
+	out[n++] = '\xfe';
+	for (; *doc && n + 2 <= size; doc++) {
+		out[n++] = *doc;
+		out[n++] = '\0';
+	}
+	return n;
+}
+
+static void check_untouched(const struct rum_agent_state *st)
+{
+	CHECK_INT(st->rep[0].state, RUM_AGENT_REPORT_UNACK);
+	CHECK_INT(st->last_ack_time, 0);
+	CHECK_INT(st->trust_time, 0);
+	CHECK(!st->policy.installed);
+	CHECK_STR(st->smart_account, "");
+}
+
+static void test_dtd_refused(void)
+{
+	char tmpl[] = "/tmp/agent_test_ack.XXXXXX", summary[256], path[1100], file[64], wide[1024];
+	char *text, *before, *after;
+	const char *good = strstr(dtd_docs[3], "<smartLicensePolicy>");
+	struct rum_agent_state *st = make(tmpl);
+	size_t len, before_len, after_len, n;
+
+	rum_agent_usage_build(&text, &len, st, RUM_AGENT_SAVE_UNREPORTED, 0, 1700000100);
+	free(text);
+	CHECK_INT(rum_agent_state_save(st), 0);
+	snprintf(path, sizeof(path), "%s/state.json", st->dir);
+	CHECK_INT(rum_agent_read_file(&before, &before_len, path, 1 << 20), 0);
+	snprintf(file, sizeof(file), "%s/dtd.xml", tmpl);
+	for (size_t i = 0; i < sizeof(dtd_docs) / sizeof(dtd_docs[0]); i++) {
+		rum_err_clear();
+		CHECK_INT(rum_agent_import_buf(st, dtd_docs[i], strlen(dtd_docs[i]), 1700000300, summary,
+					       sizeof(summary)),
+			  RUM_EINVAL);
+		CHECK(strstr(rum_err_msg(), "declares a DTD") != NULL);
+		check_untouched(st);
+		CHECK_INT(rum_agent_write_file_atomic(file, dtd_docs[i], strlen(dtd_docs[i])), 0);
+		CHECK_INT(rum_agent_op_import(st->dir, file, 1, summary, sizeof(summary)), RUM_EINVAL);
+		CHECK_INT(rum_agent_read_file(&after, &after_len, path, 1 << 20), 0);
+		CHECK(after_len == before_len && memcmp(after, before, before_len) == 0);
+		free(after);
+	}
+	n = utf16(wide, sizeof(wide), dtd_docs[3]);
+	rum_err_clear();
+	CHECK_INT(rum_agent_import_buf(st, wide, n, 1700000300, summary, sizeof(summary)), RUM_EINVAL);
+	CHECK(strstr(rum_err_msg(), "declares a DTD") != NULL);
+	check_untouched(st);
+	/* The same policy without its DOCTYPE is taken: the refusal is the DTD's. */
+	CHECK_INT(rum_agent_import_buf(st, good, strlen(good), 1700000300, summary, sizeof(summary)), 0);
+	CHECK(st->policy.installed);
+	free(before);
+	drop(st, tmpl);
+}
+
 static void test_map_path(void)
 {
 	char out[256];
@@ -217,6 +308,7 @@ int main(void)
 	test_policy_file();
 	test_full_ack();
 	test_refused();
+	test_dtd_refused();
 	test_map_path();
 	return rum_check_result("agent_test_ack");
 }
