@@ -19,6 +19,7 @@
 #include "lib/log.h"
 #include "lib/strict.h"
 #include "lib/text.h"
+#include "lib/xml.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -784,6 +785,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
+	rum_xml_init(); /* before any thread parses an ACK, a usage file or a reply */
 	rum_config_init(&cfg);
 	rc = rum_cli_parse(&cli, &cfg, argc, argv);
 	if (rc == 0 && cli.config_file)
