@@ -81,7 +81,8 @@ int rum_agent_save_mode_parse(enum rum_agent_save_mode *mode, const char *word)
 	else if (strcmp(word, "days") == 0)
 		*mode = RUM_AGENT_SAVE_DAYS;
 	else
-		return rum_err_set(RUM_EINVAL, "save usage: expected all, unreported or days N, got %s", word);
+		return rum_err_set(RUM_EINVAL,
+				   "save usage: expected all, unreported or days N, got %s", word);
 	return 0;
 }
 
@@ -91,12 +92,9 @@ static int selected(const struct rum_agent_report *r, enum rum_agent_save_mode m
 	if (r->state == RUM_AGENT_REPORT_OPEN)
 		return 0;
 	switch (mode) {
-	case RUM_AGENT_SAVE_ALL:
-		return 1;
-	case RUM_AGENT_SAVE_UNREPORTED:
-		return r->state != RUM_AGENT_REPORT_ACK;
-	case RUM_AGENT_SAVE_DAYS:
-		return r->end >= now - (int64_t)days * 86400;
+	case RUM_AGENT_SAVE_ALL: return 1;
+	case RUM_AGENT_SAVE_UNREPORTED: return r->state != RUM_AGENT_REPORT_ACK;
+	case RUM_AGENT_SAVE_DAYS: return r->end >= now - (int64_t)days * 86400;
 	}
 	return 0;
 }
@@ -116,8 +114,9 @@ int rum_agent_usage_build(char **out, size_t *out_len, struct rum_agent_state *s
 	if ((rc = rum_agent_random_hex(nonce, sizeof(nonce), 8)) < 0)
 		return rc;
 	info = json_pack("{s:{s:s,s:s},s:I,s:s,s:s,s:s}", "sudi", "udi_pid", st->pid,
-			 "udi_serial_number", st->serial, "timestamp", (json_int_t)now * 1000, "nonce",
-			 nonce, "hostname", st->hostname, "software_tag_identifier", st->sw_tag);
+			 "udi_serial_number", st->serial, "timestamp", (json_int_t)now * 1000,
+			 "nonce", nonce, "hostname", st->hostname, "software_tag_identifier",
+			 st->sw_tag);
 	info_text = json_dumps(info, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(info);
 	if (!info_text)
@@ -162,7 +161,8 @@ static void text_of(char *buf, size_t size, const struct rum_xml_node *n)
 	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
 		s++;
 	len = strlen(s);
-	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n'))
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' ||
+		       s[len - 1] == '\n'))
 		len--;
 	snprintf(buf, size, "%.*s", (int)(len < size ? len : size - 1), s);
 	free(t);
@@ -180,14 +180,16 @@ static int days_of(uint32_t *out, const struct rum_xml_node *parent, const char 
 	errno = 0;
 	v = strtoul(buf, &end, 10);
 	if (!buf[0] || *end || errno || v > 100000 || buf[0] == '-')
-		return rum_err_set(RUM_EINVAL, "policy: %s is not a number of days: \"%s\"", name, buf);
+		return rum_err_set(RUM_EINVAL, "policy: %s is not a number of days: \"%s\"", name,
+				   buf);
 	*out = (uint32_t)v;
 	return 0;
 }
 
 static int parse_policy(struct rum_agent_policy *p, const struct rum_xml_node *pol)
 {
-	static const char *classes[RUM_AGENT_POL_N] = {"perpetual", "subscription", "enforced", "export"};
+	static const char *classes[RUM_AGENT_POL_N] = {"perpetual", "subscription", "enforced",
+						       "export"};
 	const struct rum_xml_node *code = rum_xml_child(pol, "policyCode");
 	char buf[RUM_AGENT_STR];
 	uint32_t version = 0;
@@ -271,7 +273,8 @@ static void collect_ids(struct rum_agent_ack *a, json_t *j, int depth)
 	if (depth > 32)
 		return;
 	if (json_is_array(j)) {
-		json_array_foreach(j, i, v) collect_ids(a, v, depth + 1);
+		json_array_foreach(j, i, v)
+			collect_ids(a, v, depth + 1);
 		return;
 	}
 	json_object_foreach(j, k, v) {
@@ -279,7 +282,8 @@ static void collect_ids(struct rum_agent_ack *a, json_t *j, int depth)
 			a->id_udi[a->n_ids] = entry_udi(j);
 			if (json_is_integer(v) && json_integer_value(v) >= 0)
 				a->ids[a->n_ids++] = (uint64_t)json_integer_value(v);
-			else if (json_is_string(v) && decimal_id(&a->ids[a->n_ids], json_string_value(v)))
+			else if (json_is_string(v) &&
+				 decimal_id(&a->ids[a->n_ids], json_string_value(v)))
 				a->n_ids++;
 		} else {
 			collect_ids(a, v, depth + 1);
@@ -324,11 +328,14 @@ static int parse_sections(struct rum_agent_ack *a, const struct rum_xml_node *ro
 			text_of(a->auth_udi, sizeof(a->auth_udi), rum_xml_child(c, "udi"));
 		} else if (is(c, "smartLicenseAccountInfo")) {
 			const struct rum_xml_node *ci = rum_xml_child(c, "customerInfo");
-			text_of(a->smart_account, sizeof(a->smart_account), rum_xml_child(ci, "smartAccount"));
-			text_of(a->virtual_account, sizeof(a->virtual_account), rum_xml_child(ci, "virtualAccount"));
+			text_of(a->smart_account, sizeof(a->smart_account),
+				rum_xml_child(ci, "smartAccount"));
+			text_of(a->virtual_account, sizeof(a->virtual_account),
+				rum_xml_child(ci, "virtualAccount"));
 		} else if (strncmp(rum_xml_name(c), "smartLicense", 12) == 0 &&
 			   strcasestr(rum_xml_name(c), "trust")) {
-			/* The trust code element name is not public: any smartLicense*Trust* section. */
+			/* The trust code element name is not public: any smartLicense*Trust*
+			 * section. */
 			a->has_trust = 1;
 		} else {
 			continue; /* correlationID and opaque signed sections */
@@ -336,8 +343,9 @@ static int parse_sections(struct rum_agent_ack *a, const struct rum_xml_node *ro
 		known++;
 	}
 	if (!known)
-		return rum_err_set(RUM_EINVAL, "smartLicense document holds no policy, RUM ACK, trust code, "
-					       "authorization or account section");
+		return rum_err_set(RUM_EINVAL,
+				   "smartLicense document holds no policy, RUM ACK, trust code, "
+				   "authorization or account section");
 	return 0;
 }
 
@@ -349,7 +357,8 @@ int rum_agent_ack_parse(struct rum_agent_ack *a, const char *buf, size_t len)
 
 	memset(a, 0, sizeof(*a));
 	if (len > RUM_AGENT_FILE_MAX)
-		return rum_err_set(RUM_ETOOBIG, "import file larger than %u bytes", RUM_AGENT_FILE_MAX);
+		return rum_err_set(RUM_ETOOBIG, "import file larger than %u bytes",
+				   RUM_AGENT_FILE_MAX);
 	if ((rc = rum_xml_parse(&doc, buf, len, "import file")) < 0)
 		return rc;
 	root = rum_xml_root(doc);
@@ -359,7 +368,8 @@ int rum_agent_ack_parse(struct rum_agent_ack *a, const char *buf, size_t len)
 	} else if (is(root, "smartLicense")) {
 		rc = parse_sections(a, root);
 	} else {
-		rc = rum_err_set(RUM_EINVAL, "not a smartLicense document (root element <%s>)", rum_xml_name(root));
+		rc = rum_err_set(RUM_EINVAL, "not a smartLicense document (root element <%s>)",
+				 rum_xml_name(root));
 	}
 	rum_xml_free(doc);
 	return rc;
@@ -373,13 +383,14 @@ int rum_agent_ack_apply(struct rum_agent_state *st, const struct rum_agent_ack *
 
 	rum_agent_state_udi_key(st, udi, sizeof(udi));
 	if (ack->has_auth && ack->auth_udi[0] && strcmp(ack->auth_udi, udi) != 0)
-		return rum_err_set(RUM_EINVAL, "authorization is for %s, this device is %s", ack->auth_udi, udi);
+		return rum_err_set(RUM_EINVAL, "authorization is for %s, this device is %s",
+				   ack->auth_udi, udi);
 	summary[0] = '\0';
 	if (ack->has_policy) {
 		st->policy = ack->policy;
 		st->policy.install_time = now;
-		off += (size_t)snprintf(summary + off, summary_size - off, "policy \"%s\" installed; ",
-					st->policy.name);
+		off += (size_t)snprintf(summary + off, summary_size - off,
+					"policy \"%s\" installed; ", st->policy.name);
 	}
 	if (ack->has_rum_ack) {
 		uint64_t mine = rum_agent_udi_hash(st->pid, st->serial);
@@ -409,13 +420,16 @@ int rum_agent_ack_apply(struct rum_agent_state *st, const struct rum_agent_ack *
 	if (ack->has_trust) {
 		st->trust_time = now;
 		if (off < summary_size)
-			off += (size_t)snprintf(summary + off, summary_size - off, "trust code installed; ");
+			off += (size_t)snprintf(summary + off, summary_size - off,
+						"trust code installed; ");
 	}
 	if (ack->has_auth && off < summary_size)
-		off += (size_t)snprintf(summary + off, summary_size - off, "authorization code installed; ");
+		off += (size_t)snprintf(summary + off, summary_size - off,
+					"authorization code installed; ");
 	if (ack->smart_account[0] || ack->virtual_account[0]) {
 		snprintf(st->smart_account, sizeof(st->smart_account), "%s", ack->smart_account);
-		snprintf(st->virtual_account, sizeof(st->virtual_account), "%s", ack->virtual_account);
+		snprintf(st->virtual_account, sizeof(st->virtual_account), "%s",
+			 ack->virtual_account);
 	}
 	if (off >= 2 && off < summary_size)
 		summary[off - 2] = '\0'; /* drop the trailing "; " */
@@ -449,7 +463,10 @@ int rum_agent_map_path(char *out, size_t size, const char *dir, const char *path
 			rest = path + strlen(fs[i]);
 	if (!rest) {
 		if (!allow_plain || strchr(path, ':'))
-			return rum_err_set(RUM_EINVAL, "unsupported file system in path %s (use bootflash: or http(s)://)", path);
+			return rum_err_set(
+				RUM_EINVAL,
+				"unsupported file system in path %s (use bootflash: or http(s)://)",
+				path);
 		if (snprintf(out, size, "%s", path) >= (int)size)
 			return rum_err_set(RUM_EINVAL, "path too long");
 		return 0;
@@ -457,7 +474,8 @@ int rum_agent_map_path(char *out, size_t size, const char *dir, const char *path
 	while (*rest == '/')
 		rest++;
 	if (!*rest || strstr(rest, "..") || strchr(rest, '/') || strchr(rest, '\\'))
-		return rum_err_set(RUM_EINVAL, "bad file name in %s (one plain name under bootflash:)", path);
+		return rum_err_set(RUM_EINVAL,
+				   "bad file name in %s (one plain name under bootflash:)", path);
 	if (snprintf(out, size, "%s/bootflash/%s", dir, rest) >= (int)size)
 		return rum_err_set(RUM_EINVAL, "path too long");
 	return 0;

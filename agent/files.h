@@ -31,7 +31,7 @@ struct rum_agent_ack {
 	int has_policy;
 	struct rum_agent_policy policy;
 	int has_rum_ack;
-	size_t n_ids;   /* report ids named by the RUM ACK JSON, if any */
+	size_t n_ids; /* report ids named by the RUM ACK JSON, if any */
 	uint64_t ids[RUM_AGENT_ACK_MAX_IDS];
 	/* Per id: a hash of the UDI the RUM ACK names beside it, 0 when none.
 	 * Report ids are only unique per device, so a named UDI must match. */

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "agent/state.h"
 #include "lib/err.h"
 #include "lib/log.h"
-#include "agent/state.h"
 
 #define FLEET_THREADS 8
 #define DEFAULT_TAG "regid.2017-03.com.cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53=1"
@@ -75,7 +75,8 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&f->mu);
 		for (int i = 0; i < f->o->count; i++)
-			if (!f->busy[i] && f->wake[i] <= now && (pick < 0 || f->wake[i] < f->wake[pick]))
+			if (!f->busy[i] && f->wake[i] <= now &&
+			    (pick < 0 || f->wake[i] < f->wake[pick]))
 				pick = i;
 		if (pick >= 0) {
 			f->busy[pick] = 1;
@@ -122,7 +123,8 @@ int rum_agent_fleet_run(const struct rum_agent_fleet_opts *o)
 	if (!f.dirs || !f.wake || !f.busy || !f.hello_done)
 		abort();
 	for (int i = 0; i < o->count && rc == 0; i++) {
-		if (snprintf(f.dirs[i], sizeof(f.dirs[i]), "%s/dev-%05d", o->root, i) >= (int)sizeof(f.dirs[i]))
+		if (snprintf(f.dirs[i], sizeof(f.dirs[i]), "%s/dev-%05d", o->root, i) >=
+		    (int)sizeof(f.dirs[i]))
 			rc = rum_err_set(RUM_EINVAL, "fleet root path too long");
 		else
 			rc = make_device(o, f.dirs[i], i);

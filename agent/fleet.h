@@ -12,8 +12,8 @@ struct rum_agent_fleet_opts {
 	struct rum_agent_push_opts push; /* push.url is required */
 	const char *pid;                 /* default C9300-24P */
 	int n_ents;
-	const char *const *ents;         /* TAG=COUNT; default one network-advantage license */
-	char format;                     /* 'A', 'B' or 0 (B) */
+	const char *const *ents; /* TAG=COUNT; default one network-advantage license */
+	char format;             /* 'A', 'B' or 0 (B) */
 };
 
 /* Runs until SIGINT/SIGTERM; prints a one-line tally on exit. */

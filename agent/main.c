@@ -12,11 +12,11 @@
 #include "agent/ops.h"
 #include "agent/push.h"
 #include "agent/rest.h"
+#include "agent/show.h"
+#include "agent/state.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/xml.h"
-#include "agent/show.h"
-#include "agent/state.h"
 
 static const char usage_text[] =
 	"usage: rum-agent COMMAND --state DIR [options]\n"
@@ -33,23 +33,49 @@ static const char usage_text[] =
 	"  fleet --count N --state DIR --url URL [--speedup N] [--pid PID] [--entitlement TAG=COUNT]...\n";
 
 enum {
-	O_STATE = 1000, O_PID, O_SERIAL, O_HOSTNAME, O_ENT, O_SWTAG, O_VERSION, O_FORMAT, O_URL,
-	O_INTERVAL, O_SPEEDUP, O_MAXPOLLS, O_POLLINT, O_LISTEN, O_USER, O_PWFILE, O_CERT, O_KEY,
-	O_COUNT, O_QUIET
+	O_STATE = 1000,
+	O_PID,
+	O_SERIAL,
+	O_HOSTNAME,
+	O_ENT,
+	O_SWTAG,
+	O_VERSION,
+	O_FORMAT,
+	O_URL,
+	O_INTERVAL,
+	O_SPEEDUP,
+	O_MAXPOLLS,
+	O_POLLINT,
+	O_LISTEN,
+	O_USER,
+	O_PWFILE,
+	O_CERT,
+	O_KEY,
+	O_COUNT,
+	O_QUIET
 };
 
-static const struct option long_opts[] = {
-	{"state", required_argument, NULL, O_STATE},       {"pid", required_argument, NULL, O_PID},
-	{"serial", required_argument, NULL, O_SERIAL},     {"hostname", required_argument, NULL, O_HOSTNAME},
-	{"entitlement", required_argument, NULL, O_ENT},   {"software-tag", required_argument, NULL, O_SWTAG},
-	{"version", required_argument, NULL, O_VERSION},   {"rum-format", required_argument, NULL, O_FORMAT},
-	{"url", required_argument, NULL, O_URL},           {"interval-days", required_argument, NULL, O_INTERVAL},
-	{"speedup", required_argument, NULL, O_SPEEDUP},   {"max-polls", required_argument, NULL, O_MAXPOLLS},
-	{"poll-interval", required_argument, NULL, O_POLLINT}, {"listen", required_argument, NULL, O_LISTEN},
-	{"user", required_argument, NULL, O_USER},         {"password-file", required_argument, NULL, O_PWFILE},
-	{"cert", required_argument, NULL, O_CERT},         {"key", required_argument, NULL, O_KEY},
-	{"count", required_argument, NULL, O_COUNT},       {"quiet", no_argument, NULL, O_QUIET},
-	{NULL, 0, NULL, 0}};
+static const struct option long_opts[] = {{"state", required_argument, NULL, O_STATE},
+					  {"pid", required_argument, NULL, O_PID},
+					  {"serial", required_argument, NULL, O_SERIAL},
+					  {"hostname", required_argument, NULL, O_HOSTNAME},
+					  {"entitlement", required_argument, NULL, O_ENT},
+					  {"software-tag", required_argument, NULL, O_SWTAG},
+					  {"version", required_argument, NULL, O_VERSION},
+					  {"rum-format", required_argument, NULL, O_FORMAT},
+					  {"url", required_argument, NULL, O_URL},
+					  {"interval-days", required_argument, NULL, O_INTERVAL},
+					  {"speedup", required_argument, NULL, O_SPEEDUP},
+					  {"max-polls", required_argument, NULL, O_MAXPOLLS},
+					  {"poll-interval", required_argument, NULL, O_POLLINT},
+					  {"listen", required_argument, NULL, O_LISTEN},
+					  {"user", required_argument, NULL, O_USER},
+					  {"password-file", required_argument, NULL, O_PWFILE},
+					  {"cert", required_argument, NULL, O_CERT},
+					  {"key", required_argument, NULL, O_KEY},
+					  {"count", required_argument, NULL, O_COUNT},
+					  {"quiet", no_argument, NULL, O_QUIET},
+					  {NULL, 0, NULL, 0}};
 
 struct args {
 	const char *state, *url, *swtag, *version, *pid, *serial, *hostname;
@@ -114,7 +140,8 @@ static int parse_args(struct args *a, int argc, char **argv)
 		case O_QUIET: a->quiet = 1; break;
 		case O_ENT:
 			if (a->n_ents == RUM_AGENT_MAX_ENT)
-				return rum_err_set(RUM_EINVAL, "at most %d entitlements", RUM_AGENT_MAX_ENT);
+				return rum_err_set(RUM_EINVAL, "at most %d entitlements",
+						   RUM_AGENT_MAX_ENT);
 			a->ents[a->n_ents++] = optarg;
 			break;
 		case O_FORMAT:
@@ -122,11 +149,17 @@ static int parse_args(struct args *a, int argc, char **argv)
 				return rum_err_set(RUM_EINVAL, "--rum-format is A or B");
 			a->format = optarg[0];
 			break;
-		case O_INTERVAL: rc = parse_ulong(&a->interval_days, optarg, 3650, "--interval-days"); break;
-		case O_MAXPOLLS: rc = parse_ulong(&a->max_polls, optarg, 1000, "--max-polls"); break;
+		case O_INTERVAL:
+			rc = parse_ulong(&a->interval_days, optarg, 3650, "--interval-days");
+			break;
+		case O_MAXPOLLS:
+			rc = parse_ulong(&a->max_polls, optarg, 1000, "--max-polls");
+			break;
 		case O_COUNT: rc = parse_ulong(&a->count, optarg, 100000, "--count"); break;
 		case O_SPEEDUP: rc = parse_double(&a->speedup, optarg, "--speedup"); break;
-		case O_POLLINT: rc = parse_double(&a->poll_interval, optarg, "--poll-interval"); break;
+		case O_POLLINT:
+			rc = parse_double(&a->poll_interval, optarg, "--poll-interval");
+			break;
 		default: return rum_err_set(RUM_EINVAL, "unknown option (see rum-agent --help)");
 		}
 	}
@@ -140,10 +173,12 @@ static int parse_args(struct args *a, int argc, char **argv)
 static int copy_field(char *dst, size_t size, const char *src, const char *what)
 {
 	if (!src || !src[0] || strlen(src) >= size)
-		return rum_err_set(RUM_EINVAL, "%s is required (1..%zu characters)", what, size - 1);
+		return rum_err_set(RUM_EINVAL, "%s is required (1..%zu characters)", what,
+				   size - 1);
 	for (const char *p = src; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == '"' || *p == ',')
-			return rum_err_set(RUM_EINVAL, "%s has a control character, quote or comma", what);
+			return rum_err_set(RUM_EINVAL, "%s has a control character, quote or comma",
+					   what);
 	memcpy(dst, src, strlen(src) + 1);
 	return 0;
 }
@@ -164,9 +199,11 @@ static int cmd_init(const struct args *a)
 	    (rc = copy_field(st->serial, sizeof(st->serial), a->serial, "--serial")) < 0 ||
 	    (rc = copy_field(st->hostname, sizeof(st->hostname), a->hostname, "--hostname")) < 0)
 		goto out;
-	if (a->swtag && (rc = copy_field(st->sw_tag, sizeof(st->sw_tag), a->swtag, "--software-tag")) < 0)
+	if (a->swtag &&
+	    (rc = copy_field(st->sw_tag, sizeof(st->sw_tag), a->swtag, "--software-tag")) < 0)
 		goto out;
-	if (a->version && (rc = copy_field(st->sw_version, sizeof(st->sw_version), a->version, "--version")) < 0)
+	if (a->version &&
+	    (rc = copy_field(st->sw_version, sizeof(st->sw_version), a->version, "--version")) < 0)
 		goto out;
 	if (a->url && (rc = copy_field(st->url, sizeof(st->url), a->url, "--url")) < 0)
 		goto out;
@@ -187,8 +224,8 @@ static int cmd_init(const struct args *a)
 		st->ent[st->n_ent++].count = count;
 	}
 	if ((rc = rum_agent_state_create(st, (int64_t)time(NULL))) == 0)
-		printf("device PID:%s,SN:%s created in %s (%zu entitlement(s), RUM format %c)\n", st->pid,
-		       st->serial, st->dir, st->n_ent, st->rum_format);
+		printf("device PID:%s,SN:%s created in %s (%zu entitlement(s), RUM format %c)\n",
+		       st->pid, st->serial, st->dir, st->n_ent, st->rum_format);
 out:
 	rum_agent_state_dispose(st);
 	free(st);
@@ -315,18 +352,26 @@ int main(int argc, char **argv)
 	else if (strcmp(cmd, "netconf") == 0)
 		rc = rum_agent_netconf_serve(a.state, 0, 1);
 	else if (strcmp(cmd, "rest") == 0) {
-		struct rum_agent_rest_opts ro = {.listen = a.listen, .user = a.user, .password_file = a.pwfile,
-						 .cert = a.cert, .key = a.key};
+		struct rum_agent_rest_opts ro = {.listen = a.listen,
+						 .user = a.user,
+						 .password_file = a.pwfile,
+						 .cert = a.cert,
+						 .key = a.key};
 		rc = rum_agent_rest_serve(a.state, &ro);
 	} else if (strcmp(cmd, "fleet") == 0) {
-		struct rum_agent_fleet_opts fo = {.root = a.state, .count = (int)a.count, .push = po,
-						  .pid = a.pid, .n_ents = a.n_ents, .ents = a.ents,
+		struct rum_agent_fleet_opts fo = {.root = a.state,
+						  .count = (int)a.count,
+						  .push = po,
+						  .pid = a.pid,
+						  .n_ents = a.n_ents,
+						  .ents = a.ents,
 						  .format = a.format};
 		rc = rum_agent_fleet_run(&fo);
 	} else
 		rc = rum_err_set(RUM_EINVAL, "unknown command %s (see rum-agent --help)", cmd);
 	if (rc < 0) {
-		fprintf(stderr, "rum-agent %s: %s\n", cmd, rum_err_msg()[0] ? rum_err_msg() : rum_err_name(rc));
+		fprintf(stderr, "rum-agent %s: %s\n", cmd,
+			rum_err_msg()[0] ? rum_err_msg() : rum_err_name(rc));
 		return 1;
 	}
 	return 0;

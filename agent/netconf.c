@@ -8,12 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/netconf_framing.h"
 #include "agent/ops.h"
+#include "agent/show.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/netconf_framing.h"
 #include "lib/xml.h"
-#include "agent/show.h"
 
 #define NC_NS "urn:ietf:params:xml:ns:netconf:base:1.0"
 #define BASE10 "urn:ietf:params:netconf:base:1.0"
@@ -97,7 +97,8 @@ static void state_info(struct rum_xml_node *state, const struct rum_agent_state 
 	char key[200], name[64];
 
 	n = rum_xml_add(si, "transport", NULL);
-	leaf(n, "transport-type", strcmp(st->transport, "cslu") == 0 ? "transport-type-cslu" : "transport-type-off");
+	leaf(n, "transport-type",
+	     strcmp(st->transport, "cslu") == 0 ? "transport-type-cslu" : "transport-type-off");
 	n = rum_xml_add(si, "privacy", NULL);
 	leaf(n, "hostname", "false");
 	leaf(n, "version", "false");
@@ -227,8 +228,8 @@ static struct rum_xml_node *reply_new(struct rum_xml_doc **doc, const struct rum
 	return r;
 }
 
-static void rpc_error(struct rum_xml_node *reply, const char *type, const char *tag, const char *msg,
-		      const char *bad_attr, const char *bad_elem)
+static void rpc_error(struct rum_xml_node *reply, const char *type, const char *tag,
+		      const char *msg, const char *bad_attr, const char *bad_elem)
 {
 	struct rum_xml_node *e = rum_xml_add(reply, "rpc-error", NULL), *info;
 
@@ -317,7 +318,8 @@ static const char *return_code(int rc)
 	}
 }
 
-static void license_rpc(struct session *s, struct rum_xml_node *reply, const struct rum_xml_node *op)
+static void license_rpc(struct session *s, struct rum_xml_node *reply,
+			const struct rum_xml_node *op)
 {
 	const char *name = rum_xml_name(op);
 	char path[256], days_s[16], summary[512];
@@ -339,9 +341,11 @@ static void license_rpc(struct session *s, struct rum_xml_node *reply, const str
 	if (strcmp(name, "import-file") == 0) {
 		rc = rum_agent_op_import(s->dir, path, 0, summary, sizeof(summary));
 	} else {
-		enum rum_agent_save_mode mode = strcmp(name, "rum-save-usage-all") == 0 ? RUM_AGENT_SAVE_ALL
-						: strcmp(name, "rum-save-usage-days") == 0 ? RUM_AGENT_SAVE_DAYS
-											  : RUM_AGENT_SAVE_UNREPORTED;
+		enum rum_agent_save_mode mode = strcmp(name, "rum-save-usage-all") == 0
+							? RUM_AGENT_SAVE_ALL
+						: strcmp(name, "rum-save-usage-days") == 0
+							? RUM_AGENT_SAVE_DAYS
+							: RUM_AGENT_SAVE_UNREPORTED;
 		if (mode == RUM_AGENT_SAVE_DAYS) {
 			const struct rum_xml_node *d = rum_xml_child(op, "days");
 			char *dv = d ? rum_xml_text(d, NULL) : NULL; /* no <days>: 90 */
@@ -351,7 +355,8 @@ static void license_rpc(struct session *s, struct rum_xml_node *reply, const str
 			free(dv);
 			days = strtoul(days_s, &end, 10);
 			if (*end || days_s[0] == '-' || days > 3650) {
-				rpc_error(reply, "application", "invalid-value", "days must be 0..3650", NULL, "days");
+				rpc_error(reply, "application", "invalid-value",
+					  "days must be 0..3650", NULL, "days");
 				return;
 			}
 		}
@@ -383,20 +388,22 @@ static char *handle_rpc(struct session *s, const char *msg, size_t len)
 	rpc = rum_xml_root(in);
 	if (!is(rpc, "rpc") || !in_ns(rpc, NC_NS)) {
 		reply = reply_new(&out, NULL);
-		rpc_error(reply, "rpc", "malformed-message", "expected an <rpc> in the NETCONF base namespace",
-			  NULL, NULL);
+		rpc_error(reply, "rpc", "malformed-message",
+			  "expected an <rpc> in the NETCONF base namespace", NULL, NULL);
 		goto done;
 	}
 	reply = reply_new(&out, rpc);
 	mid = rum_xml_attr(rpc, "message-id");
 	if (!mid) {
-		rpc_error(reply, "rpc", "missing-attribute", "rpc has no message-id", "message-id", "rpc");
+		rpc_error(reply, "rpc", "missing-attribute", "rpc has no message-id", "message-id",
+			  "rpc");
 		goto done;
 	}
 	free(mid);
 	op = rum_xml_first(rpc);
 	if (!op) {
-		rpc_error(reply, "protocol", "missing-element", "rpc has no operation", NULL, "rpc");
+		rpc_error(reply, "protocol", "missing-element", "rpc has no operation", NULL,
+			  "rpc");
 	} else if (in_ns(op, NC_NS) && is(op, "get")) {
 		do_get(s, reply, op);
 	} else if (in_ns(op, NC_NS) && is(op, "close-session")) {
@@ -408,9 +415,10 @@ static char *handle_rpc(struct session *s, const char *msg, size_t len)
 		license_rpc(s, reply, op);
 	} else {
 		char m[200];
-		snprintf(m, sizeof(m), "operation %.100s is not supported by this device", rum_xml_name(op));
-		rpc_error(reply, in_ns(op, NC_NS) ? "protocol" : "application", "operation-not-supported",
-			  m, NULL, rum_xml_name(op));
+		snprintf(m, sizeof(m), "operation %.100s is not supported by this device",
+			 rum_xml_name(op));
+		rpc_error(reply, in_ns(op, NC_NS) ? "protocol" : "application",
+			  "operation-not-supported", m, NULL, rum_xml_name(op));
 	}
 done:
 	text = rum_xml_dump(reply);
@@ -469,11 +477,14 @@ static int send_hello(struct session *s, int offer11)
 	char msg[1024];
 
 	snprintf(msg, sizeof(msg),
-		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<hello xmlns=\"" NC_NS "\"><capabilities>"
+		 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<hello xmlns=\"" NC_NS
+		 "\"><capabilities>"
 		 "<capability>" BASE10 "</capability>%s"
-		 "<capability>" RUM_AGENT_LICENSE_NS "?module=cisco-smart-license&amp;revision=2021-03-01</capability>"
+		 "<capability>" RUM_AGENT_LICENSE_NS
+		 "?module=cisco-smart-license&amp;revision=2021-03-01</capability>"
 		 "</capabilities><session-id>%ld</session-id></hello>",
-		 offer11 ? "<capability>" BASE11 "</capability>" : "", (long)getpid() % 2147483647 + 1);
+		 offer11 ? "<capability>" BASE11 "</capability>" : "",
+		 (long)getpid() % 2147483647 + 1);
 	return send_msg(s, msg);
 }
 

@@ -12,9 +12,9 @@
 
 #include "agent/files.h"
 #include "agent/report.h"
+#include "agent/state.h"
 #include "lib/err.h"
 #include "lib/log.h"
-#include "agent/state.h"
 
 #define POLL_FIRST_S 60.0
 #define POLL_SECOND_S 300.0
@@ -106,8 +106,9 @@ static int http_do(struct rum_agent_http_reply *out, const char *method, const c
 	}
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
-		rc = rum_err_set(s.over ? RUM_ETOOBIG : RUM_EUNAVAIL, "%s %s: %s", body ? method : "GET",
-				 url, s.over ? "reply too large" : curl_easy_strerror(cc));
+		rc = rum_err_set(s.over ? RUM_ETOOBIG : RUM_EUNAVAIL, "%s %s: %s",
+				 body ? method : "GET", url,
+				 s.over ? "reply too large" : curl_easy_strerror(cc));
 		free(s.p);
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
@@ -121,7 +122,8 @@ static int http_do(struct rum_agent_http_reply *out, const char *method, const c
 
 int rum_agent_http_post_json(struct rum_agent_http_reply *out, const char *url, const char *body)
 {
-	return http_do(out, "POST", url, "application/json", body, strlen(body), RUM_AGENT_HTTP_MAX);
+	return http_do(out, "POST", url, "application/json", body, strlen(body),
+		       RUM_AGENT_HTTP_MAX);
 }
 
 int rum_agent_http_put(const char *url, const char *body, size_t len)
@@ -187,16 +189,17 @@ static json_t *envelope(const struct rum_agent_state *st)
 	char nonce[20];
 
 	rum_agent_random_hex(nonce, sizeof(nonce), 8);
-	return json_pack("{s:{s:s,s:s},s:I,s:s,s:s}", "sudi", "udi_pid", st->pid, "udi_serial_number",
-			 st->serial, "timestamp", (json_int_t)rum_agent_now_ms(), "nonce", nonce,
+	return json_pack("{s:{s:s,s:s},s:I,s:s,s:s}", "sudi", "udi_pid", st->pid,
+			 "udi_serial_number", st->serial, "timestamp",
+			 (json_int_t)rum_agent_now_ms(), "nonce", nonce,
 			 "product_instance_identifier", st->pi_uuid);
 }
 
 /* A snapshot of what a request needs, taken under the lock. */
 struct snap {
 	char url[512];
-	char *body;      /* request JSON */
-	uint64_t *ids;   /* reports carried */
+	char *body;    /* request JSON */
+	uint64_t *ids; /* reports carried */
 	size_t n_ids;
 	char poll_id[64];
 	const struct rum_agent_push_opts *o;
@@ -208,7 +211,8 @@ static int snap_url(struct snap *s, const struct rum_agent_state *st)
 	const char *url = s->o->url ? s->o->url : st->url;
 
 	if (strlen(url) >= sizeof(s->url) || strlen(url) >= sizeof(st->url))
-		return rum_err_set(RUM_EINVAL, "push URL longer than %zu characters", sizeof(st->url) - 1);
+		return rum_err_set(RUM_EINVAL, "push URL longer than %zu characters",
+				   sizeof(st->url) - 1);
 	snprintf(s->url, sizeof(s->url), "%s", url);
 	if (!s->url[0])
 		return rum_err_set(RUM_EINVAL, "no push URL: give --url or init --url");
@@ -310,7 +314,8 @@ static int exchange(json_t **reply, struct snap *s, long *status)
 	if (!json_is_object(*reply)) {
 		json_decref(*reply);
 		*reply = NULL;
-		rc = rum_err_set(RUM_EUNAVAIL, "HTTP %ld with a reply that is not a JSON object", r.status);
+		rc = rum_err_set(RUM_EUNAVAIL, "HTTP %ld with a reply that is not a JSON object",
+				 r.status);
 	}
 	rum_agent_http_reply_dispose(&r);
 	return rc;
@@ -349,8 +354,10 @@ static int install_acks(const char *dir, json_t *reply)
 		struct ack_ctx a = {.now = rum_agent_now_ms() / 1000};
 		char *xml = NULL;
 
-		if (!b64 || rum_agent_base64_decode(&xml, &a.len, b64, strlen(b64), RUM_AGENT_FILE_MAX) < 0) {
-			rum_log_warn("device=%s ack=%zu: smart_license missing or not base64", dir, i);
+		if (!b64 || rum_agent_base64_decode(&xml, &a.len, b64, strlen(b64),
+						    RUM_AGENT_FILE_MAX) < 0) {
+			rum_log_warn("device=%s ack=%zu: smart_license missing or not base64", dir,
+				     i);
 			continue;
 		}
 		a.xml = xml;
@@ -383,9 +390,12 @@ static int send_hello(const char *dir, const struct rum_agent_push_opts *o)
 	int policy_usage = 0;
 	json_t *c;
 	size_t i;
-	json_array_foreach(caps, i, c) policy_usage |= json_is_string(c) && strcmp(json_string_value(c), "POLICY_USAGE") == 0;
+	json_array_foreach(caps, i, c)
+		policy_usage |= json_is_string(c) &&
+				strcmp(json_string_value(c), "POLICY_USAGE") == 0;
 	if (!policy_usage)
-		rum_log_warn("device=%s: %%SMART_LIC-4-REPORTING_NOT_SUPPORTED: server does not advertise POLICY_USAGE", dir);
+		rum_log_warn("device=%s: %%SMART_LIC-4-REPORTING_NOT_SUPPORTED: server does not advertise POLICY_USAGE",
+			     dir);
 	install_acks(dir, reply);
 out:
 	json_decref(reply);
@@ -411,7 +421,8 @@ static int after_usage(struct rum_agent_state *st, void *ctx)
 	struct outcome *oc = ctx;
 	const struct rum_agent_push_opts *o = oc->s->o;
 	int64_t now = oc->s->now_ms;
-	int ok = oc->status && (strcmp(oc->status, "OK") == 0 || strcmp(oc->status, "OK_POLL") == 0);
+	int ok = oc->status &&
+		 (strcmp(oc->status, "OK") == 0 || strcmp(oc->status, "OK_POLL") == 0);
 
 	if (o->url) { /* `license smart url cslu URL` also selects the CSLU transport */
 		snprintf(st->url, sizeof(st->url), "%s", o->url);
@@ -424,7 +435,8 @@ static int after_usage(struct rum_agent_state *st, void *ctx)
 	}
 	for (size_t i = 0; i < st->n_rep; i++)
 		for (size_t k = 0; k < oc->s->n_ids; k++)
-			if (st->rep[i].id == oc->s->ids[k] && st->rep[i].state == RUM_AGENT_REPORT_CLOSED)
+			if (st->rep[i].id == oc->s->ids[k] &&
+			    st->rep[i].state == RUM_AGENT_REPORT_CLOSED)
 				st->rep[i].state = RUM_AGENT_REPORT_UNACK;
 	set_error(st, "");
 	st->last_push = now / 1000;
@@ -477,7 +489,8 @@ static int do_usage(const char *dir, const struct rum_agent_push_opts *o, int64_
 		oc.status = json_string_value(json_object_get(reply, "status"));
 		if (oc.status && strcmp(oc.status, "OK_POLL") == 0 &&
 		    !(oc.poll_id = poll_id_of(reply, idbuf, sizeof(idbuf))))
-			rum_log_warn("device=%s: OK_POLL without a usable poll_id; not polling", dir);
+			rum_log_warn("device=%s: OK_POLL without a usable poll_id; not polling",
+				     dir);
 		snprintf(err, sizeof(err), "HTTP %ld %s: %s", status, oc.status ? oc.status : "?",
 			 json_string_value(json_object_get(reply, "message")) ?: "");
 	} else {
@@ -520,7 +533,8 @@ static int after_poll(struct rum_agent_state *st, void *ctx)
 	}
 	if (oc->status && (strcmp(oc->status, "OK_POLL") == 0 || strcmp(oc->status, "OK") == 0)) {
 		st->poll_stage++;
-		st->next_poll_ms = after(now, st->poll_stage == 1 ? POLL_SECOND_S : POLL_LATER_S, o);
+		st->next_poll_ms = after(now, st->poll_stage == 1 ? POLL_SECOND_S : POLL_LATER_S,
+					 o);
 		set_error(st, "");
 	} else {
 		st->next_poll_ms = after(now, POLL_LATER_S, o);
@@ -545,7 +559,8 @@ static int do_poll(const char *dir, const struct rum_agent_push_opts *o, int64_t
 	if (rc == 0) {
 		oc.status = json_string_value(json_object_get(reply, "status"));
 		oc.unknown_poll = status == 404;
-		snprintf(err, sizeof(err), "poll HTTP %ld %s: %s", status, oc.status ? oc.status : "?",
+		snprintf(err, sizeof(err), "poll HTTP %ld %s: %s", status,
+			 oc.status ? oc.status : "?",
 			 json_string_value(json_object_get(reply, "message")) ?: "");
 		if (oc.status && strcmp(oc.status, "OK") == 0)
 			got = install_acks(dir, reply) > 0;
@@ -624,7 +639,8 @@ int rum_agent_push_run(const char *dir, const struct rum_agent_push_opts *o, vol
 		first = 0;
 		while (!got_signal && !(stop && *stop) && rum_agent_now_ms() < wake) {
 			int64_t left = wake - rum_agent_now_ms();
-			struct timespec ts = {0, (left > 200 ? 200 : (left > 0 ? left : 1)) * 1000000L};
+			struct timespec ts = {0, (left > 200 ? 200 : (left > 0 ? left : 1)) *
+							 1000000L};
 			nanosleep(&ts, NULL);
 		}
 	}
@@ -657,6 +673,7 @@ int rum_agent_sync(const char *dir, const struct rum_agent_push_opts *o)
 		if (rc == 1)
 			return 0;
 	}
-	return rum_err_set(RUM_EUNAVAIL, "no ACK after %d polls; the device keeps polling on its own schedule",
+	return rum_err_set(RUM_EUNAVAIL,
+			   "no ACK after %d polls; the device keeps polling on its own schedule",
 			   o->max_polls);
 }

@@ -35,10 +35,10 @@ int rum_agent_http_get(char **out, size_t *out_len, const char *url, size_t max)
 void rum_agent_http_reply_dispose(struct rum_agent_http_reply *r);
 
 struct rum_agent_push_opts {
-	double speedup;        /* >= 1; divides every device timer */
-	int max_polls;         /* sync: polls before giving up */
-	double poll_interval;  /* sync: seconds between polls (before speed-up) */
-	const char *url;       /* overrides the configured URL when set (and is saved) */
+	double speedup;       /* >= 1; divides every device timer */
+	int max_polls;        /* sync: polls before giving up */
+	double poll_interval; /* sync: seconds between polls (before speed-up) */
+	const char *url;      /* overrides the configured URL when set (and is saved) */
 	int quiet;
 };
 

@@ -64,10 +64,11 @@ static json_t *payload_new(const struct rum_agent_state *st, const struct rum_ag
 	json_object_set_new(meta, "software_version", json_string(st->sw_version));
 	json_object_set_new(meta, "ha_udi",
 			    json_pack("[{s:s,s:o}]", "role", "Active", "sudi", sudi_new(st)));
-	m = json_pack("[{s:I,s:s,s:I,s:I,s:I,s:i,s:{s:s},s:{s:s,s:s}}]", "log_time", (json_int_t)end,
-		      "metric_name", "ENTITLEMENT", "start_time", (json_int_t)r->start, "end_time",
-		      (json_int_t)end, "sample_interval", (json_int_t)span, "num_samples", 2, "meta",
-		      "termination_reason", reason, "value", "type", "COUNT", "value", count);
+	m = json_pack("[{s:I,s:s,s:I,s:I,s:I,s:i,s:{s:s},s:{s:s,s:s}}]", "log_time",
+		      (json_int_t)end, "metric_name", "ENTITLEMENT", "start_time",
+		      (json_int_t)r->start, "end_time", (json_int_t)end, "sample_interval",
+		      (json_int_t)span, "num_samples", 2, "meta", "termination_reason", reason,
+		      "value", "type", "COUNT", "value", count);
 	if (st->rum_format == 'B')
 		p = json_pack("{s:s,s:o,s:o,s:o}", "version", "2.0", "asset_identification", asset,
 			      "meta", meta, "measurements", m);
@@ -86,7 +87,8 @@ int rum_agent_report_close(const struct rum_agent_state *st, struct rum_agent_re
 	int rc = 0;
 
 	if (r->state != RUM_AGENT_REPORT_OPEN)
-		return rum_err_set(RUM_EINTERNAL, "report %llu is not open", (unsigned long long)r->id);
+		return rum_err_set(RUM_EINTERNAL, "report %llu is not open",
+				   (unsigned long long)r->id);
 	if (end <= r->start)
 		end = r->start + 1; /* a report always spans at least one second */
 	payload = payload_new(st, r, end, reason);

@@ -80,7 +80,8 @@ static enum MHD_Result reports(const struct server *s, struct MHD_Connection *c,
 
 	if (!st)
 		abort();
-	if ((rc = rum_agent_state_lock(s->dir, &fd)) < 0 || (rc = rum_agent_state_load(st, s->dir)) < 0) {
+	if ((rc = rum_agent_state_lock(s->dir, &fd)) < 0 ||
+	    (rc = rum_agent_state_load(st, s->dir)) < 0) {
 		rum_agent_state_unlock(fd);
 		free(st);
 		json_decref(usage);
@@ -124,10 +125,12 @@ static enum MHD_Result list(const struct server *s, struct MHD_Connection *c)
 		return send_error(c, 500, rum_err_msg());
 	}
 	for (size_t i = 0; i < st->n_rep; i++)
-		json_array_append_new(l, json_pack("{s:I,s:s,s:I,s:I,s:s}", "report_id", (json_int_t)st->rep[i].id,
-						   "entitlement_tag", st->rep[i].tag, "start_time",
-						   (json_int_t)st->rep[i].start, "end_time", (json_int_t)st->rep[i].end,
-						   "state", rum_agent_report_state_name(st->rep[i].state)));
+		json_array_append_new(l, json_pack("{s:I,s:s,s:I,s:I,s:s}", "report_id",
+						   (json_int_t)st->rep[i].id, "entitlement_tag",
+						   st->rep[i].tag, "start_time",
+						   (json_int_t)st->rep[i].start, "end_time",
+						   (json_int_t)st->rep[i].end, "state",
+						   rum_agent_report_state_name(st->rep[i].state)));
 	rum_agent_state_dispose(st);
 	free(st);
 	return send_json(c, 200, json_pack("{s:o}", "usage_list", l));
@@ -140,7 +143,8 @@ static enum MHD_Result import(const struct server *s, struct MHD_Connection *c, 
 	size_t i = 0, len;
 	int rc;
 
-	while (i < q->len && (q->body[i] == ' ' || q->body[i] == '\n' || q->body[i] == '\r' || q->body[i] == '\t'))
+	while (i < q->len && (q->body[i] == ' ' || q->body[i] == '\n' || q->body[i] == '\r' ||
+			      q->body[i] == '\t'))
 		i++;
 	if (i < q->len && q->body[i] == '<') {
 		rc = rum_agent_op_import_buf(s->dir, q->body, q->len, summary, sizeof(summary));
@@ -153,7 +157,8 @@ static enum MHD_Result import(const struct server *s, struct MHD_Connection *c, 
 		free(xml);
 	}
 	if (rc < 0)
-		return send_error(c, rc == RUM_EINVAL || rc == RUM_ETOOBIG ? 400 : 500, rum_err_msg());
+		return send_error(c, rc == RUM_EINVAL || rc == RUM_ETOOBIG ? 400 : 500,
+				  rum_err_msg());
 	return send_json(c, 200, json_pack("{s:s,s:s}", "status", "SUCCESS", "message", summary));
 }
 
@@ -188,15 +193,17 @@ static enum MHD_Result route(const struct server *s, struct MHD_Connection *c, c
 	}
 	if (strcmp(url, "/import") == 0 && post)
 		return import(s, c, q);
-	if (strcmp(url, "/close-reports") == 0 || strcmp(url, "/list") == 0 || strcmp(url, "/all-reports") == 0 ||
-	    strcmp(url, "/days") == 0 || strcmp(url, "/import") == 0)
+	if (strcmp(url, "/close-reports") == 0 || strcmp(url, "/list") == 0 ||
+	    strcmp(url, "/all-reports") == 0 || strcmp(url, "/days") == 0 ||
+	    strcmp(url, "/import") == 0)
 		return send_error(c, 405, "method not allowed");
 	return send_error(c, 404, "not found");
 }
 
 /* Answers only after the whole body has arrived (keeps keep-alive working). */
-static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-			       const char *version, const char *data, size_t *size, void **ctx)
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+			       const char *method, const char *version, const char *data,
+			       size_t *size, void **ctx)
 {
 	struct server *s = cls;
 	struct req *q = *ctx;
@@ -257,7 +264,9 @@ static int read_secret(char *out, size_t size, const char *path)
 	len = strcspn(buf, "\r\n");
 	if (len == 0 || len >= size) {
 		free(buf);
-		return rum_err_set(RUM_EINVAL, "%s: password must be 1..%zu characters on the first line", path, size - 1);
+		return rum_err_set(RUM_EINVAL,
+				   "%s: password must be 1..%zu characters on the first line", path,
+				   size - 1);
 	}
 	memcpy(out, buf, len);
 	out[len] = '\0';
@@ -282,7 +291,8 @@ int rum_agent_rest_serve(const char *dir, const struct rum_agent_rest_opts *o)
 	int rc, sig;
 
 	if (!o->listen || !o->user || !o->password_file || !o->cert || !o->key)
-		return rum_err_set(RUM_EINVAL, "rest needs --listen, --user, --password-file, --cert and --key");
+		return rum_err_set(RUM_EINVAL,
+				   "rest needs --listen, --user, --password-file, --cert and --key");
 	colon = strrchr(o->listen, ':');
 	if (!colon || (size_t)(colon - o->listen) >= sizeof(host))
 		return rum_err_set(RUM_EINVAL, "--listen must be ADDR:PORT");
@@ -312,8 +322,8 @@ int rum_agent_rest_serve(const char *dir, const struct rum_agent_rest_opts *o)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* the daemon's threads inherit the mask */
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL,
-			     NULL, handler, &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0,
+			     NULL, NULL, handler, &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 			     MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
 			     MHD_OPTION_NOTIFY_COMPLETED, done, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
 			     (unsigned)30, MHD_OPTION_END);

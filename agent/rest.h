@@ -4,7 +4,7 @@
 #define RUM_AGENT_REST_H
 
 struct rum_agent_rest_opts {
-	const char *listen;        /* "ADDR:PORT" (IPv4); port 0 picks one, printed on start */
+	const char *listen; /* "ADDR:PORT" (IPv4); port 0 picks one, printed on start */
 	const char *user;
 	const char *password_file; /* first line is the password */
 	const char *cert, *key;    /* PEM files */

@@ -35,7 +35,8 @@ static void show_account(FILE *out, const struct rum_agent_state *st)
 static void show_policy(FILE *out, const struct rum_agent_state *st)
 {
 	static const char *titles[RUM_AGENT_POL_N] = {
-		"Unenforced/Non-Export Perpetual Attributes", "Unenforced/Non-Export Subscription Attributes",
+		"Unenforced/Non-Export Perpetual Attributes",
+		"Unenforced/Non-Export Subscription Attributes",
 		"Enforced (Perpetual/Subscription) License Attributes",
 		"Export (Perpetual/Subscription) License Attributes"};
 	const struct rum_agent_policy *p = &st->policy;
@@ -54,7 +55,8 @@ static void show_policy(FILE *out, const struct rum_agent_state *st)
 		fprintf(out,
 			"  %s:\n    First report requirement (days): %u (%s)\n"
 			"    Reporting frequency (days): %u (%s)\n    Report on change (days): %u (%s)\n",
-			titles[i], p->attrs[i].first, src, p->attrs[i].ongoing, src, p->attrs[i].macd, src);
+			titles[i], p->attrs[i].first, src, p->attrs[i].ongoing, src,
+			p->attrs[i].macd, src);
 	fprintf(out, "\n");
 }
 
@@ -63,13 +65,16 @@ static void show_status(FILE *out, const struct rum_agent_state *st)
 	char a[64], b[64], c[64], d[64], e[64], f[64], udi[160];
 	int cslu = strcmp(st->transport, "cslu") == 0;
 
-	fprintf(out, "Utility:\n  Status: DISABLED\n\nSmart Licensing Using Policy:\n  Status: ENABLED\n\n");
+	fprintf(out,
+		"Utility:\n  Status: DISABLED\n\nSmart Licensing Using Policy:\n  Status: ENABLED\n\n");
 	show_account(out, st);
-	fprintf(out, "Data Privacy:\n  Sending Hostname: yes\n    Callhome hostname privacy: DISABLED\n"
-		     "    Smart Licensing hostname privacy: DISABLED\n  Version privacy: DISABLED\n\n");
+	fprintf(out,
+		"Data Privacy:\n  Sending Hostname: yes\n    Callhome hostname privacy: DISABLED\n"
+		"    Smart Licensing hostname privacy: DISABLED\n  Version privacy: DISABLED\n\n");
 	fprintf(out, "Transport:\n  Type: %s\n", cslu ? "cslu" : "Transport Off");
 	if (cslu)
-		fprintf(out, "  Cslu address: %s\n  Proxy:\n    Not Configured\n  VRF:\n    Not Configured\n",
+		fprintf(out,
+			"  Cslu address: %s\n  Proxy:\n    Not Configured\n  VRF:\n    Not Configured\n",
 			st->url[0] ? st->url : "<empty>");
 	fprintf(out, "\nMiscellaneous:\n  Custom Id: <empty>\n\n");
 	show_policy(out, st);
@@ -90,8 +95,8 @@ static void show_status(FILE *out, const struct rum_agent_state *st)
 	if (st->trust_time) {
 		rum_agent_state_udi_key(st, udi, sizeof(udi));
 		rum_agent_fmt_time(a, sizeof(a), st->trust_time);
-		fprintf(out, "Trust Code Installed:\n  Active: PID:%s,SN:%s\n    INSTALLED on %s\n", st->pid,
-			st->serial, a);
+		fprintf(out, "Trust Code Installed:\n  Active: PID:%s,SN:%s\n    INSTALLED on %s\n",
+			st->pid, st->serial, a);
 	} else {
 		fprintf(out, "Trust Code Installed: <none>\n");
 	}
@@ -102,9 +107,10 @@ static void show_summary(FILE *out, const struct rum_agent_state *st)
 	char name[64];
 
 	show_account(out, st);
-	fprintf(out, "License Usage:\n  %-24s %-36s %5s %s\n", "License", "Entitlement Tag", "Count",
-		"Status");
-	fprintf(out, "  ---------------------------------------------------------------------------\n");
+	fprintf(out, "License Usage:\n  %-24s %-36s %5s %s\n", "License", "Entitlement Tag",
+		"Count", "Status");
+	fprintf(out,
+		"  ---------------------------------------------------------------------------\n");
 	for (size_t i = 0; i < st->n_ent; i++) {
 		if (!st->ent[i].count)
 			continue;
@@ -135,9 +141,10 @@ static void show_rum(FILE *out, const struct rum_agent_state *st)
 	char name[64], s[64], e[64];
 
 	fprintf(out, "Smart Licensing Usage Report:\n==========================\n\n");
-	fprintf(out, "%-16s %-8s %-5s %-24s %-26s %s\n", "Report Id", "State", "Flag", "Feature Name",
-		"Start Time", "End Time");
-	fprintf(out, "==============================================================================\n");
+	fprintf(out, "%-16s %-8s %-5s %-24s %-26s %s\n", "Report Id", "State", "Flag",
+		"Feature Name", "Start Time", "End Time");
+	fprintf(out,
+		"==============================================================================\n");
 	for (size_t i = 0; i < st->n_rep; i++) {
 		const struct rum_agent_report *r = &st->rep[i];
 
@@ -160,6 +167,7 @@ int rum_agent_show(FILE *out, const struct rum_agent_state *st, const char *what
 	else if (strcmp(what, "rum") == 0)
 		show_rum(out, st);
 	else
-		return rum_err_set(RUM_EINVAL, "show: expected status, summary, usage or rum, got %s", what);
+		return rum_err_set(RUM_EINVAL,
+				   "show: expected status, summary, usage or rum, got %s", what);
 	return 0;
 }

@@ -79,7 +79,8 @@ int rum_agent_parse_usage_arg(char *tag, uint32_t *count, const char *arg)
 		return rum_err_set(RUM_EINVAL, "bad count in %s (0..1000000000)", arg);
 	for (const char *p = arg; p < eq; p++)
 		if ((unsigned char)*p < 0x21 || *p == '"')
-			return rum_err_set(RUM_EINVAL, "entitlement tag has a space or control character");
+			return rum_err_set(RUM_EINVAL,
+					   "entitlement tag has a space or control character");
 	snprintf(tag, RUM_AGENT_STR, "%.*s", (int)(eq - arg), arg);
 	*count = (uint32_t)v;
 	return 0;
@@ -105,7 +106,8 @@ static struct rum_agent_report *report_add(struct rum_agent_state *st)
  * (never an unreported one) once the ceiling is passed. */
 static void prune(struct rum_agent_state *st)
 {
-	size_t w = 0, excess = st->n_rep > RUM_AGENT_MAX_REPORTS ? st->n_rep - RUM_AGENT_MAX_REPORTS : 0;
+	size_t w = 0,
+	       excess = st->n_rep > RUM_AGENT_MAX_REPORTS ? st->n_rep - RUM_AGENT_MAX_REPORTS : 0;
 
 	for (size_t i = 0; i < st->n_rep; i++) {
 		if (excess && st->rep[i].state == RUM_AGENT_REPORT_ACK) {
@@ -155,7 +157,8 @@ int rum_agent_state_close_open(struct rum_agent_state *st, int64_t now, const ch
 	return closed;
 }
 
-int rum_agent_state_set_usage(struct rum_agent_state *st, const char *tag, uint32_t count, int64_t now)
+int rum_agent_state_set_usage(struct rum_agent_state *st, const char *tag, uint32_t count,
+			      int64_t now)
 {
 	size_t i;
 	int rc;
@@ -165,7 +168,8 @@ int rum_agent_state_set_usage(struct rum_agent_state *st, const char *tag, uint3
 			break;
 	if (i == st->n_ent) {
 		if (st->n_ent == RUM_AGENT_MAX_ENT)
-			return rum_err_set(RUM_ETOOBIG, "at most %d entitlements", RUM_AGENT_MAX_ENT);
+			return rum_err_set(RUM_ETOOBIG, "at most %d entitlements",
+					   RUM_AGENT_MAX_ENT);
 		snprintf(st->ent[i].tag, sizeof(st->ent[i].tag), "%s", tag);
 		st->n_ent++;
 	}
@@ -240,8 +244,8 @@ int rum_agent_read_file(char **out, size_t *out_len, const char *path, size_t ma
 	size_t off = 0;
 
 	if (fd < 0)
-		return rum_err_set(errno == ENOENT ? RUM_ENOTFOUND : RUM_EIO, "cannot open %s: %s", path,
-				   strerror(errno));
+		return rum_err_set(errno == ENOENT ? RUM_ENOTFOUND : RUM_EIO, "cannot open %s: %s",
+				   path, strerror(errno));
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
 		close(fd);
 		return rum_err_set(RUM_EINVAL, "%s is not a regular file", path);
@@ -297,7 +301,8 @@ void rum_agent_state_unlock(int fd)
 
 static json_t *to_json(const struct rum_agent_state *st)
 {
-	json_t *o = json_object(), *ents = json_array(), *reps = json_array(), *attrs = json_object();
+	json_t *o = json_object(), *ents = json_array(), *reps = json_array(),
+	       *attrs = json_object();
 	char fmt[2] = {st->rum_format, 0};
 
 	json_object_set_new(o, "version", json_integer(1));
@@ -335,9 +340,10 @@ static json_t *to_json(const struct rum_agent_state *st)
 					      (json_int_t)st->policy.attrs[i].ongoing,
 					      (json_int_t)st->policy.attrs[i].macd));
 	json_object_set_new(o, "policy",
-			    json_pack("{s:b,s:s,s:I,s:b,s:I,s:o}", "installed", st->policy.installed,
-				      "name", st->policy.name, "version", (json_int_t)st->policy.version,
-				      "ack_required", st->policy.ack_required, "install_time",
+			    json_pack("{s:b,s:s,s:I,s:b,s:I,s:o}", "installed",
+				      st->policy.installed, "name", st->policy.name, "version",
+				      (json_int_t)st->policy.version, "ack_required",
+				      st->policy.ack_required, "install_time",
 				      (json_int_t)st->policy.install_time, "attrs", attrs));
 	json_object_set_new(o, "trust_time", json_integer(st->trust_time));
 	json_object_set_new(o, "last_ack_time", json_integer(st->last_ack_time));
@@ -395,9 +401,11 @@ static int from_json(struct rum_agent_state *st, json_t *o)
 	    (rc = get_str(st->transport, sizeof(st->transport), o, "transport")) < 0 ||
 	    (rc = get_str(st->url, sizeof(st->url), o, "url")) < 0 ||
 	    (rc = get_str(st->smart_account, sizeof(st->smart_account), o, "smart_account")) < 0 ||
-	    (rc = get_str(st->virtual_account, sizeof(st->virtual_account), o, "virtual_account")) < 0 ||
+	    (rc = get_str(st->virtual_account, sizeof(st->virtual_account), o, "virtual_account")) <
+		    0 ||
 	    (rc = get_str(st->poll_id, sizeof(st->poll_id), o, "poll_id")) < 0 ||
-	    (rc = get_str(st->last_push_error, sizeof(st->last_push_error), o, "last_push_error")) < 0)
+	    (rc = get_str(st->last_push_error, sizeof(st->last_push_error), o, "last_push_error")) <
+		    0)
 		return rc;
 	fmt = json_string_value(json_object_get(o, "rum_format"));
 	st->rum_format = fmt && fmt[0] == 'B' ? 'B' : 'A';
@@ -419,7 +427,8 @@ static int from_json(struct rum_agent_state *st, json_t *o)
 		if (s < 0 || (rc = get_str(r->tag, sizeof(r->tag), v, "tag")) < 0)
 			return rc < 0 ? rc : rum_err_set(RUM_EINVAL, "state: bad report state");
 		if ((s != RUM_AGENT_REPORT_OPEN) != (doc != NULL))
-			return rum_err_set(RUM_EINVAL, "state: report document missing or misplaced");
+			return rum_err_set(RUM_EINVAL,
+					   "state: report document missing or misplaced");
 		r->state = (enum rum_agent_report_state)s;
 		r->id = (uint64_t)get_int(v, "id");
 		r->start = get_int(v, "start");

@@ -40,11 +40,16 @@ struct rum_agent_policy_attrs {
 	uint32_t first, ongoing, macd;
 };
 
-enum { RUM_AGENT_POL_PERPETUAL = 0, RUM_AGENT_POL_SUBSCRIPTION, RUM_AGENT_POL_ENFORCED,
-       RUM_AGENT_POL_EXPORT, RUM_AGENT_POL_N };
+enum {
+	RUM_AGENT_POL_PERPETUAL = 0,
+	RUM_AGENT_POL_SUBSCRIPTION,
+	RUM_AGENT_POL_ENFORCED,
+	RUM_AGENT_POL_EXPORT,
+	RUM_AGENT_POL_N
+};
 
 struct rum_agent_policy {
-	int installed;         /* 0: Cisco default */
+	int installed; /* 0: Cisco default */
 	char name[RUM_AGENT_STR];
 	uint32_t version;
 	int ack_required;
@@ -72,14 +77,15 @@ struct rum_agent_state {
 	uint64_t next_report_id;
 	/* imports */
 	struct rum_agent_policy policy;
-	int64_t trust_time;   /* 0 = no trust code installed */
+	int64_t trust_time; /* 0 = no trust code installed */
 	int64_t last_ack_time;
 	char smart_account[RUM_AGENT_STR], virtual_account[RUM_AGENT_STR];
 	/* push bookkeeping */
-	int64_t last_push, next_push_ms, last_file_write; /* next_push_ms: device timers, epoch ms */
-	char poll_id[64];     /* outstanding poll, "" when none */
+	int64_t last_push, next_push_ms, last_file_write; /* next_push_ms: device timers, epoch ms
+							   */
+	char poll_id[64];                                 /* outstanding poll, "" when none */
 	int64_t next_poll_ms;
-	int poll_stage;       /* polls done for poll_id */
+	int poll_stage; /* polls done for poll_id */
 	char last_push_error[256];
 };
 
@@ -110,7 +116,8 @@ int rum_agent_state_close_open(struct rum_agent_state *st, int64_t now, const ch
 
 /* Sets TAG's count (adding the entitlement if new): closes its open report
  * and opens a new one from now. count 0 removes usage (no new report). */
-int rum_agent_state_set_usage(struct rum_agent_state *st, const char *tag, uint32_t count, int64_t now);
+int rum_agent_state_set_usage(struct rum_agent_state *st, const char *tag, uint32_t count,
+			      int64_t now);
 
 /* Parses "TAG=COUNT" into tag (size RUM_AGENT_STR) and count. */
 int rum_agent_parse_usage_arg(char *tag, uint32_t *count, const char *arg);

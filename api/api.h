@@ -39,8 +39,7 @@ void rum_api_reply_json(struct rum_http_exchange *x, int status, void *json);
 /* Answers an error code: the one place where RUM_E* codes become HTTP
  * statuses. Body {"status":"FAILED","message":msg}; RUM_EUNAVAIL becomes 503
  * with Retry-After and {"status":"OK_TRY_AGAIN"} for devices. */
-void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int rc,
-			 const char *msg);
+void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int rc, const char *msg);
 
 /* The route table, one route at a time: method ("*" for the device
  * endpoints, which answer methods themselves), path pattern, the token role

@@ -34,8 +34,8 @@ struct rum_api_route {
 	const char *method;
 	const char *pattern;
 	enum rum_api_lane lane;
-	enum rum_role role;  /* the token role the route needs (admin API) */
-	const char *action;  /* audit name, for a refused write */
+	enum rum_role role; /* the token role the route needs (admin API) */
+	const char *action; /* audit name, for a refused write */
 	/* RUM_API_DIRECT: answers the exchange; rest is the path below the pattern. */
 	void (*direct)(struct rum_api *api, struct rum_http_exchange *x,
 		       const struct rum_http_request *req, const char *rest);
@@ -57,9 +57,9 @@ struct rum_api_call {
 	char tenant[RUM_API_TENANT_MAX + 1];
 	char authorization[RUM_API_AUTH_MAX + 1];
 	bool has_authorization;
-	int64_t id;              /* the path's id, when the pattern has one */
-	struct rum_actor by;     /* who, once the access check passed */
-	const char *body;        /* the exchange's, valid until the answer */
+	int64_t id;          /* the path's id, when the pattern has one */
+	struct rum_actor by; /* who, once the access check passed */
+	const char *body;    /* the exchange's, valid until the answer */
 	size_t body_len;
 	/* What parse() kept for run(). */
 	struct rum_export_request export;

@@ -48,8 +48,7 @@ static void rum_cslu_add_ack(json_t *reply, const struct rum_push *p)
 {
 	char *b64 = rum_crypto_base64_new(p->ack, p->ack_len, NULL);
 
-	json_object_set_new(reply, "acknowledgements",
-			    json_pack("[{s:s}]", "smart_license", b64));
+	json_object_set_new(reply, "acknowledgements", json_pack("[{s:s}]", "smart_license", b64));
 	free(b64);
 }
 
@@ -79,8 +78,8 @@ static void rum_cslu_done(struct rum_push *p, void *arg)
 		break;
 	case RUM_MSG_POLL:
 		reply = json_pack("{s:s,s:s,s:I,s:s}", "status", p->ack ? "OK" : "OK_POLL",
-				  "poll_id", m->poll_id, "timestamp",
-				  (json_int_t)rum_cslu_now_ms(), "nonce", nonce);
+				  "poll_id", m->poll_id, "timestamp", (json_int_t)rum_cslu_now_ms(),
+				  "nonce", nonce);
 		if (p->ack)
 			rum_cslu_add_ack(reply, p);
 		break;

@@ -51,8 +51,10 @@ int rum_api_export_parse(struct rum_api_call *c, const struct rum_http_request *
 			json_t *d;
 
 			if (!json_is_array(v) || json_array_size(v) > RUM_API_DEVICES_MAX) {
-				rc = rum_err_set(RUM_EINVAL, "\"devices\" must be an array of at most "
-						 "%d device ids", RUM_API_DEVICES_MAX);
+				rc = rum_err_set(RUM_EINVAL,
+						 "\"devices\" must be an array of at most "
+						 "%d device ids",
+						 RUM_API_DEVICES_MAX);
 				break;
 			}
 			c->devices = calloc(json_array_size(v) + 1, sizeof(*c->devices));
@@ -60,7 +62,8 @@ int rum_api_export_parse(struct rum_api_call *c, const struct rum_http_request *
 				abort();
 			json_array_foreach(v, i, d) {
 				if (!json_is_integer(d) || json_integer_value(d) <= 0) {
-					rc = rum_err_set(RUM_EINVAL, "\"devices\" must hold positive "
+					rc = rum_err_set(RUM_EINVAL,
+							 "\"devices\" must hold positive "
 							 "device ids");
 					break;
 				}
@@ -69,7 +72,8 @@ int rum_api_export_parse(struct rum_api_call *c, const struct rum_http_request *
 			c->export.devices = json_array_size(v) ? c->devices : NULL;
 			c->export.ndevices = json_array_size(v);
 		} else {
-			rc = rum_err_set(RUM_EINVAL, "unknown field \"%s\" (all, since, devices)", key);
+			rc = rum_err_set(RUM_EINVAL, "unknown field \"%s\" (all, since, devices)",
+					 key);
 		}
 	}
 	json_decref(doc);
@@ -88,8 +92,8 @@ static void rum_api_encode(char *out, size_t size, const char *in)
 	for (; *in && o + 4 < size; in++) {
 		unsigned char ch = (unsigned char)*in;
 
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
 			out[o++] = (char)ch;
 		} else {
 			out[o++] = '%';
@@ -138,8 +142,8 @@ int rum_api_export_file_run(struct rum_api_call *c)
 
 	if (rc == 0) {
 		snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"", name);
-		rum_http_respond_file(c->x, 200, "application/gzip", fd, size, "Content-Disposition",
-				      disposition);
+		rum_http_respond_file(c->x, 200, "application/gzip", fd, size,
+				      "Content-Disposition", disposition);
 	}
 	return rc;
 }

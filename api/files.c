@@ -48,7 +48,8 @@ void rum_api_files(struct rum_api *api, struct rum_http_exchange *x,
 		return;
 	}
 	if (!get && !put) {
-		rum_api_reply_error(api, x, RUM_EMETHOD, "use PUT or POST to hand over a file, GET "
+		rum_api_reply_error(api, x, RUM_EMETHOD,
+				    "use PUT or POST to hand over a file, GET "
 				    "to fetch one");
 		return;
 	}

@@ -12,28 +12,26 @@
 struct rum_http_exchange; /* owned by the transport */
 
 struct rum_http_request {
-	const char *method;     /* "GET", "POST", ... */
-	const char *path;       /* as received, percent-encoded, without the query */
-	const char *body;       /* NUL-terminated copy of the body; len bytes */
+	const char *method; /* "GET", "POST", ... */
+	const char *path;   /* as received, percent-encoded, without the query */
+	const char *body;   /* NUL-terminated copy of the body; len bytes */
 	size_t body_len;
-	bool body_too_big;      /* over max_body_bytes: body is empty */
-	bool busy;              /* the server holds too many bodies: body is empty */
+	bool body_too_big;       /* over max_body_bytes: body is empty */
+	bool busy;               /* the server holds too many bodies: body is empty */
 	const char *client_addr; /* numeric address of the peer */
 	bool tls;
 };
 
 /* Answers the exchange. Steals body (malloc'd or NULL). header_name/value may
  * be NULL; they are copied. Thread-safe. */
-void rum_http_respond(struct rum_http_exchange *x, int status, const char *content_type,
-		      char *body, size_t body_len, const char *header_name,
-		      const char *header_value);
+void rum_http_respond(struct rum_http_exchange *x, int status, const char *content_type, char *body,
+		      size_t body_len, const char *header_name, const char *header_value);
 
 /* Answers the exchange with the content of an open regular file: steals fd
  * (closed by the transport), sends size bytes from its start. header_name/
  * value as for rum_http_respond. Thread-safe. */
 void rum_http_respond_file(struct rum_http_exchange *x, int status, const char *content_type,
-			   int fd, size_t size, const char *header_name,
-			   const char *header_value);
+			   int fd, size_t size, const char *header_name, const char *header_value);
 
 /* Request headers as a new JSON object text ("Authorization" and "Cookie"
  * left out), for captures. Caller frees. Only valid before responding. */

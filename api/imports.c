@@ -18,15 +18,17 @@ static int rum_api_import_file_name(struct rum_api_call *c, const char *name)
 	if (!name)
 		return 0;
 	if (n == 0 || n > RUM_API_FILE_NAME_MAX || name[0] == '.')
-		return rum_err_set(RUM_EINVAL, "X-File-Name must be a file name of 1 to %d "
-				   "characters", RUM_API_FILE_NAME_MAX);
+		return rum_err_set(RUM_EINVAL,
+				   "X-File-Name must be a file name of 1 to %d "
+				   "characters",
+				   RUM_API_FILE_NAME_MAX);
 	for (size_t i = 0; i < n; i++) {
 		char ch = name[i];
 
 		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
 			return rum_err_set(RUM_EINVAL, "X-File-Name may hold letters, digits, "
-					   "'.', '_' and '-' only");
+						       "'.', '_' and '-' only");
 	}
 	memcpy(c->file_name, name, n + 1);
 	return 0;

@@ -22,8 +22,7 @@ void rum_api_reply_json(struct rum_http_exchange *x, int status, void *json)
 	rum_http_respond(x, status, "application/json", text, strlen(text), NULL, NULL);
 }
 
-void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int rc,
-			 const char *msg)
+void rum_api_reply_error(struct rum_api *api, struct rum_http_exchange *x, int rc, const char *msg)
 {
 	json_t *json;
 	char *text;
@@ -141,7 +140,8 @@ static int rum_api_params(struct rum_api_call *c, const char *pattern, const cha
 			if (rum_api_percent_decode(c->tenant, sizeof(c->tenant), s, sn) != 0)
 				return rum_err_set(RUM_EINVAL, "tenant in path: %s", rum_err_msg());
 			if (!rum_text_tenant_name_ok(c->tenant))
-				return rum_err_set(RUM_EINVAL, "tenant in path is not a valid tenant "
+				return rum_err_set(RUM_EINVAL,
+						   "tenant in path is not a valid tenant "
 						   "name");
 		} else if (p[0] == '{') {
 			char text[24], what[32];
@@ -216,7 +216,8 @@ static void rum_api_call_work(void *arg, bool cancelled)
 	if (cancelled)
 		rc = rum_err_set(RUM_EUNAVAIL, "rumd is stopping");
 	else
-		rc = rum_access_check(c->api->dom, &access, c->route->role, c->route->action, &c->by);
+		rc = rum_access_check(c->api->dom, &access, c->route->role, c->route->action,
+				      &c->by);
 	if (rc == 0)
 		rc = c->route->run(c);
 	if (rc != 0)
@@ -331,7 +332,8 @@ int rum_api_percent_decode(char *out, size_t out_len, const char *in, size_t in_
 				else if (h >= 'A' && h <= 'F')
 					v |= h - 'A' + 10;
 				else
-					return rum_err_set(RUM_EINVAL, "bad percent escape in path");
+					return rum_err_set(RUM_EINVAL,
+							   "bad percent escape in path");
 			}
 			if (v == 0)
 				return rum_err_set(RUM_EINVAL, "encoded NUL in path");

@@ -73,7 +73,8 @@ static int rum_api_targets_field(struct rum_target_spec *s, const char *key, jso
 		return rc;
 	}
 	if (strcmp(key, "port") == 0) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 65535)
 			return rum_err_set(RUM_EINVAL, "\"port\" must be 1 to 65535");
 		s->port = (int)json_integer_value(v);
 		return 0;
@@ -84,10 +85,11 @@ static int rum_api_targets_field(struct rum_target_spec *s, const char *key, jso
 			s->interval_s = json_integer_value(v);
 			return 0;
 		}
-		if (json_is_string(v) && rum_strict_duration(&s->interval_s, json_string_value(v)) == 0)
+		if (json_is_string(v) &&
+		    rum_strict_duration(&s->interval_s, json_string_value(v)) == 0)
 			return 0;
 		return rum_err_set(RUM_EINVAL, "\"interval\" must be seconds or a duration such as "
-				   "\"24h\"");
+					       "\"24h\"");
 	}
 	return rum_err_set(RUM_EINVAL, "unknown field \"%s\"", key);
 }
@@ -119,7 +121,7 @@ int rum_api_target_add_parse(struct rum_api_call *c, const struct rum_http_reque
 		s->interval_s = 0;
 	if ((!s->known_host_key || !s->known_host_key[0]) && !s->trust_on_first_use)
 		return rum_err_set(RUM_EINVAL, "\"known_host_key\" or \"trust_on_first_use\": true "
-				   "is needed");
+					       "is needed");
 	s->tenant = c->tenant;
 	return rum_targets_spec_check(s);
 }
@@ -145,23 +147,26 @@ static void rum_api_targets_target(void *arg, const struct rum_target *t)
 			      "trust_on_first_use", t->trust_on_first_use, "interval_s",
 			      t->interval_s ? json_integer(t->interval_s) : json_null(),
 			      "path_prefix", t->path_prefix, "transfer", t->transfer, "rest_raw",
-			      t->rest_raw, "plain_http", t->rest_plain_http, "failures", t->failures,
-			      "failing_since", rum_api_targets_opt(t->failing_since), "created_at",
-			      t->created_at, "next_due", rum_api_targets_opt(t->next_due));
+			      t->rest_raw, "plain_http", t->rest_plain_http, "failures",
+			      t->failures, "failing_since", rum_api_targets_opt(t->failing_since),
+			      "created_at", t->created_at, "next_due",
+			      rum_api_targets_opt(t->next_due));
 
-	json_object_set_new(o, "device", t->device_id
-				   ? json_pack("{s:I,s:s,s:s}", "id", (json_int_t)t->device_id,
-					       "udi_pid", t->udi_pid, "udi_sn", t->udi_sn)
-				   : json_null());
-	json_object_set_new(o, "last_collection", t->last_job_id
-				   ? json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:o}", "id",
-					       (json_int_t)t->last_job_id, "state", t->last_state,
-					       "finished_at", t->last_finished, "reports_collected",
-					       (json_int_t)t->last_collected, "reports_new",
-					       (json_int_t)t->last_new, "acks_delivered",
-					       (json_int_t)t->last_acks,
-					       "error", rum_api_targets_opt(t->last_error))
-				   : json_null());
+	json_object_set_new(o, "device",
+			    t->device_id
+				    ? json_pack("{s:I,s:s,s:s}", "id", (json_int_t)t->device_id,
+						"udi_pid", t->udi_pid, "udi_sn", t->udi_sn)
+				    : json_null());
+	json_object_set_new(o, "last_collection",
+			    t->last_job_id
+				    ? json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:o}", "id",
+						(json_int_t)t->last_job_id, "state", t->last_state,
+						"finished_at", t->last_finished,
+						"reports_collected", (json_int_t)t->last_collected,
+						"reports_new", (json_int_t)t->last_new,
+						"acks_delivered", (json_int_t)t->last_acks, "error",
+						rum_api_targets_opt(t->last_error))
+				    : json_null());
 	json_array_append_new(out->list, o);
 }
 
@@ -170,25 +175,26 @@ static void rum_api_targets_job(void *arg, const struct rum_collection *j)
 	struct rum_api_targets_out *out = arg;
 
 	json_array_append_new(
-		out->jobs, json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:o,s:o,s:i,s:o,s:I,s:I,s:I,s:o}",
-			       "id", (json_int_t)j->id, "target_id", (json_int_t)j->target_id,
-			       "host", j->host, "protocol", j->protocol, "trigger", j->trigger,
-			       "state", j->state, "node", rum_api_targets_opt(j->node), "due_at",
-			       j->due_at, "started_at", rum_api_targets_opt(j->started_at),
-			       "finished_at", rum_api_targets_opt(j->finished_at), "attempts",
-			       j->attempts, "duration_ms",
-			       j->duration_ms < 0 ? json_null() : json_integer(j->duration_ms),
-			       "reports_collected", (json_int_t)j->collected, "reports_new",
-			       (json_int_t)j->new_reports, "acks_delivered", (json_int_t)j->acks,
-			       "error", rum_api_targets_opt(j->error)));
+		out->jobs,
+		json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:o,s:o,s:i,s:o,s:I,s:I,s:I,s:o}", "id",
+			  (json_int_t)j->id, "target_id", (json_int_t)j->target_id, "host", j->host,
+			  "protocol", j->protocol, "trigger", j->trigger, "state", j->state, "node",
+			  rum_api_targets_opt(j->node), "due_at", j->due_at, "started_at",
+			  rum_api_targets_opt(j->started_at), "finished_at",
+			  rum_api_targets_opt(j->finished_at), "attempts", j->attempts,
+			  "duration_ms",
+			  j->duration_ms < 0 ? json_null() : json_integer(j->duration_ms),
+			  "reports_collected", (json_int_t)j->collected, "reports_new",
+			  (json_int_t)j->new_reports, "acks_delivered", (json_int_t)j->acks,
+			  "error", rum_api_targets_opt(j->error)));
 }
 
 static void rum_api_targets_queued(void *arg, int64_t job_id, int64_t target_id)
 {
 	struct rum_api_targets_out *out = arg;
 
-	json_array_append_new(out->jobs, json_pack("{s:I,s:I}", "id", (json_int_t)job_id, "target_id",
-					     (json_int_t)target_id));
+	json_array_append_new(out->jobs, json_pack("{s:I,s:I}", "id", (json_int_t)job_id,
+						   "target_id", (json_int_t)target_id));
 }
 
 /* The secret in the parsed body is of no further use: overwrite it. */
@@ -212,7 +218,8 @@ int rum_api_target_add_run(struct rum_api_call *c)
 
 	rum_api_targets_wipe(c);
 	if (rc == 0)
-		rc = rum_targets_get_by(c->api->dom, &c->by, id, rum_api_targets_target, NULL, &out);
+		rc = rum_targets_get_by(c->api->dom, &c->by, id, rum_api_targets_target, NULL,
+					&out);
 	if (rc == 0)
 		rum_api_reply_json(c->x, 201, json_incref(json_array_get(out.list, 0)));
 	json_decref(out.list);
@@ -255,7 +262,8 @@ int rum_api_target_remove_run(struct rum_api_call *c)
 
 	if (rc == 0)
 		rum_api_reply_json(c->x, 200,
-				   json_pack("{s:s,s:I}", "status", "OK", "removed", (json_int_t)c->id));
+				   json_pack("{s:s,s:I}", "status", "OK", "removed",
+					     (json_int_t)c->id));
 	return rc;
 }
 
@@ -267,8 +275,9 @@ int rum_api_collect_run(struct rum_api_call *c)
 	int rc = rum_targets_collect_by(c->api->dom, &c->by, c->id, rum_api_targets_queued, &out);
 
 	if (rc == 0)
-		rum_api_reply_json(c->x, 202, json_pack("{s:s,s:O}", "status", "QUEUED",
-							"collections", out.jobs));
+		rum_api_reply_json(c->x, 202,
+				   json_pack("{s:s,s:O}", "status", "QUEUED", "collections",
+					     out.jobs));
 	json_decref(out.list);
 	json_decref(out.jobs);
 	return rc;

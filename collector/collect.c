@@ -220,8 +220,12 @@ static int rum_collect_file_url(struct rum_collect *c, char *url, size_t size,
 	int rc;
 
 	if (!c->env->public_url || !c->env->public_url[0])
-		return rum_collect_fail(c, rum_err_set(RUM_EINVAL, "transfer=http needs the "
-			"collector_public_url setting (how devices reach rumd)"), "file URL");
+		return rum_collect_fail(
+			c,
+			rum_err_set(RUM_EINVAL,
+				    "transfer=http needs the "
+				    "collector_public_url setting (how devices reach rumd)"),
+			"file URL");
 	rum_crypto_random(token, sizeof(token));
 	rum_text_hex(hex, token, sizeof(token));
 	rum_crypto_sha256(token_sha, hex, strlen(hex));
@@ -235,8 +239,8 @@ static int rum_collect_file_url(struct rum_collect *c, char *url, size_t size,
 
 static int rum_collect_nc_state(struct rum_collect *c, struct rum_netconf *nc)
 {
-	static const char get[] = "<get><filter type=\"subtree\"><licensing xmlns=\""
-				  RUM_LICENSE_NS "\"><state/></licensing></filter></get>";
+	static const char get[] = "<get><filter type=\"subtree\"><licensing xmlns=\"" RUM_LICENSE_NS
+				  "\"><state/></licensing></filter></get>";
 	struct rum_netconf_licensing lic = {0};
 	char *reply = NULL;
 	size_t len = 0;
@@ -280,7 +284,7 @@ static int rum_collect_nc_usage(struct rum_collect *c, struct rum_ssh *ssh, stru
 		rc = rum_collections_transfer_received(c->env->dom, token_sha, &file, &len);
 		if (rc == 0 && !file)
 			rc = rum_err_set(RUM_EIO, "the device reported success but never uploaded "
-					 "the usage file to its one-time URL");
+						  "the usage file to its one-time URL");
 	} else {
 		rc = rum_ssh_scp_get(ssh, path, c->env->max_reply, &file, &len, c->deadline);
 	}
@@ -337,13 +341,19 @@ static int rum_collect_nc_ack(struct rum_collect *c, struct rum_ssh *ssh, struct
 
 static int rum_collect_netconf(struct rum_collect *c)
 {
-	struct rum_ssh_options so = {
-		c->t->host, c->t->port, c->t->username,
-		strcmp(c->t->auth, "password") == 0 ? c->secret : NULL,
-		strcmp(c->t->auth, "key") == 0 ? c->secret : NULL,
-		strcmp(c->t->auth, "key") == 0 ? c->secret_len : 0,
-		c->t->known_host_key, c->t->trust_on_first_use, c->env->connect_timeout_ms,
-		c->env->auth_timeout_ms, c->env->rpc_timeout_ms, c->deadline, c->env->cancel};
+	struct rum_ssh_options so = {c->t->host,
+				     c->t->port,
+				     c->t->username,
+				     strcmp(c->t->auth, "password") == 0 ? c->secret : NULL,
+				     strcmp(c->t->auth, "key") == 0 ? c->secret : NULL,
+				     strcmp(c->t->auth, "key") == 0 ? c->secret_len : 0,
+				     c->t->known_host_key,
+				     c->t->trust_on_first_use,
+				     c->env->connect_timeout_ms,
+				     c->env->auth_timeout_ms,
+				     c->env->rpc_timeout_ms,
+				     c->deadline,
+				     c->env->cancel};
 	struct rum_netconf_options no = {c->env->max_reply, c->env->rpc_timeout_ms, c->deadline,
 					 false};
 	struct rum_ssh *ssh = NULL;
@@ -377,10 +387,17 @@ out:
 
 static int rum_collect_rest(struct rum_collect *c)
 {
-	struct rum_rest_client_options o = {
-		c->t->host, c->t->port, c->t->rest_plain_http, c->t->username, c->secret,
-		c->t->known_host_key, c->t->trust_on_first_use, c->env->connect_timeout_ms,
-		c->env->rpc_timeout_ms, c->env->max_reply, c->env->cancel};
+	struct rum_rest_client_options o = {c->t->host,
+					    c->t->port,
+					    c->t->rest_plain_http,
+					    c->t->username,
+					    c->secret,
+					    c->t->known_host_key,
+					    c->t->trust_on_first_use,
+					    c->env->connect_timeout_ms,
+					    c->env->rpc_timeout_ms,
+					    c->env->max_reply,
+					    c->env->cancel};
 	struct rum_rest_client *rc_client = NULL;
 	struct rum_message *msg = NULL;
 	struct rum_message_limits lim = {0};
@@ -430,7 +447,8 @@ static int rum_collect_rest(struct rum_collect *c)
 		goto out;
 	}
 	if (ack.content) {
-		rc = rum_rest_client_import(rc_client, ack.content, ack.len, c->t->rest_raw, &reply);
+		rc = rum_rest_client_import(rc_client, ack.content, ack.len, c->t->rest_raw,
+					    &reply);
 		if (rc != 0)
 			rum_collect_fail(c, rc, "import");
 		else if ((rc = rum_acks_delivered(c->env->dom, ack.id, c->t->host,
@@ -452,8 +470,8 @@ void rum_collect_run(const struct rum_collect_env *env, int64_t job_id,
 		     const struct rum_collect_target *t, struct rum_collect_outcome *out)
 {
 	int64_t start = rum_ssh_now_ms();
-	struct rum_collect c = {env, &t->row, job_id, start + env->timeout_ms, out, NULL, 0,
-				"", ""};
+	struct rum_collect c = {env, &t->row, job_id, start + env->timeout_ms, out, NULL,
+				0,   "",      ""};
 	int rc;
 
 	memset(out, 0, sizeof(*out));

@@ -19,12 +19,12 @@
 
 struct rum_collect_env {
 	struct rum_domain *dom;
-	uint8_t key[RUM_SECRET_KEY_LEN];  /* unseals target credentials */
+	uint8_t key[RUM_SECRET_KEY_LEN]; /* unseals target credentials */
 	const char *node;
 	int connect_timeout_ms, auth_timeout_ms, rpc_timeout_ms, timeout_ms;
 	size_t max_reply;
 	struct rum_push_settings push;
-	const char *public_url;           /* base URL for transfer=http ("" = unavailable) */
+	const char *public_url; /* base URL for transfer=http ("" = unavailable) */
 	int file_url_ttl_s;
 	/* Set to non-zero (by the scheduler, when rumd stops) to end the
 	 * collections in flight within a fraction of a second; may be NULL. */
@@ -34,7 +34,7 @@ struct rum_collect_env {
 /* A claimed target, owned (targets handed to callbacks live only during
  * the call). */
 struct rum_collect_target {
-	struct rum_target row;            /* strings and secret point into owned copies */
+	struct rum_target row; /* strings and secret point into owned copies */
 	char *strings[12];
 };
 
@@ -43,11 +43,11 @@ void rum_collect_target_dispose(struct rum_collect_target *t);
 
 struct rum_collect_outcome {
 	bool ok;
-	int collected;        /* reports the device handed over */
-	int new_reports;      /* of which rumd had not stored before */
-	int acks;             /* ACKs the device confirmed installing */
+	int collected;   /* reports the device handed over */
+	int new_reports; /* of which rumd had not stored before */
+	int acks;        /* ACKs the device confirmed installing */
 	int64_t duration_ms;
-	char error[2048];     /* "" on success */
+	char error[2048]; /* "" on success */
 };
 
 /* Collects from t for job job_id. Never fails as a function: the outcome

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/netconf_framing.h"
 #include "lib/err.h"
+#include "lib/netconf_framing.h"
 #include "lib/text.h"
 
 #define DEFAULT_MAX_REPLY (64u * 1024 * 1024)
@@ -102,18 +102,21 @@ static int read_msg(struct rum_netconf *nc, char **msg, size_t *len, int64_t dea
 	while ((rc = feed(nc, what)) == 0) {
 		n = rum_ssh_read(nc->ssh, nc->in, sizeof(nc->in), deadline);
 		if (n == RUM_ETIMEDOUT)
-			return fail(nc, rum_err_set(RUM_ETIMEDOUT, "%s: no complete answer in time "
+			return fail(nc, rum_err_set(RUM_ETIMEDOUT,
+						    "%s: no complete answer in time "
 						    "(%zu bytes received; %s)",
 						    what, nc->msg_bytes, rum_err_msg()));
 		if (n < 0)
 			return fail(nc, rum_err_set((int)n, "%s: %s", what, rum_err_msg()));
 		if (n == 0 && nc->msg_bytes == 0)
-			return fail(nc, rum_err_set(RUM_EIO, "%s: device closed the session", what));
+			return fail(nc,
+				    rum_err_set(RUM_EIO, "%s: device closed the session", what));
 		if (n == 0)
 			return fail(nc, rum_err_set(RUM_EIO,
 						    "%s: device closed the session after %zu bytes "
 						    "of a message: \"%s\"",
-						    what, nc->msg_bytes, quote(q, nc->head, nc->head_len)));
+						    what, nc->msg_bytes,
+						    quote(q, nc->head, nc->head_len)));
 		nc->in_off = 0;
 		nc->in_len = (size_t)n;
 	}
@@ -148,7 +151,8 @@ static int send_hello(struct rum_netconf *nc, int64_t deadline)
 			 "<hello xmlns=\"" RUM_NETCONF_NS "\"><capabilities>"
 			 "<capability>" RUM_NETCONF_BASE10 "</capability>%s"
 			 "</capabilities></hello>",
-			 nc->o.base10_only ? "" : "<capability>" RUM_NETCONF_BASE11 "</capability>");
+			 nc->o.base10_only ? ""
+					   : "<capability>" RUM_NETCONF_BASE11 "</capability>");
 
 	return send_msg(nc, hello, (size_t)n, deadline, "netconf hello");
 }
@@ -173,10 +177,11 @@ static int read_hello(struct rum_netconf *nc, int64_t deadline)
 	else if (nc->peer.base10)
 		nc->mode = RUM_NETCONF_FRAMING_EOM;
 	else
-		rc = fail(nc, rum_err_set(RUM_EINVAL,
-					  "netconf hello: no common base (device offers %s, we offer %s)",
-					  nc->peer.base11 ? "only base:1.1" : "neither base",
-					  nc->o.base10_only ? "only base:1.0" : "base:1.0 and 1.1"));
+		rc = fail(nc,
+			  rum_err_set(RUM_EINVAL,
+				      "netconf hello: no common base (device offers %s, we offer %s)",
+				      nc->peer.base11 ? "only base:1.1" : "neither base",
+				      nc->o.base10_only ? "only base:1.0" : "base:1.0 and 1.1"));
 	if (rc == 0)
 		rc = rum_netconf_framing_set_mode(&nc->dec, nc->mode);
 out:
@@ -249,15 +254,16 @@ static int check_reply(struct rum_netconf *nc, const char *msg, size_t len,
 	int rc = rum_netconf_xml_reply(r, msg, len);
 
 	if (rc < 0)
-		return fail(nc, rum_err_set(rc, "netconf rpc: %s; device sent: \"%s\"", rum_err_msg(),
-					    quote(q, msg, len)));
+		return fail(nc, rum_err_set(rc, "netconf rpc: %s; device sent: \"%s\"",
+					    rum_err_msg(), quote(q, msg, len)));
 	snprintf(want, sizeof(want), "%llu", nc->last_id);
 	if (r->message_id && strcmp(r->message_id, want) != 0) {
-		rc = fail(nc, rum_err_set(RUM_EINVAL,
-					  "netconf rpc: reply to message-id \"%.40s\", expected \"%s\"; "
-					  "device sent: \"%s\"",
-					  quote(qid, r->message_id, strlen(r->message_id)), want,
-					  quote(q, msg, len)));
+		rc = fail(nc,
+			  rum_err_set(RUM_EINVAL,
+				      "netconf rpc: reply to message-id \"%.40s\", expected \"%s\"; "
+				      "device sent: \"%s\"",
+				      quote(qid, r->message_id, strlen(r->message_id)), want,
+				      quote(q, msg, len)));
 		rum_netconf_reply_dispose(r);
 		memset(r, 0, sizeof(*r));
 	}

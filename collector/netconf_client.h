@@ -17,10 +17,10 @@
 struct rum_netconf;
 
 struct rum_netconf_options {
-	size_t max_reply;          /* one message at most, bytes; 0 = 64 MiB */
-	int rpc_timeout_ms;        /* hello exchange and each RPC, at most; <= 0: 60 s */
-	int64_t deadline_ms;       /* whole session (rum_ssh_now_ms() clock); 0 = none */
-	bool base10_only;          /* do not offer base:1.1 */
+	size_t max_reply;    /* one message at most, bytes; 0 = 64 MiB */
+	int rpc_timeout_ms;  /* hello exchange and each RPC, at most; <= 0: 60 s */
+	int64_t deadline_ms; /* whole session (rum_ssh_now_ms() clock); 0 = none */
+	bool base10_only;    /* do not offer base:1.1 */
 };
 
 /* Opens the netconf subsystem on ssh, sends our hello, reads the device's,

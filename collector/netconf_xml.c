@@ -30,7 +30,8 @@ static bool nx_ns_is(const struct rum_xml_node *n, const char *ns)
  * (a device that prefixes only the root, <nc:hello xmlns:nc=...>). */
 static bool nx_is_nc(const struct rum_xml_node *n, const char *name)
 {
-	return strcmp(rum_xml_name(n), name) == 0 && (!rum_xml_ns(n) || nx_ns_is(n, RUM_NETCONF_NS));
+	return strcmp(rum_xml_name(n), name) == 0 &&
+	       (!rum_xml_ns(n) || nx_ns_is(n, RUM_NETCONF_NS));
 }
 
 /* A cisco-smart-license element: in its namespace, in none, or in the base
@@ -80,7 +81,8 @@ static int nx_open(struct rum_xml_doc **doc, const struct rum_xml_node **root, c
 	*root = rum_xml_root(*doc);
 	if (strcmp(rum_xml_name(*root), root_name) != 0 || !nx_ns_is(*root, RUM_NETCONF_NS)) {
 		rc = rum_err_set(RUM_EINVAL, "%s: the root is <%.64s> in namespace %.128s", what,
-				 rum_xml_name(*root), rum_xml_ns(*root) ? rum_xml_ns(*root) : "(none)");
+				 rum_xml_name(*root),
+				 rum_xml_ns(*root) ? rum_xml_ns(*root) : "(none)");
 		rum_xml_free(*doc);
 		*doc = NULL;
 	}
@@ -134,8 +136,8 @@ static void nx_capability(struct rum_netconf_hello *out, const struct rum_xml_no
 		t[--len] = '\0';
 	out->base10 |= strcmp(t + a, RUM_NETCONF_BASE10) == 0;
 	out->base11 |= strcmp(t + a, RUM_NETCONF_BASE11) == 0;
-	out->licensing |=
-		strncmp(t + a, RUM_LICENSE_NS, n) == 0 && (t[a + n] == '\0' || t[a + n] == '?');
+	out->licensing |= strncmp(t + a, RUM_LICENSE_NS, n) == 0 &&
+			  (t[a + n] == '\0' || t[a + n] == '?');
 	free(t);
 }
 
@@ -148,8 +150,8 @@ static int nx_session_id(int64_t *out, const struct rum_xml_node *n)
 	if (rc < 0)
 		return rc;
 	if (rum_strict_uint_n(out, t, strlen(t)) < 0 || *out < 1 || *out > 4294967295LL)
-		rc = rum_err_set(RUM_EINVAL, "netconf hello: session-id is not 1..4294967295: %.40s",
-				 t);
+		rc = rum_err_set(RUM_EINVAL,
+				 "netconf hello: session-id is not 1..4294967295: %.40s", t);
 	free(t);
 	return rc;
 }
@@ -311,7 +313,8 @@ static int nx_reply_read(struct rum_netconf_reply *out, const struct rum_xml_nod
 
 	out->message_id = rum_xml_attr(root, "message-id");
 	if (out->message_id && strlen(out->message_id) > RUM_NETCONF_XML_MAX_TEXT)
-		return rum_err_set(RUM_ETOOBIG, "netconf rpc-reply: message-id longer than %d bytes",
+		return rum_err_set(RUM_ETOOBIG,
+				   "netconf rpc-reply: message-id longer than %d bytes",
 				   RUM_NETCONF_XML_MAX_TEXT);
 	if (n_errors) {
 		out->kind = RUM_NETCONF_REPLY_ERROR;
@@ -395,7 +398,8 @@ static int nx_lic_trust(struct rum_netconf_licensing *out, const struct rum_xml_
 			continue;
 		if ((rc = nx_leaf_of(&inst, c, "is-installed", nx_is_lic)) < 0)
 			return rc;
-		out->trust_installed = inst && (strcmp(inst, "true") == 0 || strcmp(inst, "1") == 0);
+		out->trust_installed = inst &&
+				       (strcmp(inst, "true") == 0 || strcmp(inst, "1") == 0);
 		free(inst);
 		if (out->trust_installed)
 			return nx_leaf_of(&out->trust_time, c, "time-installed", nx_is_lic);
@@ -408,8 +412,9 @@ static int nx_lic_ack(struct rum_netconf_licensing *out, const struct rum_xml_no
 	const struct rum_xml_node *a = nx_child(si, "rum-ack", nx_is_lic);
 	int rc = nx_leaf_of(&out->last_ack_time, a, "last-received-time", nx_is_lic);
 
-	return rc < 0 ? rc : nx_leaf_of(&out->next_report_deadline, a, "next-report-deadline",
-					nx_is_lic);
+	return rc < 0 ? rc
+		      : nx_leaf_of(&out->next_report_deadline, a, "next-report-deadline",
+				   nx_is_lic);
 }
 
 /* count is a uint32 in the model; anything else is kept as unknown (-1). */
@@ -424,8 +429,8 @@ static int nx_usage_entry(struct rum_netconf_usage *u, const struct rum_xml_node
 	    (rc = nx_leaf_of(&u->enforcement_mode, n, "enforcement-mode", nx_is_lic)) < 0 ||
 	    (rc = nx_leaf_of(&count, n, "count", nx_is_lic)) < 0)
 		return rc;
-	if (count && (rum_strict_uint_n(&u->count, count, strlen(count)) < 0 ||
-		      u->count > 4294967295LL))
+	if (count &&
+	    (rum_strict_uint_n(&u->count, count, strlen(count)) < 0 || u->count > 4294967295LL))
 		u->count = -1;
 	free(count);
 	return 0;
@@ -448,8 +453,10 @@ static int nx_lic_usage(struct rum_netconf_licensing *out, const struct rum_xml_
 	int rc;
 
 	if (n > RUM_NETCONF_XML_MAX_USAGE)
-		return rum_err_set(RUM_ETOOBIG, "netconf licensing state: %zu usage entries, "
-						"more than %d", n, RUM_NETCONF_XML_MAX_USAGE);
+		return rum_err_set(RUM_ETOOBIG,
+				   "netconf licensing state: %zu usage entries, "
+				   "more than %d",
+				   n, RUM_NETCONF_XML_MAX_USAGE);
 	out->usage = n ? calloc(n, sizeof(*out->usage)) : NULL;
 	if (n && !out->usage)
 		abort();
@@ -477,8 +484,8 @@ static json_t *nx_usage_json(const struct rum_netconf_licensing *l)
 
 	for (size_t i = 0; a && i < l->n_usage; i++) {
 		const struct rum_netconf_usage *u = &l->usage[i];
-		json_t *e = json_pack("{s:s,s:s?,s:o,s:s?}", "tag", u->tag, "name", u->name, "count",
-				      u->count < 0 ? json_null() : json_integer(u->count),
+		json_t *e = json_pack("{s:s,s:s?,s:o,s:s?}", "tag", u->tag, "name", u->name,
+				      "count", u->count < 0 ? json_null() : json_integer(u->count),
 				      "enforcement_mode", u->enforcement_mode);
 
 		if (!e || json_array_append_new(a, e) < 0) {
@@ -538,14 +545,17 @@ static int nx_lic_state(const struct rum_xml_node **state, const struct rum_xml_
 	if (n_errors) {
 		char *e = nx_errors(root, n_errors);
 
-		rc = rum_err_set(RUM_EINVAL, "netconf get licensing: the device answered "
-					     "rpc-error: %s", e);
+		rc = rum_err_set(RUM_EINVAL,
+				 "netconf get licensing: the device answered "
+				 "rpc-error: %s",
+				 e);
 		free(e);
 		return rc;
 	}
 	data = nx_child(root, "data", nx_is_nc);
 	if (!data)
-		return rum_err_set(RUM_EINVAL, "netconf get licensing: the rpc-reply has no <data>");
+		return rum_err_set(RUM_EINVAL,
+				   "netconf get licensing: the rpc-reply has no <data>");
 	lic = nx_child(data, "licensing", nx_is_lic);
 	*state = nx_child(lic, "state", nx_is_lic);
 	if (!*state)
@@ -612,8 +622,10 @@ int rum_netconf_xml_escape(char **out, size_t *len, const char *text, size_t max
 
 	for (const unsigned char *s = (const unsigned char *)text; *s; s++) {
 		if (*s < 0x20 && *s != '\t' && *s != '\n' && *s != '\r')
-			return rum_err_set(RUM_EINVAL, "control character 0x%02x cannot be "
-						       "written in XML", *s);
+			return rum_err_set(RUM_EINVAL,
+					   "control character 0x%02x cannot be "
+					   "written in XML",
+					   *s);
 		add += nx_entity(*s) ? strlen(nx_entity(*s)) : 1;
 	}
 	if (have > max || add > max - have)

@@ -22,13 +22,13 @@
 #define RUM_NETCONF_BASE11 "urn:ietf:params:netconf:base:1.1"
 #define RUM_NETCONF_NS "urn:ietf:params:xml:ns:netconf:base:1.0"
 #define RUM_LICENSE_NS "http://cisco.com/ns/yang/cisco-smart-license"
-#define RUM_NETCONF_XML_MAX_TEXT 4096       /* one kept leaf value, bytes */
-#define RUM_NETCONF_XML_MAX_USAGE 10000     /* usage entries kept in a snapshot */
+#define RUM_NETCONF_XML_MAX_TEXT 4096   /* one kept leaf value, bytes */
+#define RUM_NETCONF_XML_MAX_USAGE 10000 /* usage entries kept in a snapshot */
 
 struct rum_netconf_hello {
-	bool base10, base11;       /* capabilities advertised */
-	bool licensing;            /* the cisco-smart-license module is advertised */
-	int64_t session_id;        /* 0 when absent (a device's hello must have one) */
+	bool base10, base11; /* capabilities advertised */
+	bool licensing;      /* the cisco-smart-license module is advertised */
+	int64_t session_id;  /* 0 when absent (a device's hello must have one) */
 };
 
 /* Parses a device's <hello>. Errors: RUM_EINVAL (not XML, not a hello in the
@@ -37,21 +37,21 @@ struct rum_netconf_hello {
 int rum_netconf_xml_hello(struct rum_netconf_hello *out, const char *buf, size_t len);
 
 enum rum_netconf_reply_kind {
-	RUM_NETCONF_REPLY_OK = 0,   /* <ok/> */
-	RUM_NETCONF_REPLY_DATA,     /* <data> (a <get> answer) */
-	RUM_NETCONF_REPLY_OUTPUT,   /* RPC output leaves, such as <return-code> */
-	RUM_NETCONF_REPLY_ERROR     /* one or more <rpc-error> */
+	RUM_NETCONF_REPLY_OK = 0, /* <ok/> */
+	RUM_NETCONF_REPLY_DATA,   /* <data> (a <get> answer) */
+	RUM_NETCONF_REPLY_OUTPUT, /* RPC output leaves, such as <return-code> */
+	RUM_NETCONF_REPLY_ERROR   /* one or more <rpc-error> */
 };
 
 struct rum_netconf_reply {
 	enum rum_netconf_reply_kind kind;
-	char *message_id;          /* NULL when the device left it out */
-	char *error;               /* REPLY_ERROR: "tag: message" of the first error(s), never NULL then;
-				      "tag (type error)" without a message; "; "-joined, cut at
-				      RUM_NETCONF_XML_MAX_TEXT. rpc-errors of severity warning
-				      do not make a reply an error. */
-	char *return_code;         /* an output <return-code>, or NULL */
-	char *confirmation;        /* output <confirmation-codes> text, or NULL */
+	char *message_id;   /* NULL when the device left it out */
+	char *error;        /* REPLY_ERROR: "tag: message" of the first error(s), never NULL then;
+			       "tag (type error)" without a message; "; "-joined, cut at
+			       RUM_NETCONF_XML_MAX_TEXT. rpc-errors of severity warning
+			       do not make a reply an error. */
+	char *return_code;  /* an output <return-code>, or NULL */
+	char *confirmation; /* output <confirmation-codes> text, or NULL */
 };
 
 /* Parses an <rpc-reply>. On error *out holds nothing to dispose.
@@ -63,24 +63,24 @@ void rum_netconf_reply_dispose(struct rum_netconf_reply *r);
 /* The device's licensing state, from the reply to a <get> of
  * licensing/state: what rumd keeps as the device's latest snapshot. */
 struct rum_netconf_usage {
-	char *tag;                 /* entitlement-tag */
-	char *name;                /* short-name, may be NULL */
-	int64_t count;             /* -1 when absent or not a number in 0..4294967295 */
-	char *enforcement_mode;    /* may be NULL */
+	char *tag;              /* entitlement-tag */
+	char *name;             /* short-name, may be NULL */
+	int64_t count;          /* -1 when absent or not a number in 0..4294967295 */
+	char *enforcement_mode; /* may be NULL */
 };
 
 struct rum_netconf_licensing {
-	char *pid, *sn;            /* state-info/udi; NULL when absent */
-	char *version;             /* licensing/state/version (agent version), may be NULL */
+	char *pid, *sn; /* state-info/udi; NULL when absent */
+	char *version;  /* licensing/state/version (agent version), may be NULL */
 	char *policy_name, *policy_type;
-	bool trust_installed;      /* an entry of the trust-code list (one per HA member) has one */
-	char *trust_time;          /* that entry's time-installed, may be NULL */
-	char *last_ack_time;       /* rum-ack/last-received-time, may be NULL */
-	char *next_report_deadline;/* rum-ack/next-report-deadline, may be NULL */
+	bool trust_installed; /* an entry of the trust-code list (one per HA member) has one */
+	char *trust_time;     /* that entry's time-installed, may be NULL */
+	char *last_ack_time;  /* rum-ack/last-received-time, may be NULL */
+	char *next_report_deadline;      /* rum-ack/next-report-deadline, may be NULL */
 	struct rum_netconf_usage *usage; /* entries without an entitlement-tag are skipped */
 	size_t n_usage;
-	size_t n_closed_reports;   /* entries in rum-reports-closed-keys */
-	char *json;                /* the fields above as one JSON object text (malloc'd) */
+	size_t n_closed_reports; /* entries in rum-reports-closed-keys */
+	char *json;              /* the fields above as one JSON object text (malloc'd) */
 };
 
 /* Parses the rpc-reply of a <get> with the licensing/state filter. JSON

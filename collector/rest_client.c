@@ -71,7 +71,8 @@ static bool rc_pin_valid(const char *pin)
 /* A host name or an IPv4/IPv6 literal: nothing that could bend the URL. */
 static bool rc_host_valid(const char *h)
 {
-	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:";
+	static const char ok[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:";
 	size_t n = strlen(h);
 
 	return n > 0 && n <= 253 && strspn(h, ok) == n;
@@ -98,7 +99,8 @@ static int rc_check_options(const struct rum_rest_client_options *o)
 	if (!o->password)
 		return rum_err_set(RUM_EINVAL, "device REST: no password");
 	if (o->pin && o->pin[0] && !rc_pin_valid(o->pin))
-		return rum_err_set(RUM_EINVAL, "device REST: pin must be sha256//BASE64 (of 32 bytes)");
+		return rum_err_set(RUM_EINVAL,
+				   "device REST: pin must be sha256//BASE64 (of 32 bytes)");
 	if (o->connect_timeout_ms < 0 || o->timeout_ms < 0)
 		return rum_err_set(RUM_EINVAL, "device REST: timeouts must not be negative");
 	return 0;
@@ -261,11 +263,13 @@ static int rc_curl_error(struct rum_rest_client *c, CURLcode cc, const struct rc
 	case CURLE_COULDNT_CONNECT:
 		return rum_err_set(RUM_EUNAVAIL, "device REST %s: cannot connect: %s", url, why);
 	case CURLE_OPERATION_TIMEDOUT:
-		return rum_err_set(RUM_ETIMEDOUT, "device REST %s: no answer in time: %s", url, why);
+		return rum_err_set(RUM_ETIMEDOUT, "device REST %s: no answer in time: %s", url,
+				   why);
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-		return rum_err_set(RUM_ECONFLICT, "device REST %s: the device's certificate does not "
-						  "match the pinned key (it presents %s)", url,
-				   c->seen_pin ? c->seen_pin : "a key that could not be read");
+		return rum_err_set(RUM_ECONFLICT,
+				   "device REST %s: the device's certificate does not "
+				   "match the pinned key (it presents %s)",
+				   url, c->seen_pin ? c->seen_pin : "a key that could not be read");
 	case CURLE_ABORTED_BY_CALLBACK:
 		return rum_err_set(RUM_EUNAVAIL, "device REST %s: rumd is stopping", url);
 	case CURLE_FILESIZE_EXCEEDED:
@@ -273,11 +277,11 @@ static int rc_curl_error(struct rum_rest_client *c, CURLcode cc, const struct rc
 				   c->max_reply);
 	case CURLE_WRITE_ERROR:
 		if (b && b->over)
-			return rum_err_set(RUM_ETOOBIG, "device REST %s: reply larger than %zu bytes",
-					   url, c->max_reply);
+			return rum_err_set(RUM_ETOOBIG,
+					   "device REST %s: reply larger than %zu bytes", url,
+					   c->max_reply);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	return rum_err_set(RUM_EIO, "device REST %s: %s", url, why);
 }
@@ -290,8 +294,8 @@ static int rc_status(long status, const struct rc_body *b, const char *url)
 		return 0;
 	rum_text_quote(quote, sizeof(quote), b->data, b->len, RC_QUOTE);
 	if (status == 401 || status == 403)
-		return rum_err_set(RUM_EAUTH, "device REST %s: credentials refused (HTTP %ld): %s", url,
-				   status, quote);
+		return rum_err_set(RUM_EAUTH, "device REST %s: credentials refused (HTTP %ld): %s",
+				   url, status, quote);
 	return rum_err_set(RUM_EIO, "device REST %s: HTTP %ld: %s", url, status, quote);
 }
 
@@ -308,15 +312,16 @@ static int rc_untrusted(struct rum_rest_client *c)
 	rc_note_pin(c);
 	if (cc != CURLE_OK)
 		return rc_curl_error(c, cc, NULL, c->base);
-	return rum_err_set(RUM_EFORBIDDEN, "device REST %s: the device's certificate is not "
-					   "trusted: no pin is stored and trust on first use is off "
-					   "(it presents %s)", c->base,
-			   c->seen_pin ? c->seen_pin : "a key that could not be read");
+	return rum_err_set(RUM_EFORBIDDEN,
+			   "device REST %s: the device's certificate is not "
+			   "trusted: no pin is stored and trust on first use is off "
+			   "(it presents %s)",
+			   c->base, c->seen_pin ? c->seen_pin : "a key that could not be read");
 }
 
 struct rc_req {
-	const char *path;         /* under /smartlic-service */
-	const char *body;         /* NULL: GET, else POST of len bytes */
+	const char *path; /* under /smartlic-service */
+	const char *body; /* NULL: GET, else POST of len bytes */
 	size_t len;
 	const char *content_type; /* of the body */
 };
@@ -335,8 +340,8 @@ static struct curl_slist *rc_headers(const struct rc_req *r)
 	return h;
 }
 
-static void rc_request_options(struct rum_rest_client *c, const struct rc_req *r,
-			       struct rc_body *b, struct curl_slist *headers)
+static void rc_request_options(struct rum_rest_client *c, const struct rc_req *r, struct rc_body *b,
+			       struct curl_slist *headers)
 {
 	CURL *h = c->curl;
 

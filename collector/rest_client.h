@@ -18,17 +18,17 @@
 
 struct rum_rest_client_options {
 	const char *host;
-	int port;                  /* 1..65535 (443 usual) */
-	bool plain_http;           /* http:// instead of https:// (labs only) */
+	int port;                        /* 1..65535 (443 usual) */
+	bool plain_http;                 /* http:// instead of https:// (labs only) */
 	const char *username, *password; /* username: no ':' (Basic auth) */
-	const char *pin;           /* "sha256//BASE64" of the device's public key, NULL/"" = none;
-				      several may be joined by ';' */
+	const char *pin; /* "sha256//BASE64" of the device's public key, NULL/"" = none;
+			    several may be joined by ';' */
 	bool trust_on_first_use;
-	int connect_timeout_ms;    /* TCP and TLS handshake; 0 = 10 s */
-	int timeout_ms;            /* each request, at most; 0 = 60 s */
-	size_t max_reply;          /* bytes of one reply body; 0 = 64 MiB */
-	const volatile int *cancel;/* when set and non-zero, a request in flight ends at once
-				      with RUM_EUNAVAIL ("rumd is stopping"); may be NULL */
+	int connect_timeout_ms;     /* TCP and TLS handshake; 0 = 10 s */
+	int timeout_ms;             /* each request, at most; 0 = 60 s */
+	size_t max_reply;           /* bytes of one reply body; 0 = 64 MiB */
+	const volatile int *cancel; /* when set and non-zero, a request in flight ends at once
+				       with RUM_EUNAVAIL ("rumd is stopping"); may be NULL */
 };
 
 struct rum_rest_client;

@@ -21,10 +21,10 @@ struct rum_scheduler_item {
 struct rum_scheduler {
 	struct rum_scheduler_options o;
 	pthread_mutex_t lock;
-	pthread_cond_t work;       /* workers wait for items */
-	pthread_cond_t wake;       /* the dispatcher waits for a free session or stop */
+	pthread_cond_t work; /* workers wait for items */
+	pthread_cond_t wake; /* the dispatcher waits for a free session or stop */
 	struct rum_scheduler_item *head, **tail;
-	int busy;                  /* claimed and not yet finished */
+	int busy; /* claimed and not yet finished */
 	uint64_t done;
 	bool stopping;
 	pthread_t dispatcher;
@@ -82,7 +82,8 @@ static void *rum_scheduler_dispatch(void *arg)
 		rc = rum_collections_claim(s->o.env->dom, s->o.env->node, limit, s->lease_s,
 					   s->o.only, s->o.n_only, rum_scheduler_claimed, s);
 		if (rc != 0 && !db_down)
-			rum_log_warn("collector: looking for due collections failed: %s", rum_err_msg());
+			rum_log_warn("collector: looking for due collections failed: %s",
+				     rum_err_msg());
 		db_down = rc != 0;
 		pthread_mutex_lock(&s->lock);
 		/* Everything due taken and sessions left: nothing more is due now. */
@@ -101,21 +102,24 @@ static bool rum_scheduler_released(struct rum_scheduler *s, struct rum_scheduler
 	if (out->ok || !s->o.env->cancel || !__atomic_load_n(s->o.env->cancel, __ATOMIC_SEQ_CST))
 		return false;
 	if (rum_collections_release(s->o.env->dom, it->job_id, s->o.env->node) != 0)
-		rum_log_warn("collector: job=%" PRId64 ": not handed back (%s); its lease will pass",
+		rum_log_warn("collector: job=%" PRId64
+			     ": not handed back (%s); its lease will pass",
 			     it->job_id, rum_err_msg());
 	else
-		rum_log_info("collector: job=%" PRId64 " target=%" PRId64 ": cut short by the stop, "
-			     "queued again", it->job_id, it->target.row.id);
+		rum_log_info("collector: job=%" PRId64 " target=%" PRId64
+			     ": cut short by the stop, "
+			     "queued again",
+			     it->job_id, it->target.row.id);
 	return true;
 }
 
 static void rum_scheduler_finish(struct rum_scheduler *s, struct rum_scheduler_item *it,
 				 const struct rum_collect_outcome *out)
 {
-	struct rum_collection_result r = {it->job_id, s->o.env->node, out->ok,
-					 (int)out->duration_ms, out->collected, out->new_reports,
-					 out->acks, out->ok ? NULL : out->error, s->o.retry_base_s,
-					 s->o.retry_max_s, s->o.alert_after_s};
+	struct rum_collection_result r = {
+		it->job_id,        s->o.env->node,   out->ok,           (int)out->duration_ms,
+		out->collected,    out->new_reports, out->acks,         out->ok ? NULL : out->error,
+		s->o.retry_base_s, s->o.retry_max_s, s->o.alert_after_s};
 	bool applied = false;
 	int rc = 0;
 
@@ -132,22 +136,25 @@ static void rum_scheduler_finish(struct rum_scheduler *s, struct rum_scheduler_i
 		nanosleep(&pause, NULL);
 	}
 	if (rc != 0)
-		rum_log_warn("collector: job=%" PRId64 " target=%" PRId64 ": outcome not recorded: %s",
+		rum_log_warn("collector: job=%" PRId64 " target=%" PRId64
+			     ": outcome not recorded: %s",
 			     it->job_id, it->target.row.id, rum_err_msg());
 	else if (!applied)
-		rum_log_warn("collector: job=%" PRId64 " target=%" PRId64 ": lease passed before the "
-			     "collection ended; its outcome was not recorded", it->job_id,
-			     it->target.row.id);
+		rum_log_warn("collector: job=%" PRId64 " target=%" PRId64
+			     ": lease passed before the "
+			     "collection ended; its outcome was not recorded",
+			     it->job_id, it->target.row.id);
 	if (out->ok)
 		rum_log_info("collector: job=%" PRId64 " target=%" PRId64 " tenant=%s host=%s: "
-			     "%d reports (%d new), %d ACK delivered, %" PRId64 " ms", it->job_id,
-			     it->target.row.id, it->target.row.tenant, it->target.row.host,
-			     out->collected, out->new_reports, out->acks, out->duration_ms);
+			     "%d reports (%d new), %d ACK delivered, %" PRId64 " ms",
+			     it->job_id, it->target.row.id, it->target.row.tenant,
+			     it->target.row.host, out->collected, out->new_reports, out->acks,
+			     out->duration_ms);
 	else
 		rum_log_warn("collector: job=%" PRId64 " target=%" PRId64 " tenant=%s host=%s "
-			     "failed after %" PRId64 " ms: %s", it->job_id, it->target.row.id,
-			     it->target.row.tenant, it->target.row.host, out->duration_ms,
-			     out->error);
+			     "failed after %" PRId64 " ms: %s",
+			     it->job_id, it->target.row.id, it->target.row.tenant,
+			     it->target.row.host, out->duration_ms, out->error);
 }
 
 static void *rum_scheduler_work(void *arg)
@@ -189,7 +196,8 @@ int rum_scheduler_start(struct rum_scheduler **out, const struct rum_scheduler_o
 	pthread_attr_t attr;
 
 	if (!o->env || o->sessions < 1 || o->poll_ms < 1)
-		return rum_err_set(RUM_EINVAL, "collector: sessions and poll interval must be positive");
+		return rum_err_set(RUM_EINVAL,
+				   "collector: sessions and poll interval must be positive");
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		abort();

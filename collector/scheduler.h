@@ -19,7 +19,7 @@ struct rum_scheduler_options {
 	int sessions;                      /* >= 1 */
 	int poll_ms;                       /* idle wait between looks for due work */
 	int retry_base_s, retry_max_s, alert_after_s;
-	const int64_t *only;               /* claim only these jobs (n_only > 0) */
+	const int64_t *only; /* claim only these jobs (n_only > 0) */
 	size_t n_only;
 	/* Called (from a worker thread) after each collection this scheduler ran. */
 	void (*finished)(void *arg, int64_t job_id, const struct rum_collect_target *t,

@@ -30,8 +30,8 @@
 #define DEFAULT_IO_MS 30000
 #define CLOSE_BUDGET_MS 1000 /* polite channel close and disconnect, at most */
 #define KEY_TYPE_MAX 64
-#define QUOTE_MAX 200        /* bytes of a peer's message quoted in an error */
-#define HOSTKEY_METHODS                                                                            \
+#define QUOTE_MAX 200 /* bytes of a peer's message quoted in an error */
+#define HOSTKEY_METHODS \
 	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,ssh-rsa,ssh-dss"
 
 struct rum_ssh {
@@ -39,8 +39,8 @@ struct rum_ssh {
 	LIBSSH2_SESSION *session;
 	LIBSSH2_CHANNEL *channel; /* the subsystem channel, or NULL */
 	int io_timeout_ms;
-	int64_t deadline_ms; /* the options' overall deadline, 0 = none */
-	int broken;          /* a call was interrupted: no further libssh2 calls */
+	int64_t deadline_ms;        /* the options' overall deadline, 0 = none */
+	int broken;                 /* a call was interrupted: no further libssh2 calls */
 	const volatile int *cancel; /* the options' stop flag, or NULL */
 };
 
@@ -121,7 +121,8 @@ static int poll_fd(int fd, short events, int io_timeout_ms, int64_t deadline,
 		now = rum_ssh_now_ms();
 	}
 	if (idle)
-		return rum_err_set(RUM_ETIMEDOUT, "%s: device silent for %d ms", what, io_timeout_ms);
+		return rum_err_set(RUM_ETIMEDOUT, "%s: device silent for %d ms", what,
+				   io_timeout_ms);
 	return rum_err_set(RUM_ETIMEDOUT, "%s: timed out", what);
 }
 
@@ -321,9 +322,10 @@ static int check_host_key(const char *presented, const char *fp, const struct ru
 	if (!o->known_host_key || !o->known_host_key[0]) {
 		if (o->trust_on_first_use)
 			return 0;
-		return rum_err_set(RUM_EFORBIDDEN,
-				   "host key not known (device presented %s) and trust on first use is off",
-				   fp);
+		return rum_err_set(
+			RUM_EFORBIDDEN,
+			"host key not known (device presented %s) and trust on first use is off",
+			fp);
 	}
 	if ((rc = rum_ssh_fingerprint(known_fp, sizeof(known_fp), o->known_host_key)) < 0)
 		return rum_err_set(rc, "known host key: %s", rum_err_msg());
@@ -351,7 +353,8 @@ static void prefer_known_type(struct rum_ssh *s, const char *known)
 	if (!known || !known[0] || split_key(known, &type, &type_len, &b64, &b64_len) < 0)
 		return;
 	snprintf(list, sizeof(list), "%.*s,%s", (int)type_len, type, HOSTKEY_METHODS);
-	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, list); /* unknown: ignored */
+	libssh2_session_method_pref(s->session, LIBSSH2_METHOD_HOSTKEY, list); /* unknown: ignored
+										*/
 }
 
 static int handshake(struct rum_ssh *s, int64_t deadline)
@@ -425,9 +428,10 @@ static int auth_key(struct rum_ssh *s, const struct rum_ssh_options *o, int64_t 
 {
 	int rc;
 
-	while ((rc = libssh2_userauth_publickey_frommemory(
-			s->session, o->username, strlen(o->username), NULL, 0, o->private_key,
-			o->private_key_len, NULL)) == LIBSSH2_ERROR_EAGAIN)
+	while ((rc = libssh2_userauth_publickey_frommemory(s->session, o->username,
+							   strlen(o->username), NULL, 0,
+							   o->private_key, o->private_key_len,
+							   NULL)) == LIBSSH2_ERROR_EAGAIN)
 		if ((rc = wait_io(s, deadline, "ssh key authentication")) < 0)
 			return rc;
 	return auth_result(s, rc, "key");
@@ -550,8 +554,8 @@ static struct rum_ssh *session_new(const struct rum_ssh_options *o)
 }
 
 /* Connects and handshakes; hands out the presented key and its fingerprint. */
-static int open_transport(struct rum_ssh *s, const struct rum_ssh_options *o, char **key,
-			  char *fp, size_t fp_size)
+static int open_transport(struct rum_ssh *s, const struct rum_ssh_options *o, char **key, char *fp,
+			  size_t fp_size)
 {
 	int64_t deadline = phase_deadline(o, o->connect_timeout_ms, DEFAULT_CONNECT_MS);
 	int rc;
@@ -785,7 +789,8 @@ static int scp_read_all(struct rum_ssh *s, LIBSSH2_CHANNEL *ch, char *buf, size_
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
-			return rum_err_set(RUM_EIO, "%s: device closed the channel after %zu of %zu bytes",
+			return rum_err_set(RUM_EIO,
+					   "%s: device closed the channel after %zu of %zu bytes",
 					   what, got, len);
 		got += (size_t)n;
 	}
@@ -943,7 +948,8 @@ static int scp_finish(struct rum_ssh *s, LIBSSH2_CHANNEL *ch, const char *path, 
 		if ((rc = wait_io(s, deadline, "scp put")) < 0)
 			return rc;
 	if (rc < 0)
-		return broken(s, rum_err_set(RUM_EIO, "scp put: %s", last_error(s, msg, sizeof(msg))));
+		return broken(s,
+			      rum_err_set(RUM_EIO, "scp put: %s", last_error(s, msg, sizeof(msg))));
 	rc = libssh2_channel_get_exit_status(ch);
 	if (rc != 0)
 		return rum_err_set(RUM_EIO, "scp put: remote scp exited with status %d", rc);

@@ -16,25 +16,26 @@
 struct rum_ssh;
 
 struct rum_ssh_options {
-	const char *host;             /* name or address */
-	int port;                     /* 1..65535 */
+	const char *host; /* name or address */
+	int port;         /* 1..65535 */
 	const char *username;
-	const char *password;         /* password authentication when not NULL ("password",
-				       * else "keyboard-interactive" answering every prompt) */
-	const char *private_key;      /* key authentication when not NULL: OpenSSH or PEM text,
-				       * unencrypted; ed25519 and ECDSA work everywhere, RSA only
-				       * where the device accepts ssh-rsa (SHA-1) signatures, the
-				       * only ones libssh2 1.10 makes (IOS-XE does; OpenSSH >= 8.8
-				       * by default does not: RUM_EAUTH). Tried before password. */
+	const char *password;    /* password authentication when not NULL ("password",
+				  * else "keyboard-interactive" answering every prompt) */
+	const char *private_key; /* key authentication when not NULL: OpenSSH or PEM text,
+				  * unencrypted; ed25519 and ECDSA work everywhere, RSA only
+				  * where the device accepts ssh-rsa (SHA-1) signatures, the
+				  * only ones libssh2 1.10 makes (IOS-XE does; OpenSSH >= 8.8
+				  * by default does not: RUM_EAUTH). Tried before password. */
 	size_t private_key_len;
-	const char *known_host_key;   /* "TYPE BASE64" (a known_hosts line without the host), NULL/"" = none */
-	bool trust_on_first_use;      /* with no known key, accept the one presented */
-	int connect_timeout_ms;       /* TCP connect and SSH handshake; <= 0: 10 s */
-	int auth_timeout_ms;          /* user authentication; <= 0: 10 s */
-	int io_timeout_ms;            /* longest silence tolerated in one read or write; <= 0: 30 s */
-	int64_t deadline_ms;          /* absolute rum_ssh_now_ms() limit for everything; 0 = none */
-	const volatile int *cancel;   /* when set and non-zero, every wait ends within 200 ms
-				       * with RUM_EUNAVAIL ("rumd is stopping"); may be NULL */
+	const char *known_host_key; /* "TYPE BASE64" (a known_hosts line without the host), NULL/""
+				       = none */
+	bool trust_on_first_use;    /* with no known key, accept the one presented */
+	int connect_timeout_ms;     /* TCP connect and SSH handshake; <= 0: 10 s */
+	int auth_timeout_ms;        /* user authentication; <= 0: 10 s */
+	int io_timeout_ms;          /* longest silence tolerated in one read or write; <= 0: 30 s */
+	int64_t deadline_ms;        /* absolute rum_ssh_now_ms() limit for everything; 0 = none */
+	const volatile int *cancel; /* when set and non-zero, every wait ends within 200 ms
+				     * with RUM_EUNAVAIL ("rumd is stopping"); may be NULL */
 };
 
 /* Milliseconds of CLOCK_MONOTONIC. */

@@ -7,9 +7,10 @@
 #include <string.h>
 
 static const struct rum_db_stmt_set *const rum_db_stmt_sets[] = {
-	&rum_store_push_statements,    &rum_store_tenants_statements, &rum_store_captures_statements,
-	   &rum_store_collector_statements, &rum_store_tokens_statements,
-	&rum_store_export_statements, &rum_store_import_statements,    &rum_store_acks_statements,
+	&rum_store_push_statements,     &rum_store_tenants_statements,
+	&rum_store_captures_statements, &rum_store_collector_statements,
+	&rum_store_tokens_statements,   &rum_store_export_statements,
+	&rum_store_import_statements,   &rum_store_acks_statements,
 };
 
 /* Prepares every statement on a new connection. Names are unique across
@@ -37,9 +38,10 @@ int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
 	char timeout[32];
 	/* TCP keepalives: a database host that vanishes (no reset) is noticed
 	 * in about a minute instead of the kernel's two hours. */
-	const char *keys[] = {"dbname", "connect_timeout", "application_name", "keepalives",
-			      "keepalives_idle", "keepalives_interval", "keepalives_count",
-			      NULL};
+	const char *keys[] = {"dbname",           "connect_timeout",
+			      "application_name", "keepalives",
+			      "keepalives_idle",  "keepalives_interval",
+			      "keepalives_count", NULL};
 	const char *vals[] = {url, timeout, "rumd", "1", "30", "10", "3", NULL};
 	PGconn *conn;
 
@@ -141,7 +143,8 @@ PGresult *rum_db_exec(struct rum_db_txn *txn, const char *stmt, int nparams,
 		txn->taken++;
 		if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
 			PQclear(res);
-			*rc = rum_err_set(RUM_ECONFLICT, "%s: skipped after an earlier error", stmt);
+			*rc = rum_err_set(RUM_ECONFLICT, "%s: skipped after an earlier error",
+					  stmt);
 			return NULL;
 		}
 		break;
@@ -260,4 +263,3 @@ int rum_db_one_id(PGresult *res, int64_t *out)
 	PQclear(res);
 	return 0;
 }
-

@@ -23,13 +23,13 @@ struct rum_db;     /* the pool and its workers */
 struct rum_db_txn; /* an open transaction, valid only inside a work's run() */
 
 struct rum_db_options {
-	const char *url;  /* libpq URI or keyword string */
-	int workers;      /* batch connections / worker threads, >= 1 */
-	int call_workers; /* call connections / worker threads, >= 1 */
-	int batch_max;    /* units per transaction at most */
-	int timeout_ms;   /* connect timeout */
+	const char *url;          /* libpq URI or keyword string */
+	int workers;              /* batch connections / worker threads, >= 1 */
+	int call_workers;         /* call connections / worker threads, >= 1 */
+	int batch_max;            /* units per transaction at most */
+	int timeout_ms;           /* connect timeout */
 	int statement_timeout_ms; /* per statement and lock wait, 0 = none */
-	int queue_max;    /* queued units at most (rum_db_submit refuses more) */
+	int queue_max;            /* queued units at most (rum_db_submit refuses more) */
 };
 
 /* A unit of work. Units that arrive together are committed in one
@@ -66,8 +66,8 @@ struct rum_db_work {
 	 * every batch, so concurrent batches do not deadlock. May be NULL. */
 	const char *order_key;
 	const struct rum_db_group *group; /* may be NULL */
-	struct rum_db_work *next; /* owned by the queue */
-	unsigned sent;            /* owned by the batch runner */
+	struct rum_db_work *next;         /* owned by the queue */
+	unsigned sent;                    /* owned by the batch runner */
 };
 
 /* True when statement outputs are available to run() (not while sending). */

@@ -35,7 +35,10 @@ struct rum_db_stmt_set {
 	const struct rum_db_stmt *stmts;
 	unsigned count;
 };
-#define RUM_DB_STMT_SET(array) {array, sizeof(array) / sizeof(array[0])}
+#define RUM_DB_STMT_SET(array)                          \
+	{                                               \
+		array, sizeof(array) / sizeof(array[0]) \
+	}
 
 /* Every store file's statements; conn.c prepares them all, once, on each
  * connection it opens. A new store file adds its set here and to conn.c. */
@@ -43,7 +46,7 @@ extern const struct rum_db_stmt_set rum_store_push_statements;      /* store_pus
 extern const struct rum_db_stmt_set rum_store_tenants_statements;   /* store_tenants.c */
 extern const struct rum_db_stmt_set rum_store_captures_statements;  /* store_captures.c */
 extern const struct rum_db_stmt_set rum_store_collector_statements; /* store_collector.c */
-extern const struct rum_db_stmt_set rum_store_tokens_statements;     /* store_tokens.c */
+extern const struct rum_db_stmt_set rum_store_tokens_statements;    /* store_tokens.c */
 extern const struct rum_db_stmt_set rum_store_export_statements;    /* store_export.c */
 extern const struct rum_db_stmt_set rum_store_import_statements;    /* store_import.c */
 extern const struct rum_db_stmt_set rum_store_acks_statements;      /* store_acks.c */

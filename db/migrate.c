@@ -96,8 +96,10 @@ int rum_migrate_run(const char *url, int timeout_ms, const char *default_tenant,
 	if (rc == 0)
 		rc = rum_migrate_current(&txn, &version);
 	if (rc == 0 && version > newest)
-		rc = rum_err_set(RUM_ECONFLICT, "database schema version %d is newer than this "
-			"rumd (%d): upgrade rumd", version, newest);
+		rc = rum_err_set(RUM_ECONFLICT,
+				 "database schema version %d is newer than this "
+				 "rumd (%d): upgrade rumd",
+				 version, newest);
 	for (unsigned i = 0; rc == 0 && i < rum_migrations_count; i++) {
 		const struct rum_migration *m = &rum_migrations[i];
 		if (m->version <= version)
@@ -146,4 +148,3 @@ int rum_migrate_check(const char *url, int timeout_ms)
 	PQfinish(txn.conn);
 	return rc;
 }
-

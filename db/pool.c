@@ -311,8 +311,7 @@ static int rum_db_pipeline(struct rum_db_worker *w, struct rum_db_work **list, b
 		*group_failed = true;
 	}
 	/* The sync point: an error before it means the commit failed. */
-	while ((res = rum_db_take(w->conn)) != NULL &&
-	       PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+	while ((res = rum_db_take(w->conn)) != NULL && PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
 		if (commit_rc == 0 && PQresultStatus(res) == PGRES_FATAL_ERROR)
 			commit_rc = rum_db_fail(&txn, res, "COMMIT");
 		else
@@ -425,7 +424,8 @@ static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 			/* Which unit's data failed the group statement is not known:
 			 * each unit does its own work in the retry. */
 			rum_log_warn("db: a batch statement for %d units failed (%s); storing "
-				     "them one by one", count, msg);
+				     "them one by one",
+				     count, msg);
 			grouped = false;
 			continue;
 		}
@@ -525,8 +525,10 @@ int rum_db_submit(struct rum_db *db, struct rum_db_work *w)
 	pthread_mutex_lock(&db->lock);
 	if (db->queued >= db->queue_max) {
 		pthread_mutex_unlock(&db->lock);
-		return rum_err_set(RUM_EUNAVAIL, "the database is not keeping up (%llu messages "
-			"waiting)", (unsigned long long)db->queue_max);
+		return rum_err_set(RUM_EUNAVAIL,
+				   "the database is not keeping up (%llu messages "
+				   "waiting)",
+				   (unsigned long long)db->queue_max);
 	}
 	if (db->tail)
 		db->tail->next = w;

@@ -30,8 +30,8 @@ const struct rum_db_stmt_set rum_store_captures_statements =
 
 int rum_store_capture_insert(struct rum_db_txn *txn, const struct rum_store_capture *c)
 {
-	const char *p[7] = {c->tenant_name, c->method, c->path, c->headers_json,
-			    c->address, c->body, c->reason};
+	const char *p[7] = {c->tenant_name, c->method, c->path,  c->headers_json,
+			    c->address,     c->body,   c->reason};
 	int lengths[7] = {0, 0, 0, 0, 0, (int)c->body_len, 0};
 	int formats[7] = {0, 0, 0, 0, 0, 1, 0};
 	int rc;
@@ -53,11 +53,16 @@ static int rum_store_capture_rows(PGresult *res,
 		size_t len = 0;
 		unsigned char *body = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 8),
 						      &len);
-		struct rum_store_capture_row c = {
-			strtoll(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
-			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-			PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7),
-			(const char *)body, len};
+		struct rum_store_capture_row c = {strtoll(PQgetvalue(res, i, 0), NULL, 10),
+						  PQgetvalue(res, i, 1),
+						  PQgetvalue(res, i, 2),
+						  PQgetvalue(res, i, 3),
+						  PQgetvalue(res, i, 4),
+						  PQgetvalue(res, i, 5),
+						  PQgetvalue(res, i, 6),
+						  PQgetvalue(res, i, 7),
+						  (const char *)body,
+						  len};
 
 		if (!body)
 			abort();
@@ -69,8 +74,7 @@ static int rum_store_capture_rows(PGresult *res,
 }
 
 int rum_store_capture_list(struct rum_db_txn *txn, const char *tenant, int64_t limit,
-			   void (*cb)(void *arg, const struct rum_store_capture_row *c),
-			   void *arg)
+			   void (*cb)(void *arg, const struct rum_store_capture_row *c), void *arg)
 {
 	char lim[24];
 	const char *p[2] = {tenant, lim};
@@ -102,4 +106,3 @@ int rum_store_capture_get(struct rum_db_txn *txn, int64_t id,
 	}
 	return rum_store_capture_rows(res, cb, arg);
 }
-

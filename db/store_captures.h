@@ -29,8 +29,7 @@ struct rum_store_capture_row {
 };
 /* Newest first; tenant "" = all tenants; at most `limit` rows. */
 int rum_store_capture_list(struct rum_db_txn *txn, const char *tenant, int64_t limit,
-			   void (*cb)(void *arg, const struct rum_store_capture_row *c),
-			   void *arg);
+			   void (*cb)(void *arg, const struct rum_store_capture_row *c), void *arg);
 /* RUM_ENOTFOUND when no capture has that id. */
 int rum_store_capture_get(struct rum_db_txn *txn, int64_t id,
 			  void (*cb)(void *arg, const struct rum_store_capture_row *c), void *arg);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* SQL assembled from macros reads best laid out by hand. */
+/* clang-format off */
 #define RUM_TS(col) "coalesce(to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
 
 /* The columns of a target as read back, in rum_store_collector_target_row's order. */
@@ -35,6 +37,7 @@
 	", " RUM_TS("j.started_at") ", " RUM_TS("j.finished_at") ", j.attempts, "              \
 	"coalesce(j.duration_ms, -1), j.reports_collected, j.reports_new, j.acks_delivered, "   \
 	"coalesce(j.error, '') FROM collection_jobs j JOIN pull_targets t ON t.id = j.target_id "
+/* clang-format on */
 
 static const struct rum_db_stmt rum_store_collector_stmts[] = {
 	{"col_target_add",
@@ -84,8 +87,8 @@ static const struct rum_db_stmt rum_store_collector_stmts[] = {
 	 "UPDATE pull_targets SET busy_until = NULL, busy_node = '' WHERE id IN (SELECT target_id "
 	 "FROM j)",
 	 2},
-	{"col_jobs_get",
-	 "SELECT " RUM_JOB_COLUMNS "WHERE j.id = ANY ($1::int8[]) ORDER BY j.id", 1},
+	{"col_jobs_get", "SELECT " RUM_JOB_COLUMNS "WHERE j.id = ANY ($1::int8[]) ORDER BY j.id",
+	 1},
 	{"col_jobs_recent",
 	 "SELECT * FROM (SELECT " RUM_JOB_COLUMNS "WHERE j.target_id = $1 ORDER BY j.id DESC "
 	 "LIMIT $2) r ORDER BY 1",
@@ -175,9 +178,19 @@ int rum_store_target_add(struct rum_db_txn *txn, const struct rum_store_target *
 {
 	char tenant[24], port[16], interval[24];
 	char *secret = malloc(2 * t->secret_len + 1);
-	const char *p[14] = {tenant, t->host, port, t->protocol, t->username, t->auth, secret,
-			     t->known_host_key, t->trust_on_first_use ? "t" : "f", interval,
-			     t->path_prefix, t->transfer, t->rest_raw ? "t" : "f",
+	const char *p[14] = {tenant,
+			     t->host,
+			     port,
+			     t->protocol,
+			     t->username,
+			     t->auth,
+			     secret,
+			     t->known_host_key,
+			     t->trust_on_first_use ? "t" : "f",
+			     interval,
+			     t->path_prefix,
+			     t->transfer,
+			     t->rest_raw ? "t" : "f",
 			     t->rest_plain_http ? "t" : "f"};
 	int rc;
 	PGresult *res;
@@ -303,8 +316,9 @@ int rum_store_jobs_enqueue(struct rum_db_txn *txn, int64_t tenant_id, int64_t id
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		return rum_err_set(RUM_ENOTFOUND, id ? "no pull target %" PRId64 "%s"
-						     : "no pull targets%.0" PRId64 "%s",
+		return rum_err_set(RUM_ENOTFOUND,
+				   id ? "no pull target %" PRId64 "%s"
+				      : "no pull targets%.0" PRId64 "%s",
 				   id, tenant_id ? " in this tenant" : "");
 	}
 	for (int i = 0; i < PQntuples(res); i++)
@@ -362,8 +376,8 @@ int rum_store_job_finish(struct rum_db_txn *txn, const struct rum_store_job_resu
 			 bool *applied)
 {
 	char job[24], dur[16], col[16], nw[16], acks[16], base[16], max[16], alert[16];
-	const char *p[11] = {job, r->node, r->ok ? "t" : "f", dur, col, nw, acks, r->error,
-			     base, max, alert};
+	const char *p[11] = {job, r->node, r->ok ? "t" : "f", dur, col, nw, acks, r->error, base,
+			     max, alert};
 	int rc;
 	PGresult *res;
 
@@ -441,9 +455,9 @@ int rum_store_jobs_get(struct rum_db_txn *txn, const int64_t *ids, size_t n, int
 	return 0;
 }
 
-int rum_store_transfer_create(struct rum_db_txn *txn, const uint8_t *token_sha256,
-			      int64_t job_id, const char *direction, const char *content,
-			      size_t len, size_t max_bytes, int ttl_s)
+int rum_store_transfer_create(struct rum_db_txn *txn, const uint8_t *token_sha256, int64_t job_id,
+			      const char *direction, const char *content, size_t len,
+			      size_t max_bytes, int ttl_s)
 {
 	char job[24], max[24], ttl[16];
 	const char *p[6] = {(const char *)token_sha256, job, direction, content, max, ttl};
@@ -463,8 +477,8 @@ int rum_store_transfer_create(struct rum_db_txn *txn, const uint8_t *token_sha25
 }
 
 int rum_store_transfer_use(struct rum_db_txn *txn, const uint8_t *token_sha256,
-			   const char *direction, const char *body, size_t body_len,
-			   char **content, size_t *len)
+			   const char *direction, const char *body, size_t body_len, char **content,
+			   size_t *len)
 {
 	const char *p[3] = {(const char *)token_sha256, direction, body ? body : ""};
 	int lengths[3] = {32, 0, (int)body_len};
@@ -479,8 +493,9 @@ int rum_store_transfer_use(struct rum_db_txn *txn, const uint8_t *token_sha256,
 		return rc;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return rum_err_set(RUM_ENOTFOUND, "unknown, used or expired file URL (or a file over "
-						  "its size limit)");
+		return rum_err_set(RUM_ENOTFOUND,
+				   "unknown, used or expired file URL (or a file over "
+				   "its size limit)");
 	}
 	if (content)
 		rum_db_copy_bytes(res, 0, content, len);
@@ -488,8 +503,8 @@ int rum_store_transfer_use(struct rum_db_txn *txn, const uint8_t *token_sha256,
 	return 0;
 }
 
-int rum_store_transfer_received(struct rum_db_txn *txn, const uint8_t *token_sha256,
-				char **content, size_t *len)
+int rum_store_transfer_received(struct rum_db_txn *txn, const uint8_t *token_sha256, char **content,
+				size_t *len)
 {
 	const char *p[1] = {(const char *)token_sha256};
 	int lengths[1] = {32};

@@ -16,28 +16,28 @@
 struct rum_store_target {
 	int64_t id;
 	int64_t tenant_id;
-	const char *tenant;          /* name (rows read back) */
+	const char *tenant; /* name (rows read back) */
 	const char *host;
 	int port;
-	const char *protocol;        /* "netconf" | "restapi" */
+	const char *protocol; /* "netconf" | "restapi" */
 	const char *username;
-	const char *auth;            /* "password" | "key" */
-	const uint8_t *secret;       /* sealed (nonce || ciphertext || tag) */
+	const char *auth;      /* "password" | "key" */
+	const uint8_t *secret; /* sealed (nonce || ciphertext || tag) */
 	size_t secret_len;
-	const char *known_host_key;  /* "" when not known */
+	const char *known_host_key; /* "" when not known */
 	bool trust_on_first_use;
-	int64_t interval_s;          /* 0 = on demand */
+	int64_t interval_s; /* 0 = on demand */
 	const char *path_prefix;
-	const char *transfer;        /* "scp" | "http" */
+	const char *transfer; /* "scp" | "http" */
 	bool rest_raw, rest_plain_http;
 	/* Read back only. */
-	int64_t device_id;           /* 0 until a collection named the device */
-	const char *udi_pid, *udi_sn;/* "" until then */
+	int64_t device_id;            /* 0 until a collection named the device */
+	const char *udi_pid, *udi_sn; /* "" until then */
 	int failures;
-	const char *failing_since;   /* "" when not failing */
+	const char *failing_since; /* "" when not failing */
 	const char *created_at;
-	const char *next_due;        /* "" when nothing is queued */
-	int64_t last_job_id;         /* 0 when never collected */
+	const char *next_due; /* "" when nothing is queued */
+	int64_t last_job_id;  /* 0 when never collected */
 	const char *last_state, *last_finished, *last_error;
 	int64_t last_collected, last_new, last_acks;
 };
@@ -85,7 +85,7 @@ struct rum_store_job_result {
 	bool ok;
 	int duration_ms;
 	int collected, new_reports, acks;
-	const char *error;          /* NULL on success */
+	const char *error; /* NULL on success */
 	int retry_base_s, retry_max_s, alert_after_s;
 };
 /* Records the outcome and schedules the next collection; *applied false
@@ -102,27 +102,27 @@ struct rum_store_job {
 	const char *host, *protocol, *trigger, *state, *node;
 	const char *due_at, *started_at, *finished_at; /* "" when not yet */
 	int attempts;
-	int64_t duration_ms;        /* -1 when not finished */
+	int64_t duration_ms; /* -1 when not finished */
 	int64_t collected, new_reports, acks;
-	const char *error;          /* "" when none */
+	const char *error; /* "" when none */
 };
 /* Jobs by id (ids[0..n)), or the last `limit` jobs of target_id when n == 0. */
 int rum_store_jobs_get(struct rum_db_txn *txn, const int64_t *ids, size_t n, int64_t target_id,
 		       int limit, void (*cb)(void *arg, const struct rum_store_job *j), void *arg);
 
 /* One-time file URLs: a token's SHA-256 (32 bytes) bound to a job. */
-int rum_store_transfer_create(struct rum_db_txn *txn, const uint8_t *token_sha256,
-			      int64_t job_id, const char *direction, const char *content,
-			      size_t len, size_t max_bytes, int ttl_s);
+int rum_store_transfer_create(struct rum_db_txn *txn, const uint8_t *token_sha256, int64_t job_id,
+			      const char *direction, const char *content, size_t len,
+			      size_t max_bytes, int ttl_s);
 /* A device uses a token: upload stores body (RUM_ETOOBIG past max_bytes),
  * download returns the content (*content malloc'd). Each token works once
  * and before it expires: RUM_ENOTFOUND otherwise (unknown, used, expired,
  * or the other direction). */
 int rum_store_transfer_use(struct rum_db_txn *txn, const uint8_t *token_sha256,
-			   const char *direction, const char *body, size_t body_len,
-			   char **content, size_t *len);
+			   const char *direction, const char *body, size_t body_len, char **content,
+			   size_t *len);
 /* What arrived for an upload token (*content NULL when nothing yet). */
-int rum_store_transfer_received(struct rum_db_txn *txn, const uint8_t *token_sha256,
-				char **content, size_t *len);
+int rum_store_transfer_received(struct rum_db_txn *txn, const uint8_t *token_sha256, char **content,
+				size_t *len);
 
 #endif

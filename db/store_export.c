@@ -100,7 +100,8 @@ int rum_store_export_tenant(struct rum_db_txn *txn, const char *name,
 		return rc;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return rum_err_set(RUM_ENOTFOUND, "no tenant named '%s' (see rumd tenant list)", name);
+		return rum_err_set(RUM_ENOTFOUND, "no tenant named '%s' (see rumd tenant list)",
+				   name);
 	}
 	out->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	out->smart_account = rum_store_export_dup(res, 0, 1);
@@ -152,8 +153,10 @@ int rum_store_export_check(struct rum_db_txn *txn, const struct rum_store_export
 		res = rum_db_exec(txn, "export_since", 1, sp, NULL, NULL, 0, &rc);
 		PQclear(res);
 		if (rc != 0) {
-			rc = rum_err_set(RUM_EINVAL, "--since: '%s' is not an ISO-8601 time "
-					 "(e.g. 2026-01-31T00:00:00Z)", q->since);
+			rc = rum_err_set(RUM_EINVAL,
+					 "--since: '%s' is not an ISO-8601 time "
+					 "(e.g. 2026-01-31T00:00:00Z)",
+					 q->since);
 			goto out;
 		}
 	}
@@ -206,8 +209,8 @@ out:
 
 static const char *rum_store_export_fetch_stmt(size_t max_bytes, int *count)
 {
-	static const char *const names[] = {"export_fetch_512", "export_fetch_64",
-					    "export_fetch_8", "export_fetch_1"};
+	static const char *const names[] = {"export_fetch_512", "export_fetch_64", "export_fetch_8",
+					    "export_fetch_1"};
 	size_t avg = rum_store_export_seen_rows
 			     ? rum_store_export_seen_bytes / rum_store_export_seen_rows + 1
 			     : 8192;
@@ -233,10 +236,13 @@ int rum_store_export_fetch(struct rum_db_txn *txn, size_t max_bytes,
 		return rc;
 	n = PQntuples(res);
 	for (int i = 0; i < n && rc == 0; i++) {
-		struct rum_store_export_row row = {
-			strtoll(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
-			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-			PQgetvalue(res, i, 5), (size_t)PQgetlength(res, i, 5)};
+		struct rum_store_export_row row = {strtoll(PQgetvalue(res, i, 0), NULL, 10),
+						   PQgetvalue(res, i, 1),
+						   PQgetvalue(res, i, 2),
+						   PQgetvalue(res, i, 3),
+						   PQgetvalue(res, i, 4),
+						   PQgetvalue(res, i, 5),
+						   (size_t)PQgetlength(res, i, 5)};
 
 		rum_store_export_seen_bytes += row.report_len;
 		rum_store_export_seen_rows++;
@@ -263,8 +269,10 @@ int rum_store_export_finish(struct rum_db_txn *txn, int64_t batch_id, int64_t de
 	if (!res)
 		return rc;
 	if (PQntuples(res) != 1)
-		rc = rum_err_set(RUM_EINTERNAL, "export batch %s: wrote %s reports of %s devices, "
-				 "which is not what the batch recorded", b, r, d);
+		rc = rum_err_set(RUM_EINTERNAL,
+				 "export batch %s: wrote %s reports of %s devices, "
+				 "which is not what the batch recorded",
+				 b, r, d);
 	PQclear(res);
 	return rc;
 }
@@ -306,4 +314,3 @@ int rum_store_export_file_name(struct rum_db_txn *txn, int64_t tenant_id, int64_
 		abort();
 	return 0;
 }
-

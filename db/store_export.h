@@ -37,8 +37,8 @@ void rum_store_export_tenant_dispose(struct rum_store_export_tenant *t);
  * refuses a file holding one report id with two payloads. */
 struct rum_store_export_query {
 	int64_t tenant_id;
-	bool all;             /* every report, acknowledged or not */
-	const char *since;    /* ISO-8601 time: every report received since; NULL = none */
+	bool all;               /* every report, acknowledged or not */
+	const char *since;      /* ISO-8601 time: every report received since; NULL = none */
 	const int64_t *devices; /* only these devices (rumd ids); NULL/0 = all */
 	size_t ndevices;
 	const char *file_name; /* recorded with the batch */

@@ -75,8 +75,7 @@ int rum_store_import_start(struct rum_db_txn *txn)
 	return rc;
 }
 
-static void rum_store_import_device_row(PGresult *res, int row,
-					struct rum_store_import_device *d)
+static void rum_store_import_device_row(PGresult *res, int row, struct rum_store_import_device *d)
 {
 	d->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
 	d->tenant_id = strtoll(PQgetvalue(res, row, 1), NULL, 10);
@@ -84,8 +83,7 @@ static void rum_store_import_device_row(PGresult *res, int row,
 	snprintf(d->sn, sizeof(d->sn), "%s", PQgetvalue(res, row, 3));
 }
 
-int rum_store_import_device(struct rum_db_txn *txn, int64_t id,
-			    struct rum_store_import_device *out)
+int rum_store_import_device(struct rum_db_txn *txn, int64_t id, struct rum_store_import_device *out)
 {
 	char b[24];
 	const char *p[1] = {b};
@@ -166,9 +164,8 @@ int rum_store_import_find(struct rum_db_txn *txn, const char *sha256_hex, const 
 	return 0;
 }
 
-int rum_store_import_insert(struct rum_db_txn *txn, const char *file_name,
-			    const char *sha256_hex, const char *scope, const char *kind,
-			    int64_t *id)
+int rum_store_import_insert(struct rum_db_txn *txn, const char *file_name, const char *sha256_hex,
+			    const char *scope, const char *kind, int64_t *id)
 {
 	const char *p[4] = {file_name, sha256_hex, scope, kind};
 	int rc;
@@ -313,4 +310,3 @@ int rum_store_import_ack_record(struct rum_db_txn *txn, const struct rum_store_i
 	PQclear(res);
 	return rc;
 }
-

@@ -40,9 +40,8 @@ int rum_store_import_tenant_devices(struct rum_db_txn *txn, int64_t tenant_id, i
  * in when (UTC, ISO-8601); *id = 0 when none. sha256 is 64 hex digits. */
 int rum_store_import_find(struct rum_db_txn *txn, const char *sha256_hex, const char *scope,
 			  int64_t *id, char *when, size_t when_size);
-int rum_store_import_insert(struct rum_db_txn *txn, const char *file_name,
-			    const char *sha256_hex, const char *scope, const char *kind,
-			    int64_t *id);
+int rum_store_import_insert(struct rum_db_txn *txn, const char *file_name, const char *sha256_hex,
+			    const char *scope, const char *kind, int64_t *id);
 int rum_store_import_finish(struct rum_db_txn *txn, int64_t id, int64_t devices, int64_t acks,
 			    int64_t reports, int64_t skipped);
 

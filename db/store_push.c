@@ -13,23 +13,23 @@
  * device's hello, usage and polls cost one row version, not one each.
  * Prepared statements rather than an SQL function: they are planned once
  * per connection, a function body on every call. */
-#define RUM_DEVICE_UPSERT_TAIL                                                                    \
-	"ON CONFLICT (tenant_id, udi_pid, udi_serial) DO UPDATE SET "                             \
-	"hostname = COALESCE(NULLIF(EXCLUDED.hostname, ''), d.hostname), "                        \
-	"software_tag = COALESCE(NULLIF(EXCLUDED.software_tag, ''), d.software_tag), "            \
+#define RUM_DEVICE_UPSERT_TAIL                                                                     \
+	"ON CONFLICT (tenant_id, udi_pid, udi_serial) DO UPDATE SET "                              \
+	"hostname = COALESCE(NULLIF(EXCLUDED.hostname, ''), d.hostname), "                         \
+	"software_tag = COALESCE(NULLIF(EXCLUDED.software_tag, ''), d.software_tag), "             \
 	"software_version = COALESCE(NULLIF(EXCLUDED.software_version, ''), d.software_version), " \
-	"last_contact = now(), last_address = EXCLUDED.last_address "                             \
-	"WHERE d.last_contact < now() - interval '60 seconds' "                                   \
-	"OR d.last_address <> EXCLUDED.last_address "                                             \
-	"OR (EXCLUDED.hostname <> '' AND EXCLUDED.hostname <> d.hostname) "                       \
-	"OR (EXCLUDED.software_tag <> '' AND EXCLUDED.software_tag <> d.software_tag) "           \
+	"last_contact = now(), last_address = EXCLUDED.last_address "                              \
+	"WHERE d.last_contact < now() - interval '60 seconds' "                                    \
+	"OR d.last_address <> EXCLUDED.last_address "                                              \
+	"OR (EXCLUDED.hostname <> '' AND EXCLUDED.hostname <> d.hostname) "                        \
+	"OR (EXCLUDED.software_tag <> '' AND EXCLUDED.software_tag <> d.software_tag) "            \
 	"OR (EXCLUDED.software_version <> '' AND EXCLUDED.software_version <> d.software_version)"
 
 static const struct rum_db_stmt rum_store_push_stmts[] = {
 	{"device_touch",
 	 "INSERT INTO devices AS d (tenant_id, udi_pid, udi_serial, hostname, software_tag, "
-	 "software_version, last_address) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-	 RUM_DEVICE_UPSERT_TAIL, 7},
+	 "software_version, last_address) VALUES ($1, $2, $3, $4, $5, $6, $7) " RUM_DEVICE_UPSERT_TAIL,
+	 7},
 	/* Several devices touched as device_touch would, one statement
 	 * (rum_store_device_batch): one array element per distinct device,
 	 * written in array order. */
@@ -38,8 +38,8 @@ static const struct rum_db_stmt rum_store_push_stmts[] = {
 	 "software_version, last_address) SELECT tenant, pid, sn, hostname, tag, version, "
 	 "address FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], "
 	 "$6::text[], $7::text[]) WITH ORDINALITY AS x(tenant, pid, sn, hostname, tag, version, "
-	 "address, ord) ORDER BY ord "
-	 RUM_DEVICE_UPSERT_TAIL, 7},
+	 "address, ord) ORDER BY ord " RUM_DEVICE_UPSERT_TAIL,
+	 7},
 	{"upload_insert",
 	 "INSERT INTO uploads (tenant_id, device_id, kind, source, source_address, sub_path, "
 	 "request_body, request_state, poll_id) VALUES ($1, (SELECT id FROM devices "
@@ -145,8 +145,8 @@ int rum_store_upload_insert(struct rum_db_txn *txn, const struct rum_store_uploa
 			    int64_t *upload_id)
 {
 	char tenant[24], poll[24];
-	const char *p[9] = {tenant, u->pid, u->sn, u->kind, u->source, u->address, u->sub_path,
-			    u->request_body, poll};
+	const char *p[9] = {tenant,     u->pid,      u->sn,           u->kind, u->source,
+			    u->address, u->sub_path, u->request_body, poll};
 	int lengths[9] = {0, 0, 0, 0, 0, 0, 0, (int)u->request_len, 0};
 	int formats[9] = {0, 0, 0, 0, 0, 0, 0, 1, 0}; /* body as binary text: length-delimited */
 	int rc;
@@ -164,10 +164,19 @@ int rum_store_report_put(struct rum_db_txn *txn, const struct rum_store_report *
 			 enum rum_store_outcome *outcome)
 {
 	char tenant[24], rid[24], start[24], end[24], format[2] = {r->format, '\0'};
-	const char *p[13] = {tenant, rid, r->pid, r->sn, format, r->entitlement_tag,
-			     r->software_version, r->metric_name, r->last_value,
-			     r->first_start >= 0 ? start : NULL, r->last_end >= 0 ? end : NULL,
-			     (const char *)r->payload_sha256, r->report};
+	const char *p[13] = {tenant,
+			     rid,
+			     r->pid,
+			     r->sn,
+			     format,
+			     r->entitlement_tag,
+			     r->software_version,
+			     r->metric_name,
+			     r->last_value,
+			     r->first_start >= 0 ? start : NULL,
+			     r->last_end >= 0 ? end : NULL,
+			     (const char *)r->payload_sha256,
+			     r->report};
 	int lengths[13] = {0};
 	int formats[13] = {0};
 	int rc;
@@ -323,15 +332,35 @@ static PGresult *rum_store_exec_arrays(struct rum_db_txn *txn, const char *stmt,
 }
 
 enum {
-	U_TENANT, U_PID, U_SN, U_SOURCE, U_ADDRESS, U_SUB_PATH, U_BODY, U_POLL,
-	R_POLL, R_TENANT, R_RID, R_PID, R_SN, R_FORMAT, R_TAG, R_VERSION, R_METRIC, R_VALUE,
-	R_T0, R_T1, R_SHA, R_REPORT, USAGE_NPARAMS
+	U_TENANT,
+	U_PID,
+	U_SN,
+	U_SOURCE,
+	U_ADDRESS,
+	U_SUB_PATH,
+	U_BODY,
+	U_POLL,
+	R_POLL,
+	R_TENANT,
+	R_RID,
+	R_PID,
+	R_SN,
+	R_FORMAT,
+	R_TAG,
+	R_VERSION,
+	R_METRIC,
+	R_VALUE,
+	R_T0,
+	R_T1,
+	R_SHA,
+	R_REPORT,
+	USAGE_NPARAMS
 };
 
 static const uint32_t rum_store_usage_oids[USAGE_NPARAMS] = {
-	RUM_OID_INT8, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT,
-	RUM_OID_TEXT, RUM_OID_INT8, RUM_OID_INT8, RUM_OID_INT8, RUM_OID_INT8, RUM_OID_TEXT,
-	RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT,
+	RUM_OID_INT8, RUM_OID_TEXT, RUM_OID_TEXT,  RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT,
+	RUM_OID_TEXT, RUM_OID_INT8, RUM_OID_INT8,  RUM_OID_INT8, RUM_OID_INT8, RUM_OID_TEXT,
+	RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT,  RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT,
 	RUM_OID_INT8, RUM_OID_INT8, RUM_OID_BYTEA, RUM_OID_TEXT};
 
 static void rum_store_usage_arrays(struct rum_store_array *a, const struct rum_store_usage *items,
@@ -383,8 +412,10 @@ static int rum_store_usage_read(PGresult *res, struct rum_store_usage *items, si
 		while (i < n && items[i].upload->poll_id != poll)
 			i++;
 		if (i == n || items[i].stored)
-			return rum_err_set(RUM_EINTERNAL, "usage_batch returned poll id %lld twice "
-				"or unasked", (long long)poll);
+			return rum_err_set(RUM_EINTERNAL,
+					   "usage_batch returned poll id %lld twice "
+					   "or unasked",
+					   (long long)poll);
 		items[i].stored = true;
 		items[i].n_new = (unsigned)strtoul(PQgetvalue(res, row, 1), NULL, 10);
 		items[i].n_duplicate = (unsigned)strtoul(PQgetvalue(res, row, 2), NULL, 10);
@@ -440,8 +471,8 @@ static bool rum_store_same_device(const struct rum_store_device *a,
 
 /* The arrays of device_batch: one element per distinct device, its touches
  * folded as device_touch would apply them one after another. */
-static void rum_store_device_arrays(struct rum_store_array *a,
-				    const struct rum_store_device *items, size_t n)
+static void rum_store_device_arrays(struct rum_store_array *a, const struct rum_store_device *items,
+				    size_t n)
 {
 	const struct rum_store_device **order = malloc((n ? n : 1) * sizeof(*order));
 
@@ -477,8 +508,7 @@ static void rum_store_device_arrays(struct rum_store_array *a,
 	free(order);
 }
 
-int rum_store_device_batch(struct rum_db_txn *txn, const struct rum_store_device *items,
-			   size_t n)
+int rum_store_device_batch(struct rum_db_txn *txn, const struct rum_store_device *items, size_t n)
 {
 	static const uint32_t oids[7] = {RUM_OID_INT8, RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT,
 					 RUM_OID_TEXT, RUM_OID_TEXT, RUM_OID_TEXT};
@@ -547,9 +577,8 @@ int rum_store_poll_batch(struct rum_db_txn *txn, struct rum_store_poll *items, s
 }
 
 /* Copies a binary bytea column (NULL -> *content NULL). */
-int rum_store_ack_take(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
-		       const char *sn, const char *address, const char *via, char **content,
-		       size_t *len)
+int rum_store_ack_take(struct rum_db_txn *txn, int64_t tenant_id, const char *pid, const char *sn,
+		       const char *address, const char *via, char **content, size_t *len)
 {
 	char tenant[24];
 	const char *p[5] = {tenant, pid, sn, address, via};

@@ -33,20 +33,19 @@ struct rum_store_device {
 	const char *pid, *sn;
 	const char *hostname, *software_tag, *software_version, *address;
 };
-int rum_store_device_batch(struct rum_db_txn *txn, const struct rum_store_device *items,
-			   size_t n);
+int rum_store_device_batch(struct rum_db_txn *txn, const struct rum_store_device *items, size_t n);
 
 /* --- uploads (poll ids) --- */
 struct rum_store_upload {
 	int64_t tenant_id;
-	const char *pid, *sn;     /* the device (touched before); NULL when unknown */
-	const char *kind;         /* "usage", "trust", "authorization" */
-	const char *source;       /* "push", "import", "pull" */
+	const char *pid, *sn; /* the device (touched before); NULL when unknown */
+	const char *kind;     /* "usage", "trust", "authorization" */
+	const char *source;   /* "push", "import", "pull" */
 	const char *address;
 	const char *sub_path;
 	const char *request_body; /* kept for pending requests; NULL otherwise */
 	size_t request_len;
-	int64_t poll_id;          /* the upload's random poll id, > 0 */
+	int64_t poll_id; /* the upload's random poll id, > 0 */
 };
 /* Inserts an upload; the reports stored after it in the same transaction
  * belong to it. *poll_id echoes u->poll_id once stored. */
@@ -95,9 +94,8 @@ int rum_store_usage_batch(struct rum_db_txn *txn, struct rum_store_usage *items,
  * marks it delivered (with address and path `via`), supersedes older
  * undelivered ones and returns its bytes in *content (malloc'd, caller
  * frees); *content is NULL when there is none. */
-int rum_store_ack_take(struct rum_db_txn *txn, int64_t tenant_id, const char *pid,
-		       const char *sn, const char *address, const char *via, char **content,
-		       size_t *len);
+int rum_store_ack_take(struct rum_db_txn *txn, int64_t tenant_id, const char *pid, const char *sn,
+		       const char *address, const char *via, char **content, size_t *len);
 
 /* Result polling for the upload with poll id `poll_id` in the tenant: *found
  * false when no such upload exists there; otherwise the ACK for its device, taken as

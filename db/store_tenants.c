@@ -76,13 +76,12 @@ int rum_store_tenant_list(struct rum_db_txn *txn,
 	if (!res)
 		return rc;
 	for (int i = 0; i < PQntuples(res); i++) {
-		struct rum_store_tenant t = {
-			strtoll(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
-			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4)};
+		struct rum_store_tenant t = {strtoll(PQgetvalue(res, i, 0), NULL, 10),
+					     PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+					     PQgetvalue(res, i, 3), PQgetvalue(res, i, 4)};
 
 		cb(arg, &t);
 	}
 	PQclear(res);
 	return 0;
 }
-

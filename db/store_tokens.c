@@ -38,9 +38,9 @@ static const struct rum_db_stmt rum_store_tokens_stmts[] = {
 
 const struct rum_db_stmt_set rum_store_tokens_statements = RUM_DB_STMT_SET(rum_store_tokens_stmts);
 
-int rum_store_token_insert(struct rum_db_txn *txn, const char *hash_hex,
-				 const char *prefix, const char *role, int64_t tenant_id,
-				 const char *description, int64_t *id)
+int rum_store_token_insert(struct rum_db_txn *txn, const char *hash_hex, const char *prefix,
+			   const char *role, int64_t tenant_id, const char *description,
+			   int64_t *id)
 {
 	char t[24];
 	const char *p[5] = {hash_hex, prefix, role, t, description};
@@ -56,8 +56,7 @@ int rum_store_token_insert(struct rum_db_txn *txn, const char *hash_hex,
 	return 0;
 }
 
-int rum_store_token_use(struct rum_db_txn *txn, const char *hash_hex,
-			      struct rum_store_token *out)
+int rum_store_token_use(struct rum_db_txn *txn, const char *hash_hex, struct rum_store_token *out)
 {
 	const char *p[1] = {hash_hex};
 	int rc;
@@ -81,8 +80,7 @@ int rum_store_token_use(struct rum_db_txn *txn, const char *hash_hex,
 }
 
 int rum_store_token_list(struct rum_db_txn *txn,
-			       void (*cb)(void *arg, const struct rum_store_token_row *t),
-			       void *arg)
+			 void (*cb)(void *arg, const struct rum_store_token_row *t), void *arg)
 {
 	int rc;
 	PGresult *res = rum_db_exec(txn, "admin_token_list", 0, NULL, NULL, NULL, 0, &rc);
@@ -90,10 +88,14 @@ int rum_store_token_list(struct rum_db_txn *txn,
 	if (!res)
 		return rc;
 	for (int i = 0; i < PQntuples(res); i++) {
-		struct rum_store_token_row t = {
-			strtoll(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
-			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-			PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7)};
+		struct rum_store_token_row t = {strtoll(PQgetvalue(res, i, 0), NULL, 10),
+						PQgetvalue(res, i, 1),
+						PQgetvalue(res, i, 2),
+						PQgetvalue(res, i, 3),
+						PQgetvalue(res, i, 4),
+						PQgetvalue(res, i, 5),
+						PQgetvalue(res, i, 6),
+						PQgetvalue(res, i, 7)};
 
 		cb(arg, &t);
 	}
@@ -101,8 +103,7 @@ int rum_store_token_list(struct rum_db_txn *txn,
 	return 0;
 }
 
-int rum_store_token_revoke(struct rum_db_txn *txn, int64_t id, char *prefix,
-				 size_t prefix_size)
+int rum_store_token_revoke(struct rum_db_txn *txn, int64_t id, char *prefix, size_t prefix_size)
 {
 	char t[24];
 	const char *p[1] = {t};
@@ -115,8 +116,8 @@ int rum_store_token_revoke(struct rum_db_txn *txn, int64_t id, char *prefix,
 		return rc;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return rum_err_set(RUM_ENOTFOUND, "no token with id %" PRId64 " (see rumd token list)",
-				   id);
+		return rum_err_set(RUM_ENOTFOUND,
+				   "no token with id %" PRId64 " (see rumd token list)", id);
 	}
 	snprintf(prefix, prefix_size, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -126,8 +127,13 @@ int rum_store_token_revoke(struct rum_db_txn *txn, int64_t id, char *prefix,
 int rum_store_audit(struct rum_db_txn *txn, const struct rum_store_audit *a)
 {
 	char t[24];
-	const char *p[7] = {a->actor, t, a->action, a->tenant, a->target ? a->target : "",
-			    a->ok ? "ok" : "error", a->details_json};
+	const char *p[7] = {a->actor,
+			    t,
+			    a->action,
+			    a->tenant,
+			    a->target ? a->target : "",
+			    a->ok ? "ok" : "error",
+			    a->details_json};
 	int rc;
 	PGresult *res;
 
@@ -136,4 +142,3 @@ int rum_store_audit(struct rum_db_txn *txn, const struct rum_store_audit *a)
 	PQclear(res);
 	return rc;
 }
-

@@ -23,29 +23,25 @@ struct rum_store_token {
 };
 
 /* Stores a new token (tenant_id 0: every tenant); *id its row. */
-int rum_store_token_insert(struct rum_db_txn *txn, const char *hash_hex,
-				 const char *prefix, const char *role, int64_t tenant_id,
-				 const char *description, int64_t *id);
+int rum_store_token_insert(struct rum_db_txn *txn, const char *hash_hex, const char *prefix,
+			   const char *role, int64_t tenant_id, const char *description,
+			   int64_t *id);
 
 /* The token with that hash, revoked or not, and marks it used now unless it
  * is revoked. RUM_ENOTFOUND when none has it. */
-int rum_store_token_use(struct rum_db_txn *txn, const char *hash_hex,
-			      struct rum_store_token *out);
+int rum_store_token_use(struct rum_db_txn *txn, const char *hash_hex, struct rum_store_token *out);
 
 /* One token for listing; strings valid during the callback ("" when unset). */
 struct rum_store_token_row {
 	int64_t id;
-	const char *prefix, *role, *tenant, *description, *created_at, *last_used_at,
-		*revoked_at;
+	const char *prefix, *role, *tenant, *description, *created_at, *last_used_at, *revoked_at;
 };
 int rum_store_token_list(struct rum_db_txn *txn,
-			       void (*cb)(void *arg, const struct rum_store_token_row *t),
-			       void *arg);
+			 void (*cb)(void *arg, const struct rum_store_token_row *t), void *arg);
 
 /* Revokes the token (revoking twice keeps the first time). *prefix (at least
  * 24 bytes) gets its display prefix. RUM_ENOTFOUND when no such token. */
-int rum_store_token_revoke(struct rum_db_txn *txn, int64_t id, char *prefix,
-				 size_t prefix_size);
+int rum_store_token_revoke(struct rum_db_txn *txn, int64_t id, char *prefix, size_t prefix_size);
 
 /* One audit record. token_id 0 and tenant NULL are stored as NULL;
  * details_json is a JSON object text (NULL: {}). */

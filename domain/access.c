@@ -115,9 +115,10 @@ int rum_access_check(struct rum_domain *dom, const struct rum_access *auth, enum
 	snprintf(who->actor, sizeof(who->actor), "anonymous");
 	who->tenant = auth->tenant;
 	if (!token) {
-		rc = rum_err_set(RUM_EAUTH, auth->authorization
-						    ? "the Authorization header is not a rumd bearer token"
-						    : "no bearer token (Authorization: Bearer rumd_...)");
+		rc = rum_err_set(RUM_EAUTH,
+				 auth->authorization
+					 ? "the Authorization header is not a rumd bearer token"
+					 : "no bearer token (Authorization: Bearer rumd_...)");
 	} else {
 		rum_access_token_hash(hash, token);
 		rc = rum_db_transact(dom->db, rum_access_run, &t);
@@ -126,4 +127,3 @@ int rum_access_check(struct rum_domain *dom, const struct rum_access *auth, enum
 		rum_audit_record(dom, who, action, auth->tenant, "", rc, NULL);
 	return rc;
 }
-

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define RUM_TOKEN_LEN (5 + 64)  /* "rumd_" + hex of 32 bytes */
+#define RUM_TOKEN_LEN (5 + 64)       /* "rumd_" + hex of 32 bytes */
 #define RUM_TOKEN_PREFIX_LEN (5 + 8) /* what is shown of a token */
 
 enum rum_role { RUM_ROLE_READER = 1, RUM_ROLE_OPERATOR = 2, RUM_ROLE_ADMIN = 3 };

@@ -52,8 +52,7 @@ static int rum_acks_delivered_run(struct rum_db_txn *txn, void *arg)
 	return rum_store_ack_delivered(txn, c->id, c->address, c->via);
 }
 
-int rum_acks_delivered(struct rum_domain *dom, int64_t id, const char *address,
-		       const char *via)
+int rum_acks_delivered(struct rum_domain *dom, int64_t id, const char *address, const char *via)
 {
 	struct rum_acks_call c = {.id = id, .address = address, .via = via};
 
@@ -68,8 +67,7 @@ static int rum_acks_file_run(struct rum_db_txn *txn, void *arg)
 				  &c->out->len);
 }
 
-int rum_acks_file(struct rum_domain *dom, int64_t tenant_id, int64_t device_id,
-		  struct rum_ack *out)
+int rum_acks_file(struct rum_domain *dom, int64_t tenant_id, int64_t device_id, struct rum_ack *out)
 {
 	struct rum_acks_call c = {.tenant_id = tenant_id, .device_id = device_id, .out = out};
 	int rc;
@@ -94,9 +92,9 @@ int rum_acks_download_by(struct rum_domain *dom, const struct rum_actor *by, int
 	rc = rum_acks_file(dom, by->tenant_id, device_id, &ack);
 	if (rc != RUM_EUNAVAIL)
 		rum_audit_record(dom, by, "ack-download", by->tenant, target, rc,
-				rc ? NULL
-				   : json_pack("{s:I,s:I}", "ack_id", (json_int_t)ack.id, "bytes",
-					       (json_int_t)ack.len));
+				 rc ? NULL
+				    : json_pack("{s:I,s:I}", "ack_id", (json_int_t)ack.id, "bytes",
+						(json_int_t)ack.len));
 	if (rc == 0) {
 		*content = ack.content; /* handed to the caller */
 		*len = ack.len;

@@ -35,8 +35,7 @@ int rum_acks_pending(struct rum_domain *dom, int64_t tenant_id, const char *pid,
 
 /* The device confirmed installing ACK id, delivered over `via` ("netconf",
  * "restapi") to `address`. */
-int rum_acks_delivered(struct rum_domain *dom, int64_t id, const char *address,
-		       const char *via);
+int rum_acks_delivered(struct rum_domain *dom, int64_t id, const char *address, const char *via);
 
 /* The newest ACK of device_id (of tenant_id, unless 0), delivered or not,
  * handed out as a file and recorded so. RUM_ENOTFOUND when the device has

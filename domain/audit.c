@@ -23,8 +23,8 @@ void rum_audit_record(struct rum_domain *dom, const struct rum_actor *who, const
 		      const char *tenant, const char *target, int result, json_t *details)
 {
 	char saved[512];
-	struct rum_audit_txn t = {{who->actor, who->token_id, action, tenant, target,
-					 result == 0, NULL}};
+	struct rum_audit_txn t = {
+		{who->actor, who->token_id, action, tenant, target, result == 0, NULL}};
 	char *text;
 	int rc;
 
@@ -42,11 +42,11 @@ void rum_audit_record(struct rum_domain *dom, const struct rum_actor *who, const
 	t.a.details_json = text;
 	rc = rum_db_transact(dom->db, rum_audit_run, &t);
 	if (rc != 0)
-		rum_log_error("audit: cannot record %s by %s: %s", action, who->actor, rum_err_msg());
+		rum_log_error("audit: cannot record %s by %s: %s", action, who->actor,
+			      rum_err_msg());
 	free(text);
 	if (result != 0)
 		rum_err_set(result, "%s", saved);
 	else
 		rum_err_clear();
 }
-

@@ -14,10 +14,9 @@ struct rum_captures_call {
 static void rum_captures_row(void *arg, const struct rum_store_capture_row *row)
 {
 	struct rum_captures_call *q = arg;
-	struct rum_capture c = {row->id,      row->received_at, row->tenant_name,
-				row->method,  row->path,        row->headers_json,
-				row->address, row->reason,      row->body,
-				row->body_len};
+	struct rum_capture c = {row->id,   row->received_at,  row->tenant_name, row->method,
+				row->path, row->headers_json, row->address,     row->reason,
+				row->body, row->body_len};
 
 	q->cb(q->arg, &c);
 }

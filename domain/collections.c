@@ -58,8 +58,12 @@ int rum_collections_claim(struct rum_domain *dom, const char *node, int limit, i
 			  void (*cb)(void *arg, int64_t job_id, const struct rum_target *t),
 			  void *arg)
 {
-	struct rum_collections_call c = {.node = node, .limit = limit, .lease_s = lease_s,
-					 .only = only, .n_only = n_only, .claim_cb = cb,
+	struct rum_collections_call c = {.node = node,
+					 .limit = limit,
+					 .lease_s = lease_s,
+					 .only = only,
+					 .n_only = n_only,
+					 .claim_cb = cb,
 					 .arg = arg};
 
 	return rum_db_call(dom->db, rum_collections_claim_run, &c);
@@ -75,10 +79,10 @@ static int rum_collections_finish_run(struct rum_db_txn *txn, void *arg)
 int rum_collections_finish(struct rum_domain *dom, const struct rum_collection_result *r,
 			   bool *applied)
 {
-	struct rum_store_job_result row = {r->job_id,        r->node,          r->ok,
-					   r->duration_ms,   r->collected,     r->new_reports,
-					   r->acks,          r->error,         r->retry_base_s,
-					   r->retry_max_s,   r->alert_after_s};
+	struct rum_store_job_result row = {r->job_id,      r->node,         r->ok,
+					   r->duration_ms, r->collected,    r->new_reports,
+					   r->acks,        r->error,        r->retry_base_s,
+					   r->retry_max_s, r->alert_after_s};
 	struct rum_collections_call c = {.result = &row};
 	int rc = rum_db_call(dom->db, rum_collections_finish_run, &c);
 
@@ -108,8 +112,8 @@ static int rum_collections_snapshot_run(struct rum_db_txn *txn, void *arg)
 					 c->target->host, c->json);
 }
 
-int rum_collections_snapshot(struct rum_domain *dom, const struct rum_target *t,
-			     const char *pid, const char *sn, const char *json)
+int rum_collections_snapshot(struct rum_domain *dom, const struct rum_target *t, const char *pid,
+			     const char *sn, const char *json)
 {
 	struct rum_collections_call c = {.target = t, .pid = pid, .sn = sn, .json = json};
 
@@ -142,9 +146,13 @@ int rum_collections_transfer_create(struct rum_domain *dom, const uint8_t *token
 				    int64_t job_id, const char *direction, const char *content,
 				    size_t len, size_t max_bytes, int ttl_s)
 {
-	struct rum_collections_call c = {.token_sha = token_sha256, .job_id = job_id,
-					 .direction = direction, .content = content, .len = len,
-					 .max_bytes = max_bytes, .ttl_s = ttl_s};
+	struct rum_collections_call c = {.token_sha = token_sha256,
+					 .job_id = job_id,
+					 .direction = direction,
+					 .content = content,
+					 .len = len,
+					 .max_bytes = max_bytes,
+					 .ttl_s = ttl_s};
 
 	return rum_db_call(dom->db, rum_collections_transfer_run, &c);
 }

@@ -32,7 +32,7 @@ struct rum_collection_result {
 	bool ok;
 	int duration_ms;
 	int collected, new_reports, acks;
-	const char *error;          /* NULL on success */
+	const char *error; /* NULL on success */
 	int retry_base_s, retry_max_s, alert_after_s;
 };
 
@@ -50,8 +50,8 @@ int rum_collections_release(struct rum_domain *dom, int64_t job_id, const char *
 /* Records the device a target's collection found (tenant + UDI, created
  * when new), links the target to it and keeps `json` (a JSON object) as its
  * latest licensing snapshot. */
-int rum_collections_snapshot(struct rum_domain *dom, const struct rum_target *t,
-			     const char *pid, const char *sn, const char *json);
+int rum_collections_snapshot(struct rum_domain *dom, const struct rum_target *t, const char *pid,
+			     const char *sn, const char *json);
 
 /* Stores a host key or TLS pin seen on first use (only if none is known). */
 int rum_collections_learn_key(struct rum_domain *dom, int64_t target_id, const char *key);

@@ -24,9 +24,8 @@ static char *rum_domain_dup(const char *s)
 
 int rum_domain_open(struct rum_domain **out, const struct rum_domain_options *o)
 {
-	struct rum_db_options dbo = {o->database_url,       o->batch_workers,
-				     o->call_workers,       o->batch_max,
-				     o->db_timeout_ms,      o->db_statement_timeout_ms,
+	struct rum_db_options dbo = {o->database_url, o->batch_workers, o->call_workers,
+				     o->batch_max,    o->db_timeout_ms, o->db_statement_timeout_ms,
 				     o->queue_max};
 	struct rum_domain *d = calloc(1, sizeof(*d));
 	int rc;

@@ -1,9 +1,9 @@
 #include "domain/export.h"
 
 #include "db/db.h"
-#include "domain/internal.h"
 #include "db/store_export.h"
 #include "domain/audit.h"
+#include "domain/internal.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/tarball.h"
@@ -37,7 +37,8 @@ struct rum_export {
 	int outer_fd, inner_fd;
 	struct rum_tarball *inner, *outer;
 	struct rum_store_export_tenant tenant;
-	int64_t batch_id, selected, devices, reports, device; /* device: open entry's id, 0 = none */
+	int64_t batch_id, selected, devices, reports, device; /* device: open entry's id, 0 = none
+							       */
 	bool nothing;
 	struct timespec last_progress;
 };
@@ -97,8 +98,10 @@ static int rum_export_put_escaped(struct rum_export *x, const char *s)
 	int rc = 0;
 
 	for (i = 0; rc == 0 && s[i]; i++) {
-		const char *rep = s[i] == '&' ? "&amp;" : s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;"
-											: NULL;
+		const char *rep = s[i] == '&'   ? "&amp;"
+				  : s[i] == '<' ? "&lt;"
+				  : s[i] == '>' ? "&gt;"
+						: NULL;
 		if (!rep)
 			continue;
 		rc = rum_tarball_entry_write(x->inner, s + from, i - from);
@@ -185,7 +188,8 @@ static void rum_export_progress(struct rum_export *x, bool last)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (!last && (now.tv_sec - x->last_progress.tv_sec) * 1000 +
-			     (now.tv_nsec - x->last_progress.tv_nsec) / 1000000 < 200)
+				     (now.tv_nsec - x->last_progress.tv_nsec) / 1000000 <
+			     200)
 		return;
 	x->last_progress = now;
 	fprintf(stderr, "\rexport: %" PRId64 " devices, %" PRId64 " of %" PRId64 " reports%s",
@@ -249,8 +253,10 @@ static int rum_export_manifest(struct rum_export *x, char **out, size_t *len)
 	FILE *f;
 
 	if (strpbrk(x->tenant.smart_account, "\r\n") || strpbrk(va, "\r\n"))
-		return rum_err_set(RUM_EINVAL, "tenant '%s': its smart or virtual account name "
-				   "holds a line break, which a manifest cannot carry", x->o->tenant);
+		return rum_err_set(RUM_EINVAL,
+				   "tenant '%s': its smart or virtual account name "
+				   "holds a line break, which a manifest cannot carry",
+				   x->o->tenant);
 	f = open_memstream(out, len);
 	if (!f)
 		abort();
@@ -289,8 +295,8 @@ static int rum_export_open_inner(struct rum_export *x)
 
 static int rum_export_open_outer(struct rum_export *x)
 {
-	if ((size_t)snprintf(x->outer_tmp, sizeof(x->outer_tmp), "%s.tmp-XXXXXX",
-			     x->final_path) >= sizeof(x->outer_tmp))
+	if ((size_t)snprintf(x->outer_tmp, sizeof(x->outer_tmp), "%s.tmp-XXXXXX", x->final_path) >=
+	    sizeof(x->outer_tmp))
 		return rum_err_set(RUM_EINVAL, "output path too long");
 	x->outer_fd = mkostemp(x->outer_tmp, O_CLOEXEC);
 	if (x->outer_fd < 0) {
@@ -344,10 +350,12 @@ static int rum_export_write(struct rum_db_txn *txn, struct rum_export *x)
 	return rc;
 }
 
-static const char *rum_export_selection(const struct rum_export_options *o, char *buf,
-					size_t size)
+static const char *rum_export_selection(const struct rum_export_options *o, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s%s%s%s", o->since ? "since " : o->all ? "all" : "unacknowledged",
+	snprintf(buf, size, "%s%s%s%s",
+		 o->since ? "since "
+		 : o->all ? "all"
+			  : "unacknowledged",
 		 o->since ? o->since : "", o->ndevices ? ", devices " : "",
 		 o->ndevices ? "listed" : "");
 	return buf;
@@ -358,9 +366,15 @@ static int rum_export_txn(struct rum_db_txn *txn, void *arg)
 	struct rum_export *x = arg;
 	char selection[256];
 	const char *file_name = strrchr(x->final_path, '/') + 1;
-	struct rum_store_export_query q = {0, x->o->all, x->o->since, x->o->devices,
-					   x->o->ndevices, file_name, x->ts,
-					   rum_export_selection(x->o, selection, sizeof(selection))};
+	struct rum_store_export_query q = {0,
+					   x->o->all,
+					   x->o->since,
+					   x->o->devices,
+					   x->o->ndevices,
+					   file_name,
+					   x->ts,
+					   rum_export_selection(x->o, selection,
+								sizeof(selection))};
 	int rc = rum_store_export_start(txn);
 
 	if (rc == 0)
@@ -412,7 +426,8 @@ static int rum_export_paths(struct rum_export *x)
 		n = (size_t)snprintf(x->final_path, sizeof(x->final_path), "%s/%s", x->dir,
 				     slash ? slash + 1 : out);
 		if (stat(x->dir, &st) != 0 || !S_ISDIR(st.st_mode))
-			return rum_err_set(RUM_EINVAL, "output directory %s does not exist", x->dir);
+			return rum_err_set(RUM_EINVAL, "output directory %s does not exist",
+					   x->dir);
 	}
 	if (n >= sizeof(x->final_path) - 16)
 		return rum_err_set(RUM_EINVAL, "output path too long");
@@ -511,8 +526,8 @@ int rum_export_by(struct rum_domain *dom, const struct rum_actor *by,
 {
 	struct rum_export_result er = {0};
 	char dir[RUM_DOMAIN_PATH_MAX], target[24] = "";
-	struct rum_export_options o = {by->tenant, dir, req->all, req->since, req->devices,
-				       req->ndevices, false, 6};
+	struct rum_export_options o = {by->tenant,   dir,           req->all, req->since,
+				       req->devices, req->ndevices, false,    6};
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -534,11 +549,11 @@ int rum_export_by(struct rum_domain *dom, const struct rum_actor *by,
 	}
 	if (rc != RUM_EUNAVAIL)
 		rum_audit_record(dom, by, "export", by->tenant, target, rc,
-				rc != 0 ? NULL
-					: json_pack("{s:b,s:s,s:I,s:I}", "nothing", res->nothing,
-						    "file", res->file_name, "devices",
-						    (json_int_t)res->devices, "reports",
-						    (json_int_t)res->reports));
+				 rc != 0 ? NULL
+					 : json_pack("{s:b,s:s,s:I,s:I}", "nothing", res->nothing,
+						     "file", res->file_name, "devices",
+						     (json_int_t)res->devices, "reports",
+						     (json_int_t)res->reports));
 	return rc;
 }
 
@@ -570,17 +585,19 @@ int rum_export_file_by(struct rum_domain *dom, const struct rum_actor *by, int64
 			 by->tenant_id, t.file_name);
 		*fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (*fd < 0 || fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
-			rc = rum_err_set(RUM_ENOTFOUND, "the file of export %" PRId64 " is not on "
-					 "this server (written elsewhere, or removed)", batch_id);
+			rc = rum_err_set(RUM_ENOTFOUND,
+					 "the file of export %" PRId64 " is not on "
+					 "this server (written elsewhere, or removed)",
+					 batch_id);
 	}
 	if (rc != RUM_EUNAVAIL) {
 		char target[24];
 
 		snprintf(target, sizeof(target), "%" PRId64, batch_id);
 		rum_audit_record(dom, by, "export-download", by->tenant, target, rc,
-				rc ? NULL
-				   : json_pack("{s:s,s:I}", "file", t.file_name, "bytes",
-					       (json_int_t)st.st_size));
+				 rc ? NULL
+				    : json_pack("{s:s,s:I}", "file", t.file_name, "bytes",
+						(json_int_t)st.st_size));
 	}
 	if (rc == 0) {
 		*size = (size_t)st.st_size;

@@ -33,8 +33,8 @@ struct rum_export_options {
 	const char *since;      /* ISO-8601: every report received since (acked or not) */
 	const int64_t *devices; /* only these rumd device ids (with any of the above) */
 	size_t ndevices;
-	bool progress;          /* devices/reports written, on stderr */
-	int level;              /* gzip level of the usage files, 1-9 */
+	bool progress; /* devices/reports written, on stderr */
+	int level;     /* gzip level of the usage files, 1-9 */
 };
 
 struct rum_export_result {

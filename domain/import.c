@@ -4,9 +4,9 @@
 #include "domain/audit.h"
 
 #include "db/db.h"
-#include "domain/internal.h"
-#include "db/store_tenants.h"
 #include "db/store_import.h"
+#include "db/store_tenants.h"
+#include "domain/internal.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/strict.h"
@@ -15,9 +15,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,8 +72,8 @@ static bool rum_import_udi_parse(const char *s, char *pid, char *sn)
 	if (strncmp(s, "P:", 2) != 0 || !(sep = strstr(s, ",S:")))
 		return false;
 	end = sep + 3 + strlen(sep + 3);
-	while (end > sep + 3 && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
-				 end[-1] == '\r'))
+	while (end > sep + 3 &&
+	       (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
 		end--;
 	np = (size_t)(sep - s - 2);
 	ns = (size_t)(end - sep - 3);
@@ -110,7 +110,8 @@ static int rum_import_policy(struct rum_import_ack *a, const struct rum_xml_node
 	a->policy_version = rum_import_child_text(code, "version");
 	a->reporting_days = -1;
 	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]) && a->reporting_days < 0; i++) {
-		char *t = rum_import_child_text(rum_xml_child(code, classes[i]), "onGoingReporting");
+		char *t = rum_import_child_text(rum_xml_child(code, classes[i]),
+						"onGoingReporting");
 		int64_t v;
 
 		if (t && rum_strict_int64(&v, t) == 0 && v >= 0 && v <= 1000000)
@@ -156,7 +157,8 @@ static void rum_import_collect_ids(struct rum_import_ack *a, json_t *j, int dept
 
 		if (json_is_integer(v) && json_integer_value(v) >= 0)
 			id.report_id = json_integer_value(v);
-		else if (json_is_string(v) && rum_strict_int64(&id.report_id, json_string_value(v)) != 0)
+		else if (json_is_string(v) &&
+			 rum_strict_int64(&id.report_id, json_string_value(v)) != 0)
 			id.report_id = -1;
 		if (id.report_id >= 0) {
 			id.has_udi = rum_import_json_udi(json_object_get(j, "udi"), id.pid, id.sn);
@@ -220,7 +222,7 @@ static int rum_import_sections(struct rum_import_ack *a, const struct rum_xml_no
 		} else if (strcmp(name, "smartLicenseRumAck") == 0) {
 			if (a->has_rum_ack)
 				return rum_err_set(RUM_EINVAL, "more than one smartLicenseRumAck "
-						   "section");
+							       "section");
 			rum_import_rum_ack(a, c);
 		} else if (strcmp(name, "smartLicenseAuthorization") == 0) {
 			a->has_auth = true;
@@ -235,7 +237,7 @@ static int rum_import_sections(struct rum_import_ack *a, const struct rum_xml_no
 		} else if (strcmp(name, "RUMReport") == 0 ||
 			   strcmp(name, "smartLicenseSystemInfo") == 0) {
 			return rum_err_set(RUM_EINVAL, "a usage file, not an ACK file (load usage "
-					   "with rumd import-usage)");
+						       "with rumd import-usage)");
 		} else if (strncmp(name, "smartLicense", 12) == 0 && strcasestr(name, "trust")) {
 			/* The trust code's element name is not public [PROTOCOL 2.3]. */
 			a->has_trust = true;
@@ -247,12 +249,11 @@ static int rum_import_sections(struct rum_import_ack *a, const struct rum_xml_no
 	}
 	if (rc == 0 && !known)
 		rc = rum_err_set(RUM_EINVAL, "a smartLicense document with no policy, RUM ACK, "
-				 "trust code, authorization or account section");
+					     "trust code, authorization or account section");
 	return rc;
 }
 
-int rum_import_ack_parse(struct rum_import_ack *a, const char *buf, size_t len,
-			 const char *what)
+int rum_import_ack_parse(struct rum_import_ack *a, const char *buf, size_t len, const char *what)
 {
 	struct rum_xml_doc *doc = NULL;
 	const struct rum_xml_node *root;
@@ -272,8 +273,9 @@ int rum_import_ack_parse(struct rum_import_ack *a, const char *buf, size_t len,
 		if (rc != 0)
 			rc = rum_err_set(rc, "%s: %s", what, rum_err_msg());
 	} else {
-		rc = rum_err_set(RUM_EINVAL, "%s: not a smartLicense document (root element <%.64s>)",
-				 what, rum_xml_name(root));
+		rc = rum_err_set(RUM_EINVAL,
+				 "%s: not a smartLicense document (root element <%.64s>)", what,
+				 rum_xml_name(root));
 	}
 	rum_xml_free(doc);
 	if (rc != 0)
@@ -387,11 +389,10 @@ static bool rum_import_is_archive(const char *base, const char *data, size_t len
 	       (len >= 262 && memcmp(data + 257, "ustar", 5) == 0);
 }
 
-static void rum_import_skip(struct rum_import_result *res, const char *entry, const char *fmt,
-			    ...) __attribute__((format(printf, 3, 4)));
+static void rum_import_skip(struct rum_import_result *res, const char *entry, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-static void rum_import_skip(struct rum_import_result *res, const char *entry, const char *fmt,
-			    ...)
+static void rum_import_skip(struct rum_import_result *res, const char *entry, const char *fmt, ...)
 {
 	char reason[512];
 	va_list ap;
@@ -497,8 +498,10 @@ static int rum_import_read(const struct rum_import_options *o, struct rum_import
 
 		rc = rum_import_ack_parse(&l->ack, l->data, l->len, l->name);
 		if (rc == 0 && l->ack.policy_file && res->n_leaves > 1)
-			rc = rum_err_set(RUM_EINVAL, "%s: a standalone policy file inside an "
-					 "archive; import it on its own", l->name);
+			rc = rum_err_set(RUM_EINVAL,
+					 "%s: a standalone policy file inside an "
+					 "archive; import it on its own",
+					 l->name);
 	}
 	if (rc == 0 && res->n_leaves == 0)
 		rc = rum_err_set(RUM_EINVAL, "%s holds no ACK file", base);
@@ -555,11 +558,22 @@ static int rum_import_apply_to(struct rum_import_txn *t, struct rum_import_leaf 
 		rc = rum_store_import_ack_reports(t->txn, d->id, a.batch_id, ids, n,
 						  &a.reports_acked);
 	if (rc == 0) {
-		struct rum_store_import_ack rec = {
-			t->import_id, a.ack_id, d->id, a.batch_id, l->name, a.new_ack,
-			l->ack.policy_name, l->ack.policy_version, l->ack.reporting_days,
-			l->ack.smart_account, l->ack.virtual_account, l->ack.has_rum_ack,
-			l->ack.has_trust, l->ack.has_auth, l->ack.rum_ack_json, a.reports_acked};
+		struct rum_store_import_ack rec = {t->import_id,
+						   a.ack_id,
+						   d->id,
+						   a.batch_id,
+						   l->name,
+						   a.new_ack,
+						   l->ack.policy_name,
+						   l->ack.policy_version,
+						   l->ack.reporting_days,
+						   l->ack.smart_account,
+						   l->ack.virtual_account,
+						   l->ack.has_rum_ack,
+						   l->ack.has_trust,
+						   l->ack.has_auth,
+						   l->ack.rum_ack_json,
+						   a.reports_acked};
 
 		rc = rum_store_import_ack_record(t->txn, &rec);
 	}
@@ -631,14 +645,16 @@ static int rum_import_by_udi(struct rum_import_txn *t, struct rum_import_leaf *l
 			if (rum_import_same_udi(&l->ack, &t->devices[i]))
 				rc = rum_import_apply_to(t, l, &t->devices[i], NULL);
 			else
-				rum_import_skip(t->res, l->name, "names UDI P:%s,S:%s, not that of "
-						"device %" PRId64, l->ack.pid, l->ack.sn,
-						t->devices[i].id);
+				rum_import_skip(t->res, l->name,
+						"names UDI P:%s,S:%s, not that of "
+						"device %" PRId64,
+						l->ack.pid, l->ack.sn, t->devices[i].id);
 		}
 		return rc;
 	}
 	if (!l->ack.has_udi) {
-		rum_import_skip(t->res, l->name, "names no device (no ACK_dev_<id>_<ts> name, no "
+		rum_import_skip(t->res, l->name,
+				"names no device (no ACK_dev_<id>_<ts> name, no "
 				"UDI inside); name it with --device");
 		return 0;
 	}
@@ -652,8 +668,10 @@ static int rum_import_by_udi(struct rum_import_txn *t, struct rum_import_leaf *l
 				t->tenant_id ? " in tenant '" : "",
 				t->tenant_id ? t->o->tenant : "", t->tenant_id ? "'" : "");
 	else if (n > 1)
-		rum_import_skip(t->res, l->name, "UDI %s is a device of several tenants; name "
-				"one with --tenant", udi);
+		rum_import_skip(t->res, l->name,
+				"UDI %s is a device of several tenants; name "
+				"one with --tenant",
+				udi);
 	else
 		rc = rum_import_apply_to(t, l, &found[0], NULL);
 	return rc;
@@ -673,8 +691,10 @@ static int rum_import_policy_file(struct rum_import_txn *t, struct rum_import_le
 		return rc;
 	}
 	if (!t->tenant_id)
-		return rum_err_set(RUM_EINVAL, "%s is a policy file: name the devices it is for "
-				   "with --device ID or --tenant NAME", l->name);
+		return rum_err_set(RUM_EINVAL,
+				   "%s is a policy file: name the devices it is for "
+				   "with --device ID or --tenant NAME",
+				   l->name);
 	rc = rum_store_import_tenant_devices(t->txn, t->tenant_id, &ids, &n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		rc = rum_store_import_device(t->txn, ids[i], &d);
@@ -707,7 +727,8 @@ static int rum_import_check_options(struct rum_import_txn *t)
 	if (t->o->tenant) {
 		rc = rum_store_tenant_find(t->txn, t->o->tenant, &t->tenant_id);
 		if (rc == RUM_ENOTFOUND)
-			rc = rum_err_set(RUM_ENOTFOUND, "no tenant named '%s' (see rumd tenant list)",
+			rc = rum_err_set(RUM_ENOTFOUND,
+					 "no tenant named '%s' (see rumd tenant list)",
 					 t->o->tenant);
 	}
 	for (size_t i = 0; rc == 0 && i < t->o->ndevices; i++) {
@@ -756,8 +777,10 @@ static int rum_import_txn_run(struct rum_db_txn *txn, void *arg)
 			rc = rum_import_by_udi(t, l);
 	}
 	if (rc == 0 && res->n_applied == 0)
-		rc = rum_err_set(RUM_ENOTFOUND, "nothing imported: no entry is for a device rumd "
-				 "can use%s%s%s%s", res->n_skipped ? " (" : "",
+		rc = rum_err_set(RUM_ENOTFOUND,
+				 "nothing imported: no entry is for a device rumd "
+				 "can use%s%s%s%s",
+				 res->n_skipped ? " (" : "",
 				 res->n_skipped ? res->skipped[0].entry : "",
 				 res->n_skipped ? ": " : "",
 				 res->n_skipped ? res->skipped[0].reason : "");
@@ -862,8 +885,10 @@ int rum_import_usage_message(char **out, size_t *out_len, size_t *nreports, cons
 		return rc;
 	root = rum_xml_root(doc);
 	if (strcmp(rum_xml_name(root), "smartLicense") != 0) {
-		rc = rum_err_set(RUM_EINVAL, "%s: not a usage file (root element <%.64s>, not "
-				 "<smartLicense>)", what, rum_xml_name(root));
+		rc = rum_err_set(RUM_EINVAL,
+				 "%s: not a usage file (root element <%.64s>, not "
+				 "<smartLicense>)",
+				 what, rum_xml_name(root));
 		goto out;
 	}
 	info = rum_xml_child(root, "smartLicenseSystemInfo");
@@ -873,8 +898,10 @@ int rum_import_usage_message(char **out, size_t *out_len, size_t *nreports, cons
 		text = rum_xml_text(rum_xml_child(info, "data"), &tlen);
 		env = json_loadb(text, tlen, 0, &e);
 		if (!env || !json_is_object(env)) {
-			rc = rum_err_set(RUM_EINVAL, "%s: smartLicenseSystemInfo data is not a JSON "
-					 "object%s%s", what, env ? "" : ": ", env ? "" : e.text);
+			rc = rum_err_set(RUM_EINVAL,
+					 "%s: smartLicenseSystemInfo data is not a JSON "
+					 "object%s%s",
+					 what, env ? "" : ": ", env ? "" : e.text);
 			goto out;
 		}
 		while (tlen > 0 && text[tlen - 1] != '}')
@@ -901,8 +928,10 @@ int rum_import_usage_message(char **out, size_t *out_len, size_t *nreports, cons
 	}
 	rum_import_append(&msg, &mlen, &cap, "]}", 2);
 	if (*nreports == 0) {
-		rc = rum_err_set(RUM_EINVAL, "%s: a smartLicense document with no RUMReport: not "
-				 "a usage file", what);
+		rc = rum_err_set(RUM_EINVAL,
+				 "%s: a smartLicense document with no RUMReport: not "
+				 "a usage file",
+				 what);
 		goto out;
 	}
 	*out = msg;
@@ -972,8 +1001,10 @@ int rum_import_body_by(struct rum_domain *dom, const struct rum_actor *by, const
 	if (rc == 0) {
 		memcpy(dir + strlen(dir), "/upload-XXXXXX", 15);
 		if (!mkdtemp(dir))
-			rc = rum_err_set(RUM_EIO, "cannot create a directory for the upload in "
-					 "%s/imports: %s", dom->data_dir, strerror(errno));
+			rc = rum_err_set(RUM_EIO,
+					 "cannot create a directory for the upload in "
+					 "%s/imports: %s",
+					 dom->data_dir, strerror(errno));
 	}
 	if (rc == 0) {
 		made = true;
@@ -988,9 +1019,9 @@ int rum_import_body_by(struct rum_domain *dom, const struct rum_actor *by, const
 	}
 	if (rc != RUM_EUNAVAIL)
 		rum_audit_record(dom, by, "import", by->tenant, name, rc,
-				rc == 0 ? rum_import_details(name, res)
-					: json_pack("{s:s,s:I}", "file", name, "bytes",
-						    (json_int_t)len));
+				 rc == 0 ? rum_import_details(name, res)
+					 : json_pack("{s:s,s:I}", "file", name, "bytes",
+						     (json_int_t)len));
 	if (rc != 0)
 		rum_import_result_dispose(res);
 	return rc;

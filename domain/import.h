@@ -49,7 +49,7 @@ struct rum_import_ack_id {
 };
 
 struct rum_import_ack {
-	bool policy_file;   /* root smartLicensePolicy */
+	bool policy_file; /* root smartLicensePolicy */
 	bool has_policy;
 	char *policy_name, *policy_version; /* NULL when absent */
 	int reporting_days; /* subscription onGoingReporting, else the first given; -1 */
@@ -60,7 +60,7 @@ struct rum_import_ack {
 	size_t n_ids;
 	bool has_trust, has_auth;
 	char *smart_account, *virtual_account; /* NULL when absent */
-	bool has_udi;       /* a UDI named by the authorization, trust or RUM ACK section */
+	bool has_udi; /* a UDI named by the authorization, trust or RUM ACK section */
 	char pid[RUM_UDI_TEXT_MAX + 1], sn[RUM_UDI_TEXT_MAX + 1];
 };
 
@@ -68,8 +68,7 @@ struct rum_import_ack {
  * not a smartLicense document, no section rumd knows, UDIs that disagree),
  * RUM_ETOOBIG; what names it in the message. Fields read only for display
  * never fail the parse (a RUM ACK whose data is not JSON keeps its text). */
-int rum_import_ack_parse(struct rum_import_ack *out, const char *buf, size_t len,
-			 const char *what);
+int rum_import_ack_parse(struct rum_import_ack *out, const char *buf, size_t len, const char *what);
 void rum_import_ack_dispose(struct rum_import_ack *a);
 
 /* Splits ACK_dev_<device id>_<ts>.txt (also without "ACK_"): false when the
@@ -102,8 +101,8 @@ struct rum_import_skip {
 };
 
 struct rum_import_result {
-	bool already;           /* imported before in the same scope: nothing changed */
-	int64_t import_id;      /* this import, or the earlier one */
+	bool already;      /* imported before in the same scope: nothing changed */
+	int64_t import_id; /* this import, or the earlier one */
 	char already_at[40];
 	struct rum_import_applied *applied;
 	size_t n_applied;

@@ -23,7 +23,7 @@
 
 #define MAX_DEPTH 2048 /* nested containers, as jansson's default limit */
 _Static_assert(MAX_DEPTH <= RUM_JSON_SAX_MAX_DEPTH, "the parser allows MAX_DEPTH");
-#define MAX_FRAMES 8   /* deepest followed path: reports[i].usage[j].signature.sudi */
+#define MAX_FRAMES 8 /* deepest followed path: reports[i].usage[j].signature.sudi */
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers */
@@ -542,9 +542,7 @@ static uint8_t payload_root_member(struct payload *p, uint8_t key, enum jtype ty
 		val_dispose(&p->tag);
 		val_dispose(&p->swver);
 		return type == J_OBJECT ? P_META : R_SKIP;
-	case K_VERSION:
-		val_set(&p->version, type, s, len);
-		return R_SKIP;
+	case K_VERSION: val_set(&p->version, type, s, len); return R_SKIP;
 	case K_MEASUREMENTS:
 		p->n_meas = 0;
 		val_dispose(&p->metric);
@@ -630,7 +628,7 @@ static const struct walk_ops payload_ops = {payload_key, payload_value, payload_
 
 static void payload_dispose(struct payload *p)
 {
-	struct val *vals[] = {&p->version, &p->rid_a, &p->rid_b, &p->tag, &p->swver,
+	struct val *vals[] = {&p->version, &p->rid_a, &p->rid_b, &p->tag,  &p->swver,
 			      &p->metric,  &p->start, &p->end,   &p->value};
 
 	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
@@ -768,10 +766,10 @@ struct range {
 /* An element of a usage[] array, or the body itself read as a report. */
 struct rep {
 	enum jtype type;
-	size_t start, end;     /* its text, when an object: body[start..end) */
+	size_t start, end; /* its text, when an object: body[start..end) */
 	struct val payload;
 	enum jtype signature;
-	struct udi_cap sig;    /* signature.sudi */
+	struct udi_cap sig; /* signature.sudi */
 };
 
 /* An element of reports[]. */
@@ -780,20 +778,20 @@ struct entry {
 	struct udi_cap sudi;
 	struct val hostname, tag;
 	enum jtype usage_type;
-	struct range usage;    /* into body.reps */
+	struct range usage; /* into body.reps */
 };
 
 struct body {
 	struct walk w; /* first: the walk's callbacks get the pass from it */
 	enum jtype root;
-	bool unknown_key;      /* a top-level key a hello does not carry */
+	bool unknown_key; /* a top-level key a hello does not carry */
 	struct udi_cap sudi;
 	struct val hostname, tag, nonce, timestamp, poll_id;
 	enum jtype reports_type, usage_type, licenses, trust_request, trust_requests;
-	size_t n_trust;        /* trust requests anywhere in the message */
-	struct range reports;  /* into ents */
-	struct range usage;    /* into reps */
-	struct rep bare;       /* the top-level object as a report */
+	size_t n_trust;       /* trust requests anywhere in the message */
+	struct range reports; /* into ents */
+	struct range usage;   /* into reps */
+	struct rep bare;      /* the top-level object as a report */
 	/* Everything the walk met, in document order; the ranges above select
 	 * the elements of the last of duplicate keys. */
 	struct entry *ents;
@@ -821,10 +819,8 @@ static const struct key_name root_keys[] = {
 	{N("trust_requests"), K_TRUST_REQUESTS, false},
 };
 static const struct key_name entry_keys[] = {
-	{N("sudi"), K_SUDI, false},
-	{N("trust_requests"), K_TRUST_REQUESTS, false},
-	{N("hostname"), K_HOSTNAME, false},
-	{N("software_tag_identifier"), K_TAG, false},
+	{N("sudi"), K_SUDI, false},         {N("trust_requests"), K_TRUST_REQUESTS, false},
+	{N("hostname"), K_HOSTNAME, false}, {N("software_tag_identifier"), K_TAG, false},
 	{N("usage"), K_USAGE, false},
 };
 static const struct key_name report_keys[] = {
@@ -1210,8 +1206,7 @@ static int extract_reports(struct rum_message *msg, struct body *b, const char *
 
 static int extract_usage(struct rum_message *msg, struct body *b, const char *text, size_t max)
 {
-	struct report_ctx ctx = {msg->has_udi ? &msg->udi : NULL, msg->hostname,
-				 msg->software_tag};
+	struct report_ctx ctx = {msg->has_udi ? &msg->udi : NULL, msg->hostname, msg->software_tag};
 	size_t k = 0;
 
 	if (b->usage.n > max)
@@ -1223,8 +1218,7 @@ static int extract_usage(struct rum_message *msg, struct body *b, const char *te
 
 static int extract_bare(struct rum_message *msg, struct body *b, const char *text)
 {
-	struct report_ctx ctx = {msg->has_udi ? &msg->udi : NULL, msg->hostname,
-				 msg->software_tag};
+	struct report_ctx ctx = {msg->has_udi ? &msg->udi : NULL, msg->hostname, msg->software_tag};
 
 	msg->reports = rum_calloc(1, sizeof(*msg->reports));
 	msg->n_reports = 1;

@@ -14,11 +14,11 @@
 #define RUM_UDI_PART_MAX 128 /* bytes of a PID or a serial number, without NUL */
 
 enum rum_msg_kind {
-	RUM_MSG_HELLO = 0,      /* anything else, including {} and sudi-only bodies */
-	RUM_MSG_USAGE,          /* reports[] / usage[] / a bare RUM report */
-	RUM_MSG_POLL,           /* has poll_id */
-	RUM_MSG_AUTHORIZATION,  /* has licenses[] */
-	RUM_MSG_TRUST           /* trust_request(s) but no usage */
+	RUM_MSG_HELLO = 0,     /* anything else, including {} and sudi-only bodies */
+	RUM_MSG_USAGE,         /* reports[] / usage[] / a bare RUM report */
+	RUM_MSG_POLL,          /* has poll_id */
+	RUM_MSG_AUTHORIZATION, /* has licenses[] */
+	RUM_MSG_TRUST          /* trust_request(s) but no usage */
 };
 
 /* "hello", "usage", "poll", "authorization", "trust". */
@@ -38,7 +38,7 @@ struct rum_report {
 	/* The decoded "payload" string value: the bytes the device signed. */
 	char *payload;
 	size_t payload_len;
-	char format;            /* 'A' (meta.report_id) or 'B' (asset_identification.report_id) */
+	char format; /* 'A' (meta.report_id) or 'B' (asset_identification.report_id) */
 	int64_t report_id;
 	struct rum_udi udi;     /* instance.sudi, else signature.sudi, else the envelope's */
 				/* (in the reports[] shape the entry's sudi comes before
@@ -63,13 +63,13 @@ struct rum_message {
 	 * trust_requests at the top or in reports[] entries. A usage message
 	 * with some is also a pending trust request. */
 	size_t n_trust_requests;
-	bool has_udi;           /* envelope sudi (or first report's entry sudi) */
+	bool has_udi; /* envelope sudi (or first report's entry sudi) */
 	struct rum_udi udi;
-	char *hostname;         /* "" when absent */
-	char *software_tag;     /* "" when absent */
-	char *nonce;            /* "" when absent; echoed in replies */
-	int64_t timestamp_ms;   /* -1 when absent */
-	char *poll_id;          /* decimal digits only; set for RUM_MSG_POLL */
+	char *hostname;       /* "" when absent */
+	char *software_tag;   /* "" when absent */
+	char *nonce;          /* "" when absent; echoed in replies */
+	int64_t timestamp_ms; /* -1 when absent */
+	char *poll_id;        /* decimal digits only; set for RUM_MSG_POLL */
 	struct rum_report *reports;
 	size_t n_reports;
 	/* Private to the parser: the strings reports' hostname and software_tag

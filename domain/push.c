@@ -119,10 +119,12 @@ static bool rum_push_device(const struct rum_push *p, struct rum_store_device *d
 		if (rum_push_same_udi(&m->reports[i].udi, udi))
 			first = &m->reports[i];
 	*dev = (struct rum_store_device){
-		.tenant_id = p->tenant_id, .pid = udi->pid, .sn = udi->sn,
+		.tenant_id = p->tenant_id,
+		.pid = udi->pid,
+		.sn = udi->sn,
 		.hostname = m->hostname[0] || !first ? m->hostname : first->hostname,
 		.software_tag = m->software_tag[0] || !first ? m->software_tag
-							    : first->software_tag,
+							     : first->software_tag,
 		.software_version = first ? first->software_version : "",
 		.address = p->address};
 	*udi_out = udi;
@@ -177,24 +179,31 @@ static struct rum_store_upload rum_push_usage_upload(const struct rum_push *p,
 	/* Trust requests riding on usage keep the whole message as pending. */
 	bool pending = p->msg->n_trust_requests > 0;
 
-	return (struct rum_store_upload){p->tenant_id, udi ? udi->pid : NULL,
-					 udi ? udi->sn : NULL, "usage",
-					 p->source ? p->source : "push", p->address, p->sub_path,
-					 pending ? p->body : NULL, pending ? p->body_len : 0,
-					 p->new_poll_id};
+	return (struct rum_store_upload){
+		p->tenant_id,  udi ? udi->pid : NULL,          udi ? udi->sn : NULL,
+		"usage",       p->source ? p->source : "push", p->address,
+		p->sub_path,   pending ? p->body : NULL,       pending ? p->body_len : 0,
+		p->new_poll_id};
 }
 
 static struct rum_store_report rum_push_usage_report(const struct rum_push *p, size_t i)
 {
 	const struct rum_report *r = &p->msg->reports[i];
 
-	return (struct rum_store_report){
-		.tenant_id = p->tenant_id, .report_id = r->report_id, .pid = r->udi.pid,
-		.sn = r->udi.sn, .format = r->format, .entitlement_tag = r->entitlement_tag,
-		.software_version = r->software_version, .metric_name = r->metric_name,
-		.last_value = r->last_value, .first_start = rum_push_time(r->first_start),
-		.last_end = rum_push_time(r->last_end), .payload_sha256 = p->hashes[i],
-		.report = r->raw, .report_len = r->raw_len};
+	return (struct rum_store_report){.tenant_id = p->tenant_id,
+					 .report_id = r->report_id,
+					 .pid = r->udi.pid,
+					 .sn = r->udi.sn,
+					 .format = r->format,
+					 .entitlement_tag = r->entitlement_tag,
+					 .software_version = r->software_version,
+					 .metric_name = r->metric_name,
+					 .last_value = r->last_value,
+					 .first_start = rum_push_time(r->first_start),
+					 .last_end = rum_push_time(r->last_end),
+					 .payload_sha256 = p->hashes[i],
+					 .report = r->raw,
+					 .report_len = r->raw_len};
 }
 
 /* Messages larger than this are stored by their own statements: a batch's
@@ -318,9 +327,16 @@ static const struct rum_db_group rum_push_usage_group = {rum_push_group_run};
 static int rum_push_store_request(struct rum_db_txn *txn, struct rum_push *p)
 {
 	struct rum_message *m = p->msg;
-	struct rum_store_upload up = {p->tenant_id, NULL, NULL, rum_msg_kind_name(m->kind),
-				      p->source ? p->source : "push", p->address, p->sub_path,
-				      p->body, p->body_len, p->new_poll_id};
+	struct rum_store_upload up = {p->tenant_id,
+				      NULL,
+				      NULL,
+				      rum_msg_kind_name(m->kind),
+				      p->source ? p->source : "push",
+				      p->address,
+				      p->sub_path,
+				      p->body,
+				      p->body_len,
+				      p->new_poll_id};
 	int rc = 0;
 
 	if (m->has_udi) {
@@ -371,8 +387,8 @@ static int rum_push_poll_group_run(struct rum_db_txn *txn, struct rum_db_work **
 
 		if (!rum_push_poll_groupable(p))
 			continue;
-		items[k] = (struct rum_store_poll){p->tenant_id, p->poll_id, p->address, false,
-						   NULL, 0};
+		items[k] = (struct rum_store_poll){p->tenant_id, p->poll_id, p->address,
+						   false,        NULL,       0};
 		pushes[k++] = p;
 	}
 	if (k)
@@ -431,24 +447,17 @@ static int rum_push_run(struct rum_db_txn *txn, void *arg)
 		return 0;
 	}
 	switch (p->msg ? p->msg->kind : RUM_MSG_HELLO) {
-	case RUM_MSG_USAGE:
-		rc = rum_push_store_usage(txn, p);
-		break;
+	case RUM_MSG_USAGE: rc = rum_push_store_usage(txn, p); break;
 	case RUM_MSG_AUTHORIZATION:
-	case RUM_MSG_TRUST:
-		rc = rum_push_store_request(txn, p);
-		break;
-	case RUM_MSG_POLL:
-		rc = rum_push_poll(txn, p);
-		break;
-	case RUM_MSG_HELLO:
-		rc = rum_push_hello(txn, p);
-		break;
+	case RUM_MSG_TRUST: rc = rum_push_store_request(txn, p); break;
+	case RUM_MSG_POLL: rc = rum_push_poll(txn, p); break;
+	case RUM_MSG_HELLO: rc = rum_push_hello(txn, p); break;
 	}
 	if (rc == 0 && p->capture) {
-		struct rum_store_capture c = {p->tenant, p->method, p->path,
-					      p->headers_json ? p->headers_json : "{}", p->address,
-					      p->body, p->body_len, p->capture_reason};
+		struct rum_store_capture c = {p->tenant,   p->method,
+					      p->path,     p->headers_json ? p->headers_json : "{}",
+					      p->address,  p->body,
+					      p->body_len, p->capture_reason};
 
 		rc = rum_store_capture_insert(txn, &c);
 	}
@@ -524,10 +533,10 @@ static int rum_push_init(struct rum_push *p, const struct rum_push_settings *s)
 		p->poll_id = -1; /* past int64: no such upload, answered as unknown */
 	p->work->prepare = rum_push_prepare;
 	p->work->run = rum_push_run;
-	p->work->group = !p->msg				  ? NULL
-			: p->msg->kind == RUM_MSG_USAGE ? &rum_push_usage_group
-			: p->msg->kind == RUM_MSG_POLL  ? &rum_push_poll_group
-							  : NULL;
+	p->work->group = !p->msg                         ? NULL
+			 : p->msg->kind == RUM_MSG_USAGE ? &rum_push_usage_group
+			 : p->msg->kind == RUM_MSG_POLL  ? &rum_push_poll_group
+							 : NULL;
 	p->work->done = rum_push_done;
 	p->work->arg = p;
 	return 0;
@@ -562,8 +571,7 @@ static void rum_push_done_wake(struct rum_push *p, void *arg)
 	pthread_mutex_unlock(&w->lock);
 }
 
-int rum_push_run_once(struct rum_push *p, struct rum_domain *dom,
-		      const struct rum_push_settings *s)
+int rum_push_run_once(struct rum_push *p, struct rum_domain *dom, const struct rum_push_settings *s)
 {
 	struct rum_push_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
 	int rc = rum_push_init(p, s);

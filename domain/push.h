@@ -22,35 +22,35 @@ struct rum_push_settings {
 
 struct rum_push {
 	/* Inputs, set by the caller and kept alive until done(). */
-	const char *tenant;       /* decoded tenant name */
-	const char *sub_path;     /* decoded path below the tenant, "" when none */
-	const char *method;       /* "GET" answers as a hello with no body */
-	const char *path;         /* raw request path, for captures */
-	const char *address;      /* peer address */
+	const char *tenant;   /* decoded tenant name */
+	const char *sub_path; /* decoded path below the tenant, "" when none */
+	const char *method;   /* "GET" answers as a hello with no body */
+	const char *path;     /* raw request path, for captures */
+	const char *address;  /* peer address */
 	const char *body;
 	size_t body_len;
-	char *headers_json;       /* for captures; owned by the push (may be NULL) */
+	char *headers_json; /* for captures; owned by the push (may be NULL) */
 	/* When set, called (during submit, on the caller's thread) for the
 	 * request headers as a new JSON object text, only if the message is to
 	 * be captured. */
 	char *(*headers_fn)(void *ctx);
 	void *headers_ctx;
-	const char *source;       /* uploads.source: NULL = "push" */
+	const char *source; /* uploads.source: NULL = "push" */
 
 	/* Results, valid in done(). rc: 0, RUM_ENOTFOUND (unknown tenant or poll
 	 * id: see err), RUM_EUNAVAIL, or another error with err set. */
 	int rc;
 	char err[256];
-	struct rum_message *msg;  /* the parsed message (kind, nonce, ...) */
-	int64_t poll_id;          /* poll id answered with OK_POLL; poll: the one asked */
-	char *ack;                /* ACK file bytes to deliver, or NULL */
+	struct rum_message *msg; /* the parsed message (kind, nonce, ...) */
+	int64_t poll_id;         /* poll id answered with OK_POLL; poll: the one asked */
+	char *ack;               /* ACK file bytes to deliver, or NULL */
 	size_t ack_len;
 	unsigned n_new, n_duplicate, n_conflict;
 
 	/* Private. */
 	struct rum_push_settings settings;
-	int64_t tenant_id;        /* 0 = unknown tenant */
-	int64_t new_poll_id;      /* poll id for the upload this message may create */
+	int64_t tenant_id;   /* 0 = unknown tenant */
+	int64_t new_poll_id; /* poll id for the upload this message may create */
 	char order_key[3 * 130 + 2];
 	uint8_t (*hashes)[32];
 	bool capture;

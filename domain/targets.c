@@ -1,8 +1,8 @@
 #include "domain/targets.h"
 
 #include "db/db.h"
-#include "db/store_tenants.h"
 #include "db/store_collector.h"
+#include "db/store_tenants.h"
 #include "domain/audit.h"
 #include "domain/collections.h"
 #include "domain/internal.h"
@@ -63,7 +63,8 @@ int rum_targets_key_load(uint8_t key[RUM_SECRET_KEY_LEN], const char *path, bool
 	if (fd < 0)
 		return rum_err_set(RUM_EIO, "secret_key_file %s: %s%s", path, strerror(errno),
 				   errno == ENOENT ? " (add a pull target first, or copy the key "
-						     "file of the other rumd nodes)" : "");
+						     "file of the other rumd nodes)"
+						   : "");
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -72,7 +73,8 @@ int rum_targets_key_load(uint8_t key[RUM_SECRET_KEY_LEN], const char *path, bool
 		rc = RUM_EINVAL;
 	rum_crypto_wipe(buf, sizeof(buf));
 	if (rc != 0)
-		return rum_err_set(RUM_EINVAL, "secret_key_file %s: not a key (64 hex digits)", path);
+		return rum_err_set(RUM_EINVAL, "secret_key_file %s: not a key (64 hex digits)",
+				   path);
 	return 0;
 }
 
@@ -110,7 +112,8 @@ int rum_targets_spec_check(const struct rum_target_spec *s)
 	if (!netconf && !(s->protocol && strcmp(s->protocol, "restapi") == 0))
 		return rum_err_set(RUM_EINVAL, "protocol: expected netconf or restapi");
 	if (!rum_targets_plain(s->host, 255))
-		return rum_err_set(RUM_EINVAL, "host: 1 to 255 printable characters without spaces");
+		return rum_err_set(RUM_EINVAL,
+				   "host: 1 to 255 printable characters without spaces");
 	if (s->port < 0 || s->port > 65535)
 		return rum_err_set(RUM_EINVAL, "port: expected 1 to 65535");
 	if (!s->username || !s->username[0] || strlen(s->username) > 128 ||
@@ -122,20 +125,23 @@ int rum_targets_spec_check(const struct rum_target_spec *s)
 		return rum_err_set(RUM_EINVAL, "key: the device REST API takes a password");
 	if ((s->password && (s->password_len == 0 || s->password_len > 1024)) ||
 	    (s->key && (s->key_len == 0 || s->key_len > 65536)))
-		return rum_err_set(RUM_EINVAL, "%s: empty or too long", s->key ? "key" : "password");
+		return rum_err_set(RUM_EINVAL, "%s: empty or too long",
+				   s->key ? "key" : "password");
 	if (s->key && !strstr(s->key, "PRIVATE KEY-----"))
 		return rum_err_set(RUM_EINVAL, "key: not a private key file (PEM or OpenSSH)");
 	if (s->known_host_key && s->known_host_key[0] &&
 	    !rum_targets_host_key_ok(s->protocol, s->known_host_key))
-		return rum_err_set(RUM_EINVAL, netconf ? "known-host-key: expected \"TYPE BASE64\" "
-			"as in a known_hosts line (ssh-keyscan prints it)"
-			: "known-host-key: expected a public key pin sha256//BASE64");
+		return rum_err_set(
+			RUM_EINVAL,
+			netconf ? "known-host-key: expected \"TYPE BASE64\" "
+				  "as in a known_hosts line (ssh-keyscan prints it)"
+				: "known-host-key: expected a public key pin sha256//BASE64");
 	if (s->interval_s != 0 && (s->interval_s < 60 || s->interval_s > 366 * 86400))
 		return rum_err_set(RUM_EINVAL, "interval: 1 minute to 366 days");
-	if (s->path_prefix && (!rum_targets_plain(s->path_prefix, 80) ||
-			       strlen(s->path_prefix) + 48 > 127))
+	if (s->path_prefix &&
+	    (!rum_targets_plain(s->path_prefix, 80) || strlen(s->path_prefix) + 48 > 127))
 		return rum_err_set(RUM_EINVAL, "path-prefix: a device directory such as bootflash: "
-				   "(printable, no spaces, at most 79 characters)");
+					       "(printable, no spaces, at most 79 characters)");
 	if (s->transfer && strcmp(s->transfer, "scp") != 0 && strcmp(s->transfer, "http") != 0)
 		return rum_err_set(RUM_EINVAL, "transfer: expected scp or http");
 	return 0;
@@ -192,8 +198,7 @@ static int rum_targets_add_run(struct rum_db_txn *txn, void *arg)
 	return rc;
 }
 
-int rum_targets_add(struct rum_domain *dom, const struct rum_target_spec *s,
-		    int64_t *id)
+int rum_targets_add(struct rum_domain *dom, const struct rum_target_spec *s, int64_t *id)
 {
 	uint8_t key[RUM_SECRET_KEY_LEN];
 	struct rum_targets_add_ctx c = {s, key, 0};
@@ -211,31 +216,57 @@ int rum_targets_add(struct rum_domain *dom, const struct rum_target_spec *s,
 
 void rum_target_view(struct rum_target *out, const struct rum_store_target *t)
 {
-	*out = (struct rum_target){
-		.id = t->id, .tenant_id = t->tenant_id, .tenant = t->tenant, .host = t->host,
-		.port = t->port, .protocol = t->protocol, .username = t->username,
-		.auth = t->auth, .secret = t->secret, .secret_len = t->secret_len,
-		.known_host_key = t->known_host_key, .trust_on_first_use = t->trust_on_first_use,
-		.interval_s = t->interval_s, .path_prefix = t->path_prefix,
-		.transfer = t->transfer, .rest_raw = t->rest_raw,
-		.rest_plain_http = t->rest_plain_http, .device_id = t->device_id,
-		.udi_pid = t->udi_pid, .udi_sn = t->udi_sn, .failures = t->failures,
-		.failing_since = t->failing_since, .created_at = t->created_at,
-		.next_due = t->next_due, .last_job_id = t->last_job_id,
-		.last_state = t->last_state, .last_finished = t->last_finished,
-		.last_error = t->last_error, .last_collected = t->last_collected,
-		.last_new = t->last_new, .last_acks = t->last_acks};
+	*out = (struct rum_target){.id = t->id,
+				   .tenant_id = t->tenant_id,
+				   .tenant = t->tenant,
+				   .host = t->host,
+				   .port = t->port,
+				   .protocol = t->protocol,
+				   .username = t->username,
+				   .auth = t->auth,
+				   .secret = t->secret,
+				   .secret_len = t->secret_len,
+				   .known_host_key = t->known_host_key,
+				   .trust_on_first_use = t->trust_on_first_use,
+				   .interval_s = t->interval_s,
+				   .path_prefix = t->path_prefix,
+				   .transfer = t->transfer,
+				   .rest_raw = t->rest_raw,
+				   .rest_plain_http = t->rest_plain_http,
+				   .device_id = t->device_id,
+				   .udi_pid = t->udi_pid,
+				   .udi_sn = t->udi_sn,
+				   .failures = t->failures,
+				   .failing_since = t->failing_since,
+				   .created_at = t->created_at,
+				   .next_due = t->next_due,
+				   .last_job_id = t->last_job_id,
+				   .last_state = t->last_state,
+				   .last_finished = t->last_finished,
+				   .last_error = t->last_error,
+				   .last_collected = t->last_collected,
+				   .last_new = t->last_new,
+				   .last_acks = t->last_acks};
 }
 
 static void rum_collection_view(struct rum_collection *out, const struct rum_store_job *j)
 {
-	*out = (struct rum_collection){
-		.id = j->id, .target_id = j->target_id, .host = j->host, .protocol = j->protocol,
-		.trigger = j->trigger, .state = j->state, .node = j->node, .due_at = j->due_at,
-		.started_at = j->started_at, .finished_at = j->finished_at,
-		.attempts = j->attempts, .duration_ms = j->duration_ms,
-		.collected = j->collected, .new_reports = j->new_reports, .acks = j->acks,
-		.error = j->error};
+	*out = (struct rum_collection){.id = j->id,
+				       .target_id = j->target_id,
+				       .host = j->host,
+				       .protocol = j->protocol,
+				       .trigger = j->trigger,
+				       .state = j->state,
+				       .node = j->node,
+				       .due_at = j->due_at,
+				       .started_at = j->started_at,
+				       .finished_at = j->finished_at,
+				       .attempts = j->attempts,
+				       .duration_ms = j->duration_ms,
+				       .collected = j->collected,
+				       .new_reports = j->new_reports,
+				       .acks = j->acks,
+				       .error = j->error};
 }
 
 struct rum_targets_query {
@@ -285,8 +316,7 @@ static int rum_targets_query_run(struct rum_db_txn *txn, void *arg)
 	switch (q->op) {
 	case RUM_TQ_LIST:
 		return rum_store_target_list(txn, tenant_id, q->id, rum_targets_query_target, q);
-	case RUM_TQ_REMOVE:
-		return rum_store_target_remove(txn, tenant_id, q->id);
+	case RUM_TQ_REMOVE: return rum_store_target_remove(txn, tenant_id, q->id);
 	case RUM_TQ_ENQUEUE:
 		return rum_store_jobs_enqueue(txn, tenant_id, q->id, q->enqueue_cb, q->arg);
 	case RUM_TQ_JOBS:
@@ -299,8 +329,8 @@ static int rum_targets_query_run(struct rum_db_txn *txn, void *arg)
 int rum_targets_list(struct rum_domain *dom, const char *tenant, int64_t id,
 		     void (*cb)(void *arg, const struct rum_target *t), void *arg)
 {
-	struct rum_targets_query q = {.tenant = tenant, .id = id, .target_cb = cb, .arg = arg,
-				      .op = RUM_TQ_LIST};
+	struct rum_targets_query q = {
+		.tenant = tenant, .id = id, .target_cb = cb, .arg = arg, .op = RUM_TQ_LIST};
 
 	return rum_db_transact(dom->db, rum_targets_query_run, &q);
 }
@@ -315,18 +345,22 @@ int rum_targets_remove(struct rum_domain *dom, const char *tenant, int64_t id)
 int rum_targets_enqueue(struct rum_domain *dom, const char *tenant, int64_t id,
 			void (*cb)(void *arg, int64_t job_id, int64_t target_id), void *arg)
 {
-	struct rum_targets_query q = {.tenant = tenant, .id = id, .enqueue_cb = cb, .arg = arg,
-				      .op = RUM_TQ_ENQUEUE};
+	struct rum_targets_query q = {
+		.tenant = tenant, .id = id, .enqueue_cb = cb, .arg = arg, .op = RUM_TQ_ENQUEUE};
 
 	return rum_db_transact(dom->db, rum_targets_query_run, &q);
 }
 
-int rum_targets_jobs(struct rum_domain *dom, const int64_t *ids, size_t n,
-		     int64_t target_id, int limit,
-		     void (*cb)(void *arg, const struct rum_collection *j), void *arg)
+int rum_targets_jobs(struct rum_domain *dom, const int64_t *ids, size_t n, int64_t target_id,
+		     int limit, void (*cb)(void *arg, const struct rum_collection *j), void *arg)
 {
-	struct rum_targets_query q = {.id = target_id, .ids = ids, .n = n, .limit = limit,
-				      .job_cb = cb, .arg = arg, .op = RUM_TQ_JOBS};
+	struct rum_targets_query q = {.id = target_id,
+				      .ids = ids,
+				      .n = n,
+				      .limit = limit,
+				      .job_cb = cb,
+				      .arg = arg,
+				      .op = RUM_TQ_JOBS};
 
 	return rum_db_transact(dom->db, rum_targets_query_run, &q);
 }
@@ -336,11 +370,12 @@ int rum_targets_secret(char **out, size_t *len, const uint8_t key[RUM_SECRET_KEY
 {
 	char aad[1024];
 
-	rum_targets_aad(aad, sizeof(aad), t->tenant_id, t->protocol, t->host, t->port,
-			t->username);
+	rum_targets_aad(aad, sizeof(aad), t->tenant_id, t->protocol, t->host, t->port, t->username);
 	if (rum_crypto_open(out, len, key, aad, strlen(aad), t->secret, t->secret_len) != 0)
-		return rum_err_set(RUM_EAUTH, "the stored credential of target %" PRId64 " does not "
-				   "open with this secret_key_file (another node's key?)", t->id);
+		return rum_err_set(RUM_EAUTH,
+				   "the stored credential of target %" PRId64 " does not "
+				   "open with this secret_key_file (another node's key?)",
+				   t->id);
 	return 0;
 }
 
@@ -390,7 +425,8 @@ int rum_targets_file_submit(struct rum_targets_file *f, struct rum_domain *dom,
 		abort();
 	*f->work = (struct rum_db_work){.prepare = rum_targets_file_prepare,
 					.run = rum_targets_file_run,
-					.done = rum_targets_file_done, .arg = f};
+					.done = rum_targets_file_done,
+					.arg = f};
 	rc = rum_db_submit(dom->db, f->work);
 	if (rc != 0) {
 		free(f->work);
@@ -402,7 +438,7 @@ int rum_targets_file_submit(struct rum_targets_file *f, struct rum_domain *dom,
 /* --- for the admin API: the tenant is the actor's, checked already --- */
 
 int rum_targets_add_by(struct rum_domain *dom, const struct rum_actor *by,
-		      struct rum_target_spec *spec, int64_t *id)
+		       struct rum_target_spec *spec, int64_t *id)
 {
 	char target[300];
 	int rc;
@@ -412,9 +448,9 @@ int rum_targets_add_by(struct rum_domain *dom, const struct rum_actor *by,
 	snprintf(target, sizeof(target), "%s:%d", spec->host ? spec->host : "", spec->port);
 	if (rc != RUM_EUNAVAIL)
 		rum_audit_record(dom, by, "pull-target-add", by->tenant, target, rc,
-				rc ? NULL : json_pack("{s:I,s:s,s:s}", "id", (json_int_t)*id,
-						      "protocol", spec->protocol, "username",
-						      spec->username));
+				 rc ? NULL
+				    : json_pack("{s:I,s:s,s:s}", "id", (json_int_t)*id, "protocol",
+						spec->protocol, "username", spec->username));
 	return rc;
 }
 

@@ -19,27 +19,27 @@
 struct rum_target {
 	int64_t id;
 	int64_t tenant_id;
-	const char *tenant;          /* name */
+	const char *tenant; /* name */
 	const char *host;
 	int port;
-	const char *protocol;        /* "netconf" | "restapi" */
+	const char *protocol; /* "netconf" | "restapi" */
 	const char *username;
-	const char *auth;            /* "password" | "key" */
-	const uint8_t *secret;       /* sealed: only rum_targets_secret() opens it; never shown */
+	const char *auth;      /* "password" | "key" */
+	const uint8_t *secret; /* sealed: only rum_targets_secret() opens it; never shown */
 	size_t secret_len;
-	const char *known_host_key;  /* "" when not known */
+	const char *known_host_key; /* "" when not known */
 	bool trust_on_first_use;
-	int64_t interval_s;          /* 0 = on demand */
+	int64_t interval_s; /* 0 = on demand */
 	const char *path_prefix;
-	const char *transfer;        /* "scp" | "http" */
+	const char *transfer; /* "scp" | "http" */
 	bool rest_raw, rest_plain_http;
-	int64_t device_id;           /* 0 until a collection named the device */
-	const char *udi_pid, *udi_sn;/* "" until then */
+	int64_t device_id;            /* 0 until a collection named the device */
+	const char *udi_pid, *udi_sn; /* "" until then */
 	int failures;
-	const char *failing_since;   /* "" when not failing */
+	const char *failing_since; /* "" when not failing */
 	const char *created_at;
-	const char *next_due;        /* "" when nothing is queued */
-	int64_t last_job_id;         /* 0 when never collected */
+	const char *next_due; /* "" when nothing is queued */
+	int64_t last_job_id;  /* 0 when never collected */
 	const char *last_state, *last_finished, *last_error;
 	int64_t last_collected, last_new, last_acks;
 };
@@ -50,29 +50,29 @@ struct rum_collection {
 	const char *host, *protocol, *trigger, *state, *node;
 	const char *due_at, *started_at, *finished_at; /* "" when not yet */
 	int attempts;
-	int64_t duration_ms;        /* -1 when not finished */
+	int64_t duration_ms; /* -1 when not finished */
 	int64_t collected, new_reports, acks;
-	const char *error;          /* "" when none */
+	const char *error; /* "" when none */
 };
 
 /* What `rumd device add` and POST .../devices take. */
 struct rum_target_spec {
 	const char *tenant;
 	const char *host;
-	int port;                     /* 0 = 830 (netconf) or 443 (restapi) */
-	const char *protocol;         /* "netconf" | "restapi" */
+	int port;             /* 0 = 830 (netconf) or 443 (restapi) */
+	const char *protocol; /* "netconf" | "restapi" */
 	const char *username;
-	const char *password;         /* exactly one of password and key */
+	const char *password; /* exactly one of password and key */
 	size_t password_len;
-	const char *key;              /* SSH private key text (netconf) */
+	const char *key; /* SSH private key text (netconf) */
 	size_t key_len;
-	const char *known_host_key;   /* NULL/"" = none */
+	const char *known_host_key; /* NULL/"" = none */
 	bool trust_on_first_use;
-	int64_t interval_s;           /* 0 = on demand only */
-	const char *path_prefix;      /* NULL = "bootflash:" */
-	const char *transfer;         /* NULL = "scp" */
-	bool rest_raw;                /* send ACKs to the REST API as raw XML */
-	bool rest_plain_http;         /* REST over http:// (labs) */
+	int64_t interval_s;      /* 0 = on demand only */
+	const char *path_prefix; /* NULL = "bootflash:" */
+	const char *transfer;    /* NULL = "scp" */
+	bool rest_raw;           /* send ACKs to the REST API as raw XML */
+	bool rest_plain_http;    /* REST over http:// (labs) */
 };
 
 /* Reads the 32-byte key (64 hex digits, optional trailing newline) from
@@ -86,8 +86,7 @@ int rum_targets_spec_check(const struct rum_target_spec *s);
 /* Adds a target (with its first collection due now when it has an
  * interval). Errors: RUM_EINVAL, RUM_ENOTFOUND (tenant), RUM_ECONFLICT
  * (exists), RUM_EIO (key file), RUM_EUNAVAIL. */
-int rum_targets_add(struct rum_domain *dom, const struct rum_target_spec *s,
-		    int64_t *id);
+int rum_targets_add(struct rum_domain *dom, const struct rum_target_spec *s, int64_t *id);
 
 /* Targets of tenant (NULL = every tenant), or target id alone (non-zero:
  * RUM_ENOTFOUND when missing or in another tenant). Rows carry the sealed
@@ -104,9 +103,8 @@ int rum_targets_enqueue(struct rum_domain *dom, const char *tenant, int64_t id,
 			void (*cb)(void *arg, int64_t job_id, int64_t target_id), void *arg);
 
 /* Jobs by id, or the last `limit` of target_id when n == 0. */
-int rum_targets_jobs(struct rum_domain *dom, const int64_t *ids, size_t n,
-		     int64_t target_id, int limit,
-		     void (*cb)(void *arg, const struct rum_collection *j), void *arg);
+int rum_targets_jobs(struct rum_domain *dom, const int64_t *ids, size_t n, int64_t target_id,
+		     int limit, void (*cb)(void *arg, const struct rum_collection *j), void *arg);
 
 /* The credential of a target, unsealed: *out malloc'd, NUL-terminated; the
  * caller wipes (rum_crypto_wipe) and frees it. RUM_EAUTH when it does not
@@ -119,8 +117,8 @@ int rum_targets_secret(char **out, size_t *len, const uint8_t key[RUM_SECRET_KEY
 
 struct rum_targets_file {
 	/* Inputs, kept alive until done(). */
-	const char *token;          /* as in the URL */
-	bool upload;                /* PUT/POST of a usage file; else GET of an ACK */
+	const char *token; /* as in the URL */
+	bool upload;       /* PUT/POST of a usage file; else GET of an ACK */
 	const char *body;
 	size_t body_len;
 	/* Results in done(): rc 0, RUM_ENOTFOUND (unknown, used, expired token),

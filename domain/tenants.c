@@ -23,13 +23,17 @@ static int rum_tenants_create_run(struct rum_db_txn *txn, void *arg)
 int rum_tenants_create(struct rum_domain *dom, const char *name, const char *smart_account,
 		       const char *virtual_account, int64_t *id)
 {
-	struct rum_tenants_call c = {name, smart_account ? smart_account : "",
-				     virtual_account ? virtual_account : "", 0, NULL, NULL};
+	struct rum_tenants_call c = {name,
+				     smart_account ? smart_account : "",
+				     virtual_account ? virtual_account : "",
+				     0,
+				     NULL,
+				     NULL};
 	int rc;
 
 	if (!name || !rum_text_tenant_name_ok(name))
 		return rum_err_set(RUM_EINVAL, "a tenant name is 1 to 128 characters of "
-				   "printable UTF-8 without '/'");
+					       "printable UTF-8 without '/'");
 	rc = rum_db_transact(dom->db, rum_tenants_create_run, &c);
 	if (rc == 0)
 		*id = c.id;

@@ -35,11 +35,12 @@ static int rum_tokens_create_run(struct rum_db_txn *txn, void *arg)
 	if (t->tenant) {
 		rc = rum_store_tenant_find(txn, t->tenant, &tenant_id);
 		if (rc == RUM_ENOTFOUND)
-			rc = rum_err_set(rc, "no tenant named '%s' (see rumd tenant list)", t->tenant);
+			rc = rum_err_set(rc, "no tenant named '%s' (see rumd tenant list)",
+					 t->tenant);
 	}
 	if (rc == 0)
 		rc = rum_store_token_insert(txn, t->hash, t->prefix, t->role, tenant_id,
-						  t->description, &t->id);
+					    t->description, &t->id);
 	if (rc != 0)
 		return rc;
 	snprintf(target, sizeof(target), "%" PRId64, t->id);
@@ -54,13 +55,13 @@ static int rum_tokens_create_run(struct rum_db_txn *txn, void *arg)
 }
 
 int rum_tokens_create(struct rum_domain *dom, const char *role, const char *tenant,
-			   const char *description, char **token, int64_t *id)
+		      const char *description, char **token, int64_t *id)
 {
 	struct rum_actor cli = {"cli", 0, NULL, 0};
 	uint8_t secret[32];
 	char hash[65], prefix[RUM_TOKEN_PREFIX_LEN + 1];
-	struct rum_tokens_txn t = {role, tenant, description ? description : "", hash,
-					prefix, 0, ""};
+	struct rum_tokens_txn t = {role, tenant, description ? description : "", hash, prefix,
+				   0,    ""};
 	enum rum_role r;
 	char *tok = malloc(RUM_TOKEN_LEN + 1);
 	int rc = rum_role_parse(&r, role);
@@ -79,7 +80,7 @@ int rum_tokens_create(struct rum_domain *dom, const char *role, const char *tena
 	if (rc != 0) {
 		if (rc != RUM_EUNAVAIL)
 			rum_audit_record(dom, &cli, "token-create", tenant, "", rc,
-					json_pack("{s:s}", "role", role ? role : ""));
+					 json_pack("{s:s}", "role", role ? role : ""));
 		memset(tok, 0, RUM_TOKEN_LEN + 1);
 		free(tok);
 		return rc;
@@ -97,8 +98,8 @@ struct rum_tokens_list_ctx {
 static void rum_tokens_row(void *arg, const struct rum_store_token_row *row)
 {
 	struct rum_tokens_list_ctx *c = arg;
-	struct rum_token t = {row->id,          row->prefix,     row->role,
-			      row->tenant,      row->description, row->created_at,
+	struct rum_token t = {row->id,           row->prefix,      row->role,
+			      row->tenant,       row->description, row->created_at,
 			      row->last_used_at, row->revoked_at};
 
 	c->cb(c->arg, &t);
@@ -147,4 +148,3 @@ int rum_tokens_revoke(struct rum_domain *dom, int64_t id, char *prefix)
 	}
 	return rc;
 }
-

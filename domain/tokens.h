@@ -11,8 +11,7 @@
  * "" when unset. */
 struct rum_token {
 	int64_t id;
-	const char *prefix, *role, *tenant, *description, *created_at, *last_used_at,
-		*revoked_at;
+	const char *prefix, *role, *tenant, *description, *created_at, *last_used_at, *revoked_at;
 };
 
 /* Creates a token; *token (malloc'd, RUM_TOKEN_LEN chars) is the only copy

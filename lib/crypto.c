@@ -2,6 +2,7 @@
 
 #include "lib/err.h"
 
+#include <errno.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -9,7 +10,6 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +142,8 @@ int rum_crypto_open(char **out, size_t *out_len, const uint8_t key[RUM_SECRET_KE
 	ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, sealed) == 1 &&
 	     (!aad_len || EVP_DecryptUpdate(ctx, NULL, &n, aad, (int)aad_len) == 1) &&
 	     EVP_DecryptUpdate(ctx, (unsigned char *)buf, &n, sealed + 12, (int)plen) == 1 &&
-	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, (void *)(sealed + 12 + plen)) == 1 &&
+	     EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, (void *)(sealed + 12 + plen)) ==
+		     1 &&
 	     EVP_DecryptFinal_ex(ctx, (unsigned char *)buf + n, &fin) == 1;
 	EVP_CIPHER_CTX_free(ctx);
 	if (!ok) {

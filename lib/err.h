@@ -6,15 +6,15 @@
 
 enum {
 	RUM_OK = 0,
-	RUM_EINVAL = -1,     /* bad input from outside: message, file, flag */
-	RUM_ENOTFOUND = -2,  /* a named thing does not exist */
-	RUM_ETOOBIG = -3,    /* an outside size passed its ceiling */
-	RUM_EUNAVAIL = -4,   /* a dependency (the database) is unreachable */
-	RUM_ECONFLICT = -5,  /* the request clashes with existing state */
-	RUM_EIO = -6,        /* OS-level I/O failure */
-	RUM_EINTERNAL = -7,  /* a bug or an unexpected state */
-	RUM_EMETHOD = -8,    /* wrong method for a resource */
-	RUM_EAUTH = -9,      /* missing or bad credentials */
+	RUM_EINVAL = -1,      /* bad input from outside: message, file, flag */
+	RUM_ENOTFOUND = -2,   /* a named thing does not exist */
+	RUM_ETOOBIG = -3,     /* an outside size passed its ceiling */
+	RUM_EUNAVAIL = -4,    /* a dependency (the database) is unreachable */
+	RUM_ECONFLICT = -5,   /* the request clashes with existing state */
+	RUM_EIO = -6,         /* OS-level I/O failure */
+	RUM_EINTERNAL = -7,   /* a bug or an unexpected state */
+	RUM_EMETHOD = -8,     /* wrong method for a resource */
+	RUM_EAUTH = -9,       /* missing or bad credentials */
 	RUM_EFORBIDDEN = -10, /* authenticated but not allowed */
 	RUM_ETIMEDOUT = -11   /* a peer (device) did not answer in time */
 };

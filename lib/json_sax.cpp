@@ -39,7 +39,8 @@ extern "C" {
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
-namespace {
+namespace
+{
 
 /* Set when a \u escape decodes to U+0000 or an unpaired low surrogate (an
  * unpaired high one is the Reader's own error). Per thread: parses on
@@ -173,8 +174,10 @@ struct Alloc {
 
 } // namespace
 
-namespace rapidjson {
-namespace internal {
+namespace rapidjson
+{
+namespace internal
+{
 
 /* Room for count more bytes on the Reader's stack. RapidJSON 1.1 computes
  * the new top first, which is undefined behaviour (and so reported by clang's
@@ -189,7 +192,8 @@ template <> template <> inline void Stack<Alloc>::Reserve<char>(size_t count)
 } // namespace internal
 } // namespace rapidjson
 
-namespace {
+namespace
+{
 
 typedef rapidjson::internal::Stack<Alloc> Stack;
 
@@ -280,13 +284,15 @@ struct Utf8 : rapidjson::UTF8<char> {
 	}
 	template <typename OutputStream> static void Encode(OutputStream &os, unsigned codepoint)
 	{
-		if (RAPIDJSON_UNLIKELY(codepoint == 0 || (codepoint >= 0xdc00 && codepoint <= 0xdfff)))
+		if (RAPIDJSON_UNLIKELY(codepoint == 0 ||
+				       (codepoint >= 0xdc00 && codepoint <= 0xdfff)))
 			t_bad_escape = true;
 		rapidjson::UTF8<char>::Encode(os, codepoint);
 	}
 };
 
-const unsigned kRumFlags = rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseValidateEncodingFlag |
+const unsigned kRumFlags = rapidjson::kParseStopWhenDoneFlag |
+			   rapidjson::kParseValidateEncodingFlag |
 			   rapidjson::kParseNumbersAsStringsFlag;
 
 typedef rapidjson::GenericReader<Utf8, Utf8, Alloc> RumReader;
@@ -424,7 +430,8 @@ inline bool is_space(char c)
 /* The Reader's functions this reader replaces, for its stream and handler
  * only (explicit specializations: the Reader's own code calls them). */
 
-namespace rapidjson {
+namespace rapidjson
+{
 
 /* JSON whitespace, as RapidJSON's, with no copy of the stream. */
 template <> inline void SkipWhitespace(MemoryStream &is)
@@ -470,12 +477,13 @@ void RumReader::ParseString<kRumFlags, MemoryStream, RumHandler>(MemoryStream &i
 /* RapidJSON 1.1 refuses numbers past a double's range even with
  * kParseNumbersAsStringsFlag, and copies each number onto its stack. This
  * one checks RFC 8259's grammar only,
- *   number = [ "-" ] ( "0" / digit1-9 *DIGIT ) [ "." 1*DIGIT ] [ ( "e" / "E" ) [ "-" / "+" ] 1*DIGIT ]
- * with the Reader's error codes and offsets, and passes the text in place.
- * The Reader calls it for any byte that starts no other value. */
+ *   number = [ "-" ] ( "0" / digit1-9 *DIGIT ) [ "." 1*DIGIT ] [ ( "e" / "E" ) [ "-" / "+" ]
+ * 1*DIGIT ] with the Reader's error codes and offsets, and passes the text in place. The Reader
+ * calls it for any byte that starts no other value. */
 template <>
 template <>
-void RumReader::ParseNumber<kRumFlags, MemoryStream, RumHandler>(MemoryStream &is, RumHandler &handler)
+void RumReader::ParseNumber<kRumFlags, MemoryStream, RumHandler>(MemoryStream &is,
+								 RumHandler &handler)
 {
 	const char *p = is.src_, *end = is.end_, *start = p;
 
@@ -516,7 +524,8 @@ void RumReader::ParseNumber<kRumFlags, MemoryStream, RumHandler>(MemoryStream &i
 /* ------------------------------------------------------------------------ */
 /* Errors */
 
-namespace {
+namespace
+{
 
 int hex4(const char *p, unsigned *out)
 {
@@ -637,7 +646,8 @@ extern "C" enum rum_json_sax_status rum_json_sax_parse(const char *text, size_t 
 	/* The Reader takes a NUL for the end of the text, wherever it is: one
 	 * anywhere is the fault. */
 	if ((nul = memchr(text, 0, len)) != NULL)
-		return fail(err, RUM_JSON_SAX_INVALID, "NUL byte", (size_t)((const char *)nul - text));
+		return fail(err, RUM_JSON_SAX_INVALID, "NUL byte",
+			    (size_t)((const char *)nul - text));
 	if (h.stop == STOP_TOO_DEEP)
 		return fail(err, RUM_JSON_SAX_TOO_DEEP, "nesting too deep", h.stop_at);
 	if (h.stop == STOP_BAD_ESCAPE) {
@@ -646,7 +656,7 @@ extern "C" enum rum_json_sax_status rum_json_sax_parse(const char *text, size_t 
 		return fail(err, RUM_JSON_SAX_INVALID, why, off);
 	}
 	if (res.IsError())
-		return fail(err, RUM_JSON_SAX_INVALID, reason_of(res.Code(), text, len, res.Offset()),
-			    res.Offset());
+		return fail(err, RUM_JSON_SAX_INVALID,
+			    reason_of(res.Code(), text, len, res.Offset()), res.Offset());
 	return fail(err, RUM_JSON_SAX_INVALID, "trailing garbage", end);
 }

@@ -18,7 +18,8 @@ int rum_log_parse_level(enum rum_log_level *out, const char *name)
 			return 0;
 		}
 	}
-	return rum_err_set(RUM_EINVAL, "log level '%s' is not one of debug, info, warn, error", name);
+	return rum_err_set(RUM_EINVAL, "log level '%s' is not one of debug, info, warn, error",
+			   name);
 }
 
 void rum_log_set_level(enum rum_log_level level)

@@ -45,7 +45,8 @@ static int reserve(struct rum_netconf_framing *f, size_t n)
 	size_t limit = f->max_msg + 1 + (f->mode == RUM_NETCONF_FRAMING_EOM ? EOM_MARK_LEN : 0);
 
 	if (need > limit || need < f->len)
-		return rum_err_set(RUM_ETOOBIG, "netconf framing: message exceeds %zu bytes", f->max_msg);
+		return rum_err_set(RUM_ETOOBIG, "netconf framing: message exceeds %zu bytes",
+				   f->max_msg);
 	if (need <= f->cap)
 		return 0;
 	size_t cap = f->cap ? f->cap : 4096;
@@ -96,7 +97,8 @@ static int bad_header(struct rum_netconf_framing *f, size_t used, size_t *consum
 	return fail(f, RUM_EINVAL);
 }
 
-static int feed_chunked(struct rum_netconf_framing *f, const char *data, size_t len, size_t *consumed)
+static int feed_chunked(struct rum_netconf_framing *f, const char *data, size_t len,
+			size_t *consumed)
 {
 	size_t i = 0;
 
@@ -165,10 +167,12 @@ static int feed_chunked(struct rum_netconf_framing *f, const char *data, size_t 
 			f->state = S_LF;
 			if (f->len == 0) {
 				*consumed = i;
-				rum_err_set(RUM_EINVAL, "netconf framing: end of chunks with no chunk");
+				rum_err_set(RUM_EINVAL,
+					    "netconf framing: end of chunks with no chunk");
 				return fail(f, RUM_EINVAL);
 			}
-			if (reserve(f, 0) < 0) /* room for the NUL is always there; kept for clarity */
+			if (reserve(f, 0) < 0) /* room for the NUL is always there; kept for clarity
+						*/
 				return fail(f, RUM_ETOOBIG);
 			f->msg[f->len] = '\0';
 			f->done = 1;
@@ -215,7 +219,8 @@ int rum_netconf_framing_encode(char **out, size_t *out_len, enum rum_netconf_fra
 
 	if (mode == RUM_NETCONF_FRAMING_CHUNKED) {
 		if (len == 0 || (unsigned long long)len > MAX_CHUNK)
-			return rum_err_set(RUM_EINVAL, "netconf framing: cannot chunk %zu bytes", len);
+			return rum_err_set(RUM_EINVAL, "netconf framing: cannot chunk %zu bytes",
+					   len);
 		hl = snprintf(head, sizeof(head), "\n#%zu\n", len);
 		total = (size_t)hl + len + 4;
 	} else {

@@ -17,20 +17,20 @@
 #include <stddef.h>
 
 enum rum_netconf_framing_mode {
-	RUM_NETCONF_FRAMING_EOM = 0, /* base:1.0, "]]>]]>" */
+	RUM_NETCONF_FRAMING_EOM = 0,    /* base:1.0, "]]>]]>" */
 	RUM_NETCONF_FRAMING_CHUNKED = 1 /* base:1.1 */
 };
 
 /* Decoder state. Fields are private; use the functions below. */
 struct rum_netconf_framing {
 	enum rum_netconf_framing_mode mode;
-	size_t max_msg;   /* ceiling on one decoded message, bytes */
-	char *msg;        /* message being assembled (NUL-terminated when done) */
+	size_t max_msg; /* ceiling on one decoded message, bytes */
+	char *msg;      /* message being assembled (NUL-terminated when done) */
 	size_t len, cap;
-	int state;        /* chunked parser state */
+	int state;                     /* chunked parser state */
 	unsigned long long chunk_left; /* bytes left in the current chunk / size being read */
-	int done;         /* a complete message waits in msg */
-	int failed;       /* a framing error happened: the stream is unusable */
+	int done;                      /* a complete message waits in msg */
+	int failed;                    /* a framing error happened: the stream is unusable */
 };
 
 /* Prepares a decoder in end-of-message mode. max_msg bounds one message

@@ -40,7 +40,7 @@ int rum_strict_bytes(int64_t *out, const char *text)
 	static const struct {
 		const char *unit;
 		int shift;
-	} units[] = {{"", 0},   {"B", 0},   {"K", 10},  {"KB", 10}, {"KiB", 10}, {"M", 20},
+	} units[] = {{"", 0},    {"B", 0},    {"K", 10}, {"KB", 10}, {"KiB", 10}, {"M", 20},
 		     {"MB", 20}, {"MiB", 20}, {"G", 30}, {"GB", 30}, {"GiB", 30}};
 	size_t digits = strspn(text, "0123456789");
 	int64_t v;

@@ -323,8 +323,9 @@ static int rum_tarball_read_name(const char *name, const char *what, const char 
 		size_t n = strcspn(p, "/\\");
 
 		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return rum_err_set(RUM_EINVAL, "%s: entry '%s' has a '..' component; refused",
-					   what, name);
+			return rum_err_set(RUM_EINVAL,
+					   "%s: entry '%s' has a '..' component; refused", what,
+					   name);
 		p += n;
 		if (*p)
 			p++;
@@ -382,9 +383,10 @@ static int rum_tarball_read_entry(struct archive *a, const char *what, const cha
 		b->total += (size_t)n;
 		if (b->total > b->max_total) {
 			free(p);
-			return rum_err_set(RUM_ETOOBIG, "%s: %s: archive contents exceed %zu bytes in "
-					   "all (a decompression bomb?); refused", what, name,
-					   b->max_total);
+			return rum_err_set(RUM_ETOOBIG,
+					   "%s: %s: archive contents exceed %zu bytes in "
+					   "all (a decompression bomb?); refused",
+					   what, name, b->max_total);
 		}
 	}
 	if (used != size) {
@@ -419,15 +421,18 @@ static int rum_tarball_read_one(struct archive *a, struct archive_entry *e, cons
 		return rum_err_set(RUM_EINVAL, "%s: entry '%s' is a %s link; refused", what, name,
 				   archive_entry_symlink(e) ? "symbolic" : "hard");
 	if (archive_entry_filetype(e) != AE_IFREG)
-		return rum_err_set(RUM_EINVAL, "%s: entry '%s' is not a regular file; refused", what,
-				   name);
+		return rum_err_set(RUM_EINVAL, "%s: entry '%s' is not a regular file; refused",
+				   what, name);
 	if (size < 0 || (uint64_t)size > b->max_entry_size)
-		return rum_err_set(RUM_ETOOBIG, "%s: entry '%s' announces %lld bytes, over the "
-				   "%zu-byte limit; refused", what, name, (long long)size,
-				   b->max_entry_size);
+		return rum_err_set(RUM_ETOOBIG,
+				   "%s: entry '%s' announces %lld bytes, over the "
+				   "%zu-byte limit; refused",
+				   what, name, (long long)size, b->max_entry_size);
 	if (b->total + (size_t)size > b->max_total)
-		return rum_err_set(RUM_ETOOBIG, "%s: %s: archive contents exceed %zu bytes in all "
-				   "(a decompression bomb?); refused", what, name, b->max_total);
+		return rum_err_set(RUM_ETOOBIG,
+				   "%s: %s: archive contents exceed %zu bytes in all "
+				   "(a decompression bomb?); refused",
+				   what, name, b->max_total);
 	rc = rum_tarball_read_entry(a, what, name, (size_t)size, b, &buf, &len);
 	if (rc != 0)
 		return rc;

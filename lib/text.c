@@ -82,8 +82,10 @@ void rum_text_hex(char *out, const void *data, size_t len)
 
 static int rum_text_hexval(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
 }
 
 int rum_text_unhex(void *out, const char *hex, size_t len)
@@ -91,7 +93,8 @@ int rum_text_unhex(void *out, const char *hex, size_t len)
 	unsigned char *o = out;
 
 	for (size_t i = 0; i < len; i++) {
-		int hi = rum_text_hexval(hex[2 * i]), lo = hi < 0 ? -1 : rum_text_hexval(hex[2 * i + 1]);
+		int hi = rum_text_hexval(hex[2 * i]),
+		    lo = hi < 0 ? -1 : rum_text_hexval(hex[2 * i + 1]);
 
 		if (lo < 0)
 			return -1;

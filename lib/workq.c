@@ -64,8 +64,7 @@ struct rum_workq *rum_workq_new(int threads, int queue_max)
 	return p;
 }
 
-int rum_workq_submit(struct rum_workq *p, void (*run)(void *arg, bool cancelled),
-			  void *arg)
+int rum_workq_submit(struct rum_workq *p, void (*run)(void *arg, bool cancelled), void *arg)
 {
 	struct rum_workq_job *j;
 	int rc = 0;

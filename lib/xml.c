@@ -93,7 +93,8 @@ int rum_xml_parse(struct rum_xml_doc **out, const char *buf, size_t len, const c
 
 	*out = NULL;
 	if (len > RUM_XML_MAX_BYTES)
-		return rum_err_set(RUM_ETOOBIG, "%s: larger than %u bytes", what, RUM_XML_MAX_BYTES);
+		return rum_err_set(RUM_ETOOBIG, "%s: larger than %u bytes", what,
+				   RUM_XML_MAX_BYTES);
 	if (rum_xml_has_doctype(buf, len))
 		return rum_err_set(RUM_EINVAL, "%s: declares a DTD (<!DOCTYPE>); refused", what);
 	xmlSetGenericErrorFunc(NULL, rum_xml_silent); /* per thread in libxml2 */
@@ -217,7 +218,8 @@ char *rum_xml_attr(const struct rum_xml_node *n, const char *name)
 }
 
 int rum_xml_attrs(const struct rum_xml_node *n,
-		  int (*fn)(void *arg, const char *ns, const char *name, const char *value), void *arg)
+		  int (*fn)(void *arg, const char *ns, const char *name, const char *value),
+		  void *arg)
 {
 	int rc = 0;
 

@@ -66,7 +66,8 @@ char *rum_xml_attr(const struct rum_xml_node *n, const char *name);
  * live until fn returns. Stops at, and returns, the first non-zero value fn
  * returns; 0 otherwise. */
 int rum_xml_attrs(const struct rum_xml_node *n,
-		  int (*fn)(void *arg, const char *ns, const char *name, const char *value), void *arg);
+		  int (*fn)(void *arg, const char *ns, const char *name, const char *value),
+		  void *arg);
 
 /* ---- Building a document to send ----
  * Elements are appended in order and serialised by libxml2, which escapes

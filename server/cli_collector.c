@@ -14,10 +14,22 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *const rum_cli_device_opts[] = {
-	"tenant", "host", "port", "protocol", "username", "password-file", "key", "interval",
-	"on-demand", "known-host-key", "trust-on-first-use", "path-prefix", "transfer",
-	"rest-raw", "plain-http", NULL};
+const char *const rum_cli_device_opts[] = {"tenant",
+					   "host",
+					   "port",
+					   "protocol",
+					   "username",
+					   "password-file",
+					   "key",
+					   "interval",
+					   "on-demand",
+					   "known-host-key",
+					   "trust-on-first-use",
+					   "path-prefix",
+					   "transfer",
+					   "rest-raw",
+					   "plain-http",
+					   NULL};
 const char *const rum_cli_collect_opts[] = {"device", "tenant", "wait", NULL};
 
 bool rum_cli_collector_is_flag(const char *name)
@@ -102,17 +114,22 @@ static int rum_cli_device_add(const struct rum_config *cfg, struct rum_domain *d
 		return rum_err_set(RUM_EINVAL, "--interval and --on-demand exclude each other");
 	v = opt(ctx, "interval");
 	if (!opt(ctx, "on-demand") && rum_strict_duration(&s.interval_s, v ? v : "24h") != 0)
-		return rum_err_set(RUM_EINVAL, "--interval: '%s' is not a duration (e.g. 30m, 24h, "
-				   "7d)", v);
+		return rum_err_set(RUM_EINVAL,
+				   "--interval: '%s' is not a duration (e.g. 30m, 24h, "
+				   "7d)",
+				   v);
 	if (!s.host || !s.username)
 		return rum_err_set(RUM_EINVAL, "device add needs --host and --username");
 	if (!pwfile == !keyfile)
-		return rum_err_set(RUM_EINVAL, "device add needs --password-file FILE or --key FILE");
+		return rum_err_set(RUM_EINVAL,
+				   "device add needs --password-file FILE or --key FILE");
 	if (!s.known_host_key && !s.trust_on_first_use)
-		return rum_err_set(RUM_EINVAL, "device add needs --known-host-key KEY (%s) or "
-				   "--trust-on-first-use", strcmp(s.protocol, "restapi") == 0
-				   ? "the pin sha256//BASE64 of its TLS public key"
-				   : "\"TYPE BASE64\" as ssh-keyscan prints it");
+		return rum_err_set(RUM_EINVAL,
+				   "device add needs --known-host-key KEY (%s) or "
+				   "--trust-on-first-use",
+				   strcmp(s.protocol, "restapi") == 0
+					   ? "the pin sha256//BASE64 of its TLS public key"
+					   : "\"TYPE BASE64\" as ssh-keyscan prints it");
 	rc = rum_cli_read_secret(&secret, &len, pwfile ? pwfile : keyfile, pwfile != NULL);
 	if (rc != 0)
 		return rc;
@@ -126,7 +143,10 @@ static int rum_cli_device_add(const struct rum_config *cfg, struct rum_domain *d
 	rc = rum_targets_add(dom, &s, &id);
 	if (rc == 0)
 		printf("pull target %" PRId64 " added: %s %s:%d in tenant '%s', %s%s\n", id,
-		       s.protocol, s.host, s.port ? s.port : strcmp(s.protocol, "netconf") ? 443 : 830,
+		       s.protocol, s.host,
+		       s.port                          ? s.port
+		       : strcmp(s.protocol, "netconf") ? 443
+						       : 830,
 		       s.tenant, s.interval_s ? "collected every " : "on demand only",
 		       s.interval_s ? (v ? v : "24h") : "");
 	rum_crypto_wipe(secret, len);
@@ -150,8 +170,8 @@ static void rum_cli_device_row(void *arg, const struct rum_target *t)
 	else
 		snprintf(last, sizeof(last), "never");
 	printf("%-5" PRId64 " %-12.12s %-8s %-28.28s %-10s %-30.30s %-28s %s\n", t->id, t->tenant,
-	       t->protocol, hostport, interval,
-	       t->udi_pid[0] ? t->udi_pid : "-", last, t->next_due[0] ? t->next_due : "-");
+	       t->protocol, hostport, interval, t->udi_pid[0] ? t->udi_pid : "-", last,
+	       t->next_due[0] ? t->next_due : "-");
 	(void)arg;
 }
 
@@ -159,10 +179,11 @@ static void rum_cli_device_show_row(void *arg, const struct rum_target *t)
 {
 	printf("target:          %" PRId64 "\ntenant:          %s\nprotocol:        %s\n"
 	       "address:         %s:%d\nusername:        %s (%s authentication; the secret is "
-	       "sealed and never shown)\n", t->id, t->tenant, t->protocol, t->host, t->port,
-	       t->username, t->auth);
-	printf("host key:        %s\n", t->known_host_key[0] ? t->known_host_key
-	       : t->trust_on_first_use ? "(none yet: trusted on first use)" : "(none)");
+	       "sealed and never shown)\n",
+	       t->id, t->tenant, t->protocol, t->host, t->port, t->username, t->auth);
+	printf("host key:        %s\n", t->known_host_key[0]    ? t->known_host_key
+					: t->trust_on_first_use ? "(none yet: trusted on first use)"
+								: "(none)");
 	if (t->interval_s)
 		printf("schedule:        every %" PRId64 " s, next due %s\n", t->interval_s,
 		       t->next_due[0] ? t->next_due : "(none queued)");
@@ -187,10 +208,11 @@ static void rum_cli_device_show_row(void *arg, const struct rum_target *t)
 
 static void rum_cli_job_row(void *arg, const struct rum_collection *j)
 {
-	printf("  job %-6" PRId64 " %-8s %-7s %-20s %6" PRId64 " ms  reports %" PRId64 " (new %"
-	       PRId64 ")  ACKs %" PRId64 "%s%s\n", j->id, j->trigger, j->state,
-	       j->finished_at[0] ? j->finished_at : j->due_at, j->duration_ms < 0 ? 0 : j->duration_ms,
-	       j->collected, j->new_reports, j->acks, j->error[0] ? "  error: " : "", j->error);
+	printf("  job %-6" PRId64 " %-8s %-7s %-20s %6" PRId64 " ms  reports %" PRId64
+	       " (new %" PRId64 ")  ACKs %" PRId64 "%s%s\n",
+	       j->id, j->trigger, j->state, j->finished_at[0] ? j->finished_at : j->due_at,
+	       j->duration_ms < 0 ? 0 : j->duration_ms, j->collected, j->new_reports, j->acks,
+	       j->error[0] ? "  error: " : "", j->error);
 	(void)arg;
 }
 
@@ -235,10 +257,11 @@ static void rum_cli_job_state(void *arg, const struct rum_collection *j)
 
 static void rum_cli_job_result(void *arg, const struct rum_collection *j)
 {
-	printf("target %-5" PRId64 " %-8s %-28s %-6s %6" PRId64 " ms  reports %" PRId64 " (new %"
-	       PRId64 ")  ACKs delivered %" PRId64 "%s%s\n", j->target_id, j->protocol, j->host,
-	       j->state, j->duration_ms < 0 ? 0 : j->duration_ms, j->collected, j->new_reports,
-	       j->acks, j->error[0] ? "\n    error: " : "", j->error);
+	printf("target %-5" PRId64 " %-8s %-28s %-6s %6" PRId64 " ms  reports %" PRId64
+	       " (new %" PRId64 ")  ACKs delivered %" PRId64 "%s%s\n",
+	       j->target_id, j->protocol, j->host, j->state,
+	       j->duration_ms < 0 ? 0 : j->duration_ms, j->collected, j->new_reports, j->acks,
+	       j->error[0] ? "\n    error: " : "", j->error);
 	(void)arg;
 }
 
@@ -253,11 +276,17 @@ static int rum_cli_collect_wait(const struct rum_config *cfg, struct rum_domain 
 	char node[128];
 	int rc = rum_cli_collect_env(&ce, cfg, dom, node, false);
 
-
 	if (rc == 0) {
-		so = (struct rum_scheduler_options){&ce, (int)(jobs->n < 16 ? jobs->n : 16), 200,
-			(int)cfg->collector_retry_base_s, (int)cfg->collector_retry_max_s,
-			(int)cfg->collector_alert_after_s, jobs->ids, jobs->n, NULL, NULL};
+		so = (struct rum_scheduler_options){&ce,
+						    (int)(jobs->n < 16 ? jobs->n : 16),
+						    200,
+						    (int)cfg->collector_retry_base_s,
+						    (int)cfg->collector_retry_max_s,
+						    (int)cfg->collector_alert_after_s,
+						    jobs->ids,
+						    jobs->n,
+						    NULL,
+						    NULL};
 		if (cfg->collector_sessions > 0 && so.sessions > cfg->collector_sessions)
 			so.sessions = (int)cfg->collector_sessions;
 		rc = rum_scheduler_start(&sched, &so);
@@ -307,9 +336,9 @@ static int rum_cli_collect(const struct rum_config *cfg, struct rum_domain *dom,
 	return rc;
 }
 
-int rum_cli_collector(const struct rum_config *cfg, struct rum_domain *dom, const char *const *words,
-		      int nwords, const char *(*opt)(const void *ctx, const char *name),
-		      const void *ctx)
+int rum_cli_collector(const struct rum_config *cfg, struct rum_domain *dom,
+		      const char *const *words, int nwords,
+		      const char *(*opt)(const void *ctx, const char *name), const void *ctx)
 {
 	const char *sub = nwords >= 2 ? words[1] : "";
 	int64_t id = 0;
@@ -342,9 +371,11 @@ int rum_cli_collector(const struct rum_config *cfg, struct rum_domain *dom, cons
 		if (rc == 0)
 			rc = rum_targets_remove(dom, opt(ctx, "tenant"), id);
 		if (rc == 0)
-			printf("pull target %" PRId64 " removed (reports collected from it stay)\n", id);
+			printf("pull target %" PRId64 " removed (reports collected from it stay)\n",
+			       id);
 		return rc;
 	}
-	return rum_err_set(RUM_EINVAL, "usage: rumd device add|list|show ID|remove ID, rumd collect "
+	return rum_err_set(RUM_EINVAL,
+			   "usage: rumd device add|list|show ID|remove ID, rumd collect "
 			   "(--device ID | --tenant NAME) [--wait] (see rumd device --help)");
 }

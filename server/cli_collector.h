@@ -27,8 +27,8 @@ bool rum_cli_collector_is_flag(const char *name);
 /* words[0] is "device" or "collect"; opt(ctx, name) gives an option's value
  * or NULL. Prints results on stdout. RUM_EINVAL for bad usage; collect
  * --wait returns RUM_EIO when a collection failed. */
-int rum_cli_collector(const struct rum_config *cfg, struct rum_domain *dom, const char *const *words,
-		      int nwords, const char *(*opt)(const void *ctx, const char *name),
-		      const void *ctx);
+int rum_cli_collector(const struct rum_config *cfg, struct rum_domain *dom,
+		      const char *const *words, int nwords,
+		      const char *(*opt)(const void *ctx, const char *name), const void *ctx);
 
 #endif

@@ -50,7 +50,8 @@ int rum_cli_import(const struct rum_config *cfg, struct rum_domain *dom, const c
 
 	if (rc == 0 && res.already) {
 		printf("%s was already imported (import %" PRId64 ", %s) with these options; "
-		       "nothing changed\n", file, res.import_id, res.already_at);
+		       "nothing changed\n",
+		       file, res.import_id, res.already_at);
 		goto out;
 	}
 	if (rc == 0) {
@@ -80,7 +81,8 @@ int rum_cli_ack_file(const struct rum_config *cfg, struct rum_domain *dom, int64
 
 	if (rc == 0 && strcmp(output, "-") != 0)
 		printf("wrote ACK %" PRId64 " of device %" PRId64 " (%zu bytes) to %s; install it "
-		       "on the device with `license smart import`\n", ack_id, device, len, output);
+		       "on the device with `license smart import`\n",
+		       ack_id, device, len, output);
 	return rc;
 }
 
@@ -91,8 +93,7 @@ int rum_cli_import_usage(const struct rum_config *cfg, struct rum_domain *dom, c
 	struct rum_push_settings s = {false, false, (size_t)cfg->max_reports_per_message};
 	char *data = NULL, *body = NULL, path[512];
 	size_t len = 0, body_len = 0, n = 0;
-	int rc = rum_import_read_file(&data, &len, file,
-				       rum_import_default_limits.max_entry_size);
+	int rc = rum_import_read_file(&data, &len, file, rum_import_default_limits.max_entry_size);
 
 	if (rc == 0)
 		rc = rum_import_usage_message(&body, &body_len, &n, data, len, file);
@@ -113,8 +114,9 @@ int rum_cli_import_usage(const struct rum_config *cfg, struct rum_domain *dom, c
 		rc = rum_err_set(p.rc, "%s", p.err);
 	if (rc == 0)
 		printf("loaded %s into tenant '%s' (upload %lld): %zu report%s: new %u, duplicate "
-		       "%u, conflict %u\n", file, tenant, (long long)p.poll_id, n, n == 1 ? "" : "s",
-		       p.n_new, p.n_duplicate, p.n_conflict);
+		       "%u, conflict %u\n",
+		       file, tenant, (long long)p.poll_id, n, n == 1 ? "" : "s", p.n_new,
+		       p.n_duplicate, p.n_conflict);
 	rum_push_dispose(&p);
 	free(body);
 	free(data);

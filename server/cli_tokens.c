@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RUM_CLI_TOKEN_USAGE                                                                   \
-	"usage: rumd token create --role admin|operator|reader [--tenant NAME] "              \
+#define RUM_CLI_TOKEN_USAGE                                                      \
+	"usage: rumd token create --role admin|operator|reader [--tenant NAME] " \
 	"[--description TEXT] | rumd token list | rumd token revoke ID"
 
 static void rum_cli_token_row(void *arg, const struct rum_token *t)
@@ -39,10 +39,11 @@ int rum_cli_token(const struct rum_config *cfg, struct rum_domain *dom, const ch
 		rc = rum_tokens_create(dom, role, tenant, description, &token, &id);
 		if (rc == 0) {
 			printf("%s\n", token);
-			fprintf(stderr, "token %" PRId64 " created (role %s, %s%s%s); it is shown "
-				"only now: rumd keeps its SHA-256 only\n", id, role,
-				tenant ? "tenant '" : "every tenant", tenant ? tenant : "",
-				tenant ? "'" : "");
+			fprintf(stderr,
+				"token %" PRId64 " created (role %s, %s%s%s); it is shown "
+				"only now: rumd keeps its SHA-256 only\n",
+				id, role, tenant ? "tenant '" : "every tenant",
+				tenant ? tenant : "", tenant ? "'" : "");
 			memset(token, 0, strlen(token));
 			free(token);
 		}

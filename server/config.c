@@ -42,14 +42,13 @@ static const struct rum_config_param rum_config_params[] = {
 	 "create unknown tenants on first device contact instead of answering 404"},
 	{"capture_all", RUM_CFG_BOOL, RUM_OFF(capture_all), "false", 0, 0,
 	 "store every device message verbatim (not only unclassified ones)"},
-	{"max_body_bytes", RUM_CFG_BYTES, RUM_OFF(max_body_bytes), "16MiB", 1024,
-	 INT64_C(1) << 30, "largest accepted request body"},
+	{"max_body_bytes", RUM_CFG_BYTES, RUM_OFF(max_body_bytes), "16MiB", 1024, INT64_C(1) << 30,
+	 "largest accepted request body"},
 	{"max_reports_per_message", RUM_CFG_INT, RUM_OFF(max_reports_per_message), "10000", 1,
 	 1000000, "most RUM reports accepted in one device message"},
 	{"db_pool_size", RUM_CFG_INT, RUM_OFF(db_pool_size), "0", 0, 256,
 	 "PostgreSQL connections (database workers) of this node; 0 = one per CPU, at least 2"},
-	{"http_threads", RUM_CFG_INT, RUM_OFF(http_threads), "2", 1, 64,
-	 "HTTP event-loop threads"},
+	{"http_threads", RUM_CFG_INT, RUM_OFF(http_threads), "2", 1, 64, "HTTP event-loop threads"},
 	{"batch_max", RUM_CFG_INT, RUM_OFF(batch_max), "128", 1, 10000,
 	 "device messages committed together in one transaction at most"},
 	{"retry_after_s", RUM_CFG_INT, RUM_OFF(retry_after_s), "30", 1, 86400,
@@ -62,9 +61,8 @@ static const struct rum_config_param rum_config_params[] = {
 	 "device messages waiting for the database at most; more are answered 503"},
 	{"http_max_connections", RUM_CFG_INT, RUM_OFF(http_max_connections), "4096", 16, 1000000,
 	 "open HTTP connections per listener at most"},
-	{"http_max_body_total", RUM_CFG_BYTES, RUM_OFF(http_max_body_total), "512MiB",
-	 1 << 20, INT64_C(1) << 40,
-	 "request body bytes held in memory at once; beyond it requests get 503"},
+	{"http_max_body_total", RUM_CFG_BYTES, RUM_OFF(http_max_body_total), "512MiB", 1 << 20,
+	 INT64_C(1) << 40, "request body bytes held in memory at once; beyond it requests get 503"},
 	{"log_level", RUM_CFG_STRING, RUM_OFF(log_level), "info", 0, 0,
 	 "debug, info, warn or error"},
 	{"secret_key_file", RUM_CFG_STRING, RUM_OFF(secret_key_file), "", 0, 0,
@@ -78,14 +76,14 @@ static const struct rum_config_param rum_config_params[] = {
 	 "how often an idle node looks for due collections"},
 	{"collector_connect_timeout_ms", RUM_CFG_INT, RUM_OFF(collector_connect_timeout_ms),
 	 "10000", 100, 600000, "connecting to a device (TCP, SSH handshake or TLS)"},
-	{"collector_auth_timeout_ms", RUM_CFG_INT, RUM_OFF(collector_auth_timeout_ms), "15000",
-	 100, 600000, "SSH user authentication"},
+	{"collector_auth_timeout_ms", RUM_CFG_INT, RUM_OFF(collector_auth_timeout_ms), "15000", 100,
+	 600000, "SSH user authentication"},
 	{"collector_rpc_timeout_ms", RUM_CFG_INT, RUM_OFF(collector_rpc_timeout_ms), "60000", 100,
 	 3600000, "one NETCONF RPC, one file transfer or one REST request, at most"},
 	{"collector_timeout_ms", RUM_CFG_INT, RUM_OFF(collector_timeout_ms), "300000", 1000,
 	 86400000, "one whole collection, at most"},
-	{"netconf_max_reply_bytes", RUM_CFG_BYTES, RUM_OFF(netconf_max_reply_bytes), "64MiB",
-	 4096, INT64_C(1) << 30, "largest NETCONF reply, usage file or REST reply accepted"},
+	{"netconf_max_reply_bytes", RUM_CFG_BYTES, RUM_OFF(netconf_max_reply_bytes), "64MiB", 4096,
+	 INT64_C(1) << 30, "largest NETCONF reply, usage file or REST reply accepted"},
 	{"collector_retry_base_s", RUM_CFG_INT, RUM_OFF(collector_retry_base_s), "60", 1, 86400,
 	 "first retry after a failed scheduled collection; doubles each failure"},
 	{"collector_retry_max_s", RUM_CFG_INT, RUM_OFF(collector_retry_max_s), "3600", 1,
@@ -162,11 +160,13 @@ static int rum_config_apply(struct rum_config *cfg, const struct rum_config_para
 		if (strcmp(p->name, "log_level") == 0 && strcmp(value, "debug") != 0 &&
 		    strcmp(value, "info") != 0 && strcmp(value, "warn") != 0 &&
 		    strcmp(value, "error") != 0)
-			return rum_err_set(RUM_EINVAL, "log_level: '%s' is not one of debug, info, "
-				"warn, error", value);
+			return rum_err_set(RUM_EINVAL,
+					   "log_level: '%s' is not one of debug, info, "
+					   "warn, error",
+					   value);
 		if (strcmp(p->name, "default_tenant") == 0 && !rum_text_tenant_name_ok(value))
 			return rum_err_set(RUM_EINVAL, "default_tenant: a tenant name is 1 to 128 "
-				"characters of printable UTF-8 without '/'");
+						       "characters of printable UTF-8 without '/'");
 		dup = strdup(value);
 		if (!dup)
 			abort();
@@ -291,7 +291,8 @@ int rum_config_load_file(struct rum_config *cfg, const char *path)
 			*eq = '\0';
 			key = rum_config_trim(s);
 			value = rum_config_trim(eq + 1);
-			if (strlen(value) >= 2 && value[0] == '"' && value[strlen(value) - 1] == '"') {
+			if (strlen(value) >= 2 && value[0] == '"' &&
+			    value[strlen(value) - 1] == '"') {
 				value[strlen(value) - 1] = '\0';
 				value++;
 			}
@@ -437,13 +438,15 @@ void rum_config_print(const struct rum_config *cfg, FILE *out)
 		}
 		case RUM_CFG_BOOL:
 			snprintf(value, sizeof(value), "%s",
-				 *(const bool *)(const void *)(base + p->offset) ? "true" : "false");
+				 *(const bool *)(const void *)(base + p->offset) ? "true"
+										 : "false");
 			break;
 		default:
 			snprintf(value, sizeof(value), "%lld",
 				 (long long)*(const int64_t *)(const void *)(base + p->offset));
 		}
-		fprintf(out, "%s = %s  # %s\n", p->name, value, source_names[rum_config_sources[i]]);
+		fprintf(out, "%s = %s  # %s\n", p->name, value,
+			source_names[rum_config_sources[i]]);
 	}
 }
 

@@ -9,30 +9,30 @@
 #include <stdio.h>
 
 struct rum_config {
-	char *database_url;     /* libpq URI; "" = embedded cluster under data_dir */
-	char *data_dir;         /* embedded cluster and runtime files */
-	char *pg_bindir;        /* PostgreSQL server binaries; "" = search */
-	char *http_listen;      /* ADDR:PORT, "" = off */
-	char *https_listen;     /* ADDR:PORT, "" = off */
-	char *tls_cert;         /* PEM file */
-	char *tls_key;          /* PEM file */
-	char *default_tenant;   /* tenant of /cslu/v1/pi */
+	char *database_url;   /* libpq URI; "" = embedded cluster under data_dir */
+	char *data_dir;       /* embedded cluster and runtime files */
+	char *pg_bindir;      /* PostgreSQL server binaries; "" = search */
+	char *http_listen;    /* ADDR:PORT, "" = off */
+	char *https_listen;   /* ADDR:PORT, "" = off */
+	char *tls_cert;       /* PEM file */
+	char *tls_key;        /* PEM file */
+	char *default_tenant; /* tenant of /cslu/v1/pi */
 	bool auto_create_tenants;
-	bool capture_all;       /* store every device message verbatim */
+	bool capture_all; /* store every device message verbatim */
 	int64_t max_body_bytes;
 	int64_t max_reports_per_message;
-	int64_t db_pool_size;   /* database workers; 0 = rum_config_pool_size() decides */
-	int64_t http_threads;   /* libmicrohttpd event-loop threads */
-	int64_t batch_max;      /* device messages per write transaction */
-	int64_t retry_after_s;  /* Retry-After on 503 */
-	int64_t db_timeout_ms;  /* connect timeout */
+	int64_t db_pool_size;            /* database workers; 0 = rum_config_pool_size() decides */
+	int64_t http_threads;            /* libmicrohttpd event-loop threads */
+	int64_t batch_max;               /* device messages per write transaction */
+	int64_t retry_after_s;           /* Retry-After on 503 */
+	int64_t db_timeout_ms;           /* connect timeout */
 	int64_t db_statement_timeout_ms; /* statement and lock timeout of workers */
-	int64_t db_queue_max;   /* device messages waiting for a worker, at most */
+	int64_t db_queue_max;            /* device messages waiting for a worker, at most */
 	int64_t http_max_connections;
 	int64_t http_max_body_total; /* bytes of request bodies held at once */
 	char *log_level;
-	char *secret_key_file;  /* "" = data_dir/secret.key */
-	char *node_name;        /* "" = hostname:pid */
+	char *secret_key_file; /* "" = data_dir/secret.key */
+	char *node_name;       /* "" = hostname:pid */
 	int64_t collector_sessions;
 	int64_t collector_poll_ms;
 	int64_t collector_connect_timeout_ms;

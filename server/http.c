@@ -1,8 +1,8 @@
 #include "server/http.h"
 
-#include "server/config.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "server/config.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -87,16 +87,14 @@ static void rum_http_answer(struct rum_http_exchange *x, int status, const char 
 		MHD_resume_connection(conn);
 }
 
-void rum_http_respond(struct rum_http_exchange *x, int status, const char *content_type,
-		      char *body, size_t body_len, const char *header_name,
-		      const char *header_value)
+void rum_http_respond(struct rum_http_exchange *x, int status, const char *content_type, char *body,
+		      size_t body_len, const char *header_name, const char *header_value)
 {
 	rum_http_answer(x, status, content_type, body, body_len, -1, header_name, header_value);
 }
 
 void rum_http_respond_file(struct rum_http_exchange *x, int status, const char *content_type,
-			   int fd, size_t size, const char *header_name,
-			   const char *header_value)
+			   int fd, size_t size, const char *header_name, const char *header_value)
 {
 	rum_http_answer(x, status, content_type, NULL, size, fd, header_name, header_value);
 }
@@ -135,7 +133,7 @@ static void rum_http_client_addr(struct MHD_Connection *conn, char *out, size_t 
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 	socklen_t salen = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-							   : sizeof(struct sockaddr_in);
+							  : sizeof(struct sockaddr_in);
 
 	if (!sa || getnameinfo(sa, salen, out, (socklen_t)len, NULL, 0, NI_NUMERICHOST) != 0)
 		snprintf(out, len, "unknown");
@@ -171,8 +169,8 @@ static enum MHD_Result rum_http_queue(struct rum_http_exchange *x)
 }
 
 static struct rum_http_exchange *rum_http_exchange_new(struct rum_http_server *srv,
-							struct MHD_Connection *conn,
-							const char *url, const char *method)
+						       struct MHD_Connection *conn, const char *url,
+						       const char *method)
 {
 	struct rum_http_exchange *x = calloc(1, sizeof(*x));
 
@@ -319,9 +317,9 @@ static enum MHD_Result rum_http_on_request(void *cls, struct MHD_Connection *con
 				abort();
 		}
 		x->body[x->len] = '\0';
-		req = (struct rum_http_request){x->method, x->path, x->body, x->len, x->too_big,
-						x->busy, x->addr,
-						srv->opts.tls_cert && srv->opts.tls_cert[0]};
+		req = (struct rum_http_request){
+			x->method,  x->path, x->body, x->len,
+			x->too_big, x->busy, x->addr, srv->opts.tls_cert && srv->opts.tls_cert[0]};
 		srv->opts.handler(srv->opts.handler_ctx, x, &req);
 		pthread_mutex_lock(&x->lock);
 		if (!x->responded) {
@@ -451,15 +449,18 @@ int rum_http_start(struct rum_http_server **out, const struct rum_http_options *
 	rc = rum_http_bind(srv, opts->listen);
 	if (rc != 0)
 		goto fail;
-	srv->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, rum_http_on_request, srv, MHD_OPTION_LISTEN_SOCKET,
-		srv->listen_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads,
-		MHD_OPTION_NOTIFY_COMPLETED, rum_http_on_completed, srv,
-		MHD_OPTION_CONNECTION_LIMIT, opts->max_connections ? opts->max_connections : 4096u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_UNESCAPE_CALLBACK,
-		rum_http_no_unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, rum_http_mhd_log,
-		srv, tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, srv->cert_pem,
-		MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem, MHD_OPTION_END);
+	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, rum_http_on_request, srv,
+				       MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
+				       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads,
+				       MHD_OPTION_NOTIFY_COMPLETED, rum_http_on_completed, srv,
+				       MHD_OPTION_CONNECTION_LIMIT,
+				       opts->max_connections ? opts->max_connections : 4096u,
+				       MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+				       MHD_OPTION_UNESCAPE_CALLBACK, rum_http_no_unescape, NULL,
+				       MHD_OPTION_EXTERNAL_LOGGER, rum_http_mhd_log, srv,
+				       tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+				       srv->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
+				       MHD_OPTION_END);
 	if (!srv->daemon) {
 		rc = rum_err_set(RUM_EIO, "cannot start the HTTP%s server on %s", tls ? "S" : "",
 				 opts->listen);

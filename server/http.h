@@ -21,8 +21,8 @@ struct rum_http_budget {
 };
 
 struct rum_http_options {
-	const char *listen;     /* ADDR:PORT */
-	const char *tls_cert;   /* PEM file, NULL/"" for plain HTTP */
+	const char *listen;   /* ADDR:PORT */
+	const char *tls_cert; /* PEM file, NULL/"" for plain HTTP */
 	const char *tls_key;
 	size_t max_body_bytes;
 	int threads;

@@ -3,23 +3,23 @@
  * import-usage. Settings come from the one table in
  * config.c, as --key=value, RUMD_KEY or a --config file. */
 #include "api/api.h"
-#include "server/cli_tokens.h"
-#include "server/cli_collector.h"
 #include "collector/scheduler.h"
-#include "server/cli_import.h"
-#include "server/config.h"
 #include "domain/captures.h"
 #include "domain/domain.h"
 #include "domain/export.h"
 #include "domain/push.h"
 #include "domain/tenants.h"
-#include "server/http.h"
-#include "server/pgembed.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/strict.h"
 #include "lib/text.h"
 #include "lib/xml.h"
+#include "server/cli_collector.h"
+#include "server/cli_import.h"
+#include "server/cli_tokens.h"
+#include "server/config.h"
+#include "server/http.h"
+#include "server/pgembed.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -87,34 +87,37 @@ static void rum_verb_usage(const char *verb, FILE *out)
 	bool settings = strcmp(verb, "tenant") != 0;
 
 	if (strcmp(verb, "serve") == 0)
-		fprintf(out, "Usage: rumd serve [--key=value ...]\n\nApplies pending migrations "
-			     "(under an advisory lock), listens on http_listen (and https_listen),\n"
-			     "logs 'listening on http://ADDR:PORT' per listener, and stops cleanly "
-			     "on SIGTERM or SIGINT.\nWith no database_url it runs an embedded "
-			     "PostgreSQL cluster under data_dir.\n");
+		fprintf(out,
+			"Usage: rumd serve [--key=value ...]\n\nApplies pending migrations "
+			"(under an advisory lock), listens on http_listen (and https_listen),\n"
+			"logs 'listening on http://ADDR:PORT' per listener, and stops cleanly "
+			"on SIGTERM or SIGINT.\nWith no database_url it runs an embedded "
+			"PostgreSQL cluster under data_dir.\n");
 	else if (strcmp(verb, "device") == 0)
-		fprintf(out, "Usage: rumd device add [--tenant NAME] --host H [--port 830|443] "
-			     "[--protocol netconf|restapi]\n"
-			     "         --username U (--password-file FILE | --key SSH_PRIVATE_KEY_FILE)\n"
-			     "         [--interval 24h | --on-demand] (--known-host-key KEY | "
-			     "--trust-on-first-use)\n"
-			     "         [--path-prefix bootflash:] [--transfer scp|http] [--rest-raw] "
-			     "[--plain-http]\n"
-			     "       rumd device list [--tenant NAME]\n"
-			     "       rumd device show ID | rumd device remove ID\n\n"
-			     "A pull target is a device rumd collects from over NETCONF/SSH or the "
-			     "device REST API.\nKEY is \"TYPE BASE64\" of the SSH host key (as "
-			     "ssh-keyscan prints it) or, for restapi,\nthe pin sha256//BASE64 of the "
-			     "device's TLS public key. Credentials are sealed with\nAES-256-GCM under "
-			     "secret_key_file (created on first use; copy it to every node).\n"
-			     "IDs are pull-target ids (rumd device list).\n");
+		fprintf(out,
+			"Usage: rumd device add [--tenant NAME] --host H [--port 830|443] "
+			"[--protocol netconf|restapi]\n"
+			"         --username U (--password-file FILE | --key SSH_PRIVATE_KEY_FILE)\n"
+			"         [--interval 24h | --on-demand] (--known-host-key KEY | "
+			"--trust-on-first-use)\n"
+			"         [--path-prefix bootflash:] [--transfer scp|http] [--rest-raw] "
+			"[--plain-http]\n"
+			"       rumd device list [--tenant NAME]\n"
+			"       rumd device show ID | rumd device remove ID\n\n"
+			"A pull target is a device rumd collects from over NETCONF/SSH or the "
+			"device REST API.\nKEY is \"TYPE BASE64\" of the SSH host key (as "
+			"ssh-keyscan prints it) or, for restapi,\nthe pin sha256//BASE64 of the "
+			"device's TLS public key. Credentials are sealed with\nAES-256-GCM under "
+			"secret_key_file (created on first use; copy it to every node).\n"
+			"IDs are pull-target ids (rumd device list).\n");
 	else if (strcmp(verb, "collect") == 0)
-		fprintf(out, "Usage: rumd collect (--device ID | --tenant NAME) [--wait]\n\n"
-			     "Queues a collection, due now, of one pull target or of every target of "
-			     "a tenant.\nWithout --wait, a running rumd serve picks them up; with "
-			     "--wait they run here (or\nwherever a node claimed them first) and one "
-			     "line per target says what happened;\nthe exit status is 1 when one "
-			     "failed.\n");
+		fprintf(out,
+			"Usage: rumd collect (--device ID | --tenant NAME) [--wait]\n\n"
+			"Queues a collection, due now, of one pull target or of every target of "
+			"a tenant.\nWithout --wait, a running rumd serve picks them up; with "
+			"--wait they run here (or\nwherever a node claimed them first) and one "
+			"line per target says what happened;\nthe exit status is 1 when one "
+			"failed.\n");
 	else if (strcmp(verb, "migrate") == 0)
 		fprintf(out, "Usage: rumd migrate [--key=value ...]\n\nApplies pending "
 			     "migrations and creates the default tenant; safe to run from several "
@@ -124,47 +127,51 @@ static void rum_verb_usage(const char *verb, FILE *out)
 			     "setting and prints the effective values with where each came "
 			     "from;\nexits 1 naming the first bad setting.\n");
 	else if (strcmp(verb, "capture") == 0 || strcmp(verb, "replay") == 0)
-		fprintf(out, "Usage: rumd capture list [--tenant NAME] [--limit N]\n"
-			     "       rumd capture show ID\n       rumd replay ID [--tenant NAME]\n\n"
-			     "rumd keeps device messages it could not classify (and every message "
-			     "when capture_all\nis on) verbatim. `replay` runs one through the push "
-			     "endpoint's logic again, now,\nas if the device had sent it (to its "
-			     "tenant, or to --tenant); the upload is marked\nsource 'replay'.\n");
+		fprintf(out,
+			"Usage: rumd capture list [--tenant NAME] [--limit N]\n"
+			"       rumd capture show ID\n       rumd replay ID [--tenant NAME]\n\n"
+			"rumd keeps device messages it could not classify (and every message "
+			"when capture_all\nis on) verbatim. `replay` runs one through the push "
+			"endpoint's logic again, now,\nas if the device had sent it (to its "
+			"tenant, or to --tenant); the upload is marked\nsource 'replay'.\n");
 	else if (strcmp(verb, "export") == 0)
-		fprintf(out, "Usage: rumd export --tenant NAME [-o FILE|DIR] [--all | --since TIME] "
-			     "[--device ID ...]\n\nWrites the tenant's usage for CSSM as "
-			     "UD_SA_<ts>.tar.gz (into DIR, default the current\ndirectory, or as "
-			     "FILE) and records it as an export batch, so that CSSM's ACK\ncan be "
-			     "matched to it. Reports taken: by default every report not yet "
-			     "acknowledged;\n--all every report; --since TIME (ISO-8601, UTC unless "
-			     "a zone is given) every\nreport received since then; --device ID "
-			     "(repeatable, or ID,ID,...; rumd device\nids) only those devices. "
-			     "Conflicting reports (a report id sent again with another\npayload) are "
-			     "never exported. Nothing to export: says so, writes nothing.\n");
+		fprintf(out,
+			"Usage: rumd export --tenant NAME [-o FILE|DIR] [--all | --since TIME] "
+			"[--device ID ...]\n\nWrites the tenant's usage for CSSM as "
+			"UD_SA_<ts>.tar.gz (into DIR, default the current\ndirectory, or as "
+			"FILE) and records it as an export batch, so that CSSM's ACK\ncan be "
+			"matched to it. Reports taken: by default every report not yet "
+			"acknowledged;\n--all every report; --since TIME (ISO-8601, UTC unless "
+			"a zone is given) every\nreport received since then; --device ID "
+			"(repeatable, or ID,ID,...; rumd device\nids) only those devices. "
+			"Conflicting reports (a report id sent again with another\npayload) are "
+			"never exported. Nothing to export: says so, writes nothing.\n");
 	else if (strcmp(verb, "import") == 0 || strcmp(verb, "ack-file") == 0 ||
 		 strcmp(verb, "import-usage") == 0)
-		fprintf(out, "Usage: rumd import FILE [--tenant NAME] [--device ID ...]\n"
-			     "       rumd ack-file --device ID -o FILE|-\n"
-			     "       rumd import-usage FILE --tenant NAME\n\n"
-			     "import takes what CSSM returns for an export: ACK_UD_SA_<ts>.tar.gz "
-			     "(nested ACK_\ntarballs of ACK_dev_<device id>_<ts>.txt), a single ACK "
-			     "file (matched to its\ndevice by the UDI inside or by --device) or a "
-			     "policy file (for --device IDs or\nevery device of --tenant). Each ACK "
-			     "is queued for its device's next poll or\nhello, byte-exact, and the "
-			     "device's reports in that export are marked\nacknowledged. One "
-			     "transaction: a refused file (unsafe archive, DTD, not a\nsmartLicense "
-			     "document) changes nothing; an entry for a device rumd cannot use\nis "
-			     "listed with the reason and skipped. The same file imported again "
-			     "changes\nnothing.\n\nack-file writes a device's newest ACK (\"-\": "
-			     "stdout) for `license smart import`.\nimport-usage loads a device's "
-			     "`license smart save usage` file into a tenant with\nthe push "
-			     "endpoint's rules (duplicates are recognised, conflicts kept and "
-			     "alerted).\n");
+		fprintf(out,
+			"Usage: rumd import FILE [--tenant NAME] [--device ID ...]\n"
+			"       rumd ack-file --device ID -o FILE|-\n"
+			"       rumd import-usage FILE --tenant NAME\n\n"
+			"import takes what CSSM returns for an export: ACK_UD_SA_<ts>.tar.gz "
+			"(nested ACK_\ntarballs of ACK_dev_<device id>_<ts>.txt), a single ACK "
+			"file (matched to its\ndevice by the UDI inside or by --device) or a "
+			"policy file (for --device IDs or\nevery device of --tenant). Each ACK "
+			"is queued for its device's next poll or\nhello, byte-exact, and the "
+			"device's reports in that export are marked\nacknowledged. One "
+			"transaction: a refused file (unsafe archive, DTD, not a\nsmartLicense "
+			"document) changes nothing; an entry for a device rumd cannot use\nis "
+			"listed with the reason and skipped. The same file imported again "
+			"changes\nnothing.\n\nack-file writes a device's newest ACK (\"-\": "
+			"stdout) for `license smart import`.\nimport-usage loads a device's "
+			"`license smart save usage` file into a tenant with\nthe push "
+			"endpoint's rules (duplicates are recognised, conflicts kept and "
+			"alerted).\n");
 	else if (strcmp(verb, "tenant") == 0)
-		fprintf(out, "Usage: rumd tenant add NAME [--smart-account NAME] "
-			     "[--virtual-account NAME]\n       rumd tenant list\n\nTenant names "
-			     "are 1 to 128 characters of printable UTF-8 without '/'; devices reach "
-			     "a tenant at\n/cslu/v1/pi/<name, percent-encoded>.\n");
+		fprintf(out,
+			"Usage: rumd tenant add NAME [--smart-account NAME] "
+			"[--virtual-account NAME]\n       rumd tenant list\n\nTenant names "
+			"are 1 to 128 characters of printable UTF-8 without '/'; devices reach "
+			"a tenant at\n/cslu/v1/pi/<name, percent-encoded>.\n");
 	else {
 		rum_usage(out);
 		return;
@@ -269,8 +276,7 @@ static int rum_cli_check_opts(const struct rum_cli *cli, const char *const *know
 
 /* The database URL to use: the configured one, or the embedded cluster
  * (started, or reused when running) under data_dir. */
-static int rum_database(const struct rum_config *cfg, char **url, struct rum_pgembed **pg,
-			bool own)
+static int rum_database(const struct rum_config *cfg, char **url, struct rum_pgembed **pg, bool own)
 {
 	*pg = NULL;
 	if (cfg->database_url[0]) {
@@ -296,17 +302,16 @@ static int rum_domain_start(const struct rum_config *cfg, bool serve, int wait_s
 {
 	char *url = NULL, key_file[4096];
 	int applied = 0, rc = rum_database(cfg, &url, pg, serve);
-	struct rum_domain_options o = {
-		url,
-		(int)cfg->db_timeout_ms,
-		(int)cfg->db_statement_timeout_ms,
-		serve ? rum_config_pool_size(cfg) : 1,
-		serve ? RUM_SERVE_CALL_WORKERS : RUM_CLI_CALL_WORKERS,
-		serve ? (int)cfg->batch_max : 64,
-		serve ? (int)cfg->db_queue_max : 1024,
-		cfg->data_dir,
-		key_file,
-		cfg->default_tenant};
+	struct rum_domain_options o = {url,
+				       (int)cfg->db_timeout_ms,
+				       (int)cfg->db_statement_timeout_ms,
+				       serve ? rum_config_pool_size(cfg) : 1,
+				       serve ? RUM_SERVE_CALL_WORKERS : RUM_CLI_CALL_WORKERS,
+				       serve ? (int)cfg->batch_max : 64,
+				       serve ? (int)cfg->db_queue_max : 1024,
+				       cfg->data_dir,
+				       key_file,
+				       cfg->default_tenant};
 
 	*dom = NULL;
 	rum_cli_key_file(cfg, key_file, sizeof(key_file));
@@ -317,8 +322,8 @@ static int rum_domain_start(const struct rum_config *cfg, bool serve, int wait_s
 		rc = rum_domain_migrate(*dom, wait_s, &applied);
 	if (rc == 0)
 		rum_log(verbose || applied ? RUM_LOG_INFO : RUM_LOG_DEBUG,
-			"schema at version %d (%d migration%s applied)", rum_domain_schema_version(),
-			applied, applied == 1 ? "" : "s");
+			"schema at version %d (%d migration%s applied)",
+			rum_domain_schema_version(), applied, applied == 1 ? "" : "s");
 	return rc;
 }
 
@@ -387,14 +392,23 @@ static int rum_serve(const struct rum_config *cfg)
 	rc = rum_domain_start(cfg, true, 60, true, &pg, &dom);
 	if (rc != 0)
 		goto out;
-	api = (struct rum_api){dom, cfg->default_tenant, cfg->auto_create_tenants,
-			       cfg->capture_all, (size_t)cfg->max_reports_per_message,
-			       (int)cfg->retry_after_s, NULL};
+	api = (struct rum_api){dom,
+			       cfg->default_tenant,
+			       cfg->auto_create_tenants,
+			       cfg->capture_all,
+			       (size_t)cfg->max_reports_per_message,
+			       (int)cfg->retry_after_s,
+			       NULL};
 	rum_api_admin_open(&api);
 	if (cfg->http_listen[0]) {
-		struct rum_http_options o = {cfg->http_listen, NULL, NULL,
-					     (size_t)cfg->max_body_bytes, (int)cfg->http_threads,
-					     rum_api_dispatch, &api, (unsigned)cfg->http_max_connections,
+		struct rum_http_options o = {cfg->http_listen,
+					     NULL,
+					     NULL,
+					     (size_t)cfg->max_body_bytes,
+					     (int)cfg->http_threads,
+					     rum_api_dispatch,
+					     &api,
+					     (unsigned)cfg->http_max_connections,
 					     &body_budget};
 
 		rc = rum_http_start(&http, &o);
@@ -402,9 +416,14 @@ static int rum_serve(const struct rum_config *cfg)
 			goto out;
 	}
 	if (cfg->https_listen[0]) {
-		struct rum_http_options o = {cfg->https_listen, cfg->tls_cert, cfg->tls_key,
-					     (size_t)cfg->max_body_bytes, (int)cfg->http_threads,
-					     rum_api_dispatch, &api, (unsigned)cfg->http_max_connections,
+		struct rum_http_options o = {cfg->https_listen,
+					     cfg->tls_cert,
+					     cfg->tls_key,
+					     (size_t)cfg->max_body_bytes,
+					     (int)cfg->http_threads,
+					     rum_api_dispatch,
+					     &api,
+					     (unsigned)cfg->http_max_connections,
 					     &body_budget};
 
 		rc = rum_http_start(&https, &o);
@@ -415,10 +434,16 @@ static int rum_serve(const struct rum_config *cfg)
 		rc = rum_cli_collect_env(&collect_env, cfg, dom, node, true);
 		collect_env.cancel = &collect_cancel;
 		if (rc == 0) {
-			struct rum_scheduler_options so = {
-				&collect_env, (int)cfg->collector_sessions, (int)cfg->collector_poll_ms,
-				(int)cfg->collector_retry_base_s, (int)cfg->collector_retry_max_s,
-				(int)cfg->collector_alert_after_s, NULL, 0, NULL, NULL};
+			struct rum_scheduler_options so = {&collect_env,
+							   (int)cfg->collector_sessions,
+							   (int)cfg->collector_poll_ms,
+							   (int)cfg->collector_retry_base_s,
+							   (int)cfg->collector_retry_max_s,
+							   (int)cfg->collector_alert_after_s,
+							   NULL,
+							   0,
+							   NULL,
+							   NULL};
 
 			rc = rum_scheduler_start(&sched, &so);
 		}
@@ -472,8 +497,9 @@ static void rum_capture_take_row(void *arg, const struct rum_capture *c)
 
 	if (q->show) {
 		printf("id: %lld\nreceived: %s\ntenant: %s\nrequest: %s %s\nfrom: %s\n"
-		       "reason: %s\nheaders: %s\n\n", (long long)c->id, c->received_at,
-		       c->tenant_name, c->method, c->path, c->address, c->reason, c->headers_json);
+		       "reason: %s\nheaders: %s\n\n",
+		       (long long)c->id, c->received_at, c->tenant_name, c->method, c->path,
+		       c->address, c->reason, c->headers_json);
 		fwrite(c->body, 1, c->body_len, stdout);
 		if (c->body_len && c->body[c->body_len - 1] != '\n')
 			putchar('\n');
@@ -533,8 +559,8 @@ static int rum_replay(const struct rum_config *cfg, struct rum_domain *dom,
 		rc = rum_err_set(p.rc, "%s", p.err);
 	if (rc == 0)
 		printf("replayed capture %lld as %s to tenant '%s': poll id %lld, reports new %u, "
-		       "duplicate %u, conflict %u\n", (long long)q.id,
-		       p.msg ? rum_msg_kind_name(p.msg->kind) : "hello", p.tenant,
+		       "duplicate %u, conflict %u\n",
+		       (long long)q.id, p.msg ? rum_msg_kind_name(p.msg->kind) : "hello", p.tenant,
 		       (long long)(p.poll_id > 0 ? p.poll_id : 0), p.n_new, p.n_duplicate,
 		       p.n_conflict);
 	rum_push_dispose(&p);
@@ -569,7 +595,7 @@ static int rum_capture_verb(const struct rum_config *cfg, struct rum_domain *dom
 			rc = rum_err_set(RUM_EINVAL, "--limit: '%s' is not a positive number", v);
 	} else {
 		rc = rum_err_set(RUM_EINVAL, "usage: rumd capture list [--tenant NAME] "
-			"[--limit N] | rumd capture show ID");
+					     "[--limit N] | rumd capture show ID");
 	}
 	if (rc == 0)
 		rc = rum_capture_run(dom, &q);
@@ -598,9 +624,10 @@ static int rum_cli_device_ids(const struct rum_cli *cli, int64_t **out, size_t *
 				if (!ids)
 					abort();
 			}
-			snprintf(id, sizeof(id), "%.*s", (int)(len < sizeof(id) ? len : sizeof(id) - 1),
-				 v);
-			if (len >= sizeof(id) || rum_strict_int64(&ids[*n], id) != 0 || ids[*n] <= 0)
+			snprintf(id, sizeof(id), "%.*s",
+				 (int)(len < sizeof(id) ? len : sizeof(id) - 1), v);
+			if (len >= sizeof(id) || rum_strict_int64(&ids[*n], id) != 0 ||
+			    ids[*n] <= 0)
 				rc = rum_err_set(RUM_EINVAL, "--device: '%.*s' is not a device id",
 						 (int)len, v);
 			++*n;
@@ -629,7 +656,7 @@ static int rum_import_verb(const struct rum_config *cfg, struct rum_domain *dom,
 	if (strcmp(verb, "import") == 0) {
 		if (cli->nwords != 2 || output)
 			rc = rum_err_set(RUM_EINVAL, "usage: rumd import FILE [--tenant NAME] "
-					 "[--device ID ...]");
+						     "[--device ID ...]");
 		else
 			rc = rum_cli_import(cfg, dom, cli->words[1], tenant, ids, n);
 	} else if (strcmp(verb, "ack-file") == 0) {
@@ -653,9 +680,14 @@ out:
 static int rum_export_verb(const struct rum_config *cfg, struct rum_domain *dom,
 			   const struct rum_cli *cli)
 {
-	struct rum_export_options o = {rum_cli_opt(cli, "tenant"), rum_cli_opt(cli, "output"),
-				       rum_cli_opt(cli, "all") != NULL, rum_cli_opt(cli, "since"),
-				       NULL, 0, isatty(STDERR_FILENO) == 1, 6};
+	struct rum_export_options o = {rum_cli_opt(cli, "tenant"),
+				       rum_cli_opt(cli, "output"),
+				       rum_cli_opt(cli, "all") != NULL,
+				       rum_cli_opt(cli, "since"),
+				       NULL,
+				       0,
+				       isatty(STDERR_FILENO) == 1,
+				       6};
 	struct rum_export_result res;
 	int64_t *ids = NULL;
 	size_t cap = 0;
@@ -663,7 +695,7 @@ static int rum_export_verb(const struct rum_config *cfg, struct rum_domain *dom,
 
 	if (!o.tenant || cli->nwords != 1)
 		return rum_err_set(RUM_EINVAL, "usage: rumd export --tenant NAME [-o FILE|DIR] "
-			"[--all | --since TIME] [--device ID ...]");
+					       "[--all | --since TIME] [--device ID ...]");
 	if (o.all && o.since)
 		return rum_err_set(RUM_EINVAL, "--all and --since exclude each other");
 	for (int i = 0; rc == 0 && i < cli->nopts; i++) {
@@ -679,7 +711,8 @@ static int rum_export_verb(const struct rum_config *cfg, struct rum_domain *dom,
 				if (!ids)
 					abort();
 			}
-			snprintf(id, sizeof(id), "%.*s", (int)(n < sizeof(id) ? n : sizeof(id) - 1), v);
+			snprintf(id, sizeof(id), "%.*s", (int)(n < sizeof(id) ? n : sizeof(id) - 1),
+				 v);
 			if (n >= sizeof(id) || rum_strict_int64(&ids[o.ndevices], id) != 0 ||
 			    ids[o.ndevices] <= 0)
 				rc = rum_err_set(RUM_EINVAL, "--device: '%.*s' is not a device id",
@@ -695,8 +728,9 @@ static int rum_export_verb(const struct rum_config *cfg, struct rum_domain *dom,
 		rc = rum_export_run(dom, &o, &res);
 	if (rc == 0 && res.nothing)
 		printf("nothing to export for tenant '%s' (%s); no file written\n", o.tenant,
-		       o.all ? "no reports" : o.since ? "no reports received since then"
-						   : "every report is acknowledged");
+		       o.all     ? "no reports"
+		       : o.since ? "no reports received since then"
+				 : "every report is acknowledged");
 	else if (rc == 0)
 		printf("exported %lld reports of %lld devices to %s (export batch %lld)\n",
 		       (long long)res.reports, (long long)res.devices, res.path,
@@ -755,7 +789,7 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 		rc = rum_tenants_list(dom, rum_tenant_print, NULL);
 	} else {
 		rc = rum_err_set(RUM_EINVAL, "usage: rumd tenant add NAME [--smart-account NAME] "
-			"[--virtual-account NAME] | rumd tenant list");
+					     "[--virtual-account NAME] | rumd tenant list");
 	}
 out:
 	rum_domain_close(dom);
@@ -774,8 +808,8 @@ int main(int argc, char **argv)
 {
 	static const char *const tenant_opts[] = {"smart-account", "virtual-account", NULL};
 	static const char *const capture_opts[] = {"tenant", "limit", NULL};
-	static const char *const export_opts[] = {"tenant", "output", "all", "since", "device",
-						  NULL};
+	static const char *const export_opts[] = {"tenant", "output", "all",
+						  "since",  "device", NULL};
 	static const char *const import_opts[] = {"tenant", "device", "output", NULL};
 	static const char *const token_opts[] = {"role", "tenant", "description", NULL};
 	struct rum_config cfg;

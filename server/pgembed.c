@@ -31,8 +31,9 @@ static int rum_pgembed_find_bindir(char *out, size_t len)
 	long best = -1;
 
 	if (!d)
-		return rum_err_set(RUM_ENOTFOUND, "no PostgreSQL server found in "
-			"/usr/lib/postgresql: install postgresql-15 or set pg_bindir");
+		return rum_err_set(RUM_ENOTFOUND,
+				   "no PostgreSQL server found in "
+				   "/usr/lib/postgresql: install postgresql-15 or set pg_bindir");
 	while ((e = readdir(d)) != NULL) {
 		char path[600];
 		char *end;
@@ -49,7 +50,7 @@ static int rum_pgembed_find_bindir(char *out, size_t len)
 	closedir(d);
 	if (best < 0)
 		return rum_err_set(RUM_ENOTFOUND, "no PostgreSQL server binaries (initdb) found: "
-			"install postgresql-15 or set pg_bindir");
+						  "install postgresql-15 or set pg_bindir");
 	return 0;
 }
 
@@ -74,10 +75,11 @@ static int rum_pgembed_configure(struct rum_pgembed *pg, const char *sockdir)
 	f = fopen(conf, "a");
 	if (!f)
 		return rum_err_set(RUM_EIO, "cannot write %s: %s", conf, strerror(errno));
-	fprintf(f, "\n# Added by rumd: a private cluster reachable only through its socket.\n"
-		   "listen_addresses = ''\nunix_socket_directories = '%s'\n"
-		   "unix_socket_permissions = 0700\nport = 5432\nmax_connections = 100\n"
-		   "shared_buffers = 128MB\n",
+	fprintf(f,
+		"\n# Added by rumd: a private cluster reachable only through its socket.\n"
+		"listen_addresses = ''\nunix_socket_directories = '%s'\n"
+		"unix_socket_permissions = 0700\nport = 5432\nmax_connections = 100\n"
+		"shared_buffers = 128MB\n",
 		sockdir);
 	fclose(f);
 	return 0;
@@ -124,8 +126,9 @@ int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir
 		if (!pw)
 			pw = getpwnam("nobody");
 		if (!pw) {
-			rc = rum_err_set(RUM_EIO, "running as root and no unprivileged user "
-				"(postgres or nobody) exists to run the database");
+			rc = rum_err_set(RUM_EIO,
+					 "running as root and no unprivileged user "
+					 "(postgres or nobody) exists to run the database");
 			goto fail;
 		}
 		pg->uid = pw->pw_uid;
@@ -142,8 +145,8 @@ int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir
 	    (rc = rum_pgembed_mkdir(sockdir, 0700, pg->uid, pg->gid)) != 0)
 		goto fail;
 	if (stat(version_file, &st) != 0) {
-		const char *argv[] = {initdb, "-D", pg->pgdata, "-U", "rumd", "-A", "trust",
-				      "-E", "UTF8", "--no-locale", NULL};
+		const char *argv[] = {initdb,  "-D", pg->pgdata, "-U",          "rumd", "-A",
+				      "trust", "-E", "UTF8",     "--no-locale", NULL};
 
 		rum_log_info("creating the embedded PostgreSQL cluster in %s", pg->pgdata);
 		if ((rc = rum_pgembed_mkdir(pg->pgdata, 0700, pg->uid, pg->gid)) != 0)
@@ -154,15 +157,17 @@ int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir
 		if (rc != 0) {
 			rc = rum_err_set(rc, "initdb failed (%s): see %s%s", rum_err_msg(),
 					 pg->logfile,
-					 pg->uid != (uid_t)-1 ? "; the database runs unprivileged and "
-					 "must be able to reach data_dir" : "");
+					 pg->uid != (uid_t)-1
+						 ? "; the database runs unprivileged and "
+						   "must be able to reach data_dir"
+						 : "");
 			goto fail;
 		}
 	}
 	admin_url = rum_pgembed_url(sockdir, "postgres");
 	if (rum_domain_database_ping(admin_url, timeout_ms) != 0) {
-		const char *argv[] = {pg_ctl, "-D", pg->pgdata, "-l", pg->logfile, "-w",
-				      "-t", "120", "start", NULL};
+		const char *argv[] = {pg_ctl, "-D", pg->pgdata, "-l",    pg->logfile,
+				      "-w",   "-t", "120",      "start", NULL};
 
 		rum_log_info("starting the embedded PostgreSQL cluster");
 		rc = rum_proc_run(argv, pg->uid, pg->gid, pg->logfile);

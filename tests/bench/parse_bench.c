@@ -56,7 +56,7 @@ static uint64_t rnd(void)
 }
 
 static const char sw_tag[] =
-    "regid.2019-10.com.cisco.C8000V,1.0_e361c3dc-27c2-4084-b4a4-cae639cff335";
+	"regid.2019-10.com.cisco.C8000V,1.0_e361c3dc-27c2-4084-b4a4-cae639cff335";
 
 /* One measurement, escaped: it lives inside the payload string. */
 static void add_measurement(struct buf *b, uint64_t *t, int first)
@@ -65,14 +65,14 @@ static void add_measurement(struct buf *b, uint64_t *t, int first)
 
 	*t = end + rnd() % 60;
 	buf_printf(b,
-	           "%s{\\\"log_time\\\":%" PRIu64 ",\\\"metric_name\\\":\\\"ENTITLEMENT\\\","
-	           "\\\"start_time\\\":%" PRIu64 ",\\\"end_time\\\":%" PRIu64
-	           ",\\\"sample_interval\\\":%" PRIu64 ",\\\"num_samples\\\":%" PRIu64
-	           ",\\\"meta\\\":{\\\"termination_reason\\\":"
-	           "\\\"CurrentUsageRequested\\\"},\\\"value\\\":{\\\"type\\\":\\\"COUNT\\\","
-	           "\\\"value\\\":\\\"%" PRIu64 "\\\"}}",
-	           first ? "" : ",", end + rnd() % 600, start, end, end - start, 1 + rnd() % 48,
-	           1 + rnd() % 64);
+		   "%s{\\\"log_time\\\":%" PRIu64 ",\\\"metric_name\\\":\\\"ENTITLEMENT\\\","
+		   "\\\"start_time\\\":%" PRIu64 ",\\\"end_time\\\":%" PRIu64
+		   ",\\\"sample_interval\\\":%" PRIu64 ",\\\"num_samples\\\":%" PRIu64
+		   ",\\\"meta\\\":{\\\"termination_reason\\\":"
+		   "\\\"CurrentUsageRequested\\\"},\\\"value\\\":{\\\"type\\\":\\\"COUNT\\\","
+		   "\\\"value\\\":\\\"%" PRIu64 "\\\"}}",
+		   first ? "" : ",", end + rnd() % 600, start, end, end - start, 1 + rnd() % 48,
+		   1 + rnd() % 64);
 }
 
 /* Appends one RUM report object of about `target` bytes. */
@@ -83,33 +83,33 @@ static void add_report(struct buf *b, const char *serial, uint64_t rid, size_t t
 	int first = 1;
 
 	buf_printf(
-	    b,
-	    "{\"payload\":\"{\\\"asset_identification\\\":{\\\"asset\\\":{\\\"name\\\":\\\"%s\\\"},"
-	    "\\\"instance\\\":{\\\"sudi\\\":{\\\"udi_pid\\\":\\\"C8000V\\\",\\\"udi_serial_"
-	    "number\\\":"
-	    "\\\"%s\\\"}},\\\"signature\\\":{\\\"signing_type\\\":\\\"builtin\\\",\\\"key\\\":\\\"%"
-	    "s\\\","
-	    "\\\"value\\\":\\\"%s\\\"}},\\\"meta\\\":{\\\"entitlement_tag\\\":\\\"regid.2017-03."
-	    "com."
-	    "cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53\\\",\\\"report_id\\\":"
-	    "%" PRIu64 ",\\\"software_version\\\":\\\"17.06.02\\\",\\\"ha_udi\\\":[{\\\"role\\\":"
-	    "\\\"Active\\\",\\\"sudi\\\":{\\\"udi_pid\\\":\\\"C8000V\\\",\\\"udi_serial_number\\\":"
-	    "\\\"%s\\\"}}]},\\\"measurements\\\":[",
-	    sw_tag, serial, sw_tag, serial, rid, serial);
+		b,
+		"{\"payload\":\"{\\\"asset_identification\\\":{\\\"asset\\\":{\\\"name\\\":\\\"%s\\\"},"
+		"\\\"instance\\\":{\\\"sudi\\\":{\\\"udi_pid\\\":\\\"C8000V\\\",\\\"udi_serial_"
+		"number\\\":"
+		"\\\"%s\\\"}},\\\"signature\\\":{\\\"signing_type\\\":\\\"builtin\\\",\\\"key\\\":\\\"%"
+		"s\\\","
+		"\\\"value\\\":\\\"%s\\\"}},\\\"meta\\\":{\\\"entitlement_tag\\\":\\\"regid.2017-03."
+		"com."
+		"cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53\\\",\\\"report_id\\\":"
+		"%" PRIu64
+		",\\\"software_version\\\":\\\"17.06.02\\\",\\\"ha_udi\\\":[{\\\"role\\\":"
+		"\\\"Active\\\",\\\"sudi\\\":{\\\"udi_pid\\\":\\\"C8000V\\\",\\\"udi_serial_number\\\":"
+		"\\\"%s\\\"}}]},\\\"measurements\\\":[",
+		sw_tag, serial, sw_tag, serial, rid, serial);
 	do {
 		add_measurement(b, &t, first);
 		first = 0;
 	} while (b->len - start + tail < target);
-	buf_printf(
-	    b,
-	    "]}\",\"header\":{\"type\":\"rum\"},\"signature\":{\"sudi\":{\"udi_pid\":\"C8000V\","
-	    "\"udi_serial_number\":\"%s\"},\"signing_type\":\"builtin\",\"key\":\"%s\",\"value\":"
-	    "\"",
-	    serial, sw_tag);
+	buf_printf(b,
+		   "]}\",\"header\":{\"type\":\"rum\"},\"signature\":{\"sudi\":{\"udi_pid\":\"C8000V\","
+		   "\"udi_serial_number\":\"%s\"},\"signing_type\":\"builtin\",\"key\":\"%s\",\"value\":"
+		   "\"",
+		   serial, sw_tag);
 	for (int i = 0; i < 344; i++)
-		buf_printf(
-		    b, "%c",
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[rnd() & 63]);
+		buf_printf(b, "%c",
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[rnd() &
+											      63]);
 	buf_printf(b, "\"}}");
 }
 
@@ -120,12 +120,12 @@ static struct buf make_message(int n, size_t size)
 	struct buf b = {0};
 
 	buf_printf(&b,
-	           "{\"sudi\":{\"udi_pid\":\"C8000V\",\"udi_serial_number\":\"%s\"},\"timestamp\":"
-	           "1790000000000,\"nonce\":\"a1b2c3d4e5f60718\",\"product_instance_identifier\":"
-	           "\"f804e59b-7296-4c6d-a4f4-e61207ddf150\",\"reports\":[{\"sudi\":{\"udi_pid\":"
-	           "\"C8000V\",\"udi_serial_number\":\"%s\"},\"hostname\":\"sw-core-1\","
-	           "\"software_tag_identifier\":\"%s\",\"trust_requests\":[],\"usage\":[",
-	           serial, serial, sw_tag);
+		   "{\"sudi\":{\"udi_pid\":\"C8000V\",\"udi_serial_number\":\"%s\"},\"timestamp\":"
+		   "1790000000000,\"nonce\":\"a1b2c3d4e5f60718\",\"product_instance_identifier\":"
+		   "\"f804e59b-7296-4c6d-a4f4-e61207ddf150\",\"reports\":[{\"sudi\":{\"udi_pid\":"
+		   "\"C8000V\",\"udi_serial_number\":\"%s\"},\"hostname\":\"sw-core-1\","
+		   "\"software_tag_identifier\":\"%s\",\"trust_requests\":[],\"usage\":[",
+		   serial, serial, sw_tag);
 	for (int i = 0; i < n; i++) {
 		if (i)
 			buf_printf(&b, ",");

@@ -37,8 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RID_DIGITS 16   /* report ids: base (epoch s * 1e6) + per-client counter */
-#define TS_DIGITS 13    /* epoch milliseconds */
+#define RID_DIGITS 16 /* report ids: base (epoch s * 1e6) + per-client counter */
+#define TS_DIGITS 13  /* epoch milliseconds */
 #define NONCE_CHARS 16
 #define MAX_STATUS 600
 #define POLL_ID_MAX 64
@@ -156,7 +156,10 @@ static void buf_add(struct buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-static void buf_puts(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+static void buf_puts(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
 
 static void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void buf_printf(struct buf *b, const char *fmt, ...)
@@ -184,13 +187,13 @@ struct opts {
 	long clients;
 	double duration;
 	double warmup;
-	long requests;   /* 0: run for duration */
-	long rpm;        /* reports per message */
+	long requests; /* 0: run for duration */
+	long rpm;      /* reports per message */
 	long min_kb, max_kb;
 	int poll;
 	uint64_t seed;
 	uint64_t rid_base;
-	long templates;  /* pre-generated messages per client */
+	long templates; /* pre-generated messages per client */
 	double timeout;
 	long print_report; /* >0: print one report object of about this many bytes and exit */
 	int timeline;
@@ -285,7 +288,12 @@ static void parse_args(struct opts *o, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDV() do { if (!v) die("%s needs a value", a); i++; } while (0)
+#define NEEDV()                                     \
+	do {                                        \
+		if (!v)                             \
+			die("%s needs a value", a); \
+		i++;                                \
+	} while (0)
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			exit(0);
@@ -362,7 +370,10 @@ static const char *const ent_tags[] = {
 	"regid.2018-12.com.cisco.DNA_A_100M_A,1.0_2a5e2a34-0d5a-4b43-9a6f-3c5a2c7f7e21",
 };
 static const char *const term_reasons[] = {
-	"CurrentUsageRequested", "ReportingIntervalExpired", "Reload", "LicenseRelease",
+	"CurrentUsageRequested",
+	"ReportingIntervalExpired",
+	"Reload",
+	"LicenseRelease",
 };
 
 /* Appends one measurement (escaped, it lives inside the payload string). */
@@ -375,12 +386,15 @@ static void add_measurement(struct buf *b, uint64_t *t, int first)
 	if (!first)
 		buf_puts(b, ",");
 	buf_printf(b,
-		   "{\\\"log_time\\\":%" PRIu64 ",\\\"metric_name\\\":\\\"%s\\\",\\\"start_time\\\":%" PRIu64
-		   ",\\\"end_time\\\":%" PRIu64 ",\\\"sample_interval\\\":%" PRIu64 ",\\\"num_samples\\\":%" PRIu64
+		   "{\\\"log_time\\\":%" PRIu64
+		   ",\\\"metric_name\\\":\\\"%s\\\",\\\"start_time\\\":%" PRIu64
+		   ",\\\"end_time\\\":%" PRIu64 ",\\\"sample_interval\\\":%" PRIu64
+		   ",\\\"num_samples\\\":%" PRIu64
 		   ",\\\"meta\\\":{\\\"termination_reason\\\":\\\"%s\\\"},\\\"value\\\":{\\\"type\\\":\\\"COUNT\\\","
 		   "\\\"value\\\":\\\"%" PRIu64 "\\\"}}",
-		   end + rnd_range(0, 600), telemetry ? "TELEMETRY" : "ENTITLEMENT", start, end, interval,
-		   rnd_range(1, 48), term_reasons[rnd() % 4], telemetry ? rnd_range(0, 100000) : rnd_range(1, 64));
+		   end + rnd_range(0, 600), telemetry ? "TELEMETRY" : "ENTITLEMENT", start, end,
+		   interval, rnd_range(1, 48), term_reasons[rnd() % 4],
+		   telemetry ? rnd_range(0, 100000) : rnd_range(1, 64));
 }
 
 static void add_base64(struct buf *b, size_t n)
@@ -447,7 +461,7 @@ struct tmpl {
 struct client;
 
 struct stats {
-	uint32_t *lat;   /* microseconds */
+	uint32_t *lat; /* microseconds */
 	size_t n, cap;
 };
 
@@ -482,25 +496,29 @@ static void build_template(struct tmpl *t, const struct opts *o, const char *ser
 {
 	struct buf body = {0};
 	buf_printf(&body,
-		   "{\"sudi\":{\"udi_pid\":\"C8000V\",\"udi_serial_number\":\"%s\"},\"timestamp\":", serial);
+		   "{\"sudi\":{\"udi_pid\":\"C8000V\",\"udi_serial_number\":\"%s\"},\"timestamp\":",
+		   serial);
 	size_t ts_off = body.len;
 	buf_add(&body, "0000000000000", TS_DIGITS);
 	buf_puts(&body, ",\"nonce\":\"");
 	size_t nonce_off = body.len;
 	buf_add(&body, "0000000000000000", NONCE_CHARS);
 	buf_printf(&body,
-		   "\",\"product_instance_identifier\":\"%08" PRIx64 "-%04x-4%03x-8%03x-%012" PRIx64 "\","
+		   "\",\"product_instance_identifier\":\"%08" PRIx64 "-%04x-4%03x-8%03x-%012" PRIx64
+		   "\","
 		   "\"reports\":[{\"sudi\":{\"udi_pid\":\"C8000V\",\"udi_serial_number\":\"%s\"},"
 		   "\"hostname\":\"bench-edge-%05ld\",\"software_tag_identifier\":\"%s\",\"trust_requests\":[],"
 		   "\"usage\":[",
 		   o->seed & 0xffffffffu, (unsigned)(client & 0xffff), (unsigned)(rnd() & 0xfff),
-		   (unsigned)(rnd() & 0xfff), (uint64_t)(rnd() & 0xffffffffffffull), serial, client, sw_tag);
+		   (unsigned)(rnd() & 0xfff), (uint64_t)(rnd() & 0xffffffffffffull), serial, client,
+		   sw_tag);
 	t->rid_off = xmalloc((size_t)o->rpm * sizeof *t->rid_off);
 	t->report_bytes = 0;
 	for (long r = 0; r < o->rpm; r++) {
 		if (r)
 			buf_puts(&body, ",");
-		size_t target = (size_t)rnd_range((uint64_t)o->min_kb * 1024, (uint64_t)o->max_kb * 1024);
+		size_t target = (size_t)rnd_range((uint64_t)o->min_kb * 1024,
+						  (uint64_t)o->max_kb * 1024);
 		size_t before = body.len;
 		t->rid_off[r] = add_report(&body, serial, (*next_rid)++, target);
 		t->report_bytes += body.len - before;
@@ -571,11 +589,16 @@ struct run {
 
 static struct run R;
 static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) { (void)sig; interrupted = 1; }
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
 
 static void set_interest(struct client *c, int out)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0u), .data.ptr = c};
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (out ? EPOLLOUT : 0u),
+				 .data.ptr = c};
 	if (c->want_out == out)
 		return;
 	c->want_out = out;
@@ -636,8 +659,8 @@ static void client_start(struct client *c)
 		char body[256];
 		uint64_t ms = wall_ms();
 		int bl = snprintf(body, sizeof body,
-				  "{\"poll_id\":\"%s\",\"timestamp\":%" PRIu64 ",\"nonce\":\"%016" PRIx64
-				  "\",\"action\":\"acknowledgements\"}",
+				  "{\"poll_id\":\"%s\",\"timestamp\":%" PRIu64
+				  ",\"nonce\":\"%016" PRIx64 "\",\"action\":\"acknowledgements\"}",
 				  c->poll_id, ms, (c->nonce_ctr++ << 16) ^ (uint64_t)c->idx);
 		if (bl < 0 || (size_t)bl >= sizeof body)
 			die("poll body too long");
@@ -654,7 +677,8 @@ static void client_start(struct client *c)
 		struct tmpl *t = &c->tmpls[c->next_tmpl];
 		c->next_tmpl = (c->next_tmpl + 1) % c->ntmpl;
 		put_digits(t->data + t->ts_off, wall_ms(), TS_DIGITS);
-		put_hex(t->data + t->nonce_off, (c->nonce_ctr++ << 16) ^ (uint64_t)c->idx, NONCE_CHARS);
+		put_hex(t->data + t->nonce_off, (c->nonce_ctr++ << 16) ^ (uint64_t)c->idx,
+			NONCE_CHARS);
 		for (long r = 0; r < R.o.rpm; r++) {
 			if (c->next_rid - R.o.rid_base >= 999999999999ull)
 				die("report id counter exhausted");
@@ -873,13 +897,15 @@ static int try_parse(struct client *c, int eof)
 		return -1;
 	long clen = -1;
 	int chunked = 0, conn_close = strncmp(b, "HTTP/1.0", 8) == 0;
-	for (char *l = memchr(b, '\n', hlen); l && l < hend; l = memchr(l, '\n', (size_t)(hend - l))) {
+	for (char *l = memchr(b, '\n', hlen); l && l < hend;
+	     l = memchr(l, '\n', (size_t)(hend - l))) {
 		l++;
 		if (ci_prefix(l, hend, "content-length:")) {
 			char *e;
 			clen = strtol(l + 15, &e, 10);
 		} else if (ci_prefix(l, hend, "transfer-encoding:")) {
-			if (find_mem(l, (size_t)(hend - l) < 64 ? (size_t)(hend - l) : 64, "chunked"))
+			if (find_mem(l, (size_t)(hend - l) < 64 ? (size_t)(hend - l) : 64,
+				     "chunked"))
 				chunked = 1;
 		} else if (ci_prefix(l, hend, "connection:")) {
 			const char *v = l + 11;
@@ -985,8 +1011,9 @@ static void on_event(struct client *c, uint32_t ev)
 static void print_latency(const char *name, struct stats *s)
 {
 	qsort(s->lat, s->n, sizeof *s->lat, cmp_u32);
-	printf("%-6s latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (n=%zu)\n", name, pct_ms(s, 50),
-	       pct_ms(s, 90), pct_ms(s, 99), s->n ? s->lat[s->n - 1] / 1000.0 : 0.0, s->n);
+	printf("%-6s latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (n=%zu)\n", name,
+	       pct_ms(s, 50), pct_ms(s, 90), pct_ms(s, 99), s->n ? s->lat[s->n - 1] / 1000.0 : 0.0,
+	       s->n);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -1062,9 +1089,9 @@ int main(int argc, char **argv)
 	       "poll %s\n",
 	       o->host, o->port, o->path, o->clients, o->rpm, o->min_kb, o->max_kb,
 	       (double)total_report_bytes / (double)total_reports / 1024.0, o->poll ? "on" : "off");
-	printf("pre-generated %ld messages per client, %.1f MiB, mean message %.1f KiB, in %.2f s\n", ntmpl,
-	       (double)total_bytes / 1048576.0, (double)total_bytes / (double)(ntmpl * o->clients) / 1024.0,
-	       tg1 - tg0);
+	printf("pre-generated %ld messages per client, %.1f MiB, mean message %.1f KiB, in %.2f s\n",
+	       ntmpl, (double)total_bytes / 1048576.0,
+	       (double)total_bytes / (double)(ntmpl * o->clients) / 1024.0, tg1 - tg0);
 	if (o->requests)
 		printf("warm-up %.1f s, then %ld usage messages\n", o->warmup, o->requests);
 	else
@@ -1148,11 +1175,13 @@ int main(int argc, char **argv)
 		for (int s = 0; s < MAX_STATUS; s++)
 			if (s != 200)
 				err_total += R.status_cnt[k][s];
-	printf("\nmeasured %.2f s: %" PRIu64 " usage messages, %" PRIu64 " polls, %d in flight at the end\n", secs,
-	       usage_n, poll_n, inflight);
+	printf("\nmeasured %.2f s: %" PRIu64 " usage messages, %" PRIu64
+	       " polls, %d in flight at the end\n",
+	       secs, usage_n, poll_n, inflight);
 	printf("requests/s   %10.1f   (usage + poll replies)\n", (double)R.completed / secs);
 	printf("messages/s   %10.1f   (usage replies OK_POLL)\n", (double)R.usage_ok / secs);
-	printf("reports/s    %10.1f   (reports in OK_POLL messages)\n", (double)R.reports_ok / secs);
+	printf("reports/s    %10.1f   (reports in OK_POLL messages)\n",
+	       (double)R.reports_ok / secs);
 	printf("upload       %10.1f   MiB/s\n", (double)R.bytes_sent / 1048576.0 / (t_stop - R.t0));
 	print_latency("usage", &R.usage_lat);
 	if (o->poll)
@@ -1171,8 +1200,8 @@ int main(int argc, char **argv)
 				zero++;
 		}
 		if (full)
-			printf("OK usage replies per second: min %" PRIu64 " (second %zu)  max %" PRIu64
-			       "  seconds with none: %zu\n",
+			printf("OK usage replies per second: min %" PRIu64
+			       " (second %zu)  max %" PRIu64 "  seconds with none: %zu\n",
 			       lo, lo_i, hi, zero);
 		if (o->timeline) {
 			printf("timeline (OK usage replies per second):");
@@ -1185,7 +1214,8 @@ int main(int argc, char **argv)
 	for (int k = 0; k < 2; k++)
 		for (int s = 0; s < MAX_STATUS; s++)
 			if (s != 200 && R.status_cnt[k][s])
-				printf("  %s HTTP %d: %" PRIu64, k ? "poll" : "usage", s, R.status_cnt[k][s]);
+				printf("  %s HTTP %d: %" PRIu64, k ? "poll" : "usage", s,
+				       R.status_cnt[k][s]);
 	if (R.bad_reply[0])
 		printf("  usage bad reply: %" PRIu64, R.bad_reply[0]);
 	if (R.bad_reply[1])
@@ -1201,7 +1231,7 @@ int main(int argc, char **argv)
 	       "errors=%" PRIu64 " usage_n=%" PRIu64 " poll_n=%" PRIu64 " seconds=%.2f\n",
 	       (double)R.completed / secs, (double)R.usage_ok / secs, (double)R.reports_ok / secs,
 	       pct_ms(&R.usage_lat, 50), pct_ms(&R.usage_lat, 90), pct_ms(&R.usage_lat, 99),
-	       R.usage_lat.n ? R.usage_lat.lat[R.usage_lat.n - 1] / 1000.0 : 0.0, pct_ms(&R.poll_lat, 50),
-	       pct_ms(&R.poll_lat, 99), err_total, usage_n, poll_n, secs);
+	       R.usage_lat.n ? R.usage_lat.lat[R.usage_lat.n - 1] / 1000.0 : 0.0,
+	       pct_ms(&R.poll_lat, 50), pct_ms(&R.poll_lat, 99), err_total, usage_n, poll_n, secs);
 	return R.completed || R.warm_completed ? 0 : 1;
 }

@@ -22,7 +22,8 @@ static void roundtrip(enum rum_netconf_framing_mode mode, const char *msg, size_
 	if (rum_netconf_framing_feed(&f, enc, elen, &used) == 1 &&
 	    rum_netconf_framing_take(&f, &back, &blen) == 0) {
 		/* EOM cannot carry a message containing its own marker */
-		if (mode == RUM_NETCONF_FRAMING_CHUNKED && (blen != len || memcmp(back, msg, len) != 0))
+		if (mode == RUM_NETCONF_FRAMING_CHUNKED &&
+		    (blen != len || memcmp(back, msg, len) != 0))
 			abort();
 		free(back);
 	} else if (mode == RUM_NETCONF_FRAMING_CHUNKED) {

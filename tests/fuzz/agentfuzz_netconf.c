@@ -18,8 +18,8 @@
 
 #include "agent/netconf.h"
 #include "agent/push.h"
-#include "lib/log.h"
 #include "agent/state.h"
+#include "lib/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,10 +13,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REQUIRE(cond)                                                                    \
-	do {                                                                             \
-		if (!(cond))                                                             \
-			abort();                                                         \
+#define REQUIRE(cond)            \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
 	} while (0)
 
 /* jansson, an independent parser, must agree on what is JSON. It refuses

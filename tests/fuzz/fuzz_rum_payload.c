@@ -10,10 +10,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define REQUIRE(cond)                                                                    \
-	do {                                                                             \
-		if (!(cond))                                                             \
-			abort();                                                         \
+#define REQUIRE(cond)            \
+	do {                     \
+		if (!(cond))     \
+			abort(); \
 	} while (0)
 
 /* Parses {"sudi":ENV,"usage":[{"payload":<data>,"signature":{}}]}; the

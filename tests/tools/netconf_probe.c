@@ -87,8 +87,8 @@ static int read_password(char **out, const char *path)
 static int number(int64_t *out, const char *text, const char *name)
 {
 	if (rum_strict_int64(out, text) < 0 || *out < 0 || *out > INT32_MAX)
-		return rum_err_set(RUM_EINVAL, "--%s: not a number of milliseconds or bytes: %s", name,
-				   text);
+		return rum_err_set(RUM_EINVAL, "--%s: not a number of milliseconds or bytes: %s",
+				   name, text);
 	return 0;
 }
 
@@ -103,7 +103,10 @@ static int set_option(struct probe *p, int c, const char *arg, const char *name)
 	case 'h': p->ssh.host = arg; break;
 	case 'P': p->ssh.port = (int)v; break;
 	case 'u': p->ssh.username = arg; break;
-	case 'w': rc = read_password(&p->password, arg); p->ssh.password = p->password; break;
+	case 'w':
+		rc = read_password(&p->password, arg);
+		p->ssh.password = p->password;
+		break;
 	case 'k':
 		rc = read_file(&p->key, &p->ssh.private_key_len, arg);
 		p->ssh.private_key = p->key;
@@ -134,14 +137,26 @@ static int set_option(struct probe *p, int c, const char *arg, const char *name)
 
 static int parse_args(struct probe *p, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"host", 1, 0, 'h'},         {"port", 1, 0, 'P'},        {"user", 1, 0, 'u'},
-		{"password-file", 1, 0, 'w'}, {"key-file", 1, 0, 'k'},    {"known-key", 1, 0, 'K'},
-		{"known-key-file", 1, 0, 'f'}, {"tofu", 0, 0, 't'},       {"connect-timeout", 1, 0, 'C'},
-		{"io-timeout", 1, 0, 'I'},    {"rpc-timeout", 1, 0, 'R'}, {"deadline", 1, 0, 'D'},
-		{"max-reply", 1, 0, 'M'},     {"base10-only", 0, 0, 'b'}, {"save-usage", 1, 0, 's'},
-		{"out", 1, 0, 'o'},           {"put", 1, 0, 'p'},         {"put-path", 1, 0, 'q'},
-		{"get", 1, 0, 'g'},           {0, 0, 0, 0}};
+	static const struct option opts[] = {{"host", 1, 0, 'h'},
+					     {"port", 1, 0, 'P'},
+					     {"user", 1, 0, 'u'},
+					     {"password-file", 1, 0, 'w'},
+					     {"key-file", 1, 0, 'k'},
+					     {"known-key", 1, 0, 'K'},
+					     {"known-key-file", 1, 0, 'f'},
+					     {"tofu", 0, 0, 't'},
+					     {"connect-timeout", 1, 0, 'C'},
+					     {"io-timeout", 1, 0, 'I'},
+					     {"rpc-timeout", 1, 0, 'R'},
+					     {"deadline", 1, 0, 'D'},
+					     {"max-reply", 1, 0, 'M'},
+					     {"base10-only", 0, 0, 'b'},
+					     {"save-usage", 1, 0, 's'},
+					     {"out", 1, 0, 'o'},
+					     {"put", 1, 0, 'p'},
+					     {"put-path", 1, 0, 'q'},
+					     {"get", 1, 0, 'g'},
+					     {0, 0, 0, 0}};
 	int c, idx, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
@@ -154,7 +169,8 @@ static int parse_args(struct probe *p, int argc, char **argv)
 	}
 	if (!p->ssh.host || !p->ssh.username || (!!p->put_file != !!p->put_path)) {
 		usage();
-		return rum_err_set(RUM_EINVAL, "--host, --user (and --put with --put-path) are required");
+		return rum_err_set(RUM_EINVAL,
+				   "--host, --user (and --put with --put-path) are required");
 	}
 	return 0;
 }
@@ -222,7 +238,8 @@ static int file_op(struct rum_netconf *nc, const char *op, const char *path)
 	rc = rpc(nc, op, xml, NULL, &r);
 	if (rc == 0) {
 		printf("%s %s return-code=%s%s%s\n", op, path, r.return_code ? r.return_code : "",
-		       r.confirmation ? " confirmation=" : "", r.confirmation ? r.confirmation : "");
+		       r.confirmation ? " confirmation=" : "",
+		       r.confirmation ? r.confirmation : "");
 		if (!r.return_code || strcmp(r.return_code, "success") != 0)
 			rc = fail(rum_err_set(RUM_EIO, "%s: return-code %s", op,
 					      r.return_code ? r.return_code : "(none)"));

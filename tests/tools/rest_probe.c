@@ -22,10 +22,11 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: rest_probe --host H --port P --user U --password-file F [--pin PIN]\n"
-			"       [--tofu] [--plain-http] [--connect-timeout MS] [--timeout MS]\n"
-			"       [--max-reply BYTES] {close-reports|all-reports|import FILE|"
-			"import-raw FILE}...\n");
+	fprintf(stderr,
+		"usage: rest_probe --host H --port P --user U --password-file F [--pin PIN]\n"
+		"       [--tofu] [--plain-http] [--connect-timeout MS] [--timeout MS]\n"
+		"       [--max-reply BYTES] {close-reports|all-reports|import FILE|"
+		"import-raw FILE}...\n");
 	exit(2);
 }
 
@@ -80,7 +81,8 @@ static int run(struct rum_rest_client *c, char **cmds, int n)
 			xml = read_all(cmds[i + 1], &len);
 			if (!xml)
 				rc = rum_err_set(RUM_ENOTFOUND, "cannot read %s", cmds[i + 1]);
-			else if ((rc = rum_rest_client_import(c, xml, len, cmds[i][6] == '-', &out)) == 0)
+			else if ((rc = rum_rest_client_import(c, xml, len, cmds[i][6] == '-',
+							      &out)) == 0)
 				printf("%s\n", out);
 			free(xml);
 			i++;
@@ -96,13 +98,17 @@ static int run(struct rum_rest_client *c, char **cmds, int n)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"host", required_argument, NULL, 'h'},	     {"port", required_argument, NULL, 'p'},
-		{"user", required_argument, NULL, 'u'},	     {"password-file", required_argument, NULL, 'f'},
-		{"pin", required_argument, NULL, 'k'},	     {"tofu", no_argument, NULL, 't'},
-		{"plain-http", no_argument, NULL, 'H'},	     {"connect-timeout", required_argument, NULL, 'c'},
-		{"timeout", required_argument, NULL, 'T'},   {"max-reply", required_argument, NULL, 'm'},
-		{NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"host", required_argument, NULL, 'h'},
+					     {"port", required_argument, NULL, 'p'},
+					     {"user", required_argument, NULL, 'u'},
+					     {"password-file", required_argument, NULL, 'f'},
+					     {"pin", required_argument, NULL, 'k'},
+					     {"tofu", no_argument, NULL, 't'},
+					     {"plain-http", no_argument, NULL, 'H'},
+					     {"connect-timeout", required_argument, NULL, 'c'},
+					     {"timeout", required_argument, NULL, 'T'},
+					     {"max-reply", required_argument, NULL, 'm'},
+					     {NULL, 0, NULL, 0}};
 	struct rum_rest_client_options o = {.host = "127.0.0.1"};
 	struct rum_rest_client *c;
 	char *password = NULL, *pin;

@@ -5,12 +5,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "agent/files.h"
 #include "agent/ops.h"
-#include "lib/err.h"
 #include "agent/show.h"
 #include "agent/state.h"
+#include "check.h"
+#include "lib/err.h"
 
 #define TAG1 "regid.2017-03.com.cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53"
 
@@ -96,7 +96,8 @@ static void test_full_ack(void)
 		 "<smartLicenseTrustCode><trustCode>t</trustCode></smartLicenseTrustCode>"
 		 "<correlationID>c1</correlationID></smartLicense>",
 		 (int)(strlen(policy_file) - 39), policy_file + 39, (unsigned long long)first);
-	CHECK_INT(rum_agent_import_buf(st, xml, strlen(xml), 1700000300, summary, sizeof(summary)), 0);
+	CHECK_INT(rum_agent_import_buf(st, xml, strlen(xml), 1700000300, summary, sizeof(summary)),
+		  0);
 	CHECK_INT(st->rep[0].state, RUM_AGENT_REPORT_ACK);
 	CHECK_INT(st->rep[1].state, RUM_AGENT_REPORT_UNACK);
 	CHECK_INT(st->last_ack_time, 1700000300);
@@ -114,7 +115,9 @@ static void test_full_ack(void)
 	fclose(f);
 	CHECK(strstr(out, "Policy name: SLE Policy") != NULL);
 	CHECK(strstr(out, "Reporting push interval: 30  days") != NULL);
-	CHECK(strstr(out, "Trust Code Installed:\n  Active: PID:C9300-24P,SN:FOC1234X0AB\n    INSTALLED on") != NULL);
+	CHECK(strstr(out,
+		     "Trust Code Installed:\n  Active: PID:C9300-24P,SN:FOC1234X0AB\n    INSTALLED on") !=
+	      NULL);
 	CHECK(strstr(out, "Last ACK received: Nov 14 22:18:20 2023 UTC") != NULL);
 	drop(st, tmpl);
 }
@@ -140,7 +143,8 @@ static void test_refused(void)
 	free(text);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rum_err_clear();
-		CHECK_INT(rum_agent_import_buf(st, bad[i], strlen(bad[i]), 1700000300, summary, sizeof(summary)),
+		CHECK_INT(rum_agent_import_buf(st, bad[i], strlen(bad[i]), 1700000300, summary,
+					       sizeof(summary)),
 			  RUM_EINVAL);
 		CHECK(rum_err_msg()[0] != '\0');
 		CHECK_INT(st->rep[0].state, RUM_AGENT_REPORT_UNACK);
@@ -217,24 +221,28 @@ static void test_dtd_refused(void)
 	snprintf(file, sizeof(file), "%s/dtd.xml", tmpl);
 	for (size_t i = 0; i < sizeof(dtd_docs) / sizeof(dtd_docs[0]); i++) {
 		rum_err_clear();
-		CHECK_INT(rum_agent_import_buf(st, dtd_docs[i], strlen(dtd_docs[i]), 1700000300, summary,
-					       sizeof(summary)),
+		CHECK_INT(rum_agent_import_buf(st, dtd_docs[i], strlen(dtd_docs[i]), 1700000300,
+					       summary, sizeof(summary)),
 			  RUM_EINVAL);
 		CHECK(strstr(rum_err_msg(), "declares a DTD") != NULL);
 		check_untouched(st);
 		CHECK_INT(rum_agent_write_file_atomic(file, dtd_docs[i], strlen(dtd_docs[i])), 0);
-		CHECK_INT(rum_agent_op_import(st->dir, file, 1, summary, sizeof(summary)), RUM_EINVAL);
+		CHECK_INT(rum_agent_op_import(st->dir, file, 1, summary, sizeof(summary)),
+			  RUM_EINVAL);
 		CHECK_INT(rum_agent_read_file(&after, &after_len, path, 1 << 20), 0);
 		CHECK(after_len == before_len && memcmp(after, before, before_len) == 0);
 		free(after);
 	}
 	n = utf16(wide, sizeof(wide), dtd_docs[3]);
 	rum_err_clear();
-	CHECK_INT(rum_agent_import_buf(st, wide, n, 1700000300, summary, sizeof(summary)), RUM_EINVAL);
+	CHECK_INT(rum_agent_import_buf(st, wide, n, 1700000300, summary, sizeof(summary)),
+		  RUM_EINVAL);
 	CHECK(strstr(rum_err_msg(), "declares a DTD") != NULL);
 	check_untouched(st);
 	/* The same policy without its DOCTYPE is taken: the refusal is the DTD's. */
-	CHECK_INT(rum_agent_import_buf(st, good, strlen(good), 1700000300, summary, sizeof(summary)), 0);
+	CHECK_INT(rum_agent_import_buf(st, good, strlen(good), 1700000300, summary,
+				       sizeof(summary)),
+		  0);
 	CHECK(st->policy.installed);
 	free(before);
 	drop(st, tmpl);
@@ -289,14 +297,18 @@ static void test_ack_for_other_udi(void)
 	snprintf(xml, sizeof(xml),
 		 "<smartLicense><smartLicenseRumAck><data><![CDATA[[{\"report_id\":%llu,"
 		 "\"udi\":{\"udi_pid\":\"C9300-24P\",\"udi_serial_number\":\"FOCOTHER001\"}}]]]>"
-		 "</data></smartLicenseRumAck></smartLicense>", id);
-	CHECK_INT(rum_agent_import_buf(st, xml, strlen(xml), 1700000300, summary, sizeof(summary)), 0);
+		 "</data></smartLicenseRumAck></smartLicense>",
+		 id);
+	CHECK_INT(rum_agent_import_buf(st, xml, strlen(xml), 1700000300, summary, sizeof(summary)),
+		  0);
 	CHECK(st->rep[0].state != RUM_AGENT_REPORT_ACK);
 	snprintf(xml, sizeof(xml),
 		 "<smartLicense><smartLicenseRumAck><data><![CDATA[[{\"report_id\":%llu,"
 		 "\"udi\":{\"udi_pid\":\"C9300-24P\",\"udi_serial_number\":\"FOC1234X0AB\"}}]]]>"
-		 "</data></smartLicenseRumAck></smartLicense>", id);
-	CHECK_INT(rum_agent_import_buf(st, xml, strlen(xml), 1700000400, summary, sizeof(summary)), 0);
+		 "</data></smartLicenseRumAck></smartLicense>",
+		 id);
+	CHECK_INT(rum_agent_import_buf(st, xml, strlen(xml), 1700000400, summary, sizeof(summary)),
+		  0);
 	CHECK_INT(st->rep[0].state, RUM_AGENT_REPORT_ACK);
 	drop(st, tmpl);
 }

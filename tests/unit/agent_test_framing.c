@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "lib/netconf_framing.h"
 #include "lib/err.h"
+#include "lib/netconf_framing.h"
 
 /* Feeds stream in pieces of step bytes; collects up to 4 messages. */
 static int decode(struct rum_netconf_framing *f, const char *stream, size_t len, size_t step,
@@ -91,8 +91,8 @@ static void test_switch_after_hello(void)
 
 static void test_bad_input(void)
 {
-	static const char *bad[] = {"#5\n<rpc>", "\n#0\n", "\n#05\nabcde", "\n#x\n", "\n##\n",
-				    "\n#99999999999\n", "\n#5 \n"};
+	static const char *bad[] = {"#5\n<rpc>", "\n#0\n",           "\n#05\nabcde", "\n#x\n",
+				    "\n##\n",    "\n#99999999999\n", "\n#5 \n"};
 	struct rum_netconf_framing f;
 	size_t used;
 
@@ -120,7 +120,9 @@ static void test_encode_roundtrip(void)
 	char *out, *m;
 	size_t len, used, ml;
 
-	CHECK_INT(rum_netconf_framing_encode(&out, &len, RUM_NETCONF_FRAMING_CHUNKED, msg, strlen(msg)), 0);
+	CHECK_INT(rum_netconf_framing_encode(&out, &len, RUM_NETCONF_FRAMING_CHUNKED, msg,
+					     strlen(msg)),
+		  0);
 	CHECK(strncmp(out, "\n#43\n", 5) == 0);
 	CHECK(memcmp(out + len - 4, "\n##\n", 4) == 0);
 	rum_netconf_framing_init(&f, 0);
@@ -132,10 +134,12 @@ static void test_encode_roundtrip(void)
 	free(m);
 	free(out);
 	rum_netconf_framing_dispose(&f);
-	CHECK_INT(rum_netconf_framing_encode(&out, &len, RUM_NETCONF_FRAMING_EOM, msg, strlen(msg)), 0);
+	CHECK_INT(rum_netconf_framing_encode(&out, &len, RUM_NETCONF_FRAMING_EOM, msg, strlen(msg)),
+		  0);
 	CHECK(len == strlen(msg) + 6 && strcmp(out + strlen(msg), "]]>]]>") == 0);
 	free(out);
-	CHECK_INT(rum_netconf_framing_encode(&out, &len, RUM_NETCONF_FRAMING_CHUNKED, "", 0), RUM_EINVAL);
+	CHECK_INT(rum_netconf_framing_encode(&out, &len, RUM_NETCONF_FRAMING_CHUNKED, "", 0),
+		  RUM_EINVAL);
 }
 
 int main(void)

@@ -10,33 +10,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "agent/netconf.h"
 #include "agent/state.h"
+#include "check.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
 #define TAG1 "regid.2017-03.com.cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53"
 #define NC "urn:ietf:params:xml:ns:netconf:base:1.0"
 #define EOM "]]>]]>"
-#define HELLO "<hello xmlns=\"" NC "\"><capabilities><capability>urn:ietf:params:netconf:base:1.0" \
-	      "</capability></capabilities></hello>" EOM
+#define HELLO                                                                                \
+	"<hello xmlns=\"" NC "\"><capabilities><capability>urn:ietf:params:netconf:base:1.0" \
+	"</capability></capabilities></hello>" EOM
 #define CLOSE "<rpc message-id=\"99\" xmlns=\"" NC "\"><close-session/></rpc>" EOM
-#define IMPORT_RPC(id, file)                                                                       \
-	"<rpc message-id=\"" id "\" xmlns=\"" NC "\"><import-file xmlns=\"" RUM_AGENT_LICENSE_NS "\">" \
+#define IMPORT_RPC(id, file)                                                                     \
+	"<rpc message-id=\"" id "\" xmlns=\"" NC "\"><import-file xmlns=\"" RUM_AGENT_LICENSE_NS \
+	"\">"                                                                                    \
 	"<file-path>bootflash:" file "</file-path></import-file></rpc>"
 
-#define LAUGHS                                                                                   \
-	"<!DOCTYPE rpc [<!ENTITY lol \"lol\">"                                                   \
-	"<!ENTITY l1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"                    \
-	"<!ENTITY l2 \"&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;\">"                              \
-	"<!ENTITY l3 \"&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;\">"                              \
-	"<!ENTITY l4 \"&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;\">"                              \
-	"<!ENTITY l5 \"&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;\">"                              \
-	"<!ENTITY l6 \"&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;\">"                              \
-	"<!ENTITY l7 \"&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;\">"                              \
-	"<!ENTITY l8 \"&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;\">"                              \
-	"<!ENTITY l9 \"&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;\">"                              \
+#define LAUGHS                                                                \
+	"<!DOCTYPE rpc [<!ENTITY lol \"lol\">"                                \
+	"<!ENTITY l1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">" \
+	"<!ENTITY l2 \"&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;&l1;\">"           \
+	"<!ENTITY l3 \"&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;\">"           \
+	"<!ENTITY l4 \"&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;&l3;\">"           \
+	"<!ENTITY l5 \"&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;&l4;\">"           \
+	"<!ENTITY l6 \"&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;&l5;\">"           \
+	"<!ENTITY l7 \"&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;&l6;\">"           \
+	"<!ENTITY l8 \"&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;&l7;\">"           \
+	"<!ENTITY l9 \"&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;&l8;\">"           \
 	"<!ENTITY f \"ack.xml\">]>"
 
 static const char policy_file[] =
@@ -80,7 +82,8 @@ static void setup(void)
 	mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/bootflash/ack.xml", dir);
 	CHECK_INT(rum_agent_write_file_atomic(path, policy_file, strlen(policy_file)), 0);
-	snprintf(dtd, sizeof(dtd), "<!DOCTYPE smartLicensePolicy>%s", strstr(policy_file, "<smartLicensePolicy>"));
+	snprintf(dtd, sizeof(dtd), "<!DOCTYPE smartLicensePolicy>%s",
+		 strstr(policy_file, "<smartLicensePolicy>"));
 	snprintf(path, sizeof(path), "%s/bootflash/dtd.xml", dir);
 	CHECK_INT(rum_agent_write_file_atomic(path, dtd, strlen(dtd)), 0);
 }
@@ -131,15 +134,18 @@ static size_t count(const char *s, const char *what)
 static void test_hello_dtd(void)
 {
 	static const char *hellos[] = {
-		LAUGHS "<hello xmlns=\"" NC "\"><capabilities><capability>&l9;</capability></capabilities></hello>" EOM,
-		"<!DOCTYPE hello [<!ENTITY b \"urn:ietf:params:netconf:base:1.0\">]><hello xmlns=\"" NC "\">"
+		LAUGHS "<hello xmlns=\"" NC
+		       "\"><capabilities><capability>&l9;</capability></capabilities></hello>" EOM,
+		"<!DOCTYPE hello [<!ENTITY b \"urn:ietf:params:netconf:base:1.0\">]><hello xmlns=\"" NC
+		"\">"
 		"<capabilities><capability>&b;</capability></capabilities></hello>" EOM,
 		"<!DOCTYPE hello SYSTEM \"http://127.0.0.1:1/hello.dtd\">" HELLO,
 	};
 	char input[4096], *out;
 
 	for (size_t i = 0; i < sizeof(hellos) / sizeof(hellos[0]); i++) {
-		snprintf(input, sizeof(input), "%s%s", hellos[i], IMPORT_RPC("1", "ack.xml") EOM CLOSE);
+		snprintf(input, sizeof(input), "%s%s", hellos[i],
+			 IMPORT_RPC("1", "ack.xml") EOM CLOSE);
 		rum_err_clear();
 		CHECK_INT(session(&out, input, strlen(input)), RUM_EINVAL);
 		CHECK(strstr(rum_err_msg(), "hello: declares a DTD") != NULL);
@@ -177,9 +183,11 @@ static void add(char *buf, size_t size, size_t *len, const char *s)
 static void test_rpc_dtd(void)
 {
 	static const char *rpcs[] = {
-		LAUGHS "<rpc message-id=\"1\" xmlns=\"" NC "\"><import-file xmlns=\"" RUM_AGENT_LICENSE_NS
+		LAUGHS "<rpc message-id=\"1\" xmlns=\"" NC
+		       "\"><import-file xmlns=\"" RUM_AGENT_LICENSE_NS
 		       "\"><file-path>bootflash:&f;</file-path></import-file></rpc>",
-		LAUGHS "<rpc message-id=\"2\" xmlns=\"" NC "\"><get><filter type=\"xpath\" select=\"&l9;\"/>"
+		LAUGHS "<rpc message-id=\"2\" xmlns=\"" NC
+		       "\"><get><filter type=\"xpath\" select=\"&l9;\"/>"
 		       "</get></rpc>",
 		"<?xml version=\"1.0\"?>\n<!DOCTYPE rpc>" IMPORT_RPC("3", "ack.xml"),
 		"<!DOCTYPE rpc [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><rpc message-id=\"4\" xmlns=\"" NC
@@ -199,15 +207,18 @@ static void test_rpc_dtd(void)
 	add(input, sizeof(input), &len, IMPORT_RPC("5", "dtd.xml") EOM CLOSE);
 
 	CHECK_INT(session(&out, input, len), 0);
-	CHECK_INT(count(out, "<rpc-reply xmlns=\"" NC "\"><rpc-error><error-type>rpc</error-type>"
-			     "<error-tag>malformed-message</error-tag><error-severity>error</error-severity>"
-			     "<error-message xml:lang=\"en\">rpc: declares a DTD"),
+	CHECK_INT(count(out,
+			"<rpc-reply xmlns=\"" NC "\"><rpc-error><error-type>rpc</error-type>"
+			"<error-tag>malformed-message</error-tag><error-severity>error</error-severity>"
+			"<error-message xml:lang=\"en\">rpc: declares a DTD"),
 		  5);
 	CHECK_INT(count(out, "<rpc-error>"), 5);
 	CHECK(strstr(out, "lollol") == NULL && strstr(out, "root:") == NULL);
-	CHECK(strstr(out, "<rpc-reply xmlns=\"" NC "\" message-id=\"5\"><return-code xmlns=\"" RUM_AGENT_LICENSE_NS
+	CHECK(strstr(out, "<rpc-reply xmlns=\"" NC
+			  "\" message-id=\"5\"><return-code xmlns=\"" RUM_AGENT_LICENSE_NS
 			  "\">BadInputParams</return-code></rpc-reply>") != NULL);
-	CHECK(strstr(out, "<rpc-reply xmlns=\"" NC "\" message-id=\"99\"><ok/></rpc-reply>") != NULL);
+	CHECK(strstr(out, "<rpc-reply xmlns=\"" NC "\" message-id=\"99\"><ok/></rpc-reply>") !=
+	      NULL);
 	free(out);
 	CHECK(!policy_installed());
 
@@ -215,8 +226,8 @@ static void test_rpc_dtd(void)
 	len = 0;
 	add(input, sizeof(input), &len, HELLO IMPORT_RPC("6", "ack.xml") EOM CLOSE);
 	CHECK_INT(session(&out, input, len), 0);
-	CHECK(strstr(out, "message-id=\"6\"><return-code xmlns=\"" RUM_AGENT_LICENSE_NS "\">success</return-code>") !=
-	      NULL);
+	CHECK(strstr(out, "message-id=\"6\"><return-code xmlns=\"" RUM_AGENT_LICENSE_NS
+			  "\">success</return-code>") != NULL);
 	free(out);
 	CHECK(policy_installed());
 }

@@ -1,17 +1,17 @@
 /* Report generation and state transitions: formats A and B, signatures,
  * set-usage closing and opening, save usage selection, durable round trip. */
-#include <jansson.h>
 #include <ftw.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "agent/files.h"
 #include "agent/report.h"
-#include "lib/err.h"
 #include "agent/state.h"
+#include "check.h"
+#include "lib/err.h"
 
 #define TAG1 "regid.2017-03.com.cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53"
 #define TAG2 "regid.2017-03.com.cisco.dna-advantage,1.0_b6308627-3ab0-4a11-a3d9-586911a0d790"
@@ -77,7 +77,8 @@ static void test_format_a_and_transitions(void)
 
 	p = payload_of(st->rep[0].doc);
 	CHECK(p != NULL);
-	CHECK_INT(json_integer_value(json_object_get(json_object_get(p, "meta"), "report_id")), st->rep[0].id);
+	CHECK_INT(json_integer_value(json_object_get(json_object_get(p, "meta"), "report_id")),
+		  st->rep[0].id);
 	CHECK(json_object_get(p, "version") == NULL);
 	m = json_array_get(json_object_get(p, "measurements"), 0);
 	CHECK_STR(json_string_value(json_object_get(json_object_get(m, "value"), "value")), "2");
@@ -90,8 +91,11 @@ static void test_format_a_and_transitions(void)
 	json_t *d = json_loads(st->rep[0].doc, 0, NULL);
 	const char *ptext = json_string_value(json_object_get(d, "payload"));
 	CHECK_INT(rum_agent_report_sign(sig, sizeof(sig), st->secret, ptext, strlen(ptext)), 0);
-	CHECK_STR(json_string_value(json_object_get(json_object_get(d, "signature"), "value")), sig);
-	CHECK_STR(json_string_value(json_object_get(json_object_get(d, "signature"), "signing_type")), "builtin");
+	CHECK_STR(json_string_value(json_object_get(json_object_get(d, "signature"), "value")),
+		  sig);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(d, "signature"),
+						    "signing_type")),
+		  "builtin");
 	CHECK_STR(json_string_value(json_object_get(json_object_get(d, "header"), "type")), "rum");
 	json_decref(d);
 
@@ -119,8 +123,10 @@ static void test_format_b_and_save_usage(void)
 	size_t len;
 	json_t *p;
 
-	CHECK_INT(rum_agent_usage_build(&text, &len, st, RUM_AGENT_SAVE_UNREPORTED, 0, 1700000500), 0);
-	CHECK(strstr(text, "<smartLicense>") != NULL && strstr(text, "<smartLicenseSystemInfo>") != NULL);
+	CHECK_INT(rum_agent_usage_build(&text, &len, st, RUM_AGENT_SAVE_UNREPORTED, 0, 1700000500),
+		  0);
+	CHECK(strstr(text, "<smartLicense>") != NULL &&
+	      strstr(text, "<smartLicenseSystemInfo>") != NULL);
 	CHECK(strstr(text, "<RUMReport><![CDATA[{\"payload\"") != NULL);
 	CHECK_INT(st->rep[0].state, RUM_AGENT_REPORT_UNACK);
 	CHECK_INT(st->rep[1].state, RUM_AGENT_REPORT_UNACK);
@@ -128,18 +134,22 @@ static void test_format_b_and_save_usage(void)
 	CHECK_INT(st->last_file_write, 1700000500);
 	p = payload_of(st->rep[0].doc);
 	CHECK_STR(json_string_value(json_object_get(p, "version")), "2.0");
-	CHECK_INT(json_integer_value(json_object_get(json_object_get(p, "asset_identification"), "report_id")),
+	CHECK_INT(json_integer_value(json_object_get(json_object_get(p, "asset_identification"),
+						     "report_id")),
 		  st->rep[0].id);
 	CHECK(json_object_get(json_object_get(p, "meta"), "report_id") == NULL);
 	json_decref(p);
 	free(text);
 
 	/* The ACK marks them acknowledged; unreported then excludes them. */
-	const char *ack = "<smartLicense><smartLicenseRumAck><data><![CDATA[[]]]></data></smartLicenseRumAck></smartLicense>";
-	CHECK_INT(rum_agent_import_buf(st, ack, strlen(ack), 1700000600, summary, sizeof(summary)), 0);
+	const char *ack =
+		"<smartLicense><smartLicenseRumAck><data><![CDATA[[]]]></data></smartLicenseRumAck></smartLicense>";
+	CHECK_INT(rum_agent_import_buf(st, ack, strlen(ack), 1700000600, summary, sizeof(summary)),
+		  0);
 	CHECK_INT(st->rep[0].state, RUM_AGENT_REPORT_ACK);
 	CHECK_INT(st->last_ack_time, 1700000600);
-	CHECK_INT(rum_agent_usage_build(&text, &len, st, RUM_AGENT_SAVE_UNREPORTED, 0, 1700000700), 0);
+	CHECK_INT(rum_agent_usage_build(&text, &len, st, RUM_AGENT_SAVE_UNREPORTED, 0, 1700000700),
+		  0);
 	/* only the two reports closed by this save remain unreported */
 	size_t n = 0;
 	for (const char *q = text; (q = strstr(q, "<RUMReport>")); q++)

@@ -1,8 +1,8 @@
 /* Settings: types, bounds, precedence (flag > environment > file > default)
  * and all-or-nothing config files. */
 #include "check.h"
-#include "server/config.h"
 #include "lib/err.h"
+#include "server/config.h"
 
 #include <stdlib.h>
 #include <unistd.h>

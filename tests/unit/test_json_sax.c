@@ -153,7 +153,8 @@ static void expect_ok(const char *text, const char *log, int line)
 	enum rum_json_sax_status st = parse_n(&r, text, strlen(text), 0, &err);
 
 	if (st != RUM_JSON_SAX_OK || strcmp(r.log, log) != 0) {
-		fprintf(stderr, "test_json_sax.c:%d: %s: status %d (%s at %zu), events \"%s\", expected \"%s\"\n",
+		fprintf(stderr,
+			"test_json_sax.c:%d: %s: status %d (%s at %zu), events \"%s\", expected \"%s\"\n",
 			line, text, (int)st, err.reason, err.offset, r.log, log);
 		rum_check_failures++;
 	}
@@ -168,7 +169,8 @@ static void expect_bad_n(const char *text, size_t len, enum rum_json_sax_status 
 
 	if (st != want || (reason && strcmp(err.reason, reason) != 0) ||
 	    (offset != (size_t)-1 && err.offset != offset)) {
-		fprintf(stderr, "test_json_sax.c:%d: %.*s: status %d \"%s\" at %zu, expected %d \"%s\" at %zu\n",
+		fprintf(stderr,
+			"test_json_sax.c:%d: %.*s: status %d \"%s\" at %zu, expected %d \"%s\" at %zu\n",
 			line, (int)len, text, (int)st, err.reason, err.offset, (int)want,
 			reason ? reason : "(any)", offset);
 		rum_check_failures++;
@@ -176,7 +178,7 @@ static void expect_bad_n(const char *text, size_t len, enum rum_json_sax_status 
 }
 
 #define EXPECT_OK(text, log) expect_ok(text, log, __LINE__)
-#define EXPECT_BAD(text, reason, offset)                                                   \
+#define EXPECT_BAD(text, reason, offset) \
 	expect_bad_n(text, strlen(text), RUM_JSON_SAX_INVALID, reason, offset, __LINE__)
 #define ANY ((size_t)-1)
 
@@ -226,15 +228,74 @@ static void test_events(void)
 static void test_refused(void)
 {
 	static const char *const bad[] = {
-		"", " ", "\n\t\r ", "{", "[", "[1", "{\"a\"", "{\"a\":", "{\"a\":1", "{\"a\" 1}",
-		"{'a':1}", "{a:1}", "{\"a\":1,}", "[1,]", "[,1]", "{,}", "[1 2]", "{\"a\":1 \"b\":2}",
-		"{/*c*/}", "{}// c", "/**/{}", "01", "-", "--1", "+1", ".5", "1.", "1.e5", "1e",
-		"1e+", "NaN", "-NaN", "Infinity", "-Infinity", "nul", "tru", "fals", "nulls",
-		"True", "[\"a\\x\"]", "[\"\\u12\"]", "[\"\\u12G4\"]", "\"abc", "\"a\\\"",
-		"{\v}", "{\f}", "\v{}", "{}\f", "[1]\v", "\xef\xbb\xbf{}", "{}\xc3\xa9",
-		"[\"\\ud800\"]", "[\"\\ud800x\"]", "[\"\\ud800\\u0041\"]", "[\"\\udfff\"]",
-		"[\"\\ud800\\ud800\"]", "[\"\\u0000\"]", "{\"\\u0000\":1}", "{\"a\\u0000b\":1}",
-		"{} \"x", "{} tr", "{}\"", "\"\"\"", "1 \"", "{}{}", "1 2", "[][]", "{} x",
+		"",
+		" ",
+		"\n\t\r ",
+		"{",
+		"[",
+		"[1",
+		"{\"a\"",
+		"{\"a\":",
+		"{\"a\":1",
+		"{\"a\" 1}",
+		"{'a':1}",
+		"{a:1}",
+		"{\"a\":1,}",
+		"[1,]",
+		"[,1]",
+		"{,}",
+		"[1 2]",
+		"{\"a\":1 \"b\":2}",
+		"{/*c*/}",
+		"{}// c",
+		"/**/{}",
+		"01",
+		"-",
+		"--1",
+		"+1",
+		".5",
+		"1.",
+		"1.e5",
+		"1e",
+		"1e+",
+		"NaN",
+		"-NaN",
+		"Infinity",
+		"-Infinity",
+		"nul",
+		"tru",
+		"fals",
+		"nulls",
+		"True",
+		"[\"a\\x\"]",
+		"[\"\\u12\"]",
+		"[\"\\u12G4\"]",
+		"\"abc",
+		"\"a\\\"",
+		"{\v}",
+		"{\f}",
+		"\v{}",
+		"{}\f",
+		"[1]\v",
+		"\xef\xbb\xbf{}",
+		"{}\xc3\xa9",
+		"[\"\\ud800\"]",
+		"[\"\\ud800x\"]",
+		"[\"\\ud800\\u0041\"]",
+		"[\"\\udfff\"]",
+		"[\"\\ud800\\ud800\"]",
+		"[\"\\u0000\"]",
+		"{\"\\u0000\":1}",
+		"{\"a\\u0000b\":1}",
+		"{} \"x",
+		"{} tr",
+		"{}\"",
+		"\"\"\"",
+		"1 \"",
+		"{}{}",
+		"1 2",
+		"[][]",
+		"{} x",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -281,8 +342,8 @@ static void test_refused(void)
 	EXPECT_BAD("[\"\\ud800\"]", "unpaired surrogate in a \\u escape", 2);
 	EXPECT_BAD("[\"a\xff\"]", "invalid UTF-8 in a string", 3);
 	EXPECT_BAD("[\"a\xed\xa0\x80\"]", "invalid UTF-8 in a string", 3);
-	EXPECT_BAD("[\"0123456789abcdefghijklmnopqrstuvwxyz\xc0\x80\"]", "invalid UTF-8 in a string",
-		   38);
+	EXPECT_BAD("[\"0123456789abcdefghijklmnopqrstuvwxyz\xc0\x80\"]",
+		   "invalid UTF-8 in a string", 38);
 	/* A NUL byte is named wherever it is, whatever else is wrong. */
 	expect_bad_n("{}\0", 3, RUM_JSON_SAX_INVALID, "NUL byte", 2, __LINE__);
 	expect_bad_n("{\"a\":1\0}", 8, RUM_JSON_SAX_INVALID, "NUL byte", 6, __LINE__);
@@ -307,7 +368,8 @@ static void test_depth_and_cancel(void)
 	/* The default and largest limit; far deeper text fails cleanly. */
 	memset(deep, '[', n);
 	memset(deep + n, ']', n);
-	CHECK_INT(parse_n(&r, deep + n - RUM_JSON_SAX_MAX_DEPTH, 2 * RUM_JSON_SAX_MAX_DEPTH, 0, &err),
+	CHECK_INT(parse_n(&r, deep + n - RUM_JSON_SAX_MAX_DEPTH, 2 * RUM_JSON_SAX_MAX_DEPTH, 0,
+			  &err),
 		  RUM_JSON_SAX_OK);
 	CHECK_INT(parse_n(&r, deep + n - RUM_JSON_SAX_MAX_DEPTH - 1, 2 * RUM_JSON_SAX_MAX_DEPTH + 2,
 			  1u << 30, &err),
@@ -474,9 +536,10 @@ static void check_string(const char *body, size_t n)
 			     memcmp(r.str, want, (size_t)wl) != 0) {
 		fprintf(stderr, "test_json_sax.c: string [");
 		for (size_t i = 0; i < n; i++)
-			fprintf(stderr, (unsigned char)body[i] < 0x20 || (unsigned char)body[i] >= 0x7f
-					    ? "\\x%02x"
-					    : "%c",
+			fprintf(stderr,
+				(unsigned char)body[i] < 0x20 || (unsigned char)body[i] >= 0x7f
+					? "\\x%02x"
+					: "%c",
 				(unsigned char)body[i]);
 		fprintf(stderr, "]: status %d (%s), reference %s\n", (int)st, err.reason,
 			wl < 0 ? "refuses" : "accepts");
@@ -541,13 +604,17 @@ static uint64_t rnd(void)
 static void test_random_strings(void)
 {
 	static const char *const pieces[] = {
-		"a", "bcdefgh", "ijklmnopqrstuvwxyz0123456789", " ", "\\\"", "\\\\", "\\/", "\\b",
-		"\\f", "\\n", "\\r", "\\t", "\\u00e9", "\\u20AC", "\\ud83d\\ude00", "\xc3\xa9",
-		"\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f", "{\\\"k\\\":1}", "\\\\u0000",
+		"a",        "bcdefgh",       "ijklmnopqrstuvwxyz0123456789",
+		" ",        "\\\"",          "\\\\",
+		"\\/",      "\\b",           "\\f",
+		"\\n",      "\\r",           "\\t",
+		"\\u00e9",  "\\u20AC",       "\\ud83d\\ude00",
+		"\xc3\xa9", "\xe2\x82\xac",  "\xf0\x9f\x98\x80",
+		"\x7f",     "{\\\"k\\\":1}", "\\\\u0000",
 	};
 	static const char *const faults[] = {
-		"\\u0000", "\\udc00", "\\ud800", "\\x", "\x01", "\xff", "\xc3", "\xe2\x82",
-		"\xed\xa0\x80", "\xc0\x80", "\\", "\"", "\\u12", "\t",
+		"\\u0000",  "\\udc00",      "\\ud800",  "\\x", "\x01", "\xff",  "\xc3",
+		"\xe2\x82", "\xed\xa0\x80", "\xc0\x80", "\\",  "\"",   "\\u12", "\t",
 	};
 	char b[400];
 	int failures = rum_check_failures;

@@ -69,16 +69,18 @@ static char *payload_a(const char *rid, const char *pid, const char *sn)
 	sb_add(&b, "{\"asset_identification\":{\"asset\":{\"name\":"
 		   "\"regid.2019-10.com.example.X\"}");
 	if (pid)
-		sb_addf(&b, ",\"instance\":{\"sudi\":{\"udi_pid\":\"%s\","
-			    "\"udi_serial_number\":\"%s\"}}",
+		sb_addf(&b,
+			",\"instance\":{\"sudi\":{\"udi_pid\":\"%s\","
+			"\"udi_serial_number\":\"%s\"}}",
 			pid, sn);
-	sb_addf(&b, ",\"signature\":{\"signing_type\":\"builtin\"}},\"meta\":{"
-		    "\"entitlement_tag\":\"regid.tag.A\",\"report_id\":%s,"
-		    "\"software_version\":\"17.03.04\",\"ha_udi\":[]},\"measurements\":["
-		    "{\"log_time\":5,\"metric_name\":\"ENTITLEMENT\",\"start_time\":100,"
-		    "\"end_time\":200,\"value\":{\"type\":\"COUNT\",\"value\":\"3\"}},"
-		    "{\"metric_name\":\"TELEMETRY\",\"start_time\":300,\"end_time\":400,"
-		    "\"value\":{\"type\":\"COUNT\",\"value\":7}}]}",
+	sb_addf(&b,
+		",\"signature\":{\"signing_type\":\"builtin\"}},\"meta\":{"
+		"\"entitlement_tag\":\"regid.tag.A\",\"report_id\":%s,"
+		"\"software_version\":\"17.03.04\",\"ha_udi\":[]},\"measurements\":["
+		"{\"log_time\":5,\"metric_name\":\"ENTITLEMENT\",\"start_time\":100,"
+		"\"end_time\":200,\"value\":{\"type\":\"COUNT\",\"value\":\"3\"}},"
+		"{\"metric_name\":\"TELEMETRY\",\"start_time\":300,\"end_time\":400,"
+		"\"value\":{\"type\":\"COUNT\",\"value\":7}}]}",
 		rid);
 	return b.p;
 }
@@ -88,13 +90,14 @@ static char *payload_b(const char *rid, const char *pid, const char *sn)
 {
 	struct sb b = {0};
 
-	sb_addf(&b, "{\"version\":\"2.0\",\"asset_identification\":{\"report_id\":%s,"
-		    "\"asset\":{\"name\":\"regid.B\"},\"instance\":{\"sudi\":{\"udi_pid\":\"%s\","
-		    "\"udi_serial_number\":\"%s\"}}},\"meta\":{"
-		    "\"entitlement_tag\":\"regid.tag.B\","
-		    "\"software_version\":\"17.09.01\"},\"measurements\":[{\"metric_name\":"
-		    "\"ENTITLEMENT\",\"start_time\":1000,\"end_time\":2000,\"value\":{\"type\":"
-		    "\"COUNT\",\"value\":\"12\"}}]}",
+	sb_addf(&b,
+		"{\"version\":\"2.0\",\"asset_identification\":{\"report_id\":%s,"
+		"\"asset\":{\"name\":\"regid.B\"},\"instance\":{\"sudi\":{\"udi_pid\":\"%s\","
+		"\"udi_serial_number\":\"%s\"}}},\"meta\":{"
+		"\"entitlement_tag\":\"regid.tag.B\","
+		"\"software_version\":\"17.09.01\"},\"measurements\":[{\"metric_name\":"
+		"\"ENTITLEMENT\",\"start_time\":1000,\"end_time\":2000,\"value\":{\"type\":"
+		"\"COUNT\",\"value\":\"12\"}}]}",
 		rid, pid, sn);
 	return b.p;
 }
@@ -461,8 +464,7 @@ static void test_payload_direct(void)
 			{"{\"meta\":{\"report_id\":\" 1\"}}", "not a non-negative decimal number"},
 			{"{\"meta\":{\"report_id\":\"1 \"}}", "not a non-negative decimal number"},
 			{"{\"meta\":{\"report_id\":\"\"}}", "not a non-negative decimal number"},
-			{"{\"meta\":{\"report_id\":\"1.0\"}}",
-			 "not a non-negative decimal number"},
+			{"{\"meta\":{\"report_id\":\"1.0\"}}", "not a non-negative decimal number"},
 			{"{\"meta\":{\"report_id\":\"9223372036854775808\"}}",
 			 "not a non-negative decimal number"},
 			{"{\"meta\":{\"report_id\":1.5}}", "not a non-negative decimal number"},
@@ -933,12 +935,32 @@ static void test_errors(void)
 static void test_strict_json(void)
 {
 	static const char *const bad[] = {
-		"{\v}", "{\f}", "{\"a\":\"\xc0\x80\"}", "{\"a\":\"\xe0\x80\x80\"}",
-		"{\"a\":\"\xed\xa0\x80\"}", "{\"a\":\"\xf4\x90\x80\x80\"}",
-		"{\"a\":\"\\ud800\"}", "{\"a\":\"\\ud800x\"}", "{\"a\":\"\\ud800\\u0041\"}",
-		"{\"a\":\"\\udc00\"}", "{\"a\":\"\\u0000\"}", "{\"\\u0000\":1}",
-		"{} \"x", "{} tr", "{}\"", "\"\"\"", "1 \"", "{/*c*/}", "{}// c", "{\"a\":01}",
-		"{\"a\":1,}", "[1,]", "{\"a\" 1}", "{'a':1}", "{\"a\":.5}", "{\"a\":NaN}",
+		"{\v}",
+		"{\f}",
+		"{\"a\":\"\xc0\x80\"}",
+		"{\"a\":\"\xe0\x80\x80\"}",
+		"{\"a\":\"\xed\xa0\x80\"}",
+		"{\"a\":\"\xf4\x90\x80\x80\"}",
+		"{\"a\":\"\\ud800\"}",
+		"{\"a\":\"\\ud800x\"}",
+		"{\"a\":\"\\ud800\\u0041\"}",
+		"{\"a\":\"\\udc00\"}",
+		"{\"a\":\"\\u0000\"}",
+		"{\"\\u0000\":1}",
+		"{} \"x",
+		"{} tr",
+		"{}\"",
+		"\"\"\"",
+		"1 \"",
+		"{/*c*/}",
+		"{}// c",
+		"{\"a\":01}",
+		"{\"a\":1,}",
+		"[1,]",
+		"{\"a\" 1}",
+		"{'a':1}",
+		"{\"a\":.5}",
+		"{\"a\":NaN}",
 	};
 	struct rum_message *m;
 	char *deep;

@@ -130,8 +130,9 @@ static void test_hello_tolerated(void)
 	CHECK(h.base10 && !h.base11 && !h.licensing);
 	CHECK_INT(h.session_id, 7);
 	/* A prefixed root and children in no namespace. */
-	CHECK_INT(hello(&h, "<nc:hello xmlns:nc=\"" NC "\"><capabilities><capability>"
-			    "urn:ietf:params:netconf:base:1.1</capability></capabilities></nc:hello>"),
+	CHECK_INT(hello(&h,
+			"<nc:hello xmlns:nc=\"" NC "\"><capabilities><capability>"
+			"urn:ietf:params:netconf:base:1.1</capability></capabilities></nc:hello>"),
 		  0);
 	CHECK(h.base11 && !h.base10);
 	CHECK_INT(h.session_id, 0);
@@ -157,10 +158,10 @@ static void test_hello_refused(void)
 		"   \n",
 		"no markup at all",
 		"<hello><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability>"
-		"</capabilities></hello>",                         /* no namespace */
+		"</capabilities></hello>", /* no namespace */
 		"<hello xmlns=\"urn:example\"><capabilities><capability>urn:ietf:params:netconf:"
-		"base:1.0</capability></capabilities></hello>",    /* another namespace */
-		"<rpc-reply xmlns=\"" NC "\"><ok/></rpc-reply>",   /* not a hello */
+		"base:1.0</capability></capabilities></hello>",  /* another namespace */
+		"<rpc-reply xmlns=\"" NC "\"><ok/></rpc-reply>", /* not a hello */
 		"<hello xmlns=\"" NC "\"><session-id>1</session-id></hello>",
 		"<hello xmlns=\"" NC "\"><capabilities/></hello>",
 		"<hello xmlns=\"" NC "\"><capabilities><capability>urn:ietf:params:netconf:base:1.0"
@@ -296,8 +297,9 @@ static void test_reply_errors(void)
 	CHECK_STR(r.error, "a; b: m; c (and 2 more)");
 	rum_netconf_reply_dispose(&r);
 	/* A warning alone does not fail an RPC. */
-	CHECK_INT(reply(&r, "<rpc-reply xmlns=\"" NC "\"><rpc-error><error-tag>x</error-tag>"
-			    "<error-severity>warning</error-severity></rpc-error><ok/></rpc-reply>"),
+	CHECK_INT(reply(&r,
+			"<rpc-reply xmlns=\"" NC "\"><rpc-error><error-tag>x</error-tag>"
+			"<error-severity>warning</error-severity></rpc-error><ok/></rpc-reply>"),
 		  0);
 	CHECK_INT(r.kind, RUM_NETCONF_REPLY_OK);
 	rum_netconf_reply_dispose(&r);
@@ -466,22 +468,25 @@ static void test_licensing_iosxe_shape(void)
 	j = json_loads(l.json ? l.json : "", 0, NULL);
 	CHECK(j != NULL);
 	CHECK(json_is_null(json_object_get(json_object_get(j, "rum_ack"), "last_received_time")));
-	CHECK(json_is_null(json_object_get(json_array_get(json_object_get(j, "usage"), 1), "count")));
+	CHECK(json_is_null(json_object_get(json_array_get(json_object_get(j, "usage"), 1),
+					   "count")));
 	CHECK_INT(json_integer_value(json_object_get(j, "closed_reports")), 0);
 	json_decref(j);
 	rum_netconf_licensing_dispose(&l);
 
 	/* Licensing elements in no namespace at all, inside a default-namespace reply. */
-	CHECK_INT(licensing(&l, "<nc:rpc-reply xmlns:nc=\"" NC "\"><nc:data><licensing><state>"
-				"<state-info><udi><sn>S1</sn></udi></state-info></state></licensing>"
-				"</nc:data></nc:rpc-reply>"),
+	CHECK_INT(licensing(&l,
+			    "<nc:rpc-reply xmlns:nc=\"" NC "\"><nc:data><licensing><state>"
+			    "<state-info><udi><sn>S1</sn></udi></state-info></state></licensing>"
+			    "</nc:data></nc:rpc-reply>"),
 		  0);
 	CHECK(l.pid == NULL);
 	CHECK_STR(l.sn, "S1");
-	CHECK_STR(l.json, "{\"pid\":null,\"sn\":\"S1\",\"version\":null,\"policy\":{\"name\":null,"
-			  "\"type\":null},\"trust\":{\"installed\":false,\"time\":null},\"rum_ack\":"
-			  "{\"last_received_time\":null,\"next_report_deadline\":null},\"usage\":[],"
-			  "\"closed_reports\":0}");
+	CHECK_STR(l.json,
+		  "{\"pid\":null,\"sn\":\"S1\",\"version\":null,\"policy\":{\"name\":null,"
+		  "\"type\":null},\"trust\":{\"installed\":false,\"time\":null},\"rum_ack\":"
+		  "{\"last_received_time\":null,\"next_report_deadline\":null},\"usage\":[],"
+		  "\"closed_reports\":0}");
 	rum_netconf_licensing_dispose(&l);
 }
 
@@ -489,9 +494,10 @@ static void test_licensing_refused(void)
 {
 	struct rum_netconf_licensing l;
 
-	CHECK_INT(licensing(&l, "<rpc-reply xmlns=\"" NC "\"><rpc-error><error-tag>access-denied"
-				"</error-tag><error-message>no NACM rule</error-message></rpc-error>"
-				"</rpc-reply>"),
+	CHECK_INT(licensing(&l,
+			    "<rpc-reply xmlns=\"" NC "\"><rpc-error><error-tag>access-denied"
+			    "</error-tag><error-message>no NACM rule</error-message></rpc-error>"
+			    "</rpc-reply>"),
 		  RUM_EINVAL);
 	CHECK(strstr(rum_err_msg(), "access-denied: no NACM rule") != NULL);
 	CHECK(l.json == NULL && l.pid == NULL);
@@ -504,8 +510,9 @@ static void test_licensing_refused(void)
 				"<state><state-info><udi><sn>S</sn></udi></state-info></state>"
 				"</licensing></data></rpc-reply>"),
 		  RUM_EINVAL);
-	CHECK_INT(licensing(&l, "<rpc-reply xmlns=\"" NC "\"><data><licensing xmlns=\"" LIC "\">"
-				"<state><version>1</version></state></licensing></data></rpc-reply>"),
+	CHECK_INT(licensing(&l,
+			    "<rpc-reply xmlns=\"" NC "\"><data><licensing xmlns=\"" LIC "\">"
+			    "<state><version>1</version></state></licensing></data></rpc-reply>"),
 		  RUM_EINVAL);
 	CHECK(strstr(rum_err_msg(), "no UDI") != NULL);
 	CHECK_INT(licensing(&l, "<rpc-reply xmlns=\"" NC "\"><data><licensing xmlns=\"" LIC "\">"
@@ -594,8 +601,8 @@ static void test_hostile_sizes(void)
 	free(s);
 	/* A capability of 11 MB is compared, never kept: it costs its bytes only
 	 * (the NETCONF session caps a message). */
-	s = repeat("<hello xmlns=\"" NC "\"><capabilities><capability>" RUM_NETCONF_BASE10,
-		   "z", 11000000, "</capability></capabilities></hello>");
+	s = repeat("<hello xmlns=\"" NC "\"><capabilities><capability>" RUM_NETCONF_BASE10, "z",
+		   11000000, "</capability></capabilities></hello>");
 	CHECK_INT(hello(&h, s), 0);
 	CHECK(!h.base10 && !h.base11 && !h.licensing);
 	free(s);
@@ -603,7 +610,8 @@ static void test_hostile_sizes(void)
 	s = repeat("<rpc-reply xmlns=\"" NC "\"><data><licensing xmlns=\"" LIC "\"><state>"
 		   "<state-info><udi><sn>S</sn></udi>",
 		   "<usage><entitlement-tag>t</entitlement-tag><count>1</count></usage>",
-		   RUM_NETCONF_XML_MAX_USAGE + 1, "</state-info></state></licensing></data></rpc-reply>");
+		   RUM_NETCONF_XML_MAX_USAGE + 1,
+		   "</state-info></state></licensing></data></rpc-reply>");
 	CHECK_INT(licensing(&l, s), RUM_ETOOBIG);
 	CHECK(l.usage == NULL && l.n_usage == 0);
 	free(s);
@@ -611,7 +619,8 @@ static void test_hostile_sizes(void)
 	s = repeat("<rpc-reply xmlns=\"" NC "\"><data><licensing xmlns=\"" LIC "\"><state>"
 		   "<state-info><udi><sn>S</sn></udi>",
 		   "<usage><entitlement-tag>t</entitlement-tag><count>1</count></usage>",
-		   RUM_NETCONF_XML_MAX_USAGE, "</state-info></state></licensing></data></rpc-reply>");
+		   RUM_NETCONF_XML_MAX_USAGE,
+		   "</state-info></state></licensing></data></rpc-reply>");
 	CHECK_INT(licensing(&l, s), 0);
 	CHECK_INT(l.n_usage, RUM_NETCONF_XML_MAX_USAGE);
 	rum_netconf_licensing_dispose(&l);

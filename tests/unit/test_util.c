@@ -62,9 +62,9 @@ static void test_text(void)
 	CHECK(rum_text_printable_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
 	CHECK(!rum_text_printable_utf8("a\tb", 3));
 	CHECK(!rum_text_printable_utf8("a\x7f", 2));
-	CHECK(!rum_text_printable_utf8("\xc3", 1));           /* truncated */
-	CHECK(!rum_text_printable_utf8("\xc0\xaf", 2));       /* overlong */
-	CHECK(!rum_text_printable_utf8("\xed\xa0\x80", 3));   /* surrogate */
+	CHECK(!rum_text_printable_utf8("\xc3", 1));             /* truncated */
+	CHECK(!rum_text_printable_utf8("\xc0\xaf", 2));         /* overlong */
+	CHECK(!rum_text_printable_utf8("\xed\xa0\x80", 3));     /* surrogate */
 	CHECK(!rum_text_printable_utf8("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
 	CHECK(!rum_text_printable_utf8("\xe2\x82", 2));
 }

@@ -18,10 +18,11 @@ static int printable_line(const char *s)
 
 static void test_refusals(void)
 {
-	static const char laughs[] = "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [<!ENTITY lol \"lol\">"
-				     "<!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"
-				     "<!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">]>"
-				     "<lolz>&lol2;</lolz>";
+	static const char laughs[] =
+		"<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [<!ENTITY lol \"lol\">"
+		"<!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">"
+		"<!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">]>"
+		"<lolz>&lol2;</lolz>";
 	/* "<!DOCTYPE" in UTF-16 is not visible as ASCII bytes: refused after parsing. */
 	static const char utf16[] = "\xff\xfe<\0!\0D\0O\0C\0T\0Y\0P\0E\0 \0a\0>\0<\0a\0/\0>\0";
 	struct rum_xml_doc *doc = (struct rum_xml_doc *)1;
@@ -44,9 +45,11 @@ static void test_error_text(void)
 	struct rum_xml_doc *doc;
 
 	CHECK_INT(rum_xml_parse(&doc, raw_uri, sizeof(raw_uri) - 1, "t"), RUM_EINVAL);
-	CHECK_STR(rum_err_msg(), "t: not well-formed XML: xmlns: '???x' is not a valid URI (line 1)");
+	CHECK_STR(rum_err_msg(),
+		  "t: not well-formed XML: xmlns: '???x' is not a valid URI (line 1)");
 	CHECK_INT(rum_xml_parse(&doc, bad_utf8, sizeof(bad_utf8) - 1, "t"), RUM_EINVAL);
-	CHECK(strstr(rum_err_msg(), "Input is not proper UTF-8, indicate encoding ! Bytes: 0xFF") != NULL);
+	CHECK(strstr(rum_err_msg(), "Input is not proper UTF-8, indicate encoding ! Bytes: 0xFF") !=
+	      NULL);
 	CHECK(printable_line(rum_err_msg()));
 }
 
@@ -65,7 +68,8 @@ static int note_attr(void *arg, const char *ns, const char *name, const char *va
 
 static void test_attrs(void)
 {
-	static const char xml[] = "<r xmlns=\"urn:d\" xmlns:p=\"urn:p\" p:x=\"1\" x=\"2\" e=\"\" q=\"&lt;&amp;\"/>";
+	static const char xml[] =
+		"<r xmlns=\"urn:d\" xmlns:p=\"urn:p\" p:x=\"1\" x=\"2\" e=\"\" q=\"&lt;&amp;\"/>";
 	struct rum_xml_doc *doc;
 	struct seen s = {""};
 	char *v;
@@ -101,10 +105,11 @@ static void test_build(void)
 	rum_xml_set_ns(d, "urn:lic");
 	rum_xml_add(d, "leaf", "x");
 	text = rum_xml_dump(root);
-	CHECK_STR(text, "<rpc-reply xmlns=\"urn:nc\" message-id=\"7&quot;&lt;&amp;&#10;&#xE9;\">"
-			"<rpc-error><error-message xml:lang=\"en\">a &lt; b &amp; c &gt; d&#13;</error-message>"
-			"<empty-text></empty-text><no-text/></rpc-error>"
-			"<data xmlns=\"urn:lic\"><leaf>x</leaf></data></rpc-reply>");
+	CHECK_STR(text,
+		  "<rpc-reply xmlns=\"urn:nc\" message-id=\"7&quot;&lt;&amp;&#10;&#xE9;\">"
+		  "<rpc-error><error-message xml:lang=\"en\">a &lt; b &amp; c &gt; d&#13;</error-message>"
+		  "<empty-text></empty-text><no-text/></rpc-error>"
+		  "<data xmlns=\"urn:lic\"><leaf>x</leaf></data></rpc-reply>");
 	CHECK_STR(rum_xml_name(rum_xml_first(d)), "leaf");
 	CHECK_STR(rum_xml_ns(rum_xml_first(d)), "urn:lic");
 
@@ -113,7 +118,9 @@ static void test_build(void)
 	t = rum_xml_attr(rum_xml_root(back), "message-id");
 	CHECK_STR(t, "7\"<&\n\xc3\xa9");
 	free(t);
-	t = rum_xml_text(rum_xml_child(rum_xml_child(rum_xml_root(back), "rpc-error"), "error-message"), NULL);
+	t = rum_xml_text(rum_xml_child(rum_xml_child(rum_xml_root(back), "rpc-error"),
+				       "error-message"),
+			 NULL);
 	CHECK_STR(t, "a < b & c > d\r");
 	free(t);
 	rum_xml_free(back);
