@@ -459,9 +459,16 @@ class Collector(rumtest.RumTestCase):
                             flags={"collector_poll_ms": "100",
                                    "collector_public_url": "http://127.0.0.1:%d" % port})
         target = self.add_netconf(sshd, "--transfer", "http", "--interval", "1h")
-        wait_for(lambda: self.scalar("SELECT count(*) FROM collection_jobs WHERE target_id = %d "
-                                     "AND state IN ('ok', 'failed')" % target) == "1", 60,
-                 what="the scheduled collection")
+        try:
+            wait_for(lambda: self.scalar("SELECT count(*) FROM collection_jobs WHERE "
+                                         "target_id = %d AND state IN ('ok', 'failed')"
+                                         % target) == "1", 60, what="the scheduled collection")
+        except AssertionError as e:
+            # Say where it stands: the job rows and what rumd logged.
+            raise AssertionError("%s; jobs: %s; rumd log: %s" % (
+                e, self.q("SELECT id, state, node, attempts, started_at, error FROM "
+                          "collection_jobs WHERE target_id = %d" % target),
+                rumtest.tail(r.log(), 40))) from None
         job = self.last_job(target)
         self.assertEqual(job["state"], "ok", job)
         self.assertEqual(self.stored_ids(sn),
