@@ -6,7 +6,7 @@
 #include "api/api.h"
 #include "api/call.h"
 
-#include "domain/targets.h"
+#include "domain/collections.h"
 #include "lib/err.h"
 
 #include <jansson.h>
@@ -16,11 +16,11 @@
 struct rum_api_file_call {
 	struct rum_api *api;
 	struct rum_http_exchange *x;
-	char token[RUM_TARGETS_TOKEN_HEX + 1];
-	struct rum_targets_file f;
+	char token[RUM_COLLECTIONS_TOKEN_HEX + 1];
+	struct rum_collection_file f;
 };
 
-static void rum_api_file_done(struct rum_targets_file *f, void *arg)
+static void rum_api_file_done(struct rum_collection_file *f, void *arg)
 {
 	struct rum_api_file_call *c = arg;
 
@@ -43,7 +43,7 @@ void rum_api_files(struct rum_api *api, struct rum_http_exchange *x,
 	struct rum_api_file_call *c;
 	int rc;
 
-	if (rest[0] != '/' || strlen(rest + 1) > RUM_TARGETS_TOKEN_HEX) {
+	if (rest[0] != '/' || strlen(rest + 1) > RUM_COLLECTIONS_TOKEN_HEX) {
 		rum_api_reply_error(api, x, RUM_ENOTFOUND, "no such file");
 		return;
 	}
@@ -67,7 +67,7 @@ void rum_api_files(struct rum_api *api, struct rum_http_exchange *x,
 	c->f.upload = put;
 	c->f.body = req->body;
 	c->f.body_len = req->body_len;
-	rc = rum_targets_file_submit(&c->f, api->dom, rum_api_file_done, c);
+	rc = rum_collections_file_submit(&c->f, api->dom, rum_api_file_done, c);
 	if (rc != 0) {
 		rum_api_reply_error(api, x, rc, rum_err_msg());
 		free(c);

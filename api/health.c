@@ -3,14 +3,14 @@
 #include "api/api.h"
 #include "api/call.h"
 
-#include "domain/push.h"
+#include "domain/domain.h"
 #include "lib/err.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 
 struct rum_readyz_call {
-	struct rum_ready_check check; /* first */
+	struct rum_domain_ready check; /* first */
 	struct rum_api *api;
 	struct rum_http_exchange *x;
 };
@@ -21,7 +21,7 @@ void rum_api_healthz(struct rum_api *api, struct rum_http_exchange *x,
 	rum_api_reply_json(x, 200, json_pack("{s:s}", "status", "OK"));
 }
 
-static void rum_readyz_done(struct rum_ready_check *c, void *arg)
+static void rum_readyz_done(struct rum_domain_ready *c, void *arg)
 {
 	struct rum_readyz_call *call = arg;
 
@@ -44,5 +44,5 @@ void rum_api_readyz(struct rum_api *api, struct rum_http_exchange *x,
 		abort();
 	call->api = api;
 	call->x = x;
-	rum_ready_submit(&call->check, api->dom, rum_readyz_done, call);
+	rum_domain_ready_submit(&call->check, api->dom, rum_readyz_done, call);
 }

@@ -3,9 +3,12 @@
 #include "db/db.h"
 #include "db/store_collector.h"
 #include "domain/internal.h"
+#include "lib/crypto.h"
 #include "lib/err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Every call below is one statement: rum_db_call runs it on a call
  * connection, committing by itself. */
@@ -174,5 +177,61 @@ int rum_collections_transfer_received(struct rum_domain *dom, const uint8_t *tok
 	*len = rc == 0 ? c.received_len : 0;
 	if (rc != 0)
 		free(c.received);
+	return rc;
+}
+
+/* The token is used in prepare() (one statement, outside the batch
+ * transaction); a retried batch prepares again, hence `called`. */
+static int rum_collections_file_prepare(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_collection_file *f = arg;
+
+	if (f->called)
+		return f->rc;
+	f->called = true;
+	f->rc = rum_store_transfer_use(txn, f->sha, f->upload ? "upload" : "download", f->body,
+				       f->body_len, f->upload ? NULL : &f->content, &f->len);
+	return f->rc;
+}
+
+static int rum_collections_file_run(struct rum_db_txn *txn, void *arg)
+{
+	return 0;
+}
+
+static void rum_collections_file_done(void *arg, int rc, const char *errmsg)
+{
+	struct rum_collection_file *f = arg;
+
+	free(f->work);
+	f->work = NULL;
+	f->rc = rc;
+	snprintf(f->err, sizeof(f->err), "%s", errmsg ? errmsg : "");
+	f->done(f, f->done_arg);
+}
+
+int rum_collections_file_submit(struct rum_collection_file *f, struct rum_domain *dom,
+				void (*done)(struct rum_collection_file *f, void *arg), void *arg)
+{
+	size_t n = f->token ? strlen(f->token) : 0;
+	int rc;
+
+	if (n != RUM_COLLECTIONS_TOKEN_HEX || strspn(f->token, "0123456789abcdef") != n)
+		return rum_err_set(RUM_ENOTFOUND, "no such file");
+	rum_crypto_sha256(f->sha, f->token, n);
+	f->done = done;
+	f->done_arg = arg;
+	f->work = calloc(1, sizeof(*f->work));
+	if (!f->work)
+		abort();
+	*f->work = (struct rum_db_work){.prepare = rum_collections_file_prepare,
+					.run = rum_collections_file_run,
+					.done = rum_collections_file_done,
+					.arg = f};
+	rc = rum_db_submit(dom->db, f->work);
+	if (rc != 0) {
+		free(f->work);
+		f->work = NULL;
+	}
 	return rc;
 }

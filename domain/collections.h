@@ -14,9 +14,13 @@
 #include "domain/domain.h"
 #include "domain/targets.h"
 
+#include "lib/crypto.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct rum_db_work;
 
 /* Claims up to `limit` due collections for `node` (only the ones in
  * only[0..n_only) when n_only > 0), leased for lease_s seconds: several
@@ -67,5 +71,34 @@ int rum_collections_transfer_create(struct rum_domain *dom, const uint8_t *token
  * frees), NULL when nothing arrived yet. */
 int rum_collections_transfer_received(struct rum_domain *dom, const uint8_t *token_sha256,
 				      char **content, size_t *len);
+
+/* --- one-time file URLs (transfer=http): /cslu/v1/files/<token> --- */
+#define RUM_COLLECTIONS_TOKEN_HEX 48
+
+struct rum_collection_file {
+	/* Inputs, kept alive until done(). */
+	const char *token; /* as in the URL */
+	bool upload;       /* PUT/POST of a usage file; else GET of an ACK */
+	const char *body;
+	size_t body_len;
+	/* Results in done(): rc 0, RUM_ENOTFOUND (unknown, used, expired token),
+	 * RUM_EUNAVAIL; content (download) malloc'd, the caller frees it. */
+	int rc;
+	char err[256];
+	char *content;
+	size_t len;
+	/* Private. */
+	uint8_t sha[RUM_SHA256_LEN];
+	bool called;
+	struct rum_db_work *work;
+	void (*done)(struct rum_collection_file *f, void *arg);
+	void *done_arg;
+};
+
+/* Uses a one-time token on a database worker; done() is called once, from
+ * that worker. Returns 0 when submitted; RUM_ENOTFOUND for a token that
+ * cannot be one (done() not called), RUM_EUNAVAIL when the queue is full. */
+int rum_collections_file_submit(struct rum_collection_file *f, struct rum_domain *dom,
+				void (*done)(struct rum_collection_file *f, void *arg), void *arg);
 
 #endif

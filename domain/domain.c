@@ -2,6 +2,7 @@
 
 #include "db/db.h"
 #include "db/migrate.h"
+#include "db/store_push.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -106,4 +107,42 @@ int rum_domain_dir(struct rum_domain *dom, char *out, size_t size, const char *k
 	if (mkdir(out, 0750) != 0 && errno != EEXIST)
 		return rum_err_set(RUM_EIO, "cannot create %s: %s", out, strerror(errno));
 	return 0;
+}
+
+static int rum_domain_ready_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_domain_ready *c = arg;
+
+	return rum_store_schema_version(txn, &c->version);
+}
+
+static void rum_domain_ready_done(void *arg, int rc, const char *errmsg)
+{
+	struct rum_domain_ready *c = arg;
+
+	free(c->work);
+	c->work = NULL;
+	c->rc = rc;
+	snprintf(c->err, sizeof(c->err), "%s", errmsg);
+	if (rc == 0 && c->version != rum_migrate_newest()) {
+		c->rc = RUM_ECONFLICT;
+		snprintf(c->err, sizeof(c->err), "schema version %d, this rumd needs %d",
+			 c->version, rum_migrate_newest());
+	}
+	c->done(c, c->done_arg);
+}
+
+void rum_domain_ready_submit(struct rum_domain_ready *c, struct rum_domain *dom,
+			     void (*done)(struct rum_domain_ready *c, void *arg), void *arg)
+{
+	c->done = done;
+	c->done_arg = arg;
+	c->work = calloc(1, sizeof(*c->work));
+	if (!c->work)
+		abort();
+	c->work->run = rum_domain_ready_run;
+	c->work->done = rum_domain_ready_done;
+	c->work->arg = c;
+	if (rum_db_submit(dom->db, c->work) != 0)
+		rum_domain_ready_done(c, RUM_EUNAVAIL, rum_err_msg());
 }

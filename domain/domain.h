@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct rum_db_work;
+
 struct rum_domain;
 
 struct rum_domain_options {
@@ -52,5 +54,18 @@ int rum_domain_schema_version(void);
  * database `name` through `admin_url` unless it exists. */
 int rum_domain_database_ping(const char *url, int timeout_ms);
 int rum_domain_database_create(const char *admin_url, const char *name, int timeout_ms);
+
+/* Readiness: done(arg, rc) with 0 when the database answers and its schema
+ * is the one this binary needs. `c` must stay alive until done. */
+struct rum_domain_ready {
+	int version;
+	int rc;
+	char err[256];
+	struct rum_db_work *work;
+	void (*done)(struct rum_domain_ready *c, void *arg);
+	void *done_arg;
+};
+void rum_domain_ready_submit(struct rum_domain_ready *c, struct rum_domain *dom,
+			     void (*done)(struct rum_domain_ready *c, void *arg), void *arg);
 
 #endif

@@ -78,17 +78,4 @@ int rum_push_run_once(struct rum_push *p, struct rum_domain *dom,
 /* Frees what the push owns (message, ACK, hashes, headers); not p itself. */
 void rum_push_dispose(struct rum_push *p);
 
-/* Readiness: done(arg, rc) with 0 when the database answers and its schema
- * is the one this binary needs. `w` must stay alive until done. */
-struct rum_ready_check {
-	int version;
-	int rc;
-	char err[256];
-	struct rum_db_work *work;
-	void (*done)(struct rum_ready_check *c, void *arg);
-	void *done_arg;
-};
-void rum_ready_submit(struct rum_ready_check *c, struct rum_domain *dom,
-		      void (*done)(struct rum_ready_check *c, void *arg), void *arg);
-
 #endif

@@ -379,62 +379,6 @@ int rum_targets_secret(char **out, size_t *len, const uint8_t key[RUM_SECRET_KEY
 	return 0;
 }
 
-/* The token is used in prepare() (one statement, outside the batch
- * transaction); a retried batch prepares again, hence `called`. */
-static int rum_targets_file_prepare(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_targets_file *f = arg;
-
-	if (f->called)
-		return f->rc;
-	f->called = true;
-	f->rc = rum_store_transfer_use(txn, f->sha, f->upload ? "upload" : "download", f->body,
-				       f->body_len, f->upload ? NULL : &f->content, &f->len);
-	return f->rc;
-}
-
-static int rum_targets_file_run(struct rum_db_txn *txn, void *arg)
-{
-	return 0;
-}
-
-static void rum_targets_file_done(void *arg, int rc, const char *errmsg)
-{
-	struct rum_targets_file *f = arg;
-
-	free(f->work);
-	f->work = NULL;
-	f->rc = rc;
-	snprintf(f->err, sizeof(f->err), "%s", errmsg ? errmsg : "");
-	f->done(f, f->done_arg);
-}
-
-int rum_targets_file_submit(struct rum_targets_file *f, struct rum_domain *dom,
-			    void (*done)(struct rum_targets_file *f, void *arg), void *arg)
-{
-	size_t n = f->token ? strlen(f->token) : 0;
-	int rc;
-
-	if (n != RUM_TARGETS_TOKEN_HEX || strspn(f->token, "0123456789abcdef") != n)
-		return rum_err_set(RUM_ENOTFOUND, "no such file");
-	rum_crypto_sha256(f->sha, f->token, n);
-	f->done = done;
-	f->done_arg = arg;
-	f->work = calloc(1, sizeof(*f->work));
-	if (!f->work)
-		abort();
-	*f->work = (struct rum_db_work){.prepare = rum_targets_file_prepare,
-					.run = rum_targets_file_run,
-					.done = rum_targets_file_done,
-					.arg = f};
-	rc = rum_db_submit(dom->db, f->work);
-	if (rc != 0) {
-		free(f->work);
-		f->work = NULL;
-	}
-	return rc;
-}
-
 /* --- for the admin API: the tenant is the actor's, checked already --- */
 
 int rum_targets_add_by(struct rum_domain *dom, const struct rum_actor *by,

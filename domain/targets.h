@@ -112,35 +112,6 @@ int rum_targets_jobs(struct rum_domain *dom, const int64_t *ids, size_t n, int64
 int rum_targets_secret(char **out, size_t *len, const uint8_t key[RUM_SECRET_KEY_LEN],
 		       const struct rum_target *t);
 
-/* --- one-time file URLs (transfer=http): /cslu/v1/files/<token> --- */
-#define RUM_TARGETS_TOKEN_HEX 48
-
-struct rum_targets_file {
-	/* Inputs, kept alive until done(). */
-	const char *token; /* as in the URL */
-	bool upload;       /* PUT/POST of a usage file; else GET of an ACK */
-	const char *body;
-	size_t body_len;
-	/* Results in done(): rc 0, RUM_ENOTFOUND (unknown, used, expired token),
-	 * RUM_EUNAVAIL; content (download) malloc'd, the caller frees it. */
-	int rc;
-	char err[256];
-	char *content;
-	size_t len;
-	/* Private. */
-	uint8_t sha[RUM_SHA256_LEN];
-	bool called;
-	struct rum_db_work *work;
-	void (*done)(struct rum_targets_file *f, void *arg);
-	void *done_arg;
-};
-
-/* Uses a one-time token on a database worker; done() is called once, from
- * that worker. Returns 0 when submitted; RUM_ENOTFOUND for a token that
- * cannot be one (done() not called), RUM_EUNAVAIL when the queue is full. */
-int rum_targets_file_submit(struct rum_targets_file *f, struct rum_domain *dom,
-			    void (*done)(struct rum_targets_file *f, void *arg), void *arg);
-
 /* --- for the admin API: the tenant is the actor's, checked already --- */
 
 /* Adds a pull target to the actor's tenant (spec->tenant is set); audited. */
