@@ -9,6 +9,7 @@
 #include "domain/internal.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
+#include "lib/mem.h"
 #include "lib/strict.h"
 #include "lib/tarball.h"
 #include "lib/xml.h"
@@ -400,9 +401,7 @@ static void rum_import_skip(struct rum_import_result *res, const char *entry, co
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	res->skipped = realloc(res->skipped, (res->n_skipped + 1) * sizeof(*res->skipped));
-	if (!res->skipped)
-		abort();
+	res->skipped = rum_grow_one(res->skipped, res->n_skipped, sizeof(*res->skipped));
 	res->skipped[res->n_skipped].entry = rum_import_strdup(entry);
 	res->skipped[res->n_skipped++].reason = rum_import_strdup(reason);
 }
@@ -432,9 +431,7 @@ static int rum_import_entry(void *ctx, const struct rum_tarball_entry *e)
 		free(full);
 		return 0;
 	}
-	res->leaves = realloc(res->leaves, (res->n_leaves + 1) * sizeof(*res->leaves));
-	if (!res->leaves)
-		abort();
+	res->leaves = rum_grow_one(res->leaves, res->n_leaves, sizeof(*res->leaves));
 	l = &res->leaves[res->n_leaves++];
 	memset(l, 0, sizeof(*l));
 	l->name = full;
@@ -580,9 +577,7 @@ static int rum_import_apply_to(struct rum_import_txn *t, struct rum_import_leaf 
 	free(ids);
 	if (rc != 0)
 		return rc;
-	res->applied = realloc(res->applied, (res->n_applied + 1) * sizeof(*res->applied));
-	if (!res->applied)
-		abort();
+	res->applied = rum_grow_one(res->applied, res->n_applied, sizeof(*res->applied));
 	res->applied[res->n_applied++] = a;
 	res->acks_new += a.new_ack;
 	res->reports_acked += a.reports_acked;

@@ -1,5 +1,6 @@
 #include "lib/mem.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,4 +36,13 @@ char *rum_memdup(const char *s, size_t n)
 char *rum_strdup(const char *s)
 {
 	return rum_memdup(s, strlen(s));
+}
+
+void *rum_grow_one(void *p, size_t n, size_t size)
+{
+	if (n != 0 && (n & (n - 1)) != 0)
+		return p; /* capacity is the next power of two: room left */
+	if (size == 0 || n > SIZE_MAX / 2 / size)
+		abort();
+	return rum_realloc(p, (n ? 2 * n : 1) * size);
 }

@@ -11,5 +11,10 @@ void *rum_realloc(void *p, size_t size);
 /* n bytes of s and a NUL. */
 char *rum_memdup(const char *s, size_t n);
 char *rum_strdup(const char *s);
+/* Makes room for element n of an array of n elements grown one at a time:
+ * the capacity doubles when n reaches a power of two, so appending stays
+ * linear in all (a realloc per element copies the array each time, which is
+ * quadratic on a 100000-entry archive). The caller keeps only n. */
+void *rum_grow_one(void *p, size_t n, size_t size);
 
 #endif

@@ -154,6 +154,21 @@ static void test_quote_and_numbers(void)
 	free(zeros);
 }
 
+/* rum_grow_one: every element appended stays, whatever the count; ASan
+ * catches a write past the capacity it implies. */
+static void test_grow_one(void)
+{
+	size_t *a = NULL, n = 0;
+
+	for (; n < 1000; n++) {
+		a = rum_grow_one(a, n, sizeof(*a));
+		a[n] = n * 7;
+	}
+	for (size_t i = 0; i < n; i++)
+		CHECK(a[i] == i * 7);
+	free(a);
+}
+
 int main(void)
 {
 	test_quote_and_numbers();
@@ -162,5 +177,6 @@ int main(void)
 	test_strict();
 	test_text();
 	test_crypto();
+	test_grow_one();
 	return rum_check_result("test_util");
 }
