@@ -1,8 +1,8 @@
 /* Storage of pull collection (PROTOCOL.md 3): targets, due collections
  * (jobs) claimed with FOR UPDATE SKIP LOCKED, their outcomes, device
  * snapshots, ACK hand-over and one-time file URLs. Every function is one
- * statement (or one SQL function), so it runs the same inside a worker's
- * own transaction (rum_db_call) or a CLI's (rum_db_run_once). Strings in
+ * statement (or one SQL function), so it runs the same in a call of its
+ * own (rum_db_call) or inside a caller's transaction (rum_db_transact). Strings in
  * callback rows are valid during the call only. */
 #ifndef RUM_DB_STORE_COLLECTOR_H
 #define RUM_DB_STORE_COLLECTOR_H
