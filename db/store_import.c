@@ -51,9 +51,11 @@ static const struct rum_db_stmt rum_store_import_stmts[] = {
 	 "INSERT INTO import_acks (import_id, ack_id, device_id, entry_name, new_ack, "
 	 "export_batch_id, policy_name, policy_version, reporting_days, smart_account, "
 	 "virtual_account, has_rum_ack, has_trust_code, has_authorization, rum_ack_json, "
-	 "reports_acked) VALUES ($1, $2, $3, $4, $5, NULLIF($6::int8, 0), $7, $8, "
-	 "NULLIF($9::int4, -1), $10, $11, $12, $13, $14, $15, $16)",
-	 16},
+	 "reports_acked, policy_first_days, policy_ongoing_days, policy_change_days) "
+	 "VALUES ($1, $2, $3, $4, $5, NULLIF($6::int8, 0), $7, $8, NULLIF($9::int4, -1), $10, "
+	 "$11, $12, $13, $14, $15, $16, NULLIF($17::int4, -1), NULLIF($18::int4, -1), "
+	 "NULLIF($19::int4, -1))",
+	 19},
 };
 
 const struct rum_db_stmt_set rum_store_import_statements = RUM_DB_STMT_SET(rum_store_import_stmts);
@@ -279,8 +281,8 @@ int rum_store_import_ack_reports(struct rum_db_txn *txn, int64_t device_id, int6
 
 int rum_store_import_ack_record(struct rum_db_txn *txn, const struct rum_store_import_ack *a)
 {
-	char b[6][24];
-	const char *p[16];
+	char b[9][24];
+	const char *p[19];
 	int rc;
 	PGresult *res;
 
@@ -306,7 +308,13 @@ int rum_store_import_ack_record(struct rum_db_txn *txn, const struct rum_store_i
 	p[13] = a->has_authorization ? "true" : "false";
 	p[14] = a->rum_ack_json;
 	p[15] = b[5];
-	res = rum_db_exec(txn, "import_ack_record", 16, p, NULL, NULL, 0, &rc);
+	rum_text_i64(b[6], sizeof(b[6]), a->first_days);
+	rum_text_i64(b[7], sizeof(b[7]), a->ongoing_days);
+	rum_text_i64(b[8], sizeof(b[8]), a->change_days);
+	p[16] = b[6];
+	p[17] = b[7];
+	p[18] = b[8];
+	res = rum_db_exec(txn, "import_ack_record", 19, p, NULL, NULL, 0, &rc);
 	PQclear(res);
 	return rc;
 }

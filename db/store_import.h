@@ -67,7 +67,8 @@ struct rum_store_import_ack {
 	const char *entry_name;
 	bool new_ack;
 	const char *policy_name, *policy_version;
-	int reporting_days; /* -1 = unknown */
+	int reporting_days;                        /* -1 = unknown */
+	int first_days, ongoing_days, change_days; /* -1 = unknown */
 	const char *smart_account, *virtual_account;
 	bool has_rum_ack, has_trust_code, has_authorization;
 	const char *rum_ack_json;

@@ -80,7 +80,13 @@ static const struct rum_db_stmt rum_store_push_stmts[] = {
 	 "WHERE r.nth = 1 "
 	 "ORDER BY r.ord ON CONFLICT (tenant_id, udi_pid, udi_serial, report_id) "
 	 "WHERE conflict_of IS NULL DO NOTHING RETURNING tenant_id, udi_pid, udi_serial, "
-	 "report_id), "
+	 "report_id, device_id), "
+	 /* The inventory (0009) learns of a first report, or of usage not yet
+	  * acknowledged, only when that was unknown: most batches write
+	  * nothing here. */
+	 "inv AS (UPDATE device_inventory i SET first_report_at = coalesce(i.first_report_at, "
+	 "now()), unacked_since = coalesce(i.unacked_since, now()) WHERE i.device_id IN "
+	 "(SELECT device_id FROM ins) AND (i.first_report_at IS NULL OR i.unacked_since IS NULL)), "
 	 "o AS MATERIALIZED (SELECT r.poll, CASE WHEN r.nth = 1 AND (r.tenant, r.pid, r.sn, r.rid) "
 	 "IN (SELECT tenant_id, udi_pid, udi_serial, report_id FROM ins) THEN 'new' ELSE "
 	 "rum_report_store(r.tenant, u.device_id, u.id, r.rid, r.pid, r.sn, r.format, r.tag, "

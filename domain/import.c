@@ -96,6 +96,49 @@ static void rum_import_take_udi(struct rum_import_ack *a, const char *pid, const
 	a->has_udi = true;
 }
 
+/* One day count of a policy class: its value 0..100000, or -1. */
+static int rum_import_days(const struct rum_xml_node *cls, const char *name)
+{
+	char *t = rum_import_child_text(cls, name);
+	int64_t v;
+	int days = -1;
+
+	if (t && rum_strict_int64(&v, t) == 0 && v >= 0 && v <= 100000)
+		days = (int)v;
+	free(t);
+	return days;
+}
+
+/* Folds one class's value into the strictest so far: a non-zero value beats
+ * 0 (no requirement) and a larger value; 0 beats nothing given. */
+static int rum_import_stricter(int have, int v)
+{
+	if (v < 0)
+		return have;
+	if (have < 0 || (v > 0 && (have == 0 || v < have)))
+		return v;
+	return have;
+}
+
+static void rum_import_policy_days(struct rum_import_ack *a, const struct rum_xml_node *code)
+{
+	static const char *const classes[] = {"perpetual", "subscription"};
+
+	a->first_days = a->ongoing_days = a->change_days = -1;
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+		const struct rum_xml_node *c = rum_xml_child(code, classes[i]);
+
+		if (!c)
+			continue;
+		a->first_days = rum_import_stricter(a->first_days,
+						    rum_import_days(c, "firstTimeReport"));
+		a->ongoing_days = rum_import_stricter(a->ongoing_days,
+						      rum_import_days(c, "onGoingReporting"));
+		a->change_days = rum_import_stricter(a->change_days,
+						     rum_import_days(c, "reportOnMACD"));
+	}
+}
+
 static int rum_import_policy(struct rum_import_ack *a, const struct rum_xml_node *n)
 {
 	static const char *const classes[] = {"subscription", "perpetual", "enforced", "export",
@@ -110,6 +153,7 @@ static int rum_import_policy(struct rum_import_ack *a, const struct rum_xml_node
 	a->policy_name = rum_import_child_text(code, "name");
 	a->policy_version = rum_import_child_text(code, "version");
 	a->reporting_days = -1;
+	rum_import_policy_days(a, code);
 	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]) && a->reporting_days < 0; i++) {
 		char *t = rum_import_child_text(rum_xml_child(code, classes[i]),
 						"onGoingReporting");
@@ -261,7 +305,7 @@ int rum_import_ack_parse(struct rum_import_ack *a, const char *buf, size_t len, 
 	int rc;
 
 	memset(a, 0, sizeof(*a));
-	a->reporting_days = -1;
+	a->reporting_days = a->first_days = a->ongoing_days = a->change_days = -1;
 	rc = rum_xml_parse(&doc, buf, len, what);
 	if (rc != 0)
 		return rc;
@@ -293,7 +337,7 @@ void rum_import_ack_dispose(struct rum_import_ack *a)
 	free(a->smart_account);
 	free(a->virtual_account);
 	memset(a, 0, sizeof(*a));
-	a->reporting_days = -1;
+	a->reporting_days = a->first_days = a->ongoing_days = a->change_days = -1;
 }
 
 bool rum_import_ack_name(const char *name, int64_t *device_id, char *ts, size_t ts_size)
@@ -564,6 +608,9 @@ static int rum_import_apply_to(struct rum_import_txn *t, struct rum_import_leaf 
 						   l->ack.policy_name,
 						   l->ack.policy_version,
 						   l->ack.reporting_days,
+						   l->ack.first_days,
+						   l->ack.ongoing_days,
+						   l->ack.change_days,
 						   l->ack.smart_account,
 						   l->ack.virtual_account,
 						   l->ack.has_rum_ack,

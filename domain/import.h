@@ -53,6 +53,11 @@ struct rum_import_ack {
 	bool has_policy;
 	char *policy_name, *policy_version; /* NULL when absent */
 	int reporting_days; /* subscription onGoingReporting, else the first given; -1 */
+	/* Reporting requirement in days (firstTimeReport, onGoingReporting,
+	 * reportOnMACD): the strictest non-zero value of the perpetual and
+	 * subscription classes, 0 when every value given is 0, -1 when none
+	 * is given (Cisco's default then applies). */
+	int first_days, ongoing_days, change_days;
 	bool has_rum_ack;
 	char *rum_ack_json; /* the <data> text, NULL when absent */
 	bool rum_ack_json_ok;
