@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "domain/access.h"
+#include "domain/devices.h"
 #include "domain/export.h"
 #include "domain/targets.h"
 
@@ -68,6 +69,13 @@ struct rum_api_call {
 	char file_name[RUM_API_FILE_NAME_MAX + 1];
 	json_t *body_json;           /* a parsed JSON body, freed with the call */
 	struct rum_target_spec spec; /* pull-target add: points into body_json */
+	/* List queries (?sort=&state=&due_days=&q=&cursor=&limit=): copies. */
+	struct rum_api_list {
+		char sort[24], state[24];
+		char search[RUM_DEVICES_SEARCH_MAX + 1];
+		char cursor[RUM_CURSOR_MAX];
+		int due_days, limit;
+	} list;
 };
 
 /* Handlers, by resource. */
@@ -84,6 +92,15 @@ int rum_api_target_get_run(struct rum_api_call *c);
 int rum_api_target_remove_run(struct rum_api_call *c);
 int rum_api_collect_run(struct rum_api_call *c);
 int rum_api_collection_run(struct rum_api_call *c);
+
+int rum_api_devices_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_reports_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_devices_list_run(struct rum_api_call *c);
+int rum_api_device_get_run(struct rum_api_call *c);
+int rum_api_device_reports_run(struct rum_api_call *c);
+int rum_api_reports_list_run(struct rum_api_call *c);
+int rum_api_report_get_run(struct rum_api_call *c);
+int rum_api_report_raw_run(struct rum_api_call *c);
 
 /* The device endpoints and probes (RUM_API_DIRECT). */
 void rum_api_cslu(struct rum_api *api, struct rum_http_exchange *x,

@@ -37,6 +37,13 @@ void rum_http_respond_file(struct rum_http_exchange *x, int status, const char *
  * left out), for captures. Caller frees. Only valid before responding. */
 char *rum_http_headers_json(struct rum_http_exchange *x);
 
+/* Calls cb for each query argument of the request, in order: name and
+ * value percent-decoded, value NULL for a bare "?name". Stops at the first
+ * non-zero return of cb and returns it; 0 otherwise. Only valid before
+ * responding. */
+int rum_http_query_each(struct rum_http_exchange *x,
+			int (*cb)(void *arg, const char *name, const char *value), void *arg);
+
 /* A request header value or NULL. Only valid before responding. */
 const char *rum_http_header(struct rum_http_exchange *x, const char *name);
 

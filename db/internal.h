@@ -50,6 +50,7 @@ extern const struct rum_db_stmt_set rum_store_tokens_statements;    /* store_tok
 extern const struct rum_db_stmt_set rum_store_export_statements;    /* store_export.c */
 extern const struct rum_db_stmt_set rum_store_import_statements;    /* store_import.c */
 extern const struct rum_db_stmt_set rum_store_acks_statements;      /* store_acks.c */
+extern const struct rum_db_stmt_set rum_store_devices_statements;   /* store_devices.c */
 
 /* Opens a connection (connect_timeout from timeout_ms) and, with prepare,
  * prepares every statement of every store file (the one loop that does).

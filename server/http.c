@@ -122,6 +122,31 @@ char *rum_http_headers_json(struct rum_http_exchange *x)
 	return text;
 }
 
+struct rum_http_query_walk {
+	int (*cb)(void *arg, const char *name, const char *value);
+	void *arg;
+	int rc;
+};
+
+static enum MHD_Result rum_http_query_one(void *cls, enum MHD_ValueKind kind, const char *key,
+					  const char *value)
+{
+	struct rum_http_query_walk *w = cls;
+
+	(void)kind;
+	w->rc = w->cb(w->arg, key, value);
+	return w->rc == 0 ? MHD_YES : MHD_NO;
+}
+
+int rum_http_query_each(struct rum_http_exchange *x,
+			int (*cb)(void *arg, const char *name, const char *value), void *arg)
+{
+	struct rum_http_query_walk w = {cb, arg, 0};
+
+	MHD_get_connection_values(x->conn, MHD_GET_ARGUMENT_KIND, rum_http_query_one, &w);
+	return w.rc;
+}
+
 const char *rum_http_header(struct rum_http_exchange *x, const char *name)
 {
 	return MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, name);

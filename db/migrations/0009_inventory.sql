@@ -34,12 +34,26 @@ CREATE TABLE device_inventory (
     policy_at            timestamptz,
     next_deadline        timestamptz   -- computed by the trigger below, never written directly
 ) WITH (fillfactor = 90);
-CREATE INDEX device_inventory_deadline ON device_inventory (tenant_id, next_deadline, device_id)
-    WHERE next_deadline IS NOT NULL;
+-- Sorted by deadline (none: last), and the overdue and due-soon filters.
+CREATE INDEX device_inventory_deadline
+    ON device_inventory (tenant_id, (coalesce(next_deadline, 'infinity')), device_id);
 CREATE INDEX device_inventory_ack_pending ON device_inventory (tenant_id, device_id)
     WHERE export_pending_since IS NOT NULL;
 CREATE INDEX device_inventory_never ON device_inventory (tenant_id, device_id)
     WHERE first_report_at IS NULL;
+
+-- The device list's other orders, and a device's export batches.
+CREATE INDEX devices_tenant_id ON devices (tenant_id, id);
+CREATE INDEX devices_last_contact ON devices (tenant_id, last_contact, id);
+CREATE INDEX devices_hostname ON devices (tenant_id, hostname, id);
+CREATE INDEX devices_serial_prefix ON devices (tenant_id, lower(udi_serial) text_pattern_ops);
+CREATE INDEX devices_hostname_prefix ON devices (tenant_id, lower(hostname) text_pattern_ops);
+CREATE INDEX export_batch_reports_device ON export_batch_reports (device_id, batch_id);
+-- A device's newest upload (how it reports) is the top of this index; it
+-- replaces the device-only index, so a stored message still writes one.
+CREATE INDEX uploads_device_id ON uploads (device_id, id);
+DROP INDEX uploads_device;
+CREATE INDEX pull_targets_device ON pull_targets (device_id) WHERE device_id IS NOT NULL;
 
 -- The policy days import read from an ACK or policy file (see above).
 ALTER TABLE import_acks

@@ -1,0 +1,92 @@
+/* Devices (product instances) as a tenant knows them: one per UDI, however
+ * its usage arrived (push, pull over NETCONF or REST, a usage file), with
+ * what an admin asks of it: when it last spoke and reported, what is not
+ * yet exported or acknowledged, its policy and its next reporting
+ * deadline, and its current usage.
+ *
+ * Lists are pages in one of four orders with an opaque cursor (keyset
+ * paging: a page deep in a million devices costs what the first does). */
+#ifndef RUM_DOMAIN_DEVICES_H
+#define RUM_DOMAIN_DEVICES_H
+
+#include "domain/domain.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RUM_DEVICES_LIMIT_DEFAULT 50
+#define RUM_DEVICES_LIMIT_MAX 500
+#define RUM_DEVICES_DUE_DAYS_DEFAULT 30
+#define RUM_DEVICES_SEARCH_MAX 128
+/* A cursor fits in this, with its NUL. */
+#define RUM_CURSOR_MAX 2048
+
+/* One page request. Every string may be NULL (its default). */
+struct rum_devices_query {
+	const char *tenant;
+	/* "id" (default: first seen first), "deadline" (soonest first, none
+	 * last), "last_contact" (newest first), "hostname". */
+	const char *sort;
+	/* "all" (default), "overdue", "due" (within due_days, not passed),
+	 * "ack_pending" (exported, no ACK yet), "never_reported", "failing" (a
+	 * pull target of it fails). */
+	const char *state;
+	int due_days;       /* 0: RUM_DEVICES_DUE_DAYS_DEFAULT; at most 3650 */
+	const char *search; /* a prefix of the serial number, hostname or PID, any case */
+	const char *cursor; /* a previous page's next cursor */
+	int limit;          /* 0: RUM_DEVICES_LIMIT_DEFAULT; at most RUM_DEVICES_LIMIT_MAX */
+};
+
+/* A device as shown; strings valid during the callback, "" when unknown. */
+struct rum_device {
+	int64_t id;
+	const char *tenant;
+	const char *udi_pid, *udi_sn, *hostname, *software_version;
+	/* How it reports: "push", "netconf", "restapi", "file" (usage files
+	 * imported), or "" before anything arrived. */
+	const char *method;
+	const char *first_seen, *last_contact, *first_report_at, *last_report_at;
+	int64_t reports;          /* stored (first arrivals) */
+	int64_t not_exported;     /* neither exported nor acknowledged */
+	int64_t exported_unacked; /* exported, no ACK yet */
+	int64_t last_batch;       /* newest export batch holding its reports, 0: none */
+	const char *last_batch_at;
+	int64_t last_ack_id; /* newest ACK imported for it, 0: none */
+	const char *last_ack_at, *last_ack_delivered_at;
+	const char *ack_pending_since; /* oldest export still waiting for an ACK */
+	const char *unacked_since;     /* oldest report not acknowledged */
+	const char *last_acked_at;     /* when an ACK last acknowledged its reports */
+	/* Policy: the one CSSM installed, or Cisco default (policy_default). */
+	const char *policy_name;
+	bool policy_default;
+	int first_days, ongoing_days, change_days; /* 0: no such requirement */
+	const char *next_deadline;                 /* "" when none applies */
+	const char *trust;                         /* "none", "requested", "received" */
+	bool collection_failing;
+	/* The most urgent of: "never_reported", "overdue", "due_soon" (within
+	 * RUM_DEVICES_DUE_DAYS_DEFAULT days), "ack_pending", "ok". */
+	const char *state;
+};
+
+/* A device's newest report per entitlement. */
+struct rum_device_usage {
+	const char *entitlement_tag, *metric, *value, *received_at;
+	int64_t report_id;
+};
+
+/* One page: cb for each device; next_cursor gets the cursor of the next
+ * page, or "" after the last. RUM_EINVAL (a bad sort, state, limit,
+ * search or cursor: the message names it), RUM_ENOTFOUND (tenant),
+ * RUM_EUNAVAIL. */
+int rum_devices_list(struct rum_domain *dom, const struct rum_devices_query *q,
+		     void (*cb)(void *arg, const struct rum_device *d), void *arg,
+		     char next_cursor[RUM_CURSOR_MAX]);
+
+/* One device of the tenant and its current usage (usage_cb may be NULL).
+ * RUM_ENOTFOUND when the tenant has no such device. */
+int rum_devices_get(struct rum_domain *dom, const char *tenant, int64_t id,
+		    void (*cb)(void *arg, const struct rum_device *d),
+		    void (*usage_cb)(void *arg, const struct rum_device_usage *u), void *arg);
+
+#endif
