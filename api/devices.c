@@ -99,7 +99,7 @@ static json_t *rum_api_id_or_null(int64_t id)
 	return id ? json_integer(id) : json_null();
 }
 
-static json_t *rum_api_device_json(const struct rum_device *d)
+void *rum_api_device_json(const struct rum_device *d)
 {
 	json_t *o = json_object();
 
@@ -144,7 +144,7 @@ static json_t *rum_api_device_json(const struct rum_device *d)
 	return o;
 }
 
-static json_t *rum_api_report_json(const struct rum_report *r)
+void *rum_api_report_json(const struct rum_report *r)
 {
 	json_t *o = json_object();
 

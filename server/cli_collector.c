@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-const char *const rum_cli_device_opts[] = {"tenant",
+const char *const rum_cli_target_opts[] = {"tenant",
 					   "host",
 					   "port",
 					   "protocol",
@@ -30,7 +30,7 @@ const char *const rum_cli_device_opts[] = {"tenant",
 					   "rest-raw",
 					   "plain-http",
 					   NULL};
-const char *const rum_cli_collect_opts[] = {"device", "tenant", "wait", NULL};
+const char *const rum_cli_collect_opts[] = {"target", "tenant", "wait", NULL};
 
 bool rum_cli_collector_is_flag(const char *name)
 {
@@ -74,7 +74,7 @@ int rum_cli_collect_env(struct rum_collect_env *env, const struct rum_config *cf
 	return rum_targets_key_load(env->key, path, create);
 }
 
-/* --- device add --- */
+/* --- target add --- */
 
 static int rum_cli_read_secret(char **out, size_t *len, const char *path, bool trim)
 {
@@ -87,7 +87,7 @@ static int rum_cli_read_secret(char **out, size_t *len, const char *path, bool t
 	return 0;
 }
 
-static int rum_cli_device_add(const struct rum_config *cfg, struct rum_domain *dom,
+static int rum_cli_target_add(const struct rum_config *cfg, struct rum_domain *dom,
 			      const char *(*opt)(const void *, const char *), const void *ctx)
 {
 	struct rum_target_spec s = {0};
@@ -119,13 +119,13 @@ static int rum_cli_device_add(const struct rum_config *cfg, struct rum_domain *d
 				   "7d)",
 				   v);
 	if (!s.host || !s.username)
-		return rum_err_set(RUM_EINVAL, "device add needs --host and --username");
+		return rum_err_set(RUM_EINVAL, "target add needs --host and --username");
 	if (!pwfile == !keyfile)
 		return rum_err_set(RUM_EINVAL,
-				   "device add needs --password-file FILE or --key FILE");
+				   "target add needs --password-file FILE or --key FILE");
 	if (!s.known_host_key && !s.trust_on_first_use)
 		return rum_err_set(RUM_EINVAL,
-				   "device add needs --known-host-key KEY (%s) or "
+				   "target add needs --known-host-key KEY (%s) or "
 				   "--trust-on-first-use",
 				   strcmp(s.protocol, "restapi") == 0
 					   ? "the pin sha256//BASE64 of its TLS public key"
@@ -154,9 +154,9 @@ static int rum_cli_device_add(const struct rum_config *cfg, struct rum_domain *d
 	return rc;
 }
 
-/* --- device list / show --- */
+/* --- target list / show --- */
 
-static void rum_cli_device_row(void *arg, const struct rum_target *t)
+static void rum_cli_target_row(void *arg, const struct rum_target *t)
 {
 	char hostport[300], interval[32], last[160];
 
@@ -175,7 +175,7 @@ static void rum_cli_device_row(void *arg, const struct rum_target *t)
 	(void)arg;
 }
 
-static void rum_cli_device_show_row(void *arg, const struct rum_target *t)
+static void rum_cli_target_show_row(void *arg, const struct rum_target *t)
 {
 	printf("target:          %" PRId64 "\ntenant:          %s\nprotocol:        %s\n"
 	       "address:         %s:%d\nusername:        %s (%s authentication; the secret is "
@@ -313,13 +313,13 @@ static int rum_cli_collect(const struct rum_config *cfg, struct rum_domain *dom,
 			   const char *(*opt)(const void *, const char *), const void *ctx)
 {
 	struct rum_cli_jobs jobs = {0};
-	const char *dev = opt(ctx, "device"), *tenant = opt(ctx, "tenant");
+	const char *dev = opt(ctx, "target"), *tenant = opt(ctx, "tenant");
 	int64_t id = 0;
 	int rc = 0;
 
 	if (!dev == !tenant)
-		return rum_err_set(RUM_EINVAL, "collect needs --device ID or --tenant NAME");
-	if (dev && (rc = rum_cli_id(&id, dev, "--device")) != 0)
+		return rum_err_set(RUM_EINVAL, "collect needs --target ID or --tenant NAME");
+	if (dev && (rc = rum_cli_id(&id, dev, "--target")) != 0)
 		return rc;
 	rc = rum_targets_enqueue(dom, tenant, id, rum_cli_job_queued, &jobs);
 	if (rc == 0 && !opt(ctx, "wait")) {
@@ -347,18 +347,18 @@ int rum_cli_collector(const struct rum_config *cfg, struct rum_domain *dom,
 	if (strcmp(words[0], "collect") == 0 && nwords == 1)
 		return rum_cli_collect(cfg, dom, opt, ctx);
 	if (strcmp(sub, "add") == 0 && nwords == 2)
-		return rum_cli_device_add(cfg, dom, opt, ctx);
+		return rum_cli_target_add(cfg, dom, opt, ctx);
 	if (strcmp(sub, "list") == 0 && nwords == 2) {
 		printf("%-5s %-12s %-8s %-28s %-10s %-30s %-28s %s\n", "ID", "TENANT", "PROTOCOL",
 		       "ADDRESS", "INTERVAL", "DEVICE PID", "LAST COLLECTION", "NEXT DUE");
-		return rum_targets_list(dom, opt(ctx, "tenant"), 0, rum_cli_device_row, NULL);
+		return rum_targets_list(dom, opt(ctx, "tenant"), 0, rum_cli_target_row, NULL);
 	}
 	if (strcmp(sub, "show") == 0 && nwords == 3) {
 		int64_t shown = 0;
 
-		rc = rum_cli_id(&id, words[2], "device");
+		rc = rum_cli_id(&id, words[2], "target");
 		if (rc == 0)
-			rc = rum_targets_list(dom, opt(ctx, "tenant"), id, rum_cli_device_show_row,
+			rc = rum_targets_list(dom, opt(ctx, "tenant"), id, rum_cli_target_show_row,
 					      &shown);
 		if (rc == 0) {
 			printf("recent collections:\n");
@@ -367,7 +367,7 @@ int rum_cli_collector(const struct rum_config *cfg, struct rum_domain *dom,
 		return rc;
 	}
 	if (strcmp(sub, "remove") == 0 && nwords == 3) {
-		rc = rum_cli_id(&id, words[2], "device");
+		rc = rum_cli_id(&id, words[2], "target");
 		if (rc == 0)
 			rc = rum_targets_remove(dom, opt(ctx, "tenant"), id);
 		if (rc == 0)
@@ -376,6 +376,6 @@ int rum_cli_collector(const struct rum_config *cfg, struct rum_domain *dom,
 		return rc;
 	}
 	return rum_err_set(RUM_EINVAL,
-			   "usage: rumd device add|list|show ID|remove ID, rumd collect "
-			   "(--device ID | --tenant NAME) [--wait] (see rumd device --help)");
+			   "usage: rumd target add|list|show ID|remove ID, rumd collect "
+			   "(--target ID | --tenant NAME) [--wait] (see rumd target --help)");
 }

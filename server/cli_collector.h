@@ -1,4 +1,4 @@
-/* rumd device add|list|show|remove and rumd collect: pull targets and
+/* rumd target add|list|show|remove and rumd collect: pull targets and
  * on-demand collections from the command line; and the collector settings
  * every node derives from the configuration (serve uses them too). */
 #ifndef RUM_SERVER_CLI_COLLECTOR_H
@@ -20,11 +20,11 @@ int rum_cli_collect_env(struct rum_collect_env *env, const struct rum_config *cf
 
 /* Options of the verbs, for the command-line parser: those that take a value
  * and the flags that do not. */
-extern const char *const rum_cli_device_opts[];
+extern const char *const rum_cli_target_opts[];
 extern const char *const rum_cli_collect_opts[];
 bool rum_cli_collector_is_flag(const char *name);
 
-/* words[0] is "device" or "collect"; opt(ctx, name) gives an option's value
+/* words[0] is "target" or "collect"; opt(ctx, name) gives an option's value
  * or NULL. Prints results on stdout. RUM_EINVAL for bad usage; collect
  * --wait returns RUM_EIO when a collection failed. */
 int rum_cli_collector(const struct rum_config *cfg, struct rum_domain *dom,

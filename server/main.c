@@ -16,6 +16,7 @@
 #include "lib/xml.h"
 #include "server/cli_collector.h"
 #include "server/cli_import.h"
+#include "server/cli_inventory.h"
 #include "server/cli_tokens.h"
 #include "server/config.h"
 #include "server/http.h"
@@ -75,9 +76,12 @@ static void rum_usage(FILE *out)
 		"  import-usage FILE --tenant NAME   a device usage file, as if the device pushed it\n"
 		"  token create --role admin|operator|reader [--tenant NAME] [--description TEXT]\n"
 		"  token list | token revoke ID   bearer tokens of the admin API (/api/v1)\n"
-		"  device add --host H --username U (--password-file F | --key F) ...\n"
-		"  device list [--tenant NAME] | device show ID | device remove ID   pull targets\n"
-		"  collect (--device ID | --tenant NAME) [--wait]   collect from devices now\n\n"
+		"  device list [--tenant NAME] [--state S] [--sort K] [--search PREFIX] [--json]\n"
+		"  device show ID [--tenant NAME] [--json]   a product instance: state, deadline, usage\n"
+		"  report list [--tenant NAME] [--device ID] [--json] | report show ID [--raw]\n"
+		"  target add --host H --username U (--password-file F | --key F) ...\n"
+		"  target list [--tenant NAME] | target show ID | target remove ID   pull targets\n"
+		"  collect (--target ID | --tenant NAME) [--wait]   collect from pull targets now\n\n"
 		"Options: --help (also after a verb), --version, --config FILE\n\n");
 	rum_config_print_help(out);
 }
@@ -93,26 +97,29 @@ static void rum_verb_usage(const char *verb, FILE *out)
 			"logs 'listening on http://ADDR:PORT' per listener, and stops cleanly "
 			"on SIGTERM or SIGINT.\nWith no database_url it runs an embedded "
 			"PostgreSQL cluster under data_dir.\n");
-	else if (strcmp(verb, "device") == 0)
+	else if (strcmp(verb, "device") == 0 || strcmp(verb, "report") == 0)
+		rum_cli_inventory_usage(out);
+	else if (strcmp(verb, "target") == 0)
 		fprintf(out,
-			"Usage: rumd device add [--tenant NAME] --host H [--port 830|443] "
+			"Usage: rumd target add [--tenant NAME] --host H [--port 830|443] "
 			"[--protocol netconf|restapi]\n"
 			"         --username U (--password-file FILE | --key SSH_PRIVATE_KEY_FILE)\n"
 			"         [--interval 24h | --on-demand] (--known-host-key KEY | "
 			"--trust-on-first-use)\n"
 			"         [--path-prefix bootflash:] [--transfer scp|http] [--rest-raw] "
 			"[--plain-http]\n"
-			"       rumd device list [--tenant NAME]\n"
-			"       rumd device show ID | rumd device remove ID\n\n"
+			"       rumd target list [--tenant NAME]\n"
+			"       rumd target show ID | rumd target remove ID\n\n"
 			"A pull target is a device rumd collects from over NETCONF/SSH or the "
 			"device REST API.\nKEY is \"TYPE BASE64\" of the SSH host key (as "
 			"ssh-keyscan prints it) or, for restapi,\nthe pin sha256//BASE64 of the "
 			"device's TLS public key. Credentials are sealed with\nAES-256-GCM under "
 			"secret_key_file (created on first use; copy it to every node).\n"
-			"IDs are pull-target ids (rumd device list).\n");
+			"IDs are pull-target ids (rumd target list). Product instances, however\n"
+			"their usage arrives, are `rumd device`.\n");
 	else if (strcmp(verb, "collect") == 0)
 		fprintf(out,
-			"Usage: rumd collect (--device ID | --tenant NAME) [--wait]\n\n"
+			"Usage: rumd collect (--target ID | --tenant NAME) [--wait]\n\n"
 			"Queues a collection, due now, of one pull target or of every target of "
 			"a tenant.\nWithout --wait, a running rumd serve picks them up; with "
 			"--wait they run here (or\nwherever a node claimed them first) and one "
@@ -185,7 +192,8 @@ static void rum_verb_usage(const char *verb, FILE *out)
 /* Verb options that take no value. */
 static bool rum_cli_is_flag(const char *name)
 {
-	return strcmp(name, "all") == 0 || rum_cli_collector_is_flag(name);
+	return strcmp(name, "all") == 0 || rum_cli_collector_is_flag(name) ||
+	       rum_cli_inventory_is_flag(name);
 }
 
 static const char *rum_cli_opt_of(const void *cli, const char *name)
@@ -760,8 +768,12 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 		rc = rum_export_verb(cfg, dom, cli);
 		goto out;
 	}
-	if (strcmp(verb, "device") == 0 || strcmp(verb, "collect") == 0) {
+	if (strcmp(verb, "target") == 0 || strcmp(verb, "collect") == 0) {
 		rc = rum_cli_collector(cfg, dom, cli->words, cli->nwords, rum_cli_opt_of, cli);
+		goto out;
+	}
+	if (strcmp(verb, "device") == 0 || strcmp(verb, "report") == 0) {
+		rc = rum_cli_inventory(cfg, dom, cli->words, cli->nwords, rum_cli_opt_of, cli);
 		goto out;
 	}
 	if (strcmp(verb, "token") == 0) {
@@ -886,8 +898,13 @@ int main(int argc, char **argv)
 		rc = rum_cli_check_opts(&cli, import_opts);
 		if (rc == 0)
 			rc = rum_db_verb(&cfg, &cli);
-	} else if (strcmp(verb, "device") == 0) {
-		rc = rum_cli_check_opts(&cli, rum_cli_device_opts);
+	} else if (strcmp(verb, "target") == 0) {
+		rc = rum_cli_check_opts(&cli, rum_cli_target_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "device") == 0 || strcmp(verb, "report") == 0) {
+		rc = rum_cli_check_opts(&cli, strcmp(verb, "device") == 0 ? rum_cli_device_opts
+									  : rum_cli_report_opts);
 		if (rc == 0)
 			rc = rum_db_verb(&cfg, &cli);
 	} else if (strcmp(verb, "collect") == 0) {

@@ -307,7 +307,7 @@ def run(a, rumtest, sshdtest, rumd_bin, agent_bin, tmp, stack, n_agents, n_targe
 
     def add(k):
         state, sshd, _ = agents[k % n_agents]
-        cli("device", "add", "--tenant", tenants[k // n_agents], "--host", "127.0.0.1",
+        cli("target", "add", "--tenant", tenants[k // n_agents], "--host", "127.0.0.1",
             "--port", str(sshd.port), "--username", sshd.user, "--key", sshd.user_key,
             "--known-host-key", sshd.host_key_line(), "--on-demand")
 

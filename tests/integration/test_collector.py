@@ -2,7 +2,7 @@
 behind a real OpenSSH sshd (NETCONF, SCP or one-time HTTP URLs) and from
 rum-agent's device REST API, stores their reports exactly as pushed ones and
 hands their ACKs back; the agent's own `show status` then shows the ACK.
-Targets are managed with `rumd device ...` and the admin API; failures are
+Targets are managed with `rumd target ...` and the admin API; failures are
 recorded per collection, back off, and raise an alert."""
 
 import base64
@@ -119,7 +119,7 @@ class Collector(rumtest.RumTestCase):
         return s
 
     def add(self, *args, ok=True):
-        proc = self.rumd("device", "add", *args, ok=ok)
+        proc = self.rumd("target", "add", *args, ok=ok)
         if not ok:
             return proc
         m = re.search(r"pull target (\d+) added", proc.stdout)
@@ -137,7 +137,7 @@ class Collector(rumtest.RumTestCase):
         return self.add(*args, *extra)
 
     def collect(self, target, ok=True):
-        return self.rumd("collect", "--device", str(target), "--wait", ok=ok)
+        return self.rumd("collect", "--target", str(target), "--wait", ok=ok)
 
     def last_job(self, target):
         rows = self.q("SELECT state, reports_collected, reports_new, acks_delivered, "
@@ -221,10 +221,10 @@ class Collector(rumtest.RumTestCase):
         # Delivered once: the next collection hands nothing over.
         self.collect(target)
         self.assertEqual(self.last_job(target)["acks"], 0)
-        out = self.rumd("device", "show", str(target)).stdout
+        out = self.rumd("target", "show", str(target)).stdout
         self.assertIn("C9300-48P / %s" % sn, out)
         self.assertNotIn("PRIVATE KEY", out)
-        listing = self.rumd("device", "list").stdout
+        listing = self.rumd("target", "list").stdout
         self.assertRegex(listing, r"(?m)^%d\s+default\s+netconf\s+127\.0\.0\.1:%d" % (target, sshd.port))
 
     def test_collection_history_is_bounded(self):
@@ -327,9 +327,9 @@ class Collector(rumtest.RumTestCase):
             proc = self.add(*args, ok=False)
             self.assertIn(word, proc.stderr, args)
         self.assertEqual(self.scalar("SELECT count(*) FROM pull_targets"), before)
-        self.assertIn("not an id", self.rumd("device", "show", "x1", ok=False).stderr)
-        self.assertIn("no pull target", self.rumd("device", "remove", "999999", ok=False).stderr)
-        self.assertIn("--device", self.rumd("collect", ok=False).stderr)
+        self.assertIn("not an id", self.rumd("target", "show", "x1", ok=False).stderr)
+        self.assertIn("no pull target", self.rumd("target", "remove", "999999", ok=False).stderr)
+        self.assertIn("--target", self.rumd("collect", ok=False).stderr)
 
     # -- failures --------------------------------------------------------------
 
@@ -446,7 +446,7 @@ class Collector(rumtest.RumTestCase):
                                 "target_id = %d" % target), [["queued", "", "0"]])
         self.assertEqual(self.q("SELECT failures, busy_until IS NULL FROM pull_targets WHERE id = %d"
                                 % target), [["0", "t"]])
-        self.rumd("device", "remove", str(target))
+        self.rumd("target", "remove", str(target))
 
     # -- one-time HTTP URLs instead of SCP -------------------------------------
 
@@ -478,7 +478,7 @@ class Collector(rumtest.RumTestCase):
                                      % target), "1")
         sent = {i for i, s in report_states(state).items() if s == "UNACK"}
         ack_id = self.put_ack(sn, ack_xml(sorted(sent)))
-        r2 = self.rumd("collect", "--device", str(target))
+        r2 = self.rumd("collect", "--target", str(target))
         self.assertIn("queued 1 collection", r2.stdout)
         wait_for(lambda: self.scalar("SELECT count(*) FROM collection_jobs WHERE target_id = %d "
                                      "AND trigger = 'manual' AND state = 'ok'" % target) == "1", 60,

@@ -139,7 +139,7 @@ class CollectorNodesTest(rumtest.RumTestCase):
         def add(pair):
             tenant, i = pair
             sshd = agents[i][1]
-            return self.rumd_cli("device", "add", "--tenant", tenant, "--host", "127.0.0.1",
+            return self.rumd_cli("target", "add", "--tenant", tenant, "--host", "127.0.0.1",
                                  "--port", str(sshd.port), "--username", sshd.user,
                                  "--key", sshd.user_key,
                                  "--known-host-key", sshd.host_key_line(), "--interval", "1h")

@@ -305,6 +305,51 @@ class Inventory(rt.RumTestCase):
         first = self.get_json(T % "default" + "/devices?sort=deadline&limit=1")["devices"]
         self.assertEqual(first[0]["id"], lid, "soonest deadline first")
 
+    def test_10_cli_device_and_report_verbs(self):
+        dev = self.devs[0]
+        did = self.device_id(dev)
+        out = self.cli("device", "list").stdout
+        self.assertTrue(out.startswith("ID "), out)
+        self.assertIn(dev.sn, out)
+        self.assertIn("inv-core-0", out)
+        listing = json.loads(self.cli("device", "list", "--json", "--limit", "2").stdout)
+        self.assertEqual(len(listing["devices"]), 2)
+        self.assertTrue(listing["next_cursor"])
+        more = json.loads(self.cli("device", "list", "--json", "--limit", "2", "--cursor",
+                                   listing["next_cursor"]).stdout)
+        self.assertFalse({d["id"] for d in more["devices"]} & {d["id"] for d in listing["devices"]})
+        # The CLI's --json is the API's shape.
+        api = self.get_json(T % "default" + "/devices/%d" % did)
+        shown = json.loads(self.cli("device", "show", str(did), "--json").stdout)
+        self.assertEqual(shown["usage"], api["usage"])
+        self.assertEqual({k: v for k, v in shown.items() if k not in ("recent_reports", "usage")},
+                         {k: v for k, v in api.items()
+                          if k not in ("recent_reports", "usage", "reports_next_cursor")})
+        text = self.cli("device", "show", str(did)).stdout
+        for words in ("UDI:               C9300-24P / " + dev.sn, "policy:            Cisco default",
+                      "current usage", "newest reports"):
+            self.assertIn(words, text)
+        rows = self.cli("report", "list", "--device", str(did)).stdout.splitlines()
+        self.assertEqual(len(rows), 4, rows)  # header and three reports
+        row = int(rows[1].split()[0])
+        raw = subprocess.run([rt.rumd_bin(), "report", "show", str(row), "--raw",
+                              "--database_url=%s" % self.url], capture_output=True, timeout=60)
+        self.assertEqual(raw.returncode, 0, raw.stderr)
+        self.assertIn(raw.stdout, self.bodies[0])
+        self.assertEqual(raw.stdout, self.get(T % "default" + "/reports/%d/raw" % row).raw)
+        self.assertIn("state:         stored", self.cli("report", "show", str(row)).stdout)
+        # Bad input: a clear message, exit 1.
+        for args, words in ((("device", "list", "--state", "late"), "state: 'late'"),
+                            (("device", "list", "--limit", "0"), "--limit"),
+                            (("device", "show", "x"), "not an id"),
+                            (("device", "show", "999999"), "no device 999999"),
+                            (("device", "list", "--tenant", "nope"), "unknown tenant"),
+                            (("device", "add"), "rumd target add"),
+                            (("report", "show", str(row), "--raw", "--json"), "exclude"),
+                            (("report", "list", "--cursor", "zz"), "cursor")):
+            proc = self.cli(*args, expect=1)
+            self.assertIn(words, proc.stderr, args)
+
 
 if __name__ == "__main__":
     rt.main()
