@@ -93,6 +93,7 @@ int rum_api_target_remove_run(struct rum_api_call *c);
 int rum_api_collect_run(struct rum_api_call *c);
 int rum_api_collection_run(struct rum_api_call *c);
 
+int rum_api_openapi_run(struct rum_api_call *c);
 int rum_api_devices_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_reports_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_devices_list_run(struct rum_api_call *c);

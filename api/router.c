@@ -210,7 +210,8 @@ static void rum_api_call_free(struct rum_api_call *c)
 static void rum_api_call_work(void *arg, bool cancelled)
 {
 	struct rum_api_call *c = arg;
-	struct rum_access access = {c->has_authorization ? c->authorization : NULL, c->tenant};
+	struct rum_access access = {c->has_authorization ? c->authorization : NULL,
+				    c->tenant[0] ? c->tenant : NULL};
 	int rc;
 
 	if (cancelled)

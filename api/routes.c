@@ -17,6 +17,8 @@ const struct rum_api_route rum_api_routes[] = {
 	 "readiness: the database answers with this binary's schema"},
 
 	/* The admin API: a bearer token of at least the role named. */
+	{"GET", "/api/v1/openapi.json", RUM_API_LIGHT, RUM_ROLE_READER, "openapi-read", NULL, NULL,
+	 rum_api_openapi_run, "this API's OpenAPI 3.1 description (api/openapi.json)"},
 	{"POST", T "/exports", RUM_API_HEAVY, RUM_ROLE_OPERATOR, "export", NULL,
 	 rum_api_export_parse, rum_api_export_run, "export the tenant's usage for CSSM"},
 	{"GET", T "/exports/{export}/file", RUM_API_LIGHT, RUM_ROLE_READER, "export-download", NULL,

@@ -90,6 +90,12 @@ static int rum_access_run(struct rum_db_txn *txn, void *arg)
 		return rum_err_set(RUM_EAUTH, "unknown or revoked token");
 	if (rum_role_parse(&role, tok.role) != 0)
 		return rum_err_set(RUM_EINTERNAL, "token %" PRId64 " has a bad role", tok.id);
+	/* A route of no tenant (the API's description): the role is all. */
+	if (!t->tenant)
+		return role < t->need ? rum_err_set(RUM_EFORBIDDEN,
+						    "this needs %s; the token is a %s token",
+						    rum_access_need_text(t->need), tok.role)
+				      : 0;
 	rc = rum_store_tenant_find(txn, t->tenant, &tenant_id);
 	/* Another tenant than the token's is reported exactly as a missing one. */
 	if (rc == RUM_ENOTFOUND || (rc == 0 && tok.tenant_id && tok.tenant_id != tenant_id))

@@ -22,7 +22,8 @@ enum rum_role { RUM_ROLE_READER = 1, RUM_ROLE_OPERATOR = 2, RUM_ROLE_ADMIN = 3 }
 int rum_role_parse(enum rum_role *out, const char *text);
 
 /* What a request presents: its Authorization header value (NULL when
- * absent) and the tenant it names (percent-decoded). */
+ * absent) and the tenant it names (percent-decoded; NULL for a route of no
+ * tenant, such as the API's description, where only the role counts). */
 struct rum_access {
 	const char *authorization;
 	const char *tenant;

@@ -1,0 +1,233 @@
+"""The admin API's OpenAPI description (api/openapi.json, served at
+/api/v1/openapi.json) says exactly what the server does: its operations are
+the route table's admin routes (method, path and token role), it is a
+well-formed document (every schema a valid JSON Schema 2020-12, every $ref
+resolvable, every path parameter declared), and real answers of every
+admin route, success and error alike, validate against the schema the
+document gives for their status, with python3-jsonschema (Debian's)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.parse
+
+import rumtest as rt
+
+try:
+    import jsonschema
+except ImportError:  # pragma: no cover - deploy/packages.txt installs it
+    jsonschema = None
+
+DOC_PATH = os.path.join(rt.SOURCE_DIR, "api", "openapi.json")
+CSSM_SIM = os.path.join(rt.SOURCE_DIR, "tests", "tools", "cssm_sim.py")
+METHODS = ("get", "post", "put", "patch", "delete")
+T = "/api/v1/tenants/default"
+
+
+class OpenAPI(rt.RumTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if jsonschema is None:
+            raise rt.unittest.SkipTest("python3-jsonschema is not installed "
+                                       "(deploy/install-packages.sh installs it)")
+        with open(DOC_PATH, "rb") as f:
+            cls.raw = f.read()
+        cls.doc = json.loads(cls.raw)
+        cls.resolver = jsonschema.RefResolver.from_schema(cls.doc)
+        cls.url, cls.db = cls.fresh_database("openapi")
+        cls.rumd = cls.start_class_rumd(database_url=cls.url)
+        cls.tokens = {}
+        for role in ("reader", "operator", "admin"):
+            proc = rt.run_rumd(["token", "create", "--role", role,
+                                "--database_url=%s" % cls.url])
+            assert proc.returncode == 0, proc.stderr
+            cls.tokens[role] = proc.stdout.strip()
+        cls.dev = rt.Device("C9300-48P", hostname="openapi-1")
+        reply = cls.rumd.post(rt.pi_path("default"),
+                              cls.dev.usage([cls.dev.report(), cls.dev.report()]))
+        assert reply.status == 200, reply
+        cls.checked = set()
+
+    # -- helpers ---------------------------------------------------------------
+
+    def operation(self, method, path):
+        """The document's operation whose path template matches path."""
+        for template, item in self.doc["paths"].items():
+            pattern = "^" + "[^/]+".join(re.escape(part) for part in
+                                         re.split(r"\{[a-z-]+\}", template)) + "$"
+            if re.match(pattern, path) and method.lower() in item:
+                return template, item[method.lower()]
+        self.fail("the document has no operation for %s %s" % (method, path))
+
+    def call(self, method, path, role="admin", body=None, headers=None, status=None):
+        h = dict(headers or {})
+        if role:
+            h["Authorization"] = "Bearer " + self.tokens[role]
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        reply = self.rumd.request(method, path, body if body is not None else
+                                  (b"" if method == "POST" else None), h, timeout=120)
+        if status is not None:
+            self.assertEqual(reply.status, status, reply)
+        self.validate(method, path.split("?")[0], reply)
+        return reply
+
+    def validate(self, method, path, reply):
+        template, op = self.operation(method, path)
+        responses = op["responses"]
+        self.assertIn(str(reply.status), responses,
+                      "%s %s answered %d, which the document does not list"
+                      % (method, template, reply.status))
+        resp = responses[str(reply.status)]
+        if "$ref" in resp:
+            resp = self.resolver.resolve(resp["$ref"])[1]
+        ctype = reply.headers.get("content-type", "").split(";")[0]
+        self.assertIn(ctype, resp.get("content", {}),
+                      "%s %s %d: content type %s not documented" % (method, template,
+                                                                    reply.status, ctype))
+        schema = resp["content"][ctype].get("schema")
+        if ctype == "application/json" and schema:
+            jsonschema.Draft202012Validator(schema, resolver=self.resolver).validate(
+                json.loads(reply.raw))
+        self.checked.add((method, template, reply.status))
+
+    # -- the document and the route table --------------------------------------
+
+    def test_1_document_matches_the_route_table(self):
+        proc = rt.run_rumd(["routes"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        routes = {}
+        for line in proc.stdout.splitlines()[1:]:
+            method, path, role = line.split("\t")[:3]
+            if path.startswith("/api/"):
+                routes[(method.lower(), path)] = role
+        documented = {}
+        for path, item in self.doc["paths"].items():
+            for method in METHODS:
+                if method in item:
+                    documented[(method, path)] = item[method].get("x-rumd-role")
+        self.assertEqual(sorted(set(routes) - set(documented)), [],
+                         "routes the document lacks")
+        self.assertEqual(sorted(set(documented) - set(routes)), [],
+                         "documented operations no route serves")
+        self.assertEqual(routes, documented, "token roles differ")
+
+    def test_2_document_is_well_formed(self):
+        self.assertEqual(self.doc["openapi"], "3.1.0")
+        for name, schema in self.doc["components"]["schemas"].items():
+            jsonschema.Draft202012Validator.check_schema(schema)
+
+        def refs(node):
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    if k == "$ref":
+                        yield v
+                    else:
+                        yield from refs(v)
+            elif isinstance(node, list):
+                for v in node:
+                    yield from refs(v)
+        for ref in set(refs(self.doc)):
+            self.resolver.resolve(ref)  # raises when it does not resolve
+        ids = set()
+        for path, item in self.doc["paths"].items():
+            for method in METHODS:
+                if method not in item:
+                    continue
+                op = item[method]
+                self.assertNotIn(op["operationId"], ids)
+                ids.add(op["operationId"])
+                params = [self.resolver.resolve(p["$ref"])[1] if "$ref" in p else p
+                          for p in op.get("parameters", [])]
+                declared = {p["name"] for p in params if p["in"] == "path"}
+                self.assertEqual(declared, set(re.findall(r"\{([a-z-]+)\}", path)),
+                                 "%s %s path parameters" % (method, path))
+                self.assertIn("401", op["responses"], path)
+
+    def test_3_served_document_is_the_tree_one(self):
+        reply = self.call("GET", "/api/v1/openapi.json", role="reader", status=200)
+        self.assertEqual(reply.raw, self.raw)
+        self.call("GET", "/api/v1/openapi.json", role=None, status=401)
+
+    # -- real answers ----------------------------------------------------------
+
+    def test_4_inventory_answers_validate(self):
+        did = int(self.pg.scalar("SELECT id FROM devices WHERE udi_serial = '%s'" % self.dev.sn,
+                                 db=self.db))
+        page = self.call("GET", T + "/devices?limit=1&sort=deadline", status=200).json
+        self.call("GET", T + "/devices?state=never_reported", status=200)
+        self.call("GET", T + "/devices/%d" % did, status=200)
+        reports = self.call("GET", T + "/devices/%d/reports?limit=1" % did, status=200).json
+        self.call("GET", T + "/reports?cursor=" + urllib.parse.quote(reports["next_cursor"]),
+                  status=200)
+        rid = reports["reports"][0]["id"]
+        self.call("GET", T + "/reports/%d" % rid, status=200)
+        self.call("GET", T + "/reports/%d/raw" % rid, status=200)
+        self.call("GET", T + "/devices?sort=size", status=400)
+        self.call("GET", T + "/devices/999999", status=404)
+        self.call("GET", T + "/reports/x", status=400)
+        self.call("GET", "/api/v1/tenants/nope/devices", status=404)
+        self.call("GET", T + "/devices", role=None, status=401)
+        self.assertEqual(page["devices"][0]["id"], did)
+
+    def test_5_air_gap_answers_validate(self):
+        tmp = rt.make_tempdir("openapi-")
+        self.call("POST", T + "/exports", role="reader", body={}, status=403)
+        self.call("POST", T + "/exports", role="operator", body={"colour": 1}, status=400)
+        made = self.call("POST", T + "/exports", role="operator", body={}, status=201).json
+        tarball = self.call("GET", made["download"], role="reader", status=200).raw
+        path = os.path.join(tmp, made["file"])
+        with open(path, "wb") as f:
+            f.write(tarball)
+        acks = os.path.join(tmp, "acks")
+        sim = subprocess.run([sys.executable, CSSM_SIM, "ack", path, "-o", acks],
+                             capture_output=True, text=True, timeout=300)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        with open(os.path.join(acks, "ACK_" + made["file"]), "rb") as f:
+            ack = f.read()
+        self.call("POST", T + "/imports", role="operator", body=ack,
+                  headers={"X-File-Name": "ACK_" + made["file"]}, status=200)
+        self.call("POST", T + "/imports", role="operator", body=ack, status=200)  # again
+        self.call("POST", T + "/imports", role="operator", body=b"<nope/>", status=400)
+        # Everything is acknowledged now: nothing to export.
+        self.assertEqual(self.call("POST", T + "/exports", role="operator", body={},
+                                   status=200).json["status"], "EMPTY")
+        did = int(self.pg.scalar("SELECT id FROM devices WHERE udi_serial = '%s'" % self.dev.sn,
+                                 db=self.db))
+        self.call("GET", T + "/devices/%d/ack" % did, role="reader", status=200)
+        self.call("GET", T + "/exports/999999/file", role="reader", status=404)
+
+    def test_6_pull_target_answers_validate(self):
+        body = {"host": "192.0.2.10", "username": "rumd", "password": "secret",
+                "trust_on_first_use": True, "on_demand": True}
+        self.call("POST", T + "/pull-targets", role="operator", body=body, status=403)
+        self.call("POST", T + "/pull-targets", body=dict(body, port=0), status=400)
+        target = self.call("POST", T + "/pull-targets", body=body, status=201).json
+        self.call("POST", T + "/pull-targets", body=body, status=409)
+        self.call("GET", T + "/pull-targets", role="reader", status=200)
+        queued = self.call("POST", T + "/pull-targets/%d/collect" % target["id"],
+                           role="operator", status=202).json
+        self.call("POST", T + "/pull-targets/collect", role="operator", status=202)
+        self.call("GET", T + "/collections/%d" % queued["collections"][0]["id"], role="reader",
+                  status=200)
+        self.call("GET", T + "/pull-targets/%d" % target["id"], role="reader", status=200)
+        self.call("DELETE", T + "/pull-targets/%d" % target["id"], status=200)
+        self.call("DELETE", T + "/pull-targets/%d" % target["id"], status=404)
+        self.call("GET", T + "/collections/999999", role="reader", status=404)
+
+    def test_7_every_operation_was_answered(self):
+        """Run last: every documented operation was exercised above with a
+        success answer validated."""
+        ok = {(m, t) for m, t, s in self.checked if s < 300}
+        for path, item in self.doc["paths"].items():
+            for method in METHODS:
+                if method in item:
+                    self.assertIn((method.upper(), path), ok, "never validated a success")
+
+
+if __name__ == "__main__":
+    rt.main()
