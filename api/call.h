@@ -76,6 +76,10 @@ struct rum_api_call {
 		char cursor[RUM_CURSOR_MAX];
 		int due_days, limit;
 	} list;
+	/* Usage queries (?tag=&from=&to=): copies, "" when absent. */
+	struct rum_api_usage_query {
+		char tag[513], from[16], to[16];
+	} usage;
 };
 
 /* Handlers, by resource. */
@@ -94,6 +98,9 @@ int rum_api_collect_run(struct rum_api_call *c);
 int rum_api_collection_run(struct rum_api_call *c);
 
 int rum_api_openapi_run(struct rum_api_call *c);
+int rum_api_usage_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_usage_run(struct rum_api_call *c);
+int rum_api_usage_days_run(struct rum_api_call *c);
 int rum_api_devices_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_reports_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_devices_list_run(struct rum_api_call *c);

@@ -3,6 +3,7 @@
 #include "api/api.h"
 #include "domain/devices.h"
 #include "domain/reports.h"
+#include "domain/usage.h"
 #include "lib/err.h"
 #include "lib/strict.h"
 
@@ -11,15 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *const rum_cli_device_opts[] = {"tenant", "state",  "sort", "search", "due-days",
 					   "limit",  "cursor", "json", NULL};
 const char *const rum_cli_report_opts[] = {"tenant", "device", "limit", "cursor",
 					   "json",   "raw",    NULL};
+const char *const rum_cli_usage_opts[] = {"tenant", "by-day", "tag", "from", "to", "json", NULL};
 
 bool rum_cli_inventory_is_flag(const char *name)
 {
-	return strcmp(name, "json") == 0 || strcmp(name, "raw") == 0;
+	return strcmp(name, "json") == 0 || strcmp(name, "raw") == 0 || strcmp(name, "by-day") == 0;
 }
 
 void rum_cli_inventory_usage(FILE *out)
@@ -46,6 +49,19 @@ void rum_cli_inventory_usage(FILE *out)
 		"API answers. report show --raw writes\nthe report byte-exact as the device "
 		"sent it. The tenant defaults to default_tenant.\n",
 		RUM_DEVICES_DUE_DAYS_DEFAULT, RUM_DEVICES_LIMIT_DEFAULT);
+}
+
+void rum_cli_usage_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: rumd usage [--tenant NAME] [--by-day [--tag TAG] [--from YYYY-MM-DD] "
+		"[--to YYYY-MM-DD]] [--json]\n\n"
+		"Licence usage per entitlement: devices using it and the total in use now (each "
+		"device's\nnewest value), and the peak day. --by-day: devices and total per "
+		"entitlement and day\n(default the last %d days, in UTC). Reports count once "
+		"they are usage_lag_s old; this\nverb first counts what is due, as rumd serve "
+		"does every upkeep_interval_s.\n",
+		RUM_USAGE_DAYS_DEFAULT);
 }
 
 static int rum_cli_inv_int(int *out, const char *text, const char *what, int max)
@@ -352,4 +368,77 @@ int rum_cli_inventory(const struct rum_config *cfg, struct rum_domain *dom,
 				   sub);
 	return rum_err_set(RUM_EINVAL, "usage: rumd %s list|show ID (see rumd %s --help)", words[0],
 			   words[0]);
+}
+
+static void rum_cli_usage_tag(void *arg, const struct rum_usage_tag *t)
+{
+	struct rum_cli_inv *c = arg;
+
+	c->rows++;
+	if (c->json) {
+		json_array_append_new(c->items,
+				      json_pack("{s:s,s:I,s:I,s:I,s:o}", "entitlement_tag", t->tag,
+						"devices", (json_int_t)t->devices, "in_use",
+						(json_int_t)t->in_use, "peak", (json_int_t)t->peak,
+						"peak_day",
+						t->peak_day[0] ? json_string(t->peak_day)
+							       : json_null()));
+		return;
+	}
+	printf("%-9" PRId64 " %-9" PRId64 " %-9" PRId64 " %-11s %s\n", t->devices, t->in_use,
+	       t->peak, rum_cli_inv_or(t->peak_day, "-"), t->tag);
+}
+
+static void rum_cli_usage_day(void *arg, const struct rum_usage_day *d)
+{
+	struct rum_cli_inv *c = arg;
+
+	c->rows++;
+	if (c->json) {
+		json_array_append_new(c->items,
+				      json_pack("{s:s,s:s,s:I,s:I}", "entitlement_tag", d->tag,
+						"day", d->day, "devices", (json_int_t)d->devices,
+						"in_use", (json_int_t)d->in_use));
+		return;
+	}
+	printf("%-11s %-9" PRId64 " %-9" PRId64 " %s\n", d->day, d->devices, d->in_use, d->tag);
+}
+
+int rum_cli_usage(const struct rum_config *cfg, struct rum_domain *dom,
+		  const char *(*opt)(const void *ctx, const char *name), const void *ctx)
+{
+	const char *tenant = opt(ctx, "tenant") ? opt(ctx, "tenant") : cfg->default_tenant;
+	struct rum_cli_inv c = {opt(ctx, "json") != NULL, json_array(), 0};
+	bool by_day = opt(ctx, "by-day") != NULL;
+	time_t t0 = time(NULL);
+	int64_t taken = 0;
+	char as_of[40];
+	int rc = 0;
+
+	if (!by_day && (opt(ctx, "tag") || opt(ctx, "from") || opt(ctx, "to")))
+		rc = rum_err_set(RUM_EINVAL, "--tag, --from and --to go with --by-day");
+	if (rc == 0)
+		rc = rum_usage_rollup(dom, (int)cfg->usage_lag_s, &taken);
+	if (rc == 0 && time(NULL) - t0 >= 1 && !c.json)
+		fprintf(stderr, "counted %lld usage values in %lld s\n", (long long)taken,
+			(long long)(time(NULL) - t0));
+	if (rc == 0 && !c.json)
+		printf(by_day ? "%-11s %-9s %-9s %s\n" : "%-9s %-9s %-9s %-11s %s\n",
+		       by_day ? "DAY" : "DEVICES", by_day ? "DEVICES" : "IN USE",
+		       by_day ? "IN USE" : "PEAK", by_day ? "ENTITLEMENT" : "PEAK DAY",
+		       "ENTITLEMENT");
+	if (rc == 0 && by_day)
+		rc = rum_usage_days(dom, tenant, opt(ctx, "tag"), opt(ctx, "from"), opt(ctx, "to"),
+				    rum_cli_usage_day, &c, as_of);
+	else if (rc == 0)
+		rc = rum_usage_summary(dom, tenant, rum_cli_usage_tag, &c, as_of);
+	if (rc == 0 && c.json)
+		rum_cli_inv_json(json_pack("{s:o,s:O}", "as_of",
+					   as_of[0] ? json_string(as_of) : json_null(),
+					   by_day ? "days" : "entitlements", c.items));
+	else if (rc == 0)
+		fprintf(stderr, "reports received before %s are counted\n",
+			as_of[0] ? as_of : "(never counted)");
+	json_decref(c.items);
+	return rc;
 }

@@ -94,6 +94,11 @@ static const struct rum_config_param rum_config_params[] = {
 	 "base URL devices reach this rumd at (http://host:8182), for transfer=http targets"},
 	{"file_url_ttl_s", RUM_CFG_INT, RUM_OFF(file_url_ttl_s), "600", 10, 86400,
 	 "lifetime of a one-time file URL handed to a device"},
+	{"upkeep_interval_s", RUM_CFG_INT, RUM_OFF(upkeep_interval_s), "60", 1, 86400,
+	 "how often serve brings licence usage figures up to date"},
+	{"usage_lag_s", RUM_CFG_INT, RUM_OFF(usage_lag_s), "300", 0, 86400,
+	 "a report counts in licence usage this long after it arrived (longer than any push "
+	 "transaction, so that none is missed)"},
 };
 
 #define RUM_NPARAMS (sizeof(rum_config_params) / sizeof(rum_config_params[0]))

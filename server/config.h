@@ -45,6 +45,8 @@ struct rum_config {
 	int64_t collector_alert_after_s;
 	char *collector_public_url;
 	int64_t file_url_ttl_s;
+	int64_t upkeep_interval_s; /* how often serve keeps aggregates current */
+	int64_t usage_lag_s;       /* reports count for usage this long after arrival */
 };
 
 enum rum_config_source { RUM_CFG_DEFAULT = 0, RUM_CFG_FILE, RUM_CFG_ENV, RUM_CFG_FLAG };

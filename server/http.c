@@ -128,13 +128,59 @@ struct rum_http_query_walk {
 	int rc;
 };
 
+/* Query text is left escaped by the transport (paths must reach the router
+ * as sent): decodes %XX and '+' (a space) in place. -1 on a bad escape or
+ * an encoded NUL. */
+static int rum_http_query_decode(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (*s == '+') {
+			*o++ = ' ';
+		} else if (*s == '%') {
+			int v = 0;
+
+			for (int k = 1; k <= 2; k++) {
+				char h = s[k];
+
+				v <<= 4;
+				if (h >= '0' && h <= '9')
+					v |= h - '0';
+				else if (h >= 'a' && h <= 'f')
+					v |= h - 'a' + 10;
+				else if (h >= 'A' && h <= 'F')
+					v |= h - 'A' + 10;
+				else
+					return -1;
+			}
+			if (v == 0)
+				return -1;
+			*o++ = (char)v;
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+	return 0;
+}
+
 static enum MHD_Result rum_http_query_one(void *cls, enum MHD_ValueKind kind, const char *key,
 					  const char *value)
 {
 	struct rum_http_query_walk *w = cls;
+	char *k = strdup(key), *v = value ? strdup(value) : NULL;
 
 	(void)kind;
-	w->rc = w->cb(w->arg, key, value);
+	if (!k || (value && !v))
+		abort();
+	if (rum_http_query_decode(k) != 0 || (v && rum_http_query_decode(v) != 0))
+		w->rc = rum_err_set(RUM_EINVAL, "bad percent escape in the query string");
+	else
+		w->rc = w->cb(w->arg, k, v);
+	free(k);
+	free(v);
 	return w->rc == 0 ? MHD_YES : MHD_NO;
 }
 

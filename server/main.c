@@ -21,6 +21,7 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/pgembed.h"
+#include "server/upkeep.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -79,6 +80,7 @@ static void rum_usage(FILE *out)
 		"  device list [--tenant NAME] [--state S] [--sort K] [--search PREFIX] [--json]\n"
 		"  device show ID [--tenant NAME] [--json]   a product instance: state, deadline, usage\n"
 		"  report list [--tenant NAME] [--device ID] [--json] | report show ID [--raw]\n"
+		"  usage [--tenant NAME] [--by-day [--tag TAG] [--from DAY] [--to DAY]] [--json]\n"
 		"  target add --host H --username U (--password-file F | --key F) ...\n"
 		"  target list [--tenant NAME] | target show ID | target remove ID   pull targets\n"
 		"  collect (--target ID | --tenant NAME) [--wait]   collect from pull targets now\n\n"
@@ -99,6 +101,8 @@ static void rum_verb_usage(const char *verb, FILE *out)
 			"PostgreSQL cluster under data_dir.\n");
 	else if (strcmp(verb, "device") == 0 || strcmp(verb, "report") == 0)
 		rum_cli_inventory_usage(out);
+	else if (strcmp(verb, "usage") == 0)
+		rum_cli_usage_usage(out);
 	else if (strcmp(verb, "target") == 0)
 		fprintf(out,
 			"Usage: rumd target add [--tenant NAME] --host H [--port 830|443] "
@@ -386,6 +390,7 @@ static int rum_serve(const struct rum_config *cfg)
 	struct rum_collect_env collect_env = {0};
 	volatile int collect_cancel = 0;
 	struct rum_scheduler *sched = NULL;
+	struct rum_upkeep *upkeep = NULL;
 	char node[128];
 	sigset_t sigs;
 	int rc, sig = 0;
@@ -460,6 +465,9 @@ static int rum_serve(const struct rum_config *cfg)
 		rum_log_info("collector: node %s runs up to %d collections at once", node,
 			     (int)cfg->collector_sessions);
 	}
+	rc = rum_upkeep_start(&upkeep, dom, (int)cfg->upkeep_interval_s, (int)cfg->usage_lag_s);
+	if (rc != 0)
+		goto out;
 	rum_log_info("rumd %s ready (default tenant '%s')", RUM_VERSION, cfg->default_tenant);
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
@@ -470,6 +478,7 @@ static int rum_serve(const struct rum_config *cfg)
 	}
 	rum_log_info("signal %d: stopping; finishing requests in flight", sig);
 out:
+	rum_upkeep_stop(upkeep);
 	rum_scheduler_stop(sched); /* collections in flight end by their own deadlines */
 	rum_crypto_wipe(collect_env.key, sizeof(collect_env.key));
 	rum_serve_drain(http, https, &api, dom);
@@ -776,6 +785,10 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 		rc = rum_cli_inventory(cfg, dom, cli->words, cli->nwords, rum_cli_opt_of, cli);
 		goto out;
 	}
+	if (strcmp(verb, "usage") == 0) {
+		rc = rum_cli_usage(cfg, dom, rum_cli_opt_of, cli);
+		goto out;
+	}
 	if (strcmp(verb, "token") == 0) {
 		rc = rum_cli_token(cfg, dom, cli->words, cli->nwords, rum_cli_opt(cli, "role"),
 				   rum_cli_opt(cli, "tenant"), rum_cli_opt(cli, "description"));
@@ -896,6 +909,10 @@ int main(int argc, char **argv)
 	} else if (strcmp(verb, "import") == 0 || strcmp(verb, "ack-file") == 0 ||
 		   strcmp(verb, "import-usage") == 0) {
 		rc = rum_cli_check_opts(&cli, import_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "usage") == 0 && cli.nwords == 1) {
+		rc = rum_cli_check_opts(&cli, rum_cli_usage_opts);
 		if (rc == 0)
 			rc = rum_db_verb(&cfg, &cli);
 	} else if (strcmp(verb, "target") == 0) {

@@ -173,6 +173,10 @@ class OpenAPI(rt.RumTestCase):
         self.call("GET", "/api/v1/tenants/nope/devices", status=404)
         self.call("GET", T + "/devices", role=None, status=401)
         self.assertEqual(page["devices"][0]["id"], did)
+        self.call("GET", T + "/usage", role="reader", status=200)
+        self.call("GET", T + "/usage/daily?from=2026-01-01&to=2026-12-31", role="reader",
+                  status=200)
+        self.call("GET", T + "/usage/daily?from=2026-13-01", role="reader", status=400)
 
     def test_5_air_gap_answers_validate(self):
         tmp = rt.make_tempdir("openapi-")

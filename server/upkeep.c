@@ -1,0 +1,89 @@
+#include "server/upkeep.h"
+
+#include "domain/usage.h"
+#include "lib/err.h"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct rum_upkeep {
+	struct rum_domain *dom;
+	int interval_s, usage_lag_s;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+};
+
+static void rum_upkeep_round(struct rum_upkeep *u)
+{
+	int64_t taken = 0;
+	int rc = rum_usage_rollup(u->dom, u->usage_lag_s, &taken);
+
+	if (rc != 0 && rc != RUM_EUNAVAIL)
+		rum_log_warn("upkeep: licence usage: %s", rum_err_msg());
+	else if (taken > 0)
+		rum_log_debug("upkeep: licence usage: %lld values counted", (long long)taken);
+}
+
+static void *rum_upkeep_main(void *arg)
+{
+	struct rum_upkeep *u = arg;
+
+	pthread_mutex_lock(&u->lock);
+	while (!u->stop) {
+		struct timespec until;
+
+		pthread_mutex_unlock(&u->lock);
+		rum_upkeep_round(u);
+		pthread_mutex_lock(&u->lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += u->interval_s;
+		while (!u->stop && pthread_cond_timedwait(&u->wake, &u->lock, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&u->lock);
+	return NULL;
+}
+
+int rum_upkeep_start(struct rum_upkeep **out, struct rum_domain *dom, int interval_s,
+		     int usage_lag_s)
+{
+	struct rum_upkeep *u = calloc(1, sizeof(*u));
+
+	*out = NULL;
+	if (!u)
+		abort();
+	u->dom = dom;
+	u->interval_s = interval_s > 0 ? interval_s : 60;
+	u->usage_lag_s = usage_lag_s;
+	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->wake, NULL);
+	if (pthread_create(&u->thread, NULL, rum_upkeep_main, u) != 0) {
+		pthread_mutex_destroy(&u->lock);
+		pthread_cond_destroy(&u->wake);
+		free(u);
+		return rum_err_set(RUM_EINTERNAL, "cannot start the upkeep thread");
+	}
+	*out = u;
+	return 0;
+}
+
+void rum_upkeep_stop(struct rum_upkeep *u)
+{
+	if (!u)
+		return;
+	pthread_mutex_lock(&u->lock);
+	u->stop = true;
+	pthread_cond_signal(&u->wake);
+	pthread_mutex_unlock(&u->lock);
+	pthread_join(u->thread, NULL);
+	pthread_mutex_destroy(&u->lock);
+	pthread_cond_destroy(&u->wake);
+	free(u);
+}
