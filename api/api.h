@@ -36,12 +36,14 @@ void rum_api_dispatch(void *api, struct rum_http_exchange *x, const struct rum_h
 /* Answers with a JSON document; steals `json` (a jansson json_t *). */
 void rum_api_reply_json(struct rum_http_exchange *x, int status, void *json);
 
-/* The admin API's JSON of a device and of a report (a new jansson json_t
+/* The admin API's JSON of a device, a report and an alert (a new jansson json_t
  * reference), so that the CLI's --json prints what the API answers. */
 struct rum_device;
 struct rum_report;
+struct rum_alert;
 void *rum_api_device_json(const struct rum_device *d);
 void *rum_api_report_json(const struct rum_report *r);
+void *rum_api_alert_json(const struct rum_alert *a);
 
 /* Answers an error code: the one place where RUM_E* codes become HTTP
  * statuses. Body {"status":"FAILED","message":msg}; RUM_EUNAVAIL becomes 503

@@ -71,7 +71,7 @@ struct rum_api_call {
 	struct rum_target_spec spec; /* pull-target add: points into body_json */
 	/* List queries (?sort=&state=&due_days=&q=&cursor=&limit=): copies. */
 	struct rum_api_list {
-		char sort[24], state[24];
+		char sort[24], state[24], kind[32];
 		char search[RUM_DEVICES_SEARCH_MAX + 1];
 		char cursor[RUM_CURSOR_MAX];
 		int due_days, limit;
@@ -98,6 +98,9 @@ int rum_api_collect_run(struct rum_api_call *c);
 int rum_api_collection_run(struct rum_api_call *c);
 
 int rum_api_openapi_run(struct rum_api_call *c);
+int rum_api_alerts_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_alerts_list_run(struct rum_api_call *c);
+int rum_api_alert_ack_run(struct rum_api_call *c);
 int rum_api_usage_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_usage_run(struct rum_api_call *c);
 int rum_api_usage_days_run(struct rum_api_call *c);

@@ -1,6 +1,7 @@
 #include "server/cli_inventory.h"
 
 #include "api/api.h"
+#include "domain/alerts.h"
 #include "domain/devices.h"
 #include "domain/reports.h"
 #include "domain/usage.h"
@@ -18,6 +19,8 @@ const char *const rum_cli_device_opts[] = {"tenant", "state",  "sort", "search",
 					   "limit",  "cursor", "json", NULL};
 const char *const rum_cli_report_opts[] = {"tenant", "device", "limit", "cursor",
 					   "json",   "raw",    NULL};
+const char *const rum_cli_alert_opts[] = {"tenant", "state", "kind", "limit",
+					  "cursor", "json",  NULL};
 const char *const rum_cli_usage_opts[] = {"tenant", "by-day", "tag", "from", "to", "json", NULL};
 
 bool rum_cli_inventory_is_flag(const char *name)
@@ -439,6 +442,84 @@ int rum_cli_usage(const struct rum_config *cfg, struct rum_domain *dom,
 	else if (rc == 0)
 		fprintf(stderr, "reports received before %s are counted\n",
 			as_of[0] ? as_of : "(never counted)");
+	json_decref(c.items);
+	return rc;
+}
+
+void rum_cli_alert_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: rumd alert list [--tenant NAME] [--state open|unacknowledged|resolved|all] "
+		"[--kind KIND]\n"
+		"         [--limit N] [--cursor C] [--json]\n"
+		"       rumd alert ack ID [--tenant NAME]\n\n"
+		"Alerts are what an admin must act on: deadline_passed, deadline_near "
+		"(alert_deadline_warn_days),\nack_pending (alert_ack_pending_days), "
+		"device_silent (alert_silent_days), unclassified_messages\n"
+		"(alert_capture_days), report_conflict, collection_failing. They resolve by "
+		"themselves when\ntheir cause goes away; `list` first brings them up to date, "
+		"as rumd serve does every\nupkeep_interval_s. `ack` marks one seen (audited); "
+		"a report conflict is resolved by it.\n");
+}
+
+static void rum_cli_alert_line(void *arg, const struct rum_alert *a)
+{
+	struct rum_cli_inv *c = arg;
+
+	c->rows++;
+	if (c->json) {
+		json_array_append_new(c->items, rum_api_alert_json(a));
+		return;
+	}
+	printf("%-7" PRId64 " %-8s %-21s %-20s %-20s %-3s %s\n", a->id, a->severity, a->kind,
+	       a->first_seen, rum_cli_inv_or(a->resolved_at, "open"),
+	       a->acknowledged_at[0] ? "yes" : "no", a->message);
+}
+
+int rum_cli_alert(const struct rum_config *cfg, struct rum_domain *dom, const char *const *words,
+		  int nwords, const char *(*opt)(const void *ctx, const char *name),
+		  const void *ctx)
+{
+	const char *tenant = opt(ctx, "tenant") ? opt(ctx, "tenant") : cfg->default_tenant;
+	const char *sub = nwords >= 2 ? words[1] : "";
+	struct rum_alert_windows w = {(int)cfg->alert_deadline_warn_days,
+				      (int)cfg->alert_ack_pending_days, (int)cfg->alert_silent_days,
+				      (int)cfg->alert_capture_days};
+	struct rum_cli_inv c = {opt(ctx, "json") != NULL, json_array(), 0};
+	char next[RUM_CURSOR_MAX];
+	int64_t id;
+	int limit = 0, rc;
+
+	if (strcmp(sub, "ack") == 0 && nwords == 3) {
+		struct rum_actor by = {.actor = "cli", .tenant = tenant};
+
+		json_decref(c.items);
+		rc = rum_cli_inv_id(&id, words[2], "alert");
+		if (rc == 0)
+			rc = rum_alerts_ack_by(dom, &by, id);
+		if (rc == 0)
+			printf("alert %" PRId64 " acknowledged\n", id);
+		return rc;
+	}
+	if (strcmp(sub, "list") != 0 || nwords != 2) {
+		json_decref(c.items);
+		return rum_err_set(RUM_EINVAL,
+				   "usage: rumd alert list|ack ID (see rumd alert --help)");
+	}
+	rc = rum_cli_inv_int(&limit, opt(ctx, "limit"), "limit", RUM_ALERTS_LIMIT_MAX);
+	if (rc == 0)
+		rc = rum_alerts_evaluate(dom, &w, NULL);
+	if (rc == 0 && !c.json)
+		printf("%-7s %-8s %-21s %-20s %-20s %-3s %s\n", "ID", "SEVERITY", "KIND",
+		       "FIRST SEEN", "RESOLVED", "ACK", "MESSAGE");
+	if (rc == 0)
+		rc = rum_alerts_list(dom, tenant, opt(ctx, "state"), opt(ctx, "kind"),
+				     opt(ctx, "cursor"), limit, rum_cli_alert_line, &c, next);
+	if (rc == 0 && c.json)
+		rum_cli_inv_json(json_pack("{s:O,s:o}", "alerts", c.items, "next_cursor",
+					   next[0] ? json_string(next) : json_null()));
+	if (rc == 0)
+		rum_cli_inv_next(next, c.json);
 	json_decref(c.items);
 	return rc;
 }

@@ -13,12 +13,22 @@
 extern const char *const rum_cli_device_opts[];
 extern const char *const rum_cli_report_opts[];
 extern const char *const rum_cli_usage_opts[];
+extern const char *const rum_cli_alert_opts[];
 bool rum_cli_inventory_is_flag(const char *name);
 
 /* rumd device --help / rumd report --help. */
 void rum_cli_inventory_usage(FILE *out);
 /* rumd usage --help. */
 void rum_cli_usage_usage(FILE *out);
+
+/* rumd alert --help. */
+void rum_cli_alert_usage(FILE *out);
+
+/* rumd alert list|ack: brings alerts up to date, then lists; or
+ * acknowledges one (audited, actor "cli"). */
+int rum_cli_alert(const struct rum_config *cfg, struct rum_domain *dom, const char *const *words,
+		  int nwords, const char *(*opt)(const void *ctx, const char *name),
+		  const void *ctx);
 
 /* rumd usage: counts what is due, then prints the tenant's licence usage. */
 int rum_cli_usage(const struct rum_config *cfg, struct rum_domain *dom,

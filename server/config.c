@@ -99,6 +99,14 @@ static const struct rum_config_param rum_config_params[] = {
 	{"usage_lag_s", RUM_CFG_INT, RUM_OFF(usage_lag_s), "300", 0, 86400,
 	 "a report counts in licence usage this long after it arrived (longer than any push "
 	 "transaction, so that none is missed)"},
+	{"alert_deadline_warn_days", RUM_CFG_INT, RUM_OFF(alert_deadline_warn_days), "14", 0, 3650,
+	 "alert when a device's reporting deadline is this many days away; 0 = never"},
+	{"alert_ack_pending_days", RUM_CFG_INT, RUM_OFF(alert_ack_pending_days), "7", 0, 3650,
+	 "alert when an export has waited this many days for CSSM's ACK; 0 = never"},
+	{"alert_silent_days", RUM_CFG_INT, RUM_OFF(alert_silent_days), "30", 0, 3650,
+	 "alert when a device has not been heard of for this many days; 0 = never"},
+	{"alert_capture_days", RUM_CFG_INT, RUM_OFF(alert_capture_days), "7", 0, 3650,
+	 "alert while a tenant's devices sent unclassified messages in this many days; 0 = never"},
 };
 
 #define RUM_NPARAMS (sizeof(rum_config_params) / sizeof(rum_config_params[0]))

@@ -81,6 +81,7 @@ static void rum_usage(FILE *out)
 		"  device show ID [--tenant NAME] [--json]   a product instance: state, deadline, usage\n"
 		"  report list [--tenant NAME] [--device ID] [--json] | report show ID [--raw]\n"
 		"  usage [--tenant NAME] [--by-day [--tag TAG] [--from DAY] [--to DAY]] [--json]\n"
+		"  alert list [--tenant NAME] [--state S] [--kind K] [--json] | alert ack ID\n"
 		"  target add --host H --username U (--password-file F | --key F) ...\n"
 		"  target list [--tenant NAME] | target show ID | target remove ID   pull targets\n"
 		"  collect (--target ID | --tenant NAME) [--wait]   collect from pull targets now\n\n"
@@ -103,6 +104,8 @@ static void rum_verb_usage(const char *verb, FILE *out)
 		rum_cli_inventory_usage(out);
 	else if (strcmp(verb, "usage") == 0)
 		rum_cli_usage_usage(out);
+	else if (strcmp(verb, "alert") == 0)
+		rum_cli_alert_usage(out);
 	else if (strcmp(verb, "target") == 0)
 		fprintf(out,
 			"Usage: rumd target add [--tenant NAME] --host H [--port 830|443] "
@@ -465,7 +468,11 @@ static int rum_serve(const struct rum_config *cfg)
 		rum_log_info("collector: node %s runs up to %d collections at once", node,
 			     (int)cfg->collector_sessions);
 	}
-	rc = rum_upkeep_start(&upkeep, dom, (int)cfg->upkeep_interval_s, (int)cfg->usage_lag_s);
+	rc = rum_upkeep_start(&upkeep, dom, (int)cfg->upkeep_interval_s, (int)cfg->usage_lag_s,
+			      &(struct rum_alert_windows){(int)cfg->alert_deadline_warn_days,
+							  (int)cfg->alert_ack_pending_days,
+							  (int)cfg->alert_silent_days,
+							  (int)cfg->alert_capture_days});
 	if (rc != 0)
 		goto out;
 	rum_log_info("rumd %s ready (default tenant '%s')", RUM_VERSION, cfg->default_tenant);
@@ -789,6 +796,10 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 		rc = rum_cli_usage(cfg, dom, rum_cli_opt_of, cli);
 		goto out;
 	}
+	if (strcmp(verb, "alert") == 0) {
+		rc = rum_cli_alert(cfg, dom, cli->words, cli->nwords, rum_cli_opt_of, cli);
+		goto out;
+	}
 	if (strcmp(verb, "token") == 0) {
 		rc = rum_cli_token(cfg, dom, cli->words, cli->nwords, rum_cli_opt(cli, "role"),
 				   rum_cli_opt(cli, "tenant"), rum_cli_opt(cli, "description"));
@@ -909,6 +920,10 @@ int main(int argc, char **argv)
 	} else if (strcmp(verb, "import") == 0 || strcmp(verb, "ack-file") == 0 ||
 		   strcmp(verb, "import-usage") == 0) {
 		rc = rum_cli_check_opts(&cli, import_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "alert") == 0) {
+		rc = rum_cli_check_opts(&cli, rum_cli_alert_opts);
 		if (rc == 0)
 			rc = rum_db_verb(&cfg, &cli);
 	} else if (strcmp(verb, "usage") == 0 && cli.nwords == 1) {

@@ -14,6 +14,7 @@
 struct rum_upkeep {
 	struct rum_domain *dom;
 	int interval_s, usage_lag_s;
+	struct rum_alert_windows alerts;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
@@ -22,13 +23,18 @@ struct rum_upkeep {
 
 static void rum_upkeep_round(struct rum_upkeep *u)
 {
-	int64_t taken = 0;
+	int64_t taken = 0, changed = 0;
 	int rc = rum_usage_rollup(u->dom, u->usage_lag_s, &taken);
 
 	if (rc != 0 && rc != RUM_EUNAVAIL)
 		rum_log_warn("upkeep: licence usage: %s", rum_err_msg());
 	else if (taken > 0)
 		rum_log_debug("upkeep: licence usage: %lld values counted", (long long)taken);
+	rc = rum_alerts_evaluate(u->dom, &u->alerts, &changed);
+	if (rc != 0 && rc != RUM_EUNAVAIL)
+		rum_log_warn("upkeep: alerts: %s", rum_err_msg());
+	else if (changed > 0)
+		rum_log_info("upkeep: alerts: %lld raised or resolved", (long long)changed);
 }
 
 static void *rum_upkeep_main(void *arg)
@@ -52,7 +58,7 @@ static void *rum_upkeep_main(void *arg)
 }
 
 int rum_upkeep_start(struct rum_upkeep **out, struct rum_domain *dom, int interval_s,
-		     int usage_lag_s)
+		     int usage_lag_s, const struct rum_alert_windows *alerts)
 {
 	struct rum_upkeep *u = calloc(1, sizeof(*u));
 
@@ -62,6 +68,7 @@ int rum_upkeep_start(struct rum_upkeep **out, struct rum_domain *dom, int interv
 	u->dom = dom;
 	u->interval_s = interval_s > 0 ? interval_s : 60;
 	u->usage_lag_s = usage_lag_s;
+	u->alerts = *alerts;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->wake, NULL);
 	if (pthread_create(&u->thread, NULL, rum_upkeep_main, u) != 0) {

@@ -1,16 +1,18 @@
 /* The serve loop's upkeep: a thread that, every upkeep_interval_s, brings
- * the domain's aggregates up to date (licence usage). Every node runs it;
- * the domain lets one node count at a time. */
+ * the domain's derived state up to date: licence usage, then alerts. Every
+ * node runs it; the domain lets one node count usage at a time, and alert
+ * evaluation is idempotent. */
 #ifndef RUM_SERVER_UPKEEP_H
 #define RUM_SERVER_UPKEEP_H
 
+#include "domain/alerts.h"
 #include "domain/domain.h"
 
 struct rum_upkeep;
 
 /* Starts the thread. RUM_EINTERNAL when it cannot be created. */
 int rum_upkeep_start(struct rum_upkeep **out, struct rum_domain *dom, int interval_s,
-		     int usage_lag_s);
+		     int usage_lag_s, const struct rum_alert_windows *alerts);
 /* Stops it, waiting for a round in progress. NULL is a no-op. */
 void rum_upkeep_stop(struct rum_upkeep *u);
 

@@ -177,6 +177,16 @@ class OpenAPI(rt.RumTestCase):
         self.call("GET", T + "/usage/daily?from=2026-01-01&to=2026-12-31", role="reader",
                   status=200)
         self.call("GET", T + "/usage/daily?from=2026-13-01", role="reader", status=400)
+        # A conflicting payload for a report id raises an alert.
+        for value in ("1", "2"):
+            reply = self.rumd.post(rt.pi_path("default"), self.dev.usage(
+                [self.dev.report(report_id=7, value=value)]))
+            self.assertEqual(reply.status, 200, reply)
+        alerts = self.call("GET", T + "/alerts?kind=report_conflict", role="reader",
+                           status=200).json["alerts"]
+        self.call("POST", T + "/alerts/%d/ack" % alerts[0]["id"], role="operator", status=200)
+        self.call("POST", T + "/alerts/999999/ack", role="operator", status=404)
+        self.call("GET", T + "/alerts?state=late", role="reader", status=400)
 
     def test_5_air_gap_answers_validate(self):
         tmp = rt.make_tempdir("openapi-")
