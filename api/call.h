@@ -98,6 +98,16 @@ int rum_api_collect_run(struct rum_api_call *c);
 int rum_api_collection_run(struct rum_api_call *c);
 
 int rum_api_openapi_run(struct rum_api_call *c);
+int rum_api_tenant_create_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_tenant_update_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_token_create_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_tenants_list_run(struct rum_api_call *c);
+int rum_api_tenant_create_run(struct rum_api_call *c);
+int rum_api_tenant_update_run(struct rum_api_call *c);
+int rum_api_tokens_list_run(struct rum_api_call *c);
+int rum_api_token_create_run(struct rum_api_call *c);
+int rum_api_token_revoke_run(struct rum_api_call *c);
+int rum_api_audit_list_run(struct rum_api_call *c);
 int rum_api_alerts_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_alerts_list_run(struct rum_api_call *c);
 int rum_api_alert_ack_run(struct rum_api_call *c);

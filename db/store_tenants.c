@@ -2,6 +2,7 @@
 
 #include "db/internal.h"
 #include "lib/err.h"
+#include "lib/text.h"
 
 #include <stdlib.h>
 
@@ -15,11 +16,15 @@ static const struct rum_db_stmt rum_store_tenants_stmts[] = {
 	 "INSERT INTO tenants (name, smart_account, virtual_account) VALUES ($1, $2, $3) "
 	 "RETURNING id",
 	 3},
+	{"tenant_update",
+	 "UPDATE tenants SET smart_account = coalesce($2, smart_account), "
+	 "virtual_account = coalesce($3, virtual_account) WHERE id = $1 RETURNING id",
+	 3},
 	{"tenant_list",
 	 "SELECT id, name, smart_account, virtual_account, "
 	 "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-	 "FROM tenants ORDER BY name",
-	 0},
+	 "FROM tenants WHERE $1::int8 = 0 OR id = $1::int8 ORDER BY name",
+	 1},
 };
 
 const struct rum_db_stmt_set rum_store_tenants_statements = RUM_DB_STMT_SET(rum_store_tenants_stmts);
@@ -58,8 +63,16 @@ int rum_store_tenant_create(struct rum_db_txn *txn, const char *name, const char
 			    const char *virtual_account, int64_t *id)
 {
 	const char *p[3] = {name, smart_account, virtual_account};
-	int rc;
-	PGresult *res = rum_db_exec(txn, "tenant_create", 3, p, NULL, NULL, 0, &rc);
+	int64_t existing;
+	int rc = rum_store_tenant_find(txn, name, &existing);
+	PGresult *res;
+
+	/* Asked first: a unique violation reads as bad input, not as a clash. */
+	if (rc == 0)
+		return rum_err_set(RUM_ECONFLICT, "tenant '%s' exists already", name);
+	if (rc != RUM_ENOTFOUND)
+		return rc;
+	res = rum_db_exec(txn, "tenant_create", 3, p, NULL, NULL, 0, &rc);
 
 	if (!res)
 		return rc == RUM_ECONFLICT ? rum_err_set(rc, "tenant '%s' exists already", name)
@@ -67,11 +80,32 @@ int rum_store_tenant_create(struct rum_db_txn *txn, const char *name, const char
 	return rum_db_one_id(res, id);
 }
 
-int rum_store_tenant_list(struct rum_db_txn *txn,
+int rum_store_tenant_update(struct rum_db_txn *txn, int64_t id, const char *smart_account,
+			    const char *virtual_account)
+{
+	char t[24];
+	const char *p[3] = {t, smart_account, virtual_account};
+	int64_t got;
+	int rc;
+	PGresult *res;
+
+	rum_text_i64(t, sizeof(t), id);
+	res = rum_db_exec(txn, "tenant_update", 3, p, NULL, NULL, 0, &rc);
+	if (!res)
+		return rc;
+	return rum_db_one_id(res, &got);
+}
+
+int rum_store_tenant_list(struct rum_db_txn *txn, int64_t only,
 			  void (*cb)(void *arg, const struct rum_store_tenant *t), void *arg)
 {
+	char o[24];
+	const char *p[1] = {o};
 	int rc;
-	PGresult *res = rum_db_exec(txn, "tenant_list", 0, NULL, NULL, NULL, 0, &rc);
+	PGresult *res;
+
+	rum_text_i64(o, sizeof(o), only);
+	res = rum_db_exec(txn, "tenant_list", 1, p, NULL, NULL, 0, &rc);
 
 	if (!res)
 		return rc;

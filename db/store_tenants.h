@@ -25,8 +25,12 @@ int rum_store_tenant_ensure(struct rum_db_txn *txn, const char *name, int64_t *i
 /* Error RUM_ECONFLICT when the name exists, RUM_EINVAL when the name is bad. */
 int rum_store_tenant_create(struct rum_db_txn *txn, const char *name, const char *smart_account,
 			    const char *virtual_account, int64_t *id);
-/* Calls cb for each tenant in name order; the row is valid during the call. */
-int rum_store_tenant_list(struct rum_db_txn *txn,
+/* Sets the account names that are not NULL. RUM_ENOTFOUND (no message). */
+int rum_store_tenant_update(struct rum_db_txn *txn, int64_t id, const char *smart_account,
+			    const char *virtual_account);
+/* Calls cb for each tenant (only: that one; 0: all) in name order; the row
+ * is valid during the call. */
+int rum_store_tenant_list(struct rum_db_txn *txn, int64_t only,
 			  void (*cb)(void *arg, const struct rum_store_tenant *t), void *arg);
 
 #endif

@@ -30,6 +30,11 @@ static const struct rum_db_stmt rum_store_tokens_stmts[] = {
 	 "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 "
 	 "RETURNING prefix",
 	 1},
+	{"admin_audit_page",
+	 "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), actor, "
+	 "action, coalesce(tenant, ''), target, result, details::text FROM audit_log "
+	 "WHERE id < $2 AND ($1 = '' OR tenant = $1) ORDER BY id DESC LIMIT $3",
+	 3},
 	{"admin_audit",
 	 "INSERT INTO audit_log (actor, token_id, action, tenant, target, result, details) "
 	 "VALUES ($1, NULLIF($2::int8, 0), $3, $4, $5, $6, coalesce($7::jsonb, '{}'))",
@@ -141,4 +146,33 @@ int rum_store_audit(struct rum_db_txn *txn, const struct rum_store_audit *a)
 	res = rum_db_exec(txn, "admin_audit", 7, p, NULL, NULL, 0, &rc);
 	PQclear(res);
 	return rc;
+}
+
+int rum_store_audit_page(struct rum_db_txn *txn, const char *tenant, int64_t before_id, int limit,
+			 void (*cb)(void *arg, const struct rum_store_audit_row *r), void *arg)
+{
+	char b[24], l[16];
+	const char *p[3] = {tenant ? tenant : "", b, l};
+	int rc;
+	PGresult *res;
+
+	rum_text_i64(b, sizeof(b), before_id);
+	rum_text_i64(l, sizeof(l), limit);
+	res = rum_db_exec(txn, "admin_audit_page", 3, p, NULL, NULL, 0, &rc);
+	if (!res)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct rum_store_audit_row r = {strtoll(PQgetvalue(res, i, 0), NULL, 10),
+						PQgetvalue(res, i, 1),
+						PQgetvalue(res, i, 2),
+						PQgetvalue(res, i, 3),
+						PQgetvalue(res, i, 4),
+						PQgetvalue(res, i, 5),
+						PQgetvalue(res, i, 6),
+						PQgetvalue(res, i, 7)};
+
+		cb(arg, &r);
+	}
+	PQclear(res);
+	return 0;
 }

@@ -56,4 +56,13 @@ struct rum_store_audit {
 };
 int rum_store_audit(struct rum_db_txn *txn, const struct rum_store_audit *a);
 
+/* The audit log newest first, ids below before_id, of one tenant (by name as
+ * recorded) or all (NULL). */
+struct rum_store_audit_row {
+	int64_t id;
+	const char *at, *actor, *action, *tenant, *target, *result, *details_json;
+};
+int rum_store_audit_page(struct rum_db_txn *txn, const char *tenant, int64_t before_id, int limit,
+			 void (*cb)(void *arg, const struct rum_store_audit_row *r), void *arg);
+
 #endif

@@ -86,6 +86,7 @@ static int rum_access_run(struct rum_db_txn *txn, void *arg)
 	snprintf(t->who->actor, sizeof(t->who->actor), "token %" PRId64 " (%s)", tok.id,
 		 tok.prefix);
 	t->who->token_id = tok.id;
+	t->who->token_tenant_id = tok.tenant_id;
 	if (tok.revoked)
 		return rum_err_set(RUM_EAUTH, "unknown or revoked token");
 	if (rum_role_parse(&role, tok.role) != 0)

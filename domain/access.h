@@ -36,6 +36,7 @@ struct rum_actor {
 	int64_t token_id;
 	const char *tenant;
 	int64_t tenant_id;
+	int64_t token_tenant_id; /* the tenant the token is bound to, 0: every tenant */
 };
 
 /* Authenticates the bearer token and authorizes role `need` on the

@@ -17,6 +17,7 @@
 #include <string.h>
 
 struct rum_tokens_txn {
+	const struct rum_actor *by;
 	const char *role, *tenant, *description;
 	const char *hash, *prefix;
 	int64_t id;
@@ -29,7 +30,8 @@ static int rum_tokens_create_run(struct rum_db_txn *txn, void *arg)
 	int64_t tenant_id = 0;
 	char target[24];
 	int rc = 0;
-	struct rum_store_audit a = {"cli", 0, "token-create", t->tenant, target, true, NULL};
+	struct rum_store_audit a = {
+		t->by->actor, t->by->token_id, "token-create", t->tenant, target, true, NULL};
 	json_t *details;
 
 	if (t->tenant) {
@@ -54,17 +56,44 @@ static int rum_tokens_create_run(struct rum_db_txn *txn, void *arg)
 	return rc;
 }
 
-int rum_tokens_create(struct rum_domain *dom, const char *role, const char *tenant,
-		      const char *description, char **token, int64_t *id)
+/* Tokens are managed by tokens of every tenant (and the CLI) only. */
+static int rum_tokens_bound_refused(struct rum_domain *dom, const struct rum_actor *by,
+				    const char *action)
 {
-	struct rum_actor cli = {"cli", 0, NULL, 0};
+	if (!by->token_tenant_id)
+		return 0;
+	rum_err_set(RUM_EFORBIDDEN, "a token bound to a tenant cannot manage tokens");
+	if (action)
+		rum_audit_record(dom, by, action, by->tenant, "", RUM_EFORBIDDEN, NULL);
+	return RUM_EFORBIDDEN;
+}
+
+int rum_tokens_list_by(struct rum_domain *dom, const struct rum_actor *by,
+		       void (*cb)(void *arg, const struct rum_token *t), void *arg)
+{
+	int rc = rum_tokens_bound_refused(dom, by, NULL);
+
+	return rc ? rc : rum_tokens_list(dom, cb, arg);
+}
+
+int rum_tokens_create_by(struct rum_domain *dom, const struct rum_actor *by, const char *role,
+			 const char *tenant, const char *description, char **token, int64_t *id)
+{
 	uint8_t secret[32];
 	char hash[65], prefix[RUM_TOKEN_PREFIX_LEN + 1];
-	struct rum_tokens_txn t = {role, tenant, description ? description : "", hash, prefix,
-				   0,    ""};
+	struct rum_tokens_txn t = {by,   role,   tenant, description ? description : "",
+				   hash, prefix, 0,      ""};
 	enum rum_role r;
-	char *tok = malloc(RUM_TOKEN_LEN + 1);
-	int rc = rum_role_parse(&r, role);
+	char *tok;
+	int rc = rum_tokens_bound_refused(dom, by, "token-create");
+
+	*token = NULL;
+	if (rc != 0)
+		return rc;
+	if (description && strlen(description) > 512)
+		return rum_err_set(RUM_EINVAL, "description: at most 512 characters");
+	tok = malloc(RUM_TOKEN_LEN + 1);
+	rc = rum_role_parse(&r, role);
 
 	if (!tok)
 		abort();
@@ -79,7 +108,7 @@ int rum_tokens_create(struct rum_domain *dom, const char *role, const char *tena
 		rc = rum_db_transact(dom->db, rum_tokens_create_run, &t);
 	if (rc != 0) {
 		if (rc != RUM_EUNAVAIL)
-			rum_audit_record(dom, &cli, "token-create", tenant, "", rc,
+			rum_audit_record(dom, by, "token-create", tenant, "", rc,
 					 json_pack("{s:s}", "role", role ? role : ""));
 		memset(tok, 0, RUM_TOKEN_LEN + 1);
 		free(tok);
@@ -88,6 +117,14 @@ int rum_tokens_create(struct rum_domain *dom, const char *role, const char *tena
 	*id = t.id;
 	*token = tok;
 	return 0;
+}
+
+int rum_tokens_create(struct rum_domain *dom, const char *role, const char *tenant,
+		      const char *description, char **token, int64_t *id)
+{
+	struct rum_actor cli = {"cli", 0, NULL, 0, 0};
+
+	return rum_tokens_create_by(dom, &cli, role, tenant, description, token, id);
 }
 
 struct rum_tokens_list_ctx {
@@ -119,6 +156,7 @@ int rum_tokens_list(struct rum_domain *dom, void (*cb)(void *arg, const struct r
 }
 
 struct rum_tokens_revoke_txn {
+	const struct rum_actor *by;
 	int64_t id;
 	char *prefix;
 };
@@ -127,7 +165,8 @@ static int rum_tokens_revoke_run(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_tokens_revoke_txn *t = arg;
 	char target[24];
-	struct rum_store_audit a = {"cli", 0, "token-revoke", NULL, target, true, NULL};
+	struct rum_store_audit a = {
+		t->by->actor, t->by->token_id, "token-revoke", NULL, target, true, NULL};
 	int rc;
 
 	snprintf(target, sizeof(target), "%" PRId64, t->id);
@@ -135,16 +174,29 @@ static int rum_tokens_revoke_run(struct rum_db_txn *txn, void *arg)
 	return rc ? rc : rum_store_audit(txn, &a);
 }
 
-int rum_tokens_revoke(struct rum_domain *dom, int64_t id, char *prefix)
+int rum_tokens_revoke_by(struct rum_domain *dom, const struct rum_actor *by, int64_t id,
+			 char *prefix)
 {
-	struct rum_actor cli = {"cli", 0, NULL, 0};
-	struct rum_tokens_revoke_txn t = {id, prefix};
+	struct rum_tokens_revoke_txn t = {by, id, prefix};
 	char target[24];
-	int rc = rum_db_transact(dom->db, rum_tokens_revoke_run, &t);
+	int rc = rum_tokens_bound_refused(dom, by, "token-revoke");
 
+	if (rc != 0)
+		return rc;
+	rc = rum_db_transact(dom->db, rum_tokens_revoke_run, &t);
+
+	if (rc == RUM_ENOTFOUND)
+		rc = rum_err_set(rc, "no token %" PRId64, id);
 	if (rc != 0 && rc != RUM_EUNAVAIL) {
 		snprintf(target, sizeof(target), "%" PRId64, id);
-		rum_audit_record(dom, &cli, "token-revoke", NULL, target, rc, NULL);
+		rum_audit_record(dom, by, "token-revoke", NULL, target, rc, NULL);
 	}
 	return rc;
+}
+
+int rum_tokens_revoke(struct rum_domain *dom, int64_t id, char *prefix)
+{
+	struct rum_actor cli = {"cli", 0, NULL, 0, 0};
+
+	return rum_tokens_revoke_by(dom, &cli, id, prefix);
 }

@@ -3,6 +3,7 @@
 #ifndef RUM_DOMAIN_TOKENS_H
 #define RUM_DOMAIN_TOKENS_H
 
+#include "domain/access.h"
 #include "domain/domain.h"
 
 #include <stdint.h>
@@ -19,6 +20,15 @@ struct rum_token {
  * (tenant). */
 int rum_tokens_create(struct rum_domain *dom, const char *role, const char *tenant,
 		      const char *description, char **token, int64_t *id);
+
+/* The same as who (audited as them: an admin API request). A token bound
+ * to a tenant may not manage tokens: RUM_EFORBIDDEN. */
+int rum_tokens_list_by(struct rum_domain *dom, const struct rum_actor *by,
+		       void (*cb)(void *arg, const struct rum_token *t), void *arg);
+int rum_tokens_create_by(struct rum_domain *dom, const struct rum_actor *by, const char *role,
+			 const char *tenant, const char *description, char **token, int64_t *id);
+int rum_tokens_revoke_by(struct rum_domain *dom, const struct rum_actor *by, int64_t id,
+			 char *prefix);
 
 /* Calls cb for each token, by id. */
 int rum_tokens_list(struct rum_domain *dom, void (*cb)(void *arg, const struct rum_token *t),

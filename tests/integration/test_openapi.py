@@ -70,7 +70,8 @@ class OpenAPI(rt.RumTestCase):
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
         reply = self.rumd.request(method, path, body if body is not None else
-                                  (b"" if method == "POST" else None), h, timeout=120)
+                                  (b"" if method in ("POST", "PATCH") else None), h,
+                                  timeout=120)
         if status is not None:
             self.assertEqual(reply.status, status, reply)
         self.validate(method, path.split("?")[0], reply)
@@ -232,6 +233,19 @@ class OpenAPI(rt.RumTestCase):
         self.call("DELETE", T + "/pull-targets/%d" % target["id"], status=200)
         self.call("DELETE", T + "/pull-targets/%d" % target["id"], status=404)
         self.call("GET", T + "/collections/999999", role="reader", status=404)
+
+    def test_6a_admin_answers_validate(self):
+        self.call("GET", "/api/v1/tenants", role="reader", status=200)
+        self.call("POST", "/api/v1/tenants", body={"name": "openapi-t"}, status=201)
+        self.call("POST", "/api/v1/tenants", body={"name": "openapi-t"}, status=409)
+        self.call("POST", "/api/v1/tenants", body={"nom": "x"}, status=400)
+        self.call("PATCH", "/api/v1/tenants/openapi-t", body={"smart_account": "SA"}, status=200)
+        self.call("GET", "/api/v1/tokens", status=200)
+        made = self.call("POST", "/api/v1/tokens", body={"role": "reader"}, status=201).json
+        self.call("DELETE", "/api/v1/tokens/%d" % made["id"], status=200)
+        self.call("DELETE", "/api/v1/tokens/999999", status=404)
+        self.call("GET", "/api/v1/audit?limit=5", role="reader", status=200)
+        self.call("GET", "/api/v1/audit?cursor=zz", role="reader", status=400)
 
     def test_7_every_operation_was_answered(self):
         """Run last: every documented operation was exercised above with a

@@ -23,8 +23,11 @@ BODIES = {
     "/api/v1/tenants/{tenant}/imports": b"<ack/>",
     "/api/v1/tenants/{tenant}/pull-targets": b'{"host":"192.0.2.1","username":"u",'
                                              b'"password":"p","trust_on_first_use":true}',
+    "/api/v1/tenants": b'{"name":"refused"}',
+    "/api/v1/tenants/{tenant}": b'{"smart_account":"refused"}',
+    "/api/v1/tokens": b'{"role":"reader"}',
 }
-METHODS = ("GET", "POST", "DELETE")
+METHODS = ("GET", "POST", "PATCH", "DELETE")
 
 
 class Routes(rt.RumTestCase):
@@ -59,7 +62,7 @@ class Routes(rt.RumTestCase):
 
     def call(self, method, path, role=None, body=None):
         headers = {"Authorization": "Bearer " + self.tokens[role]} if role else {}
-        if method in ("POST",) and body is None:
+        if method in ("POST", "PATCH") and body is None:
             body = b""
         return self.rumd.request(method, path, body, headers, timeout=60)
 
@@ -93,7 +96,7 @@ class Routes(rt.RumTestCase):
         for method, pattern, role, action, _ in self.admin_routes():
             path = self.concrete(pattern)
             with self.subTest(route="%s %s" % (method, pattern)):
-                body = BODIES.get(pattern) if method == "POST" else None
+                body = BODIES.get(pattern) if method in ("POST", "PATCH") else None
                 reply = self.call(method, path, body=body)
                 self.assertEqual(reply.status, 401, reply)
                 self.assertIn("Bearer", reply.headers.get("www-authenticate", ""))
@@ -115,6 +118,8 @@ class Routes(rt.RumTestCase):
         # Nothing was changed by the refusals.
         for table in ("export_batches", "imports", "pull_targets", "collection_jobs"):
             self.assertEqual(self.pg.count(table, db=self.db), 0, table)
+        self.assertEqual(self.pg.count("tenants", "name = 'refused'", db=self.db), 0)
+        self.assertEqual(self.pg.count("tenants", "smart_account = 'refused'", db=self.db), 0)
 
     def test_3_other_methods_are_405(self):
         by_path = {}
@@ -141,7 +146,7 @@ class Routes(rt.RumTestCase):
         self.assertEqual(reply.status, 400, reply)
         self.assertIn("is not a export id", reply.json["message"])
         for path in (base + "/nothing", base + "/exports/1", base + "/exports/1/file/x",
-                     "/api/v1/tenants", "/api/v2/tenants/default/exports", "/cslu/v2/pi"):
+                     "/api/v1/tenantz", "/api/v2/tenants/default/exports", "/cslu/v2/pi"):
             with self.subTest(path=path):
                 self.assertEqual(self.call("GET", path, "admin").status, 404)
         reply = self.call("GET", "/api/v1/tenants/a%2Fb/pull-targets", "admin")
