@@ -31,7 +31,7 @@ static const struct rum_db_stmt rum_store_usage_stmts[] = {
 
 const struct rum_db_stmt_set rum_store_usage_statements = RUM_DB_STMT_SET(rum_store_usage_stmts);
 
-int rum_store_usage_step(struct rum_db_txn *txn, int lag_s, int window_s,
+int rum_store_usage_step(struct rum_db_txn *txn, int lag_s, int chunk,
 			 struct rum_store_usage_step *out)
 {
 	char l[16], w[16];
@@ -41,7 +41,7 @@ int rum_store_usage_step(struct rum_db_txn *txn, int lag_s, int window_s,
 
 	memset(out, 0, sizeof(*out));
 	rum_text_i64(l, sizeof(l), lag_s);
-	rum_text_i64(w, sizeof(w), window_s);
+	rum_text_i64(w, sizeof(w), chunk);
 	res = rum_db_exec(txn, "usage_step", 2, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;

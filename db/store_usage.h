@@ -12,10 +12,10 @@
 struct rum_store_usage_step {
 	bool skipped, caught_up;
 	int64_t taken;
-	char done_until[40]; /* "" before the first window */
+	char done_until[40]; /* "" until caught up once */
 };
-/* One window of the rollup (rum_usage_rollup_step). */
-int rum_store_usage_step(struct rum_db_txn *txn, int lag_s, int window_s,
+/* One step of the rollup (rum_usage_rollup_step): chunk report ids at most. */
+int rum_store_usage_step(struct rum_db_txn *txn, int lag_s, int chunk,
 			 struct rum_store_usage_step *out);
 
 /* Where counting stands ("" when it never ran). */

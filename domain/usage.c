@@ -10,10 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-/* One rollup transaction counts at most a day of reports. */
-#define RUM_USAGE_WINDOW_S 86400
-/* Steps one call takes at most (a new database of years of reports catches
- * up over several calls). */
+/* One rollup transaction counts at most this many reports (an id range,
+ * read from the primary key). */
+#define RUM_USAGE_CHUNK 200000
+/* Steps one call takes at most (80 million reports; a larger database
+ * catches up over several calls). */
 #define RUM_USAGE_STEPS_MAX 400
 
 struct rum_usage_call {
@@ -31,7 +32,7 @@ static int rum_usage_step_run(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_usage_call *c = arg;
 
-	return rum_store_usage_step(txn, c->lag_s, RUM_USAGE_WINDOW_S, &c->step);
+	return rum_store_usage_step(txn, c->lag_s, RUM_USAGE_CHUNK, &c->step);
 }
 
 int rum_usage_rollup(struct rum_domain *dom, int lag_s, int64_t *taken)

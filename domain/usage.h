@@ -1,8 +1,9 @@
 /* Licence usage per tenant and entitlement: devices using it, the total in
  * use now (each device's newest value), the peak day, and usage per day.
  * Read from aggregates (migration 0010) that rum_usage_rollup keeps: it
- * counts reports once every transaction that could still add to a window
- * of received time has ended, so figures trail the reports by lag_s. */
+ * counts each report once, lag_s after it arrived (when no transaction
+ * that could still add an earlier report is open), so figures trail the
+ * reports by lag_s. */
 #ifndef RUM_DOMAIN_USAGE_H
 #define RUM_DOMAIN_USAGE_H
 
@@ -26,7 +27,7 @@ struct rum_usage_day {
 	int64_t devices, in_use;
 };
 
-/* Counts reports received more than lag_s seconds ago, window by window,
+/* Counts reports received more than lag_s seconds ago, chunk by chunk,
  * until caught up. *taken: device values counted (may be NULL). Another
  * node counting at the same time: returns 0 at once, having done nothing.
  * RUM_EUNAVAIL. */

@@ -9,16 +9,19 @@
 -- devices. "Now" is each device's newest value. Reports without an
 -- entitlement or a whole-number value count for nothing here.
 --
--- The aggregates are maintained by rum_usage_rollup, in windows of
--- received time: each window is taken once, only after every transaction
--- that could still add a report to it has ended (the caller keeps a lag,
--- longer than any push transaction). The push path itself writes nothing
--- here. One rollup runs at a time, whichever node calls it.
+-- The aggregates are maintained by rum_usage_rollup in ranges of report
+-- ids, each taken once: up to the newest report received before now() minus
+-- a lag. Ids are given at insert and received times at the start of the
+-- inserting transaction, so with a lag of more than twice the longest push
+-- transaction no report with a smaller id can still be uncommitted. The push
+-- path itself writes nothing here. One rollup runs at a time, whichever
+-- node calls it.
 -- Forward-only: never edit this file after it has landed.
 
 CREATE TABLE usage_rollup (
     singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    done_until   timestamptz,           -- reports received before this are counted
+    done_id      bigint NOT NULL DEFAULT 0, -- reports up to this id are counted
+    done_until   timestamptz,           -- and every report received before this
     last_run_at  timestamptz
 );
 INSERT INTO usage_rollup DEFAULT VALUES;
@@ -64,112 +67,96 @@ CREATE TABLE usage_tag_now (
     PRIMARY KEY (tenant_id, tag)
 );
 
--- Windows of received time are read through this (tiny, and cheap to keep
--- on an append-mostly table).
-CREATE INDEX rum_reports_received_brin ON rum_reports USING brin (received_at);
-
--- Counts the reports received in [p_from, p_to) into the aggregates. The
--- tables above change only here, under the usage_rollup row lock, so the
--- old values read first are the ones the upserts replace. Returns the
--- number of (device, entitlement, day) values taken.
-CREATE FUNCTION rum_usage_rollup(p_from timestamptz, p_to timestamptz)
-RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-    v_n bigint;
-BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS rum_usage_window (
-        tenant_id bigint, device_id bigint, tag text, day date, value bigint,
-        measured_at timestamptz) ON COMMIT DROP;
-    TRUNCATE rum_usage_window;
-    INSERT INTO rum_usage_window
-    SELECT r.tenant_id, r.device_id, r.entitlement_tag,
-           (coalesce(r.last_end, r.received_at) AT TIME ZONE 'UTC')::date,
-           r.last_value::bigint, coalesce(r.last_end, r.received_at)
-      FROM rum_reports r
-     WHERE r.received_at >= p_from AND r.received_at < p_to AND r.conflict_of IS NULL
-       AND r.entitlement_tag <> '' AND r.last_value ~ '^[0-9]{1,15}$';
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    IF v_n = 0 THEN
-        RETURN 0;
-    END IF;
-
-    -- Days: a device's largest value per day; the tenant's day moves by the
-    -- difference.
-    WITH w AS (SELECT tenant_id, device_id, tag, day, max(value) AS value
-                 FROM rum_usage_window GROUP BY 1, 2, 3, 4),
-         o AS (SELECT w.*, d.value AS old FROM w
-                 LEFT JOIN usage_device_day d USING (device_id, tag, day)
-                WHERE d.value IS NULL OR w.value > d.value),
-         up AS (INSERT INTO usage_device_day (device_id, tag, day, tenant_id, value)
-                SELECT device_id, tag, day, tenant_id, value FROM o
-                ON CONFLICT (device_id, tag, day) DO UPDATE SET value = EXCLUDED.value)
-    INSERT INTO usage_tag_day AS t (tenant_id, tag, day, devices, total)
-    SELECT tenant_id, tag, day, count(*) FILTER (WHERE old IS NULL),
-           sum(value - coalesce(old, 0))
-      FROM o GROUP BY 1, 2, 3
-    ON CONFLICT (tenant_id, tag, day) DO UPDATE
-       SET devices = t.devices + EXCLUDED.devices, total = t.total + EXCLUDED.total;
-
+-- Counts the reports with ids in (p_from, p_to] into the aggregates, in
+-- one statement. The tables above change only here, under the
+-- usage_rollup row lock, so the old values read first are the ones the
+-- upserts replace. Returns the number of reports taken.
+CREATE FUNCTION rum_usage_rollup(p_from bigint, p_to bigint)
+RETURNS bigint LANGUAGE sql AS $$
+    WITH w AS MATERIALIZED (
+        SELECT r.tenant_id, r.device_id, r.entitlement_tag AS tag,
+               (coalesce(r.last_end, r.received_at) AT TIME ZONE 'UTC')::date AS day,
+               r.last_value::bigint AS value, coalesce(r.last_end, r.received_at) AS measured_at
+          FROM rum_reports r
+         WHERE r.id > p_from AND r.id <= p_to AND r.conflict_of IS NULL
+           AND r.entitlement_tag <> '' AND r.last_value ~ '^[0-9]{1,15}$'),
+    -- Days: a device's largest value per day; the tenant's day moves by
+    -- the difference.
+    wd AS (SELECT tenant_id, device_id, tag, day, max(value) AS value
+             FROM w GROUP BY 1, 2, 3, 4),
+    od AS MATERIALIZED (
+        SELECT wd.*, d.value AS old FROM wd
+          LEFT JOIN usage_device_day d USING (device_id, tag, day)
+         WHERE d.value IS NULL OR wd.value > d.value),
+    upd AS (INSERT INTO usage_device_day (device_id, tag, day, tenant_id, value)
+            SELECT device_id, tag, day, tenant_id, value FROM od
+            ON CONFLICT (device_id, tag, day) DO UPDATE SET value = EXCLUDED.value),
+    tagd AS (INSERT INTO usage_tag_day AS t (tenant_id, tag, day, devices, total)
+             SELECT tenant_id, tag, day, count(*) FILTER (WHERE old IS NULL),
+                    sum(value - coalesce(old, 0))
+               FROM od GROUP BY 1, 2, 3
+             ON CONFLICT (tenant_id, tag, day) DO UPDATE
+                SET devices = t.devices + EXCLUDED.devices, total = t.total + EXCLUDED.total),
     -- Now: a device's newest value; the tenant's figures move by the
     -- difference (a device counts while its newest value is above zero).
-    WITH w AS (SELECT DISTINCT ON (device_id, tag) tenant_id, device_id, tag, value, measured_at
-                 FROM rum_usage_window ORDER BY device_id, tag, measured_at DESC, value DESC),
-         o AS (SELECT w.*, n.value AS old FROM w
-                 LEFT JOIN usage_device_now n USING (device_id, tag)
-                WHERE n.measured_at IS NULL OR w.measured_at > n.measured_at),
-         up AS (INSERT INTO usage_device_now (device_id, tag, tenant_id, value, measured_at)
-                SELECT device_id, tag, tenant_id, value, measured_at FROM o
-                ON CONFLICT (device_id, tag) DO UPDATE
-                   SET value = EXCLUDED.value, measured_at = EXCLUDED.measured_at)
-    INSERT INTO usage_tag_now AS t (tenant_id, tag, devices, total)
-    SELECT tenant_id, tag,
-           sum((value > 0)::int - (coalesce(old, 0) > 0)::int), sum(value - coalesce(old, 0))
-      FROM o GROUP BY 1, 2
-    ON CONFLICT (tenant_id, tag) DO UPDATE
-       SET devices = t.devices + EXCLUDED.devices, total = t.total + EXCLUDED.total;
-    RETURN v_n;
-END
+    wn AS (SELECT DISTINCT ON (device_id, tag) tenant_id, device_id, tag, value, measured_at
+             FROM w ORDER BY device_id, tag, measured_at DESC, value DESC),
+    onow AS MATERIALIZED (
+        SELECT wn.*, n.value AS old FROM wn
+          LEFT JOIN usage_device_now n USING (device_id, tag)
+         WHERE n.measured_at IS NULL OR wn.measured_at > n.measured_at),
+    upn AS (INSERT INTO usage_device_now (device_id, tag, tenant_id, value, measured_at)
+            SELECT device_id, tag, tenant_id, value, measured_at FROM onow
+            ON CONFLICT (device_id, tag) DO UPDATE
+               SET value = EXCLUDED.value, measured_at = EXCLUDED.measured_at),
+    tagn AS (INSERT INTO usage_tag_now AS t (tenant_id, tag, devices, total)
+             SELECT tenant_id, tag, sum((value > 0)::int - (coalesce(old, 0) > 0)::int),
+                    sum(value - coalesce(old, 0))
+               FROM onow GROUP BY 1, 2
+             ON CONFLICT (tenant_id, tag) DO UPDATE
+                SET devices = t.devices + EXCLUDED.devices, total = t.total + EXCLUDED.total)
+    SELECT count(*) FROM w
 $$;
 
--- One step of the rollup: the next window (at most p_window_s long) of
--- reports received before now() - p_lag_s. Another node's step in
--- progress: nothing is done (skipped = true). caught_up: nothing older than
--- the lag is left. done_until: where counting now stands.
-CREATE FUNCTION rum_usage_rollup_step(p_lag_s integer, p_window_s integer,
+-- One step of the rollup: the next p_chunk report ids at most, of those up
+-- to the newest report received before now() - p_lag_s. Another node's step
+-- in progress: nothing is done (skipped = true). caught_up: nothing older
+-- than the lag is left. done_until: every report received before it is
+-- counted (NULL until caught up once).
+CREATE FUNCTION rum_usage_rollup_step(p_lag_s integer, p_chunk integer,
         OUT skipped boolean, OUT caught_up boolean, OUT taken bigint,
         OUT done_until timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_from timestamptz;
-    v_to timestamptz;
+    v_done bigint;
+    v_until timestamptz;
+    v_newest bigint;
+    v_to bigint;
     v_horizon timestamptz := now() - make_interval(secs => p_lag_s);
-    v_found boolean;
 BEGIN
     skipped := false;
-    caught_up := true;
     taken := 0;
-    SELECT u.done_until, true INTO v_from, v_found FROM usage_rollup u FOR UPDATE SKIP LOCKED;
-    IF v_found IS NULL THEN
+    SELECT u.done_id, u.done_until INTO v_done, v_until FROM usage_rollup u
+       FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
         skipped := true;
+        caught_up := true;
         RETURN;
     END IF;
-    IF v_from IS NULL THEN
-        -- The oldest report (ids grow with time; an hour covers the few
-        -- seconds by which received times and ids may disagree).
-        SELECT r.received_at - interval '1 hour' INTO v_from FROM rum_reports r
-         ORDER BY r.id LIMIT 1;
-        IF v_from IS NULL THEN
-            v_from := v_horizon;
-        END IF;
+    -- The newest report received before the horizon: a walk back from the
+    -- newest id over the lag's worth of reports.
+    SELECT r.id INTO v_newest FROM rum_reports r WHERE r.received_at < v_horizon
+     ORDER BY r.id DESC LIMIT 1;
+    v_newest := greatest(coalesce(v_newest, 0), v_done);
+    v_to := least(v_done + p_chunk, v_newest);
+    IF v_to > v_done THEN
+        taken := rum_usage_rollup(v_done, v_to);
     END IF;
-    v_to := least(v_from + make_interval(secs => p_window_s), v_horizon);
-    IF v_to > v_from THEN
-        taken := rum_usage_rollup(v_from, v_to);
-    ELSE
-        v_to := v_from;
+    caught_up := v_to >= v_newest;
+    IF caught_up THEN
+        v_until := v_horizon;
     END IF;
-    caught_up := v_to >= v_horizon;
-    UPDATE usage_rollup SET done_until = v_to, last_run_at = now();
-    done_until := v_to;
+    UPDATE usage_rollup SET done_id = v_to, done_until = v_until, last_run_at = now();
+    done_until := v_until;
 END
 $$;
