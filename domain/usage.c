@@ -37,11 +37,17 @@ static int rum_usage_step_run(struct rum_db_txn *txn, void *arg)
 
 int rum_usage_rollup(struct rum_domain *dom, int lag_s, int64_t *taken)
 {
+	return rum_usage_rollup_until(dom, lag_s, taken, NULL);
+}
+
+int rum_usage_rollup_until(struct rum_domain *dom, int lag_s, int64_t *taken,
+			   const atomic_int *stop)
+{
 	struct rum_usage_call c = {.lag_s = lag_s < 0 ? 0 : lag_s};
 	int64_t n = 0;
 	int rc = 0;
 
-	for (int i = 0; rc == 0 && i < RUM_USAGE_STEPS_MAX; i++) {
+	for (int i = 0; rc == 0 && i < RUM_USAGE_STEPS_MAX && !(stop && atomic_load(stop)); i++) {
 		rc = rum_db_transact(dom->db, rum_usage_step_run, &c);
 		if (rc != 0 || c.step.skipped)
 			break;

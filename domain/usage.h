@@ -9,6 +9,7 @@
 
 #include "domain/domain.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #define RUM_USAGE_DAYS_DEFAULT 90
@@ -32,6 +33,11 @@ struct rum_usage_day {
  * node counting at the same time: returns 0 at once, having done nothing.
  * RUM_EUNAVAIL. */
 int rum_usage_rollup(struct rum_domain *dom, int lag_s, int64_t *taken);
+
+/* The same, returning between steps (a few seconds each at most) once
+ * *stop is set: for a server that is shutting down. */
+int rum_usage_rollup_until(struct rum_domain *dom, int lag_s, int64_t *taken,
+			   const atomic_int *stop);
 
 /* The tenant's entitlements, by tag; as_of (40 bytes) gets the received
  * time up to which reports are counted ("" when never). RUM_ENOTFOUND. */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,18 +19,20 @@ struct rum_upkeep {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	bool stop;
+	atomic_int stop; /* also read without the lock, between rollup steps */
 };
 
 static void rum_upkeep_round(struct rum_upkeep *u)
 {
 	int64_t taken = 0, changed = 0;
-	int rc = rum_usage_rollup(u->dom, u->usage_lag_s, &taken);
+	int rc = rum_usage_rollup_until(u->dom, u->usage_lag_s, &taken, &u->stop);
 
 	if (rc != 0 && rc != RUM_EUNAVAIL)
 		rum_log_warn("upkeep: licence usage: %s", rum_err_msg());
 	else if (taken > 0)
 		rum_log_debug("upkeep: licence usage: %lld values counted", (long long)taken);
+	if (atomic_load(&u->stop))
+		return;
 	rc = rum_alerts_evaluate(u->dom, &u->alerts, &changed);
 	if (rc != 0 && rc != RUM_EUNAVAIL)
 		rum_log_warn("upkeep: alerts: %s", rum_err_msg());
@@ -42,7 +45,7 @@ static void *rum_upkeep_main(void *arg)
 	struct rum_upkeep *u = arg;
 
 	pthread_mutex_lock(&u->lock);
-	while (!u->stop) {
+	while (!atomic_load(&u->stop)) {
 		struct timespec until;
 
 		pthread_mutex_unlock(&u->lock);
@@ -50,7 +53,8 @@ static void *rum_upkeep_main(void *arg)
 		pthread_mutex_lock(&u->lock);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += u->interval_s;
-		while (!u->stop && pthread_cond_timedwait(&u->wake, &u->lock, &until) != ETIMEDOUT)
+		while (!atomic_load(&u->stop) &&
+		       pthread_cond_timedwait(&u->wake, &u->lock, &until) != ETIMEDOUT)
 			;
 	}
 	pthread_mutex_unlock(&u->lock);
@@ -86,7 +90,7 @@ void rum_upkeep_stop(struct rum_upkeep *u)
 	if (!u)
 		return;
 	pthread_mutex_lock(&u->lock);
-	u->stop = true;
+	atomic_store(&u->stop, 1);
 	pthread_cond_signal(&u->wake);
 	pthread_mutex_unlock(&u->lock);
 	pthread_join(u->thread, NULL);

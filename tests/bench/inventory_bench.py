@@ -84,7 +84,7 @@ INSERT INTO devices (tenant_id, udi_pid, udi_serial, hostname, software_version,
                      first_seen, last_contact)
 SELECT t.id, (ARRAY['C9300-24P','C9300-48P','C9200L-24T','C8000V','ISR4331'])[1 + i %% 5],
        'FOC' || lpad(i::text, 8, '0'), 'sw-' || lpad(i::text, 7, '0'), '17.9.4',
-       now() - interval '400 days', now() - make_interval(secs => (i * 7919) %% (40 * 86400))
+       now() - interval '400 days', now() - make_interval(secs => (i::bigint * 7919) %% (40 * 86400))
   FROM tenants t, generate_series(1, %(devices)d) AS i WHERE t.name = 'bench';
 -- Reports: spread over the devices that report (98%%) and over a year, in
 -- the order they arrived; those older than 60 days acknowledged a week

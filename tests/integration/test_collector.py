@@ -221,6 +221,15 @@ class Collector(rumtest.RumTestCase):
         # Delivered once: the next collection hands nothing over.
         self.collect(target)
         self.assertEqual(self.last_job(target)["acks"], 0)
+        # The inventory knows the device as collected over NETCONF, with its
+        # reports and the ACK delivered to it.
+        dev = json.loads(self.rumd("device", "show", str(self.device_id(sn)), "--json").stdout)
+        self.assertEqual((dev["udi_pid"], dev["udi_sn"], dev["hostname"], dev["method"]),
+                         ("C9300-48P", sn, "pull-" + sn.lower(), "netconf"))
+        self.assertEqual(dev["reports"]["stored"], len(self.stored_ids(sn)))
+        self.assertEqual((dev["last_ack"]["id"], dev["last_ack"]["delivered"]), (ack_id, True))
+        self.assertEqual({u["entitlement_tag"] for u in dev["usage"]}, {TAG, TAG2})
+        self.assertIsNotNone(dev["next_deadline"])
         out = self.rumd("target", "show", str(target)).stdout
         self.assertIn("C9300-48P / %s" % sn, out)
         self.assertNotIn("PRIVATE KEY", out)

@@ -14,6 +14,7 @@ rum-agent usage file byte-exact, and a second time gives duplicates only."""
 
 import hashlib
 import io
+import json
 import os
 import re
 import subprocess
@@ -181,6 +182,18 @@ class Import(rt.RumTestCase):
             self.assertEqual(self.pg.count(
                 "ack_deliveries d JOIN acks a ON a.id = d.ack_id",
                 "a.device_id = %d" % i, db=self.db), 1)
+        # The inventory: pushing devices, their ACK delivered, CSSM's policy
+        # and trust code received, the deadline counted from the ACK.
+        for i, (pid, sn, _) in zip(ids, devs):
+            dev = json.loads(self.cli("device", "show", str(i), "--json").stdout)
+            self.assertEqual((dev["udi_pid"], dev["udi_sn"], dev["method"]), (pid, sn, "push"))
+            self.assertTrue(dev["last_ack"]["delivered"], dev)
+            self.assertEqual(dev["trust_code"], "received")
+            self.assertEqual((dev["policy"]["name"], dev["policy"]["cisco_default"],
+                              dev["policy"]["ongoing_reporting_days"]),
+                             ("CSSM Simulator Policy", False, 14))
+            self.assertIsNotNone(dev["last_acknowledged_at"])
+            self.assertIsNotNone(dev["next_deadline"])
 
         # ack-file: the newest ACK, byte-exact.
         out = os.path.join(self.tmp, "dev.ack")
@@ -320,6 +333,13 @@ class Import(rt.RumTestCase):
                 "encode(sha256(convert_to(report, 'UTF8')), 'hex') = '%s'" % (sn, h)), "1", stored)
         self.assertEqual(self.scalar("SELECT DISTINCT source FROM uploads u JOIN devices d ON "
                                      "d.id = u.device_id WHERE d.udi_serial = '%s'" % sn), "import")
+        # The inventory knows the device as reporting by file.
+        dev = json.loads(self.cli("device", "show", str(self.device_id(pid, sn)),
+                                  "--json").stdout)
+        self.assertEqual((dev["udi_pid"], dev["udi_sn"], dev["method"], dev["state"]),
+                         (pid, sn, "file", "ok"))
+        self.assertEqual(dev["reports"], {"stored": len(texts), "not_exported": len(texts),
+                                          "exported_unacknowledged": 0})
         before = self.counts()
         proc = self.cli("import-usage", path, "--tenant", "default")
         self.assertIn("new 0, duplicate %d, conflict 0" % len(texts), proc.stdout)
