@@ -465,7 +465,7 @@ class Collector(rumtest.RumTestCase):
         port = sshdtest.free_port()
         r = self.start_rumd(database_url=self.url, data_dir=self.data,
                             http_listen="127.0.0.1:%d" % port,
-                            flags={"collector_poll_ms": "100",
+                            flags={"collector_poll_ms": "100", "log_level": "debug",
                                    "collector_public_url": "http://127.0.0.1:%d" % port})
         target = self.add_netconf(sshd, "--transfer", "http", "--interval", "1h")
         try:
@@ -477,7 +477,7 @@ class Collector(rumtest.RumTestCase):
             raise AssertionError("%s; jobs: %s; rumd log: %s" % (
                 e, self.q("SELECT id, state, node, attempts, started_at, error FROM "
                           "collection_jobs WHERE target_id = %d" % target),
-                rumtest.tail(r.log(), 40))) from None
+                rumtest.tail(r.log(), 80))) from None
         job = self.last_job(target)
         self.assertEqual(job["state"], "ok", job)
         self.assertEqual(self.stored_ids(sn),
