@@ -35,28 +35,28 @@ static int rum_usage_step_run(struct rum_db_txn *txn, void *arg)
 	return rum_store_usage_step(txn, c->lag_s, RUM_USAGE_CHUNK, &c->step);
 }
 
-int rum_usage_rollup(struct rum_domain *dom, int lag_s, int64_t *taken)
+int rum_usage_rollup(struct rum_domain *dom, int lag_s, atomic_llong *taken)
 {
 	return rum_usage_rollup_until(dom, lag_s, taken, NULL);
 }
 
-int rum_usage_rollup_until(struct rum_domain *dom, int lag_s, int64_t *taken,
+int rum_usage_rollup_until(struct rum_domain *dom, int lag_s, atomic_llong *taken,
 			   const atomic_int *stop)
 {
 	struct rum_usage_call c = {.lag_s = lag_s < 0 ? 0 : lag_s};
-	int64_t n = 0;
 	int rc = 0;
 
+	if (taken)
+		atomic_store(taken, 0);
 	for (int i = 0; rc == 0 && i < RUM_USAGE_STEPS_MAX && !(stop && atomic_load(stop)); i++) {
 		rc = rum_db_transact(dom->db, rum_usage_step_run, &c);
 		if (rc != 0 || c.step.skipped)
 			break;
-		n += c.step.taken;
+		if (taken)
+			atomic_fetch_add(taken, (long long)c.step.taken);
 		if (c.step.caught_up)
 			break;
 	}
-	if (taken)
-		*taken = n;
 	return rc;
 }
 

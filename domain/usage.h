@@ -29,14 +29,15 @@ struct rum_usage_day {
 };
 
 /* Counts reports received more than lag_s seconds ago, chunk by chunk,
- * until caught up. *taken: device values counted (may be NULL). Another
- * node counting at the same time: returns 0 at once, having done nothing.
+ * until caught up. *taken (may be NULL): device values counted, raised
+ * after each chunk so that another thread may show progress. Another node
+ * counting at the same time: returns 0 at once, having done nothing.
  * RUM_EUNAVAIL. */
-int rum_usage_rollup(struct rum_domain *dom, int lag_s, int64_t *taken);
+int rum_usage_rollup(struct rum_domain *dom, int lag_s, atomic_llong *taken);
 
 /* The same, returning between steps (a few seconds each at most) once
  * *stop is set: for a server that is shutting down. */
-int rum_usage_rollup_until(struct rum_domain *dom, int lag_s, int64_t *taken,
+int rum_usage_rollup_until(struct rum_domain *dom, int lag_s, atomic_llong *taken,
 			   const atomic_int *stop);
 
 /* The tenant's entitlements, by tag; as_of (40 bytes) gets the received

@@ -5,6 +5,7 @@
 #include "domain/targets.h"
 #include "lib/err.h"
 #include "lib/strict.h"
+#include "server/progress.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -273,6 +274,8 @@ static int rum_cli_collect_wait(const struct rum_config *cfg, struct rum_domain 
 	struct rum_scheduler_options so = {0};
 	struct rum_collect_env ce;
 	struct rum_scheduler *sched = NULL;
+	struct rum_progress *progress = NULL;
+	atomic_llong ended = 0;
 	char node[128];
 	int rc = rum_cli_collect_env(&ce, cfg, dom, node, false);
 
@@ -291,15 +294,20 @@ static int rum_cli_collect_wait(const struct rum_config *cfg, struct rum_domain 
 			so.sessions = (int)cfg->collector_sessions;
 		rc = rum_scheduler_start(&sched, &so);
 	}
+	if (rc == 0)
+		progress = rum_progress_start("collecting", &ended, "collections ended",
+					      (long long)jobs->n);
 	while (rc == 0) {
 		struct timespec pause = {0, 200000000L};
 
 		jobs->pending = jobs->failed = 0;
 		rc = rum_targets_jobs(dom, jobs->ids, jobs->n, 0, 0, rum_cli_job_state, jobs);
+		atomic_store(&ended, (long long)(jobs->n - jobs->pending));
 		if (rc != 0 || jobs->pending == 0)
 			break;
 		nanosleep(&pause, NULL);
 	}
+	rum_progress_end(progress, rc == 0);
 	rum_scheduler_stop(sched);
 	rum_crypto_wipe(ce.key, sizeof(ce.key));
 	if (rc == 0)

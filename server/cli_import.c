@@ -4,6 +4,7 @@
 #include "domain/import.h"
 #include "domain/push.h"
 #include "lib/err.h"
+#include "server/progress.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,7 +47,10 @@ int rum_cli_import(const struct rum_config *cfg, struct rum_domain *dom, const c
 {
 	struct rum_import_options o = {file, tenant, devices, ndevices, rum_import_default_limits};
 	struct rum_import_result res;
+	struct rum_progress *p = rum_progress_start("importing", NULL, NULL, 0);
 	int rc = rum_import_run(dom, &o, &res);
+
+	rum_progress_end(p, rc == 0);
 
 	if (rc == 0 && res.already) {
 		printf("%s was already imported (import %" PRId64 ", %s) with these options; "

@@ -7,6 +7,7 @@
 #include "domain/usage.h"
 #include "lib/err.h"
 #include "lib/strict.h"
+#include "server/progress.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -413,18 +414,19 @@ int rum_cli_usage(const struct rum_config *cfg, struct rum_domain *dom,
 	const char *tenant = opt(ctx, "tenant") ? opt(ctx, "tenant") : cfg->default_tenant;
 	struct rum_cli_inv c = {opt(ctx, "json") != NULL, json_array(), 0};
 	bool by_day = opt(ctx, "by-day") != NULL;
-	time_t t0 = time(NULL);
-	int64_t taken = 0;
+	atomic_llong taken = 0;
 	char as_of[40];
 	int rc = 0;
 
 	if (!by_day && (opt(ctx, "tag") || opt(ctx, "from") || opt(ctx, "to")))
 		rc = rum_err_set(RUM_EINVAL, "--tag, --from and --to go with --by-day");
-	if (rc == 0)
+	if (rc == 0) {
+		struct rum_progress *p = rum_progress_start("counting licence usage", &taken,
+							    "values", 0);
+
 		rc = rum_usage_rollup(dom, (int)cfg->usage_lag_s, &taken);
-	if (rc == 0 && time(NULL) - t0 >= 1 && !c.json)
-		fprintf(stderr, "counted %lld usage values in %lld s\n", (long long)taken,
-			(long long)(time(NULL) - t0));
+		rum_progress_end(p, rc == 0);
+	}
 	if (rc == 0 && !c.json)
 		printf(by_day ? "%-11s %-9s %-9s %s\n" : "%-9s %-9s %-9s %-11s %s\n",
 		       by_day ? "DAY" : "DEVICES", by_day ? "DEVICES" : "IN USE",
@@ -507,8 +509,13 @@ int rum_cli_alert(const struct rum_config *cfg, struct rum_domain *dom, const ch
 				   "usage: rumd alert list|ack ID (see rumd alert --help)");
 	}
 	rc = rum_cli_inv_int(&limit, opt(ctx, "limit"), "limit", RUM_ALERTS_LIMIT_MAX);
-	if (rc == 0)
+	if (rc == 0) {
+		struct rum_progress *p = rum_progress_start("bringing alerts up to date", NULL,
+							    NULL, 0);
+
 		rc = rum_alerts_evaluate(dom, &w, NULL);
+		rum_progress_end(p, rc == 0);
+	}
 	if (rc == 0 && !c.json)
 		printf("%-7s %-8s %-21s %-20s %-20s %-3s %s\n", "ID", "SEVERITY", "KIND",
 		       "FIRST SEEN", "RESOLVED", "ACK", "MESSAGE");

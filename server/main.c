@@ -21,6 +21,7 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/pgembed.h"
+#include "server/progress.h"
 #include "server/upkeep.h"
 
 #include <pthread.h>
@@ -333,8 +334,13 @@ static int rum_domain_start(const struct rum_config *cfg, bool serve, int wait_s
 	if (rc == 0)
 		rc = rum_domain_open(dom, &o);
 	free(url);
-	if (rc == 0)
+	if (rc == 0) {
+		struct rum_progress *p = rum_progress_start("bringing the schema up to date", NULL,
+							    NULL, 0);
+
 		rc = rum_domain_migrate(*dom, wait_s, &applied);
+		rum_progress_end(p, rc == 0);
+	}
 	if (rc == 0)
 		rum_log(verbose || applied ? RUM_LOG_INFO : RUM_LOG_DEBUG,
 			"schema at version %d (%d migration%s applied)",

@@ -24,13 +24,14 @@ struct rum_upkeep {
 
 static void rum_upkeep_round(struct rum_upkeep *u)
 {
-	int64_t taken = 0, changed = 0;
+	atomic_llong taken = 0;
+	int64_t changed = 0;
 	int rc = rum_usage_rollup_until(u->dom, u->usage_lag_s, &taken, &u->stop);
 
 	if (rc != 0 && rc != RUM_EUNAVAIL)
 		rum_log_warn("upkeep: licence usage: %s", rum_err_msg());
-	else if (taken > 0)
-		rum_log_debug("upkeep: licence usage: %lld values counted", (long long)taken);
+	else if (atomic_load(&taken) > 0)
+		rum_log_debug("upkeep: licence usage: %lld values counted", atomic_load(&taken));
 	if (atomic_load(&u->stop))
 		return;
 	rc = rum_alerts_evaluate(u->dom, &u->alerts, &changed);

@@ -24,7 +24,9 @@ import http.client
 import io
 import json
 import os
+import pty
 import pwd
+import select
 import re
 import shutil
 import signal
@@ -357,6 +359,22 @@ class PgCluster:
         rows = self.psql(sql, db=db)
         return rows[0][0] if rows else None
 
+    def hold_lock(self, table, seconds, db=None):
+        """Locks table (ACCESS EXCLUSIVE) for seconds in a session of its own,
+        from before this returns; returns the psql process (wait() on it)."""
+        sql = ("BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(%s); COMMIT;"
+               % (table, seconds))
+        proc = subprocess.Popen([psql_bin(), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                                 "-d", self.url_for(db or self.dbname), "-c", sql],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: proc.poll() is not None or self.scalar(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE c.relname = '%s' AND l.mode = 'AccessExclusiveLock' AND l.granted"
+            % table, db=db) == "1", 10, interval=0.05, what="lock on " + table)
+        if proc.poll() not in (None, 0):
+            raise RuntimeError("locking %s failed: %s" % (table, proc.stderr.read()))
+        return proc
+
     def fetch_bytes(self, sql, db=None):
         """sql selects one bytea column; returns the values as a list of bytes."""
         rows = self.psql("SELECT encode(v, 'hex') FROM (%s) AS q(v)" % sql, db=db)
@@ -620,6 +638,39 @@ def run_rumd(args, env=None, timeout=120, input=None):
     full_env.update(env or {})
     return subprocess.run([rumd_bin()] + list(args), capture_output=True, text=True,
                           env=full_env, timeout=timeout, input=input)
+
+
+def run_rumd_on_terminal(args, timeout=120):
+    """Runs a rumd CLI verb with its standard error on a pseudo-terminal, as
+    when a person runs it; returns (exit status, stdout, what the terminal
+    showed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUMD_") or k == "RUMD_BIN"}
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([rumd_bin()] + list(args), stdout=subprocess.PIPE,
+                            stderr=slave, stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    shown, out = b"", []
+    reader = threading.Thread(target=lambda: out.append(proc.stdout.read()))
+    reader.start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal's other side closed: rumd exited
+                chunk = b""
+            if not chunk:
+                break
+            shown += chunk
+        elif proc.poll() is not None:
+            break
+    else:
+        proc.kill()
+    rc = proc.wait(timeout=10)
+    reader.join(10)
+    os.close(master)
+    return rc, (out[0] if out else b"").decode(errors="replace"), shown.decode(errors="replace")
 
 
 def add_tenant(database_url, name, smart_account=None, virtual_account=None):

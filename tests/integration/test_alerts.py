@@ -174,6 +174,16 @@ class Alerts(rt.RumTestCase):
             "GET", T % "default" + "/alerts?kind=device_silent")["alerts"]), 30, interval=0.2,
             what="the upkeep to raise device_silent")
 
+    def test_8_evaluation_that_waits_shows_progress_on_a_terminal(self):
+        lock = self.pg.hold_lock("alerts", 2.5, db=self.db)
+        rc, out, shown = rt.run_rumd_on_terminal(
+            ["alert", "list", "--json", "--database_url=%s" % self.url])
+        lock.wait(10)
+        self.assertEqual(rc, 0, shown)
+        self.assertIn("bringing alerts up to date: running", shown)
+        self.assertRegex(shown, r"bringing alerts up to date: done, [0-9]+\.[0-9] s")
+        self.assertIn("alerts", json.loads(out))
+
 
 if __name__ == "__main__":
     rt.main()

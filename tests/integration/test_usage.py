@@ -122,6 +122,24 @@ class Usage(rt.RumTestCase):
         self.assertEqual(proc.returncode, 1)
         self.assertIn("--by-day", proc.stderr)
 
+    def test_4_progress_on_a_terminal_only(self):
+        """A count that waits (here on a lock another session holds) shows its
+        progress on a terminal, and nothing when standard error is a pipe."""
+        args = ["usage", "--json", "--database_url=%s" % self.url, "--usage_lag_s=0"]
+        lock = self.pg.hold_lock("usage_rollup", 2.5, db=self.db)
+        rc, out, shown = rt.run_rumd_on_terminal(args)
+        lock.wait(10)
+        self.assertEqual(rc, 0, shown)
+        self.assertIn("counting licence usage: running", shown)
+        self.assertRegex(shown, r"counting licence usage: done, [0-9]+ values, [0-9]+\.[0-9] s")
+        self.assertIn("entitlements", json.loads(out))
+        lock = self.pg.hold_lock("usage_rollup", 1.5, db=self.db)
+        proc = rt.run_rumd(args)
+        lock.wait(10)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn("counting", proc.stderr)
+        self.assertIn("entitlements", json.loads(proc.stdout))
+
 
 if __name__ == "__main__":
     rt.main()
