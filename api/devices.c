@@ -163,6 +163,8 @@ void *rum_api_report_json(const struct rum_report *r)
 	json_object_set_new(o, "state", json_string(r->state));
 	json_object_set_new(o, "conflict_of", rum_api_id_or_null(r->conflict_of));
 	json_object_set_new(o, "conflicts", json_integer(r->conflicts));
+	json_object_set_new(o, "duplicates", json_integer(r->duplicates));
+	json_object_set_new(o, "last_duplicate_at", rum_api_opt(r->last_duplicate_at));
 	json_object_set_new(o, "export_batch", rum_api_id_or_null(r->batch_id));
 	json_object_set_new(o, "acknowledged_at", rum_api_opt(r->acked_at));
 	json_object_set_new(o, "source", rum_api_opt(r->source));

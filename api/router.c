@@ -155,8 +155,9 @@ static int rum_api_params(struct rum_api_call *c, const char *pattern, const cha
 					*w = ' ';
 			snprintf(text, sizeof(text), "%.*s", (int)(sn < sizeof(text) ? sn : 0), s);
 			if (sn >= sizeof(text) || rum_strict_int64(&c->id, text) != 0 || c->id <= 0)
-				return rum_err_set(RUM_EINVAL, "'%.*s' is not a %s id",
-						   (int)(sn < 64 ? sn : 64), s, what);
+				return rum_err_set(RUM_EINVAL, "'%.*s' is not %s %s id",
+						   (int)(sn < 64 ? sn : 64), s,
+						   strchr("aeiou", what[0]) ? "an" : "a", what);
 		}
 		p += pn;
 		s += sn;

@@ -84,7 +84,8 @@ static const char *const rum_store_device_filters[RUM_STORE_FILTER_COUNT] = {
 	"(SELECT count(*) FROM rum_reports c WHERE c.conflict_of = r.id), "                 \
 	"coalesce((SELECT max(eb.batch_id) FROM export_batch_reports eb "                   \
 	"WHERE eb.report_row = r.id), 0), " TS("r.acked_at") ", "                           \
-	"coalesce((SELECT u.source FROM uploads u WHERE u.id = r.upload_id), '')"
+	"coalesce((SELECT u.source FROM uploads u WHERE u.id = r.upload_id), ''), "        \
+	"r.duplicates, " TS("r.last_duplicate_at")
 
 static const struct rum_db_stmt rum_store_devices_stmts[] = {
 	PAGES("id", H_ID, T_ID),
@@ -297,6 +298,8 @@ static void rum_store_report_row(PGresult *res, int i, struct rum_store_report *
 	r->batch_id = rum_store_devices_i64(res, i, c++);
 	r->acked_at = PQgetvalue(res, i, c++);
 	r->upload_source = PQgetvalue(res, i, c++);
+	r->duplicates = rum_store_devices_i64(res, i, c++);
+	r->last_duplicate_at = PQgetvalue(res, i, c++);
 }
 
 int rum_store_report_page(struct rum_db_txn *txn, int64_t tenant_id, int64_t device_id,
@@ -355,8 +358,8 @@ int rum_store_report_get(struct rum_db_txn *txn, int64_t tenant_id, int64_t row,
 	rum_store_report_row(res, 0, &r);
 	if (cb)
 		cb(arg, &r);
-	if (raw)
-		rum_db_copy_value(res, 0, 17, raw, raw_len);
+	if (raw) /* the text follows the report's columns */
+		rum_db_copy_value(res, 0, PQnfields(res) - 1, raw, raw_len);
 	PQclear(res);
 	return 0;
 }

@@ -93,6 +93,8 @@ struct rum_store_report {
 	int64_t batch_id;    /* newest export batch holding it, 0: none */
 	const char *acked_at;
 	const char *upload_source;
+	int64_t duplicates;            /* times it arrived again, byte for byte */
+	const char *last_duplicate_at; /* "" when never */
 };
 
 /* Reports of a tenant (device_id 0) or of one device, newest first, with

@@ -44,7 +44,9 @@ static void rum_reports_row(void *arg, const struct rum_store_report *row)
 			       row->batch_id,
 			       row->acked_at,
 			       NULL,
-			       row->upload_source};
+			       row->upload_source,
+			       row->duplicates,
+			       row->last_duplicate_at};
 
 	r.state = row->conflict_of   ? "conflict"
 		  : row->acked_at[0] ? "acknowledged"

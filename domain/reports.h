@@ -27,6 +27,10 @@ struct rum_report {
 	 * beside the first (never exported). */
 	const char *state;
 	const char *source; /* push, pull, import, replay */
+	/* Times it arrived again unchanged (its device still sends it: it
+	 * holds no ACK for it yet), and the last time; "" when never. */
+	int64_t duplicates;
+	const char *last_duplicate_at;
 };
 
 /* A page of the tenant's reports (device_id 0) or one device's, newest

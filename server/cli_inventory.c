@@ -203,9 +203,9 @@ static void rum_cli_report_line(void *arg, const struct rum_report *r)
 		json_array_append_new(c->items, rum_api_report_json(r));
 		return;
 	}
-	printf("%-9" PRId64 " %-7" PRId64 " %-20" PRId64 " %-20s %-12s %-8s %s\n", r->id,
-	       r->device_id, r->report_id, r->received_at, r->state, rum_cli_inv_or(r->value, "-"),
-	       rum_cli_inv_or(r->entitlement_tag, "-"));
+	printf("%-9" PRId64 " %-7" PRId64 " %-20" PRId64 " %-20s %-12s %-5" PRId64 " %-8s %s\n",
+	       r->id, r->device_id, r->report_id, r->received_at, r->state, r->duplicates,
+	       rum_cli_inv_or(r->value, "-"), rum_cli_inv_or(r->entitlement_tag, "-"));
 }
 
 static void rum_cli_report_detail(void *arg, const struct rum_report *r)
@@ -237,6 +237,10 @@ static void rum_cli_report_detail(void *arg, const struct rum_report *r)
 	else if (r->conflicts)
 		printf("conflicts:     %" PRId64 " other payload%s kept for this report id\n",
 		       r->conflicts, r->conflicts == 1 ? "" : "s");
+	if (r->duplicates)
+		printf("received again: %" PRId64 " time%s, last %s (the device holds no ACK "
+		       "for it yet, or did not then)\n",
+		       r->duplicates, r->duplicates == 1 ? "" : "s", r->last_duplicate_at);
 }
 
 static void rum_cli_inv_next(const char *next, bool json)
@@ -286,8 +290,8 @@ static int rum_cli_device_show(struct rum_domain *dom, const char *tenant, const
 		rc = rum_devices_get(dom, tenant, id, rum_cli_device_detail, rum_cli_usage_line,
 				     &c);
 	if (rc == 0 && !json)
-		printf("\nnewest reports:\n%-9s %-7s %-20s %-20s %-12s %-8s %s\n", "ROW", "DEVICE",
-		       "REPORT ID", "RECEIVED", "STATE", "VALUE", "ENTITLEMENT");
+		printf("\nnewest reports:\n%-9s %-7s %-20s %-20s %-12s %-5s %-8s %s\n", "ROW",
+		       "DEVICE", "REPORT ID", "RECEIVED", "STATE", "AGAIN", "VALUE", "ENTITLEMENT");
 	if (rc == 0)
 		rc = rum_reports_list(dom, tenant, id, NULL, 10, rum_cli_report_line, &r, next);
 	if (rc == 0 && json) {
@@ -311,8 +315,8 @@ static int rum_cli_report_list(struct rum_domain *dom, const char *tenant,
 	if (rc == 0 && opt(ctx, "device"))
 		rc = rum_cli_inv_id(&device, opt(ctx, "device"), "--device");
 	if (rc == 0 && !c.json)
-		printf("%-9s %-7s %-20s %-20s %-12s %-8s %s\n", "ROW", "DEVICE", "REPORT ID",
-		       "RECEIVED", "STATE", "VALUE", "ENTITLEMENT");
+		printf("%-9s %-7s %-20s %-20s %-12s %-5s %-8s %s\n", "ROW", "DEVICE", "REPORT ID",
+		       "RECEIVED", "STATE", "AGAIN", "VALUE", "ENTITLEMENT");
 	if (rc == 0)
 		rc = rum_reports_list(dom, tenant, device, opt(ctx, "cursor"), limit,
 				      rum_cli_report_line, &c, next);

@@ -142,6 +142,24 @@ class Inventory(rt.RumTestCase):
         self.assertIn(raw.raw, self.bodies[1], "the report's bytes as the device sent them")
         self.assertIn("payload", json.loads(raw.raw))
 
+    def test_3a_a_report_sent_again_is_counted_not_stored(self):
+        dev = rt.Device("C9200L-24P-4G", hostname="inv-again")
+        body = dev.usage([dev.report()])
+        for _ in range(3):
+            self.assertEqual(self.rumd.post(rt.pi_path("default"), body).status, 200)
+        did = self.device_id(dev)
+        page = self.get_json(T % "default" + "/devices/%d/reports" % did)
+        self.assertEqual(len(page["reports"]), 1)
+        report = page["reports"][0]
+        self.assertEqual(report["duplicates"], 2)
+        self.assertGreaterEqual(report["last_duplicate_at"], report["received_at"])
+        self.assertEqual(self.get_json(T % "default" + "/devices/%d" % did)["reports"]["stored"], 1)
+        out = self.cli("report", "show", str(report["id"])).stdout
+        self.assertIn("received again: 2 times, last " + report["last_duplicate_at"], out)
+        lines = self.cli("report", "list", "--device", str(did)).stdout.splitlines()
+        self.assertEqual(lines[0].split()[6], "AGAIN", lines)
+        self.assertEqual(lines[1].split()[5], "2", lines)
+
     def test_4_paging_every_order(self):
         extra = [rt.Device("C9200L-24T", hostname="page-%02d" % i) for i in range(7)]
         for dev in extra:

@@ -45,6 +45,8 @@ class Routes(rt.RumTestCase):
         reply = cls.rumd.post(rt.pi_path("default"), dev.usage([dev.report()]))
         assert reply.status == 200, reply
         cls.tokens = {role: cls.make_token(role) for role in ("reader", "operator", "admin")}
+        rt.add_tenant(cls.url, "other")
+        cls.tokens["bound"] = cls.make_token("admin", tenant="other")
         proc = rt.run_rumd(["routes"])
         assert proc.returncode == 0, proc.stderr
         lines = proc.stdout.splitlines()
@@ -52,9 +54,10 @@ class Routes(rt.RumTestCase):
         cls.routes = [tuple(line.split("\t")) for line in lines[1:]]
 
     @classmethod
-    def make_token(cls, role):
+    def make_token(cls, role, tenant=None):
         proc = rt.run_rumd(["token", "create", "--role", role, "--description", "routes",
-                            "--database_url=%s" % cls.url])
+                            "--database_url=%s" % cls.url] +
+                           (["--tenant", tenant] if tenant else []))
         assert proc.returncode == 0, proc.stderr
         token = proc.stdout.strip()
         assert TOKEN_RE.match(token), proc.stdout
@@ -144,7 +147,7 @@ class Routes(rt.RumTestCase):
         self.assertIn("'abc' is not a pull target id", reply.json["message"])
         reply = self.call("GET", base + "/exports/0/file", "admin")
         self.assertEqual(reply.status, 400, reply)
-        self.assertIn("is not a export id", reply.json["message"])
+        self.assertIn("'0' is not an export id", reply.json["message"])
         for path in (base + "/nothing", base + "/exports/1", base + "/exports/1/file/x",
                      "/api/v1/tenantz", "/api/v2/tenants/default/exports", "/cslu/v2/pi"):
             with self.subTest(path=path):
@@ -154,6 +157,29 @@ class Routes(rt.RumTestCase):
         # Another tenant than the ones that exist: 404, as for any token.
         self.assertEqual(self.call("GET", "/api/v1/tenants/nope/pull-targets", "admin").status,
                          404)
+
+    def test_6_a_bound_token_meets_other_tenants_as_not_found(self):
+        """Every route under a tenant answers an admin token bound to another
+        tenant 404, as if the tenant did not exist, and changes nothing; the
+        same token is not refused on its own tenant's routes."""
+        checked = 0
+        before = {t: self.pg.count(t, db=self.db) for t in (
+            "export_batches", "imports", "pull_targets", "collection_jobs", "alerts", "tenants")}
+        for method, pattern, role, action, _ in self.admin_routes():
+            if "{tenant}" not in pattern:
+                continue
+            with self.subTest(route="%s %s" % (method, pattern)):
+                body = BODIES.get(pattern) if method in ("POST", "PATCH") else None
+                reply = self.call(method, self.concrete(pattern), "bound", body=body)
+                self.assertEqual(reply.status, 404, reply)
+                self.assertIn("default", reply.json["message"])
+                if method == "GET":
+                    own = self.concrete(pattern.replace("{tenant}", "other"))
+                    self.assertNotIn(self.call(method, own, "bound").status, (401, 403), own)
+                checked += 1
+        self.assertGreaterEqual(checked, 20)
+        after = {t: self.pg.count(t, db=self.db) for t in before}
+        self.assertEqual(before, after)
 
     def rumd_connections(self):
         """Connections rumd has opened to this test's database so far."""
