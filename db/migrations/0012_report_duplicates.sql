@@ -3,7 +3,12 @@
 -- report received again and again says its device still waits; a duplicate
 -- is never stored twice, only counted on the copy it repeats (the first
 -- arrival, or the conflicting copy whose payload it matches).
+--
+-- And a device search by the prefix of its product id finds the devices in
+-- an index, as one by serial number or hostname does (0009).
 -- Forward-only: never edit this file after it has landed.
+
+CREATE INDEX devices_pid_prefix ON devices (tenant_id, lower(udi_pid) text_pattern_ops);
 
 ALTER TABLE rum_reports
     ADD COLUMN duplicates integer NOT NULL DEFAULT 0,

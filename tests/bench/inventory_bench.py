@@ -13,7 +13,8 @@
      and evaluates alerts once, timed,
   4. starts `rumd serve` and times REQUESTS requests of each admin API call
      over one keep-alive connection: device list first page, a filtered page
-     (overdue), a page deep into the list (past 90% of the devices), device
+     (overdue), a page deep into the list (past 90% of the devices), a search
+     for one serial number and one matching a tenth of the hostnames, device
      show, usage summary, alert list,
   5. prints p50/p99 per call, the seed and rollup times, and the database
      size per device.
@@ -193,6 +194,9 @@ def main():
             ("device list, first page", lambda k: base + "/devices?limit=50"),
             ("device list, overdue", lambda k: base + "/devices?state=overdue&sort=deadline&limit=50"),
             ("device list, deep page (90%)", lambda k: base + "/devices?limit=50&cursor=" + deep),
+            ("device search, one serial", lambda k: base + "/devices?limit=50&q=foc%08d"
+             % (1 + (k * 7919) % DEVICES)),
+            ("device search, 10% of hostnames", lambda k: base + "/devices?limit=50&q=sw-00"),
             ("device show", lambda k: base + "/devices/%d" % some[k % len(some)]),
             ("usage summary", lambda k: base + "/usage"),
             ("alert list", lambda k: base + "/alerts?limit=50"),
