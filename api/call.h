@@ -118,6 +118,8 @@ int rum_api_devices_parse(struct rum_api_call *c, const struct rum_http_request 
 int rum_api_reports_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_devices_list_run(struct rum_api_call *c);
 int rum_api_device_get_run(struct rum_api_call *c);
+int rum_api_overview_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_overview_run(struct rum_api_call *c);
 int rum_api_device_reports_run(struct rum_api_call *c);
 int rum_api_reports_list_run(struct rum_api_call *c);
 int rum_api_report_get_run(struct rum_api_call *c);

@@ -2,6 +2,8 @@
  *   GET devices                  ?sort=id|deadline|last_contact|hostname
  *                                &state=all|overdue|due|ack_pending|never_reported|failing
  *                                &due_days=N&q=PREFIX&limit=N&cursor=C
+ *   GET overview                 ?due_days=N: device counts by state, open
+ *                                alerts, the soonest deadlines
  *   GET devices/<id>             one device, its usage and newest reports
  *   GET devices/<id>/reports     ?limit=N&cursor=C
  *   GET reports                  ?limit=N&cursor=C
@@ -296,4 +298,53 @@ int rum_api_report_raw_run(struct rum_api_call *c)
 	else
 		free(raw);
 	return rc;
+}
+
+static int rum_api_overview_arg(void *arg, const char *name, const char *value)
+{
+	struct rum_api_list *l = arg;
+
+	if (strcmp(name, "due_days") == 0)
+		return rum_api_list_int(&l->due_days, name, value, 3650);
+	return rum_err_set(RUM_EINVAL, "unknown query parameter '%.64s' (known: due_days)", name);
+}
+
+int rum_api_overview_parse(struct rum_api_call *c, const struct rum_http_request *req)
+{
+	(void)req;
+	return rum_http_query_each(c->x, rum_api_overview_arg, &c->list);
+}
+
+static void rum_api_deadline_add(void *arg, const struct rum_device_deadline *d)
+{
+	json_array_append_new(arg,
+			      json_pack("{s:I,s:o,s:s,s:s,s:s}", "device_id", (json_int_t)d->id,
+					"hostname", rum_api_opt(d->hostname), "udi_pid", d->udi_pid,
+					"udi_sn", d->udi_sn, "next_deadline", d->next_deadline));
+}
+
+int rum_api_overview_run(struct rum_api_call *c)
+{
+	struct rum_devices_overview o;
+	json_t *next = json_array();
+	int rc = rum_devices_overview(c->api->dom, c->by.tenant, c->list.due_days, &o,
+				      rum_api_deadline_add, next);
+
+	if (rc != 0) {
+		json_decref(next);
+		return rc;
+	}
+	rum_api_reply_json(c->x, 200,
+			   json_pack("{s:i,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I},s:o}",
+				     "due_days", o.due_days, "devices", "total",
+				     (json_int_t)o.devices, "contacted_last_day",
+				     (json_int_t)o.contacted_last_day, "never_reported",
+				     (json_int_t)o.never_reported, "overdue", (json_int_t)o.overdue,
+				     "due_soon", (json_int_t)o.due_soon, "ack_pending",
+				     (json_int_t)o.ack_pending, "collection_failing",
+				     (json_int_t)o.collection_failing, "alerts", "open",
+				     (json_int_t)o.alerts_open, "critical",
+				     (json_int_t)o.alerts_critical, "unacknowledged",
+				     (json_int_t)o.alerts_unacknowledged, "next_deadlines", next));
+	return 0;
 }

@@ -149,6 +149,30 @@ static const struct rum_db_stmt rum_store_devices_stmts[] = {
 	 "SELECT " REPORT_COLS " FROM rum_reports r WHERE r.tenant_id = $1 AND r.device_id = $2 "
 	 "AND r.id < $3 ORDER BY r.id DESC LIMIT $4",
 	 4},
+	/* A tenant at a glance ($2: the due-soon window in days). Each count is
+	 * an index range of 0009 or 0011, never a scan of the reports. */
+	{"device_overview",
+	 "SELECT (SELECT count(*) FROM devices WHERE tenant_id = $1), "
+	 "(SELECT count(*) FROM devices WHERE tenant_id = $1 "
+	 "AND last_contact >= now() - interval '1 day'), "
+	 "(SELECT count(*) FROM device_inventory i WHERE i.tenant_id = $1" F_NEVER "), "
+	 "(SELECT count(*) FROM device_inventory i WHERE i.tenant_id = $1" F_OVERDUE "), "
+	 "(SELECT count(*) FROM device_inventory i WHERE i.tenant_id = $1" F_DUE "), "
+	 "(SELECT count(*) FROM device_inventory i WHERE i.tenant_id = $1" F_ACK "), "
+	 "(SELECT count(DISTINCT t.device_id) FROM pull_targets t WHERE t.tenant_id = $1 "
+	 "AND t.failing_since IS NOT NULL), "
+	 "a.open, a.critical, a.unacknowledged FROM (SELECT count(*) AS open, "
+	 "count(*) FILTER (WHERE severity = 'critical') AS critical, "
+	 "count(*) FILTER (WHERE acknowledged_at IS NULL) AS unacknowledged "
+	 "FROM alerts WHERE tenant_id = $1 AND resolved_at IS NULL) a",
+	 2},
+	/* The soonest deadlines not passed yet, soonest first. */
+	{"device_next_deadlines",
+	 "SELECT i.device_id, d.hostname, d.udi_pid, d.udi_serial, " TS("i.next_deadline")
+	 " FROM device_inventory i JOIN devices d ON d.id = i.device_id "
+	 "WHERE i.tenant_id = $1 AND " DEADLINE " >= now() AND " DEADLINE " < 'infinity' "
+	 "ORDER BY " DEADLINE ", i.device_id LIMIT $2",
+	 2},
 	{"report_get",
 	 "SELECT " REPORT_COLS ", r.report FROM rum_reports r WHERE r.tenant_id = $1 AND r.id = $2",
 	 2},
@@ -311,6 +335,56 @@ static void rum_store_report_row(PGresult *res, int i, struct rum_store_report *
 	r->upload_source = PQgetvalue(res, i, c++);
 	r->duplicates = rum_store_devices_i64(res, i, c++);
 	r->last_duplicate_at = PQgetvalue(res, i, c++);
+}
+
+int rum_store_device_overview(struct rum_db_txn *txn, int64_t tenant_id, int due_days,
+			      struct rum_store_device_overview *out)
+{
+	char tenant[24], days[16];
+	const char *p[2] = {tenant, days};
+	int64_t *v[] = {&out->devices,         &out->contacted_last_day,
+			&out->never_reported,  &out->overdue,
+			&out->due_soon,        &out->ack_pending,
+			&out->failing,         &out->alerts_open,
+			&out->alerts_critical, &out->alerts_unacknowledged};
+	int rc;
+	PGresult *res;
+
+	rum_text_i64(tenant, sizeof(tenant), tenant_id);
+	rum_text_i64(days, sizeof(days), due_days);
+	res = rum_db_exec(txn, "device_overview", 2, p, NULL, NULL, 0, &rc);
+	if (!res)
+		return rc;
+	for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
+		*v[i] = PQntuples(res) == 1 ? rum_store_devices_i64(res, 0, i) : 0;
+	PQclear(res);
+	return 0;
+}
+
+int rum_store_device_next_deadlines(struct rum_db_txn *txn, int64_t tenant_id, int limit,
+				    void (*cb)(void *arg,
+					       const struct rum_store_device_deadline *d),
+				    void *arg)
+{
+	char tenant[24], lim[16];
+	const char *p[2] = {tenant, lim};
+	int rc;
+	PGresult *res;
+
+	rum_text_i64(tenant, sizeof(tenant), tenant_id);
+	rum_text_i64(lim, sizeof(lim), limit);
+	res = rum_db_exec(txn, "device_next_deadlines", 2, p, NULL, NULL, 0, &rc);
+	if (!res)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct rum_store_device_deadline d = {rum_store_devices_i64(res, i, 0),
+						      PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+						      PQgetvalue(res, i, 3), PQgetvalue(res, i, 4)};
+
+		cb(arg, &d);
+	}
+	PQclear(res);
+	return 0;
 }
 
 int rum_store_report_page(struct rum_db_txn *txn, int64_t tenant_id, int64_t device_id,

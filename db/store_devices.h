@@ -97,6 +97,27 @@ struct rum_store_report {
 	const char *last_duplicate_at; /* "" when never */
 };
 
+/* A tenant at a glance: device counts by state (due_soon: the deadline
+ * falls within due_days, not passed), devices heard of in the last day,
+ * devices whose pull target fails, and open alerts. */
+struct rum_store_device_overview {
+	int64_t devices, contacted_last_day, never_reported, overdue, due_soon, ack_pending,
+		failing;
+	int64_t alerts_open, alerts_critical, alerts_unacknowledged;
+};
+int rum_store_device_overview(struct rum_db_txn *txn, int64_t tenant_id, int due_days,
+			      struct rum_store_device_overview *out);
+
+/* The tenant's soonest deadlines that have not passed, soonest first. */
+struct rum_store_device_deadline {
+	int64_t device_id;
+	const char *hostname, *udi_pid, *udi_sn, *next_deadline;
+};
+int rum_store_device_next_deadlines(struct rum_db_txn *txn, int64_t tenant_id, int limit,
+				    void (*cb)(void *arg,
+					       const struct rum_store_device_deadline *d),
+				    void *arg);
+
 /* Reports of a tenant (device_id 0) or of one device, newest first, with
  * row ids below before_row (INT64_MAX for the first page). */
 int rum_store_report_page(struct rum_db_txn *txn, int64_t tenant_id, int64_t device_id,

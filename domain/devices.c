@@ -332,3 +332,64 @@ int rum_devices_get(struct rum_domain *dom, const char *tenant, int64_t id,
 		return rum_err_set(RUM_EINVAL, "'%" PRId64 "' is not a device id", id);
 	return rum_db_transact(dom->db, rum_devices_get_run, &c);
 }
+
+struct rum_devices_overview_call {
+	const char *tenant;
+	struct rum_devices_overview *out;
+	void (*cb)(void *arg, const struct rum_device_deadline *d);
+	void *arg;
+};
+
+static void rum_devices_deadline_row(void *arg, const struct rum_store_device_deadline *row)
+{
+	struct rum_devices_overview_call *c = arg;
+	struct rum_device_deadline d = {row->device_id, row->hostname, row->udi_pid, row->udi_sn,
+					row->next_deadline};
+
+	c->cb(c->arg, &d);
+}
+
+static int rum_devices_overview_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_devices_overview_call *c = arg;
+	struct rum_store_device_overview o = {0};
+	int64_t tenant_id;
+	int rc = rum_store_tenant_find(txn, c->tenant, &tenant_id);
+
+	if (rc == RUM_ENOTFOUND)
+		return rum_err_set(rc, "unknown tenant '%s'", c->tenant);
+	if (rc == 0)
+		rc = rum_store_device_overview(txn, tenant_id, c->out->due_days, &o);
+	if (rc == 0) {
+		c->out->devices = o.devices;
+		c->out->contacted_last_day = o.contacted_last_day;
+		c->out->never_reported = o.never_reported;
+		c->out->overdue = o.overdue;
+		c->out->due_soon = o.due_soon;
+		c->out->ack_pending = o.ack_pending;
+		c->out->collection_failing = o.failing;
+		c->out->alerts_open = o.alerts_open;
+		c->out->alerts_critical = o.alerts_critical;
+		c->out->alerts_unacknowledged = o.alerts_unacknowledged;
+	}
+	if (rc == 0 && c->cb)
+		rc = rum_store_device_next_deadlines(txn, tenant_id, RUM_DEVICES_OVERVIEW_DEADLINES,
+						     rum_devices_deadline_row, c);
+	return rc;
+}
+
+int rum_devices_overview(struct rum_domain *dom, const char *tenant, int due_days,
+			 struct rum_devices_overview *out,
+			 void (*cb)(void *arg, const struct rum_device_deadline *d), void *arg)
+{
+	struct rum_devices_overview_call c = {tenant, out, cb, arg};
+
+	if (!tenant)
+		return rum_err_set(RUM_EINVAL, "a tenant is needed");
+	if (due_days < 0 || due_days > 3650)
+		return rum_err_set(RUM_EINVAL, "due_days: %d is not a number from 1 to 3650",
+				   due_days);
+	memset(out, 0, sizeof(*out));
+	out->due_days = due_days ? due_days : RUM_DEVICES_DUE_DAYS_DEFAULT;
+	return rum_db_transact(dom->db, rum_devices_overview_run, &c);
+}

@@ -89,4 +89,30 @@ int rum_devices_get(struct rum_domain *dom, const char *tenant, int64_t id,
 		    void (*cb)(void *arg, const struct rum_device *d),
 		    void (*usage_cb)(void *arg, const struct rum_device_usage *u), void *arg);
 
+/* A tenant at a glance, for the page admins open every morning. */
+#define RUM_DEVICES_OVERVIEW_DEADLINES 10
+struct rum_devices_overview {
+	int due_days;               /* the due-soon window the counts used */
+	int64_t devices;            /* every device the tenant has heard of */
+	int64_t contacted_last_day; /* heard of in the last 24 hours */
+	int64_t never_reported;     /* no report stored yet */
+	int64_t overdue, due_soon;  /* deadline passed; within due_days */
+	int64_t ack_pending;        /* exported, no ACK back yet */
+	int64_t collection_failing; /* a pull target of it fails */
+	int64_t alerts_open, alerts_critical, alerts_unacknowledged;
+};
+
+/* The soonest deadline of a device, not passed yet. */
+struct rum_device_deadline {
+	int64_t id;
+	const char *hostname, *udi_pid, *udi_sn, *next_deadline;
+};
+
+/* Counts (due_days 0: RUM_DEVICES_DUE_DAYS_DEFAULT; at most 3650) and the
+ * RUM_DEVICES_OVERVIEW_DEADLINES soonest deadlines, soonest first, to cb
+ * (may be NULL). RUM_EINVAL, RUM_ENOTFOUND (tenant), RUM_EUNAVAIL. */
+int rum_devices_overview(struct rum_domain *dom, const char *tenant, int due_days,
+			 struct rum_devices_overview *out,
+			 void (*cb)(void *arg, const struct rum_device_deadline *d), void *arg);
+
 #endif

@@ -323,6 +323,41 @@ class Inventory(rt.RumTestCase):
         first = self.get_json(T % "default" + "/devices?sort=deadline&limit=1")["devices"]
         self.assertEqual(first[0]["id"], lid, "soonest deadline first")
 
+    def test_9a_overview_counts_what_the_lists_show(self):
+        """The overview's counts equal the lengths of the filtered lists, its
+        deadlines are the soonest not passed, and another tenant is apart."""
+        for due_days in (None, 400):
+            query = "?due_days=%d" % due_days if due_days else ""
+            body = self.get_json(T % "default" + "/overview" + query)
+            self.assertEqual(body["due_days"], due_days or 30)
+            counts = body["devices"]
+            extra = {"due_days": str(due_days)} if due_days else {}
+            for state, key in (("all", "total"), ("overdue", "overdue"), ("due", "due_soon"),
+                               ("ack_pending", "ack_pending"),
+                               ("never_reported", "never_reported"),
+                               ("failing", "collection_failing")):
+                ids, _ = self.walk(dict(extra, state=state), 50)
+                self.assertEqual(counts[key], len(ids), state)
+            self.assertGreater(counts["total"], 0)
+            self.assertEqual(counts["contacted_last_day"], counts["total"])
+        self.assertGreater(counts["due_soon"], 0, "a first report's deadline is 90 days on")
+        self.assertEqual(body["alerts"]["open"], int(self.pg.scalar(
+            "SELECT count(*) FROM alerts a JOIN tenants t ON t.id = a.tenant_id "
+            "WHERE t.name = 'default' AND a.resolved_at IS NULL", db=self.db)))
+        soonest = [d["next_deadline"] for d in body["next_deadlines"]]
+        self.assertEqual(soonest, sorted(soonest))
+        self.assertLessEqual(len(soonest), 10)
+        by_deadline, _ = self.walk({"sort": "deadline", "state": "due", "due_days": "3650"}, 50)
+        self.assertEqual([d["device_id"] for d in body["next_deadlines"]], by_deadline[:10])
+        other = self.get_json(T % "other" + "/overview", token=self.other)
+        self.assertEqual(other["devices"]["total"], 0)
+        self.assertEqual(other["next_deadlines"], [])
+        self.get(T % "default" + "/overview", token=self.other, status=404)
+        self.assertIn("due_days", self.get_json(T % "default" + "/overview?due_days=x",
+                                                status=400)["message"])
+        self.assertIn("unknown query parameter", self.get_json(
+            T % "default" + "/overview?state=overdue", status=400)["message"])
+
     def test_10_cli_device_and_report_verbs(self):
         dev = self.devs[0]
         did = self.device_id(dev)

@@ -188,6 +188,8 @@ class OpenAPI(rt.RumTestCase):
         self.call("POST", T + "/alerts/%d/ack" % alerts[0]["id"], role="operator", status=200)
         self.call("POST", T + "/alerts/999999/ack", role="operator", status=404)
         self.call("GET", T + "/alerts?state=late", role="reader", status=400)
+        self.call("GET", T + "/overview", role="reader", status=200)
+        self.call("GET", T + "/overview?due_days=0", role="reader", status=400)
 
     def test_5_air_gap_answers_validate(self):
         tmp = rt.make_tempdir("openapi-")
