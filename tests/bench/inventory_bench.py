@@ -15,7 +15,7 @@
      over one keep-alive connection: device list first page, a filtered page
      (overdue), a page deep into the list (past 90% of the devices), a search
      for one serial number and one matching a tenth of the hostnames, device
-     show, usage summary, alert list,
+     show, the overview (device counts by state), usage summary, alert list,
   5. prints p50/p99 per call, the seed and rollup times, and the database
      size per device.
 
@@ -198,6 +198,7 @@ def main():
              % (1 + (k * 7919) % DEVICES)),
             ("device search, 10% of hostnames", lambda k: base + "/devices?limit=50&q=sw-00"),
             ("device show", lambda k: base + "/devices/%d" % some[k % len(some)]),
+            ("overview (counts by state)", lambda k: base + "/overview"),
             ("usage summary", lambda k: base + "/usage"),
             ("alert list", lambda k: base + "/alerts?limit=50"),
         ]
