@@ -17,6 +17,8 @@
 #define RUM_API_TENANT_MAX (128 * 4)
 #define RUM_API_AUTH_MAX 256
 #define RUM_API_FILE_NAME_MAX 128
+/* The cookie that holds a browser session's secret. */
+#define RUM_API_SESSION_COOKIE "rumd_session"
 
 struct rum_api_call;
 
@@ -58,6 +60,11 @@ struct rum_api_call {
 	char tenant[RUM_API_TENANT_MAX + 1];
 	char authorization[RUM_API_AUTH_MAX + 1];
 	bool has_authorization;
+	char session[65]; /* the rumd_session cookie's value, "" without one */
+	char csrf[65];    /* the X-CSRF-Token header, "" without one */
+	bool changes;     /* the method changes state (not GET or HEAD) */
+	bool tls;         /* arrived over HTTPS */
+	char client_addr[64];
 	int64_t id;          /* the path's id, when the pattern has one */
 	struct rum_actor by; /* who, once the access check passed */
 	const char *body;    /* the exchange's, valid until the answer */
@@ -118,6 +125,20 @@ int rum_api_devices_parse(struct rum_api_call *c, const struct rum_http_request 
 int rum_api_reports_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_devices_list_run(struct rum_api_call *c);
 int rum_api_device_get_run(struct rum_api_call *c);
+/* A small request body (RUM_API_SMALL_BODY_MAX at most) as a JSON object
+ * of string fields among `known` (list: them, for messages) into
+ * c->body_json; a field's value or NULL. */
+#define RUM_API_SMALL_BODY_MAX (16 * 1024)
+int rum_api_small_body(struct rum_api_call *c, const struct rum_http_request *req,
+		       const char *const *known, const char *list);
+const char *rum_api_field(struct rum_api_call *c, const char *key);
+
+/* Browser sessions (api/session.c). */
+int rum_api_session_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_session_begin_run(struct rum_api_call *c);
+int rum_api_session_get_run(struct rum_api_call *c);
+int rum_api_session_end_run(struct rum_api_call *c);
+
 int rum_api_overview_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_overview_run(struct rum_api_call *c);
 int rum_api_device_reports_run(struct rum_api_call *c);

@@ -212,11 +212,15 @@ static void rum_api_call_work(void *arg, bool cancelled)
 {
 	struct rum_api_call *c = arg;
 	struct rum_access access = {c->has_authorization ? c->authorization : NULL,
-				    c->tenant[0] ? c->tenant : NULL};
+				    c->tenant[0] ? c->tenant : NULL,
+				    c->session[0] ? c->session : NULL, c->csrf[0] ? c->csrf : NULL,
+				    c->changes};
 	int rc;
 
 	if (cancelled)
 		rc = rum_err_set(RUM_EUNAVAIL, "rumd is stopping");
+	else if (c->route->role == RUM_ROLE_NONE) /* signing in: the route checks */
+		rc = 0;
 	else
 		rc = rum_access_check(c->api->dom, &access, c->route->role, c->route->action,
 				      &c->by);
@@ -225,6 +229,41 @@ static void rum_api_call_work(void *arg, bool cancelled)
 	if (rc != 0)
 		rum_api_reply_error(c->api, c->x, rc, rum_err_msg());
 	rum_api_call_free(c);
+}
+
+/* A header value that fits (64 characters at most), else "": a session
+ * secret and a CSRF token have 64. */
+static void rum_api_copy_header(char *out, size_t size, const char *value)
+{
+	out[0] = '\0';
+	if (value && strlen(value) < size)
+		memcpy(out, value, strlen(value) + 1);
+}
+
+/* The value of the rumd_session cookie in a Cookie header ("" when none or
+ * not of a session's shape, which the access check refuses as ended). */
+static void rum_api_session_cookie(char out[65], const char *cookie)
+{
+	const char *p = cookie;
+
+	out[0] = '\0';
+	while (p && *p) {
+		while (*p == ' ' || *p == ';')
+			p++;
+		if (strncmp(p, RUM_API_SESSION_COOKIE "=", sizeof(RUM_API_SESSION_COOKIE)) == 0) {
+			const char *v = p + sizeof(RUM_API_SESSION_COOKIE);
+			size_t n = strcspn(v, ";");
+
+			if (n == 64) {
+				memcpy(out, v, 64);
+				out[64] = '\0';
+			} else {
+				memcpy(out, "-", 2); /* present but malformed: refused */
+			}
+			return;
+		}
+		p = strchr(p, ';');
+	}
 }
 
 /* Parses an admin request on the HTTP thread and queues it for a worker. */
@@ -249,6 +288,11 @@ static void rum_api_call_start(struct rum_api *api, struct rum_http_exchange *x,
 			memcpy(c->authorization, authorization, strlen(authorization) + 1);
 		c->has_authorization = true;
 	}
+	rum_api_session_cookie(c->session, rum_http_header(x, "Cookie"));
+	rum_api_copy_header(c->csrf, sizeof(c->csrf), rum_http_header(x, "X-CSRF-Token"));
+	c->changes = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
+	c->tls = req->tls;
+	rum_api_copy_header(c->client_addr, sizeof(c->client_addr), req->client_addr);
 	rc = rum_api_params(c, r->pattern, req->path);
 	if (rc == 0 && req->body_too_big)
 		rc = rum_err_set(RUM_ETOOBIG, "request body is larger than max_body_bytes");

@@ -42,6 +42,15 @@ const struct rum_api_route rum_api_routes[] = {
 	 rum_api_report_get_run, "one report: identity, usage, export and ACK state"},
 	{"GET", T "/reports/{report}/raw", RUM_API_LIGHT, RUM_ROLE_READER, "report-read", NULL,
 	 NULL, rum_api_report_raw_run, "one report byte-exact, as the device sent it"},
+	/* Signing in costs a password hash (scrypt): on the heavy lane, so
+	 * that a flood of attempts cannot hold the readers' threads. */
+	{"POST", "/api/v1/session", RUM_API_HEAVY, RUM_ROLE_NONE, "sign-in", NULL,
+	 rum_api_session_parse, rum_api_session_begin_run,
+	 "sign in a browser: a session cookie from a token or a user and password"},
+	{"GET", "/api/v1/session", RUM_API_LIGHT, RUM_ROLE_READER, "session-read", NULL, NULL,
+	 rum_api_session_get_run, "who the request acts as; a session's CSRF token"},
+	{"DELETE", "/api/v1/session", RUM_API_LIGHT, RUM_ROLE_READER, "sign-out", NULL, NULL,
+	 rum_api_session_end_run, "sign out: end the browser session"},
 	{"GET", "/api/v1/tenants", RUM_API_LIGHT, RUM_ROLE_READER, "tenant-read", NULL, NULL,
 	 rum_api_tenants_list_run, "tenants (a tenant-bound token sees its own)"},
 	{"POST", "/api/v1/tenants", RUM_API_LIGHT, RUM_ROLE_ADMIN, "tenant-create", NULL,
@@ -93,12 +102,13 @@ void rum_api_routes_each(void (*cb)(void *arg, const char *method, const char *p
 				    const char *role, const char *action, const char *summary),
 			 void *arg)
 {
-	static const char *const roles[] = {"", "reader", "operator", "admin"};
+	static const char *const roles[] = {"public", "reader", "operator", "admin"};
 
 	for (size_t i = 0; i < rum_api_routes_count; i++) {
 		const struct rum_api_route *r = &rum_api_routes[i];
 
-		cb(arg, r->method ? r->method : "*", r->pattern, roles[r->role],
-		   r->action ? r->action : "", r->summary);
+		cb(arg, r->method ? r->method : "*", r->pattern,
+		   r->lane == RUM_API_DIRECT ? "" : roles[r->role], r->action ? r->action : "",
+		   r->summary);
 	}
 }

@@ -18,11 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RUM_API_SMALL_BODY_MAX (16 * 1024)
-
-/* The body as a JSON object of string (or null) fields among `known`. */
-static int rum_api_small_body(struct rum_api_call *c, const struct rum_http_request *req,
-			      const char *const *known, const char *list)
+int rum_api_small_body(struct rum_api_call *c, const struct rum_http_request *req,
+		       const char *const *known, const char *list)
 {
 	json_error_t jerr;
 	const char *key;
@@ -47,7 +44,7 @@ static int rum_api_small_body(struct rum_api_call *c, const struct rum_http_requ
 	return 0;
 }
 
-static const char *rum_api_field(struct rum_api_call *c, const char *key)
+const char *rum_api_field(struct rum_api_call *c, const char *key)
 {
 	return json_string_value(json_object_get(c->body_json, key));
 }

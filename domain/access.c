@@ -1,6 +1,7 @@
 #include "domain/access.h"
 
 #include "db/db.h"
+#include "db/store_sessions.h"
 #include "db/store_tenants.h"
 #include "db/store_tokens.h"
 #include "domain/audit.h"
@@ -57,8 +58,10 @@ static const char *rum_access_bearer(const char *authorization)
 }
 
 struct rum_access_txn {
-	const char *hash;
-	const char *tenant;
+	const char *hash;         /* the bearer token's, or NULL */
+	const char *session_hash; /* the session secret's, or NULL */
+	const struct rum_access *auth;
+	int idle_s;
 	enum rum_role need;
 	struct rum_actor *who;
 };
@@ -68,12 +71,39 @@ static const char *rum_access_need_text(enum rum_role need)
 	return need == RUM_ROLE_ADMIN ? "an admin token" : "an operator or admin token";
 }
 
-static int rum_access_run(struct rum_db_txn *txn, void *arg)
+/* Who asks is known (role_text, bound: their tenant, 0: every one): may they
+ * do `need` on the tenant named? of: "token" or "session", for messages. */
+static int rum_access_authorize(struct rum_db_txn *txn, struct rum_access_txn *t,
+				const char *role_text, int64_t bound, const char *of)
 {
-	struct rum_access_txn *t = arg;
-	struct rum_store_token tok;
 	enum rum_role role = RUM_ROLE_READER;
 	int64_t tenant_id = 0;
+	int rc;
+
+	if (rum_role_parse(&role, role_text) != 0)
+		return rum_err_set(RUM_EINTERNAL, "%s has a bad role", t->who->actor);
+	snprintf(t->who->role, sizeof(t->who->role), "%s", role_text);
+	t->who->token_tenant_id = bound;
+	/* A route of no tenant (the API's description): the role is all. */
+	if (t->auth->tenant) {
+		rc = rum_store_tenant_find(txn, t->auth->tenant, &tenant_id);
+		/* Another tenant than the bound one is reported exactly as a
+		 * missing one. */
+		if (rc == RUM_ENOTFOUND || (rc == 0 && bound && bound != tenant_id))
+			return rum_err_set(RUM_ENOTFOUND, "no tenant named '%s'", t->auth->tenant);
+		if (rc != 0)
+			return rc;
+	}
+	if (role < t->need)
+		return rum_err_set(RUM_EFORBIDDEN, "this needs %s; the %s is a %s %s",
+				   rum_access_need_text(t->need), of, role_text, of);
+	t->who->tenant_id = tenant_id;
+	return 0;
+}
+
+static int rum_access_token_run(struct rum_db_txn *txn, struct rum_access_txn *t)
+{
+	struct rum_store_token tok;
 	int rc = rum_store_token_use(txn, t->hash, &tok);
 
 	if (rc == RUM_ENOTFOUND)
@@ -89,48 +119,91 @@ static int rum_access_run(struct rum_db_txn *txn, void *arg)
 	t->who->token_tenant_id = tok.tenant_id;
 	if (tok.revoked)
 		return rum_err_set(RUM_EAUTH, "unknown or revoked token");
-	if (rum_role_parse(&role, tok.role) != 0)
-		return rum_err_set(RUM_EINTERNAL, "token %" PRId64 " has a bad role", tok.id);
-	/* A route of no tenant (the API's description): the role is all. */
-	if (!t->tenant)
-		return role < t->need ? rum_err_set(RUM_EFORBIDDEN,
-						    "this needs %s; the token is a %s token",
-						    rum_access_need_text(t->need), tok.role)
-				      : 0;
-	rc = rum_store_tenant_find(txn, t->tenant, &tenant_id);
-	/* Another tenant than the token's is reported exactly as a missing one. */
-	if (rc == RUM_ENOTFOUND || (rc == 0 && tok.tenant_id && tok.tenant_id != tenant_id))
-		return rum_err_set(RUM_ENOTFOUND, "no tenant named '%s'", t->tenant);
+	return rum_access_authorize(txn, t, tok.role, tok.tenant_id, "token");
+}
+
+static int rum_access_session_run(struct rum_db_txn *txn, struct rum_access_txn *t)
+{
+	struct rum_store_session s;
+	const char *csrf = t->auth->csrf;
+	int rc = rum_store_session_find(txn, t->session_hash, t->idle_s, &s);
+
+	if (rc == RUM_ENOTFOUND || (rc == 0 && !s.valid))
+		return rum_err_set(RUM_EAUTH, "the session has ended; sign in again");
 	if (rc != 0)
 		return rc;
-	if (role < t->need)
-		return rum_err_set(RUM_EFORBIDDEN, "this needs %s; the token is a %s token",
-				   rum_access_need_text(t->need), tok.role);
-	t->who->tenant_id = tenant_id;
-	return 0;
+	if (s.user_id)
+		snprintf(t->who->actor, sizeof(t->who->actor), "user %.40s (session %" PRId64 ")",
+			 s.who, s.id);
+	else
+		snprintf(t->who->actor, sizeof(t->who->actor),
+			 "token %" PRId64 " (%.24s) session %" PRId64, s.token_id, s.who, s.id);
+	t->who->token_id = s.token_id;
+	t->who->user_id = s.user_id;
+	t->who->session_id = s.id;
+	t->who->token_tenant_id = s.tenant_id;
+	snprintf(t->who->csrf, sizeof(t->who->csrf), "%s", s.csrf);
+	snprintf(t->who->expires_at, sizeof(t->who->expires_at), "%s", s.expires_at);
+	/* A page of another site can make the browser send the cookie, but
+	 * cannot read the CSRF token to send with it. */
+	if (t->auth->changes &&
+	    (!csrf || strlen(csrf) != 64 || !rum_crypto_equal(csrf, s.csrf, 64)))
+		return rum_err_set(RUM_EFORBIDDEN, "a change from a browser session needs the "
+						   "session's X-CSRF-Token header");
+	if (s.stale && (rc = rum_store_session_touch(txn, s.id)) != 0)
+		return rc;
+	return rum_access_authorize(txn, t, s.role, s.tenant_id, "session");
+}
+
+static int rum_access_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_access_txn *t = arg;
+
+	return t->hash ? rum_access_token_run(txn, t) : rum_access_session_run(txn, t);
+}
+
+/* A session cookie's secret is 64 lowercase hex digits. */
+static bool rum_access_session_shape(const char *s)
+{
+	if (!s || strlen(s) != 64)
+		return false;
+	for (int i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
 }
 
 int rum_access_check(struct rum_domain *dom, const struct rum_access *auth, enum rum_role need,
 		     const char *action, struct rum_actor *who)
 {
-	char hash[65];
-	struct rum_access_txn t = {hash, auth->tenant, need, who};
+	char hash[65], session_hash[65];
+	struct rum_access_txn t = {NULL, NULL, auth, dom->web_session_idle_s, need, who};
 	const char *token = rum_access_bearer(auth->authorization);
 	int rc;
 
 	memset(who, 0, sizeof(*who));
 	snprintf(who->actor, sizeof(who->actor), "anonymous");
 	who->tenant = auth->tenant;
-	if (!token) {
+	if (token) {
+		rum_access_token_hash(hash, token);
+		t.hash = hash;
+		rc = rum_db_transact(dom->db, rum_access_run, &t);
+	} else if (!auth->authorization && auth->session) {
+		if (rum_access_session_shape(auth->session)) {
+			rum_access_token_hash(session_hash, auth->session);
+			t.session_hash = session_hash;
+			rc = rum_db_transact(dom->db, rum_access_run, &t);
+		} else {
+			rc = rum_err_set(RUM_EAUTH, "the session has ended; sign in again");
+		}
+	} else {
 		rc = rum_err_set(RUM_EAUTH,
 				 auth->authorization
 					 ? "the Authorization header is not a rumd bearer token"
-					 : "no bearer token (Authorization: Bearer rumd_...)");
-	} else {
-		rum_access_token_hash(hash, token);
-		rc = rum_db_transact(dom->db, rum_access_run, &t);
+					 : "no bearer token (Authorization: Bearer rumd_...) "
+					   "and no session");
 	}
-	if (rc != 0 && rc != RUM_EUNAVAIL && need > RUM_ROLE_READER)
+	if (rc != 0 && rc != RUM_EUNAVAIL && (need > RUM_ROLE_READER || auth->changes))
 		rum_audit_record(dom, who, action, auth->tenant, "", rc, NULL);
 	return rc;
 }

@@ -11,22 +11,30 @@
 
 #include "domain/domain.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define RUM_TOKEN_LEN (5 + 64)       /* "rumd_" + hex of 32 bytes */
 #define RUM_TOKEN_PREFIX_LEN (5 + 8) /* what is shown of a token */
 
-enum rum_role { RUM_ROLE_READER = 1, RUM_ROLE_OPERATOR = 2, RUM_ROLE_ADMIN = 3 };
+/* RUM_ROLE_NONE: a route anyone may call (signing in). */
+enum rum_role { RUM_ROLE_NONE = 0, RUM_ROLE_READER = 1, RUM_ROLE_OPERATOR = 2, RUM_ROLE_ADMIN = 3 };
 
 /* "admin", "operator", "reader". RUM_EINVAL otherwise. */
 int rum_role_parse(enum rum_role *out, const char *text);
 
 /* What a request presents: its Authorization header value (NULL when
  * absent) and the tenant it names (percent-decoded; NULL for a route of no
- * tenant, such as the API's description, where only the role counts). */
+ * tenant, such as the API's description, where only the role counts).
+ * Without an Authorization header, a browser session's secret (its cookie)
+ * stands for it; a request that changes state (changes) must then also
+ * carry the session's CSRF token (its X-CSRF-Token header). */
 struct rum_access {
 	const char *authorization;
 	const char *tenant;
+	const char *session; /* NULL: none */
+	const char *csrf;    /* NULL: none */
+	bool changes;
 };
 
 /* Who acts, once checked: what the audit log calls them, their token, and
@@ -37,6 +45,11 @@ struct rum_actor {
 	const char *tenant;
 	int64_t tenant_id;
 	int64_t token_tenant_id; /* the tenant the token is bound to, 0: every tenant */
+	int64_t session_id;      /* a browser session's, 0: a bearer token */
+	int64_t user_id;         /* the session's local user, 0: none */
+	char role[16];           /* the role it acts with */
+	char csrf[65];           /* the session's CSRF token, "" without one */
+	char expires_at[40];     /* when the session ends at the latest */
 };
 
 /* Authenticates the bearer token and authorizes role `need` on the

@@ -43,6 +43,8 @@ int rum_domain_open(struct rum_domain **out, const struct rum_domain_options *o)
 	d->data_dir = rum_domain_dup(o->data_dir);
 	d->key_file = rum_domain_dup(o->key_file);
 	d->default_tenant = rum_domain_dup(o->default_tenant);
+	d->web_session_idle_s = o->web_session_idle_s > 0 ? o->web_session_idle_s : 8 * 3600;
+	d->web_session_max_s = o->web_session_max_s > 0 ? o->web_session_max_s : 24 * 3600;
 	*out = d;
 	return 0;
 }

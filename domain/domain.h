@@ -29,6 +29,9 @@ struct rum_domain_options {
 	const char *data_dir;        /* exports and imports live below it */
 	const char *key_file;        /* seals pull-target credentials */
 	const char *default_tenant;  /* created by the first migration */
+	/* Browser sessions end after this long without a request, and this
+	 * long after they began (0: 8 hours, 24 hours). */
+	int web_session_idle_s, web_session_max_s;
 };
 
 /* Opens the domain. Does not need the database to be reachable: its

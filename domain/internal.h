@@ -16,6 +16,7 @@ struct rum_domain {
 	char *data_dir;
 	char *key_file;
 	char *default_tenant;
+	int web_session_idle_s, web_session_max_s;
 };
 
 /* Paths the domain builds under data_dir fit in this. */

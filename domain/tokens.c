@@ -122,7 +122,7 @@ int rum_tokens_create_by(struct rum_domain *dom, const struct rum_actor *by, con
 int rum_tokens_create(struct rum_domain *dom, const char *role, const char *tenant,
 		      const char *description, char **token, int64_t *id)
 {
-	struct rum_actor cli = {"cli", 0, NULL, 0, 0};
+	struct rum_actor cli = {.actor = "cli"};
 
 	return rum_tokens_create_by(dom, &cli, role, tenant, description, token, id);
 }
@@ -196,7 +196,7 @@ int rum_tokens_revoke_by(struct rum_domain *dom, const struct rum_actor *by, int
 
 int rum_tokens_revoke(struct rum_domain *dom, int64_t id, char *prefix)
 {
-	struct rum_actor cli = {"cli", 0, NULL, 0, 0};
+	struct rum_actor cli = {.actor = "cli"};
 
 	return rum_tokens_revoke_by(dom, &cli, id, prefix);
 }

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 
 /* SHA-256 fetched from the provider once: SHA256() and EVP_sha256() look
@@ -161,4 +162,91 @@ void rum_crypto_wipe(void *p, size_t len)
 {
 	if (p)
 		OPENSSL_cleanse(p, len);
+}
+
+/* scrypt's cost: N = 2^ln. Verification accepts what a hash names, within
+ * these bounds, so that the default can rise without breaking old hashes. */
+#define RUM_SCRYPT_LN 15
+#define RUM_SCRYPT_LN_MAX 20
+#define RUM_SCRYPT_R 8
+#define RUM_SCRYPT_P 1
+#define RUM_SCRYPT_SALT 16
+#define RUM_SCRYPT_KEY 32
+#define RUM_SCRYPT_MAXMEM (1100ULL * 1024 * 1024)
+
+static int rum_crypto_scrypt(uint8_t key[RUM_SCRYPT_KEY], const char *password, const uint8_t *salt,
+			     size_t salt_len, unsigned ln, unsigned r, unsigned p)
+{
+	char why[160];
+
+	if (EVP_PBE_scrypt(password, strlen(password), salt, salt_len, (uint64_t)1 << ln, r, p,
+			   RUM_SCRYPT_MAXMEM, key, RUM_SCRYPT_KEY) == 1)
+		return 0;
+	ERR_error_string_n(ERR_get_error(), why, sizeof(why));
+	ERR_clear_error();
+	return rum_err_set(RUM_EINTERNAL, "scrypt: %s", why);
+}
+
+static void rum_crypto_hex(char *out, const uint8_t *data, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[data[i] >> 4];
+		out[2 * i + 1] = digits[data[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+static int rum_crypto_unhex(uint8_t *out, const char *hex, size_t len)
+{
+	for (size_t i = 0; i < 2 * len; i++) {
+		char ch = hex[i];
+		int v = ch >= '0' && ch <= '9'   ? ch - '0'
+			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+						 : -1;
+
+		if (v < 0)
+			return -1;
+		out[i / 2] = (uint8_t)(i % 2 ? (out[i / 2] << 4) | v : v);
+	}
+	return hex[2 * len] == '\0' || hex[2 * len] == '$' ? 0 : -1;
+}
+
+int rum_crypto_password_hash(char out[RUM_PASSWORD_HASH_MAX], const char *password)
+{
+	uint8_t salt[RUM_SCRYPT_SALT], key[RUM_SCRYPT_KEY];
+	char salt_hex[2 * RUM_SCRYPT_SALT + 1], key_hex[2 * RUM_SCRYPT_KEY + 1];
+	int rc;
+
+	rum_crypto_random(salt, sizeof(salt));
+	rc = rum_crypto_scrypt(key, password, salt, sizeof(salt), RUM_SCRYPT_LN, RUM_SCRYPT_R,
+			       RUM_SCRYPT_P);
+	if (rc != 0)
+		return rc;
+	rum_crypto_hex(salt_hex, salt, sizeof(salt));
+	rum_crypto_hex(key_hex, key, sizeof(key));
+	rum_crypto_wipe(key, sizeof(key));
+	snprintf(out, RUM_PASSWORD_HASH_MAX, "$scrypt$ln=%d,r=%d,p=%d$%s$%s", RUM_SCRYPT_LN,
+		 RUM_SCRYPT_R, RUM_SCRYPT_P, salt_hex, key_hex);
+	return 0;
+}
+
+int rum_crypto_password_verify(const char *stored, const char *password)
+{
+	uint8_t salt[RUM_SCRYPT_SALT], want[RUM_SCRYPT_KEY], got[RUM_SCRYPT_KEY];
+	unsigned ln, r, p;
+	int used = 0, rc;
+
+	if (!stored || sscanf(stored, "$scrypt$ln=%2u,r=%2u,p=%2u$%n", &ln, &r, &p, &used) != 3 ||
+	    used == 0 || ln < 10 || ln > RUM_SCRYPT_LN_MAX || r < 1 || r > 32 || p < 1 || p > 4 ||
+	    strlen(stored + used) != 2 * RUM_SCRYPT_SALT + 1 + 2 * RUM_SCRYPT_KEY ||
+	    rum_crypto_unhex(salt, stored + used, sizeof(salt)) != 0 ||
+	    rum_crypto_unhex(want, stored + used + 2 * RUM_SCRYPT_SALT + 1, sizeof(want)) != 0)
+		return rum_err_set(RUM_EINVAL, "not a password hash rumd made");
+	rc = rum_crypto_scrypt(got, password, salt, sizeof(salt), ln, r, p);
+	if (rc == 0 && !rum_crypto_equal(got, want, sizeof(got)))
+		rc = rum_err_set(RUM_EAUTH, "wrong password");
+	rum_crypto_wipe(got, sizeof(got));
+	return rc;
 }

@@ -45,6 +45,21 @@ void rum_crypto_seal(uint8_t **out, size_t *out_len, const uint8_t key[RUM_SECRE
 int rum_crypto_open(char **out, size_t *out_len, const uint8_t key[RUM_SECRET_KEY_LEN],
 		    const void *aad, size_t aad_len, const uint8_t *sealed, size_t len);
 
+/* --- passwords: scrypt (RFC 7914) --- */
+/* A stored password hash ("$scrypt$ln=15,r=8,p=1$<salt hex>$<key hex>") fits
+ * in this, with its NUL. */
+#define RUM_PASSWORD_HASH_MAX 192
+
+/* Hashes password with a fresh random salt, N = 2^15, r = 8, p = 1 (32 MiB,
+ * about 0.1 s on a 2020s core: a stolen table costs an attacker as much per
+ * guess). RUM_EINTERNAL when OpenSSL refuses. */
+int rum_crypto_password_hash(char out[RUM_PASSWORD_HASH_MAX], const char *password);
+
+/* Whether password matches a hash of rum_crypto_password_hash (its own
+ * parameters, within bounds). 0: it does; RUM_EAUTH: it does not;
+ * RUM_EINVAL: stored is not such a hash. */
+int rum_crypto_password_verify(const char *stored, const char *password);
+
 /* Overwrites len bytes in a way the compiler keeps (for secrets). */
 void rum_crypto_wipe(void *p, size_t len);
 

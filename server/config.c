@@ -107,6 +107,10 @@ static const struct rum_config_param rum_config_params[] = {
 	 "alert when a device has not been heard of for this many days; 0 = never"},
 	{"alert_capture_days", RUM_CFG_INT, RUM_OFF(alert_capture_days), "7", 0, 3650,
 	 "alert while a tenant's devices sent unclassified messages in this many days; 0 = never"},
+	{"web_session_idle_s", RUM_CFG_INT, RUM_OFF(web_session_idle_s), "28800", 60, 604800,
+	 "a browser session ends after this long without a request"},
+	{"web_session_max_s", RUM_CFG_INT, RUM_OFF(web_session_max_s), "86400", 60, 2592000,
+	 "a browser session ends this long after its sign-in, however busy"},
 };
 
 #define RUM_NPARAMS (sizeof(rum_config_params) / sizeof(rum_config_params[0]))

@@ -48,7 +48,8 @@ struct rum_config {
 	int64_t upkeep_interval_s; /* how often serve keeps aggregates current */
 	int64_t usage_lag_s;       /* reports count for usage this long after arrival */
 	int64_t alert_deadline_warn_days, alert_ack_pending_days, alert_silent_days,
-		alert_capture_days; /* alert windows; 0 turns a kind off */
+		alert_capture_days;                    /* alert windows; 0 turns a kind off */
+	int64_t web_session_idle_s, web_session_max_s; /* browser sessions */
 };
 
 enum rum_config_source { RUM_CFG_DEFAULT = 0, RUM_CFG_FILE, RUM_CFG_ENV, RUM_CFG_FLAG };

@@ -18,6 +18,7 @@
 #include "server/cli_import.h"
 #include "server/cli_inventory.h"
 #include "server/cli_tokens.h"
+#include "server/cli_users.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/pgembed.h"
@@ -78,6 +79,9 @@ static void rum_usage(FILE *out)
 		"  import-usage FILE --tenant NAME   a device usage file, as if the device pushed it\n"
 		"  token create --role admin|operator|reader [--tenant NAME] [--description TEXT]\n"
 		"  token list | token revoke ID   bearer tokens of the admin API (/api/v1)\n"
+		"  user add NAME --role R [--tenant NAME] | user list | user passwd|disable|enable "
+		"NAME\n"
+		"                        local users who sign in to the admin console\n"
 		"  device list [--tenant NAME] [--state S] [--sort K] [--search PREFIX] [--json]\n"
 		"  device show ID [--tenant NAME] [--json]   a product instance: state, deadline, usage\n"
 		"  report list [--tenant NAME] [--device ID] [--json] | report show ID [--raw]\n"
@@ -107,6 +111,8 @@ static void rum_verb_usage(const char *verb, FILE *out)
 		rum_cli_usage_usage(out);
 	else if (strcmp(verb, "alert") == 0)
 		rum_cli_alert_usage(out);
+	else if (strcmp(verb, "user") == 0)
+		rum_cli_user_usage(out);
 	else if (strcmp(verb, "target") == 0)
 		fprintf(out,
 			"Usage: rumd target add [--tenant NAME] --host H [--port 830|443] "
@@ -327,7 +333,9 @@ static int rum_domain_start(const struct rum_config *cfg, bool serve, int wait_s
 				       serve ? (int)cfg->db_queue_max : 1024,
 				       cfg->data_dir,
 				       key_file,
-				       cfg->default_tenant};
+				       cfg->default_tenant,
+				       (int)cfg->web_session_idle_s,
+				       (int)cfg->web_session_max_s};
 
 	*dom = NULL;
 	rum_cli_key_file(cfg, key_file, sizeof(key_file));
@@ -802,6 +810,10 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 		rc = rum_cli_usage(cfg, dom, rum_cli_opt_of, cli);
 		goto out;
 	}
+	if (strcmp(verb, "user") == 0) {
+		rc = rum_cli_user(cfg, dom, cli->words, cli->nwords, rum_cli_opt_of, cli);
+		goto out;
+	}
 	if (strcmp(verb, "alert") == 0) {
 		rc = rum_cli_alert(cfg, dom, cli->words, cli->nwords, rum_cli_opt_of, cli);
 		goto out;
@@ -926,6 +938,10 @@ int main(int argc, char **argv)
 	} else if (strcmp(verb, "import") == 0 || strcmp(verb, "ack-file") == 0 ||
 		   strcmp(verb, "import-usage") == 0) {
 		rc = rum_cli_check_opts(&cli, import_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "user") == 0) {
+		rc = rum_cli_check_opts(&cli, rum_cli_user_opts);
 		if (rc == 0)
 			rc = rum_db_verb(&cfg, &cli);
 	} else if (strcmp(verb, "alert") == 0) {

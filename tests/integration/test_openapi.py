@@ -249,6 +249,22 @@ class OpenAPI(rt.RumTestCase):
         self.call("GET", "/api/v1/audit?limit=5", role="reader", status=200)
         self.call("GET", "/api/v1/audit?cursor=zz", role="reader", status=400)
 
+    def test_6b_session_answers_validate(self):
+        reply = self.call("POST", "/api/v1/session", role=None,
+                          body={"token": self.tokens["reader"]}, status=201)
+        cookie = {"Cookie": reply.headers["set-cookie"].split(";")[0]}
+        csrf = reply.json["csrf_token"]
+        self.call("GET", "/api/v1/session", role=None, headers=cookie, status=200)
+        self.call("GET", "/api/v1/session", role="reader", status=200)
+        self.call("DELETE", "/api/v1/session", role=None, headers=cookie, status=403)
+        self.call("DELETE", "/api/v1/session", role=None,
+                  headers=dict(cookie, **{"X-CSRF-Token": csrf}), status=200)
+        self.call("DELETE", "/api/v1/session", role="reader", status=400)
+        self.call("GET", "/api/v1/session", role=None, headers=cookie, status=401)
+        self.call("POST", "/api/v1/session", role=None, body={"user": "x"}, status=400)
+        self.call("POST", "/api/v1/session", role=None,
+                  body={"user": "nobody", "password": "not a password"}, status=401)
+
     def test_7_every_operation_was_answered(self):
         """Run last: every documented operation was exercised above with a
         success answer validated."""

@@ -169,6 +169,37 @@ static void test_grow_one(void)
 	free(a);
 }
 
+static void test_password(void)
+{
+	char a[RUM_PASSWORD_HASH_MAX], b[RUM_PASSWORD_HASH_MAX], bad[RUM_PASSWORD_HASH_MAX];
+
+	CHECK_INT(rum_crypto_password_hash(a, "correct horse battery staple"), 0);
+	CHECK_INT(rum_crypto_password_hash(b, "correct horse battery staple"), 0);
+	CHECK(strncmp(a, "$scrypt$ln=15,r=8,p=1$", 22) == 0);
+	CHECK_INT((int)strlen(a), 22 + 32 + 1 + 64);
+	CHECK(strcmp(a, b) != 0); /* a fresh salt each time */
+	CHECK_INT(rum_crypto_password_verify(a, "correct horse battery staple"), 0);
+	CHECK_INT(rum_crypto_password_verify(b, "correct horse battery staple"), 0);
+	CHECK_INT(rum_crypto_password_verify(a, "correct horse battery stapler"), RUM_EAUTH);
+	CHECK_INT(rum_crypto_password_verify(a, ""), RUM_EAUTH);
+	/* One changed digit of the key or the salt: another hash. */
+	snprintf(bad, sizeof(bad), "%s", a);
+	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
+	CHECK_INT(rum_crypto_password_verify(bad, "correct horse battery staple"), RUM_EAUTH);
+	snprintf(bad, sizeof(bad), "%s", a);
+	bad[22] = bad[22] == '0' ? '1' : '0';
+	CHECK_INT(rum_crypto_password_verify(bad, "correct horse battery staple"), RUM_EAUTH);
+	/* Not a hash rumd made, or costs out of bounds: refused unread. */
+	CHECK_INT(rum_crypto_password_verify("", "x"), RUM_EINVAL);
+	CHECK_INT(rum_crypto_password_verify("$2b$12$abcdefghijklmnopqrstuv", "x"), RUM_EINVAL);
+	snprintf(bad, sizeof(bad), "$scrypt$ln=30,r=8,p=1$%s", a + 22);
+	CHECK_INT(rum_crypto_password_verify(bad, "x"), RUM_EINVAL);
+	snprintf(bad, sizeof(bad), "%.*sXY", (int)strlen(a) - 2, a);
+	CHECK_INT(rum_crypto_password_verify(bad, "x"), RUM_EINVAL);
+	snprintf(bad, sizeof(bad), "%sff", a);
+	CHECK_INT(rum_crypto_password_verify(bad, "x"), RUM_EINVAL);
+}
+
 int main(void)
 {
 	test_quote_and_numbers();
@@ -178,5 +209,6 @@ int main(void)
 	test_text();
 	test_crypto();
 	test_grow_one();
+	test_password();
 	return rum_check_result("test_util");
 }
