@@ -153,6 +153,11 @@ void rum_api_files(struct rum_api *api, struct rum_http_exchange *x,
 		   const struct rum_http_request *req, const char *rest);
 void rum_api_healthz(struct rum_api *api, struct rum_http_exchange *x,
 		     const struct rum_http_request *req, const char *rest);
+/* The admin console (api/web.c): its page at "/", its files below /assets/. */
+void rum_api_web_page(struct rum_api *api, struct rum_http_exchange *x,
+		      const struct rum_http_request *req, const char *rest);
+void rum_api_web_asset(struct rum_api *api, struct rum_http_exchange *x,
+		       const struct rum_http_request *req, const char *rest);
 void rum_api_readyz(struct rum_api *api, struct rum_http_exchange *x,
 		    const struct rum_http_request *req, const char *rest);
 

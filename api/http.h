@@ -33,6 +33,12 @@ void rum_http_respond(struct rum_http_exchange *x, int status, const char *conte
 void rum_http_respond_file(struct rum_http_exchange *x, int status, const char *content_type,
 			   int fd, size_t size, const char *header_name, const char *header_value);
 
+/* Answers the exchange with bytes that outlive it (built into the binary:
+ * the console's files), not copied; headers: NULL, or name, value, ...,
+ * NULL, all of static lifetime. Thread-safe. */
+void rum_http_respond_static(struct rum_http_exchange *x, int status, const char *content_type,
+			     const void *body, size_t body_len, const char *const *headers);
+
 /* Request headers as a new JSON object text ("Authorization" and "Cookie"
  * left out), for captures. Caller frees. Only valid before responding. */
 char *rum_http_headers_json(struct rum_http_exchange *x);

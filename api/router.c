@@ -80,6 +80,8 @@ static int rum_api_match(const char *pattern, const char *path, const char **res
 	const char *p = pattern, *s = path;
 	int literal = 0;
 
+	if (strcmp(pattern, "/") == 0) /* the console's page: "/" only */
+		return strcmp(path, "/") == 0 ? 0 : -1;
 	while (*p) {
 		size_t pn, sn;
 

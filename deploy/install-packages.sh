@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages of deploy/packages.txt that are missing
-# (apt-get update once, then one apt-get install). Used by quickstart.sh and
+# Installs the Debian packages of deploy/packages.txt that are missing, and
+# with --tests those of deploy/packages-test.txt too (apt-get update once,
+# then one apt-get install). Used by quickstart.sh and, with --tests, by
 # tests/run-all.sh; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
-mapfile -t pkgs < <(grep -v '^#' packages.txt | sed '/^$/d')
+lists=(packages.txt)
+[ "${1:-}" = "--tests" ] && lists+=(packages-test.txt)
+mapfile -t pkgs < <(cat "${lists[@]}" | grep -v '^#' | sed '/^$/d')
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

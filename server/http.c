@@ -50,6 +50,8 @@ struct rum_http_exchange {
 	int resp_fd; /* a file to send instead of resp, or -1 */
 	const char *content_type;
 	char header_name[64], header_value[256];
+	const void *resp_static;           /* a body of static lifetime, or NULL */
+	const char *const *static_headers; /* name, value, ..., NULL; or NULL */
 };
 
 /* A too-big body sent without Content-Length is read and dropped up to this
@@ -66,7 +68,7 @@ static void rum_http_answer(struct rum_http_exchange *x, int status, const char 
 	pthread_mutex_lock(&x->lock);
 	x->status = status;
 	x->resp = body;
-	x->resp_len = body || fd >= 0 ? body_len : 0;
+	x->resp_len = body || fd >= 0 || x->resp_static ? body_len : 0;
 	x->resp_fd = fd;
 	x->content_type = content_type;
 	if (header_name && header_value) {
@@ -91,6 +93,17 @@ void rum_http_respond(struct rum_http_exchange *x, int status, const char *conte
 		      size_t body_len, const char *header_name, const char *header_value)
 {
 	rum_http_answer(x, status, content_type, body, body_len, -1, header_name, header_value);
+}
+
+void rum_http_respond_static(struct rum_http_exchange *x, int status, const char *content_type,
+			     const void *body, size_t body_len, const char *const *headers)
+{
+	/* Set before the answer is published: rum_http_answer's lock orders it. */
+	pthread_mutex_lock(&x->lock);
+	x->resp_static = body;
+	x->static_headers = headers;
+	pthread_mutex_unlock(&x->lock);
+	rum_http_answer(x, status, content_type, NULL, body_len, -1, NULL, NULL);
 }
 
 void rum_http_respond_file(struct rum_http_exchange *x, int status, const char *content_type,
@@ -217,6 +230,9 @@ static enum MHD_Result rum_http_queue(struct rum_http_exchange *x)
 
 	if (x->resp_fd >= 0)
 		r = MHD_create_response_from_fd((uint64_t)x->resp_len, x->resp_fd);
+	else if (x->resp_static)
+		r = MHD_create_response_from_buffer(x->resp_len, (void *)x->resp_static,
+						    MHD_RESPMEM_PERSISTENT);
 	else
 		r = MHD_create_response_from_buffer(x->resp_len, x->resp ? x->resp : (void *)"",
 						    x->resp ? MHD_RESPMEM_MUST_FREE
@@ -230,6 +246,8 @@ static enum MHD_Result rum_http_queue(struct rum_http_exchange *x)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, x->content_type);
 	if (x->header_name[0])
 		MHD_add_response_header(r, x->header_name, x->header_value);
+	for (const char *const *h = x->static_headers; h && h[0] && h[1]; h += 2)
+		MHD_add_response_header(r, h[0], h[1]);
 	/* While stopping, keep-alive clients are told to go, so that the
 	 * requests in flight run out. */
 	if (__atomic_load_n(&x->srv->draining, __ATOMIC_SEQ_CST))

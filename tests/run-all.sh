@@ -10,7 +10,7 @@ cd "$here"
 sanitize=1
 [ "${1:-}" = "--no-sanitize" ] && sanitize=0
 
-deploy/install-packages.sh
+deploy/install-packages.sh --tests
 
 jobs=$(nproc)
 run_suite() { # build-dir, extra cmake args...

@@ -1,0 +1,209 @@
+"""The admin console in a real browser (Debian's headless Chromium driven by
+Selenium) against a real rumd and PostgreSQL: signing in with a password or a
+token, the overview answering "is anything wrong?", a device that pushes
+appearing in the device list, an overdue device shown as overdue, a device
+page, another tenant's device URL not found, signing out, and no console
+errors on any page. Without a browser the test can still check how the page
+and its files are served: strict headers, gzip, content-hashed names cached
+for good."""
+
+import gzip
+import json
+import os
+import re
+import shutil
+import time
+
+import rumtest as rt
+
+PASSWORD = "console password 1"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+    HAVE_SELENIUM = True
+except ImportError:
+    HAVE_SELENIUM = False
+
+
+class WebConsole(rt.RumTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.url, cls.db = cls.fresh_database("webconsole")
+        rt.add_tenant(cls.url, "other")
+        cls.rumd = cls.start_class_rumd(database_url=cls.url)
+        for name, role, tenant in (("alice", "admin", None), ("rita", "reader", "other")):
+            args = ["user", "add", name, "--role", role, "--database_url=%s" % cls.url]
+            if tenant:
+                args += ["--tenant", tenant]
+            proc = rt.run_rumd(args, input=PASSWORD + "\n")
+            assert proc.returncode == 0, proc.stderr
+        proc = rt.run_rumd(["token", "create", "--role", "reader",
+                            "--database_url=%s" % cls.url])
+        assert proc.returncode == 0, proc.stderr
+        cls.token = proc.stdout.strip()
+        cls.base = "http://127.0.0.1:%d" % cls.rumd.port
+        cls.driver = None
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.driver:
+            cls.driver.quit()
+        super().tearDownClass()
+
+    # -- how the page is served (no browser needed) ------------------------
+
+    def test_1_page_and_assets_are_served_strictly(self):
+        reply = self.rumd.request("GET", "/", headers={"Accept-Encoding": "identity"})
+        self.assertEqual(reply.status, 200, reply)
+        h = reply.headers
+        self.assertTrue(h["content-type"].startswith("text/html"))
+        csp = h["content-security-policy"]
+        self.assertIn("script-src 'self'", csp)
+        self.assertIn("frame-ancestors 'none'", csp)
+        self.assertNotIn("unsafe-inline", csp)
+        self.assertEqual(h["x-content-type-options"], "nosniff")
+        self.assertEqual(h["x-frame-options"], "DENY")
+        self.assertEqual(h["cache-control"], "no-cache")
+        page = reply.raw.decode()
+        self.assertNotIn("<script>", page, "no inline script")
+        assets = re.findall(r'"(/assets/[0-9a-f]{16}/[a-z.]+)"', page)
+        self.assertIn("app.js", " ".join(assets))
+        total = len(reply.raw)
+        for path in assets:
+            with self.subTest(asset=path):
+                plain = self.rumd.request("GET", path, headers={"Accept-Encoding": "identity"})
+                self.assertEqual(plain.status, 200)
+                self.assertIn("immutable", plain.headers["cache-control"])
+                self.assertIn("content-security-policy", plain.headers)
+                zipped = self.rumd.request("GET", path, headers={"Accept-Encoding": "gzip"})
+                self.assertEqual(zipped.headers.get("content-encoding"), "gzip")
+                self.assertEqual(gzip.decompress(zipped.raw), plain.raw)
+                total += len(zipped.raw)
+        self.assertLess(total, 300 * 1024, "the first visit's bytes")
+        build = assets[0].split("/")[2]
+        for path, status in (("/assets/%s/index.html" % build, 404),
+                             ("/assets/0000000000000000/app.js", 404),
+                             ("/assets/%s/nothing.js" % build, 404),
+                             ("/index.html", 404)):
+            with self.subTest(path=path):
+                self.assertEqual(self.rumd.get(path).status, status)
+        self.assertEqual(self.rumd.request("POST", "/", b"x").status, 405)
+
+    # -- in the browser -----------------------------------------------------
+
+    def browser(self):
+        if not HAVE_SELENIUM:
+            self.skipTest("python3-selenium is not installed (apt-get install python3-selenium)")
+        if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+            self.skipTest("chromium and chromium-driver are not installed")
+        if type(self).driver is None:
+            opts = webdriver.ChromeOptions()
+            opts.binary_location = CHROMIUM
+            for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                        "--disable-dev-shm-usage", "--window-size=1280,900",
+                        "--user-data-dir=" + rt.make_tempdir("rumtest-chromium-")):
+                opts.add_argument(arg)
+            opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+            type(self).driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+        return type(self).driver
+
+    def wait_for(self, cond, what, timeout=15):
+        try:
+            return WebDriverWait(self.driver, timeout).until(cond)
+        except Exception:
+            self.fail("%s (page: %s)" % (what, self.driver.find_element(
+                By.TAG_NAME, "body").text[:2000]))
+
+    def text_appears(self, text, timeout=15):
+        self.wait_for(lambda d: text in d.find_element(By.TAG_NAME, "body").text,
+                      "'%s' on the page" % text, timeout)
+
+    def console_errors(self):
+        return [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+
+    def sign_in(self, user=None, token=None):
+        d = self.driver
+        d.get(self.base + "/")
+        d.delete_all_cookies()  # whatever an earlier test left
+        d.get(self.base + "/")
+        self.wait_for(EC.element_to_be_clickable((By.ID, "signin")), "the sign-in form")
+        if token:
+            d.find_element(By.ID, "token").send_keys(token)
+        else:
+            d.find_element(By.ID, "user").send_keys(user)
+            d.find_element(By.ID, "password").send_keys(PASSWORD)
+        d.find_element(By.ID, "signin").click()
+
+    def test_2_sign_in_overview_devices_and_sign_out(self):
+        d = self.browser()
+        self.sign_in(user="alice")
+        self.text_appears("Overview of default")
+        self.text_appears("No devices yet")
+        cookie = d.get_cookie("rumd_session")
+        self.assertTrue(cookie and cookie["httpOnly"], cookie)
+        self.assertEqual(cookie.get("sameSite"), "Strict")
+        self.assertIsNone(d.execute_script("return document.cookie.match(/rumd_session/)"),
+                          "scripts cannot read the session cookie")
+        # A device that pushes shows up, with its state.
+        dev = rt.Device("C9300-24P", hostname="console-sw1")
+        self.assertEqual(self.rumd.post(rt.pi_path("default"), dev.usage([dev.report()])).status,
+                         200)
+        t0 = time.monotonic()
+        d.get(self.base + "/#/devices")
+        self.text_appears("console-sw1")
+        self.appeared_s = time.monotonic() - t0
+        row = d.find_element(By.CSS_SELECTOR, "#devices tbody tr")
+        self.assertIn("OK", row.text)  # its first report is due 90 days on
+        # Made overdue, it shows as overdue on the overview and in its filter.
+        did = int(self.pg.scalar("SELECT id FROM devices WHERE hostname = 'console-sw1'",
+                                 db=self.db))
+        self.pg.psql("UPDATE device_inventory SET first_report_at = now() - interval '91 days' "
+                     "WHERE device_id = %d" % did, db=self.db)
+        d.get(self.base + "/#/overview")
+        self.text_appears("Needs attention: 1 overdue device")
+        d.find_element(By.PARTIAL_LINK_TEXT, "Overdue").click()
+        self.text_appears("console-sw1")
+        self.assertIn("Overdue", d.find_element(By.CSS_SELECTOR, "#devices tbody tr").text)
+        # Its page, its report.
+        d.find_element(By.LINK_TEXT, "console-sw1").click()
+        self.text_appears("Newest reports")
+        self.assertIn("C9300-24P / " + dev.sn, d.find_element(By.TAG_NAME, "body").text)
+        self.assertEqual(self.console_errors(), [])
+        # Signing out ends the session on the server, not only in the page.
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+        reply = self.rumd.get("/api/v1/session",
+                              {"Cookie": "rumd_session=" + cookie["value"]})
+        self.assertEqual(reply.status, 401)
+        self.assertEqual(self.console_errors(), [])
+
+    def test_3_tenant_binding_and_token_sign_in(self):
+        d = self.browser()
+        self.sign_in(user="rita")
+        self.text_appears("Overview of other")
+        did = self.pg.scalar("SELECT id FROM devices ORDER BY id LIMIT 1", db=self.db)
+        if did:
+            d.get(self.base + "/#/device/%s" % did)
+            self.text_appears("no device")
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+        self.sign_in(token=self.token)
+        self.text_appears("Overview of default")
+        self.assertIn("reader", d.find_element(By.ID, "who").text)
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+        errors = [e for e in self.console_errors() if "/api/v1/tenants/other/devices/" not in
+                  e["message"]]
+        self.assertEqual(errors, [])
+
+
+if __name__ == "__main__":
+    rt.main()

@@ -1,0 +1,53 @@
+// The admin API as the console uses it: the browser session's cookie goes
+// with every request by itself; changes carry the session's CSRF token.
+// Every call returns the parsed JSON body or throws an ApiError.
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+let csrf = null;
+
+export function setCsrf(token) {
+  csrf = token;
+}
+
+export async function call(method, path, body) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+  let reply;
+  try {
+    reply = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+  } catch (e) {
+    throw new ApiError(0, "rumd did not answer: " + e.message);
+  }
+  let json = null;
+  const text = await reply.text();
+  if (text) {
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new ApiError(reply.status, "rumd answered something that is not JSON");
+    }
+  }
+  if (!reply.ok) {
+    throw new ApiError(reply.status, (json && json.message) || reply.statusText);
+  }
+  return json;
+}
+
+export const get = (path) => call("GET", path);
+
+export function tenantPath(tenant, rest) {
+  return "/api/v1/tenants/" + encodeURIComponent(tenant) + rest;
+}

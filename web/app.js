@@ -1,0 +1,355 @@
+// The rumd admin console: plain DOM, no framework. Every view reads the
+// documented admin API (/api/v1) with the browser session's own rights;
+// text from the server is only ever set as text (never as HTML).
+import { ApiError, call, get, setCsrf, tenantPath } from "./api.js";
+
+const main = document.getElementById("main");
+const status = document.getElementById("status");
+const state = { session: null, tenant: null, tenants: [] };
+
+const STATES = [
+  ["all", "All devices"],
+  ["overdue", "Overdue"],
+  ["due", "Due soon"],
+  ["ack_pending", "ACK pending"],
+  ["never_reported", "Never reported"],
+  ["failing", "Collection failing"],
+];
+const SORTS = [
+  ["id", "First seen"],
+  ["deadline", "Next deadline"],
+  ["last_contact", "Last contact"],
+  ["hostname", "Hostname"],
+];
+const STATE_TEXT = {
+  ok: "OK",
+  overdue: "Overdue",
+  due_soon: "Due soon",
+  ack_pending: "ACK pending",
+  never_reported: "Never reported",
+};
+
+// --- small DOM helpers --------------------------------------------------
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function show(...nodes) {
+  main.replaceChildren(...nodes);
+}
+
+function say(text, isError) {
+  status.textContent = text || "";
+  status.classList.toggle("error", Boolean(isError));
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const numberFormat = new Intl.NumberFormat();
+
+function when(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return isNaN(d) ? iso : dateFormat.format(d);
+}
+
+function days(iso) {
+  if (!iso) return "";
+  const n = Math.round((new Date(iso) - Date.now()) / 86400000);
+  if (n === 0) return "today";
+  return n > 0 ? `in ${n} day${n === 1 ? "" : "s"}` : `${-n} day${n === -1 ? "" : "s"} ago`;
+}
+
+function time(iso) {
+  return iso ? el("time", { datetime: iso, title: iso }, when(iso)) : "—";
+}
+
+function count(n, unit) {
+  return `${numberFormat.format(n)} ${unit}${n === 1 ? "" : "s"}`;
+}
+
+function hashParams() {
+  const [path, query] = location.hash.slice(1).split("?");
+  return { path: path || "/overview", params: new URLSearchParams(query || "") };
+}
+
+function link(path, params, ...children) {
+  const q = params ? new URLSearchParams(params).toString() : "";
+  return el("a", { href: "#" + path + (q ? "?" + q : "") }, ...children);
+}
+
+// --- signing in and out -------------------------------------------------
+
+// The session's cookie is HttpOnly: the page cannot see it. This second
+// cookie, which holds nothing secret, tells the page whether asking the
+// server who it is can succeed, so that a first visit makes no failing call.
+const HINT = "rumd_signed_in";
+
+function hint(on) {
+  document.cookie = on ? `${HINT}=1; path=/; SameSite=Strict`
+    : `${HINT}=; path=/; SameSite=Strict; max-age=0`;
+}
+
+function hinted() {
+  return document.cookie.split(/;\s*/).includes(`${HINT}=1`);
+}
+
+function signInView(message) {
+  document.getElementById("nav").hidden = true;
+  const user = el("input", { id: "user", name: "user", autocomplete: "username" });
+  const password = el("input", {
+    id: "password", name: "password", type: "password", autocomplete: "current-password",
+  });
+  const token = el("input", {
+    id: "token", name: "token", type: "password", autocomplete: "off",
+    placeholder: "rumd_…", spellcheck: "false",
+  });
+  const error = el("p", { class: "error", role: "alert" }, message || "");
+  const form = el("form", { class: "card signin", onsubmit: async (e) => {
+    e.preventDefault();
+    const body = token.value.trim()
+      ? { token: token.value.trim() }
+      : { user: user.value.trim(), password: password.value };
+    try {
+      const s = await call("POST", "/api/v1/session", body);
+      password.value = "";
+      token.value = "";
+      await started(s);
+    } catch (err) {
+      error.textContent = err.message;
+      (token.value ? token : password).focus();
+    }
+  } },
+  el("h1", {}, "Sign in to rumd"),
+  el("label", { for: "user" }, "User"), user,
+  el("label", { for: "password" }, "Password"), password,
+  el("p", { class: "or" }, "or with an admin API token"),
+  el("label", { for: "token" }, "Token"), token,
+  el("button", { type: "submit", id: "signin" }, "Sign in"),
+  error);
+  show(form);
+  user.focus();
+}
+
+async function signOut() {
+  try {
+    await call("DELETE", "/api/v1/session");
+  } catch (e) {
+    // Already ended: the sign-in page is where we go either way.
+  }
+  setCsrf(null);
+  hint(false);
+  state.session = null;
+  signInView("Signed out.");
+}
+
+async function started(session) {
+  hint(true);
+  state.session = session;
+  setCsrf(session.csrf_token);
+  const { tenants } = await get("/api/v1/tenants");
+  state.tenants = tenants.map((t) => t.name);
+  const saved = sessionStorage.getItem("rumd.tenant");
+  state.tenant = state.tenants.includes(saved) ? saved : state.tenants[0] || null;
+  const select = document.getElementById("tenant");
+  select.replaceChildren(...state.tenants.map((t) => el("option", { value: t }, t)));
+  select.value = state.tenant || "";
+  document.getElementById("who").textContent = `${session.actor} · ${session.role}`;
+  document.getElementById("nav").hidden = false;
+  await route();
+}
+
+// --- views --------------------------------------------------------------
+
+async function overviewView() {
+  const t = state.tenant;
+  const o = await get(tenantPath(t, "/overview"));
+  const d = o.devices;
+  const card = (label, n, unit, params, tone) =>
+    link("/devices", params, el("div", { class: "stat " + (n > 0 && tone ? tone : "") },
+      el("span", { class: "n" }, numberFormat.format(n)),
+      el("span", { class: "label" }, label),
+      el("span", { class: "unit" }, unit)));
+  const cards = el("div", { class: "stats" },
+    card("Devices", d.total, "product instances", { state: "all" }),
+    card("Heard of today", d.contacted_last_day, "in the last 24 hours", { sort: "last_contact" }),
+    card("Overdue", d.overdue, "deadline passed", { state: "overdue", sort: "deadline" }, "bad"),
+    card("Due soon", d.due_soon, `within ${o.due_days} days`, { state: "due", sort: "deadline" }, "warn"),
+    card("ACK pending", d.ack_pending, "exported, no ACK yet", { state: "ack_pending" }, "warn"),
+    card("Never reported", d.never_reported, "no report stored", { state: "never_reported" }, "warn"),
+    card("Collection failing", d.collection_failing, "pull target failing", { state: "failing" }, "bad"));
+  const verdict = d.overdue + d.collection_failing > 0
+    ? el("p", { class: "verdict bad" }, `Needs attention: ${count(d.overdue, "overdue device")}, ${count(d.collection_failing, "failing collection")}.`)
+    : d.total === 0
+      ? el("p", { class: "verdict" }, "No devices yet. Point a device at ",
+        el("code", {}, `http://${location.host}/cslu/v1/pi/${encodeURIComponent(t)}`),
+        " (license smart url cslu …), or add a pull target with rumd target add.")
+      : el("p", { class: "verdict good" }, "Nothing is overdue and no collection is failing.");
+  const alerts = el("p", { class: "alerts" },
+    `Open alerts: ${numberFormat.format(o.alerts.open)} (${numberFormat.format(o.alerts.critical)} critical, ${numberFormat.format(o.alerts.unacknowledged)} not acknowledged).`);
+  const next = o.next_deadlines.length
+    ? el("table", { class: "list" },
+      el("caption", {}, "Next reporting deadlines"),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Device"), el("th", { scope: "col" }, "Product"), el("th", { scope: "col" }, "Deadline"), el("th", { scope: "col" }, ""))),
+      el("tbody", {}, o.next_deadlines.map((n) => el("tr", {},
+        el("td", {}, link("/device/" + n.device_id, null, n.hostname || n.udi_sn)),
+        el("td", {}, `${n.udi_pid} / ${n.udi_sn}`),
+        el("td", {}, time(n.next_deadline)),
+        el("td", {}, days(n.next_deadline))))))
+    : el("p", {}, "No reporting deadline is coming up.");
+  show(el("h1", {}, `Overview of ${t}`), verdict, cards, alerts, next);
+}
+
+async function devicesView(params) {
+  const t = state.tenant;
+  const q = new URLSearchParams();
+  for (const k of ["state", "sort", "q", "cursor"]) {
+    if (params.get(k)) q.set(k, params.get(k));
+  }
+  q.set("limit", "50");
+  const page = await get(tenantPath(t, "/devices?" + q));
+  const filter = el("select", { id: "state", name: "state" },
+    STATES.map(([v, label]) => el("option", { value: v }, label)));
+  filter.value = params.get("state") || "all";
+  const sort = el("select", { id: "sort", name: "sort" },
+    SORTS.map(([v, label]) => el("option", { value: v }, label)));
+  sort.value = params.get("sort") || "id";
+  const search = el("input", {
+    id: "search", name: "q", type: "search", value: params.get("q") || "",
+    placeholder: "serial, hostname or PID prefix",
+  });
+  const form = el("form", { class: "filters", onsubmit: (e) => {
+    e.preventDefault();
+    const p = {};
+    if (filter.value !== "all") p.state = filter.value;
+    if (sort.value !== "id") p.sort = sort.value;
+    if (search.value.trim()) p.q = search.value.trim();
+    location.hash = "#/devices" + (Object.keys(p).length ? "?" + new URLSearchParams(p) : "");
+  } },
+  el("label", { for: "state" }, "Show"), filter,
+  el("label", { for: "sort" }, "Sort by"), sort,
+  el("label", { for: "search" }, "Search"), search,
+  el("button", { type: "submit" }, "Apply"));
+  const rows = page.devices.map((d) => el("tr", { "data-device": d.id },
+    el("td", {}, link("/device/" + d.id, null, d.hostname || d.udi_sn)),
+    el("td", {}, `${d.udi_pid} / ${d.udi_sn}`),
+    el("td", {}, el("span", { class: "state " + d.state }, STATE_TEXT[d.state] || d.state)),
+    el("td", {}, d.method || "—"),
+    el("td", {}, time(d.last_contact)),
+    el("td", {}, time(d.next_deadline), " ", el("small", {}, days(d.next_deadline))),
+    el("td", { class: "num" }, `${numberFormat.format(d.reports.stored)} / ${numberFormat.format(d.reports.not_exported)} / ${numberFormat.format(d.reports.exported_unacknowledged)}`)));
+  const table = rows.length
+    ? el("table", { class: "list", id: "devices" },
+      el("thead", {}, el("tr", {}, ["Device", "Product / serial", "State", "Reports by", "Last contact", "Next deadline", "Reports stored / not exported / no ACK"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows))
+    : el("p", { class: "empty" }, params.get("q") || params.get("state")
+      ? "No device matches. Try another filter or search."
+      : "No devices yet: they appear here as soon as one pushes usage or is collected.");
+  const nav = el("p", { class: "pages" });
+  if (params.get("cursor")) {
+    const first = Object.fromEntries([...params].filter(([k]) => k !== "cursor"));
+    nav.append(link("/devices", first, "First page"), " ");
+  }
+  if (page.next_cursor) {
+    const next = Object.fromEntries(params);
+    next.cursor = page.next_cursor;
+    nav.append(link("/devices", next, "Next page"));
+  }
+  show(el("h1", {}, `Devices of ${t}`), form, table, nav);
+}
+
+async function deviceView(id) {
+  const t = state.tenant;
+  const d = await get(tenantPath(t, "/devices/" + encodeURIComponent(id)));
+  const row = (k, ...v) => [el("dt", {}, k), el("dd", {}, ...v)];
+  const details = el("dl", { class: "details" },
+    row("State", el("span", { class: "state " + d.state }, STATE_TEXT[d.state] || d.state)),
+    row("Next deadline", time(d.next_deadline), " ", days(d.next_deadline)),
+    row("Product / serial", `${d.udi_pid} / ${d.udi_sn}`),
+    row("Software", d.software_version || "—"),
+    row("Reports by", d.method || "—"),
+    row("First seen", time(d.first_seen)),
+    row("Last contact", time(d.last_contact)),
+    row("Last report", time(d.last_report_at)),
+    row("Reports", `${numberFormat.format(d.reports.stored)} stored, ${numberFormat.format(d.reports.not_exported)} not exported, ${numberFormat.format(d.reports.exported_unacknowledged)} exported without ACK`),
+    row("Last export", d.last_export ? `batch ${d.last_export.id}, ` : "none", d.last_export ? time(d.last_export.at) : ""),
+    row("Last ACK", d.last_ack ? time(d.last_ack.imported_at) : "none",
+      d.last_ack ? (d.last_ack.delivered_at ? [" · delivered ", time(d.last_ack.delivered_at)] : " · not delivered yet") : ""),
+    row("Policy", d.policy ? `${d.policy.cisco_default ? "Cisco default" : d.policy.name}: first report ${d.policy.first_report_days} days, ongoing ${d.policy.ongoing_reporting_days} days, on change ${d.policy.report_on_change_days} days` : "—"),
+    row("Trust code", d.trust_code || "—"));
+  const usage = d.usage.length
+    ? el("table", { class: "list" }, el("caption", {}, "Current usage"),
+      el("thead", {}, el("tr", {}, ["Entitlement", "In use", "Reported"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, d.usage.map((u) => el("tr", {}, el("td", {}, u.entitlement_tag), el("td", { class: "num" }, `${u.value} ${u.metric || ""}`), el("td", {}, time(u.reported_at))))))
+    : el("p", {}, "No usage reported yet.");
+  const reports = d.recent_reports.length
+    ? el("table", { class: "list" }, el("caption", {}, "Newest reports"),
+      el("thead", {}, el("tr", {}, ["Received", "Report id", "State", "Value", "Entitlement", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, d.recent_reports.map((r) => el("tr", {},
+        el("td", {}, time(r.received_at)), el("td", {}, String(r.report_id)), el("td", {}, r.state),
+        el("td", { class: "num" }, r.value || "—"), el("td", {}, r.entitlement_tag || "—"),
+        el("td", {}, el("a", { href: tenantPath(t, "/reports/" + r.id + "/raw"), target: "_blank", rel: "noopener" }, "raw"))))))
+    : el("p", {}, "No reports stored.");
+  show(el("p", {}, link("/devices", null, "← Devices")),
+    el("h1", {}, d.hostname || d.udi_sn), details, usage, reports);
+}
+
+// --- routing ------------------------------------------------------------
+
+async function route() {
+  if (!state.session) return;
+  const { path, params } = hashParams();
+  say("");
+  try {
+    if (!state.tenant) {
+      show(el("h1", {}, "No tenant"), el("p", {}, "This sign-in sees no tenant. An admin can create one with rumd tenant add NAME."));
+    } else if (path === "/devices") {
+      await devicesView(params);
+    } else if (path.startsWith("/device/")) {
+      await deviceView(path.slice("/device/".length));
+    } else {
+      await overviewView();
+    }
+    main.focus();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      state.session = null;
+      hint(false);
+      signInView("Your session has ended. Sign in again.");
+    } else {
+      say(e.message, true);
+    }
+  }
+}
+
+document.getElementById("signout").addEventListener("click", signOut);
+document.getElementById("tenant").addEventListener("change", (e) => {
+  state.tenant = e.target.value;
+  sessionStorage.setItem("rumd.tenant", state.tenant);
+  route();
+});
+window.addEventListener("hashchange", route);
+
+(async () => {
+  if (!hinted()) {
+    signInView("");
+    return;
+  }
+  try {
+    await started(await get("/api/v1/session"));
+  } catch (e) {
+    hint(false);
+    signInView(e instanceof ApiError && e.status === 401 ? "Your session has ended. Sign in again." : e.message);
+  }
+})();
