@@ -196,8 +196,9 @@ async function overviewView() {
         el("code", {}, `http://${location.host}/cslu/v1/pi/${encodeURIComponent(t)}`),
         " (license smart url cslu …), or add a pull target with rumd target add.")
       : el("p", { class: "verdict good" }, "Nothing is overdue and no collection is failing.");
-  const alerts = el("p", { class: "alerts" },
-    `Open alerts: ${numberFormat.format(o.alerts.open)} (${numberFormat.format(o.alerts.critical)} critical, ${numberFormat.format(o.alerts.unacknowledged)} not acknowledged).`);
+  const alerts = el("p", { class: "alerts" }, link("/alerts", null,
+    `Open alerts: ${numberFormat.format(o.alerts.open)}`),
+    ` (${numberFormat.format(o.alerts.critical)} critical, ${numberFormat.format(o.alerts.unacknowledged)} not acknowledged).`);
   const next = o.next_deadlines.length
     ? el("table", { class: "list" },
       el("caption", {}, "Next reporting deadlines"),
@@ -305,6 +306,60 @@ async function deviceView(id) {
     el("h1", {}, d.hostname || d.udi_sn), details, usage, reports);
 }
 
+const ALERT_STATES = [
+  ["open", "Open"],
+  ["unacknowledged", "Not acknowledged"],
+  ["resolved", "Resolved"],
+  ["all", "All"],
+];
+const ROLES = { reader: 1, operator: 2, admin: 3 };
+
+// Whether the signed-in role may do what needs `role` (the server checks
+// anyway: the page only leaves out what would be refused).
+function may(role) {
+  return (ROLES[state.session && state.session.role] || 0) >= ROLES[role];
+}
+
+async function alertsView(params) {
+  const t = state.tenant;
+  const which = params.get("state") || "open";
+  const q = new URLSearchParams({ state: which, limit: "50" });
+  if (params.get("cursor")) q.set("cursor", params.get("cursor"));
+  const page = await get(tenantPath(t, "/alerts?" + q));
+  const tabs = el("p", { class: "tabs" }, ALERT_STATES.map(([v, label]) =>
+    v === which ? el("strong", {}, label) : link("/alerts", { state: v }, label)));
+  const ack = async (a, button) => {
+    button.disabled = true;
+    try {
+      await call("POST", tenantPath(t, "/alerts/" + a.id + "/ack"));
+      say(`Alert ${a.id} acknowledged.`);
+      await alertsView(params);
+    } catch (e) {
+      button.disabled = false;
+      say(e.message, true);
+    }
+  };
+  const rows = page.alerts.map((a) => el("tr", { "data-alert": a.id },
+    el("td", {}, el("span", { class: "sev " + a.severity }, a.severity)),
+    el("td", {}, a.kind.replaceAll("_", " ")),
+    el("td", {}, a.device_id ? link("/device/" + a.device_id, null, a.message) : a.message),
+    el("td", {}, time(a.first_seen)),
+    el("td", {}, time(a.last_seen)),
+    el("td", {}, a.resolved_at ? ["resolved ", time(a.resolved_at)]
+      : a.acknowledged ? ["acknowledged by ", a.acknowledged_by || "?"] : "open"),
+    el("td", {}, !a.acknowledged && !a.resolved_at && may("operator")
+      ? el("button", { type: "button", class: "ack", onclick: (e) => ack(a, e.currentTarget) }, "Acknowledge")
+      : "")));
+  const table = rows.length
+    ? el("table", { class: "list", id: "alerts" },
+      el("thead", {}, el("tr", {}, ["Severity", "Kind", "What", "First seen", "Last seen", "State", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows))
+    : el("p", { class: "empty" }, which === "open" ? "No open alerts: nothing needs acting on." : "No alerts here.");
+  const nav = el("p", { class: "pages" });
+  if (page.next_cursor) nav.append(link("/alerts", { state: which, cursor: page.next_cursor }, "Next page"));
+  show(el("h1", {}, `Alerts of ${t}`), tabs, table, nav);
+}
+
 // --- routing ------------------------------------------------------------
 
 async function route() {
@@ -316,6 +371,8 @@ async function route() {
       show(el("h1", {}, "No tenant"), el("p", {}, "This sign-in sees no tenant. An admin can create one with rumd tenant add NAME."));
     } else if (path === "/devices") {
       await devicesView(params);
+    } else if (path === "/alerts") {
+      await alertsView(params);
     } else if (path.startsWith("/device/")) {
       await deviceView(path.slice("/device/".length));
     } else {

@@ -204,6 +204,43 @@ class WebConsole(rt.RumTestCase):
                   e["message"]]
         self.assertEqual(errors, [])
 
+    def test_4_alerts_acknowledged_by_those_who_may(self):
+        """A reader sees alerts without an Acknowledge button (and the server
+        refuses one anyway); an admin acknowledges from the page, through the
+        session's CSRF token, and the audit log names the user."""
+        d = self.browser()
+        dev = rt.Device("C9500-48Y4C", hostname="console-silent")
+        self.assertEqual(self.rumd.post(rt.pi_path("default"), dev.usage([dev.report()])).status,
+                         200)
+        self.pg.psql("UPDATE devices SET last_contact = now() - interval '40 days' "
+                     "WHERE hostname = 'console-silent'", db=self.db)
+        proc = rt.run_rumd(["alert", "list", "--database_url=%s" % self.url])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.sign_in(token=self.token)
+        self.text_appears("Overview of default")
+        d.find_element(By.PARTIAL_LINK_TEXT, "Open alerts").click()
+        self.text_appears("device silent")
+        self.assertEqual(d.find_elements(By.CSS_SELECTOR, "button.ack"), [],
+                         "a reader is offered no Acknowledge button")
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+        self.sign_in(user="alice")
+        self.text_appears("Overview of default")
+        d.get(self.base + "/#/alerts")
+        self.text_appears("device silent")
+        row = [r for r in d.find_elements(By.CSS_SELECTOR, "#alerts tbody tr")
+               if "device silent" in r.text][0]
+        row.find_element(By.CSS_SELECTOR, "button.ack").click()
+        self.text_appears("acknowledged.")
+        d.get(self.base + "/#/alerts?state=all")
+        self.text_appears("acknowledged by user alice")
+        actor = self.pg.scalar("SELECT actor FROM audit_log WHERE action = 'alert-ack' "
+                               "ORDER BY id DESC LIMIT 1", db=self.db)
+        self.assertRegex(actor, r"^user alice \(session \d+\)$")
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+        self.assertEqual(self.console_errors(), [])
+
 
 if __name__ == "__main__":
     rt.main()
