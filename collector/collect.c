@@ -172,8 +172,13 @@ static int rum_collect_rpc(struct rum_collect *c, struct rum_netconf *nc, const 
 			   const char *op, char **reply_text, size_t *reply_len)
 {
 	struct rum_netconf_reply r = {0};
-	int rc = rum_netconf_rpc(nc, op, reply_text, reply_len, &r);
+	int64_t t0 = rum_ssh_now_ms();
+	int rc;
 
+	rum_log_debug("collector: job=%" PRId64 " rpc %s sent", c->job_id, what);
+	rc = rum_netconf_rpc(nc, op, reply_text, reply_len, &r);
+	rum_log_debug("collector: job=%" PRId64 " rpc %s answered after %" PRId64 " ms (%s)",
+		      c->job_id, what, rum_ssh_now_ms() - t0, rc == 0 ? "ok" : rum_err_name(rc));
 	if (rc == 0 && r.kind == RUM_NETCONF_REPLY_ERROR)
 		rc = rum_err_set(RUM_EIO, "the device answered rpc-error: %s", r.error);
 	else if (rc == 0 && r.return_code && strcmp(r.return_code, "success") != 0)
@@ -365,12 +370,15 @@ static int rum_collect_netconf(struct rum_collect *c)
 		rum_collect_fail(c, rc, "ssh");
 		goto out;
 	}
+	rum_log_debug("collector: job=%" PRId64 " ssh session to %s:%d open", c->job_id, c->t->host,
+		      c->t->port);
 	rum_collect_learn(c, seen);
 	rc = rum_netconf_open(&nc, ssh, &no);
 	if (rc != 0) {
 		rum_collect_fail(c, rc, "netconf hello");
 		goto out;
 	}
+	rum_log_debug("collector: job=%" PRId64 " netconf hello exchanged", c->job_id);
 	rc = rum_collect_nc_state(c, nc);
 	if (rc == 0)
 		rc = rum_collect_nc_usage(c, ssh, nc);

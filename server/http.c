@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct rum_http_server {
@@ -52,6 +53,7 @@ struct rum_http_exchange {
 	char header_name[64], header_value[256];
 	const void *resp_static;           /* a body of static lifetime, or NULL */
 	const char *const *static_headers; /* name, value, ..., NULL; or NULL */
+	struct timespec started;           /* first byte of the request */
 };
 
 /* A too-big body sent without Content-Length is read and dropped up to this
@@ -274,6 +276,7 @@ static struct rum_http_exchange *rum_http_exchange_new(struct rum_http_server *s
 	if (!x->path)
 		abort();
 	rum_http_client_addr(conn, x->addr, sizeof(x->addr));
+	clock_gettime(CLOCK_MONOTONIC, &x->started);
 	__atomic_add_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
 	return x;
 }
@@ -423,11 +426,46 @@ static enum MHD_Result rum_http_on_request(void *cls, struct MHD_Connection *con
 	return rum_http_queue(x);
 }
 
+static const char *rum_http_toe_name(enum MHD_RequestTerminationCode toe)
+{
+	switch (toe) {
+	case MHD_REQUEST_TERMINATED_COMPLETED_OK: return "completed";
+	case MHD_REQUEST_TERMINATED_WITH_ERROR: return "error";
+	case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED: return "timed out";
+	case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN: return "shut down";
+	case MHD_REQUEST_TERMINATED_READ_ERROR: return "client went away";
+	case MHD_REQUEST_TERMINATED_CLIENT_ABORT: return "client aborted";
+	default: return "ended";
+	}
+}
+
+/* One debug line per request as it ends: what, how it ended, how long it
+ * took. A one-time file URL's token is a credential and is not logged. */
+static void rum_http_log_exchange(const struct rum_http_exchange *x,
+				  enum MHD_RequestTerminationCode toe)
+{
+	struct timespec now;
+	long long ms;
+	int n = (int)strcspn(x->path, "?");
+
+	if (strncmp(x->path, "/cslu/v1/files/", 15) == 0)
+		n = 15;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - x->started.tv_sec) * 1000LL +
+	     (now.tv_nsec - x->started.tv_nsec) / 1000000L;
+	rum_log_debug("http: %s %.*s%s from %s: %d, %zu bytes in, %s after %lld ms", x->method,
+		      n > 200 ? 200 : n, x->path, n < (int)strlen(x->path) ? "..." : "", x->addr,
+		      x->responded ? x->status : 0, x->len + x->discarded, rum_http_toe_name(toe),
+		      ms);
+}
+
 static void rum_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 				  enum MHD_RequestTerminationCode toe)
 {
-	if (*con_cls)
+	if (*con_cls) {
+		rum_http_log_exchange(*con_cls, toe);
 		rum_http_exchange_free(*con_cls);
+	}
 	*con_cls = NULL;
 }
 

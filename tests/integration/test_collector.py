@@ -468,10 +468,12 @@ class Collector(rumtest.RumTestCase):
                             flags={"collector_poll_ms": "100", "log_level": "debug",
                                    "collector_public_url": "http://127.0.0.1:%d" % port})
         target = self.add_netconf(sshd, "--transfer", "http", "--interval", "1h")
+        # Waits past the collector's own bounds (a 60 s RPC, the device's 60 s
+        # upload), so that a stuck step ends the job with an error naming it.
         try:
             wait_for(lambda: self.scalar("SELECT count(*) FROM collection_jobs WHERE "
                                          "target_id = %d AND state IN ('ok', 'failed')"
-                                         % target) == "1", 60, what="the scheduled collection")
+                                         % target) == "1", 100, what="the scheduled collection")
         except AssertionError as e:
             # Say where it stands: the job rows and what rumd logged.
             raise AssertionError("%s; jobs: %s; rumd log: %s" % (

@@ -86,8 +86,11 @@ class PushRobustness(rumtest.RumTestCase):
 
     def test_body_memory_is_bounded(self):
         url, db = self.fresh_database("budget")
+        # At debug level rumd logs how each request ended: the tail shown on
+        # a failure says which connection still held the budget.
         r = self.start_rumd(database_url=url, flags={"http_max_body_total": "1MiB",
-                                                     "max_body_bytes": "1MiB"})
+                                                     "max_body_bytes": "1MiB",
+                                                     "log_level": "debug"})
         # Two requests that each declare 700 KB: whichever rumd reads second
         # does not fit beside the first and is answered 503 OK_TRY_AGAIN at
         # once, while the first waits for the rest of its body.
@@ -122,7 +125,7 @@ class PushRobustness(rumtest.RumTestCase):
             rumtest.wait_for(accepted, timeout=20, what="a normal message accepted again")
         except AssertionError as e:
             raise AssertionError("%s; answers: %s; rumd log: %s"
-                                 % (e, seen[-3:], rumtest.tail(r.log(), 20))) from None
+                                 % (e, seen[-3:], rumtest.tail(r.log(), 40))) from None
 
     def test_stop_while_keep_alive_clients_are_busy(self):
         url, db = self.fresh_database("stopping")
