@@ -93,6 +93,7 @@ struct rum_api_call {
 int rum_api_export_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_export_run(struct rum_api_call *c);
 int rum_api_export_file_run(struct rum_api_call *c);
+int rum_api_exports_list_run(struct rum_api_call *c);
 int rum_api_import_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_import_run(struct rum_api_call *c);
 int rum_api_ack_run(struct rum_api_call *c);

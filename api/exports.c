@@ -1,5 +1,6 @@
 /* Exports in the admin API (routes in api/routes.c):
  *   POST .../exports              {"all":bool,"since":"ISO-8601","devices":[ids]}
+ *   GET  .../exports               export batches, newest first, with ACK state
  *   GET  .../exports/<batch>/file the UD_SA_<ts>.tar.gz of that export
  * Parse, one domain call on a worker, render. */
 #include "api/call.h"
@@ -145,5 +146,38 @@ int rum_api_export_file_run(struct rum_api_call *c)
 		rum_http_respond_file(c->x, 200, "application/gzip", fd, size,
 				      "Content-Disposition", disposition);
 	}
+	return rc;
+}
+
+static void rum_api_export_item(void *arg, const struct rum_export_batch_info *b)
+{
+	const char *state = b->devices_acked == 0           ? "waiting"
+			    : b->devices_acked < b->devices ? "partial"
+							    : "acknowledged";
+
+	json_array_append_new(arg, json_pack("{s:I,s:s,s:s,s:I,s:I,s:s,s:s,s:I,s:I,s:o}", "id",
+					     (json_int_t)b->id, "file", b->file_name, "selection",
+					     b->selection, "devices", (json_int_t)b->devices,
+					     "reports", (json_int_t)b->reports, "created_at",
+					     b->created_at, "ack_state", state, "devices_acked",
+					     (json_int_t)b->devices_acked, "reports_acked",
+					     (json_int_t)b->reports_acked, "last_ack_at",
+					     b->last_ack_at[0] ? json_string(b->last_ack_at)
+							       : json_null()));
+}
+
+int rum_api_exports_list_run(struct rum_api_call *c)
+{
+	json_t *items = json_array();
+	char next[64];
+	int rc = rum_export_list_by(c->api->dom, &c->by, c->list.cursor, c->list.limit,
+				    rum_api_export_item, items, next, sizeof(next));
+
+	if (rc == 0)
+		rum_api_reply_json(c->x, 200,
+				   json_pack("{s:o,s:o}", "exports", items, "next_cursor",
+					     next[0] ? json_string(next) : json_null()));
+	else
+		json_decref(items);
 	return rc;
 }

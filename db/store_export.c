@@ -60,6 +60,21 @@ static const struct rum_db_stmt rum_store_export_stmts[] = {
 	{"export_delete", "DELETE FROM export_batches WHERE id = $1", 1},
 	{"export_file_name",
 	 "SELECT file_name FROM export_batches WHERE id = $1 AND tenant_id = $2", 2},
+	/* A page of batches, newest first, each with how far CSSM's ACKs came
+	 * back for it (import_acks_batch). */
+	{"export_batch_page",
+	 "SELECT b.id, b.file_name, b.selection, b.devices, b.reports, "
+	 "to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+	 "a.devices_acked, a.reports_acked, coalesce(to_char(a.last_ack_at AT TIME ZONE 'UTC', "
+	 "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '') "
+	 "FROM export_batches b CROSS JOIN LATERAL ("
+	 " SELECT count(DISTINCT ia.device_id) AS devices_acked, "
+	 " coalesce(sum(ia.reports_acked) FILTER (WHERE ia.new_ack), 0) AS reports_acked, "
+	 " max(i.imported_at) AS last_ack_at "
+	 " FROM import_acks ia JOIN imports i ON i.id = ia.import_id "
+	 " WHERE ia.export_batch_id = b.id) a "
+	 "WHERE b.tenant_id = $1 AND b.id < $2 ORDER BY b.id DESC LIMIT $3",
+	 3},
 };
 
 /* Bytes of reports fetched so far and rows: the average sizes the next fetch. */
@@ -312,5 +327,38 @@ int rum_store_export_file_name(struct rum_db_txn *txn, int64_t tenant_id, int64_
 	PQclear(res);
 	if (!*file_name)
 		abort();
+	return 0;
+}
+
+int rum_store_export_batch_page(struct rum_db_txn *txn, int64_t tenant_id, int64_t before_id,
+				int limit,
+				void (*cb)(void *arg, const struct rum_store_export_batch *b),
+				void *arg)
+{
+	char t[24], b[24], l[16];
+	const char *p[3] = {t, b, l};
+	int rc;
+	PGresult *res;
+
+	rum_text_i64(t, sizeof(t), tenant_id);
+	rum_text_i64(b, sizeof(b), before_id);
+	rum_text_i64(l, sizeof(l), limit);
+	res = rum_db_exec(txn, "export_batch_page", 3, p, NULL, NULL, 0, &rc);
+	if (!res)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct rum_store_export_batch row = {strtoll(PQgetvalue(res, i, 0), NULL, 10),
+						     PQgetvalue(res, i, 1),
+						     PQgetvalue(res, i, 2),
+						     strtoll(PQgetvalue(res, i, 3), NULL, 10),
+						     strtoll(PQgetvalue(res, i, 4), NULL, 10),
+						     PQgetvalue(res, i, 5),
+						     strtoll(PQgetvalue(res, i, 6), NULL, 10),
+						     strtoll(PQgetvalue(res, i, 7), NULL, 10),
+						     PQgetvalue(res, i, 8)};
+
+		cb(arg, &row);
+	}
+	PQclear(res);
 	return 0;
 }

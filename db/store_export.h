@@ -83,4 +83,22 @@ int rum_store_export_delete(struct rum_db_txn *txn, int64_t batch_id);
 int rum_store_export_file_name(struct rum_db_txn *txn, int64_t tenant_id, int64_t batch_id,
 			       char **file_name);
 
+/* One export batch as listed, with its ACK state; strings valid during the
+ * callback. Times are ISO-8601 UTC; last_ack_at is "" before any ACK. */
+struct rum_store_export_batch {
+	int64_t id;
+	const char *file_name, *selection;
+	int64_t devices, reports;
+	const char *created_at;
+	int64_t devices_acked, reports_acked;
+	const char *last_ack_at;
+};
+
+/* The tenant's export batches with id < before_id, newest first, at most
+ * limit of them. */
+int rum_store_export_batch_page(struct rum_db_txn *txn, int64_t tenant_id, int64_t before_id,
+				int limit,
+				void (*cb)(void *arg, const struct rum_store_export_batch *b),
+				void *arg);
+
 #endif

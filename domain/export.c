@@ -6,6 +6,7 @@
 #include "domain/internal.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
+#include "lib/strict.h"
 #include "lib/tarball.h"
 
 #include <errno.h>
@@ -607,5 +608,58 @@ int rum_export_file_by(struct rum_domain *dom, const struct rum_actor *by, int64
 		*fd = -1;
 	}
 	free(t.file_name);
+	return rc;
+}
+
+struct rum_export_list_txn {
+	int64_t tenant_id, before, last;
+	int limit;
+	size_t n;
+	void (*cb)(void *arg, const struct rum_export_batch_info *b);
+	void *arg;
+};
+
+static void rum_export_list_row(void *arg, const struct rum_store_export_batch *r)
+{
+	struct rum_export_list_txn *t = arg;
+	struct rum_export_batch_info b = {
+		r->id,         r->file_name,     r->selection,     r->devices,    r->reports,
+		r->created_at, r->devices_acked, r->reports_acked, r->last_ack_at};
+
+	/* limit + 1 rows were asked for: the extra one only says a next page
+	 * exists. */
+	if (t->n++ == (size_t)t->limit)
+		return;
+	t->last = r->id;
+	t->cb(t->arg, &b);
+}
+
+static int rum_export_list_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_export_list_txn *t = arg;
+
+	t->n = 0;
+	return rum_store_export_batch_page(txn, t->tenant_id, t->before, t->limit + 1,
+					   rum_export_list_row, t);
+}
+
+int rum_export_list_by(struct rum_domain *dom, const struct rum_actor *by, const char *cursor,
+		       int limit, void (*cb)(void *arg, const struct rum_export_batch_info *b),
+		       void *arg, char *next_cursor, size_t next_size)
+{
+	struct rum_export_list_txn t = {
+		by->tenant_id, INT64_MAX, 0, limit ? limit : 20, 0, cb, arg};
+	int rc;
+
+	next_cursor[0] = '\0';
+	if (t.limit < 1 || t.limit > 500)
+		return rum_err_set(RUM_EINVAL, "limit: 1 to 500");
+	if (cursor && cursor[0] &&
+	    (strncmp(cursor, "e1.", 3) != 0 || rum_strict_int64(&t.before, cursor + 3) != 0 ||
+	     t.before <= 0))
+		return rum_err_set(RUM_EINVAL, "cursor: not a cursor of the export list");
+	rc = rum_db_transact(dom->db, rum_export_list_run, &t);
+	if (rc == 0 && t.n > (size_t)t.limit)
+		snprintf(next_cursor, next_size, "e1.%" PRId64, t.last);
 	return rc;
 }

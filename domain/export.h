@@ -78,6 +78,23 @@ int rum_export_by(struct rum_domain *dom, const struct rum_actor *by,
 int rum_export_file_by(struct rum_domain *dom, const struct rum_actor *by, int64_t batch_id,
 		       int *fd, size_t *size, char *file_name);
 
+/* One export batch and how far CSSM's ACKs came back for it; strings valid
+ * during the callback, times ISO-8601 UTC (last_ack_at "" before any ACK). */
+struct rum_export_batch_info {
+	int64_t id;
+	const char *file_name, *selection;
+	int64_t devices, reports;
+	const char *created_at;
+	int64_t devices_acked, reports_acked;
+	const char *last_ack_at;
+};
+
+/* A page of the tenant's export batches, newest first (limit 1-500, 0 = 20);
+ * next_cursor is "" on the last page. RUM_EINVAL for a bad cursor or limit. */
+int rum_export_list_by(struct rum_domain *dom, const struct rum_actor *by, const char *cursor,
+		       int limit, void (*cb)(void *arg, const struct rum_export_batch_info *b),
+		       void *arg, char *next_cursor, size_t next_size);
+
 /* <ts> for `when`: %y%b%d_%H_%M_%S_<ms> in UTC with English month names,
  * e.g. 26Nov28_17_45_10_123. out holds at least 32 bytes. */
 void rum_export_format_ts(char *out, size_t size, const struct timespec *when);

@@ -196,6 +196,12 @@ class OpenAPI(rt.RumTestCase):
         self.call("POST", T + "/exports", role="reader", body={}, status=403)
         self.call("POST", T + "/exports", role="operator", body={"colour": 1}, status=400)
         made = self.call("POST", T + "/exports", role="operator", body={}, status=201).json
+        listed = self.call("GET", T + "/exports", role="reader", status=200).json["exports"]
+        self.assertEqual((listed[0]["id"], listed[0]["file"], listed[0]["ack_state"],
+                          listed[0]["devices_acked"]),
+                         (made["batch_id"], made["file"], "waiting", 0))
+        self.call("GET", T + "/exports?cursor=x1.5", role="reader", status=400)
+        self.call("GET", T + "/exports?limit=0", role="reader", status=400)
         tarball = self.call("GET", made["download"], role="reader", status=200).raw
         path = os.path.join(tmp, made["file"])
         with open(path, "wb") as f:
@@ -209,6 +215,11 @@ class OpenAPI(rt.RumTestCase):
         self.call("POST", T + "/imports", role="operator", body=ack,
                   headers={"X-File-Name": "ACK_" + made["file"]}, status=200)
         self.call("POST", T + "/imports", role="operator", body=ack, status=200)  # again
+        batch = self.call("GET", T + "/exports?limit=1", role="reader", status=200).json
+        self.assertEqual((batch["exports"][0]["ack_state"], batch["exports"][0]["devices_acked"],
+                          batch["exports"][0]["reports_acked"]),
+                         ("acknowledged", made["devices"], made["reports"]))
+        self.assertIsNotNone(batch["exports"][0]["last_ack_at"])
         self.call("POST", T + "/imports", role="operator", body=b"<nope/>", status=400)
         # Everything is acknowledged now: nothing to export.
         self.assertEqual(self.call("POST", T + "/exports", role="operator", body={},
