@@ -15,16 +15,25 @@ export function setCsrf(token) {
   csrf = token;
 }
 
-export async function call(method, path, body) {
+export function call(method, path, body) {
   const headers = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  return send(method, path, body === undefined ? undefined : JSON.stringify(body), headers);
+}
+
+// Sends a file (a File or Blob) as the request body, as it is.
+export function upload(path, file, headers) {
+  return send("POST", path, file, { "Content-Type": "application/octet-stream", ...headers });
+}
+
+async function send(method, path, body, headers) {
   if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
   let reply;
   try {
     reply = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body,
       credentials: "same-origin",
       cache: "no-store",
     });

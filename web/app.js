@@ -2,10 +2,14 @@
 // documented admin API (/api/v1) with the browser session's own rights;
 // text from the server is only ever set as text (never as HTML).
 import { ApiError, call, get, setCsrf, tenantPath } from "./api.js";
+import { airGapView } from "./airgap.js";
+import { adminView } from "./admin.js";
+import { targetsView, targetView } from "./targets.js";
+import {
+  count, days, el, link, may, numberFormat, say, show, state, time,
+} from "./ui.js";
 
 const main = document.getElementById("main");
-const status = document.getElementById("status");
-const state = { session: null, tenant: null, tenants: [] };
 
 const STATES = [
   ["all", "All devices"],
@@ -29,64 +33,9 @@ const STATE_TEXT = {
   never_reported: "Never reported",
 };
 
-// --- small DOM helpers --------------------------------------------------
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return node;
-}
-
-function show(...nodes) {
-  main.replaceChildren(...nodes);
-}
-
-function say(text, isError) {
-  status.textContent = text || "";
-  status.classList.toggle("error", Boolean(isError));
-}
-
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-const numberFormat = new Intl.NumberFormat();
-
-function when(iso) {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  return isNaN(d) ? iso : dateFormat.format(d);
-}
-
-function days(iso) {
-  if (!iso) return "";
-  const n = Math.round((new Date(iso) - Date.now()) / 86400000);
-  if (n === 0) return "today";
-  return n > 0 ? `in ${n} day${n === 1 ? "" : "s"}` : `${-n} day${n === -1 ? "" : "s"} ago`;
-}
-
-function time(iso) {
-  return iso ? el("time", { datetime: iso, title: iso }, when(iso)) : "—";
-}
-
-function count(n, unit) {
-  return `${numberFormat.format(n)} ${unit}${n === 1 ? "" : "s"}`;
-}
-
 function hashParams() {
   const [path, query] = location.hash.slice(1).split("?");
   return { path: path || "/overview", params: new URLSearchParams(query || "") };
-}
-
-function link(path, params, ...children) {
-  const q = params ? new URLSearchParams(params).toString() : "";
-  return el("a", { href: "#" + path + (q ? "?" + q : "") }, ...children);
 }
 
 // --- signing in and out -------------------------------------------------
@@ -312,13 +261,6 @@ const ALERT_STATES = [
   ["resolved", "Resolved"],
   ["all", "All"],
 ];
-const ROLES = { reader: 1, operator: 2, admin: 3 };
-
-// Whether the signed-in role may do what needs `role` (the server checks
-// anyway: the page only leaves out what would be refused).
-function may(role) {
-  return (ROLES[state.session && state.session.role] || 0) >= ROLES[role];
-}
 
 async function alertsView(params) {
   const t = state.tenant;
@@ -375,6 +317,14 @@ async function route() {
       await alertsView(params);
     } else if (path.startsWith("/device/")) {
       await deviceView(path.slice("/device/".length));
+    } else if (path === "/airgap") {
+      await airGapView(params);
+    } else if (path === "/targets") {
+      await targetsView();
+    } else if (path.startsWith("/target/")) {
+      await targetView(path.slice("/target/".length));
+    } else if (path === "/admin") {
+      await adminView(params);
     } else {
       await overviewView();
     }

@@ -7,14 +7,24 @@ errors on any page. Without a browser the test can still check how the page
 and its files are served: strict headers, gzip, content-hashed names cached
 for good."""
 
+import glob
 import gzip
 import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 
 import rumtest as rt
+import sshdtest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CSSM_SIM = os.path.join(HERE, "..", "tools", "cssm_sim.py")
+BUILD = os.environ.get("RUM_BUILD_DIR") or os.path.join(HERE, "..", "..", "build")
+AGENT = os.path.join(BUILD, "agent", "rum-agent")
+TAG = "regid.2017-03.com.cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53"
 
 PASSWORD = "console password 1"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -112,7 +122,13 @@ class WebConsole(rt.RumTestCase):
                         "--user-data-dir=" + rt.make_tempdir("rumtest-chromium-")):
                 opts.add_argument(arg)
             opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+            type(self).downloads = rt.make_tempdir("rumtest-downloads-")
+            opts.add_experimental_option("prefs", {
+                "download.default_directory": type(self).downloads,
+                "download.prompt_for_download": False})
             type(self).driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+            type(self).driver.execute_cdp_cmd("Page.setDownloadBehavior", {
+                "behavior": "allow", "downloadPath": type(self).downloads})
         return type(self).driver
 
     def wait_for(self, cond, what, timeout=15):
@@ -240,6 +256,145 @@ class WebConsole(rt.RumTestCase):
         d.find_element(By.ID, "signout").click()
         self.text_appears("Signed out.")
         self.assertEqual(self.console_errors(), [])
+
+    def downloaded(self, pattern, timeout=30):
+        """The one finished download matching pattern (Chromium writes
+        .crdownload files until done)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [f for f in glob.glob(os.path.join(self.downloads, pattern))
+                     if not f.endswith(".crdownload")]
+            if found:
+                return found[0]
+            time.sleep(0.2)
+        self.fail("no download matching %s in %s: %s" % (pattern, self.downloads,
+                                                          os.listdir(self.downloads)))
+
+    def test_5_air_gap_export_and_ack_from_the_page(self):
+        """An operator downloads usage for Cisco, the CSSM simulator answers
+        it, the answer is uploaded from the page, and the batch and the
+        device show Cisco's ACK; a reader is offered neither step."""
+        d = self.browser()
+        dev = rt.Device("C9300-48P", hostname="console-airgap")
+        self.assertEqual(self.rumd.post(rt.pi_path("default"), dev.usage(
+            [dev.report(), dev.report()])).status, 200)
+        self.sign_in(token=self.token)
+        self.text_appears("Overview of default")
+        d.get(self.base + "/#/airgap")
+        self.text_appears("Exporting usage and uploading Cisco's answer need an operator")
+        self.assertEqual(d.find_elements(By.ID, "export"), [], "a reader cannot export")
+        self.assertEqual(d.find_elements(By.ID, "ack-file"), [], "nor upload an ACK")
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+        self.sign_in(user="alice")
+        self.text_appears("Overview of default")
+        d.get(self.base + "/#/airgap")
+        self.wait_for(EC.element_to_be_clickable((By.ID, "export")), "the export button")
+        d.find_element(By.ID, "export").click()
+        self.text_appears("upload it to Cisco Smart Software Manager")
+        export = self.downloaded("UD_SA_*.tar.gz")
+        self.text_appears("Waiting for Cisco's ACK")
+        acks = rt.make_tempdir("rumtest-acks-")
+        sim = subprocess.run([sys.executable, CSSM_SIM, "ack", export, "-o", acks],
+                             capture_output=True, text=True, timeout=300)
+        self.assertEqual(sim.returncode, 0, sim.stderr)
+        ack = os.path.join(acks, "ACK_" + os.path.basename(export))
+        d.find_element(By.ID, "ack-file").send_keys(ack)
+        self.text_appears("Imported:")
+        table = d.find_element(By.ID, "import-applied").text
+        self.assertIn(dev.sn, table)
+        self.text_appears("Acknowledged")
+        batch = d.find_element(By.CSS_SELECTOR, "#exports tbody tr").text
+        self.assertIn("Acknowledged", batch)
+        # A file that is not CSSM's answer is refused with its reason.
+        bad = os.path.join(acks, "not-an-ack.xml")
+        with open(bad, "w") as f:
+            f.write("<nope/>")
+        d.find_element(By.ID, "ack-file").send_keys(bad)
+        self.text_appears("not-an-ack.xml was refused")
+        # The device's page shows the ACK waiting for the device.
+        did = int(self.pg.scalar("SELECT id FROM devices WHERE hostname = 'console-airgap'",
+                                 db=self.db))
+        d.get(self.base + "/#/device/%d" % did)
+        self.text_appears("not delivered yet")
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+        errors = [e for e in self.console_errors() if "/imports" not in e["message"]]
+        self.assertEqual(errors, [])
+
+    def test_6_pull_target_added_and_collected_from_the_page(self):
+        """An admin adds a rum-agent device reached over NETCONF/SSH as a pull
+        target (key sign-in, host key learnt once), collects now and sees
+        the outcome and the device it found."""
+        if not os.path.exists(AGENT):
+            self.skipTest("no rum-agent binary: set RUM_BUILD_DIR (ctest does)")
+        d = self.browser()
+        state = rt.make_tempdir("rumtest-agent-", 0o755)
+        os.rmdir(state)
+        subprocess.run([AGENT, "init", "--state", state, "--pid", "C9300-48P", "--serial",
+                        "FOCWEB0001", "--hostname", "console-pulled", "--entitlement",
+                        "%s=3" % TAG], check=True, capture_output=True)
+        sshd = sshdtest.Sshd({"netconf": "%s netconf --state %s" % (AGENT, state)},
+                             bootflash_dir=os.path.join(state, "bootflash"))
+        sshd.__enter__()
+        self.addCleanup(sshd.__exit__, None, None, None)
+        with open(sshd.user_key) as f:
+            key = f.read()
+        self.sign_in(user="alice")
+        self.text_appears("Overview of default")
+        d.get(self.base + "/#/targets")
+        self.text_appears("No pull target yet")
+        d.find_element(By.ID, "host").send_keys("127.0.0.1")
+        d.find_element(By.ID, "port").send_keys(str(sshd.port))
+        d.find_element(By.ID, "username").send_keys(sshd.user)
+        d.find_element(By.CSS_SELECTOR, "#auth option[value=key]").click()
+        d.find_element(By.ID, "key").send_keys(key)
+        d.find_element(By.ID, "add-target").click()
+        self.text_appears("Pull target 127.0.0.1")
+        self.text_appears("Not collected yet.")
+        d.find_element(By.CSS_SELECTOR, "button.collect").click()
+        self.text_appears("Collected ", timeout=90)
+        self.assertIn("ok", d.find_element(By.ID, "collections").text)
+        d.get(self.base + "/#/targets")
+        self.text_appears("C9300-48P / FOCWEB0001")
+        d.get(self.base + "/#/devices?q=FOCWEB0001")
+        self.text_appears("console-pulled")
+        self.assertEqual(self.console_errors(), [])
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+
+    def test_7_tokens_shown_once_and_admin_pages_by_role(self):
+        d = self.browser()
+        self.sign_in(user="alice")
+        self.text_appears("Overview of default")
+        d.get(self.base + "/#/admin")
+        self.text_appears("API tokens")
+        d.find_element(By.ID, "token-description").send_keys("console test script")
+        d.find_element(By.ID, "create-token").click()
+        self.text_appears("shown this once")
+        token = d.find_element(By.CSS_SELECTOR, "#token-secret code").text
+        self.assertEqual(self.rumd.get("/api/v1/session",
+                                       {"Authorization": "Bearer " + token}).status, 200)
+        d.get(self.base + "/#/overview")
+        d.get(self.base + "/#/admin")
+        self.text_appears("console test script")
+        self.assertNotIn(token, d.find_element(By.TAG_NAME, "body").text,
+                         "a token's secret is never shown again")
+        self.text_appears("token-create")  # the audit log
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+        self.sign_in(token=self.token)
+        self.text_appears("Overview of default")
+        d.get(self.base + "/#/admin")
+        self.text_appears("Audit log")
+        self.assertEqual(d.find_elements(By.ID, "create-token"), [])
+        self.assertEqual(d.find_elements(By.ID, "add-tenant"), [])
+        d.get(self.base + "/#/targets")
+        self.text_appears("Pull targets of default")
+        self.assertEqual(d.find_elements(By.ID, "add-target"), [])
+        self.assertEqual(self.console_errors(), [])
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
 
 
 if __name__ == "__main__":
