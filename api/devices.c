@@ -226,6 +226,12 @@ int rum_api_devices_list_run(struct rum_api_call *c)
 	return rc;
 }
 
+static void rum_api_device_target_add(void *arg, const struct rum_device_target *t)
+{
+	json_array_append_new(arg, json_pack("{s:I,s:s,s:i,s:s}", "id", (json_int_t)t->id, "host",
+					     t->host, "port", t->port, "protocol", t->protocol));
+}
+
 int rum_api_device_get_run(struct rum_api_call *c)
 {
 	json_t *o = json_object(), *reports = json_array();
@@ -238,6 +244,13 @@ int rum_api_device_get_run(struct rum_api_call *c)
 	if (rc == 0)
 		rc = rum_reports_list(c->api->dom, c->by.tenant, c->id, NULL,
 				      RUM_API_DEVICE_REPORTS, rum_api_report_add, reports, next);
+	if (rc == 0) {
+		json_t *targets = json_array();
+
+		rc = rum_devices_pull_targets(c->api->dom, c->by.tenant, c->id,
+					      rum_api_device_target_add, targets);
+		json_object_set_new(o, "pull_targets", targets);
+	}
 	if (rc == 0) {
 		json_object_set_new(o, "recent_reports", reports);
 		json_object_set_new(o, "reports_next_cursor", rum_api_opt(next));

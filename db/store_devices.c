@@ -141,6 +141,10 @@ static const struct rum_db_stmt rum_store_devices_stmts[] = {
 	 TS("r.received_at") ", r.report_id FROM rum_reports r WHERE r.device_id = $1 "
 	 "AND r.conflict_of IS NULL ORDER BY r.entitlement_tag, r.received_at DESC, r.id DESC",
 	 1},
+	{"device_pull_targets",
+	 "SELECT id, host, port, protocol FROM pull_targets WHERE device_id = $1 AND tenant_id = $2 "
+	 "ORDER BY id LIMIT 10",
+	 2},
 	{"report_page_tenant",
 	 "SELECT " REPORT_COLS " FROM rum_reports r WHERE r.tenant_id = $1 AND r.id < $2 "
 	 "ORDER BY r.id DESC LIMIT $3",
@@ -307,6 +311,32 @@ int rum_store_device_usage(struct rum_db_txn *txn, int64_t device_id,
 						rum_store_devices_i64(res, i, 4)};
 
 		cb(arg, &u);
+	}
+	PQclear(res);
+	return 0;
+}
+
+int rum_store_device_pull_targets(struct rum_db_txn *txn, int64_t tenant_id, int64_t device_id,
+				  void (*cb)(void *arg, const struct rum_store_device_target *t),
+				  void *arg)
+{
+	char dev[24], ten[24];
+	const char *p[2] = {dev, ten};
+	int rc;
+	PGresult *res;
+
+	rum_text_i64(dev, sizeof(dev), device_id);
+	rum_text_i64(ten, sizeof(ten), tenant_id);
+	res = rum_db_exec(txn, "device_pull_targets", 2, p, NULL, NULL, 0, &rc);
+	if (!res)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct rum_store_device_target t = {rum_store_devices_i64(res, i, 0),
+						    PQgetvalue(res, i, 1),
+						    (int)rum_store_devices_i64(res, i, 2),
+						    PQgetvalue(res, i, 3)};
+
+		cb(arg, &t);
 	}
 	PQclear(res);
 	return 0;

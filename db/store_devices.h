@@ -75,6 +75,17 @@ struct rum_store_device {
 int rum_store_device_rows(struct rum_db_txn *txn, int64_t tenant_id, const int64_t *ids, size_t n,
 			  void (*cb)(void *arg, const struct rum_store_device *d), void *arg);
 
+/* The pull targets (at most 10) that collect from a device of the tenant. */
+struct rum_store_device_target {
+	int64_t id;
+	const char *host;
+	int port;
+	const char *protocol;
+};
+int rum_store_device_pull_targets(struct rum_db_txn *txn, int64_t tenant_id, int64_t device_id,
+				  void (*cb)(void *arg, const struct rum_store_device_target *t),
+				  void *arg);
+
 /* A device's newest report per entitlement. */
 struct rum_store_usage_now {
 	const char *entitlement_tag, *metric, *value, *received_at;

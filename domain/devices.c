@@ -333,6 +333,44 @@ int rum_devices_get(struct rum_domain *dom, const char *tenant, int64_t id,
 	return rum_db_transact(dom->db, rum_devices_get_run, &c);
 }
 
+struct rum_devices_targets_call {
+	const char *tenant;
+	int64_t id;
+	void (*cb)(void *arg, const struct rum_device_target *t);
+	void *arg;
+};
+
+static void rum_devices_target_row(void *arg, const struct rum_store_device_target *row)
+{
+	struct rum_devices_targets_call *c = arg;
+	struct rum_device_target t = {row->id, row->host, row->port, row->protocol};
+
+	c->cb(c->arg, &t);
+}
+
+static int rum_devices_targets_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_devices_targets_call *c = arg;
+	int64_t tenant_id;
+	int rc = rum_store_tenant_find(txn, c->tenant, &tenant_id);
+
+	if (rc == RUM_ENOTFOUND)
+		return rum_err_set(rc, "unknown tenant '%s'", c->tenant);
+	return rc == 0 ? rum_store_device_pull_targets(txn, tenant_id, c->id,
+						       rum_devices_target_row, c)
+		       : rc;
+}
+
+int rum_devices_pull_targets(struct rum_domain *dom, const char *tenant, int64_t id,
+			     void (*cb)(void *arg, const struct rum_device_target *t), void *arg)
+{
+	struct rum_devices_targets_call c = {tenant, id, cb, arg};
+
+	if (!tenant)
+		return rum_err_set(RUM_EINVAL, "a tenant is needed");
+	return rum_db_transact(dom->db, rum_devices_targets_run, &c);
+}
+
 struct rum_devices_overview_call {
 	const char *tenant;
 	struct rum_devices_overview *out;

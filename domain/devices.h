@@ -89,6 +89,19 @@ int rum_devices_get(struct rum_domain *dom, const char *tenant, int64_t id,
 		    void (*cb)(void *arg, const struct rum_device *d),
 		    void (*usage_cb)(void *arg, const struct rum_device_usage *u), void *arg);
 
+/* A pull target collecting from a device; strings valid during the callback. */
+struct rum_device_target {
+	int64_t id;
+	const char *host;
+	int port;
+	const char *protocol;
+};
+
+/* The tenant's pull targets (at most 10) that collect from device id; none
+ * for a device that only pushes. */
+int rum_devices_pull_targets(struct rum_domain *dom, const char *tenant, int64_t id,
+			     void (*cb)(void *arg, const struct rum_device_target *t), void *arg);
+
 /* A tenant at a glance, for the page admins open every morning. */
 #define RUM_DEVICES_OVERVIEW_DEADLINES 10
 struct rum_devices_overview {

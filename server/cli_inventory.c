@@ -276,9 +276,25 @@ static int rum_cli_device_list(struct rum_domain *dom, const char *tenant,
 	return rc;
 }
 
+/* A pull target of the device: a line, or an item of its JSON list. */
+static void rum_cli_device_target(void *arg, const struct rum_device_target *t)
+{
+	struct rum_cli_inv *c = arg;
+
+	if (c->json)
+		json_array_append_new(c->items,
+				      json_pack("{s:I,s:s,s:i,s:s}", "id", (json_int_t)t->id,
+						"host", t->host, "port", t->port, "protocol",
+						t->protocol));
+	else
+		printf("collected by:      pull target %" PRId64 " (%s:%d, %s)\n", t->id, t->host,
+		       t->port, t->protocol);
+}
+
 static int rum_cli_device_show(struct rum_domain *dom, const char *tenant, const char *idtext,
 			       bool json)
 {
+	struct rum_cli_inv t = {json, json_array(), 0};
 	struct rum_cli_inv c = {json, json ? json_object() : NULL, 0};
 	struct rum_cli_inv r = {json, json_array(), 0};
 	char next[RUM_CURSOR_MAX];
@@ -289,17 +305,21 @@ static int rum_cli_device_show(struct rum_domain *dom, const char *tenant, const
 	if (rc == 0)
 		rc = rum_devices_get(dom, tenant, id, rum_cli_device_detail, rum_cli_usage_line,
 				     &c);
+	if (rc == 0)
+		rc = rum_devices_pull_targets(dom, tenant, id, rum_cli_device_target, &t);
 	if (rc == 0 && !json)
 		printf("\nnewest reports:\n%-9s %-7s %-20s %-20s %-12s %-5s %-8s %s\n", "ROW",
 		       "DEVICE", "REPORT ID", "RECEIVED", "STATE", "AGAIN", "VALUE", "ENTITLEMENT");
 	if (rc == 0)
 		rc = rum_reports_list(dom, tenant, id, NULL, 10, rum_cli_report_line, &r, next);
 	if (rc == 0 && json) {
+		json_object_set(c.items, "pull_targets", t.items);
 		json_object_set(c.items, "recent_reports", r.items);
 		rum_cli_inv_json(json_incref(c.items));
 	}
 	json_decref(c.items);
 	json_decref(r.items);
+	json_decref(t.items);
 	return rc;
 }
 

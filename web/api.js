@@ -57,6 +57,27 @@ async function send(method, path, body, headers) {
 
 export const get = (path) => call("GET", path);
 
+// A text body (a report as the device sent it); errors as call().
+export async function getText(path) {
+  let reply;
+  try {
+    reply = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+  } catch (e) {
+    throw new ApiError(0, "rumd did not answer: " + e.message);
+  }
+  const text = await reply.text();
+  if (!reply.ok) {
+    let message = reply.statusText;
+    try {
+      message = JSON.parse(text).message || message;
+    } catch (e) {
+      // not JSON: the status text says enough
+    }
+    throw new ApiError(reply.status, message);
+  }
+  return text;
+}
+
 export function tenantPath(tenant, rest) {
   return "/api/v1/tenants/" + encodeURIComponent(tenant) + rest;
 }

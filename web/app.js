@@ -1,12 +1,12 @@
 // The rumd admin console: plain DOM, no framework. Every view reads the
 // documented admin API (/api/v1) with the browser session's own rights;
 // text from the server is only ever set as text (never as HTML).
-import { ApiError, call, get, setCsrf, tenantPath } from "./api.js";
+import { ApiError, call, get, getText, setCsrf, tenantPath } from "./api.js";
 import { airGapView } from "./airgap.js";
 import { adminView } from "./admin.js";
-import { targetsView, targetView } from "./targets.js";
+import { collectButton, targetsView, targetView } from "./targets.js";
 import {
-  count, days, el, link, may, numberFormat, say, show, state, time,
+  count, day, days, el, link, may, numberFormat, press, say, show, state, time,
 } from "./ui.js";
 
 const main = document.getElementById("main");
@@ -243,16 +243,83 @@ async function deviceView(id) {
       el("thead", {}, el("tr", {}, ["Entitlement", "In use", "Reported"].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, d.usage.map((u) => el("tr", {}, el("td", {}, u.entitlement_tag), el("td", { class: "num" }, `${u.value} ${u.metric || ""}`), el("td", {}, time(u.reported_at))))))
     : el("p", {}, "No usage reported yet.");
-  const reports = d.recent_reports.length
-    ? el("table", { class: "list" }, el("caption", {}, "Newest reports"),
-      el("thead", {}, el("tr", {}, ["Received", "Report id", "State", "Value", "Entitlement", ""].map((h) => el("th", { scope: "col" }, h)))),
-      el("tbody", {}, d.recent_reports.map((r) => el("tr", {},
-        el("td", {}, time(r.received_at)), el("td", {}, String(r.report_id)), el("td", {}, r.state),
-        el("td", { class: "num" }, r.value || "—"), el("td", {}, r.entitlement_tag || "—"),
-        el("td", {}, el("a", { href: tenantPath(t, "/reports/" + r.id + "/raw"), target: "_blank", rel: "noopener" }, "raw"))))))
-    : el("p", {}, "No reports stored.");
   show(el("p", {}, link("/devices", null, "← Devices")),
-    el("h1", {}, d.hostname || d.udi_sn), details, usage, reports);
+    el("h1", {}, d.hostname || d.udi_sn), details, usage,
+    ...(await targetsOfDevice(t, d)),
+    el("h2", {}, "Reports"), timeline(t, d.id, d.recent_reports, d.reports_next_cursor));
+}
+
+const REPORT_STATE = {
+  stored: "not exported yet", exported: "exported, no ACK yet", acknowledged: "acknowledged by Cisco", conflict: "conflict: another payload for this id",
+};
+
+// A device's reports as a timeline, newest first, one group per day in the
+// viewer's zone; "Older reports" reads the next page and appends it.
+function timeline(t, deviceId, reports, cursor) {
+  const list = el("ol", { class: "timeline", id: "timeline" });
+  let lastDay = null;
+  const add = (rs) => {
+    for (const r of rs) {
+      const d = day(r.received_at);
+      if (d !== lastDay) {
+        list.append(el("li", { class: "day" }, d));
+        lastDay = d;
+      }
+      list.append(el("li", { class: "report " + r.state, "data-report": r.id },
+        time(r.received_at), " · ", link("/report/" + r.id, null, `report ${r.report_id}`), " · ",
+        r.entitlement_tag ? `${r.value || "?"} ${r.metric || ""} of ${r.entitlement_tag}` : "no usage value",
+        " · ", el("span", { class: "rstate" }, REPORT_STATE[r.state] || r.state),
+        r.export_batch ? ` (export ${r.export_batch})` : "",
+        r.duplicates ? ` · received again ${r.duplicates}×` : ""));
+    }
+  };
+  add(reports);
+  const more = el("button", { type: "button", id: "older-reports" }, "Older reports");
+  more.hidden = !cursor;
+  more.addEventListener("click", () => press(more, async () => {
+    const page = await get(tenantPath(t, `/devices/${deviceId}/reports?` + new URLSearchParams({ cursor, limit: "50" })));
+    add(page.reports);
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+  }));
+  return reports.length ? el("div", {}, list, more) : el("p", { class: "empty" }, "No reports stored.");
+}
+
+async function targetsOfDevice(t, d) {
+  const parts = [];
+  for (const p of d.pull_targets) {
+    const target = await get(tenantPath(t, "/pull-targets/" + p.id));
+    const last = target.collections.slice(0, 5);
+    parts.push(el("section", { class: "card step" },
+      el("h2", {}, "Collected by ", link("/target/" + p.id, null, `${p.host}:${p.port}`), ` (${p.protocol})`),
+      may("operator") ? el("p", {}, collectButton(t, p.id, () => deviceView(d.id))) : null,
+      last.length
+        ? el("ul", { class: "plain" }, last.map((c) => el("li", {}, time(c.started_at || c.due_at), " · ",
+          c.state === "failed" ? el("span", { class: "error" }, `failed: ${c.error || "?"}`)
+            : `${c.state}, ${c.reports_collected} reports (${c.reports_new} new)`)))
+        : el("p", { class: "empty" }, "Not collected yet.")));
+  }
+  return parts;
+}
+
+async function reportView(id) {
+  const t = state.tenant;
+  const r = await get(tenantPath(t, "/reports/" + encodeURIComponent(id)));
+  const raw = await getText(tenantPath(t, `/reports/${r.id}/raw`));
+  const row = (k, ...v) => [el("dt", {}, k), el("dd", {}, ...v)];
+  show(el("p", {}, link("/device/" + r.device_id, null, "← Device")),
+    el("h1", {}, `Report ${r.report_id} of ${r.udi_pid} / ${r.udi_sn}`),
+    el("dl", { class: "details" },
+      row("Received", time(r.received_at)),
+      row("State", REPORT_STATE[r.state] || r.state),
+      row("Usage", r.entitlement_tag ? `${r.value || "?"} ${r.metric || ""} of ${r.entitlement_tag}` : "—"),
+      row("Measured", time(r.first_start), " to ", time(r.last_end)),
+      row("Export", r.export_batch ? String(r.export_batch) : "not exported"),
+      row("ACK", r.acknowledged_at ? time(r.acknowledged_at) : "none yet"),
+      row("Received again", r.duplicates ? [`${r.duplicates} times, last `, time(r.last_duplicate_at)] : "never")),
+    el("h2", {}, "As the device sent it"),
+    el("pre", { class: "raw", id: "raw" }, raw),
+    el("p", {}, el("a", { href: tenantPath(t, `/reports/${r.id}/raw`), download: `report-${r.report_id}.json` }, "Download")));
 }
 
 const ALERT_STATES = [
@@ -317,6 +384,8 @@ async function route() {
       await alertsView(params);
     } else if (path.startsWith("/device/")) {
       await deviceView(path.slice("/device/".length));
+    } else if (path.startsWith("/report/")) {
+      await reportView(path.slice("/report/".length));
     } else if (path === "/airgap") {
       await airGapView(params);
     } else if (path === "/targets") {

@@ -190,8 +190,12 @@ class WebConsole(rt.RumTestCase):
         self.assertIn("Overdue", d.find_element(By.CSS_SELECTOR, "#devices tbody tr").text)
         # Its page, its report.
         d.find_element(By.LINK_TEXT, "console-sw1").click()
-        self.text_appears("Newest reports")
+        self.text_appears("not exported yet")  # its report on the timeline
         self.assertIn("C9300-24P / " + dev.sn, d.find_element(By.TAG_NAME, "body").text)
+        # One report, byte-exact as the device sent it.
+        d.find_element(By.CSS_SELECTOR, "#timeline li.report a").click()
+        self.text_appears("As the device sent it")
+        self.assertIn(dev.sn, d.find_element(By.ID, "raw").text)
         self.assertEqual(self.console_errors(), [])
         # Signing out ends the session on the server, not only in the page.
         d.find_element(By.ID, "signout").click()
@@ -359,6 +363,11 @@ class WebConsole(rt.RumTestCase):
         self.text_appears("C9300-48P / FOCWEB0001")
         d.get(self.base + "/#/devices?q=FOCWEB0001")
         self.text_appears("console-pulled")
+        d.find_element(By.LINK_TEXT, "console-pulled").click()
+        self.text_appears("Collected by 127.0.0.1:%d" % sshd.port)
+        d.find_element(By.CSS_SELECTOR, "button.collect").click()
+        self.wait_for(lambda d: len(d.find_elements(By.CSS_SELECTOR, "section.step li")) >= 2,
+                      "the second collection on the device page", 90)
         self.assertEqual(self.console_errors(), [])
         d.find_element(By.ID, "signout").click()
         self.text_appears("Signed out.")
