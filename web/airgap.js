@@ -133,7 +133,8 @@ async function batches(t, params) {
     el("td", {}, time(b.last_ack_at))));
   const list = table("exports", "Export batches",
     ["Export", "Made", "File", "Devices", "Reports", "ACK from Cisco", "Last ACK"], rows,
-    "No export yet: download usage for Cisco above to make the first.");
+    may("operator") ? "No export yet: download usage for Cisco above to make the first."
+      : "No export yet: an operator makes them here.");
   const nav = el("p", { class: "pages" });
   if (params.get("cursor")) nav.append(link("/airgap", null, "Newest"), " ");
   if (page.next_cursor) nav.append(link("/airgap", { cursor: page.next_cursor }, "Older"));

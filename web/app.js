@@ -5,6 +5,7 @@ import { ApiError, call, get, getText, setCsrf, tenantPath } from "./api.js";
 import { airGapView } from "./airgap.js";
 import { adminView } from "./admin.js";
 import { collectButton, targetsView, targetView } from "./targets.js";
+import { usageSection } from "./usage.js";
 import {
   count, day, days, el, link, may, numberFormat, press, say, show, state, time,
 } from "./ui.js";
@@ -158,7 +159,7 @@ async function overviewView() {
         el("td", {}, time(n.next_deadline)),
         el("td", {}, days(n.next_deadline))))))
     : el("p", {}, "No reporting deadline is coming up.");
-  show(el("h1", {}, `Overview of ${t}`), verdict, cards, alerts, next);
+  show(el("h1", {}, `Overview of ${t}`), verdict, cards, alerts, next, await usageSection(t));
 }
 
 async function devicesView(params) {

@@ -48,7 +48,9 @@ class WebConsole(rt.RumTestCase):
         super().setUpClass()
         cls.url, cls.db = cls.fresh_database("webconsole")
         rt.add_tenant(cls.url, "other")
-        cls.rumd = cls.start_class_rumd(database_url=cls.url)
+        # Usage is counted every second, with no lag, for the usage chart.
+        cls.rumd = cls.start_class_rumd(database_url=cls.url,
+                                        flags={"usage_lag_s": 0, "upkeep_interval_s": 1})
         for name, role, tenant in (("alice", "admin", None), ("rita", "reader", "other")):
             args = ["user", "add", name, "--role", role, "--database_url=%s" % cls.url]
             if tenant:
@@ -401,6 +403,34 @@ class WebConsole(rt.RumTestCase):
         d.get(self.base + "/#/targets")
         self.text_appears("Pull targets of default")
         self.assertEqual(d.find_elements(By.ID, "add-target"), [])
+        self.assertEqual(self.console_errors(), [])
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+
+    def test_8_usage_chart_by_days_weeks_and_months(self):
+        d = self.browser()
+        dev = rt.Device("C9300-24T", hostname="console-usage")
+        now = int(time.time())
+        self.assertEqual(self.rumd.post(rt.pi_path("default"), dev.usage(
+            [dev.report(start=now - 3600, end=now, value="7")])).status, 200)
+
+        def counted():
+            reply = self.rumd.get("/api/v1/tenants/default/usage",
+                                  {"Authorization": "Bearer " + self.token})
+            return reply.status == 200 and json.loads(reply.raw)["entitlements"]
+        rt.wait_for(counted, timeout=30, what="the usage counted by the upkeep")
+        self.sign_in(token=self.token)
+        self.text_appears("Licence usage")
+        self.wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, "#usage-chart canvas"),
+                      "the usage chart drawn")
+        self.assertIn("per day", d.find_element(By.ID, "usage-chart").text)
+        rows = d.find_elements(By.CSS_SELECTOR, "#usage-table tbody tr")
+        self.assertGreaterEqual(len(rows), 1)
+        for label, unit in (("Weeks", "per week"), ("Months", "per month")):
+            d.find_element(By.XPATH, "//section[@id='usage']//button[text()='%s']" % label).click()
+            self.wait_for(lambda d: unit in d.find_element(By.ID, "usage-chart").text,
+                          "the chart %s" % unit)
+            self.assertTrue(d.find_elements(By.CSS_SELECTOR, "#usage-chart canvas"))
         self.assertEqual(self.console_errors(), [])
         d.find_element(By.ID, "signout").click()
         self.text_appears("Signed out.")
