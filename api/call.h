@@ -74,8 +74,9 @@ struct rum_api_call {
 	char *since;
 	int64_t *devices;
 	char file_name[RUM_API_FILE_NAME_MAX + 1];
-	json_t *body_json;           /* a parsed JSON body, freed with the call */
-	struct rum_target_spec spec; /* pull-target add: points into body_json */
+	json_t *body_json;               /* a parsed JSON body, freed with the call */
+	struct rum_target_spec spec;     /* pull-target add: points into body_json */
+	struct rum_target_change change; /* pull-target update: the same */
 	/* List queries (?sort=&state=&due_days=&q=&cursor=&limit=): copies. */
 	struct rum_api_list {
 		char sort[24], state[24], kind[32];
@@ -100,6 +101,8 @@ int rum_api_ack_run(struct rum_api_call *c);
 int rum_api_targets_list_run(struct rum_api_call *c);
 int rum_api_target_add_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_target_add_run(struct rum_api_call *c);
+int rum_api_target_update_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_target_update_run(struct rum_api_call *c);
 int rum_api_target_get_run(struct rum_api_call *c);
 int rum_api_target_remove_run(struct rum_api_call *c);
 int rum_api_collect_run(struct rum_api_call *c);

@@ -3,6 +3,7 @@
  *   GET    pull-targets                 the tenant's targets
  *   POST   pull-targets                 add one (JSON below; admin)
  *   GET    pull-targets/<id>            one, with its last 20 collections
+ *   PATCH  pull-targets/<id>            change it: any fields of add (admin)
  *   DELETE pull-targets/<id>            remove it (admin)
  *   POST   pull-targets/<id>/collect    queue a collection now (operator)
  *   POST   pull-targets/collect         queue one for every target (operator)
@@ -222,6 +223,66 @@ int rum_api_target_add_run(struct rum_api_call *c)
 					&out);
 	if (rc == 0)
 		rum_api_reply_json(c->x, 201, json_incref(json_array_get(out.list, 0)));
+	json_decref(out.list);
+	json_decref(out.jobs);
+	return rc;
+}
+
+/* A PATCH body: the fields of an add, each optional; "known_host_key": ""
+ * forgets the pinned key (with "trust_on_first_use": true, learnt again). */
+int rum_api_target_update_parse(struct rum_api_call *c, const struct rum_http_request *req)
+{
+	struct rum_target_change *ch = &c->change;
+	bool on_demand = false, has_interval = false;
+	json_error_t jerr;
+	const char *key;
+	json_t *v;
+	int rc = 0;
+
+	if (req->body_len == 0 || req->body_len > RUM_TARGETS_BODY_MAX)
+		return rum_err_set(RUM_EINVAL, "the body must be the changes as a JSON object");
+	c->body_json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!c->body_json || !json_is_object(c->body_json))
+		return rum_err_set(RUM_EINVAL, "body is not a JSON object: %s", jerr.text);
+	if (json_object_size(c->body_json) == 0)
+		return rum_err_set(RUM_EINVAL, "nothing to change: give at least one field");
+	json_object_foreach(c->body_json, key, v) {
+		rc = rum_api_targets_field(&ch->spec, key, v, &on_demand, &has_interval);
+		if (rc != 0)
+			return rc;
+		if (strcmp(key, "trust_on_first_use") == 0)
+			ch->tofu_set = true;
+		else if (strcmp(key, "rest_raw") == 0)
+			ch->rest_raw_set = true;
+		else if (strcmp(key, "plain_http") == 0)
+			ch->plain_http_set = true;
+	}
+	if (on_demand && has_interval)
+		return rum_err_set(RUM_EINVAL, "\"interval\" and \"on_demand\" exclude each other");
+	if (has_interval || json_object_get(c->body_json, "on_demand")) {
+		if (json_object_get(c->body_json, "on_demand") && !on_demand)
+			return rum_err_set(RUM_EINVAL, "\"on_demand\": false says nothing: give "
+						       "\"interval\" instead");
+		ch->interval_set = true;
+		if (on_demand)
+			ch->spec.interval_s = 0;
+	}
+	if (ch->spec.password && ch->spec.key)
+		return rum_err_set(RUM_EINVAL, "exactly one of a password and a key is needed");
+	return 0;
+}
+
+int rum_api_target_update_run(struct rum_api_call *c)
+{
+	struct rum_api_targets_out out = {json_array(), json_array()};
+	int rc = rum_targets_update_by(c->api->dom, &c->by, c->id, &c->change);
+
+	rum_api_targets_wipe(c);
+	if (rc == 0)
+		rc = rum_targets_get_by(c->api->dom, &c->by, c->id, rum_api_targets_target, NULL,
+					&out);
+	if (rc == 0)
+		rum_api_reply_json(c->x, 200, json_incref(json_array_get(out.list, 0)));
 	json_decref(out.list);
 	json_decref(out.jobs);
 	return rc;

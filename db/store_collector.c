@@ -49,6 +49,20 @@ static const struct rum_db_stmt rum_store_collector_stmts[] = {
 	 "j AS (INSERT INTO collection_jobs (target_id, trigger, due_at) SELECT id, 'schedule', "
 	 "now() FROM t WHERE interval_s IS NOT NULL) SELECT id FROM t",
 	 14},
+	/* A changed target; its queued scheduled collection follows its new
+	 * interval (none when on demand, one due now when it had none). */
+	{"col_target_update",
+	 "WITH u AS (UPDATE pull_targets SET host = $3, port = $4, protocol = $5, username = $6, "
+	 "auth = $7, secret = decode($8, 'hex'), known_host_key = $9, trust_on_first_use = $10, "
+	 "interval_s = nullif($11::int, 0), path_prefix = $12, transfer = $13, rest_raw = $14, "
+	 "rest_plain_http = $15 WHERE id = $2 AND tenant_id = $1 RETURNING id, interval_s), "
+	 "d AS (DELETE FROM collection_jobs c USING u WHERE c.target_id = u.id AND "
+	 "c.state = 'queued' AND c.trigger IN ('schedule', 'retry') AND u.interval_s IS NULL), "
+	 "j AS (INSERT INTO collection_jobs (target_id, trigger, due_at) SELECT u.id, 'schedule', "
+	 "now() FROM u WHERE u.interval_s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+	 "collection_jobs c WHERE c.target_id = u.id AND c.state IN ('queued', 'running') AND "
+	 "c.trigger IN ('schedule', 'retry'))) SELECT id FROM u",
+	 15},
 	{"col_target_list",
 	 "SELECT " RUM_TARGET_COLUMNS RUM_TARGET_FROM
 	 "WHERE ($1::int8 = 0 OR t.tenant_id = $1::int8) AND ($2::int8 = 0 OR t.id = $2::int8) "
@@ -246,6 +260,50 @@ int rum_store_target_list(struct rum_db_txn *txn, int64_t tenant_id, int64_t id,
 	}
 	PQclear(res);
 	return 0;
+}
+
+int rum_store_target_update(struct rum_db_txn *txn, const struct rum_store_target *t)
+{
+	char tenant[24], id[24], port[16], interval[24];
+	char *secret = malloc(2 * t->secret_len + 1);
+	const char *p[15] = {tenant,
+			     id,
+			     t->host,
+			     port,
+			     t->protocol,
+			     t->username,
+			     t->auth,
+			     secret,
+			     t->known_host_key,
+			     t->trust_on_first_use ? "t" : "f",
+			     interval,
+			     t->path_prefix,
+			     t->transfer,
+			     t->rest_raw ? "t" : "f",
+			     t->rest_plain_http ? "t" : "f"};
+	int rc, n;
+	PGresult *res;
+
+	if (!secret)
+		abort();
+	rum_text_hex(secret, t->secret, t->secret_len);
+	rum_text_i64(tenant, sizeof(tenant), t->tenant_id);
+	rum_text_i64(id, sizeof(id), t->id);
+	rum_text_i64(port, sizeof(port), t->port);
+	rum_text_i64(interval, sizeof(interval), t->interval_s);
+	res = rum_db_exec(txn, "col_target_update", 15, p, NULL, NULL, 0, &rc);
+	free(secret);
+	if (!res) {
+		/* The unique (tenant, host, port, protocol) taken by another. */
+		if (rc == RUM_EINVAL && strstr(rum_err_msg(), "SQLSTATE 23505"))
+			rc = rum_err_set(RUM_ECONFLICT,
+					 "the tenant already has a %s target %s port %d",
+					 t->protocol, t->host, t->port);
+		return rc;
+	}
+	n = PQntuples(res);
+	PQclear(res);
+	return n == 1 ? 0 : rum_err_set(RUM_ENOTFOUND, "no pull target %" PRId64, t->id);
 }
 
 int rum_store_target_remove(struct rum_db_txn *txn, int64_t tenant_id, int64_t id)

@@ -47,6 +47,12 @@ struct rum_store_target {
  * exist), RUM_EINVAL (a value the schema refuses). */
 int rum_store_target_add(struct rum_db_txn *txn, const struct rum_store_target *t, int64_t *id);
 
+/* Rewrites target t->id of tenant t->tenant_id with t's fields (the
+ * read-back ones are ignored); its queued scheduled collection follows the
+ * new interval. RUM_ENOTFOUND, RUM_ECONFLICT (another target of the tenant
+ * has that host, port and protocol). */
+int rum_store_target_update(struct rum_db_txn *txn, const struct rum_store_target *t);
+
 /* Targets of a tenant (0 = all), by id; or the one target `id` (non-zero),
  * RUM_ENOTFOUND when it does not exist (in that tenant, when non-zero). */
 int rum_store_target_list(struct rum_db_txn *txn, int64_t tenant_id, int64_t id,

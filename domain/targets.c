@@ -161,38 +161,48 @@ struct rum_targets_add_ctx {
 	int64_t id;
 };
 
+/* The row for spec s in tenant tenant_id, its credential sealed under key
+ * into *sealed (the caller frees it). */
+static void rum_targets_row(struct rum_store_target *t, const struct rum_target_spec *s,
+			    int64_t tenant_id, const uint8_t *key, uint8_t **sealed)
+{
+	bool netconf = strcmp(s->protocol, "netconf") == 0;
+	char aad[1024];
+
+	t->tenant_id = tenant_id;
+	t->tenant = s->tenant;
+	t->host = s->host;
+	t->port = s->port ? s->port : netconf ? 830 : 443;
+	t->protocol = s->protocol;
+	t->username = s->username;
+	t->auth = s->key ? "key" : "password";
+	rum_targets_aad(aad, sizeof(aad), t->tenant_id, t->protocol, t->host, t->port, t->username);
+	rum_crypto_seal(sealed, &t->secret_len, key, aad, strlen(aad),
+			s->key ? s->key : s->password, s->key ? s->key_len : s->password_len);
+	t->secret = *sealed;
+	t->known_host_key = s->known_host_key ? s->known_host_key : "";
+	t->trust_on_first_use = s->trust_on_first_use;
+	t->interval_s = s->interval_s;
+	t->path_prefix = s->path_prefix ? s->path_prefix : "bootflash:";
+	t->transfer = s->transfer ? s->transfer : "scp";
+	t->rest_raw = s->rest_raw;
+	t->rest_plain_http = s->rest_plain_http;
+}
+
 static int rum_targets_add_run(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_targets_add_ctx *c = arg;
-	const struct rum_target_spec *s = c->spec;
-	bool netconf = strcmp(s->protocol, "netconf") == 0;
 	struct rum_store_target t = {0};
 	uint8_t *sealed = NULL;
-	char aad[1024];
+	int64_t tenant_id;
 	int rc;
 
-	rc = rum_store_tenant_find(txn, s->tenant, &t.tenant_id);
+	rc = rum_store_tenant_find(txn, c->spec->tenant, &tenant_id);
 	if (rc == RUM_ENOTFOUND)
-		rc = rum_err_set(RUM_ENOTFOUND, "unknown tenant '%s'", s->tenant);
+		rc = rum_err_set(RUM_ENOTFOUND, "unknown tenant '%s'", c->spec->tenant);
 	if (rc != 0)
 		return rc;
-	t.tenant = s->tenant;
-	t.host = s->host;
-	t.port = s->port ? s->port : netconf ? 830 : 443;
-	t.protocol = s->protocol;
-	t.username = s->username;
-	t.auth = s->key ? "key" : "password";
-	rum_targets_aad(aad, sizeof(aad), t.tenant_id, t.protocol, t.host, t.port, t.username);
-	rum_crypto_seal(&sealed, &t.secret_len, c->key, aad, strlen(aad),
-			s->key ? s->key : s->password, s->key ? s->key_len : s->password_len);
-	t.secret = sealed;
-	t.known_host_key = s->known_host_key ? s->known_host_key : "";
-	t.trust_on_first_use = s->trust_on_first_use;
-	t.interval_s = s->interval_s;
-	t.path_prefix = s->path_prefix ? s->path_prefix : "bootflash:";
-	t.transfer = s->transfer ? s->transfer : "scp";
-	t.rest_raw = s->rest_raw;
-	t.rest_plain_http = s->rest_plain_http;
+	rum_targets_row(&t, c->spec, tenant_id, c->key, &sealed);
 	rc = rum_store_target_add(txn, &t, &c->id);
 	free(sealed);
 	return rc;
@@ -395,6 +405,208 @@ int rum_targets_add_by(struct rum_domain *dom, const struct rum_actor *by,
 				 rc ? NULL
 				    : json_pack("{s:I,s:s,s:s}", "id", (json_int_t)*id, "protocol",
 						spec->protocol, "username", spec->username));
+	return rc;
+}
+
+/* A target as read, copied out of the store's result. */
+struct rum_targets_copy {
+	bool found;
+	int64_t id;
+	char *host, *protocol, *username, *auth, *known_host_key, *path_prefix, *transfer;
+	int port;
+	uint8_t *secret;
+	size_t secret_len;
+	bool trust_on_first_use, rest_raw, rest_plain_http;
+	int64_t interval_s;
+};
+
+static char *rum_targets_dup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+
+	if (!d)
+		abort();
+	return d;
+}
+
+static void rum_targets_copy_row(void *arg, const struct rum_store_target *t)
+{
+	struct rum_targets_copy *c = arg;
+
+	c->found = true;
+	c->id = t->id;
+	c->host = rum_targets_dup(t->host);
+	c->protocol = rum_targets_dup(t->protocol);
+	c->username = rum_targets_dup(t->username);
+	c->auth = rum_targets_dup(t->auth);
+	c->known_host_key = rum_targets_dup(t->known_host_key);
+	c->path_prefix = rum_targets_dup(t->path_prefix);
+	c->transfer = rum_targets_dup(t->transfer);
+	c->port = t->port;
+	c->secret = malloc(t->secret_len ? t->secret_len : 1);
+	if (!c->secret)
+		abort();
+	memcpy(c->secret, t->secret, t->secret_len);
+	c->secret_len = t->secret_len;
+	c->trust_on_first_use = t->trust_on_first_use;
+	c->rest_raw = t->rest_raw;
+	c->rest_plain_http = t->rest_plain_http;
+	c->interval_s = t->interval_s;
+}
+
+static void rum_targets_copy_free(struct rum_targets_copy *c)
+{
+	free(c->host);
+	free(c->protocol);
+	free(c->username);
+	free(c->auth);
+	free(c->known_host_key);
+	free(c->path_prefix);
+	free(c->transfer);
+	free(c->secret);
+}
+
+struct rum_targets_update_ctx {
+	const struct rum_actor *by;
+	int64_t id;
+	const struct rum_target_change *ch;
+	const uint8_t *key;
+	char changed[512]; /* the fields changed, for the audit log */
+	char where[300];   /* host:port after the change */
+};
+
+static void rum_targets_note(struct rum_targets_update_ctx *u, bool changed, const char *field)
+{
+	size_t n = strlen(u->changed);
+
+	if (changed)
+		snprintf(u->changed + n, sizeof(u->changed) - n, "%s%s", n ? "," : "", field);
+}
+
+static int rum_targets_update_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_targets_update_ctx *u = arg;
+	const struct rum_target_change *ch = u->ch;
+	struct rum_targets_copy cur = {0};
+	struct rum_target_spec m;
+	struct rum_store_target row = {0};
+	uint8_t *sealed = NULL;
+	char *plain = NULL;
+	size_t plain_len = 0;
+	int rc;
+
+	u->changed[0] = '\0';
+	rc = rum_store_target_list(txn, u->by->tenant_id, u->id, rum_targets_copy_row, &cur);
+	if (rc == 0 && !cur.found)
+		rc = rum_err_set(RUM_ENOTFOUND, "no pull target %" PRId64, u->id);
+	if (rc != 0)
+		goto out;
+	m = (struct rum_target_spec){
+		.tenant = u->by->tenant,
+		.host = ch->spec.host ? ch->spec.host : cur.host,
+		.port = ch->spec.port ? ch->spec.port : cur.port,
+		.protocol = ch->spec.protocol ? ch->spec.protocol : cur.protocol,
+		.username = ch->spec.username ? ch->spec.username : cur.username,
+		.known_host_key = ch->spec.known_host_key ? ch->spec.known_host_key
+							  : cur.known_host_key,
+		.trust_on_first_use = ch->tofu_set ? ch->spec.trust_on_first_use
+						   : cur.trust_on_first_use,
+		.interval_s = ch->interval_set ? ch->spec.interval_s : cur.interval_s,
+		.path_prefix = ch->spec.path_prefix ? ch->spec.path_prefix : cur.path_prefix,
+		.transfer = ch->spec.transfer ? ch->spec.transfer : cur.transfer,
+		.rest_raw = ch->rest_raw_set ? ch->spec.rest_raw : cur.rest_raw,
+		.rest_plain_http = ch->plain_http_set ? ch->spec.rest_plain_http
+						      : cur.rest_plain_http};
+	/* A port left as it was follows a change of protocol to its default. */
+	if (!ch->spec.port && ch->spec.protocol && strcmp(ch->spec.protocol, cur.protocol) != 0)
+		m.port = 0;
+	/* Pinning a key ends learning one; a new host or protocol forgets the
+	 * old key unless one is given, and learns the new one when told to. */
+	if (ch->spec.known_host_key && ch->spec.known_host_key[0] && !ch->tofu_set)
+		m.trust_on_first_use = false;
+	if (!ch->spec.known_host_key &&
+	    ((ch->spec.host && strcmp(ch->spec.host, cur.host) != 0) ||
+	     (ch->spec.protocol && strcmp(ch->spec.protocol, cur.protocol) != 0)))
+		m.known_host_key = "";
+	if (ch->spec.password || ch->spec.key) {
+		m.password = ch->spec.password;
+		m.password_len = ch->spec.password_len;
+		m.key = ch->spec.key;
+		m.key_len = ch->spec.key_len;
+	} else {
+		struct rum_target view = {.id = cur.id,
+					  .tenant_id = u->by->tenant_id,
+					  .host = cur.host,
+					  .port = cur.port,
+					  .protocol = cur.protocol,
+					  .username = cur.username,
+					  .secret = cur.secret,
+					  .secret_len = cur.secret_len};
+
+		/* The credential is bound to host, port, protocol and user:
+		 * opened under the old ones, sealed again under the new. */
+		rc = rum_targets_secret(&plain, &plain_len, u->key, &view);
+		if (rc != 0)
+			goto out;
+		if (strcmp(cur.auth, "key") == 0) {
+			m.key = plain;
+			m.key_len = plain_len;
+		} else {
+			m.password = plain;
+			m.password_len = plain_len;
+		}
+	}
+	if (!m.trust_on_first_use && !m.known_host_key[0]) {
+		rc = rum_err_set(RUM_EINVAL, "known_host_key or trust_on_first_use: true is needed "
+					     "(the host key would be neither pinned nor learnt)");
+		goto out;
+	}
+	rc = rum_targets_spec_check(&m);
+	if (rc != 0)
+		goto out;
+	rum_targets_row(&row, &m, u->by->tenant_id, u->key, &sealed);
+	row.id = cur.id;
+	rc = rum_store_target_update(txn, &row);
+	snprintf(u->where, sizeof(u->where), "%s:%d", row.host, row.port);
+	rum_targets_note(u, strcmp(row.host, cur.host) != 0, "host");
+	rum_targets_note(u, row.port != cur.port, "port");
+	rum_targets_note(u, strcmp(row.protocol, cur.protocol) != 0, "protocol");
+	rum_targets_note(u, strcmp(row.username, cur.username) != 0, "username");
+	rum_targets_note(u, ch->spec.password || ch->spec.key, "credential");
+	rum_targets_note(u, strcmp(row.known_host_key, cur.known_host_key) != 0, "known_host_key");
+	rum_targets_note(u, row.trust_on_first_use != cur.trust_on_first_use, "trust_on_first_use");
+	rum_targets_note(u, row.interval_s != cur.interval_s, "interval");
+	rum_targets_note(u, strcmp(row.path_prefix, cur.path_prefix) != 0, "path_prefix");
+	rum_targets_note(u, strcmp(row.transfer, cur.transfer) != 0, "transfer");
+	rum_targets_note(u, row.rest_raw != cur.rest_raw, "rest_raw");
+	rum_targets_note(u, row.rest_plain_http != cur.rest_plain_http, "plain_http");
+out:
+	if (plain) {
+		rum_crypto_wipe(plain, plain_len);
+		free(plain);
+	}
+	free(sealed);
+	rum_targets_copy_free(&cur);
+	return rc;
+}
+
+int rum_targets_update_by(struct rum_domain *dom, const struct rum_actor *by, int64_t id,
+			  const struct rum_target_change *ch)
+{
+	uint8_t key[RUM_SECRET_KEY_LEN];
+	struct rum_targets_update_ctx u = {.by = by, .id = id, .ch = ch, .key = key};
+	char target[24];
+	int rc = rum_targets_key_load(key, dom->key_file, true);
+
+	if (rc == 0)
+		rc = rum_db_transact(dom->db, rum_targets_update_run, &u);
+	rum_crypto_wipe(key, sizeof(key));
+	snprintf(target, sizeof(target), "%" PRId64, id);
+	if (rc != RUM_EUNAVAIL)
+		rum_audit_record(dom, by, "pull-target-update", by->tenant, target, rc,
+				 rc ? NULL
+				    : json_pack("{s:s,s:s}", "target", u.where, "changed",
+						u.changed));
 	return rc;
 }
 

@@ -124,6 +124,26 @@ int rum_targets_get_by(struct rum_domain *dom, const struct rum_actor *by, int64
 		       void (*target_cb)(void *arg, const struct rum_target *t),
 		       void (*job_cb)(void *arg, const struct rum_collection *j), void *arg);
 
+/* A change to a target: spec strings NULL and port 0 are left as they
+ * are; a password or key replaces the credential (switching how it signs
+ * in); the flags say which of the other fields are given. */
+struct rum_target_change {
+	struct rum_target_spec spec;
+	bool interval_set; /* spec.interval_s, 0 = on demand */
+	bool tofu_set, rest_raw_set, plain_http_set;
+};
+
+/* Changes one of the actor's tenant's targets in one transaction; the stored
+ * credential is sealed again for its new host, port, protocol and user.
+ * Pinning a key ends learning one; a new host or protocol forgets the old
+ * key unless one is given. Its queued scheduled collection follows a new
+ * interval. Audited with the names of the fields changed (never values of
+ * credentials). RUM_EINVAL (naming the field), RUM_ENOTFOUND,
+ * RUM_ECONFLICT (another target has that host, port and protocol),
+ * RUM_EAUTH (the stored credential does not open with this key file). */
+int rum_targets_update_by(struct rum_domain *dom, const struct rum_actor *by, int64_t id,
+			  const struct rum_target_change *ch);
+
 /* Removes a target (its collected reports stay); audited. */
 int rum_targets_remove_by(struct rum_domain *dom, const struct rum_actor *by, int64_t id);
 

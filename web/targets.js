@@ -121,6 +121,72 @@ function addForm(t) {
   return form;
 }
 
+function intervalText(s) {
+  if (!s) return "";
+  if (s % 86400 === 0) return `${s / 86400}d`;
+  if (s % 3600 === 0) return `${s / 3600}h`;
+  if (s % 60 === 0) return `${s / 60}m`;
+  return `${s}s`;
+}
+
+// Changes a target: only the fields that differ from what it is now are
+// sent; an empty password or key keeps the stored credential.
+function editForm(t, p) {
+  const f = (id, label, attrs) => [el("label", { for: id }, label), el("input", { id, name: id, ...attrs })];
+  const [hostL, host] = f("edit-host", "Host", { value: p.host, required: true });
+  const [portL, port] = f("edit-port", "Port", { type: "number", min: 1, max: 65535, value: p.port });
+  const [userL, user] = f("edit-username", "User", { value: p.username, required: true, autocomplete: "off" });
+  const auth = el("select", { id: "edit-auth" },
+    el("option", { value: "keep" }, `Keep the stored ${p.auth}`),
+    el("option", { value: "password" }, "New password"),
+    p.protocol === "netconf" ? el("option", { value: "key" }, "New SSH private key") : null);
+  const secretL = el("label", { for: "edit-secret", hidden: true }, "New credential");
+  const secret = el("textarea", { id: "edit-secret", rows: 3, hidden: true, spellcheck: "false", autocomplete: "off" });
+  auth.addEventListener("change", () => { secret.hidden = secretL.hidden = auth.value === "keep"; });
+  const pin = el("select", { id: "edit-pin" },
+    el("option", { value: "keep" }, p.known_host_key ? "Keep the pinned host key" : "Keep learning it on the next connection"),
+    el("option", { value: "pin" }, "Pin this host key"),
+    el("option", { value: "forget" }, "Forget it and learn it on the next connection"));
+  const [knownL, known] = f("edit-known", "Host key", { hidden: true, value: p.known_host_key || "" });
+  knownL.hidden = true;
+  pin.addEventListener("change", () => { known.hidden = knownL.hidden = pin.value !== "pin"; });
+  const [everyL, interval] = f("edit-interval", "Collect every", { value: intervalText(p.interval_s), placeholder: "24h (empty: on demand only)" });
+  const transfer = el("select", { id: "edit-transfer", disabled: p.protocol !== "netconf" },
+    el("option", { value: "scp" }, "scp"), el("option", { value: "http" }, "HTTP to rumd"));
+  transfer.value = p.transfer;
+  const save = el("button", { type: "submit", id: "save-target" }, "Save changes");
+  const form = el("form", { class: "card step grid", id: "edit-target", hidden: true, onsubmit: (e) => {
+    e.preventDefault();
+    const body = {};
+    if (host.value.trim() !== p.host) body.host = host.value.trim();
+    if (Number(port.value) !== p.port) body.port = Number(port.value);
+    if (user.value.trim() !== p.username) body.username = user.value.trim();
+    if (auth.value !== "keep") body[auth.value] = secret.value;
+    if (pin.value === "pin") body.known_host_key = known.value.trim();
+    if (pin.value === "forget") Object.assign(body, { known_host_key: "", trust_on_first_use: true });
+    if (intervalText(p.interval_s) !== interval.value.trim()) {
+      if (interval.value.trim()) body.interval = interval.value.trim();
+      else body.on_demand = true;
+    }
+    if (p.protocol === "netconf" && transfer.value !== p.transfer) body.transfer = transfer.value;
+    if (!Object.keys(body).length) {
+      say("Nothing changed.");
+      return;
+    }
+    press(save, async () => {
+      await call("PATCH", tenantPath(t, "/pull-targets/" + p.id), body);
+      secret.value = "";
+      say(`Pull target ${p.id} saved.`);
+      await targetView(p.id);
+    });
+  } },
+  el("h2", {}, "Change this pull target"),
+  hostL, host, portL, port, userL, user, el("label", { for: "edit-auth" }, "Sign in with"), auth, secretL, secret,
+  el("label", { for: "edit-pin" }, "Host key"), pin, knownL, known, everyL, interval,
+  el("label", { for: "edit-transfer" }, "Usage file by"), transfer, save);
+  return form;
+}
+
 export async function targetsView() {
   const t = state.tenant;
   const { pull_targets: targets } = await get(tenantPath(t, "/pull-targets"));
@@ -162,9 +228,15 @@ export async function targetView(id) {
     say(`Pull target ${p.host} removed.`);
     location.hash = "#/targets";
   }));
+  const form = may("admin") ? editForm(t, p) : null;
+  const edit = el("button", { type: "button", id: "edit-target-button" }, "Edit");
+  edit.addEventListener("click", () => {
+    form.hidden = !form.hidden;
+    if (!form.hidden) form.querySelector("input").focus();
+  });
   show(el("p", {}, link("/targets", null, "← Pull targets")),
     el("h1", {}, `Pull target ${p.host}`),
     el("p", { class: "actions" }, may("operator") ? collectButton(t, p.id, refresh) : null, " ",
-      may("admin") ? remove : null),
-    details, el("div", { id: "collections-slot" }, collectionsTable(p.collections)));
+      may("admin") ? [edit, " ", remove] : null),
+    form, details, el("div", { id: "collections-slot" }, collectionsTable(p.collections)));
 }

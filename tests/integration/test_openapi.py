@@ -243,6 +243,29 @@ class OpenAPI(rt.RumTestCase):
         self.call("GET", T + "/collections/%d" % queued["collections"][0]["id"], role="reader",
                   status=200)
         self.call("GET", T + "/pull-targets/%d" % target["id"], role="reader", status=200)
+        tid = target["id"]
+        self.call("PATCH", T + "/pull-targets/%d" % tid, role="operator", body={"port": 2222},
+                  status=403)
+        changed = self.call("PATCH", T + "/pull-targets/%d" % tid,
+                            body={"port": 2222, "interval": "12h", "username": "rumd2"},
+                            status=200).json
+        self.assertEqual((changed["port"], changed["interval_s"], changed["username"],
+                          changed["auth"]), (2222, 43200, "rumd2", "password"))
+        self.assertEqual(self.call("PATCH", T + "/pull-targets/%d" % tid,
+                                   body={"on_demand": True}, status=200).json["interval_s"],
+                         None)
+        other = self.call("POST", T + "/pull-targets", body=dict(body, host="192.0.2.11"),
+                          status=201).json
+        for bad, status in (({}, 400), ({"port": 0}, 400), ({"colour": 1}, 400),
+                            ({"interval": "12h", "on_demand": True}, 400),
+                            ({"known_host_key": "", "trust_on_first_use": False}, 400),
+                            ({"host": "192.0.2.11", "port": 830}, 409)):
+            with self.subTest(body=bad):
+                self.call("PATCH", T + "/pull-targets/%d" % tid, body=bad, status=status)
+        self.assertEqual(self.call("GET", T + "/pull-targets/%d" % tid, role="reader",
+                                   status=200).json["port"], 2222, "a refused change changes nothing")
+        self.call("PATCH", T + "/pull-targets/999999", body={"port": 22}, status=404)
+        self.call("DELETE", T + "/pull-targets/%d" % other["id"], status=200)
         self.call("DELETE", T + "/pull-targets/%d" % target["id"], status=200)
         self.call("DELETE", T + "/pull-targets/%d" % target["id"], status=404)
         self.call("GET", T + "/collections/999999", role="reader", status=404)

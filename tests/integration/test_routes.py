@@ -23,6 +23,7 @@ BODIES = {
     "/api/v1/tenants/{tenant}/imports": b"<ack/>",
     "/api/v1/tenants/{tenant}/pull-targets": b'{"host":"192.0.2.1","username":"u",'
                                              b'"password":"p","trust_on_first_use":true}',
+    "/api/v1/tenants/{tenant}/pull-targets/{pull-target}": b'{"port":2222}',
     "/api/v1/tenants": b'{"name":"refused"}',
     "/api/v1/tenants/{tenant}": b'{"smart_account":"refused"}',
     "/api/v1/tokens": b'{"role":"reader"}',
