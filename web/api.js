@@ -11,6 +11,20 @@ export class ApiError extends Error {
 
 let csrf = null;
 
+// Requests belong to the view that made them: a new view (or signing out)
+// aborts what the previous one still waits for, so that a slow view can
+// neither draw over a newer one nor call after the session ended.
+let navigation = new AbortController();
+
+export function newNavigation() {
+  navigation.abort();
+  navigation = new AbortController();
+}
+
+export function aborted(e) {
+  return e instanceof ApiError && e.status === -1;
+}
+
 export function setCsrf(token) {
   csrf = token;
 }
@@ -36,8 +50,10 @@ async function send(method, path, body, headers) {
       body,
       credentials: "same-origin",
       cache: "no-store",
+      signal: navigation.signal,
     });
   } catch (e) {
+    if (e.name === "AbortError") throw new ApiError(-1, "left before rumd answered");
     throw new ApiError(0, "rumd did not answer: " + e.message);
   }
   let json = null;
@@ -61,8 +77,9 @@ export const get = (path) => call("GET", path);
 export async function getText(path) {
   let reply;
   try {
-    reply = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+    reply = await fetch(path, { credentials: "same-origin", cache: "no-store", signal: navigation.signal });
   } catch (e) {
+    if (e.name === "AbortError") throw new ApiError(-1, "left before rumd answered");
     throw new ApiError(0, "rumd did not answer: " + e.message);
   }
   const text = await reply.text();

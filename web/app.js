@@ -1,7 +1,9 @@
 // The rumd admin console: plain DOM, no framework. Every view reads the
 // documented admin API (/api/v1) with the browser session's own rights;
 // text from the server is only ever set as text (never as HTML).
-import { ApiError, call, get, getText, setCsrf, tenantPath } from "./api.js";
+import {
+  aborted, ApiError, call, get, getText, newNavigation, setCsrf, tenantPath,
+} from "./api.js";
 import { airGapView } from "./airgap.js";
 import { adminView } from "./admin.js";
 import { collectButton, targetsView, targetView } from "./targets.js";
@@ -93,6 +95,7 @@ function signInView(message) {
 }
 
 async function signOut() {
+  newNavigation();
   try {
     await call("DELETE", "/api/v1/session");
   } catch (e) {
@@ -375,6 +378,7 @@ async function alertsView(params) {
 async function route() {
   if (!state.session) return;
   const { path, params } = hashParams();
+  newNavigation();
   say("");
   try {
     if (!state.tenant) {
@@ -400,6 +404,7 @@ async function route() {
     }
     main.focus();
   } catch (e) {
+    if (aborted(e)) return; // a newer view took over
     if (e instanceof ApiError && e.status === 401) {
       state.session = null;
       hint(false);

@@ -92,13 +92,14 @@ export function table(id, caption, headers, rows, empty) {
     el("tbody", {}, rows));
 }
 
-// Runs `action` for a button: disabled meanwhile, the outcome said below.
+// Runs `action` for a button: disabled meanwhile, the outcome said below
+// (nothing when the user went to another view meanwhile).
 export async function press(button, action) {
   button.disabled = true;
   try {
     await action();
   } catch (e) {
-    say(e.message, true);
+    if (!(e instanceof Error && e.status === -1)) say(e.message, true);
   } finally {
     button.disabled = false;
   }

@@ -193,7 +193,7 @@ class AdminApi(rt.RumTestCase):
             with self.subTest(name):
                 self.assertFailed(self.call("POST", p, "operator", body=body), 400)
         self.assertFailed(self.call("POST", p, "operator", body={"devices": [999999]}), 404)
-        self.assertFailed(self.call("GET", p, "operator"), 405)
+        self.assertFailed(self.call("DELETE", p, "operator"), 405)
         self.assertFailed(self.call("GET", self.tpath("acme", "nothing"), "admin"), 404)
         self.assertFailed(self.call("GET", "/api/v1/other", "admin"), 404)
         self.assertFailed(self.call("GET", self.tpath("acme", "devices/abc/ack"), "admin"), 400)
