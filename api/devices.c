@@ -348,9 +348,10 @@ int rum_api_overview_run(struct rum_api_call *c)
 		return rc;
 	}
 	rum_api_reply_json(c->x, 200,
-			   json_pack("{s:i,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I},s:o}",
-				     "due_days", o.due_days, "devices", "total",
-				     (json_int_t)o.devices, "contacted_last_day",
+			   json_pack("{s:i,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I},s:o}",
+				     "due_days", o.due_days, "as_of",
+				     o.as_of[0] ? json_string(o.as_of) : json_null(), "devices",
+				     "total", (json_int_t)o.devices, "contacted_last_day",
 				     (json_int_t)o.contacted_last_day, "never_reported",
 				     (json_int_t)o.never_reported, "overdue", (json_int_t)o.overdue,
 				     "due_soon", (json_int_t)o.due_soon, "ack_pending",

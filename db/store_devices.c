@@ -170,6 +170,26 @@ static const struct rum_db_stmt rum_store_devices_stmts[] = {
 	 "count(*) FILTER (WHERE acknowledged_at IS NULL) AS unacknowledged "
 	 "FROM alerts WHERE tenant_id = $1 AND resolved_at IS NULL) a",
 	 2},
+	{"device_overview_snapshot_put",
+	 "INSERT INTO overview_snapshots (tenant_id, computed_at, due_days, devices, "
+	 "contacted_last_day, never_reported, overdue, due_soon, ack_pending, failing, "
+	 "alerts_open, alerts_critical, alerts_unacknowledged) VALUES ($1, now(), $2, $3, $4, $5, "
+	 "$6, $7, $8, $9, $10, $11, $12) ON CONFLICT (tenant_id) DO UPDATE SET "
+	 "computed_at = EXCLUDED.computed_at, due_days = EXCLUDED.due_days, "
+	 "devices = EXCLUDED.devices, contacted_last_day = EXCLUDED.contacted_last_day, "
+	 "never_reported = EXCLUDED.never_reported, overdue = EXCLUDED.overdue, "
+	 "due_soon = EXCLUDED.due_soon, ack_pending = EXCLUDED.ack_pending, "
+	 "failing = EXCLUDED.failing, alerts_open = EXCLUDED.alerts_open, "
+	 "alerts_critical = EXCLUDED.alerts_critical, "
+	 "alerts_unacknowledged = EXCLUDED.alerts_unacknowledged",
+	 12},
+	/* A snapshot young enough, of a tenant large enough to need one. */
+	{"device_overview_snapshot_get",
+	 "SELECT devices, contacted_last_day, never_reported, overdue, due_soon, ack_pending, "
+	 "failing, alerts_open, alerts_critical, alerts_unacknowledged, " TS("computed_at")
+	 " FROM overview_snapshots WHERE tenant_id = $1 AND due_days = $2 AND "
+	 "computed_at > now() - make_interval(secs => $3::int) AND devices >= $4::int8",
+	 4},
 	/* The soonest deadlines not passed yet, soonest first. */
 	{"device_next_deadlines",
 	 "SELECT i.device_id, d.hostname, d.udi_pid, d.udi_serial, " TS("i.next_deadline")
@@ -387,6 +407,62 @@ int rum_store_device_overview(struct rum_db_txn *txn, int64_t tenant_id, int due
 		return rc;
 	for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
 		*v[i] = PQntuples(res) == 1 ? rum_store_devices_i64(res, 0, i) : 0;
+	PQclear(res);
+	return 0;
+}
+
+int rum_store_device_overview_snapshot_put(struct rum_db_txn *txn, int64_t tenant_id, int due_days,
+					   const struct rum_store_device_overview *o)
+{
+	char v[12][24];
+	const char *p[12];
+	int64_t n[] = {o->devices,         o->contacted_last_day,
+		       o->never_reported,  o->overdue,
+		       o->due_soon,        o->ack_pending,
+		       o->failing,         o->alerts_open,
+		       o->alerts_critical, o->alerts_unacknowledged};
+	int rc;
+	PGresult *res;
+
+	rum_text_i64(v[0], sizeof(v[0]), tenant_id);
+	rum_text_i64(v[1], sizeof(v[1]), due_days);
+	for (int i = 0; i < 10; i++)
+		rum_text_i64(v[i + 2], sizeof(v[i + 2]), n[i]);
+	for (int i = 0; i < 12; i++)
+		p[i] = v[i];
+	res = rum_db_exec(txn, "device_overview_snapshot_put", 12, p, NULL, NULL, 0, &rc);
+	PQclear(res);
+	return res ? 0 : rc;
+}
+
+int rum_store_device_overview_snapshot_get(struct rum_db_txn *txn, int64_t tenant_id, int due_days,
+					   int max_age_s, int64_t min_devices,
+					   struct rum_store_device_overview *out, char *as_of,
+					   size_t as_of_size)
+{
+	char t[24], d[16], a[16], m[24];
+	const char *p[4] = {t, d, a, m};
+	int64_t *v[] = {&out->devices,         &out->contacted_last_day,
+			&out->never_reported,  &out->overdue,
+			&out->due_soon,        &out->ack_pending,
+			&out->failing,         &out->alerts_open,
+			&out->alerts_critical, &out->alerts_unacknowledged};
+	int rc;
+	PGresult *res;
+
+	as_of[0] = '\0';
+	rum_text_i64(t, sizeof(t), tenant_id);
+	rum_text_i64(d, sizeof(d), due_days);
+	rum_text_i64(a, sizeof(a), max_age_s);
+	rum_text_i64(m, sizeof(m), min_devices);
+	res = rum_db_exec(txn, "device_overview_snapshot_get", 4, p, NULL, NULL, 0, &rc);
+	if (!res)
+		return rc;
+	if (PQntuples(res) == 1) {
+		for (int i = 0; i < 10; i++)
+			*v[i] = rum_store_devices_i64(res, 0, i);
+		snprintf(as_of, as_of_size, "%s", PQgetvalue(res, 0, 10));
+	}
 	PQclear(res);
 	return 0;
 }

@@ -119,6 +119,18 @@ struct rum_store_device_overview {
 int rum_store_device_overview(struct rum_db_txn *txn, int64_t tenant_id, int due_days,
 			      struct rum_store_device_overview *out);
 
+/* Keeps the tenant's counts, counted now with due_days, as its snapshot. */
+int rum_store_device_overview_snapshot_put(struct rum_db_txn *txn, int64_t tenant_id, int due_days,
+					   const struct rum_store_device_overview *o);
+
+/* The tenant's snapshot into *out and its time into as_of when it was
+ * counted with due_days less than max_age_s ago and holds at least
+ * min_devices devices; as_of "" (and *out untouched) otherwise. */
+int rum_store_device_overview_snapshot_get(struct rum_db_txn *txn, int64_t tenant_id, int due_days,
+					   int max_age_s, int64_t min_devices,
+					   struct rum_store_device_overview *out, char *as_of,
+					   size_t as_of_size);
+
 /* The tenant's soonest deadlines that have not passed, soonest first. */
 struct rum_store_device_deadline {
 	int64_t device_id;

@@ -10,6 +10,7 @@
 #include "lib/text.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,6 +377,9 @@ struct rum_devices_overview_call {
 	struct rum_devices_overview *out;
 	void (*cb)(void *arg, const struct rum_device_deadline *d);
 	void *arg;
+	int64_t live_max_devices; /* 0: always count now */
+	int snapshot_max_age_s;
+	bool keep; /* store what was counted as the tenant's snapshot */
 };
 
 static void rum_devices_deadline_row(void *arg, const struct rum_store_device_deadline *row)
@@ -396,8 +400,17 @@ static int rum_devices_overview_run(struct rum_db_txn *txn, void *arg)
 
 	if (rc == RUM_ENOTFOUND)
 		return rum_err_set(rc, "unknown tenant '%s'", c->tenant);
-	if (rc == 0)
+	/* A tenant too large to count on each request reads the upkeep's
+	 * snapshot while it is young enough; any other is counted now. */
+	if (rc == 0 && c->live_max_devices > 0)
+		rc = rum_store_device_overview_snapshot_get(txn, tenant_id, c->out->due_days,
+							    c->snapshot_max_age_s,
+							    c->live_max_devices, &o, c->out->as_of,
+							    sizeof(c->out->as_of));
+	if (rc == 0 && !c->out->as_of[0])
 		rc = rum_store_device_overview(txn, tenant_id, c->out->due_days, &o);
+	if (rc == 0 && c->keep)
+		rc = rum_store_device_overview_snapshot_put(txn, tenant_id, c->out->due_days, &o);
 	if (rc == 0) {
 		c->out->devices = o.devices;
 		c->out->contacted_last_day = o.contacted_last_day;
@@ -416,11 +429,60 @@ static int rum_devices_overview_run(struct rum_db_txn *txn, void *arg)
 	return rc;
 }
 
+static void rum_devices_tenant_name(void *arg, const struct rum_store_tenant *t)
+{
+	char ***names = arg;
+	size_t n = 0;
+
+	while ((*names)[n])
+		n++;
+	*names = realloc(*names, (n + 2) * sizeof(**names));
+	if (!*names || !((*names)[n] = strdup(t->name)))
+		abort();
+	(*names)[n + 1] = NULL;
+}
+
+static int rum_devices_tenant_names(struct rum_db_txn *txn, void *arg)
+{
+	return rum_store_tenant_list(txn, 0, rum_devices_tenant_name, arg);
+}
+
+int rum_devices_overview_snapshots(struct rum_domain *dom, const atomic_int *stop)
+{
+	char **names;
+	int rc;
+
+	if (dom->overview_live_max_devices <= 0)
+		return 0; /* every overview is counted on request */
+	names = calloc(1, sizeof(*names));
+	if (!names)
+		abort();
+	rc = rum_db_transact(dom->db, rum_devices_tenant_names, &names);
+	for (size_t i = 0; rc == 0 && names[i] && !(stop && atomic_load(stop)); i++) {
+		struct rum_devices_overview out = {.due_days = RUM_DEVICES_DUE_DAYS_DEFAULT};
+		struct rum_devices_overview_call c = {names[i], &out, NULL, NULL, 0, 0, true};
+
+		rc = rum_db_transact(dom->db, rum_devices_overview_run, &c);
+		if (rc == RUM_ENOTFOUND)
+			rc = 0; /* removed meanwhile */
+	}
+	for (size_t i = 0; names[i]; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
 int rum_devices_overview(struct rum_domain *dom, const char *tenant, int due_days,
 			 struct rum_devices_overview *out,
 			 void (*cb)(void *arg, const struct rum_device_deadline *d), void *arg)
 {
-	struct rum_devices_overview_call c = {tenant, out, cb, arg};
+	struct rum_devices_overview_call c = {tenant,
+					      out,
+					      cb,
+					      arg,
+					      dom->overview_live_max_devices,
+					      dom->overview_snapshot_max_age_s,
+					      false};
 
 	if (!tenant)
 		return rum_err_set(RUM_EINVAL, "a tenant is needed");

@@ -11,6 +11,7 @@
 
 #include "domain/domain.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,7 +114,15 @@ struct rum_devices_overview {
 	int64_t ack_pending;        /* exported, no ACK back yet */
 	int64_t collection_failing; /* a pull target of it fails */
 	int64_t alerts_open, alerts_critical, alerts_unacknowledged;
+	/* When the counts were taken by the upkeep (ISO-8601 UTC) for a tenant
+	 * of at least overview_live_max_devices devices; "" when counted now. */
+	char as_of[40];
 };
+
+/* Counts every tenant's overview now (default due window) and keeps it as
+ * the tenant's snapshot, for the tenants too large to count on each
+ * request. Stops between tenants when *stop (may be NULL) is set. */
+int rum_devices_overview_snapshots(struct rum_domain *dom, const atomic_int *stop);
 
 /* The soonest deadline of a device, not passed yet. */
 struct rum_device_deadline {

@@ -45,6 +45,10 @@ int rum_domain_open(struct rum_domain **out, const struct rum_domain_options *o)
 	d->default_tenant = rum_domain_dup(o->default_tenant);
 	d->web_session_idle_s = o->web_session_idle_s > 0 ? o->web_session_idle_s : 8 * 3600;
 	d->web_session_max_s = o->web_session_max_s > 0 ? o->web_session_max_s : 24 * 3600;
+	d->overview_live_max_devices = o->overview_live_max_devices;
+	d->overview_snapshot_max_age_s = o->overview_snapshot_max_age_s > 0
+						 ? o->overview_snapshot_max_age_s
+						 : 180;
 	*out = d;
 	return 0;
 }

@@ -32,6 +32,11 @@ struct rum_domain_options {
 	/* Browser sessions end after this long without a request, and this
 	 * long after they began (0: 8 hours, 24 hours). */
 	int web_session_idle_s, web_session_max_s;
+	/* The overview of a tenant with at least overview_live_max_devices
+	 * devices (0: none) is read from the snapshot the upkeep counts each
+	 * round while it is younger than overview_snapshot_max_age_s. */
+	int64_t overview_live_max_devices;
+	int overview_snapshot_max_age_s;
 };
 
 /* Opens the domain. Does not need the database to be reachable: its

@@ -17,6 +17,10 @@ struct rum_domain {
 	char *key_file;
 	char *default_tenant;
 	int web_session_idle_s, web_session_max_s;
+	/* Overviews of tenants with at least this many devices are read from
+	 * the upkeep's snapshot while younger than the age (0: always live). */
+	int64_t overview_live_max_devices;
+	int overview_snapshot_max_age_s;
 };
 
 /* Paths the domain builds under data_dir fit in this. */

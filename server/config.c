@@ -111,6 +111,10 @@ static const struct rum_config_param rum_config_params[] = {
 	 "a browser session ends after this long without a request"},
 	{"web_session_max_s", RUM_CFG_INT, RUM_OFF(web_session_max_s), "86400", 60, 2592000,
 	 "a browser session ends this long after its sign-in, however busy"},
+	{"overview_live_max_devices", RUM_CFG_INT, RUM_OFF(overview_live_max_devices), "100000", 0,
+	 1000000000,
+	 "a tenant with at least this many devices gets its overview counted by the upkeep each "
+	 "round, not on each request (0 = always on each request)"},
 };
 
 #define RUM_NPARAMS (sizeof(rum_config_params) / sizeof(rum_config_params[0]))

@@ -50,6 +50,7 @@ struct rum_config {
 	int64_t alert_deadline_warn_days, alert_ack_pending_days, alert_silent_days,
 		alert_capture_days;                    /* alert windows; 0 turns a kind off */
 	int64_t web_session_idle_s, web_session_max_s; /* browser sessions */
+	int64_t overview_live_max_devices; /* larger tenants: overview from the upkeep */
 };
 
 enum rum_config_source { RUM_CFG_DEFAULT = 0, RUM_CFG_FILE, RUM_CFG_ENV, RUM_CFG_FLAG };

@@ -1,5 +1,6 @@
 #include "server/upkeep.h"
 
+#include "domain/devices.h"
 #include "domain/usage.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -39,6 +40,11 @@ static void rum_upkeep_round(struct rum_upkeep *u)
 		rum_log_warn("upkeep: alerts: %s", rum_err_msg());
 	else if (changed > 0)
 		rum_log_info("upkeep: alerts: %lld raised or resolved", (long long)changed);
+	if (atomic_load(&u->stop))
+		return;
+	rc = rum_devices_overview_snapshots(u->dom, &u->stop);
+	if (rc != 0 && rc != RUM_EUNAVAIL)
+		rum_log_warn("upkeep: overview snapshots: %s", rum_err_msg());
 }
 
 static void *rum_upkeep_main(void *arg)

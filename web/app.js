@@ -127,7 +127,7 @@ async function started(session) {
 
 async function overviewView() {
   const t = state.tenant;
-  const o = await get(tenantPath(t, "/overview"));
+  const [o, usage] = await Promise.all([get(tenantPath(t, "/overview")), usageSection(t)]);
   const d = o.devices;
   const card = (label, n, unit, params, tone) =>
     link("/devices", params, el("div", { class: "stat " + (n > 0 && tone ? tone : "") },
@@ -162,7 +162,10 @@ async function overviewView() {
         el("td", {}, time(n.next_deadline)),
         el("td", {}, days(n.next_deadline))))))
     : el("p", {}, "No reporting deadline is coming up.");
-  show(el("h1", {}, `Overview of ${t}`), verdict, cards, alerts, next, await usageSection(t));
+  const asOf = o.as_of
+    ? el("p", { class: "alerts" }, "Counted at ", time(o.as_of), ": a tenant this large is counted in the background, not on each visit.")
+    : null;
+  show(el("h1", {}, `Overview of ${t}`), verdict, cards, asOf, alerts, next, usage);
 }
 
 async function devicesView(params) {

@@ -358,6 +358,38 @@ class Inventory(rt.RumTestCase):
         self.assertIn("unknown query parameter", self.get_json(
             T % "default" + "/overview?state=overdue", status=400)["message"])
 
+    def test_9b_a_large_tenant_reads_the_upkeeps_overview(self):
+        """With overview_live_max_devices at 1 every tenant counts as large:
+        its overview is the upkeep's snapshot, says when it was counted, and
+        holds what a live count gives; another due window is counted live."""
+        live = self.get_json(T % "default" + "/overview")
+        self.assertIsNone(live["as_of"], "the class's rumd counts this small tenant live")
+        r = self.start_rumd(database_url=self.url,
+                            flags={"overview_live_max_devices": 1, "upkeep_interval_s": 1})
+        headers = {"Authorization": "Bearer " + self.reader}
+        seen = []
+
+        def open_alerts():
+            return int(self.pg.scalar(
+                "SELECT count(*) FROM alerts a JOIN tenants t ON t.id = a.tenant_id "
+                "WHERE t.name = 'default' AND a.resolved_at IS NULL", db=self.db))
+
+        def snapshot():
+            # This rumd's upkeep also evaluates alerts: wait for a snapshot
+            # counted after that.
+            reply = r.get(T % "default" + "/overview", headers)
+            seen.append(reply)
+            return (reply.status == 200 and reply.json["as_of"] and
+                    reply.json["alerts"]["open"] == open_alerts())
+        rt.wait_for(snapshot, timeout=30, what="an overview from the upkeep's snapshot")
+        body = seen[-1].json
+        self.assertEqual(body["devices"], live["devices"])
+        self.assertEqual(body["next_deadlines"], live["next_deadlines"])
+        other_window = r.get(T % "default" + "/overview?due_days=400", headers).json
+        self.assertIsNone(other_window["as_of"])
+        self.assertEqual(int(self.pg.scalar("SELECT count(*) FROM overview_snapshots",
+                                            db=self.db)), 2, "one per tenant")
+
     def test_10_cli_device_and_report_verbs(self):
         dev = self.devs[0]
         did = self.device_id(dev)
