@@ -21,6 +21,12 @@ export function newNavigation() {
   navigation = new AbortController();
 }
 
+// The current view's signal: work that outlives a request (a poll loop)
+// checks it to stop with its view.
+export function viewSignal() {
+  return navigation.signal;
+}
+
 export function aborted(e) {
   return e instanceof ApiError && e.status === -1;
 }

@@ -1,7 +1,7 @@
 // Pull targets: devices rumd collects from over NETCONF/SSH or the device
 // REST API, on a schedule or on demand. Credentials are write-only: the API
 // never returns them, and the page never shows them.
-import { call, get, tenantPath } from "./api.js";
+import { ApiError, call, get, tenantPath, viewSignal } from "./api.js";
 import {
   duration, el, link, may, numberFormat, press, say, show, state, table, time,
 } from "./ui.js";
@@ -25,12 +25,14 @@ function outcomeText(c) {
 
 // Queues a collection and follows it until it ends; `report` gets each state.
 async function collectNow(t, target, report) {
+  const view = viewSignal();
   const queued = await call("POST", tenantPath(t, `/pull-targets/${target}/collect`));
   const id = queued.collections[0].id;
   report({ state: "queued" });
   const deadline = Date.now() + 10 * 60 * 1000;
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
+    if (view.aborted) throw new ApiError(-1, "left before the collection ended");
     const c = await get(tenantPath(t, `/collections/${id}`));
     report(c);
     if (c.state === "ok" || c.state === "failed" || Date.now() > deadline) return c;

@@ -119,7 +119,9 @@ class WebConsole(rt.RumTestCase):
         if type(self).driver is None:
             opts = webdriver.ChromeOptions()
             opts.binary_location = CHROMIUM
+            # The HTTPS test's rumd has a self-signed certificate.
             for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                        "--ignore-certificate-errors",
                         "--disable-dev-shm-usage", "--window-size=1280,900",
                         "--user-data-dir=" + rt.make_tempdir("rumtest-chromium-")):
                 opts.add_argument(arg)
@@ -149,8 +151,9 @@ class WebConsole(rt.RumTestCase):
 
     def sign_in(self, user=None, token=None):
         d = self.driver
-        d.get(self.base + "/")
-        d.delete_all_cookies()  # whatever an earlier test left
+        # Whatever an earlier test left (it may have stopped signed in) is
+        # cleared before the page runs.
+        d.execute_cdp_cmd("Network.clearBrowserCookies", {})
         d.get(self.base + "/")
         self.wait_for(EC.element_to_be_clickable((By.ID, "signin")), "the sign-in form")
         if token:
@@ -434,14 +437,41 @@ class WebConsole(rt.RumTestCase):
         self.text_appears("Licence usage")
         self.wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, "#usage-chart canvas"),
                       "the usage chart drawn")
-        self.assertIn("per day", d.find_element(By.ID, "usage-chart").text)
+        self.assertIn("per day", d.execute_script(
+            "return document.getElementById('usage-chart').textContent"))
         rows = d.find_elements(By.CSS_SELECTOR, "#usage-table tbody tr")
         self.assertGreaterEqual(len(rows), 1)
         for label, unit in (("Weeks", "per week"), ("Months", "per month")):
             d.find_element(By.XPATH, "//section[@id='usage']//button[text()='%s']" % label).click()
-            self.wait_for(lambda d: unit in d.find_element(By.ID, "usage-chart").text,
-                          "the chart %s" % unit)
+            self.wait_for(lambda d: unit in d.execute_script(
+                "const c = document.getElementById('usage-chart'); "
+                "return c ? c.textContent : ''"), "the chart %s" % unit)
             self.assertTrue(d.find_elements(By.CSS_SELECTOR, "#usage-chart canvas"))
+        self.assertEqual(self.console_errors(), [])
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+
+    def test_9_over_https_the_session_cookie_is_secure(self):
+        if not shutil.which("openssl"):
+            self.skipTest("openssl not installed")
+        from test_https import make_certificate
+        d = self.browser()
+        cert, key = make_certificate(rt.make_tempdir("rumtest-tls-"))
+        r = self.start_rumd(database_url=self.url, flags={
+            "https_listen": "127.0.0.1:0", "tls_cert": cert, "tls_key": key})
+        base = "https://127.0.0.1:%d" % r.ports["https"]
+        d.execute_cdp_cmd("Network.clearBrowserCookies", {})
+        d.get(base + "/")
+        self.wait_for(EC.element_to_be_clickable((By.ID, "signin")), "the sign-in form")
+        d.find_element(By.ID, "user").send_keys("alice")
+        d.find_element(By.ID, "password").send_keys(PASSWORD)
+        d.find_element(By.ID, "signin").click()
+        self.text_appears("Overview of default")
+        cookie = d.get_cookie("rumd_session")
+        self.assertTrue(cookie and cookie["secure"] and cookie["httpOnly"], cookie)
+        self.assertEqual(cookie.get("sameSite"), "Strict")
+        d.get(base + "/#/devices")
+        self.text_appears("Devices of default")
         self.assertEqual(self.console_errors(), [])
         d.find_element(By.ID, "signout").click()
         self.text_appears("Signed out.")
