@@ -1,9 +1,12 @@
 """The admin console in a real browser (Debian's headless Chromium driven by
-Selenium) against a real rumd and PostgreSQL: signing in with a password or a
-token, the overview answering "is anything wrong?", a device that pushes
-appearing in the device list, an overdue device shown as overdue, a device
-page, another tenant's device URL not found, signing out, and no console
-errors on any page. Without a browser the test can still check how the page
+Selenium) against a real rumd and PostgreSQL, with rum-agent devices: signing
+in with a password or a token, the overview answering "is anything wrong?", a
+device that pushes appearing in the device list, an overdue device shown as
+overdue, a device page with its reports, another tenant's device URL not
+found, the air gap (export downloaded, the CSSM simulator's ACK uploaded, the
+device taking it on its next contact), a pull target added, edited and
+collected, tokens shown once, what a reader is not offered, the usage chart,
+the Secure cookie over HTTPS, signing out, and no console errors on any page. Without a browser the test can still check how the page
 and its files are served: strict headers, gzip, content-hashed names cached
 for good."""
 
@@ -173,10 +176,9 @@ class WebConsole(rt.RumTestCase):
         self.assertEqual(cookie.get("sameSite"), "Strict")
         self.assertIsNone(d.execute_script("return document.cookie.match(/rumd_session/)"),
                           "scripts cannot read the session cookie")
-        # A device that pushes shows up, with its state.
-        dev = rt.Device("C9300-24P", hostname="console-sw1")
-        self.assertEqual(self.rumd.post(rt.pi_path("default"), dev.usage([dev.report()])).status,
-                         200)
+        # A device that pushes (rum-agent) shows up, with its state.
+        serial = "FOCWEBSW001"
+        self.agent_sync(self.agent_device("C9300-24P", serial, "console-sw1"))
         t0 = time.monotonic()
         d.get(self.base + "/#/devices")
         self.text_appears("console-sw1")
@@ -196,11 +198,11 @@ class WebConsole(rt.RumTestCase):
         # Its page, its report.
         d.find_element(By.LINK_TEXT, "console-sw1").click()
         self.text_appears("not exported yet")  # its report on the timeline
-        self.assertIn("C9300-24P / " + dev.sn, d.find_element(By.TAG_NAME, "body").text)
+        self.assertIn("C9300-24P / " + serial, d.find_element(By.TAG_NAME, "body").text)
         # One report, byte-exact as the device sent it.
         d.find_element(By.CSS_SELECTOR, "#timeline li.report a").click()
         self.text_appears("As the device sent it")
-        self.assertIn(dev.sn, d.find_element(By.ID, "raw").text)
+        self.assertIn(serial, d.find_element(By.ID, "raw").text)
         self.assertEqual(self.console_errors(), [])
         # Signing out ends the session on the server, not only in the page.
         d.find_element(By.ID, "signout").click()
@@ -266,6 +268,27 @@ class WebConsole(rt.RumTestCase):
         self.text_appears("Signed out.")
         self.assertEqual(self.console_errors(), [])
 
+    def agent_device(self, pid, serial, hostname):
+        """A rum-agent device of the default tenant; returns its state dir."""
+        if not os.path.exists(AGENT):
+            self.skipTest("no rum-agent binary: set RUM_BUILD_DIR (ctest does)")
+        state = rt.make_tempdir("rumtest-agent-", 0o755)
+        os.rmdir(state)
+        subprocess.run([AGENT, "init", "--state", state, "--pid", pid, "--serial", serial,
+                        "--hostname", hostname, "--entitlement", "%s=3" % TAG],
+                       check=True, capture_output=True)
+        return state
+
+    def agent_sync(self, state):
+        """One `rum-agent sync` to the class's rumd: sends what is unreported
+        and polls once; the agent's log."""
+        proc = subprocess.run([AGENT, "sync", "--state", state, "--url",
+                               self.base + "/cslu/v1/pi/default", "--max-polls", "1",
+                               "--poll-interval", "0.05"], capture_output=True, text=True,
+                              timeout=60)
+        self.assertIn(proc.returncode, (0, 1), proc.stderr)
+        return proc.stdout + proc.stderr
+
     def downloaded(self, pattern, timeout=30):
         """The one finished download matching pattern (Chromium writes
         .crdownload files until done)."""
@@ -284,9 +307,9 @@ class WebConsole(rt.RumTestCase):
         it, the answer is uploaded from the page, and the batch and the
         device show Cisco's ACK; a reader is offered neither step."""
         d = self.browser()
-        dev = rt.Device("C9300-48P", hostname="console-airgap")
-        self.assertEqual(self.rumd.post(rt.pi_path("default"), dev.usage(
-            [dev.report(), dev.report()])).status, 200)
+        serial = "FOCWEBAIR01"
+        device = self.agent_device("C9300-48P", serial, "console-airgap")
+        self.agent_sync(device)
         self.sign_in(token=self.token)
         self.text_appears("Overview of default")
         d.get(self.base + "/#/airgap")
@@ -311,7 +334,7 @@ class WebConsole(rt.RumTestCase):
         d.find_element(By.ID, "ack-file").send_keys(ack)
         self.text_appears("Imported:")
         table = d.find_element(By.ID, "import-applied").text
-        self.assertIn(dev.sn, table)
+        self.assertIn(serial, table)
         self.text_appears("Acknowledged")
         batch = d.find_element(By.CSS_SELECTOR, "#exports tbody tr").text
         self.assertIn("Acknowledged", batch)
@@ -326,6 +349,13 @@ class WebConsole(rt.RumTestCase):
                                  db=self.db))
         d.get(self.base + "/#/device/%d" % did)
         self.text_appears("not delivered yet")
+        # The device's next contact takes its ACK: the page says so.
+        self.assertIn("installed", self.agent_sync(device))
+        d.get(self.base + "/#/overview")
+        d.get(self.base + "/#/device/%d" % did)
+        self.text_appears("delivered ")
+        self.assertNotIn("not delivered yet", d.find_element(By.TAG_NAME, "body").text)
+        self.assertIn("acknowledged by Cisco", d.find_element(By.ID, "timeline").text)
         d.find_element(By.ID, "signout").click()
         self.text_appears("Signed out.")
         errors = [e for e in self.console_errors() if "/imports" not in e["message"]]
