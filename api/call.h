@@ -53,11 +53,15 @@ struct rum_api_route {
 extern const struct rum_api_route rum_api_routes[];
 extern const size_t rum_api_routes_count;
 
+/* A name in a path ({user}). */
+#define RUM_API_NAME_MAX 64
+
 struct rum_api_call {
 	struct rum_api *api;
 	struct rum_http_exchange *x;
 	const struct rum_api_route *route;
 	char tenant[RUM_API_TENANT_MAX + 1];
+	char name[RUM_API_NAME_MAX + 1]; /* a {user} in the path */
 	char authorization[RUM_API_AUTH_MAX + 1];
 	bool has_authorization;
 	char session[65]; /* the rumd_session cookie's value, "" without one */
@@ -101,6 +105,11 @@ int rum_api_ack_run(struct rum_api_call *c);
 int rum_api_targets_list_run(struct rum_api_call *c);
 int rum_api_target_add_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_target_add_run(struct rum_api_call *c);
+int rum_api_users_list_run(struct rum_api_call *c);
+int rum_api_user_create_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_user_create_run(struct rum_api_call *c);
+int rum_api_user_update_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_user_update_run(struct rum_api_call *c);
 int rum_api_target_update_parse(struct rum_api_call *c, const struct rum_http_request *req);
 int rum_api_target_update_run(struct rum_api_call *c);
 int rum_api_target_get_run(struct rum_api_call *c);

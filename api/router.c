@@ -145,6 +145,9 @@ static int rum_api_params(struct rum_api_call *c, const char *pattern, const cha
 				return rum_err_set(RUM_EINVAL,
 						   "tenant in path is not a valid tenant "
 						   "name");
+		} else if (strncmp(p, "{user}", pn) == 0 && pn == 6) {
+			if (rum_api_percent_decode(c->name, sizeof(c->name), s, sn) != 0)
+				return rum_err_set(RUM_EINVAL, "user in path: %s", rum_err_msg());
 		} else if (p[0] == '{') {
 			char text[24], what[32];
 			size_t wn = pn - 2 < sizeof(what) - 1 ? pn - 2 : sizeof(what) - 1;

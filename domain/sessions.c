@@ -237,10 +237,9 @@ static int rum_users_add_run(struct rum_db_txn *txn, void *arg)
 	return rc ? rc : rum_store_user_insert(txn, c->name, c->hash, c->role, tenant_id, &id);
 }
 
-int rum_users_add(struct rum_domain *dom, const char *name, const char *password, const char *role,
-		  const char *tenant)
+static int rum_users_add_as(struct rum_domain *dom, const struct rum_actor *who, const char *name,
+			    const char *password, const char *role, const char *tenant)
 {
-	struct rum_actor cli = {.actor = "cli", .tenant = tenant};
 	char hash[RUM_PASSWORD_HASH_MAX];
 	struct rum_users_call c = {name, hash, role, tenant, -1, NULL, NULL};
 	enum rum_role r;
@@ -260,9 +259,39 @@ int rum_users_add(struct rum_domain *dom, const char *name, const char *password
 	if (rc == 0)
 		rc = rum_db_transact(dom->db, rum_users_add_run, &c);
 	if (rc != RUM_EINVAL)
-		rum_audit_record(dom, &cli, "user-add", tenant, name, rc,
+		rum_audit_record(dom, who, "user-add", tenant, name, rc,
 				 json_pack("{s:s}", "role", role ? role : ""));
 	return rc;
+}
+
+int rum_users_add(struct rum_domain *dom, const char *name, const char *password, const char *role,
+		  const char *tenant)
+{
+	struct rum_actor cli = {.actor = "cli", .tenant = tenant};
+
+	return rum_users_add_as(dom, &cli, name, password, role, tenant);
+}
+
+/* Users sign in to every tenant or one: only an actor of every tenant (an
+ * unbound admin token or user, or the CLI) manages them. */
+static int rum_users_bound_refused(struct rum_domain *dom, const struct rum_actor *by,
+				   const char *action, const char *name)
+{
+	if (!by->token_tenant_id)
+		return 0;
+	rum_err_set(RUM_EFORBIDDEN, "a sign-in bound to a tenant cannot manage users");
+	if (action)
+		rum_audit_record(dom, by, action, by->tenant, name ? name : "", RUM_EFORBIDDEN,
+				 NULL);
+	return RUM_EFORBIDDEN;
+}
+
+int rum_users_add_by(struct rum_domain *dom, const struct rum_actor *by, const char *name,
+		     const char *password, const char *role, const char *tenant)
+{
+	int rc = rum_users_bound_refused(dom, by, "user-add", name);
+
+	return rc ? rc : rum_users_add_as(dom, by, name, password, role, tenant);
 }
 
 static void rum_users_row(void *arg, const struct rum_store_user_row *row)
@@ -295,9 +324,9 @@ static int rum_users_update_run(struct rum_db_txn *txn, void *arg)
 	return rc == RUM_ENOTFOUND ? rum_err_set(rc, "no user named '%s'", c->name) : rc;
 }
 
-int rum_users_update(struct rum_domain *dom, const char *name, const char *password, int disabled)
+static int rum_users_update_as(struct rum_domain *dom, const struct rum_actor *who,
+			       const char *name, const char *password, int disabled)
 {
-	struct rum_actor cli = {.actor = "cli"};
 	char hash[RUM_PASSWORD_HASH_MAX];
 	struct rum_users_call c = {name, password ? hash : NULL, NULL, NULL, disabled, NULL, NULL};
 	int rc = rum_users_name_ok(name) ? 0 : rum_err_set(RUM_EINVAL, "no user named '%s'", name);
@@ -309,10 +338,36 @@ int rum_users_update(struct rum_domain *dom, const char *name, const char *passw
 	if (rc == 0)
 		rc = rum_db_transact(dom->db, rum_users_update_run, &c);
 	if (rc != RUM_EINVAL)
-		rum_audit_record(dom, &cli,
+		rum_audit_record(dom, who,
 				 password        ? "user-password"
 				 : disabled == 1 ? "user-disable"
 						 : "user-enable",
-				 NULL, name, rc, NULL);
+				 NULL, name, rc,
+				 password && disabled != -1
+					 ? json_pack("{s:b}", "disabled", disabled == 1)
+					 : NULL);
 	return rc;
+}
+
+int rum_users_update(struct rum_domain *dom, const char *name, const char *password, int disabled)
+{
+	struct rum_actor cli = {.actor = "cli"};
+
+	return rum_users_update_as(dom, &cli, name, password, disabled);
+}
+
+int rum_users_update_by(struct rum_domain *dom, const struct rum_actor *by, const char *name,
+			const char *password, int disabled)
+{
+	int rc = rum_users_bound_refused(dom, by, "user-update", name);
+
+	return rc ? rc : rum_users_update_as(dom, by, name, password, disabled);
+}
+
+int rum_users_list_by(struct rum_domain *dom, const struct rum_actor *by,
+		      void (*cb)(void *arg, const struct rum_user *u), void *arg)
+{
+	int rc = rum_users_bound_refused(dom, by, NULL, NULL);
+
+	return rc ? rc : rum_users_list(dom, cb, arg);
 }

@@ -49,7 +49,8 @@ int rum_sessions_end(struct rum_domain *dom, const struct rum_actor *by);
 int rum_sessions_tenant_of(struct rum_domain *dom, const struct rum_actor *by, char *tenant,
 			   size_t size);
 
-/* --- local users (managed from the CLI, audited as "cli") --- */
+/* --- local users (managed from the CLI, audited as "cli", or over the
+ * admin API below) --- */
 
 /* A user as listed (never the password); strings valid during the callback. */
 struct rum_user {
@@ -72,5 +73,15 @@ int rum_users_list(struct rum_domain *dom, void (*cb)(void *arg, const struct ru
  * the user (-1: keeps it); either signs the user out everywhere.
  * RUM_ENOTFOUND, RUM_EINVAL. */
 int rum_users_update(struct rum_domain *dom, const char *name, const char *password, int disabled);
+
+/* --- the same for the admin API: only an actor of every tenant manages
+ * users (RUM_EFORBIDDEN for one bound to a tenant, audited); audited as
+ * the actor --- */
+int rum_users_add_by(struct rum_domain *dom, const struct rum_actor *by, const char *name,
+		     const char *password, const char *role, const char *tenant);
+int rum_users_update_by(struct rum_domain *dom, const struct rum_actor *by, const char *name,
+			const char *password, int disabled);
+int rum_users_list_by(struct rum_domain *dom, const struct rum_actor *by,
+		      void (*cb)(void *arg, const struct rum_user *u), void *arg);
 
 #endif

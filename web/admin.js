@@ -2,7 +2,7 @@
 // once, here, and never again) and the audit log. Readers and operators see
 // the audit log only; the server refuses the rest to them anyway.
 import { call, get } from "./api.js";
-import { el, link, may, press, say, show, table, time } from "./ui.js";
+import { el, link, may, press, say, show, state, table, time } from "./ui.js";
 
 function tenantsSection(tenants) {
   const rows = tenants.map((t) => {
@@ -69,6 +69,47 @@ function tokensSection(tokens, tenants) {
     form, secret);
 }
 
+function usersSection(users, tenants) {
+  const rows = users.map((u) => {
+    const toggle = el("button", { type: "button", class: u.disabled ? "" : "danger" }, u.disabled ? "Enable" : "Disable");
+    toggle.addEventListener("click", () => press(toggle, async () => {
+      await call("PATCH", "/api/v1/users/" + encodeURIComponent(u.name), { disabled: !u.disabled });
+      say(`User ${u.name} ${u.disabled ? "enabled" : "disabled and signed out"}.`);
+      await adminView();
+    }));
+    const pw = el("input", { type: "password", autocomplete: "new-password", "aria-label": `New password for ${u.name}`, placeholder: "new password", size: 14 });
+    const set = el("button", { type: "button" }, "Set");
+    set.addEventListener("click", () => press(set, async () => {
+      await call("PATCH", "/api/v1/users/" + encodeURIComponent(u.name), { password: pw.value });
+      pw.value = "";
+      say(`New password for ${u.name}; the user's sessions ended.`);
+    }));
+    return el("tr", { "data-user": u.name }, el("td", {}, u.name), el("td", {}, u.role),
+      el("td", {}, u.tenant || "every tenant"), el("td", {}, time(u.password_set_at)),
+      el("td", {}, u.disabled ? ["disabled ", time(u.disabled_at)] : `${u.sessions} open session${u.sessions === 1 ? "" : "s"}`),
+      el("td", {}, pw, " ", set), el("td", {}, toggle));
+  });
+  const name = el("input", { id: "user-name", required: true, placeholder: "name", autocomplete: "off" });
+  const password = el("input", { id: "user-password", type: "password", required: true, minlength: 12, placeholder: "password (12 or more)", autocomplete: "new-password" });
+  const role = el("select", { id: "user-role" }, ["reader", "operator", "admin"].map((r) => el("option", { value: r }, r)));
+  const tenant = el("select", { id: "user-tenant" }, el("option", { value: "" }, "every tenant"),
+    tenants.map((t) => el("option", { value: t.name }, t.name)));
+  const add = el("button", { type: "submit", id: "add-user" }, "Add user");
+  const form = el("form", { class: "filters", onsubmit: (e) => {
+    e.preventDefault();
+    const body = { name: name.value.trim(), password: password.value, role: role.value };
+    if (tenant.value) body.tenant = tenant.value;
+    press(add, async () => {
+      await call("POST", "/api/v1/users", body);
+      say(`User ${body.name} added: they sign in here with that password.`);
+      await adminView();
+    });
+  } }, el("label", { for: "user-name" }, "New user"), name, password, role, tenant, add);
+  return el("section", { class: "card step" }, el("h2", {}, "Console users"),
+    table("users", null, ["Name", "Role", "Tenant", "Password set", "State", "Password", ""], rows,
+      "No local user: people sign in with a token, or add a user here."), form);
+}
+
 async function auditSection(params) {
   const q = new URLSearchParams({ limit: "50" });
   if (params && params.get("cursor")) q.set("cursor", params.get("cursor"));
@@ -84,10 +125,12 @@ async function auditSection(params) {
 
 export async function adminView(params) {
   const parts = [];
-  if (may("admin")) {
-    const [{ tenants }, { tokens }] = await Promise.all([get("/api/v1/tenants"), get("/api/v1/tokens")]);
-    parts.push(tenantsSection(tenants), tokensSection(tokens, tenants));
+  // Tokens and users are managed by admins of every tenant only.
+  if (may("admin") && !state.session.tenant) {
+    const [{ tenants }, { tokens }, { users }] = await Promise.all([
+      get("/api/v1/tenants"), get("/api/v1/tokens"), get("/api/v1/users")]);
+    parts.push(tenantsSection(tenants), tokensSection(tokens, tenants), usersSection(users, tenants));
   }
   parts.push(await auditSection(params));
-  show(el("h1", {}, may("admin") ? "Administration" : "Audit log"), ...parts);
+  show(el("h1", {}, parts.length > 1 ? "Administration" : "Audit log"), ...parts);
 }

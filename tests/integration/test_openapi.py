@@ -282,6 +282,46 @@ class OpenAPI(rt.RumTestCase):
         self.call("DELETE", "/api/v1/tokens/999999", status=404)
         self.call("GET", "/api/v1/audit?limit=5", role="reader", status=200)
         self.call("GET", "/api/v1/audit?cursor=zz", role="reader", status=400)
+        # Local users: added, listed, given a password, disabled; they sign in.
+        password = "openapi user password"
+        user = self.call("POST", "/api/v1/users", body={
+            "name": "olga", "password": password, "role": "operator",
+            "tenant": "openapi-t"}, status=201).json
+        self.assertEqual((user["name"], user["role"], user["tenant"], user["disabled"]),
+                         ("olga", "operator", "openapi-t", False))
+        self.call("POST", "/api/v1/users", body={"name": "olga", "password": password,
+                                                 "role": "reader"}, status=409)
+        for bad in ({"name": "x"}, {"name": "-x", "password": password, "role": "reader"},
+                    {"name": "short", "password": "short", "role": "reader"},
+                    {"name": "r", "password": password, "role": "boss"},
+                    {"name": "t", "password": password, "role": "reader", "tenant": "nope"}):
+            with self.subTest(body=bad):
+                self.call("POST", "/api/v1/users", body=bad,
+                          status=404 if "tenant" in bad else 400)
+        self.call("POST", "/api/v1/users", role="operator", body={
+            "name": "x", "password": password, "role": "reader"}, status=403)
+        listed = self.call("GET", "/api/v1/users", status=200).json["users"]
+        self.assertIn("olga", [u["name"] for u in listed])
+        self.assertNotIn(password, json.dumps(listed))
+        self.call("POST", "/api/v1/session", role=None,
+                  body={"user": "olga", "password": password}, status=201)
+        changed = self.call("PATCH", "/api/v1/users/olga", body={"disabled": True},
+                            status=200).json
+        self.assertTrue(changed["disabled"])
+        self.assertEqual(changed["sessions"], 0, "disabling signs the user out")
+        self.call("POST", "/api/v1/session", role=None,
+                  body={"user": "olga", "password": password}, status=401)
+        self.call("PATCH", "/api/v1/users/olga", body={"disabled": False,
+                                                       "password": password + "2"}, status=200)
+        self.call("POST", "/api/v1/session", role=None,
+                  body={"user": "olga", "password": password + "2"}, status=201)
+        for bad in ({}, {"disabled": "yes"}, {"colour": 1}, {"password": "short"}):
+            with self.subTest(body=bad):
+                self.call("PATCH", "/api/v1/users/olga", body=bad, status=400)
+        self.call("PATCH", "/api/v1/users/nobody", body={"disabled": True}, status=404)
+        self.assertEqual(self.pg.scalar("SELECT actor FROM audit_log WHERE action = "
+                                        "'user-add' ORDER BY id DESC LIMIT 1", db=self.db)[:6],
+                         "token ")
 
     def test_6b_session_answers_validate(self):
         reply = self.call("POST", "/api/v1/session", role=None,

@@ -27,6 +27,8 @@ BODIES = {
     "/api/v1/tenants": b'{"name":"refused"}',
     "/api/v1/tenants/{tenant}": b'{"smart_account":"refused"}',
     "/api/v1/tokens": b'{"role":"reader"}',
+    "/api/v1/users": b'{"name":"refused","password":"refused password","role":"reader"}',
+    "/api/v1/users/{user}": b'{"disabled":true}',
 }
 METHODS = ("GET", "POST", "PATCH", "DELETE")
 

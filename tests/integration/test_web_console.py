@@ -436,6 +436,18 @@ class WebConsole(rt.RumTestCase):
         self.assertNotIn(token, d.find_element(By.TAG_NAME, "body").text,
                          "a token's secret is never shown again")
         self.text_appears("token-create")  # the audit log
+        # A console user added from the page signs in with that password.
+        d.find_element(By.ID, "user-name").send_keys("walt")
+        d.find_element(By.ID, "user-password").send_keys(PASSWORD)
+        d.find_element(By.CSS_SELECTOR, "#user-role option[value=operator]").click()
+        d.find_element(By.ID, "add-user").click()
+        self.text_appears("User walt added")
+        self.assertIn("operator", d.find_element(By.CSS_SELECTOR, "tr[data-user=walt]").text)
+        d.find_element(By.ID, "signout").click()
+        self.text_appears("Signed out.")
+        self.sign_in(user="walt")
+        self.text_appears("Overview of default")
+        self.assertIn("walt", d.find_element(By.ID, "who").text)
         d.find_element(By.ID, "signout").click()
         self.text_appears("Signed out.")
         self.sign_in(token=self.token)
