@@ -361,7 +361,12 @@ class Collector(rumtest.RumTestCase):
     def test_schedule_backoff_alert_and_recovery(self):
         state, sn = self.new_agent()
         sshd = self.sshd(state)
-        port = sshdtest.free_port()  # nothing listens there yet: the device is down
+        # Nothing listens there yet: the device is down. Not the port of an
+        # earlier test's target either (the class shares one database).
+        taken = {row[0] for row in self.q("SELECT port FROM pull_targets")}
+        port = sshdtest.free_port()
+        while str(port) in taken:
+            port = sshdtest.free_port()
         target = self.add("--host", "127.0.0.1", "--port", str(port), "--username", sshd.user,
                           "--key", sshd.user_key, "--known-host-key", sshd.host_key_line(),
                           "--interval", "1h")
