@@ -344,6 +344,13 @@ class WebConsole(rt.RumTestCase):
             f.write("<nope/>")
         d.find_element(By.ID, "ack-file").send_keys(bad)
         self.text_appears("not-an-ack.xml was refused")
+        # Dropped on the drop zone, a file goes the same way.
+        d.execute_script(
+            "const t = new DataTransfer();"
+            "t.items.add(new File(['<nope/>'], 'dropped.xml', {type: 'text/xml'}));"
+            "document.querySelector('.drop').dispatchEvent("
+            "new DragEvent('drop', {dataTransfer: t, bubbles: true, cancelable: true}));")
+        self.text_appears("dropped.xml was refused")
         # The device's page shows the ACK waiting for the device.
         did = int(self.pg.scalar("SELECT id FROM devices WHERE hostname = 'console-airgap'",
                                  db=self.db))
