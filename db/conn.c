@@ -35,6 +35,69 @@ static int rum_db_prepare_all(PGconn *conn)
 	return 0;
 }
 
+/* A bare word is a database name (libpq's expand_dbname); anything with
+ * '=' or a scheme is connection info, parsed by libpq itself. */
+static bool rum_db_url_is_conninfo(const char *url)
+{
+	return strchr(url, '=') || strstr(url, "://");
+}
+
+int rum_db_url_check(const char *url)
+{
+	PQconninfoOption *opts;
+	char *err = NULL;
+
+	if (!rum_db_url_is_conninfo(url))
+		return 0;
+	opts = PQconninfoParse(url, &err);
+	/* libpq's message may quote the string, password included: not kept. */
+	PQfreemem(err);
+	if (!opts)
+		return rum_err_set(RUM_EINVAL,
+				   "database_url is not a valid libpq connection string "
+				   "(URI or keyword=value; not shown, as it may hold a "
+				   "password)");
+	PQconninfoFree(opts);
+	return 0;
+}
+
+void rum_db_url_masked(const char *url, char *out, size_t size)
+{
+	PQconninfoOption *opts;
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (!rum_db_url_is_conninfo(url)) {
+		snprintf(out, size, "%s", url);
+		return;
+	}
+	opts = PQconninfoParse(url, NULL);
+	if (!opts) {
+		snprintf(out, size, "(not a valid connection string; not shown)");
+		return;
+	}
+	/* Every setting as keyword='value', the password (wherever it was
+	 * given: user info, query string, keyword) as ****. */
+	for (PQconninfoOption *o = opts; o->keyword && n + 1 < size; o++) {
+		const char *v = o->val;
+
+		if (!v)
+			continue;
+		if (strcmp(o->keyword, "password") == 0)
+			v = "****";
+		n += (size_t)snprintf(out + n, size - n, "%s%s='", n ? " " : "", o->keyword);
+		for (; *v && n + 3 < size; v++) {
+			if (*v == '\'' || *v == '\\')
+				out[n++] = '\\';
+			out[n++] = *v;
+		}
+		if (n + 1 < size)
+			out[n++] = '\'';
+		out[n < size ? n : size - 1] = '\0';
+	}
+	PQconninfoFree(opts);
+}
+
 int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
 {
 	char timeout[32];
@@ -47,6 +110,8 @@ int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare)
 	const char *vals[] = {url, timeout, "rumd", "1", "30", "10", "3", NULL};
 	PGconn *conn;
 
+	if (rum_db_url_check(url) != 0)
+		return RUM_EINVAL;
 	snprintf(timeout, sizeof(timeout), "%d", timeout_ms < 1000 ? 1 : timeout_ms / 1000);
 	/* expand_dbname=1: the URL is expanded; our timeout and name come after it and win. */
 	conn = PQconnectdbParams(keys, vals, 1);

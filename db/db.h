@@ -111,6 +111,16 @@ void rum_db_warm(struct rum_db *db);
 /* Checks a connection URL quickly: 0 when reachable, RUM_EUNAVAIL if not. */
 int rum_db_ping(const char *url, int timeout_ms);
 
+/* 0 when url is a database name or parses as libpq connection info (URI or
+ * keyword=value); RUM_EINVAL otherwise, with a message that never quotes
+ * the string (it may hold a password). */
+int rum_db_url_check(const char *url);
+
+/* url as keyword='value' settings, parsed by libpq, with the password
+ * (wherever it was given) as ****; never the string itself when it does not
+ * parse. */
+void rum_db_url_masked(const char *url, char *out, size_t size);
+
 /* Creates database `name` through `admin_url` unless it exists (for the
  * embedded cluster). Errors: RUM_EUNAVAIL, RUM_EINTERNAL. */
 int rum_db_create_database(const char *admin_url, const char *name, int timeout_ms);

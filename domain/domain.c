@@ -65,7 +65,7 @@ void rum_domain_close(struct rum_domain *d)
 	free(d);
 }
 
-int rum_domain_migrate(struct rum_domain *d, int wait_s, int *applied)
+int rum_domain_migrate(struct rum_domain *d, int wait_s, int *applied, bool (*stop)(void))
 {
 	int rc;
 
@@ -75,7 +75,12 @@ int rum_domain_migrate(struct rum_domain *d, int wait_s, int *applied)
 			break;
 		if (waited % 10 == 0)
 			rum_log_warn("waiting for the database: %s", rum_err_msg());
-		sleep(1);
+		/* A stop asked for meanwhile is answered within a tenth of a
+		 * second, not after the whole wait. */
+		for (int t = 0; t < 10 && !(stop && stop()); t++)
+			usleep(100000);
+		if (stop && stop())
+			return rum_err_set(RUM_EUNAVAIL, "stopped while waiting for the database");
 	}
 	if (rc == 0)
 		rum_db_warm(d->db);
@@ -85,6 +90,16 @@ int rum_domain_migrate(struct rum_domain *d, int wait_s, int *applied)
 int rum_domain_schema_version(void)
 {
 	return rum_migrate_newest();
+}
+
+int rum_domain_database_url_check(const char *url)
+{
+	return rum_db_url_check(url);
+}
+
+void rum_domain_database_url_masked(const char *url, char *out, size_t size)
+{
+	rum_db_url_masked(url, out, size);
 }
 
 int rum_domain_database_ping(const char *url, int timeout_ms)

@@ -49,13 +49,22 @@ int rum_domain_open(struct rum_domain **out, const struct rum_domain_options *o)
 void rum_domain_close(struct rum_domain *d);
 
 /* Brings the schema to this binary's version, waiting up to wait_s seconds
- * for the database to come up. *applied: migrations applied now.
- * Errors: RUM_EUNAVAIL, RUM_EINTERNAL (a migration failed, or the schema is
- * newer than this binary). */
-int rum_domain_migrate(struct rum_domain *d, int wait_s, int *applied);
+ * for the database to come up, or until stop() (may be NULL) says true.
+ * *applied: migrations applied now. Errors: RUM_EUNAVAIL, RUM_EINTERNAL (a
+ * migration failed, or the schema is newer than this binary). */
+int rum_domain_migrate(struct rum_domain *d, int wait_s, int *applied, bool (*stop)(void));
 
 /* The schema version this binary needs. */
 int rum_domain_schema_version(void);
+
+/* 0 when url is a database name or libpq connection info (URI or
+ * keyword=value), as libpq itself parses it; RUM_EINVAL otherwise, with a
+ * message that never quotes it (it may hold a password). */
+int rum_domain_database_url_check(const char *url);
+
+/* url for people: its settings as libpq reads them, the password (given
+ * anywhere) as ****; nothing of it when it does not parse. */
+void rum_domain_database_url_masked(const char *url, char *out, size_t size);
 
 /* Bootstrapping a database before a domain can run on it (the embedded
  * cluster): 0 when `url` answers, RUM_EUNAVAIL if not; and the creation of

@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include "domain/domain.h"
 #include "lib/err.h"
 #include "lib/strict.h"
 #include "lib/text.h"
@@ -407,35 +408,9 @@ int rum_config_validate(const struct rum_config *cfg)
 		return rum_err_set(RUM_EINVAL, "neither http_listen nor https_listen is set");
 	if (!cfg->database_url[0] && !cfg->data_dir[0])
 		return rum_err_set(RUM_EINVAL, "data_dir is needed when database_url is empty");
+	if (cfg->database_url[0] && rum_domain_database_url_check(cfg->database_url) != 0)
+		return RUM_EINVAL;
 	return 0;
-}
-
-/* Masks the password of a libpq URI (scheme://user:PASSWORD@host) or a
- * keyword string (password=...). */
-static void rum_config_mask_url(const char *url, char *out, size_t out_len)
-{
-	const char *scheme = strstr(url, "://");
-	const char *kw = strstr(url, "password=");
-
-	snprintf(out, out_len, "%s", url);
-	if (scheme) {
-		const char *at = strchr(scheme + 3, '@');
-		const char *colon = strchr(scheme + 3, ':');
-
-		if (at && colon && colon < at) {
-			size_t keep = (size_t)(colon - url) + 1;
-
-			if (keep < out_len)
-				snprintf(out + keep, out_len - keep, "****%s", at);
-		}
-	}
-	if (kw) {
-		size_t keep = (size_t)(kw - url) + strlen("password=");
-		const char *end = kw + strcspn(kw, " ");
-
-		if (keep < out_len)
-			snprintf(out + keep, out_len - keep, "****%s", end);
-	}
 }
 
 void rum_config_print(const struct rum_config *cfg, FILE *out)
@@ -452,7 +427,7 @@ void rum_config_print(const struct rum_config *cfg, FILE *out)
 			const char *s = *(char *const *)(const void *)(base + p->offset);
 
 			if (strcmp(p->name, "database_url") == 0)
-				rum_config_mask_url(s, value, sizeof(value));
+				rum_domain_database_url_masked(s, value, sizeof(value));
 			else
 				snprintf(value, sizeof(value), "%s", s);
 			break;

@@ -319,6 +319,16 @@ static int rum_database(const struct rum_config *cfg, char **url, struct rum_pge
 /* Opens the domain on the configured database (or the embedded cluster,
  * started or reused) and brings its schema up to date, waiting up to
  * wait_s seconds for the database (a node booting with its database). */
+/* serve blocks its stop signals (sigwait takes them later): one already
+ * sent is pending, and ends the wait for the database. */
+static bool rum_serve_stop_pending(void)
+{
+	sigset_t pending;
+
+	return sigpending(&pending) == 0 &&
+	       (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+}
+
 static int rum_domain_start(const struct rum_config *cfg, bool serve, int wait_s, bool verbose,
 			    struct rum_pgembed **pg, struct rum_domain **dom)
 {
@@ -345,7 +355,8 @@ static int rum_domain_start(const struct rum_config *cfg, bool serve, int wait_s
 		struct rum_progress *p = rum_progress_start("bringing the schema up to date", NULL,
 							    NULL, 0);
 
-		rc = rum_domain_migrate(*dom, wait_s, &applied);
+		rc = rum_domain_migrate(*dom, wait_s, &applied,
+					serve ? rum_serve_stop_pending : NULL);
 		rum_progress_end(p, rc == 0);
 	}
 	if (rc == 0)
@@ -419,6 +430,11 @@ static int rum_serve(const struct rum_config *cfg)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	rc = rum_domain_start(cfg, true, 60, true, &pg, &dom);
+	if (rc != 0 && rum_serve_stop_pending()) {
+		rum_log_info("stopped before the database answered");
+		rc = 0;
+		goto out;
+	}
 	if (rc != 0)
 		goto out;
 	api = (struct rum_api){dom,

@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+import time
 
 import rumtest
 from rumtest import run_rumd, Device, pi_path, wait_for
@@ -104,6 +105,63 @@ class Cli(rumtest.RumTestCase):
         proc = self.check_config(["--no_such_setting=1"], ok=False)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("no_such_setting", proc.stderr + proc.stdout)
+
+    def test_database_password_never_shown(self):
+        """check-config shows the database settings as libpq reads them, the
+        password masked however it was given; a string libpq cannot parse is
+        refused without being quoted (it may hold a password)."""
+        secret = "Sup3r-s3cret"
+        for url in ("host = db.example password = %s user=rumd" % secret,
+                    "postgresql://rumd:%s@db.example:5432/rumd" % secret,
+                    "postgresql://rumd:%s@db.example/rumd?password=%s2&sslmode=require"
+                    % (secret, secret),
+                    "postgresql://rumd@db.example/rumd?password=%s" % secret,
+                    "host=db.example password='%s with spaces'" % secret):
+            with self.subTest(url=url):
+                proc = self.check_config(["--database_url=%s" % url])
+                self.assertNotIn(secret, proc.stdout + proc.stderr)
+                self.assertIn("password='****'", proc.stdout)
+                self.assertIn("host='db.example'", proc.stdout)
+        for url in ("postgresql://rumd:%s@db.example/rumd?no_such_option=1" % secret,
+                    "postgresql://rumd:%s@[::1" % secret,
+                    "host=db password=%s port" % secret):
+            with self.subTest(url=url):
+                proc = self.check_config(["--database_url=%s" % url], ok=False)
+                self.assertNotEqual(proc.returncode, 0)
+                self.assertIn("database_url is not a valid libpq connection string",
+                              proc.stderr)
+                self.assertNotIn(secret, proc.stdout + proc.stderr)
+                serve = run_rumd(["serve", "--database_url=%s" % url, "--http_listen=127.0.0.1:0",
+                                  "--data_dir=%s" % rumtest.make_tempdir("rumtest-cli-")],
+                                 timeout=30)
+                self.assertNotEqual(serve.returncode, 0)
+                self.assertNotIn(secret, serve.stdout + serve.stderr)
+
+    def test_serve_stops_while_waiting_for_the_database(self):
+        """SIGTERM while serve waits for its database at start-up ends it at
+        once, orderly (exit 0), not after the minute-long wait."""
+        proc = subprocess.Popen([rumtest.rumd_bin(), "serve",
+                                 "--database_url=postgresql://rumd@127.0.0.1:1/x",
+                                 "--http_listen=127.0.0.1:0",
+                                 "--data_dir=%s" % rumtest.make_tempdir("rumtest-cli-")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            line = ""
+            while "waiting for the database" not in line and time.monotonic() < deadline:
+                line = proc.stderr.readline()
+            self.assertIn("waiting for the database", line)
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=20)
+            took = time.monotonic() - t0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("stopped before the database answered", err)
+        self.assertLess(took, 5, "it waited for the database after SIGTERM")
 
     def test_check_config_bad_value_in_env_and_file(self):
         proc = self.check_config(env={"RUMD_DB_POOL_SIZE": "lots"}, ok=False)
