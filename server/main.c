@@ -25,11 +25,13 @@
 #include "server/progress.h"
 #include "server/upkeep.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -407,6 +409,29 @@ static void rum_serve_drain(struct rum_http_server *http, struct rum_http_server
 	rum_http_stop(https);
 }
 
+/* data_dir holds exports, imports, the key that seals pull credentials and
+ * perhaps the embedded cluster: made (mode 0700) when missing, refused
+ * before anything listens when it cannot be. Its parent must exist. */
+static int rum_serve_data_dir(const char *dir)
+{
+	struct stat st;
+
+	if (!dir[0])
+		return 0;
+	if (mkdir(dir, 0700) == 0) {
+		rum_log_info("data_dir %s made (mode 0700)", dir);
+		return 0;
+	}
+	if (errno != EEXIST)
+		return rum_err_set(RUM_EIO, "data_dir %s: cannot make it: %s", dir,
+				   strerror(errno));
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return rum_err_set(RUM_EINVAL, "data_dir %s is not a directory", dir);
+	if (access(dir, R_OK | W_OK | X_OK) != 0)
+		return rum_err_set(RUM_EIO, "data_dir %s: %s", dir, strerror(errno));
+	return 0;
+}
+
 static int rum_serve(const struct rum_config *cfg)
 {
 	struct rum_pgembed *pg = NULL;
@@ -429,7 +454,9 @@ static int rum_serve(const struct rum_config *cfg)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	rc = rum_domain_start(cfg, true, 60, true, &pg, &dom);
+	rc = rum_serve_data_dir(cfg->data_dir);
+	if (rc == 0)
+		rc = rum_domain_start(cfg, true, 60, true, &pg, &dom);
 	if (rc != 0 && rum_serve_stop_pending()) {
 		rum_log_info("stopped before the database answered");
 		rc = 0;

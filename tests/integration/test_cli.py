@@ -163,6 +163,34 @@ class Cli(rumtest.RumTestCase):
         self.assertIn("stopped before the database answered", err)
         self.assertLess(took, 5, "it waited for the database after SIGTERM")
 
+    def test_serve_makes_or_refuses_its_data_dir(self):
+        """A missing data_dir is made, mode 0700; one that cannot be made is
+        refused before anything listens, naming it."""
+        base = rumtest.make_tempdir("rumtest-cli-")
+        made = os.path.join(base, "data")
+        proc = subprocess.Popen([rumtest.rumd_bin(), "serve",
+                                 "--database_url=postgresql://rumd@127.0.0.1:1/x",
+                                 "--http_listen=127.0.0.1:0", "--data_dir=%s" % made],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: os.path.isdir(made), timeout=20, what="data_dir made")
+            self.assertEqual(os.stat(made).st_mode & 0o777, 0o700)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, err)
+        for bad in (os.path.join(base, "no", "such", "dir"), os.path.join(base, "a-file")):
+            if bad.endswith("a-file"):
+                with open(bad, "w") as f:
+                    f.write("x")
+            with self.subTest(data_dir=bad):
+                serve = run_rumd(["serve", "--database_url=postgresql://rumd@127.0.0.1:1/x",
+                                  "--http_listen=127.0.0.1:0", "--data_dir=%s" % bad],
+                                 timeout=30)
+                self.assertNotEqual(serve.returncode, 0)
+                self.assertIn("data_dir %s" % bad, serve.stderr)
+                self.assertNotIn("listening", serve.stderr)
+
     def test_check_config_bad_value_in_env_and_file(self):
         proc = self.check_config(env={"RUMD_DB_POOL_SIZE": "lots"}, ok=False)
         self.assertNotEqual(proc.returncode, 0)
