@@ -95,29 +95,52 @@ static int rum_api_targets_field(struct rum_target_spec *s, const char *key, jso
 	return rum_err_set(RUM_EINVAL, "unknown field \"%s\"", key);
 }
 
+/* Reads a target body (an add, or a change when ch is set: which of its
+ * boolean fields were given is noted there) into spec. */
+static int rum_api_targets_body(struct rum_api_call *c, const struct rum_http_request *req,
+				struct rum_target_spec *s, struct rum_target_change *ch,
+				bool *on_demand, bool *has_interval)
+{
+	json_error_t jerr;
+	const char *key;
+	json_t *v;
+
+	if (req->body_len == 0 || req->body_len > RUM_TARGETS_BODY_MAX)
+		return rum_err_set(RUM_EINVAL, "the body must be the %s as a JSON object",
+				   ch ? "changes" : "target");
+	c->body_json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!c->body_json || !json_is_object(c->body_json))
+		return rum_err_set(RUM_EINVAL, "body is not a JSON object: %s", jerr.text);
+	if (ch && json_object_size(c->body_json) == 0)
+		return rum_err_set(RUM_EINVAL, "nothing to change: give at least one field");
+	json_object_foreach(c->body_json, key, v) {
+		int rc = rum_api_targets_field(s, key, v, on_demand, has_interval);
+
+		if (rc != 0)
+			return rc;
+		if (ch && strcmp(key, "trust_on_first_use") == 0)
+			ch->tofu_set = true;
+		else if (ch && strcmp(key, "rest_raw") == 0)
+			ch->rest_raw_set = true;
+		else if (ch && strcmp(key, "plain_http") == 0)
+			ch->plain_http_set = true;
+	}
+	if (*on_demand && *has_interval)
+		return rum_err_set(RUM_EINVAL, "\"interval\" and \"on_demand\" exclude each other");
+	return 0;
+}
+
 int rum_api_target_add_parse(struct rum_api_call *c, const struct rum_http_request *req)
 {
 	struct rum_target_spec *s = &c->spec;
 	bool on_demand = false, has_interval = false;
-	json_error_t jerr;
-	const char *key;
-	json_t *v;
-	int rc = 0;
+	int rc;
 
-	if (req->body_len == 0 || req->body_len > RUM_TARGETS_BODY_MAX)
-		return rum_err_set(RUM_EINVAL, "the body must be the target as a JSON object");
-	c->body_json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!c->body_json || !json_is_object(c->body_json))
-		return rum_err_set(RUM_EINVAL, "body is not a JSON object: %s", jerr.text);
 	s->protocol = "netconf";
 	s->interval_s = 86400;
-	json_object_foreach(c->body_json, key, v) {
-		rc = rum_api_targets_field(s, key, v, &on_demand, &has_interval);
-		if (rc != 0)
-			return rc;
-	}
-	if (on_demand && has_interval)
-		return rum_err_set(RUM_EINVAL, "\"interval\" and \"on_demand\" exclude each other");
+	rc = rum_api_targets_body(c, req, s, NULL, &on_demand, &has_interval);
+	if (rc != 0)
+		return rc;
 	if (on_demand)
 		s->interval_s = 0;
 	if ((!s->known_host_key || !s->known_host_key[0]) && !s->trust_on_first_use)
@@ -234,31 +257,10 @@ int rum_api_target_update_parse(struct rum_api_call *c, const struct rum_http_re
 {
 	struct rum_target_change *ch = &c->change;
 	bool on_demand = false, has_interval = false;
-	json_error_t jerr;
-	const char *key;
-	json_t *v;
-	int rc = 0;
+	int rc = rum_api_targets_body(c, req, &ch->spec, ch, &on_demand, &has_interval);
 
-	if (req->body_len == 0 || req->body_len > RUM_TARGETS_BODY_MAX)
-		return rum_err_set(RUM_EINVAL, "the body must be the changes as a JSON object");
-	c->body_json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!c->body_json || !json_is_object(c->body_json))
-		return rum_err_set(RUM_EINVAL, "body is not a JSON object: %s", jerr.text);
-	if (json_object_size(c->body_json) == 0)
-		return rum_err_set(RUM_EINVAL, "nothing to change: give at least one field");
-	json_object_foreach(c->body_json, key, v) {
-		rc = rum_api_targets_field(&ch->spec, key, v, &on_demand, &has_interval);
-		if (rc != 0)
-			return rc;
-		if (strcmp(key, "trust_on_first_use") == 0)
-			ch->tofu_set = true;
-		else if (strcmp(key, "rest_raw") == 0)
-			ch->rest_raw_set = true;
-		else if (strcmp(key, "plain_http") == 0)
-			ch->plain_http_set = true;
-	}
-	if (on_demand && has_interval)
-		return rum_err_set(RUM_EINVAL, "\"interval\" and \"on_demand\" exclude each other");
+	if (rc != 0)
+		return rc;
 	if (has_interval || json_object_get(c->body_json, "on_demand")) {
 		if (json_object_get(c->body_json, "on_demand") && !on_demand)
 			return rum_err_set(RUM_EINVAL, "\"on_demand\": false says nothing: give "

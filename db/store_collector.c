@@ -52,10 +52,10 @@ static const struct rum_db_stmt rum_store_collector_stmts[] = {
 	/* A changed target; its queued scheduled collection follows its new
 	 * interval (none when on demand, one due now when it had none). */
 	{"col_target_update",
-	 "WITH u AS (UPDATE pull_targets SET host = $3, port = $4, protocol = $5, username = $6, "
-	 "auth = $7, secret = decode($8, 'hex'), known_host_key = $9, trust_on_first_use = $10, "
-	 "interval_s = nullif($11::int, 0), path_prefix = $12, transfer = $13, rest_raw = $14, "
-	 "rest_plain_http = $15 WHERE id = $2 AND tenant_id = $1 RETURNING id, interval_s), "
+	 "WITH u AS (UPDATE pull_targets SET host = $2, port = $3, protocol = $4, username = $5, "
+	 "auth = $6, secret = decode($7, 'hex'), known_host_key = $8, trust_on_first_use = $9, "
+	 "interval_s = nullif($10::int, 0), path_prefix = $11, transfer = $12, rest_raw = $13, "
+	 "rest_plain_http = $14 WHERE id = $15 AND tenant_id = $1 RETURNING id, interval_s), "
 	 "d AS (DELETE FROM collection_jobs c USING u WHERE c.target_id = u.id AND "
 	 "c.state = 'queued' AND c.trigger IN ('schedule', 'retry') AND u.interval_s IS NULL), "
 	 "j AS (INSERT INTO collection_jobs (target_id, trigger, due_at) SELECT u.id, 'schedule', "
@@ -188,35 +188,53 @@ static void rum_store_col_target_row(PGresult *res, int i, int c0, struct rum_st
 	t->last_acks = rum_store_col_get_i64(res, i, c++);
 }
 
-int rum_store_target_add(struct rum_db_txn *txn, const struct rum_store_target *t, int64_t *id)
+/* A target's writable columns as text parameters $1-$14 of col_target_add
+ * and col_target_update (tenant first, in the tables' order), and its id as
+ * $15; free() the returned secret text after the statement. */
+struct rum_store_target_params {
+	char tenant[24], port[16], interval[24], id[24];
+	char *secret;
+	const char *p[15];
+};
+
+static void rum_store_target_params(struct rum_store_target_params *q,
+				    const struct rum_store_target *t)
 {
-	char tenant[24], port[16], interval[24];
-	char *secret = malloc(2 * t->secret_len + 1);
-	const char *p[14] = {tenant,
+	q->secret = malloc(2 * t->secret_len + 1);
+	if (!q->secret)
+		abort();
+	rum_text_hex(q->secret, t->secret, t->secret_len);
+	rum_text_i64(q->tenant, sizeof(q->tenant), t->tenant_id);
+	rum_text_i64(q->port, sizeof(q->port), t->port);
+	rum_text_i64(q->interval, sizeof(q->interval), t->interval_s);
+	rum_text_i64(q->id, sizeof(q->id), t->id);
+	const char *p[15] = {q->tenant,
 			     t->host,
-			     port,
+			     q->port,
 			     t->protocol,
 			     t->username,
 			     t->auth,
-			     secret,
+			     q->secret,
 			     t->known_host_key,
 			     t->trust_on_first_use ? "t" : "f",
-			     interval,
+			     q->interval,
 			     t->path_prefix,
 			     t->transfer,
 			     t->rest_raw ? "t" : "f",
-			     t->rest_plain_http ? "t" : "f"};
+			     t->rest_plain_http ? "t" : "f",
+			     q->id};
+	memcpy(q->p, p, sizeof(p));
+}
+
+int rum_store_target_add(struct rum_db_txn *txn, const struct rum_store_target *t, int64_t *id)
+{
+	struct rum_store_target_params q;
 	int rc;
 	PGresult *res;
 
-	if (!secret)
-		abort();
-	rum_text_hex(secret, t->secret, t->secret_len);
-	rum_text_i64(tenant, sizeof(tenant), t->tenant_id);
-	rum_text_i64(port, sizeof(port), t->port);
-	rum_text_i64(interval, sizeof(interval), t->interval_s);
-	res = rum_db_exec(txn, "col_target_add", 14, p, NULL, NULL, 0, &rc);
-	free(secret);
+	rum_store_target_params(&q, t);
+	res = rum_db_exec(txn, "col_target_add", 14, q.p, NULL, NULL, 0, &rc);
+	free(q.secret);
 	if (!res)
 		return rc;
 	if (!rum_db_txn_has_results(txn)) {
@@ -264,35 +282,13 @@ int rum_store_target_list(struct rum_db_txn *txn, int64_t tenant_id, int64_t id,
 
 int rum_store_target_update(struct rum_db_txn *txn, const struct rum_store_target *t)
 {
-	char tenant[24], id[24], port[16], interval[24];
-	char *secret = malloc(2 * t->secret_len + 1);
-	const char *p[15] = {tenant,
-			     id,
-			     t->host,
-			     port,
-			     t->protocol,
-			     t->username,
-			     t->auth,
-			     secret,
-			     t->known_host_key,
-			     t->trust_on_first_use ? "t" : "f",
-			     interval,
-			     t->path_prefix,
-			     t->transfer,
-			     t->rest_raw ? "t" : "f",
-			     t->rest_plain_http ? "t" : "f"};
+	struct rum_store_target_params q;
 	int rc, n;
 	PGresult *res;
 
-	if (!secret)
-		abort();
-	rum_text_hex(secret, t->secret, t->secret_len);
-	rum_text_i64(tenant, sizeof(tenant), t->tenant_id);
-	rum_text_i64(id, sizeof(id), t->id);
-	rum_text_i64(port, sizeof(port), t->port);
-	rum_text_i64(interval, sizeof(interval), t->interval_s);
-	res = rum_db_exec(txn, "col_target_update", 15, p, NULL, NULL, 0, &rc);
-	free(secret);
+	rum_store_target_params(&q, t);
+	res = rum_db_exec(txn, "col_target_update", 15, q.p, NULL, NULL, 0, &rc);
+	free(q.secret);
 	if (!res) {
 		/* The unique (tenant, host, port, protocol) taken by another. */
 		if (rc == RUM_EINVAL && strstr(rum_err_msg(), "SQLSTATE 23505"))

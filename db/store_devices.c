@@ -387,16 +387,36 @@ static void rum_store_report_row(PGresult *res, int i, struct rum_store_report *
 	r->last_duplicate_at = PQgetvalue(res, i, c++);
 }
 
+/* The overview's counts in the order every overview statement reads and
+ * writes them. */
+#define RUM_STORE_OVERVIEW_COUNTS 10
+
+static void rum_store_overview_slots(struct rum_store_device_overview *o,
+				     int64_t *v[RUM_STORE_OVERVIEW_COUNTS])
+{
+	int64_t *slots[RUM_STORE_OVERVIEW_COUNTS] = {
+		&o->devices,         &o->contacted_last_day,   &o->never_reported, &o->overdue,
+		&o->due_soon,        &o->ack_pending,          &o->failing,        &o->alerts_open,
+		&o->alerts_critical, &o->alerts_unacknowledged};
+
+	memcpy(v, slots, sizeof(slots));
+}
+
+/* Reads the counts from columns 0-9 of the first row of res. */
+static void rum_store_overview_read(PGresult *res, struct rum_store_device_overview *out)
+{
+	int64_t *v[RUM_STORE_OVERVIEW_COUNTS];
+
+	rum_store_overview_slots(out, v);
+	for (int i = 0; i < RUM_STORE_OVERVIEW_COUNTS; i++)
+		*v[i] = PQntuples(res) == 1 ? rum_store_devices_i64(res, 0, i) : 0;
+}
+
 int rum_store_device_overview(struct rum_db_txn *txn, int64_t tenant_id, int due_days,
 			      struct rum_store_device_overview *out)
 {
 	char tenant[24], days[16];
 	const char *p[2] = {tenant, days};
-	int64_t *v[] = {&out->devices,         &out->contacted_last_day,
-			&out->never_reported,  &out->overdue,
-			&out->due_soon,        &out->ack_pending,
-			&out->failing,         &out->alerts_open,
-			&out->alerts_critical, &out->alerts_unacknowledged};
 	int rc;
 	PGresult *res;
 
@@ -405,8 +425,7 @@ int rum_store_device_overview(struct rum_db_txn *txn, int64_t tenant_id, int due
 	res = rum_db_exec(txn, "device_overview", 2, p, NULL, NULL, 0, &rc);
 	if (!res)
 		return rc;
-	for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
-		*v[i] = PQntuples(res) == 1 ? rum_store_devices_i64(res, 0, i) : 0;
+	rum_store_overview_read(res, out);
 	PQclear(res);
 	return 0;
 }
@@ -414,21 +433,19 @@ int rum_store_device_overview(struct rum_db_txn *txn, int64_t tenant_id, int due
 int rum_store_device_overview_snapshot_put(struct rum_db_txn *txn, int64_t tenant_id, int due_days,
 					   const struct rum_store_device_overview *o)
 {
-	char v[12][24];
-	const char *p[12];
-	int64_t n[] = {o->devices,         o->contacted_last_day,
-		       o->never_reported,  o->overdue,
-		       o->due_soon,        o->ack_pending,
-		       o->failing,         o->alerts_open,
-		       o->alerts_critical, o->alerts_unacknowledged};
+	char v[RUM_STORE_OVERVIEW_COUNTS + 2][24];
+	const char *p[RUM_STORE_OVERVIEW_COUNTS + 2];
+	struct rum_store_device_overview copy = *o;
+	int64_t *n[RUM_STORE_OVERVIEW_COUNTS];
 	int rc;
 	PGresult *res;
 
+	rum_store_overview_slots(&copy, n);
 	rum_text_i64(v[0], sizeof(v[0]), tenant_id);
 	rum_text_i64(v[1], sizeof(v[1]), due_days);
-	for (int i = 0; i < 10; i++)
-		rum_text_i64(v[i + 2], sizeof(v[i + 2]), n[i]);
-	for (int i = 0; i < 12; i++)
+	for (int i = 0; i < RUM_STORE_OVERVIEW_COUNTS; i++)
+		rum_text_i64(v[i + 2], sizeof(v[i + 2]), *n[i]);
+	for (int i = 0; i < RUM_STORE_OVERVIEW_COUNTS + 2; i++)
 		p[i] = v[i];
 	res = rum_db_exec(txn, "device_overview_snapshot_put", 12, p, NULL, NULL, 0, &rc);
 	PQclear(res);
@@ -442,11 +459,6 @@ int rum_store_device_overview_snapshot_get(struct rum_db_txn *txn, int64_t tenan
 {
 	char t[24], d[16], a[16], m[24];
 	const char *p[4] = {t, d, a, m};
-	int64_t *v[] = {&out->devices,         &out->contacted_last_day,
-			&out->never_reported,  &out->overdue,
-			&out->due_soon,        &out->ack_pending,
-			&out->failing,         &out->alerts_open,
-			&out->alerts_critical, &out->alerts_unacknowledged};
 	int rc;
 	PGresult *res;
 
@@ -459,9 +471,8 @@ int rum_store_device_overview_snapshot_get(struct rum_db_txn *txn, int64_t tenan
 	if (!res)
 		return rc;
 	if (PQntuples(res) == 1) {
-		for (int i = 0; i < 10; i++)
-			*v[i] = rum_store_devices_i64(res, 0, i);
-		snprintf(as_of, as_of_size, "%s", PQgetvalue(res, 0, 10));
+		rum_store_overview_read(res, out);
+		snprintf(as_of, as_of_size, "%s", PQgetvalue(res, 0, RUM_STORE_OVERVIEW_COUNTS));
 	}
 	PQclear(res);
 	return 0;

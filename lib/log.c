@@ -27,6 +27,11 @@ void rum_log_set_level(enum rum_log_level level)
 	rum_log_threshold = level;
 }
 
+bool rum_log_wanted(enum rum_log_level level)
+{
+	return level >= rum_log_threshold;
+}
+
 void rum_log(enum rum_log_level level, const char *fmt, ...)
 {
 	char line[2048];

@@ -4,11 +4,16 @@
 #ifndef RUM_UTIL_LOG_H
 #define RUM_UTIL_LOG_H
 
+#include <stdbool.h>
+
 enum rum_log_level { RUM_LOG_DEBUG = 0, RUM_LOG_INFO, RUM_LOG_WARN, RUM_LOG_ERROR };
 
 /* Parses "debug|info|warn|error"; returns 0 or RUM_EINVAL. */
 int rum_log_parse_level(enum rum_log_level *out, const char *name);
 void rum_log_set_level(enum rum_log_level level);
+/* Whether a line of this level would be written: lets a hot path skip
+ * building one nobody reads. */
+bool rum_log_wanted(enum rum_log_level level);
 void rum_log(enum rum_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define rum_log_debug(...) rum_log(RUM_LOG_DEBUG, __VA_ARGS__)

@@ -463,7 +463,8 @@ static void rum_http_on_completed(void *cls, struct MHD_Connection *conn, void *
 				  enum MHD_RequestTerminationCode toe)
 {
 	if (*con_cls) {
-		rum_http_log_exchange(*con_cls, toe);
+		if (rum_log_wanted(RUM_LOG_DEBUG))
+			rum_http_log_exchange(*con_cls, toe);
 		rum_http_exchange_free(*con_cls);
 	}
 	*con_cls = NULL;

@@ -372,14 +372,8 @@ class WebConsole(rt.RumTestCase):
         """An admin adds a rum-agent device reached over NETCONF/SSH as a pull
         target (key sign-in, host key learnt once), collects now and sees
         the outcome and the device it found."""
-        if not os.path.exists(AGENT):
-            self.skipTest("no rum-agent binary: set RUM_BUILD_DIR (ctest does)")
         d = self.browser()
-        state = rt.make_tempdir("rumtest-agent-", 0o755)
-        os.rmdir(state)
-        subprocess.run([AGENT, "init", "--state", state, "--pid", "C9300-48P", "--serial",
-                        "FOCWEB0001", "--hostname", "console-pulled", "--entitlement",
-                        "%s=3" % TAG], check=True, capture_output=True)
+        state = self.agent_device("C9300-48P", "FOCWEB0001", "console-pulled")
         sshd = sshdtest.Sshd({"netconf": "%s netconf --state %s" % (AGENT, state)},
                              bootflash_dir=os.path.join(state, "bootflash"))
         sshd.__enter__()
