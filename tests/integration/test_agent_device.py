@@ -162,7 +162,9 @@ class DeviceTest(unittest.TestCase):
             p.wait()
         p = subprocess.Popen([AGENT, "push", "--state", self.state, "--speedup", "600"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 20
+        # Waits until the ACK is in (a few seconds here; longer beside other
+        # tests under the sanitizers), not a fixed time.
+        deadline = time.time() + 90
         while time.time() < deadline and "Stub Policy" not in agent("show", "--state", self.state, "status").stdout:
             time.sleep(0.2)
         p.send_signal(signal.SIGTERM)
