@@ -33,6 +33,15 @@ void rum_api_admin_close(struct rum_api *api);
  * request by path and method and answers it, now or later. */
 void rum_api_dispatch(void *api, struct rum_http_exchange *x, const struct rum_http_request *req);
 
+/* The metrics listener's handler (a rum_http_handler, ctx from
+ * rum_api_metrics_new): GET /metrics in Prometheus' text format, licence
+ * figures per tenant counted at most every cache_s seconds. */
+struct rum_api_metrics;
+struct rum_api_metrics *rum_api_metrics_new(struct rum_api *api, int cache_s);
+void rum_api_metrics_free(struct rum_api_metrics *m); /* accepts NULL */
+void rum_api_metrics_dispatch(void *ctx, struct rum_http_exchange *x,
+			      const struct rum_http_request *req);
+
 /* Answers with a JSON document; steals `json` (a jansson json_t *). */
 void rum_api_reply_json(struct rum_http_exchange *x, int status, void *json);
 

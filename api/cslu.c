@@ -52,6 +52,21 @@ static void rum_cslu_add_ack(json_t *reply, const struct rum_push *p)
 	free(b64);
 }
 
+/* The device a message speaks for, PID:SN, for the access log line. */
+static void rum_cslu_note_device(struct rum_http_exchange *x, const struct rum_message *m)
+{
+	const struct rum_udi *udi = !m             ? NULL
+				    : m->has_udi   ? &m->udi
+				    : m->n_reports ? &m->reports[0].udi
+						   : NULL;
+	char device[2 * RUM_UDI_PART_MAX + 2];
+
+	if (!udi)
+		return;
+	snprintf(device, sizeof(device), "%s:%s", udi->pid, udi->sn);
+	rum_http_note(x, NULL, device);
+}
+
 static void rum_cslu_done(struct rum_push *p, void *arg)
 {
 	struct rum_cslu_call *call = arg;
@@ -60,6 +75,7 @@ static void rum_cslu_done(struct rum_push *p, void *arg)
 	char poll_id[24];
 	json_t *reply;
 
+	rum_cslu_note_device(call->x, m);
 	if (p->rc != 0) {
 		rum_api_reply_error(call->api, call->x, p->rc, p->err);
 		goto out;
@@ -159,6 +175,7 @@ void rum_api_cslu(struct rum_api *api, struct rum_http_exchange *x,
 		free(call);
 		return;
 	}
+	rum_http_note(x, call->tenant, NULL);
 	call->push.tenant = call->tenant;
 	call->push.sub_path = call->sub_path;
 	call->push.method = call->method;

@@ -50,6 +50,19 @@ char *rum_http_headers_json(struct rum_http_exchange *x);
 int rum_http_query_each(struct rum_http_exchange *x,
 			int (*cb)(void *arg, const char *name, const char *value), void *arg);
 
+/* Request ids are at most this long: [A-Za-z0-9._:-]. */
+#define RUM_HTTP_REQUEST_ID_MAX 64
+
+/* The request's id: the client's X-Request-Id when it sent a plain one,
+ * else one made up; sent back in X-Request-Id and in the access log line
+ * (req=). Only valid before responding. */
+const char *rum_http_request_id(struct rum_http_exchange *x);
+
+/* Notes whom the request was for, for the access log line: tenant and
+ * device (either may be NULL: left as it is). Copied, cut to 95 bytes. Only
+ * valid before responding. */
+void rum_http_note(struct rum_http_exchange *x, const char *tenant, const char *device);
+
 /* A request header value or NULL. Only valid before responding. */
 const char *rum_http_header(struct rum_http_exchange *x, const char *name);
 

@@ -2,6 +2,7 @@
 
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -46,6 +47,57 @@ struct rum_db {
 	int ncallers;
 	struct rum_db_worker *callers;
 };
+
+/* The pool's metrics: how device batches commit, how deep both queues
+ * are, whether the database answers. Process-wide: serve opens one pool. */
+static struct rum_metric rum_db_m_batch_units =
+	RUM_METRIC_HISTOGRAM("rumd_db_batch_units", NULL,
+			     "Device messages committed per write transaction",
+			     {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
+static struct rum_metric rum_db_m_commit =
+	RUM_METRIC_HISTOGRAM("rumd_db_batch_seconds", NULL,
+			     "Time to send, run and durably commit one batch of device messages",
+			     {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+			      10});
+static struct rum_metric rum_db_m_queue[] = {
+	RUM_METRIC_GAUGE("rumd_db_queue_depth", "lane=\"batch\"",
+			 "Work waiting for a database worker: device messages (batch), other "
+			 "calls (call)"),
+	RUM_METRIC_GAUGE("rumd_db_queue_depth", "lane=\"call\"", ""),
+};
+static struct rum_metric rum_db_m_workers[] = {
+	RUM_METRIC_GAUGE("rumd_db_workers", "lane=\"batch\"",
+			 "Database workers, each with its own connection"),
+	RUM_METRIC_GAUGE("rumd_db_workers", "lane=\"call\"", ""),
+};
+static struct rum_metric rum_db_m_refused =
+	RUM_METRIC_COUNTER("rumd_db_queue_full_total", NULL,
+			   "Work refused at once because its queue was full (answered 503)");
+static struct rum_metric rum_db_m_failed = RUM_METRIC_COUNTER(
+	"rumd_db_batch_failures_total", NULL,
+	"Batches of device messages not committed (database unreachable or refused)");
+static struct rum_metric rum_db_m_up =
+	RUM_METRIC_GAUGE("rumd_db_up", NULL,
+			 "1 while the database answers, 0 after a failed connect");
+
+__attribute__((constructor)) static void rum_db_metrics_init(void)
+{
+	rum_metric_register(&rum_db_m_batch_units);
+	rum_metric_register(&rum_db_m_commit);
+	rum_metric_register_all(rum_db_m_queue, 2);
+	rum_metric_register_all(rum_db_m_workers, 2);
+	rum_metric_register(&rum_db_m_refused);
+	rum_metric_register(&rum_db_m_failed);
+	rum_metric_register(&rum_db_m_up);
+}
+
+static double rum_db_seconds_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
 
 /* A batch is retried at most this often when it hits a deadlock or a
  * serialisation failure with another batch. */
@@ -118,10 +170,13 @@ static int rum_db_worker_connect(struct rum_db_worker *w)
 	if (rc != 0) {
 		if (!__atomic_exchange_n(&w->db->down, true, __ATOMIC_SEQ_CST))
 			rum_log_warn("db: %s; answering 503 until it is back", rum_err_msg());
+		rum_metric_set(&rum_db_m_up, 0);
 		rum_db_deadline_after(&w->next_connect, RUM_DB_RECONNECT_MS);
 	} else if (__atomic_exchange_n(&w->db->down, false, __ATOMIC_SEQ_CST)) {
 		rum_log_info("db: reachable again");
 	}
+	if (rc == 0)
+		rum_metric_set(&rum_db_m_up, 1);
 	return rc;
 }
 
@@ -373,7 +428,9 @@ static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 {
 	int conflicts = 0;
 	bool grouped = true;
+	struct timespec t0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (list) {
 		struct rum_db_work **failed;
 		bool broken = false, group_failed = false;
@@ -386,6 +443,7 @@ static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 		if (rc != 0) {
 			rum_db_finish_all(list, rc, rum_err_msg());
 			__atomic_add_fetch(&w->db->stats.failures, 1, __ATOMIC_RELAXED);
+			rum_metric_inc(&rum_db_m_failed);
 			return;
 		}
 		if (!list)
@@ -395,6 +453,8 @@ static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 		if (rc == 0) {
 			__atomic_add_fetch(&w->db->stats.transactions, 1, __ATOMIC_RELAXED);
 			__atomic_add_fetch(&w->db->stats.units, (uint64_t)count, __ATOMIC_RELAXED);
+			rum_metric_observe(&rum_db_m_batch_units, count);
+			rum_metric_observe(&rum_db_m_commit, rum_db_seconds_since(&t0));
 			rum_db_finish_all(list, 0, "");
 			return;
 		}
@@ -408,6 +468,7 @@ static void rum_db_run_batch(struct rum_db_worker *w, struct rum_db_work *list)
 				rum_log_warn("db: batch of %d failed: %s", count, msg);
 			rum_db_finish_all(list, RUM_EUNAVAIL, msg);
 			__atomic_add_fetch(&w->db->stats.failures, 1, __ATOMIC_RELAXED);
+			rum_metric_inc(&rum_db_m_failed);
 			return;
 		}
 		if (rc == RUM_ECONFLICT) {
@@ -469,6 +530,7 @@ static void *rum_db_worker_main(void *arg)
 			db->tail = NULL;
 		last->next = NULL;
 		db->queued -= (uint64_t)n;
+		rum_metric_set(&rum_db_m_queue[0], (int64_t)db->queued);
 		pthread_mutex_unlock(&db->lock);
 		rum_db_run_batch(w, rum_db_order(list, n));
 	}
@@ -502,6 +564,8 @@ int rum_db_open(struct rum_db **out, const struct rum_db_options *opts)
 	pthread_cond_init(&db->cond, NULL);
 	pthread_cond_init(&db->call_cond, NULL);
 	pthread_cond_init(&db->call_done, NULL);
+	rum_metric_set(&rum_db_m_workers[0], db->nworkers);
+	rum_metric_set(&rum_db_m_workers[1], db->ncallers);
 	for (int i = 0; i < db->nworkers; i++) {
 		db->workers[i].db = db;
 		db->workers[i].batches = true;
@@ -525,6 +589,7 @@ int rum_db_submit(struct rum_db *db, struct rum_db_work *w)
 	pthread_mutex_lock(&db->lock);
 	if (db->queued >= db->queue_max) {
 		pthread_mutex_unlock(&db->lock);
+		rum_metric_inc(&rum_db_m_refused);
 		return rum_err_set(RUM_EUNAVAIL,
 				   "the database is not keeping up (%llu messages "
 				   "waiting)",
@@ -536,6 +601,7 @@ int rum_db_submit(struct rum_db *db, struct rum_db_work *w)
 		db->head = w;
 	db->tail = w;
 	db->queued++;
+	rum_metric_set(&rum_db_m_queue[0], (int64_t)db->queued);
 	pthread_cond_signal(&db->cond);
 	pthread_mutex_unlock(&db->lock);
 	return 0;
@@ -659,6 +725,7 @@ static void *rum_db_call_worker_main(void *arg)
 		if (!db->call_head)
 			db->call_tail = NULL;
 		db->call_queued--;
+		rum_metric_set(&rum_db_m_queue[1], (int64_t)db->call_queued);
 		pthread_mutex_unlock(&db->lock);
 		rum_db_call_run(w, c);
 		pthread_mutex_lock(&db->lock);
@@ -687,6 +754,7 @@ static int rum_db_call_wait(struct rum_db *db, struct rum_db_call *c)
 		db->call_head = c;
 	db->call_tail = c;
 	db->call_queued++;
+	rum_metric_set(&rum_db_m_queue[1], (int64_t)db->call_queued);
 	pthread_cond_signal(&db->call_cond);
 	while (!c->finished)
 		pthread_cond_wait(&db->call_done, &db->lock);

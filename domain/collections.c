@@ -5,6 +5,7 @@
 #include "domain/internal.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
+#include "lib/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,26 @@ static int rum_collections_finish_run(struct rum_db_txn *txn, void *arg)
 	return rum_store_job_finish(txn, c->result, &c->applied);
 }
 
+/* Pull collections as they end, on this node. */
+static struct rum_metric rum_collections_m_total[] = {
+	RUM_METRIC_COUNTER("rumd_collections_total", "outcome=\"ok\"",
+			   "Pull collections this node ran, by outcome"),
+	RUM_METRIC_COUNTER("rumd_collections_total", "outcome=\"failed\"", ""),
+};
+static struct rum_metric rum_collections_m_seconds =
+	RUM_METRIC_HISTOGRAM("rumd_collection_seconds", NULL, "How long one pull collection took",
+			     {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600});
+static struct rum_metric rum_collections_m_reports =
+	RUM_METRIC_COUNTER("rumd_collected_reports_total", NULL,
+			   "New reports stored by pull collections");
+
+__attribute__((constructor)) static void rum_collections_metrics_init(void)
+{
+	rum_metric_register_all(rum_collections_m_total, 2);
+	rum_metric_register(&rum_collections_m_seconds);
+	rum_metric_register(&rum_collections_m_reports);
+}
+
 int rum_collections_finish(struct rum_domain *dom, const struct rum_collection_result *r,
 			   bool *applied)
 {
@@ -89,6 +110,10 @@ int rum_collections_finish(struct rum_domain *dom, const struct rum_collection_r
 	struct rum_collections_call c = {.result = &row};
 	int rc = rum_db_call(dom->db, rum_collections_finish_run, &c);
 
+	rum_metric_inc(&rum_collections_m_total[r->ok ? 0 : 1]);
+	rum_metric_observe(&rum_collections_m_seconds, r->duration_ms / 1000.0);
+	if (r->new_reports > 0)
+		rum_metric_add(&rum_collections_m_reports, r->new_reports);
 	*applied = c.applied;
 	return rc;
 }

@@ -472,6 +472,32 @@ int rum_devices_overview_snapshots(struct rum_domain *dom, const atomic_int *sto
 	return rc;
 }
 
+int rum_devices_overview_each(struct rum_domain *dom,
+			      void (*cb)(void *arg, const char *tenant,
+					 const struct rum_devices_overview *o),
+			      void *arg)
+{
+	char **names = calloc(1, sizeof(*names));
+	int rc;
+
+	if (!names)
+		abort();
+	rc = rum_db_transact(dom->db, rum_devices_tenant_names, &names);
+	for (size_t i = 0; rc == 0 && names[i]; i++) {
+		struct rum_devices_overview out = {.due_days = RUM_DEVICES_DUE_DAYS_DEFAULT};
+
+		rc = rum_devices_overview(dom, names[i], 0, &out, NULL, NULL);
+		if (rc == 0)
+			cb(arg, names[i], &out);
+		else if (rc == RUM_ENOTFOUND)
+			rc = 0; /* removed meanwhile */
+	}
+	for (size_t i = 0; names[i]; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
 int rum_devices_overview(struct rum_domain *dom, const char *tenant, int due_days,
 			 struct rum_devices_overview *out,
 			 void (*cb)(void *arg, const struct rum_device_deadline *d), void *arg)

@@ -137,4 +137,11 @@ int rum_devices_overview(struct rum_domain *dom, const char *tenant, int due_day
 			 struct rum_devices_overview *out,
 			 void (*cb)(void *arg, const struct rum_device_deadline *d), void *arg);
 
+/* Every tenant's overview (default due window), as rum_devices_overview
+ * counts it, to cb in name order: for metrics. RUM_EUNAVAIL. */
+int rum_devices_overview_each(struct rum_domain *dom,
+			      void (*cb)(void *arg, const char *tenant,
+					 const struct rum_devices_overview *o),
+			      void *arg);
+
 #endif

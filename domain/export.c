@@ -6,6 +6,7 @@
 #include "domain/internal.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
+#include "lib/metrics.h"
 #include "lib/strict.h"
 #include "lib/tarball.h"
 
@@ -465,6 +466,21 @@ static int rum_export_unbatch(struct rum_db_txn *txn, void *arg)
 	return rum_store_export_delete(txn, *(int64_t *)arg);
 }
 
+static struct rum_metric rum_export_m_total[] = {
+	RUM_METRIC_COUNTER("rumd_exports_total", "outcome=\"written\"",
+			   "Usage exports: a file written, nothing to export, failed"),
+	RUM_METRIC_COUNTER("rumd_exports_total", "outcome=\"empty\"", ""),
+	RUM_METRIC_COUNTER("rumd_exports_total", "outcome=\"failed\"", ""),
+};
+static struct rum_metric rum_export_m_reports =
+	RUM_METRIC_COUNTER("rumd_exported_reports_total", NULL, "Reports written to export files");
+
+__attribute__((constructor)) static void rum_export_metrics_init(void)
+{
+	rum_metric_register_all(rum_export_m_total, 3);
+	rum_metric_register(&rum_export_m_reports);
+}
+
 int rum_export_run(struct rum_domain *dom, const struct rum_export_options *o,
 		   struct rum_export_result *res)
 {
@@ -509,7 +525,9 @@ int rum_export_run(struct rum_domain *dom, const struct rum_export_options *o,
 		res->batch_id = x.batch_id;
 		res->devices = x.devices;
 		res->reports = x.reports;
+		rum_metric_add(&rum_export_m_reports, x.reports);
 	}
+	rum_metric_inc(&rum_export_m_total[rc != 0 ? 2 : res->nothing ? 1 : 0]);
 	rum_store_export_tenant_dispose(&x.tenant);
 	return rc;
 }

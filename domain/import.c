@@ -10,6 +10,7 @@
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/mem.h"
+#include "lib/metrics.h"
 #include "lib/strict.h"
 #include "lib/tarball.h"
 #include "lib/xml.h"
@@ -842,6 +843,22 @@ out:
 	return rc;
 }
 
+static struct rum_metric rum_import_m_total[] = {
+	RUM_METRIC_COUNTER("rumd_imports_total", "outcome=\"applied\"",
+			   "ACK file imports: applied, already imported before, refused or failed"),
+	RUM_METRIC_COUNTER("rumd_imports_total", "outcome=\"already\"", ""),
+	RUM_METRIC_COUNTER("rumd_imports_total", "outcome=\"refused\"", ""),
+};
+static struct rum_metric rum_import_m_acks =
+	RUM_METRIC_COUNTER("rumd_imported_acks_total", NULL,
+			   "New ACKs taken in by imports, to fan out to devices");
+
+__attribute__((constructor)) static void rum_import_metrics_init(void)
+{
+	rum_metric_register_all(rum_import_m_total, 3);
+	rum_metric_register(&rum_import_m_acks);
+}
+
 int rum_import_run(struct rum_domain *dom, const struct rum_import_options *o,
 		   struct rum_import_result *res)
 {
@@ -870,6 +887,9 @@ int rum_import_run(struct rum_domain *dom, const struct rum_import_options *o,
 		res->devices = res->acks_new = res->reports_acked = 0;
 		res->policies = res->trust_codes = 0;
 	}
+	rum_metric_inc(&rum_import_m_total[rc != 0 ? 2 : res->already ? 1 : 0]);
+	if (rc == 0)
+		rum_metric_add(&rum_import_m_acks, res->acks_new);
 	free(t.devices);
 	free(file);
 	return rc;

@@ -8,6 +8,7 @@
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/strict.h"
 
 #include <pthread.h>
@@ -18,6 +19,69 @@
 /* Captured bodies larger than this are not kept (they would let anyone fill
  * the database with 200-answered junk). */
 #define RUM_CAPTURE_MAX_BYTES (1 << 20)
+
+/* Device messages by kind and outcome, and the reports they carried. The
+ * kinds are enum rum_msg_kind's, then "invalid" for a body that did not
+ * parse; a GET is a hello. */
+enum {
+	RUM_PUSH_OUT_OK = 0,
+	RUM_PUSH_OUT_REJECTED,    /* bad message */
+	RUM_PUSH_OUT_NOT_FOUND,   /* unknown tenant or poll id */
+	RUM_PUSH_OUT_UNAVAILABLE, /* database down or queue full: 503 */
+	RUM_PUSH_OUT_ERROR,
+	RUM_PUSH_OUTCOMES
+};
+#define RUM_PUSH_KINDS (RUM_MSG_TRUST + 2)
+static const char *const rum_push_outcome_names[RUM_PUSH_OUTCOMES] = {"ok", "rejected", "not_found",
+								      "unavailable", "error"};
+static struct rum_metric rum_push_messages[RUM_PUSH_KINDS][RUM_PUSH_OUTCOMES];
+static char rum_push_message_labels[RUM_PUSH_KINDS][RUM_PUSH_OUTCOMES][64];
+static struct rum_metric rum_push_reports[] = {
+	RUM_METRIC_COUNTER("rumd_reports_total", "outcome=\"stored\"",
+			   "Reports in device messages: stored new, duplicate of one stored, "
+			   "conflict (same id, other payload; kept beside the first)"),
+	RUM_METRIC_COUNTER("rumd_reports_total", "outcome=\"duplicate\"", ""),
+	RUM_METRIC_COUNTER("rumd_reports_total", "outcome=\"conflict\"", ""),
+};
+
+__attribute__((constructor)) static void rum_push_metrics_init(void)
+{
+	for (int k = 0; k < RUM_PUSH_KINDS; k++) {
+		for (int o = 0; o < RUM_PUSH_OUTCOMES; o++) {
+			char *l = rum_push_message_labels[k][o];
+
+			snprintf(l, sizeof(rum_push_message_labels[k][o]),
+				 "kind=\"%s\",outcome=\"%s\"",
+				 k <= RUM_MSG_TRUST ? rum_msg_kind_name((enum rum_msg_kind)k)
+						    : "invalid",
+				 rum_push_outcome_names[o]);
+			rum_push_messages[k][o] = (struct rum_metric)RUM_METRIC_COUNTER(
+				"rumd_device_messages_total", l,
+				"Device messages by kind and outcome (push, pull uploads, replays)");
+			rum_metric_register(&rum_push_messages[k][o]);
+		}
+	}
+	rum_metric_register_all(rum_push_reports, 3);
+}
+
+static void rum_push_count(const struct rum_push *p, int rc)
+{
+	int kind = p->msg                          ? (int)p->msg->kind
+		   : strcmp(p->method, "GET") == 0 ? RUM_MSG_HELLO
+						   : RUM_MSG_TRUST + 1; /* did not parse */
+	int out = rc == 0                                 ? RUM_PUSH_OUT_OK
+		  : rc == RUM_ENOTFOUND                   ? RUM_PUSH_OUT_NOT_FOUND
+		  : rc == RUM_EUNAVAIL                    ? RUM_PUSH_OUT_UNAVAILABLE
+		  : rc == RUM_EINVAL || rc == RUM_ETOOBIG ? RUM_PUSH_OUT_REJECTED
+							  : RUM_PUSH_OUT_ERROR;
+
+	rum_metric_inc(&rum_push_messages[kind][out]);
+	if (rc == 0) {
+		rum_metric_add(&rum_push_reports[0], p->n_new);
+		rum_metric_add(&rum_push_reports[1], p->n_duplicate);
+		rum_metric_add(&rum_push_reports[2], p->n_conflict);
+	}
+}
 
 /* Tenant ids by name. Tenants are never renamed or removed while rumd runs
  * (when that changes, entries must be dropped here), so a found id stays
@@ -474,6 +538,7 @@ static void rum_push_done(void *arg, int rc, const char *errmsg)
 		p->rc = rc;
 		snprintf(p->err, sizeof(p->err), "%s", errmsg);
 	}
+	rum_push_count(p, p->rc);
 	p->done(p, p->done_arg);
 }
 
@@ -547,11 +612,14 @@ int rum_push_submit(struct rum_push *p, struct rum_domain *dom, const struct rum
 {
 	int rc = rum_push_init(p, s);
 
+	if (rc == 0) {
+		p->done = done;
+		p->done_arg = arg;
+		rc = rum_db_submit(dom->db, p->work);
+	}
 	if (rc != 0)
-		return rc;
-	p->done = done;
-	p->done_arg = arg;
-	return rum_db_submit(dom->db, p->work);
+		rum_push_count(p, rc);
+	return rc;
 }
 
 /* rum_push_run_once waits for its push's done() here. */

@@ -66,6 +66,17 @@ static const struct rum_config_param rum_config_params[] = {
 	 INT64_C(1) << 40, "request body bytes held in memory at once; beyond it requests get 503"},
 	{"log_level", RUM_CFG_STRING, RUM_OFF(log_level), "info", 0, 0,
 	 "debug, info, warn or error"},
+	{"log_format", RUM_CFG_STRING, RUM_OFF(log_format), "text", 0, 0,
+	 "text (TIME LEVEL message) or json (one object per line: time, level, event, msg and "
+	 "the line's fields such as tenant, device, req, duration_ms)"},
+	{"log_requests", RUM_CFG_BOOL, RUM_OFF(log_requests), "false", 0, 0,
+	 "log every HTTP request at info level (method, path, status, duration, request id, "
+	 "tenant, device); otherwise at debug level"},
+	{"metrics_listen", RUM_CFG_STRING, RUM_OFF(metrics_listen), "", 0, 0,
+	 "ADDR:PORT of a plain HTTP listener serving Prometheus metrics at /metrics (it names "
+	 "tenants: keep it off the device network); empty = no metrics"},
+	{"metrics_tenant_cache_s", RUM_CFG_INT, RUM_OFF(metrics_tenant_cache_s), "15", 0, 3600,
+	 "per-tenant licence figures in /metrics are counted at most this often"},
 	{"secret_key_file", RUM_CFG_STRING, RUM_OFF(secret_key_file), "", 0, 0,
 	 "key (64 hex digits) sealing pull-target credentials; empty = data_dir/secret.key, "
 	 "created on first use; every node on one database needs the same key"},
@@ -185,6 +196,10 @@ static int rum_config_apply(struct rum_config *cfg, const struct rum_config_para
 			return rum_err_set(RUM_EINVAL,
 					   "log_level: '%s' is not one of debug, info, "
 					   "warn, error",
+					   value);
+		if (strcmp(p->name, "log_format") == 0 && strcmp(value, "text") != 0 &&
+		    strcmp(value, "json") != 0)
+			return rum_err_set(RUM_EINVAL, "log_format: '%s' is not one of text, json",
 					   value);
 		if (strcmp(p->name, "default_tenant") == 0 && !rum_text_tenant_name_ok(value))
 			return rum_err_set(RUM_EINVAL, "default_tenant: a tenant name is 1 to 128 "
@@ -404,6 +419,9 @@ int rum_config_validate(const struct rum_config *cfg)
 		if (!cfg->tls_cert[0] || !cfg->tls_key[0])
 			return rum_err_set(RUM_EINVAL, "https_listen needs tls_cert and tls_key");
 	}
+	if (cfg->metrics_listen[0] &&
+	    rum_config_parse_listen(cfg->metrics_listen, addr, sizeof(addr), &port) != 0)
+		return rum_err_set(RUM_EINVAL, "metrics_listen: %s", rum_err_msg());
 	if (!cfg->http_listen[0] && !cfg->https_listen[0])
 		return rum_err_set(RUM_EINVAL, "neither http_listen nor https_listen is set");
 	if (!cfg->database_url[0] && !cfg->data_dir[0])

@@ -31,6 +31,10 @@ struct rum_config {
 	int64_t http_max_connections;
 	int64_t http_max_body_total; /* bytes of request bodies held at once */
 	char *log_level;
+	char *log_format;     /* text | json */
+	bool log_requests;    /* an info line per HTTP request */
+	char *metrics_listen; /* ADDR:PORT of /metrics, "" = off */
+	int64_t metrics_tenant_cache_s;
 	char *secret_key_file; /* "" = data_dir/secret.key */
 	char *node_name;       /* "" = hostname:pid */
 	int64_t collector_sessions;

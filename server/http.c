@@ -2,6 +2,7 @@
 
 #include "lib/err.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "server/config.h"
 
 #include <errno.h>
@@ -54,7 +55,52 @@ struct rum_http_exchange {
 	const void *resp_static;           /* a body of static lifetime, or NULL */
 	const char *const *static_headers; /* name, value, ..., NULL; or NULL */
 	struct timespec started;           /* first byte of the request */
+	char request_id[RUM_HTTP_REQUEST_ID_MAX + 1];
+	char tenant[96], device[96]; /* rum_http_note(), for the access line */
 };
+
+/* The transport's metrics, for every listener together. */
+static struct rum_metric rum_http_m_connections =
+	RUM_METRIC_GAUGE("rumd_http_connections", NULL,
+			 "HTTP(S) connections open, on every listener");
+static struct rum_metric rum_http_m_in_flight = RUM_METRIC_GAUGE("rumd_http_requests_in_flight",
+								 NULL,
+								 "Requests read or being answered");
+static struct rum_metric rum_http_m_body_bytes =
+	RUM_METRIC_GAUGE("rumd_http_body_bytes_held", NULL,
+			 "Bytes of request bodies held in memory (bounded by http_max_body_total)");
+static struct rum_metric rum_http_m_responses[] = {
+	RUM_METRIC_COUNTER("rumd_http_responses_total", "class=\"1xx\"",
+			   "Answers sent, by status class"),
+	RUM_METRIC_COUNTER("rumd_http_responses_total", "class=\"2xx\"", ""),
+	RUM_METRIC_COUNTER("rumd_http_responses_total", "class=\"3xx\"", ""),
+	RUM_METRIC_COUNTER("rumd_http_responses_total", "class=\"4xx\"", ""),
+	RUM_METRIC_COUNTER("rumd_http_responses_total", "class=\"5xx\"", ""),
+};
+static struct rum_metric rum_http_m_unavailable =
+	RUM_METRIC_COUNTER("rumd_http_unavailable_total", NULL,
+			   "503 answers: database down or behind, too many bodies held, stopping");
+static struct rum_metric rum_http_m_refused[] = {
+	RUM_METRIC_COUNTER("rumd_http_bodies_refused_total", "reason=\"too_big\"",
+			   "Request bodies not read: over max_body_bytes, or over the shared "
+			   "http_max_body_total budget (busy)"),
+	RUM_METRIC_COUNTER("rumd_http_bodies_refused_total", "reason=\"busy\"", ""),
+};
+static struct rum_metric rum_http_m_seconds = RUM_METRIC_HISTOGRAM(
+	"rumd_http_request_seconds", NULL,
+	"Time from a request's first byte to its end (answer sent or connection lost)",
+	{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+
+__attribute__((constructor)) static void rum_http_metrics_init(void)
+{
+	rum_metric_register(&rum_http_m_connections);
+	rum_metric_register(&rum_http_m_in_flight);
+	rum_metric_register(&rum_http_m_body_bytes);
+	rum_metric_register_all(rum_http_m_responses, 5);
+	rum_metric_register(&rum_http_m_unavailable);
+	rum_metric_register_all(rum_http_m_refused, 2);
+	rum_metric_register(&rum_http_m_seconds);
+}
 
 /* A too-big body sent without Content-Length is read and dropped up to this
  * many times the limit before the connection is cut. */
@@ -250,6 +296,7 @@ static enum MHD_Result rum_http_queue(struct rum_http_exchange *x)
 		MHD_add_response_header(r, x->header_name, x->header_value);
 	for (const char *const *h = x->static_headers; h && h[0] && h[1]; h += 2)
 		MHD_add_response_header(r, h[0], h[1]);
+	MHD_add_response_header(r, "X-Request-Id", x->request_id);
 	/* While stopping, keep-alive clients are told to go, so that the
 	 * requests in flight run out. */
 	if (__atomic_load_n(&x->srv->draining, __ATOMIC_SEQ_CST))
@@ -257,6 +304,55 @@ static enum MHD_Result rum_http_queue(struct rum_http_exchange *x)
 	ret = MHD_queue_response(x->conn, (unsigned)x->status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* A request id a client or a balancer sent is kept when it is short and
+ * plain (it goes into log lines); otherwise, or without one, the request
+ * gets a new id: this process's random prefix and a sequence number. */
+static bool rum_http_request_id_usable(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n > RUM_HTTP_REQUEST_ID_MAX)
+		return false;
+	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") ==
+	       n;
+}
+
+static void rum_http_request_id_init(struct rum_http_exchange *x)
+{
+	static uint32_t prefix;
+	static uint64_t seq;
+	const char *sent = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "X-Request-Id");
+	uint32_t p = __atomic_load_n(&prefix, __ATOMIC_RELAXED);
+
+	if (rum_http_request_id_usable(sent)) {
+		snprintf(x->request_id, sizeof(x->request_id), "%s", sent);
+		return;
+	}
+	if (p == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		p = ((uint32_t)getpid() * 2654435761u) ^ (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec;
+		p |= 1;
+		__atomic_store_n(&prefix, p, __ATOMIC_RELAXED);
+	}
+	snprintf(x->request_id, sizeof(x->request_id), "%08x%08llx", p,
+		 (unsigned long long)__atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+}
+
+const char *rum_http_request_id(struct rum_http_exchange *x)
+{
+	return x->request_id;
+}
+
+void rum_http_note(struct rum_http_exchange *x, const char *tenant, const char *device)
+{
+	if (tenant)
+		snprintf(x->tenant, sizeof(x->tenant), "%s", tenant);
+	if (device)
+		snprintf(x->device, sizeof(x->device), "%s", device);
 }
 
 static struct rum_http_exchange *rum_http_exchange_new(struct rum_http_server *srv,
@@ -277,7 +373,9 @@ static struct rum_http_exchange *rum_http_exchange_new(struct rum_http_server *s
 		abort();
 	rum_http_client_addr(conn, x->addr, sizeof(x->addr));
 	clock_gettime(CLOCK_MONOTONIC, &x->started);
+	rum_http_request_id_init(x);
 	__atomic_add_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
+	rum_metric_inc(&rum_http_m_in_flight);
 	return x;
 }
 
@@ -293,13 +391,16 @@ static bool rum_http_reserve(struct rum_http_exchange *x, size_t n)
 		return false;
 	}
 	x->reserved += n;
+	rum_metric_add(&rum_http_m_body_bytes, (int64_t)n);
 	return true;
 }
 
 static void rum_http_release(struct rum_http_exchange *x)
 {
-	if (x->srv->opts.budget && x->reserved)
+	if (x->srv->opts.budget && x->reserved) {
 		__atomic_sub_fetch(&x->srv->opts.budget->used, x->reserved, __ATOMIC_SEQ_CST);
+		rum_metric_add(&rum_http_m_body_bytes, -(int64_t)x->reserved);
+	}
 	x->reserved = 0;
 }
 
@@ -307,6 +408,7 @@ static void rum_http_exchange_free(struct rum_http_exchange *x)
 {
 	rum_http_release(x);
 	__atomic_sub_fetch(&x->srv->in_flight, 1, __ATOMIC_SEQ_CST);
+	rum_metric_add(&rum_http_m_in_flight, -1);
 	pthread_mutex_destroy(&x->lock);
 	free(x->body);
 	free(x->path);
@@ -401,8 +503,10 @@ static enum MHD_Result rum_http_on_request(void *cls, struct MHD_Connection *con
 	}
 	if (!x->dispatched) {
 		x->dispatched = true;
-		if (x->too_big || x->busy)
+		if (x->too_big || x->busy) {
+			rum_metric_inc(&rum_http_m_refused[x->too_big ? 0 : 1]);
 			rum_http_drop_body(x);
+		}
 		if (!x->body) {
 			x->body = malloc(1);
 			if (!x->body)
@@ -412,7 +516,9 @@ static enum MHD_Result rum_http_on_request(void *cls, struct MHD_Connection *con
 		req = (struct rum_http_request){
 			x->method,  x->path, x->body, x->len,
 			x->too_big, x->busy, x->addr, srv->opts.tls_cert && srv->opts.tls_cert[0]};
+		rum_log_set_request(x->request_id);
 		srv->opts.handler(srv->opts.handler_ctx, x, &req);
+		rum_log_set_request(NULL);
 		pthread_mutex_lock(&x->lock);
 		if (!x->responded) {
 			x->suspended = true;
@@ -439,35 +545,62 @@ static const char *rum_http_toe_name(enum MHD_RequestTerminationCode toe)
 	}
 }
 
-/* One debug line per request as it ends: what, how it ended, how long it
- * took. A one-time file URL's token is a credential and is not logged. */
+/* One line per request as it ends (info with log_requests, else debug):
+ * what, for whom, how it ended, how long it took, as key=value fields. A
+ * one-time file URL's token is a credential and is not logged, nor is a
+ * query string. */
 static void rum_http_log_exchange(const struct rum_http_exchange *x,
-				  enum MHD_RequestTerminationCode toe)
+				  enum MHD_RequestTerminationCode toe, double seconds,
+				  enum rum_log_level level)
 {
-	struct timespec now;
-	long long ms;
 	int n = (int)strcspn(x->path, "?");
+	char tenant[2 * sizeof(x->tenant) + 8], device[2 * sizeof(x->device) + 8];
 
 	if (strncmp(x->path, "/cslu/v1/files/", 15) == 0)
 		n = 15;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (now.tv_sec - x->started.tv_sec) * 1000LL +
-	     (now.tv_nsec - x->started.tv_nsec) / 1000000L;
-	rum_log_debug("http: %s %.*s%s from %s: %d, %zu bytes in, %s after %lld ms", x->method,
-		      n > 200 ? 200 : n, x->path, n < (int)strlen(x->path) ? "..." : "", x->addr,
-		      x->responded ? x->status : 0, x->len + x->discarded, rum_http_toe_name(toe),
-		      ms);
+	rum_log_quote(tenant, sizeof(tenant), x->tenant);
+	rum_log_quote(device, sizeof(device), x->device);
+	rum_log(level,
+		"http: request method=%s path=%.*s%s status=%d bytes_in=%zu end=\"%s\" "
+		"duration_ms=%.1f client=%s req=%s%s%s%s%s",
+		x->method, n > 200 ? 200 : n, x->path, n < (int)strlen(x->path) ? "..." : "",
+		x->responded ? x->status : 0, x->len + x->discarded, rum_http_toe_name(toe),
+		seconds * 1000.0, x->addr, x->request_id, x->tenant[0] ? " tenant=" : "",
+		x->tenant[0] ? tenant : "", x->device[0] ? " device=" : "",
+		x->device[0] ? device : "");
 }
 
 static void rum_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 				  enum MHD_RequestTerminationCode toe)
 {
-	if (*con_cls) {
-		if (rum_log_wanted(RUM_LOG_DEBUG))
-			rum_http_log_exchange(*con_cls, toe);
-		rum_http_exchange_free(*con_cls);
+	struct rum_http_server *srv = cls;
+	struct rum_http_exchange *x = *con_cls;
+
+	if (x) {
+		enum rum_log_level level = srv->opts.log_requests ? RUM_LOG_INFO : RUM_LOG_DEBUG;
+		struct timespec now;
+		double seconds;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		seconds = (double)(now.tv_sec - x->started.tv_sec) +
+			  (double)(now.tv_nsec - x->started.tv_nsec) / 1e9;
+		rum_metric_observe(&rum_http_m_seconds, seconds);
+		if (x->responded && x->status >= 100 && x->status < 600)
+			rum_metric_inc(&rum_http_m_responses[x->status / 100 - 1]);
+		if (x->responded && x->status == 503)
+			rum_metric_inc(&rum_http_m_unavailable);
+		if (rum_log_wanted(level))
+			rum_http_log_exchange(x, toe, seconds, level);
+		rum_http_exchange_free(x);
 	}
 	*con_cls = NULL;
+}
+
+/* Counts connections as the transport opens and closes them. */
+static void rum_http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+				   enum MHD_ConnectionNotificationCode toe)
+{
+	rum_metric_add(&rum_http_m_connections, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
 }
 
 /* Leaves the request target as received: the API decodes each path segment
@@ -581,6 +714,7 @@ int rum_http_start(struct rum_http_server **out, const struct rum_http_options *
 				       MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
 				       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads,
 				       MHD_OPTION_NOTIFY_COMPLETED, rum_http_on_completed, srv,
+				       MHD_OPTION_NOTIFY_CONNECTION, rum_http_on_connection, srv,
 				       MHD_OPTION_CONNECTION_LIMIT,
 				       opts->max_connections ? opts->max_connections : 4096u,
 				       MHD_OPTION_CONNECTION_TIMEOUT, 120u,
@@ -595,8 +729,10 @@ int rum_http_start(struct rum_http_server **out, const struct rum_http_options *
 		goto fail;
 	}
 	rum_config_parse_listen(opts->listen, host, sizeof(host), &port);
-	rum_log_info("listening on http%s://%s%s%s:%u", tls ? "s" : "",
-		     strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", srv->port);
+	rum_log_info("%s%s http%s://%s%s%s:%u%s%s", opts->what ? opts->what : "listening",
+		     opts->what ? " at" : " on", tls ? "s" : "", strchr(host, ':') ? "[" : "", host,
+		     strchr(host, ':') ? "]" : "", srv->port, opts->what ? "/" : "",
+		     opts->what ? opts->what : "");
 	*out = srv;
 	return 0;
 fail:

@@ -30,6 +30,10 @@ struct rum_http_options {
 	void *handler_ctx;
 	unsigned max_connections;
 	struct rum_http_budget *budget; /* may be NULL: no overall limit */
+	bool log_requests;              /* one info line per request, else debug */
+	/* Logged as "<what> at http://ADDR:PORT/<what>" instead of "listening
+	 * on http://ADDR:PORT" (which names the device and admin listeners). */
+	const char *what;
 };
 
 /* Binds and starts serving; logs "listening on http(s)://ADDR:PORT".

@@ -373,6 +373,28 @@ static unsigned rum_serve_in_flight(struct rum_http_server *a, struct rum_http_s
 	return rum_http_in_flight(a) + rum_http_in_flight(b);
 }
 
+/* The metrics listener: GET /metrics only, small requests, one thread. */
+static int rum_serve_metrics(struct rum_http_server **out, const struct rum_config *cfg,
+			     struct rum_api_metrics *metrics)
+{
+	struct rum_http_options o = {cfg->metrics_listen,
+				     NULL,
+				     NULL,
+				     4096,
+				     1,
+				     rum_api_metrics_dispatch,
+				     metrics,
+				     64,
+				     NULL,
+				     cfg->log_requests,
+				     "metrics"};
+
+	*out = NULL;
+	if (!cfg->metrics_listen[0])
+		return 0;
+	return rum_http_start(out, &o);
+}
+
 static void rum_sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -436,7 +458,8 @@ static int rum_serve(const struct rum_config *cfg)
 {
 	struct rum_pgembed *pg = NULL;
 	struct rum_domain *dom = NULL;
-	struct rum_http_server *http = NULL, *https = NULL;
+	struct rum_http_server *http = NULL, *https = NULL, *metrics_http = NULL;
+	struct rum_api_metrics *metrics = NULL;
 	struct rum_api api = {0};
 	struct rum_http_budget body_budget = {(size_t)cfg->http_max_body_total, 0};
 	struct rum_collect_env collect_env = {0};
@@ -481,7 +504,9 @@ static int rum_serve(const struct rum_config *cfg)
 					     rum_api_dispatch,
 					     &api,
 					     (unsigned)cfg->http_max_connections,
-					     &body_budget};
+					     &body_budget,
+					     cfg->log_requests,
+					     NULL};
 
 		rc = rum_http_start(&http, &o);
 		if (rc != 0)
@@ -496,12 +521,18 @@ static int rum_serve(const struct rum_config *cfg)
 					     rum_api_dispatch,
 					     &api,
 					     (unsigned)cfg->http_max_connections,
-					     &body_budget};
+					     &body_budget,
+					     cfg->log_requests,
+					     NULL};
 
 		rc = rum_http_start(&https, &o);
 		if (rc != 0)
 			goto out;
 	}
+	metrics = rum_api_metrics_new(&api, (int)cfg->metrics_tenant_cache_s);
+	rc = rum_serve_metrics(&metrics_http, cfg, metrics);
+	if (rc != 0)
+		goto out;
 	if (cfg->collector_sessions > 0) {
 		rc = rum_cli_collect_env(&collect_env, cfg, dom, node, true);
 		collect_env.cancel = &collect_cancel;
@@ -544,6 +575,10 @@ out:
 	rum_upkeep_stop(upkeep);
 	rum_scheduler_stop(sched); /* collections in flight end by their own deadlines */
 	rum_crypto_wipe(collect_env.key, sizeof(collect_env.key));
+	/* The metrics listener answers on its own thread, synchronously, from
+	 * the domain: it stops before the domain closes. */
+	rum_http_stop(metrics_http);
+	rum_api_metrics_free(metrics);
 	rum_serve_drain(http, https, &api, dom);
 	rum_pgembed_stop(pg);
 	if (rc != 0)
@@ -911,6 +946,7 @@ int main(int argc, char **argv)
 	struct rum_config cfg;
 	struct rum_cli cli;
 	enum rum_log_level level;
+	enum rum_log_format format;
 	const char *verb;
 	int rc;
 
@@ -940,6 +976,8 @@ int main(int argc, char **argv)
 		rc = rum_config_validate(&cfg);
 	if (rc == 0 && rum_log_parse_level(&level, cfg.log_level) == 0)
 		rum_log_set_level(level);
+	if (rc == 0 && rum_log_parse_format(&format, cfg.log_format) == 0)
+		rum_log_set_format(format);
 	if (rc != 0)
 		goto done;
 	if (strcmp(verb, "routes") == 0 && cli.nwords == 1) {
