@@ -120,11 +120,11 @@ static int rum_cli_backup_write(const struct rum_config *cfg, const char *output
 		rum_cli_backup_size(size, sizeof(size), res.bytes);
 		fprintf(say,
 			"backup of database '%s' (%s, PostgreSQL %s, schema version %d, %lld "
-			"reports) written to %s: %s in %.1f s, mode 0600\n",
+			"reports) written to %s: %s in %.1f s%s\n",
 			res.m.database, res.m.embedded ? "embedded cluster" : "database_url",
 			res.m.server_version, res.m.schema_version, (long long)res.m.reports,
 			strcmp(res.path, "-") == 0 ? "standard output" : res.path, size,
-			res.seconds);
+			res.seconds, strcmp(res.path, "-") == 0 ? "" : ", mode 0600");
 		if (res.m.secret_key_included)
 			fprintf(say,
 				"the secret key file %s is included: keep the backup as "
@@ -132,8 +132,8 @@ static int rum_cli_backup_write(const struct rum_config *cfg, const char *output
 				res.key_file);
 		else
 			fprintf(say,
-				"no secret key file at %s (no pull target has a sealed "
-				"credential yet): none included\n",
+				"no secret key file at %s (made with the first pull "
+				"target's credential): none included\n",
 				res.key_file);
 	}
 	rum_domain_close(dom);
