@@ -279,6 +279,115 @@ int rum_db_create_database(const char *admin_url, const char *name, int timeout_
 	return rc;
 }
 
+/* One value of the inspection query's single row. */
+static int64_t rum_db_inspect_int(PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? 0 : strtoll(PQgetvalue(res, 0, col), NULL, 10);
+}
+
+int rum_db_inspect(const char *url, int timeout_ms, struct rum_db_inspection *out)
+{
+	struct rum_db_txn txn = {NULL, RUM_DB_SYNC, false, 0, 0, false};
+	PGresult *res;
+	int rc = rum_db_connect(&txn.conn, url, timeout_ms, false);
+
+	memset(out, 0, sizeof(*out));
+	if (rc != 0)
+		return rc;
+	res = PQexec(txn.conn,
+		     "SELECT current_database(), current_setting('server_version'),"
+		     " (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+		     "  AND pid <> pg_backend_pid() AND backend_type = 'client backend'),"
+		     " (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+		     "  WHERE c.relkind IN ('r', 'p') AND n.nspname <> 'information_schema'"
+		     "  AND n.nspname NOT LIKE 'pg\\_%'),"
+		     " to_regclass('rum_schema_migrations') IS NOT NULL,"
+		     " to_regclass('rum_reports') IS NOT NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = rum_db_fail(&txn, res, "inspecting the database");
+		goto out;
+	}
+	snprintf(out->database, sizeof(out->database), "%s", PQgetvalue(res, 0, 0));
+	snprintf(out->server_version, sizeof(out->server_version), "%s", PQgetvalue(res, 0, 1));
+	out->other_sessions = rum_db_inspect_int(res, 2);
+	out->tables = rum_db_inspect_int(res, 3);
+	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
+		bool reports = strcmp(PQgetvalue(res, 0, 5), "t") == 0;
+
+		PQclear(res);
+		res = PQexec(txn.conn, reports ? "SELECT (SELECT coalesce(max(version), 0) FROM "
+						 "rum_schema_migrations), (SELECT count(*) FROM "
+						 "rum_reports)"
+					       : "SELECT coalesce(max(version), 0), 0 FROM "
+						 "rum_schema_migrations");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			rc = rum_db_fail(&txn, res, "reading the schema version");
+			goto out;
+		}
+		out->schema_version = (int)rum_db_inspect_int(res, 0);
+		out->reports = rum_db_inspect_int(res, 1);
+	}
+	PQclear(res);
+out:
+	PQfinish(txn.conn);
+	return rc;
+}
+
+static char *rum_db_env_entry(const char *name, const char *value)
+{
+	size_t n = strlen(name) + strlen(value) + 2;
+	char *e = malloc(n);
+
+	if (!e)
+		abort();
+	snprintf(e, n, "%s=%s", name, value);
+	return e;
+}
+
+int rum_db_url_env(char ***out, const char *url)
+{
+	PQconninfoOption *opts;
+	char **env;
+	size_t n = 0, k = 0;
+
+	*out = NULL;
+	if (rum_db_url_check(url) != 0)
+		return RUM_EINVAL;
+	if (!rum_db_url_is_conninfo(url)) { /* a bare database name */
+		env = calloc(2, sizeof(*env));
+		if (!env)
+			abort();
+		env[0] = rum_db_env_entry("PGDATABASE", url);
+		*out = env;
+		return 0;
+	}
+	opts = PQconninfoParse(url, NULL);
+	if (!opts)
+		return rum_err_set(RUM_EINVAL, "database_url does not parse");
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		n++;
+	env = calloc(n + 1, sizeof(*env));
+	if (!env)
+		abort();
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (o->val && o->envvar)
+			env[k++] = rum_db_env_entry(o->envvar, o->val);
+	PQconninfoFree(opts);
+	*out = env;
+	return 0;
+}
+
+void rum_db_url_env_free(char **env)
+{
+	if (!env)
+		return;
+	for (char **e = env; *e; e++) {
+		memset(*e, 0, strlen(*e));
+		free(*e);
+	}
+	free(env);
+}
+
 int rum_db_ack_file_take(struct rum_db_txn *txn, PGresult *res, const char *delivered,
 			 int64_t *ack_id, char **content, size_t *len)
 {

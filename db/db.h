@@ -125,6 +125,28 @@ void rum_db_url_masked(const char *url, char *out, size_t size);
  * embedded cluster). Errors: RUM_EUNAVAIL, RUM_EINTERNAL. */
 int rum_db_create_database(const char *admin_url, const char *name, int timeout_ms);
 
+/* What a database holds, for backup and restore. */
+struct rum_db_inspection {
+	char database[128];      /* current_database() */
+	char server_version[64]; /* server_version, e.g. "15.8" */
+	int schema_version;      /* newest rumd migration applied; 0: no rumd schema */
+	int64_t tables;          /* tables outside PostgreSQL's own schemas */
+	int64_t reports;         /* rows of rum_reports (0 without the schema) */
+	int64_t other_sessions;  /* client sessions on this database besides ours */
+};
+
+/* Looks at the database of url on a connection of its own.
+ * Errors: RUM_EUNAVAIL, RUM_EINTERNAL. */
+int rum_db_inspect(const char *url, int timeout_ms, struct rum_db_inspection *out);
+
+/* url's settings as the environment of a libpq program (pg_dump,
+ * pg_restore): a NULL-terminated array of "PGHOST=..." strings, so that
+ * nothing of it, the password least, shows on an argument list. Settings
+ * that have no environment variable are left out (TCP keepalives); *out is
+ * freed with rum_db_url_env_free, which wipes it. Errors: RUM_EINVAL. */
+int rum_db_url_env(char ***out, const char *url);
+void rum_db_url_env_free(char **env);
+
 /* Statistics for metrics and logs. */
 struct rum_db_stats {
 	uint64_t transactions;

@@ -400,68 +400,124 @@ static int rum_tarball_read_entry(struct archive *a, const char *what, const cha
 	return 0;
 }
 
-static int rum_tarball_read_one(struct archive *a, struct archive_entry *e, const char *what,
-				struct rum_tarball_budget *b,
-				int (*cb)(void *ctx, const struct rum_tarball_entry *e), void *ctx)
+/* Checks the current entry's header against the refusals and the budget:
+ * *name the name without "./", *size its announced size. */
+static int rum_tarball_entry_check(struct archive_entry *e, const char *what,
+				   struct rum_tarball_budget *b, const char **name, size_t *size)
 {
-	const char *raw = archive_entry_pathname(e), *name = NULL, *slash;
-	struct rum_tarball_entry te;
-	char *buf = NULL;
-	la_int64_t size = archive_entry_size(e);
-	size_t len = 0;
+	const char *raw = archive_entry_pathname(e);
+	la_int64_t announced = archive_entry_size(e);
 	int rc;
 
 	if (++b->entries > b->max_entries)
 		return rum_err_set(RUM_ETOOBIG, "%s: more than %zu entries; refused", what,
 				   b->max_entries);
-	rc = rum_tarball_read_name(raw, what, &name);
+	rc = rum_tarball_read_name(raw, what, name);
 	if (rc != 0)
 		return rc;
 	if (archive_entry_hardlink(e) || archive_entry_symlink(e))
-		return rum_err_set(RUM_EINVAL, "%s: entry '%s' is a %s link; refused", what, name,
+		return rum_err_set(RUM_EINVAL, "%s: entry '%s' is a %s link; refused", what, *name,
 				   archive_entry_symlink(e) ? "symbolic" : "hard");
 	if (archive_entry_filetype(e) != AE_IFREG)
 		return rum_err_set(RUM_EINVAL, "%s: entry '%s' is not a regular file; refused",
-				   what, name);
-	if (size < 0 || (uint64_t)size > b->max_entry_size)
+				   what, *name);
+	if (announced < 0 || (uint64_t)announced > b->max_entry_size)
 		return rum_err_set(RUM_ETOOBIG,
 				   "%s: entry '%s' announces %lld bytes, over the "
 				   "%zu-byte limit; refused",
-				   what, name, (long long)size, b->max_entry_size);
-	if (b->total + (size_t)size > b->max_total)
+				   what, *name, (long long)announced, b->max_entry_size);
+	if (b->total + (size_t)announced > b->max_total)
 		return rum_err_set(RUM_ETOOBIG,
 				   "%s: %s: archive contents exceed %zu bytes in all "
 				   "(a decompression bomb?); refused",
-				   what, name, b->max_total);
-	rc = rum_tarball_read_entry(a, what, name, (size_t)size, b, &buf, &len);
+				   what, *name, b->max_total);
+	*size = (size_t)announced;
+	return 0;
+}
+
+struct rum_tarball_mem_walk {
+	int (*cb)(void *ctx, const struct rum_tarball_entry *e);
+	void *ctx;
+};
+
+static int rum_tarball_read_one(struct archive *a, struct archive_entry *e, const char *what,
+				struct rum_tarball_budget *b, void *arg)
+{
+	struct rum_tarball_mem_walk *w = arg;
+	const char *name = NULL, *slash;
+	struct rum_tarball_entry te;
+	char *buf = NULL;
+	size_t size = 0, len = 0;
+	int rc = rum_tarball_entry_check(e, what, b, &name, &size);
+
+	if (rc != 0)
+		return rc;
+	rc = rum_tarball_read_entry(a, what, name, size, b, &buf, &len);
 	if (rc != 0)
 		return rc;
 	slash = strrchr(name, '/');
 	te = (struct rum_tarball_entry){name, slash ? slash + 1 : name, buf, len};
-	rc = cb(ctx, &te);
+	rc = w->cb(w->ctx, &te);
 	free(buf);
 	return rc;
 }
 
-int rum_tarball_read_mem(const void *data, size_t len, const char *what,
-			 struct rum_tarball_budget *budget,
-			 int (*cb)(void *ctx, const struct rum_tarball_entry *e), void *ctx)
+/* Hands the current entry to the sink a chunk at a time. */
+static int rum_tarball_stream_one(struct archive *a, struct archive_entry *e, const char *what,
+				  struct rum_tarball_budget *b, void *arg)
 {
-	struct archive *a = archive_read_new();
+	const struct rum_tarball_sink *sink = arg;
+	const char *name = NULL;
+	size_t size = 0, used = 0;
+	char *buf;
+	int rc = rum_tarball_entry_check(e, what, b, &name, &size);
+
+	if (rc == 0)
+		rc = sink->begin(sink->ctx, name, size);
+	if (rc != 0)
+		return rc;
+	buf = malloc(RUM_TARBALL_READ_CHUNK);
+	if (!buf)
+		abort();
+	while (rc == 0) {
+		la_ssize_t n = archive_read_data(a, buf, RUM_TARBALL_READ_CHUNK);
+
+		if (n < 0)
+			rc = rum_tarball_read_fail(a, what, name);
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+		b->total += (size_t)n;
+		if (used > size)
+			rc = rum_err_set(RUM_EINVAL, "%s: %s: longer than its header says", what,
+					 name);
+		else if (b->total > b->max_total)
+			rc = rum_err_set(RUM_ETOOBIG,
+					 "%s: %s: archive contents exceed %zu bytes in "
+					 "all (a decompression bomb?); refused",
+					 what, name, b->max_total);
+		else
+			rc = sink->data(sink->ctx, buf, (size_t)n);
+	}
+	free(buf);
+	if (rc == 0 && used != size)
+		rc = rum_err_set(RUM_EINVAL, "%s: %s: truncated (%zu of %zu bytes)", what, name,
+				 used, size);
+	if (rc == 0)
+		rc = sink->end(sink->ctx);
+	return rc;
+}
+
+/* Walks an opened archive, calling one() for each entry header; the stream
+ * must then end cleanly (trailing garbage or a bad CRC shows at close). */
+static int rum_tarball_walk(struct archive *a, const char *what, struct rum_tarball_budget *b,
+			    int (*one)(struct archive *a, struct archive_entry *e, const char *what,
+				       struct rum_tarball_budget *b, void *arg),
+			    void *arg)
+{
 	struct archive_entry *e;
 	int rc = 0, r;
 
-	if (!a)
-		abort();
-	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(a) != ARCHIVE_OK) {
-		rc = rum_tarball_read_fail(a, what, NULL);
-		goto out;
-	}
-	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
-		rc = rum_tarball_read_fail(a, what, NULL);
-		goto out;
-	}
 	while (rc == 0) {
 		r = archive_read_next_header(a, &e);
 		if (r == ARCHIVE_EOF)
@@ -470,12 +526,57 @@ int rum_tarball_read_mem(const void *data, size_t len, const char *what,
 			rc = rum_tarball_read_fail(a, what, NULL);
 			break;
 		}
-		rc = rum_tarball_read_one(a, e, what, budget, cb, ctx);
+		rc = one(a, e, what, b, arg);
 	}
-	/* A stream must end cleanly: trailing garbage or a bad CRC shows here. */
 	if (rc == 0 && archive_read_close(a) != ARCHIVE_OK)
 		rc = rum_tarball_read_fail(a, what, NULL);
-out:
+	return rc;
+}
+
+static struct archive *rum_tarball_reader_new(void)
+{
+	struct archive *a = archive_read_new();
+
+	if (!a)
+		abort();
+	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_read_support_format_tar(a) != ARCHIVE_OK) {
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int rum_tarball_read_mem(const void *data, size_t len, const char *what,
+			 struct rum_tarball_budget *budget,
+			 int (*cb)(void *ctx, const struct rum_tarball_entry *e), void *ctx)
+{
+	struct rum_tarball_mem_walk w = {cb, ctx};
+	struct archive *a = rum_tarball_reader_new();
+	int rc;
+
+	if (!a)
+		return rum_err_set(RUM_EINTERNAL, "%s: libarchive lacks tar or gzip", what);
+	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK)
+		rc = rum_tarball_read_fail(a, what, NULL);
+	else
+		rc = rum_tarball_walk(a, what, budget, rum_tarball_read_one, &w);
+	archive_read_free(a);
+	return rc;
+}
+
+int rum_tarball_read_fd(int fd, const char *what, struct rum_tarball_budget *budget,
+			const struct rum_tarball_sink *sink)
+{
+	struct archive *a = rum_tarball_reader_new();
+	int rc;
+
+	if (!a)
+		return rum_err_set(RUM_EINTERNAL, "%s: libarchive lacks tar or gzip", what);
+	if (archive_read_open_fd(a, fd, RUM_TARBALL_COPY) != ARCHIVE_OK)
+		rc = rum_tarball_read_fail(a, what, NULL);
+	else
+		rc = rum_tarball_walk(a, what, budget, rum_tarball_stream_one, (void *)sink);
 	archive_read_free(a);
 	return rc;
 }

@@ -79,6 +79,21 @@ int rum_tarball_read_mem(const void *data, size_t len, const char *what,
 			 struct rum_tarball_budget *budget,
 			 int (*cb)(void *ctx, const struct rum_tarball_entry *e), void *ctx);
 
+/* Reads the archive on fd (the caller's; read from where it stands) with
+ * the same refusals and limits, streaming each regular entry instead of
+ * holding it: begin(ctx, name, size), then data(ctx, buf, len) for each
+ * chunk, then end(ctx) once the entry is complete and as long as announced.
+ * A callback's non-zero return stops the walk and is returned. For archives
+ * too large for memory. Errors as rum_tarball_read_mem. */
+struct rum_tarball_sink {
+	int (*begin)(void *ctx, const char *name, size_t size);
+	int (*data)(void *ctx, const void *buf, size_t len);
+	int (*end)(void *ctx);
+	void *ctx;
+};
+int rum_tarball_read_fd(int fd, const char *what, struct rum_tarball_budget *budget,
+			const struct rum_tarball_sink *sink);
+
 /* True when data starts like a gzip stream. */
 bool rum_tarball_is_gzip(const void *data, size_t len);
 

@@ -14,6 +14,7 @@
 #include "lib/strict.h"
 #include "lib/text.h"
 #include "lib/xml.h"
+#include "server/cli_backup.h"
 #include "server/cli_collector.h"
 #include "server/cli_import.h"
 #include "server/cli_inventory.h"
@@ -91,7 +92,9 @@ static void rum_usage(FILE *out)
 		"  alert list [--tenant NAME] [--state S] [--kind K] [--json] | alert ack ID\n"
 		"  target add --host H --username U (--password-file F | --key F) ...\n"
 		"  target list [--tenant NAME] | target show ID | target remove ID   pull targets\n"
-		"  collect (--target ID | --tenant NAME) [--wait]   collect from pull targets now\n\n"
+		"  collect (--target ID | --tenant NAME) [--wait]   collect from pull targets now\n"
+		"  backup -o FILE|DIR|-  the database and the secret key in one file (mode 0600)\n"
+		"  restore FILE [--force]   a backup into a new data_dir or database\n\n"
 		"Options: --help (also after a verb), --version, --config FILE\n\n");
 	rum_config_print_help(out);
 }
@@ -115,6 +118,8 @@ static void rum_verb_usage(const char *verb, FILE *out)
 		rum_cli_alert_usage(out);
 	else if (strcmp(verb, "user") == 0)
 		rum_cli_user_usage(out);
+	else if (strcmp(verb, "backup") == 0 || strcmp(verb, "restore") == 0)
+		rum_cli_backup_usage(out);
 	else if (strcmp(verb, "target") == 0)
 		fprintf(out,
 			"Usage: rumd target add [--tenant NAME] --host H [--port 830|443] "
@@ -209,7 +214,7 @@ static void rum_verb_usage(const char *verb, FILE *out)
 static bool rum_cli_is_flag(const char *name)
 {
 	return strcmp(name, "all") == 0 || rum_cli_collector_is_flag(name) ||
-	       rum_cli_inventory_is_flag(name);
+	       rum_cli_backup_is_flag(name) || rum_cli_inventory_is_flag(name);
 }
 
 static const char *rum_cli_opt_of(const void *cli, const char *name)
@@ -1045,6 +1050,11 @@ int main(int argc, char **argv)
 		rc = rum_cli_check_opts(&cli, rum_cli_collect_opts);
 		if (rc == 0)
 			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "backup") == 0 || strcmp(verb, "restore") == 0) {
+		rc = rum_cli_check_opts(&cli, strcmp(verb, "backup") == 0 ? rum_cli_backup_opts
+									  : rum_cli_restore_opts);
+		if (rc == 0)
+			rc = rum_cli_backup(&cfg, cli.words, cli.nwords, rum_cli_opt_of, &cli);
 	} else if (strcmp(verb, "token") == 0) {
 		rc = rum_cli_check_opts(&cli, token_opts);
 		if (rc == 0)

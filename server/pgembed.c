@@ -23,8 +23,8 @@ struct rum_pgembed {
 	bool started; /* by this process: stop it on the way out */
 };
 
-/* The newest /usr/lib/postgresql/<N>/bin that holds initdb. */
-static int rum_pgembed_find_bindir(char *out, size_t len)
+/* The newest /usr/lib/postgresql/<N>/bin that holds program. */
+static int rum_pgembed_find_bindir(char *out, size_t len, const char *program)
 {
 	DIR *d = opendir("/usr/lib/postgresql");
 	struct dirent *e;
@@ -41,7 +41,7 @@ static int rum_pgembed_find_bindir(char *out, size_t len)
 
 		if (*end != '\0' || v <= best)
 			continue;
-		snprintf(path, sizeof(path), "/usr/lib/postgresql/%s/bin/initdb", e->d_name);
+		snprintf(path, sizeof(path), "/usr/lib/postgresql/%s/bin/%s", e->d_name, program);
 		if (access(path, X_OK) == 0) {
 			best = v;
 			snprintf(out, len, "/usr/lib/postgresql/%s/bin", e->d_name);
@@ -49,8 +49,24 @@ static int rum_pgembed_find_bindir(char *out, size_t len)
 	}
 	closedir(d);
 	if (best < 0)
-		return rum_err_set(RUM_ENOTFOUND, "no PostgreSQL server binaries (initdb) found: "
-						  "install postgresql-15 or set pg_bindir");
+		return rum_err_set(RUM_ENOTFOUND,
+				   "no PostgreSQL programs (%s) found in /usr/lib/postgresql: "
+				   "install postgresql-15 or set pg_bindir",
+				   program);
+	return 0;
+}
+
+int rum_pgembed_bindir(char *out, size_t len, const char *configured, const char *program)
+{
+	char path[1100];
+
+	if (!configured || !configured[0])
+		return rum_pgembed_find_bindir(out, len, program);
+	snprintf(out, len, "%s", configured);
+	snprintf(path, sizeof(path), "%s/%s", configured, program);
+	if (access(path, X_OK) != 0)
+		return rum_err_set(RUM_ENOTFOUND, "pg_bindir %s: no %s in it: %s", configured,
+				   program, strerror(errno));
 	return 0;
 }
 
@@ -118,7 +134,7 @@ int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir
 	pg->gid = (gid_t)-1;
 	if (bindir && bindir[0])
 		snprintf(pg->bindir, sizeof(pg->bindir), "%s", bindir);
-	else if ((rc = rum_pgembed_find_bindir(pg->bindir, sizeof(pg->bindir))) != 0)
+	else if ((rc = rum_pgembed_find_bindir(pg->bindir, sizeof(pg->bindir), "initdb")) != 0)
 		goto fail;
 	if (geteuid() == 0) {
 		struct passwd *pw = getpwnam("postgres");

@@ -21,6 +21,11 @@ struct rum_pgembed;
 int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir,
 		      const char *bindir, int timeout_ms, bool own);
 
+/* The directory of PostgreSQL's programs that holds program (pg_dump,
+ * pg_restore): configured (pg_bindir) when set, else the newest
+ * /usr/lib/postgresql/<N>/bin holding it. Errors: RUM_ENOTFOUND. */
+int rum_pgembed_bindir(char *out, size_t len, const char *configured, const char *program);
+
 /* Stops the cluster if this process started it; frees. Accepts NULL. */
 void rum_pgembed_stop(struct rum_pgembed *pg);
 
