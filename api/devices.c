@@ -169,6 +169,7 @@ void *rum_api_report_json(const struct rum_report *r)
 	json_object_set_new(o, "last_duplicate_at", rum_api_opt(r->last_duplicate_at));
 	json_object_set_new(o, "export_batch", rum_api_id_or_null(r->batch_id));
 	json_object_set_new(o, "acknowledged_at", rum_api_opt(r->acked_at));
+	json_object_set_new(o, "pruned_at", rum_api_opt(r->pruned_at));
 	json_object_set_new(o, "source", rum_api_opt(r->source));
 	return o;
 }

@@ -90,7 +90,7 @@ static const char *const rum_store_device_filters[RUM_STORE_FILTER_COUNT] = {
 	"coalesce((SELECT max(eb.batch_id) FROM export_batch_reports eb "                   \
 	"WHERE eb.report_row = r.id), 0), " TS("r.acked_at") ", "                           \
 	"coalesce((SELECT u.source FROM uploads u WHERE u.id = r.upload_id), ''), "        \
-	"r.duplicates, " TS("r.last_duplicate_at")
+	"r.duplicates, " TS("r.last_duplicate_at") ", " TS("r.pruned_at")
 
 static const struct rum_db_stmt rum_store_devices_stmts[] = {
 	PAGES("id", H_ID, T_ID),
@@ -385,6 +385,7 @@ static void rum_store_report_row(PGresult *res, int i, struct rum_store_report *
 	r->upload_source = PQgetvalue(res, i, c++);
 	r->duplicates = rum_store_devices_i64(res, i, c++);
 	r->last_duplicate_at = PQgetvalue(res, i, c++);
+	r->pruned_at = PQgetvalue(res, i, c++);
 }
 
 /* The overview's counts in the order every overview statement reads and

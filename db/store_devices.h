@@ -106,6 +106,7 @@ struct rum_store_report {
 	const char *upload_source;
 	int64_t duplicates;            /* times it arrived again, byte for byte */
 	const char *last_duplicate_at; /* "" when never */
+	const char *pruned_at;         /* its payload was dropped (retention); "" when kept */
 };
 
 /* A tenant at a glance: device counts by state (due_soon: the deadline

@@ -34,7 +34,7 @@ static const struct rum_db_stmt rum_store_export_stmts[] = {
 	{"export_batch_fill",
 	 "INSERT INTO export_batch_reports (batch_id, device_id, report_row) "
 	 "SELECT $1, r.device_id, r.id FROM rum_reports r "
-	 "WHERE r.tenant_id = $2 AND r.conflict_of IS NULL "
+	 "WHERE r.tenant_id = $2 AND r.conflict_of IS NULL AND r.pruned_at IS NULL "
 	 "AND ($3::bool OR $4::timestamptz IS NOT NULL OR r.acked_at IS NULL) "
 	 "AND ($4::timestamptz IS NULL OR r.received_at >= $4::timestamptz) "
 	 "AND ($5::int8[] IS NULL OR r.device_id = ANY ($5::int8[]))",

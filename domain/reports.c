@@ -22,6 +22,8 @@ struct rum_reports_call {
 	int64_t last;
 	char **raw;
 	size_t *raw_len;
+	bool pruned; /* the last row's payload was pruned */
+	char pruned_at[40];
 };
 
 static void rum_reports_row(void *arg, const struct rum_store_report *row)
@@ -46,7 +48,8 @@ static void rum_reports_row(void *arg, const struct rum_store_report *row)
 			       NULL,
 			       row->upload_source,
 			       row->duplicates,
-			       row->last_duplicate_at};
+			       row->last_duplicate_at,
+			       row->pruned_at};
 
 	r.state = row->conflict_of   ? "conflict"
 		  : row->acked_at[0] ? "acknowledged"
@@ -59,6 +62,9 @@ static void rum_reports_row(void *arg, const struct rum_store_report *row)
 	}
 	c->n++;
 	c->last = row->row;
+	c->pruned = row->pruned_at[0] != '\0';
+	if (c->pruned)
+		snprintf(c->pruned_at, sizeof(c->pruned_at), "%s", row->pruned_at);
 	if (c->cb)
 		c->cb(c->arg, &r);
 }
@@ -134,6 +140,15 @@ static int rum_reports_get_run(struct rum_db_txn *txn, void *arg)
 					  c->raw_len);
 	if (rc == RUM_ENOTFOUND)
 		rc = rum_err_set(rc, "tenant '%s' has no report %" PRId64, c->tenant, c->id);
+	if (rc == 0 && c->raw && c->pruned) {
+		free(*c->raw);
+		*c->raw = NULL;
+		rc = rum_err_set(RUM_ENOTFOUND,
+				 "report %" PRId64 ": its payload was pruned on %s (retention: "
+				 "it was exported and acknowledged long before); its details "
+				 "remain",
+				 c->id, c->pruned_at);
+	}
 	return rc;
 }
 

@@ -31,6 +31,9 @@ struct rum_report {
 	 * holds no ACK for it yet), and the last time; "" when never. */
 	int64_t duplicates;
 	const char *last_duplicate_at;
+	/* When retention dropped its payload (it was exported and acknowledged
+	 * long before); "" while the payload is kept. The rest stays. */
+	const char *pruned_at;
 };
 
 /* A page of the tenant's reports (device_id 0) or one device's, newest
@@ -42,7 +45,8 @@ int rum_reports_list(struct rum_domain *dom, const char *tenant, int64_t device_
 		     char next_cursor[RUM_CURSOR_MAX]);
 
 /* One report of the tenant (cb may be NULL) and, with raw, its text
- * byte-exact (malloc'd, caller frees). RUM_ENOTFOUND. */
+ * byte-exact (malloc'd, caller frees). RUM_ENOTFOUND (also for the text of
+ * a report whose payload was pruned, saying so). */
 int rum_reports_get(struct rum_domain *dom, const char *tenant, int64_t id,
 		    void (*cb)(void *arg, const struct rum_report *r), void *arg, char **raw,
 		    size_t *raw_len);

@@ -229,6 +229,8 @@ static void rum_cli_report_detail(void *arg, const struct rum_report *r)
 		printf(", export batch %" PRId64, r->batch_id);
 	if (r->acked_at[0])
 		printf(", acknowledged %s", r->acked_at);
+	if (r->pruned_at[0])
+		printf(", payload pruned %s", r->pruned_at);
 	printf("\n");
 	if (r->conflict_of)
 		printf("conflict:      a different payload for the report id of row %" PRId64

@@ -123,6 +123,19 @@ static const struct rum_config_param rum_config_params[] = {
 	 "a browser session ends after this long without a request"},
 	{"web_session_max_s", RUM_CFG_INT, RUM_OFF(web_session_max_s), "86400", 60, 2592000,
 	 "a browser session ends this long after its sign-in, however busy"},
+	{"retain_acked_reports_days", RUM_CFG_INT, RUM_OFF(retain_acked_reports_days), "0", 0,
+	 36500,
+	 "drop the payload of reports exported and acknowledged by CSSM this many days ago "
+	 "(identity, values and ACK state stay); 0 = keep for ever"},
+	{"retain_captures_days", RUM_CFG_INT, RUM_OFF(retain_captures_days), "0", 0, 36500,
+	 "delete captured device messages received this many days ago; 0 = keep for ever"},
+	{"retain_collections_days", RUM_CFG_INT, RUM_OFF(retain_collections_days), "0", 0, 36500,
+	 "delete finished pull collections this many days old (each target keeps its newest); "
+	 "0 = keep for ever"},
+	{"retention_batch", RUM_CFG_INT, RUM_OFF(retention_batch), "1000", 1, 100000,
+	 "rows pruned per transaction"},
+	{"retention_budget_s", RUM_CFG_INT, RUM_OFF(retention_budget_s), "10", 1, 3600,
+	 "an upkeep round prunes for this long at most; the rest waits for the next round"},
 	{"overview_live_max_devices", RUM_CFG_INT, RUM_OFF(overview_live_max_devices), "100000", 0,
 	 1000000000,
 	 "a tenant with at least this many devices gets its overview counted by the upkeep each "
@@ -226,8 +239,12 @@ static int rum_config_apply(struct rum_config *cfg, const struct rum_config_para
 					   p->type == RUM_CFG_INT ? "a whole number"
 								  : "a size (e.g. 16MiB)");
 		if (n < p->min || n > p->max)
-			return rum_err_set(RUM_EINVAL, "%s: %lld is outside %lld..%lld", p->name,
-					   (long long)n, (long long)p->min, (long long)p->max);
+			return rum_err_set(RUM_EINVAL, "%s: %lld is %soutside %lld..%lld%s",
+					   p->name, (long long)n, n < 0 ? "negative, " : "",
+					   (long long)p->min, (long long)p->max,
+					   strncmp(p->name, "retain_", 7) == 0
+						   ? " days (0 keeps for ever)"
+						   : "");
 		*(int64_t *)(void *)(base + p->offset) = n;
 		return 0;
 	}

@@ -55,6 +55,10 @@ struct rum_config {
 		alert_capture_days;                    /* alert windows; 0 turns a kind off */
 	int64_t web_session_idle_s, web_session_max_s; /* browser sessions */
 	int64_t overview_live_max_devices; /* larger tenants: overview from the upkeep */
+	int64_t retain_acked_reports_days, retain_captures_days,
+		retain_collections_days; /* retention windows; 0 keeps for ever */
+	int64_t retention_batch;         /* rows pruned per transaction */
+	int64_t retention_budget_s;      /* pruning per upkeep round, at most */
 };
 
 enum rum_config_source { RUM_CFG_DEFAULT = 0, RUM_CFG_FILE, RUM_CFG_ENV, RUM_CFG_FLAG };

@@ -8,6 +8,7 @@
 #include "domain/domain.h"
 #include "domain/export.h"
 #include "domain/push.h"
+#include "domain/retention.h"
 #include "domain/tenants.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -94,7 +95,8 @@ static void rum_usage(FILE *out)
 		"  target list [--tenant NAME] | target show ID | target remove ID   pull targets\n"
 		"  collect (--target ID | --tenant NAME) [--wait]   collect from pull targets now\n"
 		"  backup -o FILE|DIR|-  the database and the secret key in one file (mode 0600)\n"
-		"  restore FILE [--force]   a backup into a new data_dir or database\n\n"
+		"  restore FILE [--force]   a backup into a new data_dir or database\n"
+		"  prune [--tenant NAME] [--dry-run]   apply the retention settings now, to the end\n\n"
 		"Options: --help (also after a verb), --version, --config FILE\n\n");
 	rum_config_print_help(out);
 }
@@ -162,6 +164,15 @@ static void rum_verb_usage(const char *verb, FILE *out)
 			"when capture_all\nis on) verbatim. `replay` runs one through the push "
 			"endpoint's logic again, now,\nas if the device had sent it (to its "
 			"tenant, or to --tenant); the upload is marked\nsource 'replay'.\n");
+	else if (strcmp(verb, "prune") == 0)
+		fprintf(out,
+			"Usage: rumd prune [--tenant NAME] [--dry-run] [--key=value ...]\n\n"
+			"Applies the retention settings once, to the end (serve does it every "
+			"upkeep round,\nwithin retention_budget_s): the payloads of reports "
+			"exported and acknowledged\nmore than retain_acked_reports_days ago, "
+			"captures older than retain_captures_days,\nfinished collections older "
+			"than retain_collections_days. Prints the count of each;\n--dry-run "
+			"only counts. Days 0 (the default) keep a kind for ever.\n");
 	else if (strcmp(verb, "export") == 0)
 		fprintf(out,
 			"Usage: rumd export --tenant NAME [-o FILE|DIR] [--all | --since TIME] "
@@ -213,8 +224,9 @@ static void rum_verb_usage(const char *verb, FILE *out)
 /* Verb options that take no value. */
 static bool rum_cli_is_flag(const char *name)
 {
-	return strcmp(name, "all") == 0 || rum_cli_collector_is_flag(name) ||
-	       rum_cli_backup_is_flag(name) || rum_cli_inventory_is_flag(name);
+	return strcmp(name, "all") == 0 || strcmp(name, "dry-run") == 0 ||
+	       rum_cli_collector_is_flag(name) || rum_cli_backup_is_flag(name) ||
+	       rum_cli_inventory_is_flag(name);
 }
 
 static const char *rum_cli_opt_of(const void *cli, const char *name)
@@ -459,6 +471,17 @@ static int rum_serve_data_dir(const char *dir)
 	return 0;
 }
 
+/* The retention settings as a policy; budget_ms 0 runs until done. */
+static void rum_cli_retention_policy(const struct rum_config *cfg, struct rum_retention_policy *p,
+				     int budget_ms)
+{
+	p->reports_days = (int)cfg->retain_acked_reports_days;
+	p->captures_days = (int)cfg->retain_captures_days;
+	p->collections_days = (int)cfg->retain_collections_days;
+	p->batch = (int)cfg->retention_batch;
+	p->budget_ms = budget_ms;
+}
+
 static int rum_serve(const struct rum_config *cfg)
 {
 	struct rum_pgembed *pg = NULL;
@@ -471,6 +494,7 @@ static int rum_serve(const struct rum_config *cfg)
 	volatile int collect_cancel = 0;
 	struct rum_scheduler *sched = NULL;
 	struct rum_upkeep *upkeep = NULL;
+	struct rum_retention_policy retention;
 	char node[128];
 	sigset_t sigs;
 	int rc, sig = 0;
@@ -560,11 +584,13 @@ static int rum_serve(const struct rum_config *cfg)
 		rum_log_info("collector: node %s runs up to %d collections at once", node,
 			     (int)cfg->collector_sessions);
 	}
+	rum_cli_retention_policy(cfg, &retention, (int)cfg->retention_budget_s * 1000);
 	rc = rum_upkeep_start(&upkeep, dom, (int)cfg->upkeep_interval_s, (int)cfg->usage_lag_s,
 			      &(struct rum_alert_windows){(int)cfg->alert_deadline_warn_days,
 							  (int)cfg->alert_ack_pending_days,
 							  (int)cfg->alert_silent_days,
-							  (int)cfg->alert_capture_days});
+							  (int)cfg->alert_capture_days},
+			      &retention);
 	if (rc != 0)
 		goto out;
 	rum_log_info("rumd %s ready (default tenant '%s')", RUM_VERSION, cfg->default_tenant);
@@ -861,6 +887,41 @@ static int rum_export_verb(const struct rum_config *cfg, struct rum_domain *dom,
 	return rc;
 }
 
+/* rumd prune [--tenant T] [--dry-run]: what the upkeep's retention does, once
+ * and to the end, with the settings' windows. */
+static int rum_prune_verb(const struct rum_config *cfg, struct rum_domain *dom,
+			  const struct rum_cli *cli)
+{
+	struct rum_retention_policy p;
+	struct rum_retention_result r;
+	bool dry = rum_cli_opt(cli, "dry-run") != NULL;
+	int rc;
+
+	if (cli->nwords != 1)
+		return rum_err_set(RUM_EINVAL, "usage: rumd prune [--tenant NAME] [--dry-run]");
+	rum_cli_retention_policy(cfg, &p, 0);
+	if (!rum_retention_enabled(&p)) {
+		printf("retention is off (retain_acked_reports_days, retain_captures_days and "
+		       "retain_collections_days are 0): nothing is pruned\n");
+		return 0;
+	}
+	rc = rum_retention_prune(dom, &p, rum_cli_opt(cli, "tenant"), dry, NULL, &r);
+	if (rc != 0)
+		return rc;
+	if (r.skipped)
+		printf("another node is pruning now; run again later\n");
+	printf("%s\treports\t%lld\t(payloads of reports acknowledged %d+ days ago%s)\n",
+	       dry ? "would prune" : "pruned", (long long)r.reports, p.reports_days,
+	       p.reports_days ? "" : ": off");
+	printf("%s\tcaptures\t%lld\t(received %d+ days ago%s)\n", dry ? "would prune" : "pruned",
+	       (long long)r.captures, p.captures_days, p.captures_days ? "" : ": off");
+	printf("%s\tcollections\t%lld\t(finished %d+ days ago%s)\n", dry ? "would prune" : "pruned",
+	       (long long)r.collections, p.collections_days, p.collections_days ? "" : ": off");
+	if (!dry)
+		printf("in %lld ms\n", (long long)r.duration_ms);
+	return 0;
+}
+
 /* Verbs that only need the database: migrate, tenant, capture, replay, export,
  * import, ack-file, import-usage. */
 static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
@@ -878,6 +939,10 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 	}
 	if (strcmp(verb, "export") == 0) {
 		rc = rum_export_verb(cfg, dom, cli);
+		goto out;
+	}
+	if (strcmp(verb, "prune") == 0) {
+		rc = rum_prune_verb(cfg, dom, cli);
 		goto out;
 	}
 	if (strcmp(verb, "target") == 0 || strcmp(verb, "collect") == 0) {
@@ -948,6 +1013,7 @@ int main(int argc, char **argv)
 						  "since",  "device", NULL};
 	static const char *const import_opts[] = {"tenant", "device", "output", NULL};
 	static const char *const token_opts[] = {"role", "tenant", "description", NULL};
+	static const char *const prune_opts[] = {"tenant", "dry-run", NULL};
 	struct rum_config cfg;
 	struct rum_cli cli;
 	enum rum_log_level level;
@@ -1016,6 +1082,10 @@ int main(int argc, char **argv)
 		else if (rc == 0)
 			rc = rum_err_set(RUM_EINVAL, "%s needs arguments (see rumd %s --help)",
 					 verb, verb);
+	} else if (strcmp(verb, "prune") == 0) {
+		rc = rum_cli_check_opts(&cli, prune_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
 	} else if (strcmp(verb, "export") == 0) {
 		rc = rum_cli_check_opts(&cli, export_opts);
 		if (rc == 0)

@@ -1,6 +1,7 @@
 #include "server/upkeep.h"
 
 #include "domain/devices.h"
+#include "domain/retention.h"
 #include "domain/usage.h"
 #include "lib/err.h"
 #include "lib/log.h"
@@ -17,11 +18,29 @@ struct rum_upkeep {
 	struct rum_domain *dom;
 	int interval_s, usage_lag_s;
 	struct rum_alert_windows alerts;
+	struct rum_retention_policy retention;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	atomic_int stop; /* also read without the lock, between rollup steps */
 };
+
+/* Retention last: usage has just counted what may now be pruned. One line
+ * per round that removed something. */
+static void rum_upkeep_prune(struct rum_upkeep *u)
+{
+	struct rum_retention_result r;
+	int rc = rum_retention_prune(u->dom, &u->retention, NULL, false, &u->stop, &r);
+
+	if (rc != 0 && rc != RUM_EUNAVAIL)
+		rum_log_warn("upkeep: retention: %s", rum_err_msg());
+	if (r.reports + r.captures + r.collections > 0)
+		rum_log_info("upkeep: retention: pruned %lld report payloads, %lld captures, "
+			     "%lld collections in %lld ms%s",
+			     (long long)r.reports, (long long)r.captures, (long long)r.collections,
+			     (long long)r.duration_ms,
+			     r.more ? "; more left for the next round" : "");
+}
 
 static void rum_upkeep_round(struct rum_upkeep *u)
 {
@@ -45,6 +64,8 @@ static void rum_upkeep_round(struct rum_upkeep *u)
 	rc = rum_devices_overview_snapshots(u->dom, &u->stop);
 	if (rc != 0 && rc != RUM_EUNAVAIL)
 		rum_log_warn("upkeep: overview snapshots: %s", rum_err_msg());
+	if (!atomic_load(&u->stop) && rum_retention_enabled(&u->retention))
+		rum_upkeep_prune(u);
 }
 
 static void *rum_upkeep_main(void *arg)
@@ -69,7 +90,8 @@ static void *rum_upkeep_main(void *arg)
 }
 
 int rum_upkeep_start(struct rum_upkeep **out, struct rum_domain *dom, int interval_s,
-		     int usage_lag_s, const struct rum_alert_windows *alerts)
+		     int usage_lag_s, const struct rum_alert_windows *alerts,
+		     const struct rum_retention_policy *retention)
 {
 	struct rum_upkeep *u = calloc(1, sizeof(*u));
 
@@ -80,6 +102,7 @@ int rum_upkeep_start(struct rum_upkeep **out, struct rum_domain *dom, int interv
 	u->interval_s = interval_s > 0 ? interval_s : 60;
 	u->usage_lag_s = usage_lag_s;
 	u->alerts = *alerts;
+	u->retention = *retention;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->wake, NULL);
 	if (pthread_create(&u->thread, NULL, rum_upkeep_main, u) != 0) {
