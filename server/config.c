@@ -62,6 +62,20 @@ static const struct rum_config_param rum_config_params[] = {
 	 "device messages waiting for the database at most; more are answered 503"},
 	{"http_max_connections", RUM_CFG_INT, RUM_OFF(http_max_connections), "4096", 16, 1000000,
 	 "open HTTP connections per listener at most"},
+	{"http_max_connections_per_address", RUM_CFG_INT, RUM_OFF(http_max_connections_per_address),
+	 "256", 0, 1000000,
+	 "open connections one client address may hold per listener; 0 = no limit (sites "
+	 "behind one NAT address may need more)"},
+	{"http_header_timeout_s", RUM_CFG_INT, RUM_OFF(http_header_timeout_s), "10", 1, 3600,
+	 "a new connection must deliver a complete request head within this many seconds, "
+	 "however it trickles; also the grace before http_body_min_rate applies"},
+	{"http_idle_timeout_s", RUM_CFG_INT, RUM_OFF(http_idle_timeout_s), "30", 1, 3600,
+	 "a kept-alive connection is closed when its next request head is not complete this "
+	 "long after the previous answer"},
+	{"http_body_min_rate", RUM_CFG_BYTES, RUM_OFF(http_body_min_rate), "1KiB", 0,
+	 INT64_C(1) << 30,
+	 "a request body must arrive at least this fast (bytes per second, on average, after "
+	 "http_header_timeout_s) or the connection is closed; 0 = no floor"},
 	{"http_max_body_total", RUM_CFG_BYTES, RUM_OFF(http_max_body_total), "512MiB", 1 << 20,
 	 INT64_C(1) << 40, "request body bytes held in memory at once; beyond it requests get 503"},
 	{"log_level", RUM_CFG_STRING, RUM_OFF(log_level), "info", 0, 0,

@@ -30,6 +30,9 @@ struct rum_config {
 	int64_t db_queue_max;            /* device messages waiting for a worker, at most */
 	int64_t http_max_connections;
 	int64_t http_max_body_total; /* bytes of request bodies held at once */
+	int64_t http_max_connections_per_address;
+	int64_t http_header_timeout_s, http_idle_timeout_s; /* request head deadlines */
+	int64_t http_body_min_rate;                         /* bytes/s floor of a body */
 	char *log_level;
 	char *log_format;     /* text | json */
 	bool log_requests;    /* an info line per HTTP request */

@@ -4,6 +4,7 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "server/config.h"
+#include "server/http_guard.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -30,6 +31,8 @@ struct rum_http_server {
 	struct rum_http_options opts;
 	char *cert_pem, *key_pem;
 	unsigned in_flight; /* atomic */
+	struct rum_http_guard *guard;
+	int64_t busy_logged_ms; /* atomic: last "bodies budget spent" line */
 };
 
 /* One request, from its first byte to the completion callback. */
@@ -55,6 +58,8 @@ struct rum_http_exchange {
 	const void *resp_static;           /* a body of static lifetime, or NULL */
 	const char *const *static_headers; /* name, value, ..., NULL; or NULL */
 	struct timespec started;           /* first byte of the request */
+	struct rum_http_guard_conn *guard; /* the connection's deadlines */
+	size_t declared;                   /* Content-Length, 0 when none */
 	char request_id[RUM_HTTP_REQUEST_ID_MAX + 1];
 	char tenant[96], device[96]; /* rum_http_note(), for the access line */
 };
@@ -374,6 +379,13 @@ static struct rum_http_exchange *rum_http_exchange_new(struct rum_http_server *s
 	rum_http_client_addr(conn, x->addr, sizeof(x->addr));
 	clock_gettime(CLOCK_MONOTONIC, &x->started);
 	rum_http_request_id_init(x);
+	{
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+		x->guard = ci ? ci->socket_context : NULL;
+		rum_http_guard_headers_done(x->guard);
+	}
 	__atomic_add_fetch(&srv->in_flight, 1, __ATOMIC_SEQ_CST);
 	rum_metric_inc(&rum_http_m_in_flight);
 	return x;
@@ -430,6 +442,8 @@ static bool rum_http_grow(struct rum_http_exchange *x, size_t need)
 		cap *= 2;
 	if (cap > x->srv->opts.max_body_bytes + 1)
 		cap = x->srv->opts.max_body_bytes + 1;
+	if (x->declared && cap > x->declared + 1 && need <= x->declared)
+		cap = x->declared + 1;
 	if (!rum_http_reserve(x, cap - x->cap))
 		return false;
 	x->body = realloc(x->body, cap);
@@ -448,6 +462,24 @@ static void rum_http_drop_body(struct rum_http_exchange *x)
 	rum_http_release(x);
 }
 
+/* The bodies budget is spent: said at most every 10 s, as devices get 503. */
+static void rum_http_log_busy(struct rum_http_exchange *x)
+{
+	struct timespec now;
+	int64_t ms, last = __atomic_load_n(&x->srv->busy_logged_ms, __ATOMIC_RELAXED);
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if ((last && ms - last < 10000) ||
+	    !__atomic_compare_exchange_n(&x->srv->busy_logged_ms, &last, ms, false,
+					 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	rum_log_warn("http: request bodies hold %zu of http_max_body_total=%zu bytes; answering "
+		     "503 (e.g. %s from %s)",
+		     __atomic_load_n(&x->srv->opts.budget->used, __ATOMIC_RELAXED),
+		     x->srv->opts.budget->max, x->method, x->addr);
+}
+
 static bool rum_http_append(struct rum_http_exchange *x, const char *data, size_t n)
 {
 	size_t max = x->srv->opts.max_body_bytes;
@@ -456,8 +488,10 @@ static bool rum_http_append(struct rum_http_exchange *x, const char *data, size_
 		x->too_big = true;
 		rum_http_drop_body(x);
 	}
+	rum_http_guard_body(x->guard, n);
 	if (!x->too_big && !x->busy && !rum_http_grow(x, x->len + n)) {
 		x->busy = true;
+		rum_http_log_busy(x);
 		rum_http_drop_body(x);
 	}
 	if (x->too_big || x->busy) {
@@ -486,14 +520,15 @@ static enum MHD_Result rum_http_on_request(void *cls, struct MHD_Connection *con
 
 		x = rum_http_exchange_new(srv, conn, url, method);
 		*con_cls = x;
-		/* A declared length over the limit is refused before reading it;
-		 * one within it is allocated once, from the shared budget. */
+		/* A declared length over the limit is refused before reading it.
+		 * One within it is taken from the shared budget as its bytes
+		 * arrive (the buffer doubles, up to the declared length): a
+		 * client that declares much and sends little holds little. */
 		if (declared > srv->opts.max_body_bytes)
 			x->too_big = true;
-		else if (declared > 0 && !rum_http_grow(x, (size_t)declared))
-			x->busy = true;
 		else
-			return MHD_YES;
+			x->declared = (size_t)declared;
+		return MHD_YES;
 	}
 	if (*upload_data_size) {
 		bool keep = rum_http_append(x, upload_data, *upload_data_size);
@@ -503,6 +538,7 @@ static enum MHD_Result rum_http_on_request(void *cls, struct MHD_Connection *con
 	}
 	if (!x->dispatched) {
 		x->dispatched = true;
+		rum_http_guard_answering(x->guard);
 		if (x->too_big || x->busy) {
 			rum_metric_inc(&rum_http_m_refused[x->too_big ? 0 : 1]);
 			rum_http_drop_body(x);
@@ -591,16 +627,44 @@ static void rum_http_on_completed(void *cls, struct MHD_Connection *conn, void *
 			rum_metric_inc(&rum_http_m_unavailable);
 		if (rum_log_wanted(level))
 			rum_http_log_exchange(x, toe, seconds, level);
+		rum_http_guard_idle(x->guard);
 		rum_http_exchange_free(x);
 	}
 	*con_cls = NULL;
 }
 
-/* Counts connections as the transport opens and closes them. */
+/* Counts connections as the transport opens and closes them, and puts
+ * each under the guard's deadlines. The guard's record lives until the
+ * close, which comes before the socket is closed. */
 static void rum_http_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 				   enum MHD_ConnectionNotificationCode toe)
 {
-	rum_metric_add(&rum_http_m_connections, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	struct rum_http_server *srv = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ca =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		const struct sockaddr *sa = ca ? ca->client_addr : NULL;
+		socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+								: sizeof(struct sockaddr_in);
+
+		rum_metric_inc(&rum_http_m_connections);
+		if (fd)
+			*socket_context = rum_http_guard_open(srv->guard, fd->connect_fd, sa, len);
+	} else {
+		rum_metric_add(&rum_http_m_connections, -1);
+		rum_http_guard_close(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
+static enum MHD_Result rum_http_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct rum_http_server *srv = cls;
+
+	return rum_http_guard_admit(srv->guard, addr, addrlen) ? MHD_YES : MHD_NO;
 }
 
 /* Leaves the request target as received: the API decodes each path segment
@@ -708,11 +772,23 @@ int rum_http_start(struct rum_http_server **out, const struct rum_http_options *
 		flags |= MHD_USE_TLS;
 	}
 	rc = rum_http_bind(srv, opts->listen);
+	if (rc == 0)
+		rc = rum_http_guard_new(&srv->guard,
+					&(struct rum_http_guard_options){
+						opts->listen,
+						opts->max_connections ? opts->max_connections
+								      : 4096u,
+						opts->per_address,
+						opts->header_timeout_s ? opts->header_timeout_s
+								       : 10,
+						opts->idle_timeout_s ? opts->idle_timeout_s : 30,
+						opts->body_min_rate});
 	if (rc != 0)
 		goto fail;
-	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, rum_http_on_request, srv,
+	srv->daemon = MHD_start_daemon(flags, 0, rum_http_accept, srv, rum_http_on_request, srv,
 				       MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-				       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads,
+				       MHD_OPTION_THREAD_POOL_SIZE,
+				       opts->threads > 1 ? (unsigned)opts->threads : 0u,
 				       MHD_OPTION_NOTIFY_COMPLETED, rum_http_on_completed, srv,
 				       MHD_OPTION_NOTIFY_CONNECTION, rum_http_on_connection, srv,
 				       MHD_OPTION_CONNECTION_LIMIT,
@@ -736,6 +812,7 @@ int rum_http_start(struct rum_http_server **out, const struct rum_http_options *
 	*out = srv;
 	return 0;
 fail:
+	rum_http_guard_free(srv->guard);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
 	free(srv->cert_pem);
@@ -780,6 +857,7 @@ void rum_http_stop(struct rum_http_server *srv)
 	if (rum_http_parked(srv) > 0)
 		return;
 	MHD_stop_daemon(srv->daemon);
+	rum_http_guard_free(srv->guard);
 	free(srv->cert_pem);
 	free(srv->key_pem);
 	free(srv);

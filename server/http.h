@@ -31,6 +31,11 @@ struct rum_http_options {
 	unsigned max_connections;
 	struct rum_http_budget *budget; /* may be NULL: no overall limit */
 	bool log_requests;              /* one info line per request, else debug */
+	/* What one client may hold (server/http_guard.h); 0 = default
+	 * (10 s, 30 s) or, for per_address and body_min_rate, no limit. */
+	unsigned per_address;
+	int header_timeout_s, idle_timeout_s;
+	size_t body_min_rate;
 	/* Logged as "<what> at http://ADDR:PORT/<what>" instead of "listening
 	 * on http://ADDR:PORT" (which names the device and admin listeners). */
 	const char *what;

@@ -390,21 +390,41 @@ static unsigned rum_serve_in_flight(struct rum_http_server *a, struct rum_http_s
 	return rum_http_in_flight(a) + rum_http_in_flight(b);
 }
 
+/* The device and admin listeners (http_listen, https_listen). */
+static struct rum_http_options rum_serve_device_listener(const struct rum_config *cfg,
+							 const char *listen, const char *cert,
+							 const char *key, struct rum_api *api,
+							 struct rum_http_budget *budget)
+{
+	return (struct rum_http_options){
+		.listen = listen,
+		.tls_cert = cert,
+		.tls_key = key,
+		.max_body_bytes = (size_t)cfg->max_body_bytes,
+		.threads = (int)cfg->http_threads,
+		.handler = rum_api_dispatch,
+		.handler_ctx = api,
+		.max_connections = (unsigned)cfg->http_max_connections,
+		.budget = budget,
+		.log_requests = cfg->log_requests,
+		.per_address = (unsigned)cfg->http_max_connections_per_address,
+		.header_timeout_s = (int)cfg->http_header_timeout_s,
+		.idle_timeout_s = (int)cfg->http_idle_timeout_s,
+		.body_min_rate = (size_t)cfg->http_body_min_rate};
+}
+
 /* The metrics listener: GET /metrics only, small requests, one thread. */
 static int rum_serve_metrics(struct rum_http_server **out, const struct rum_config *cfg,
 			     struct rum_api_metrics *metrics)
 {
-	struct rum_http_options o = {cfg->metrics_listen,
-				     NULL,
-				     NULL,
-				     4096,
-				     1,
-				     rum_api_metrics_dispatch,
-				     metrics,
-				     64,
-				     NULL,
-				     cfg->log_requests,
-				     "metrics"};
+	struct rum_http_options o = {.listen = cfg->metrics_listen,
+				     .max_body_bytes = 4096,
+				     .threads = 1,
+				     .handler = rum_api_metrics_dispatch,
+				     .handler_ctx = metrics,
+				     .max_connections = 64,
+				     .log_requests = cfg->log_requests,
+				     .what = "metrics"};
 
 	*out = NULL;
 	if (!cfg->metrics_listen[0])
@@ -525,34 +545,17 @@ static int rum_serve(const struct rum_config *cfg)
 			       NULL};
 	rum_api_admin_open(&api);
 	if (cfg->http_listen[0]) {
-		struct rum_http_options o = {cfg->http_listen,
-					     NULL,
-					     NULL,
-					     (size_t)cfg->max_body_bytes,
-					     (int)cfg->http_threads,
-					     rum_api_dispatch,
-					     &api,
-					     (unsigned)cfg->http_max_connections,
-					     &body_budget,
-					     cfg->log_requests,
-					     NULL};
+		struct rum_http_options o = rum_serve_device_listener(cfg, cfg->http_listen, NULL,
+								      NULL, &api, &body_budget);
 
 		rc = rum_http_start(&http, &o);
 		if (rc != 0)
 			goto out;
 	}
 	if (cfg->https_listen[0]) {
-		struct rum_http_options o = {cfg->https_listen,
-					     cfg->tls_cert,
-					     cfg->tls_key,
-					     (size_t)cfg->max_body_bytes,
-					     (int)cfg->http_threads,
-					     rum_api_dispatch,
-					     &api,
-					     (unsigned)cfg->http_max_connections,
-					     &body_budget,
-					     cfg->log_requests,
-					     NULL};
+		struct rum_http_options o = rum_serve_device_listener(cfg, cfg->https_listen,
+								      cfg->tls_cert, cfg->tls_key,
+								      &api, &body_budget);
 
 		rc = rum_http_start(&https, &o);
 		if (rc != 0)
