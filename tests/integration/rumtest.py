@@ -928,6 +928,70 @@ class Device:
         return (self.pid, self.sn)
 
 
+class LedgerClient(threading.Thread):
+    """A device pushing usage messages of fresh reports until stopped, keeping
+    a ledger of (report ids, answer, phase) for every message: the answer is
+    200, 503, another status, "no answer" (connection failed or reset) or a
+    note when a 200/503 does not say OK_POLL/OK_TRY_AGAIN. port: a number, or
+    a one-element list the test may change; phase: a one-element list."""
+
+    def __init__(self, port, phase, reports=2, timeout=15):
+        super().__init__(daemon=True)
+        self.port = port if isinstance(port, list) else [port]
+        self.phase = phase
+        self.reports = reports
+        self.timeout = timeout
+        self.device = Device()
+        self.ledger = []
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            reports = [self.device.report() for _ in range(self.reports)]
+            ids = [report_id_of(r) for r in reports]
+            phase = self.phase[0]
+            try:
+                r = http_request("127.0.0.1", self.port[0], "POST", pi_path(),
+                                 self.device.usage(reports), timeout=self.timeout)
+                status = r.status
+                said = (r.json or {}).get("status") if isinstance(r.json, dict) else None
+                if status == 200 and said != "OK_POLL":
+                    status = "200 saying %r" % said
+                elif status == 503 and said != "OK_TRY_AGAIN":
+                    status = "503 saying %r" % said
+            except OSError:
+                status = "no answer"
+            self.ledger.append((ids, status, phase))
+            if status != 200:
+                self.stop.wait(0.1)
+
+    def count(self, status, phase=None):
+        return sum(1 for o in list(self.ledger)
+                   if o[1] == status and (phase is None or o[2] == phase))
+
+
+def ledger_check(case, clients, pg, db, allowed):
+    """Asserts that every report the clients saw answered 200 is stored in db
+    once (conflicts aside), and that every other answer is in allowed.
+    Returns (messages, {answer: count}, reports acknowledged)."""
+    ledger = [o for c in clients for o in c.ledger]
+    odd = [o for o in ledger if o[1] != 200 and o[1] not in allowed]
+    case.assertEqual(odd[:5], [], "unexpected answers (%d in all)" % len(odd))
+    acked = {(c.device.sn, rid) for c in clients for ids, st, ph in c.ledger
+             if st == 200 for rid in ids}
+    rows = pg.psql("SELECT udi_serial, report_id FROM rum_reports WHERE conflict_of IS NULL",
+                   db=db)
+    stored = {(sn, int(rid)) for sn, rid in rows}
+    case.assertEqual(acked - stored, set(), "reports answered 200 but not stored")
+    twice = pg.scalar("SELECT count(*) FROM (SELECT 1 FROM rum_reports GROUP BY tenant_id, "
+                      "udi_pid, udi_serial, report_id HAVING count(*) > 1) x", db=db)
+    case.assertEqual(int(twice), 0, "reports stored twice")
+    counts = {}
+    for o in ledger:
+        counts[o[1]] = counts.get(o[1], 0) + 1
+    return len(ledger), counts, len(acked)
+
+
 def report_id_of(report):
     payload = json.loads(report["payload"])
     return payload.get("meta", {}).get("report_id") or payload["asset_identification"]["report_id"]
