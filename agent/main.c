@@ -23,7 +23,10 @@ static const char usage_text[] =
 	"  init --pid PID --serial SN --hostname NAME [--entitlement TAG=COUNT]...\n"
 	"       [--software-tag TAG] [--version VER] [--rum-format A|B] [--url URL] [--interval-days D]\n"
 	"  push [--url URL] [--speedup N]          device push behaviour, until SIGTERM\n"
-	"  sync [--url URL] [--speedup N] [--max-polls N] [--poll-interval SEC]\n"
+	"  sync [--url URL] [--wait SEC] [--poll-interval SEC] [--max-polls N]\n"
+	"                                          one exchange, like license smart sync all:\n"
+	"                                          exit 0 ACK installed or nothing pending,\n"
+	"                                          3 ACK still pending after --wait (5 s), 1 failed\n"
 	"  save-usage {all|unreported|days N} FILE  (FILE: path, bootflash:NAME or http(s) URL)\n"
 	"  import FILE\n"
 	"  show {status|summary|usage|rum}\n"
@@ -52,7 +55,8 @@ enum {
 	O_CERT,
 	O_KEY,
 	O_COUNT,
-	O_QUIET
+	O_QUIET,
+	O_WAIT
 };
 
 static const struct option long_opts[] = {{"state", required_argument, NULL, O_STATE},
@@ -68,6 +72,7 @@ static const struct option long_opts[] = {{"state", required_argument, NULL, O_S
 					  {"speedup", required_argument, NULL, O_SPEEDUP},
 					  {"max-polls", required_argument, NULL, O_MAXPOLLS},
 					  {"poll-interval", required_argument, NULL, O_POLLINT},
+					  {"wait", required_argument, NULL, O_WAIT},
 					  {"listen", required_argument, NULL, O_LISTEN},
 					  {"user", required_argument, NULL, O_USER},
 					  {"password-file", required_argument, NULL, O_PWFILE},
@@ -83,7 +88,7 @@ struct args {
 	char format;
 	const char *ents[RUM_AGENT_MAX_ENT];
 	int n_ents;
-	double speedup, poll_interval;
+	double speedup, poll_interval, wait;
 	unsigned long interval_days, max_polls, count;
 	int quiet;
 };
@@ -120,8 +125,9 @@ static int parse_args(struct args *a, int argc, char **argv)
 
 	memset(a, 0, sizeof(*a));
 	a->speedup = 1;
-	a->poll_interval = 60;
-	a->max_polls = 5;
+	a->poll_interval = 1;
+	a->wait = 5;
+	a->max_polls = 1000;
 	optind = 2;
 	while (rc == 0 && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -159,6 +165,13 @@ static int parse_args(struct args *a, int argc, char **argv)
 		case O_SPEEDUP: rc = parse_double(&a->speedup, optarg, "--speedup"); break;
 		case O_POLLINT:
 			rc = parse_double(&a->poll_interval, optarg, "--poll-interval");
+			break;
+		case O_WAIT:
+			/* 0 is allowed: send, do not wait for the ACK. */
+			if (strcmp(optarg, "0") == 0)
+				a->wait = 0;
+			else
+				rc = parse_double(&a->wait, optarg, "--wait");
 			break;
 		default: return rum_err_set(RUM_EINVAL, "unknown option (see rum-agent --help)");
 		}
@@ -311,8 +324,42 @@ static void fill_push_opts(struct rum_agent_push_opts *o, const struct args *a)
 	o->speedup = a->speedup;
 	o->max_polls = (int)a->max_polls;
 	o->poll_interval = a->poll_interval;
+	o->wait = a->wait;
 	o->url = a->url;
 	o->quiet = a->quiet;
+}
+
+/* Says what one sync did, on standard output, and picks the exit status a
+ * script can test: 0 settled, 3 ACK still pending, 1 failed. */
+static int cmd_sync(const struct args *a, struct rum_agent_push_opts *po)
+{
+	struct rum_agent_sync_result r = {0};
+	int rc;
+
+	po->result = &r;
+	rc = rum_agent_sync(a->state, po);
+	printf("hello: %s\n", r.hello_ok ? "answered" : "no answer");
+	if (r.status[0] || r.error[0])
+		printf("usage: %zu report%s sent: %s%s%s\n", r.reports, r.reports == 1 ? "" : "s",
+		       r.status[0] ? r.status : "no answer", r.poll_id[0] ? ", poll id " : "",
+		       r.poll_id);
+	if (r.polls)
+		printf("polls: %d\n", r.polls);
+	if (r.acks)
+		printf("ACK installed: %s\n", r.ack_summary);
+	if (rc < 0) {
+		fprintf(stderr, "rum-agent sync: %s\n",
+			rum_err_msg()[0] ? rum_err_msg() : rum_err_name(rc));
+		return 1;
+	}
+	if (rc == 0) {
+		printf("sync: ACK still pending after %g s (poll id %s); the device polls again on "
+		       "its own schedule (rum-agent push), or run sync again\n",
+		       a->wait, r.poll_id[0] ? r.poll_id : "-");
+		return 3;
+	}
+	printf("sync complete: %s\n", r.acks ? "ACK installed" : "nothing left to wait for");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -337,11 +384,9 @@ int main(int argc, char **argv)
 		rc = cmd_init(&a);
 	else if (strcmp(cmd, "push") == 0)
 		rc = rum_agent_push_run(a.state, &po, NULL);
-	else if (strcmp(cmd, "sync") == 0) {
-		rc = rum_agent_sync(a.state, &po);
-		if (rc == 0)
-			printf("sync complete\n");
-	} else if (strcmp(cmd, "save-usage") == 0)
+	else if (strcmp(cmd, "sync") == 0)
+		return cmd_sync(&a, &po);
+	else if (strcmp(cmd, "save-usage") == 0)
 		rc = cmd_save_usage(&a, argc, argv);
 	else if (strcmp(cmd, "import") == 0)
 		rc = cmd_import(&a, argc, argv);

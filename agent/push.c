@@ -343,7 +343,7 @@ static int apply_ack(struct rum_agent_state *st, void *ctx)
 /* Installs every acknowledgements[].smart_license of a reply; returns the
  * number installed. A bad ACK is logged and skipped: it came from the server,
  * and refusing it must not stop the device. */
-static int install_acks(const char *dir, json_t *reply)
+static int install_acks(const char *dir, const struct rum_agent_push_opts *o, json_t *reply)
 {
 	json_t *v;
 	size_t i;
@@ -364,7 +364,13 @@ static int install_acks(const char *dir, json_t *reply)
 		if (with_state(dir, apply_ack, &a) < 0)
 			rum_log_warn("device=%s: ACK refused: %s", dir, rum_err_msg());
 		else {
-			rum_log_info("device=%s: ACK installed: %s", dir, a.summary);
+			if (!o->quiet)
+				rum_log_info("device=%s: ACK installed: %s", dir, a.summary);
+			if (o->result) {
+				o->result->acks++;
+				snprintf(o->result->ack_summary, sizeof(o->result->ack_summary),
+					 "%s", a.summary);
+			}
 			n++;
 		}
 		free(xml);
@@ -393,10 +399,12 @@ static int send_hello(const char *dir, const struct rum_agent_push_opts *o)
 	json_array_foreach(caps, i, c)
 		policy_usage |= json_is_string(c) &&
 				strcmp(json_string_value(c), "POLICY_USAGE") == 0;
+	if (o->result)
+		o->result->hello_ok = 1;
 	if (!policy_usage)
 		rum_log_warn("device=%s: %%SMART_LIC-4-REPORTING_NOT_SUPPORTED: server does not advertise POLICY_USAGE",
 			     dir);
-	install_acks(dir, reply);
+	install_acks(dir, o, reply);
 out:
 	json_decref(reply);
 	snap_dispose(&s);
@@ -502,10 +510,20 @@ static int do_usage(const char *dir, const struct rum_agent_push_opts *o, int64_
 			     oc.status ? oc.status : "FAILED", oc.poll_id ? oc.poll_id : "-");
 	if ((rc = with_state(dir, after_usage, &oc)) < 0)
 		goto out;
+	if (o->result) {
+		struct rum_agent_sync_result *r = o->result;
+
+		r->reports = s.n_ids;
+		snprintf(r->status, sizeof(r->status), "%s", oc.status ? oc.status : "");
+		snprintf(r->poll_id, sizeof(r->poll_id), "%s", oc.poll_id ? oc.poll_id : "");
+	}
 	if (oc.status && strcmp(oc.status, "OK") == 0)
-		install_acks(dir, reply);
-	if (!oc.status || (strcmp(oc.status, "OK") && strcmp(oc.status, "OK_POLL")))
+		install_acks(dir, o, reply);
+	if (!oc.status || (strcmp(oc.status, "OK") && strcmp(oc.status, "OK_POLL"))) {
 		rc = rum_err_set(RUM_EUNAVAIL, "usage report failed: %s", err);
+		if (o->result)
+			snprintf(o->result->error, sizeof(o->result->error), "%s", err);
+	}
 out:
 	json_decref(reply);
 	snap_dispose(&s);
@@ -563,7 +581,7 @@ static int do_poll(const char *dir, const struct rum_agent_push_opts *o, int64_t
 			 oc.status ? oc.status : "?",
 			 json_string_value(json_object_get(reply, "message")) ?: "");
 		if (oc.status && strcmp(oc.status, "OK") == 0)
-			got = install_acks(dir, reply) > 0;
+			got = install_acks(dir, o, reply) > 0;
 	} else {
 		snprintf(err, sizeof(err), "poll: %s", rum_err_msg());
 	}
@@ -649,6 +667,8 @@ int rum_agent_push_run(const char *dir, const struct rum_agent_push_opts *o, vol
 
 int rum_agent_sync(const char *dir, const struct rum_agent_push_opts *o)
 {
+	double interval = o->poll_interval / (o->speedup >= 1 ? o->speedup : 1);
+	int64_t until;
 	struct timers t;
 	int rc;
 
@@ -656,24 +676,27 @@ int rum_agent_sync(const char *dir, const struct rum_agent_push_opts *o)
 	rc = do_usage(dir, o, rum_agent_now_ms());
 	if (rc < 0)
 		return rc;
+	until = rum_agent_now_ms() + (int64_t)(o->wait * 1000.0);
 	for (int i = 0; i < o->max_polls; i++) {
+		struct timespec ts;
+
 		if ((rc = with_state(dir, read_timers, &t)) < 0)
 			return rc;
 		if (!t.poll_id[0])
-			return 0; /* settled: ACK in the usage reply, or nothing to wait for */
-		struct timespec ts;
-		double d = o->poll_interval / (o->speedup >= 1 ? o->speedup : 1);
-		ts.tv_sec = (time_t)d;
-		ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+			return 1; /* settled: ACK in the usage reply, or nothing to wait for */
+		if (rum_agent_now_ms() + (int64_t)(interval * 1000.0) > until)
+			break;
+		ts.tv_sec = (time_t)interval;
+		ts.tv_nsec = (long)((interval - (double)ts.tv_sec) * 1e9);
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 			;
 		rc = do_poll(dir, o, rum_agent_now_ms());
+		if (o->result)
+			o->result->polls++;
 		if (rc < 0)
 			return rc;
 		if (rc == 1)
-			return 0;
+			return 1;
 	}
-	return rum_err_set(RUM_EUNAVAIL,
-			   "no ACK after %d polls; the device keeps polling on its own schedule",
-			   o->max_polls);
+	return 0;
 }

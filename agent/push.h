@@ -34,12 +34,26 @@ int rum_agent_http_get(char **out, size_t *out_len, const char *url, size_t max)
 
 void rum_agent_http_reply_dispose(struct rum_agent_http_reply *r);
 
+/* What one `sync` did, for its report and exit status. */
+struct rum_agent_sync_result {
+	int hello_ok;          /* the server answered the hello */
+	size_t reports;        /* reports sent in the usage message */
+	char status[16];       /* the usage reply's status word, "" when none came */
+	char poll_id[64];      /* OK_POLL: the upload's poll id */
+	int polls;             /* result polls made */
+	int acks;              /* ACKs installed */
+	char ack_summary[512]; /* the last one's */
+	char error[256];       /* why the usage message failed, "" when it did not */
+};
+
 struct rum_agent_push_opts {
 	double speedup;       /* >= 1; divides every device timer */
-	int max_polls;        /* sync: polls before giving up */
+	int max_polls;        /* sync: polls at most */
 	double poll_interval; /* sync: seconds between polls (before speed-up) */
+	double wait;          /* sync: seconds to poll for the ACK after the usage message */
 	const char *url;      /* overrides the configured URL when set (and is saved) */
 	int quiet;
+	struct rum_agent_sync_result *result; /* sync: filled when set */
 };
 
 /* Runs the device's push behaviour until SIGINT/SIGTERM (or *stop becomes
@@ -51,8 +65,12 @@ int rum_agent_push_run(const char *dir, const struct rum_agent_push_opts *o, vol
 int rum_agent_push_step(const char *dir, const struct rum_agent_push_opts *o, int64_t now_ms,
 			int first, int64_t *wake_ms);
 
-/* `license smart sync all`: hello, push unreported reports, poll until the ACK
- * arrives (or max_polls), install it. */
+/* `license smart sync all`: one exchange. Hello, the unreported reports in
+ * one usage message, then result polls every poll_interval for at most wait
+ * seconds (and max_polls), installing an ACK that arrives. Returns 1 when an
+ * ACK was installed or nothing is left to wait for, 0 when the ACK is still
+ * pending (the device polls again on its own schedule), or an error when
+ * the usage message was not taken (o->result says why). */
 int rum_agent_sync(const char *dir, const struct rum_agent_push_opts *o);
 
 int64_t rum_agent_now_ms(void);

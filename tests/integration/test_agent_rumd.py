@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 import sys
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -150,8 +151,9 @@ class AgentRumd(rumtest.RumTestCase):
             self.assertEqual(proc.returncode, 0, proc.stderr)
             self.assertIn("sync complete", proc.stdout)
         else:  # rumd holds no ACK: the agent stops polling after max_polls
-            self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
-            self.assertIn("no ACK after %d polls" % max_polls, proc.stderr)
+            self.assertEqual(proc.returncode, 3, proc.stdout + proc.stderr)
+            self.assertIn("ACK still pending", proc.stdout)
+            self.assertIn("polls: %d" % max_polls, proc.stdout)
         return proc.stderr
 
     def tenant_id(self, tenant):
@@ -233,6 +235,26 @@ class AgentRumd(rumtest.RumTestCase):
 
     # -- (a) sync lands every report byte-exact -----------------------------------
 
+    def test_sync_is_one_exchange_with_an_exit_status(self):
+        """`rum-agent sync` as a new user runs it: it says what happened and
+        returns within its --wait, however the device's own timers run."""
+        state = self.init("oneshot", "C9300-24P", "FOCARSYNC1", "sw-sync", "A", [(TAG_ADV, 1)])
+        t0 = time.monotonic()
+        proc = agent("sync", "--state", state, "--url", self.url_for(), "--wait", "1",
+                     check=False)
+        took = time.monotonic() - t0
+        self.assertEqual(proc.returncode, 3, proc.stdout + proc.stderr)
+        self.assertLess(took, 15, proc.stdout)
+        self.assertIn("hello: answered", proc.stdout)
+        self.assertRegex(proc.stdout, r"usage: 1 report sent: OK_POLL, poll id \d+")
+        self.assertIn("ACK still pending after 1 s", proc.stdout)
+        # Nothing left to send and no server: it fails at once, saying why.
+        dead = "http://127.0.0.1:%d/cslu/v1/pi" % rumtest.free_port()
+        proc = agent("sync", "--state", state, "--url", dead, "--wait", "1", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn("hello: no answer", proc.stdout)
+        self.assertIn("usage report failed", proc.stderr)
+
     def test_sync_stores_reports_byte_exact(self):
         devices = [
             ("a1", "C9300-24P", "FOCAR0001A", "sw-agent-a1", "A", "17.06.02",
@@ -296,7 +318,8 @@ class AgentRumd(rumtest.RumTestCase):
         state = self.init("poll", pid, sn, host, "B", [(TAG_ADV, 2), (TAG_DNA, 10)])
         self.assertIn("Reporting push interval: 90  days", show(state, "status"))
         proc = subprocess.Popen([AGENT, "sync", "--state", state, "--url", self.url_for(),
-                                 "--max-polls", "1000", "--poll-interval", "0.1"],
+                                 "--max-polls", "1000", "--poll-interval", "0.1",
+                                 "--wait", "120"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait()))
 
