@@ -77,10 +77,16 @@ struct rum_collect {
 };
 
 /* Records the failure of step `what` from the thread's error; returns rc. */
+/* The collection's error: "STEP: what went wrong (CODE)", the step named
+ * once even when the message below already starts with it. */
 static int rum_collect_fail(struct rum_collect *c, int rc, const char *what)
 {
-	snprintf(c->out->error, sizeof(c->out->error), "%s: %s (%s)", what,
-		 rum_err_msg()[0] ? rum_err_msg() : "failed", rum_err_name(rc));
+	const char *msg = rum_err_msg()[0] ? rum_err_msg() : "failed";
+	size_t n = strlen(what);
+	bool named = strncmp(msg, what, n) == 0 && msg[n] == ':';
+
+	snprintf(c->out->error, sizeof(c->out->error), "%s%s%s (%s)", named ? "" : what,
+		 named ? "" : ": ", msg, rum_err_name(rc));
 	return rc;
 }
 

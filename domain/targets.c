@@ -103,6 +103,67 @@ static bool rum_targets_host_key_ok(const char *protocol, const char *k)
 	return sp && sp > k && strlen(sp + 1) >= 16 && strlen(k) < 16384 && !strchr(sp + 1, ' ');
 }
 
+/* Host keys are stored as "TYPE BASE64". People paste that, a .pub line
+ * ("TYPE BASE64 comment"), or a known_hosts line ("HOSTS TYPE BASE64
+ * [comment]", hosts possibly hashed): the key is the first token that names
+ * an SSH key type followed by base64, as the first or second field. */
+#define RUM_TARGETS_HOST_KEY_MAX 16384
+
+static bool rum_targets_key_type(const char *t, size_t n)
+{
+	static const char *const prefixes[] = {"ssh-", "ecdsa-", "sk-", "rsa-"};
+
+	if (n < 5 || n > 64)
+		return false;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(t, prefixes[i], strlen(prefixes[i])) == 0)
+			return strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789-@.") >= n;
+	return false;
+}
+
+static bool rum_targets_base64(const char *t, size_t n)
+{
+	return n >= 16 && n % 4 == 0 &&
+	       strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") >= n;
+}
+
+static int rum_targets_host_key_clean(char *out, size_t size, const char *in)
+{
+	const char *tok[3];
+	size_t len[3], n = 0;
+	const char *p = in;
+
+	if (strlen(in) >= RUM_TARGETS_HOST_KEY_MAX)
+		return rum_err_set(RUM_EINVAL, "known-host-key: longer than %d bytes",
+				   RUM_TARGETS_HOST_KEY_MAX);
+	while (n < 3) {
+		p += strspn(p, " \t\r\n");
+		if (!*p)
+			break;
+		tok[n] = p;
+		len[n] = strcspn(p, " \t\r\n");
+		p += len[n++];
+	}
+	if (n && tok[0][0] == '@')
+		return rum_err_set(RUM_EINVAL,
+				   "known-host-key: a known_hosts line marked %.*s is "
+				   "not a host key; paste the host's own line",
+				   (int)(len[0] > 20 ? 20 : len[0]), tok[0]);
+	for (size_t i = 0; i + 1 < n && i < 2; i++) {
+		if (rum_targets_key_type(tok[i], len[i]) &&
+		    rum_targets_base64(tok[i + 1], len[i + 1])) {
+			if (len[i] + len[i + 1] + 2 > size)
+				break;
+			snprintf(out, size, "%.*s %.*s", (int)len[i], tok[i], (int)len[i + 1],
+				 tok[i + 1]);
+			return 0;
+		}
+	}
+	return rum_err_set(RUM_EINVAL,
+			   "known-host-key: expected \"TYPE BASE64\", a .pub line or a known_hosts "
+			   "line (ssh-keyscan HOST prints them)");
+}
+
 int rum_targets_spec_check(const struct rum_target_spec *s)
 {
 	bool netconf = s->protocol && strcmp(s->protocol, "netconf") == 0;
@@ -208,17 +269,41 @@ static int rum_targets_add_run(struct rum_db_txn *txn, void *arg)
 	return rc;
 }
 
-int rum_targets_add(struct rum_domain *dom, const struct rum_target_spec *s, int64_t *id)
+/* A NETCONF target's host key as pasted becomes "TYPE BASE64" (*buf, the
+ * caller frees it); others are left as they are. */
+static int rum_targets_spec_host_key(struct rum_target_spec *s, char **buf)
+{
+	int rc;
+
+	*buf = NULL;
+	if (!s->known_host_key || !s->known_host_key[0] || !s->protocol ||
+	    strcmp(s->protocol, "netconf") != 0)
+		return 0;
+	*buf = malloc(RUM_TARGETS_HOST_KEY_MAX);
+	if (!*buf)
+		abort();
+	rc = rum_targets_host_key_clean(*buf, RUM_TARGETS_HOST_KEY_MAX, s->known_host_key);
+	if (rc == 0)
+		s->known_host_key = *buf;
+	return rc;
+}
+
+int rum_targets_add(struct rum_domain *dom, const struct rum_target_spec *spec, int64_t *id)
 {
 	uint8_t key[RUM_SECRET_KEY_LEN];
-	struct rum_targets_add_ctx c = {s, key, 0};
-	int rc = rum_targets_spec_check(s);
+	struct rum_target_spec clean = *spec;
+	struct rum_targets_add_ctx c = {&clean, key, 0};
+	char *host_key = NULL;
+	int rc = rum_targets_spec_host_key(&clean, &host_key);
 
+	if (rc == 0)
+		rc = rum_targets_spec_check(&clean);
 	if (rc == 0)
 		rc = rum_targets_key_load(key, dom->key_file, true);
 	if (rc == 0)
 		rc = rum_db_transact(dom->db, rum_targets_add_run, &c);
 	rum_crypto_wipe(key, sizeof(key));
+	free(host_key);
 	if (rc == 0)
 		*id = c.id;
 	return rc;
@@ -491,7 +576,7 @@ static int rum_targets_update_run(struct rum_db_txn *txn, void *arg)
 	struct rum_target_spec m;
 	struct rum_store_target row = {0};
 	uint8_t *sealed = NULL;
-	char *plain = NULL;
+	char *plain = NULL, *host_key = NULL;
 	size_t plain_len = 0;
 	int rc;
 
@@ -561,7 +646,9 @@ static int rum_targets_update_run(struct rum_db_txn *txn, void *arg)
 					     "(the host key would be neither pinned nor learnt)");
 		goto out;
 	}
-	rc = rum_targets_spec_check(&m);
+	rc = rum_targets_spec_host_key(&m, &host_key);
+	if (rc == 0)
+		rc = rum_targets_spec_check(&m);
 	if (rc != 0)
 		goto out;
 	rum_targets_row(&row, &m, u->by->tenant_id, u->key, &sealed);
@@ -586,6 +673,7 @@ out:
 		free(plain);
 	}
 	free(sealed);
+	free(host_key);
 	rum_targets_copy_free(&cur);
 	return rc;
 }

@@ -288,12 +288,48 @@ class Collector(rumtest.RumTestCase):
         self.assertIn("ECONFLICT", job["error"])
         self.assertIn("SHA256:", job["error"])
         self.assertEqual(self.stored_ids(sn), set())
+        # The key as people paste it: a .pub line with its comment, a
+        # known_hosts line (plain or hashed host), stored as "TYPE BASE64".
+        with open(sshd.host_key + ".pub") as f:
+            pub_line = f.read().strip() + " root@device-1"
+        key = sshd.host_key_line()
+        for i, pasted in enumerate((
+                "[127.0.0.1]:%d %s" % (sshd.port, pub_line),
+                "|1|c2FsdHNhbHRzYWx0c2FsdHNhbHQ=|aGFzaGhhc2hoYXNoaGFzaGhhc2g= " + key,
+                "\n  %s\n" % key)):
+            pinned = self.add("--host", "pasted-%d.example" % i, "--username", "u", "--key",
+                              sshd.user_key, "--known-host-key", pasted, "--on-demand")
+            self.assertEqual(self.scalar("SELECT known_host_key FROM pull_targets WHERE id = %d"
+                                         % pinned), key, pasted)
+        self.rumd("target", "remove", str(changed))
+        pinned = self.add_netconf(sshd, "--known-host-key", pub_line)
+        self.assertEqual(self.scalar("SELECT known_host_key FROM pull_targets WHERE id = %d"
+                                     % pinned), key)
+        self.collect(pinned)
+        for bad, why in (("@revoked * " + key, "marked @revoked"),
+                         ("host1 host2 " + key, "expected"),
+                         (key.split()[0], "expected")):
+            proc = self.add("--host", "127.0.0.1", "--username", "u", "--key", sshd.user_key,
+                            "--known-host-key", bad, "--on-demand", ok=False)
+            self.assertIn(why, proc.stderr, bad)
         # Trust on first use: the key is learnt, then checked like any other.
         tofu = self.add("--host", "localhost", "--port", str(sshd.port), "--username", sshd.user,
                         "--key", sshd.user_key, "--trust-on-first-use", "--on-demand")
         self.collect(tofu)
         self.assertEqual(self.scalar("SELECT known_host_key FROM pull_targets WHERE id = %d" % tofu),
                          sshd.host_key_line())
+
+    def test_device_closing_before_its_hello(self):
+        state, sn = self.new_agent()
+        s = sshdtest.Sshd({"netconf": "/bin/true"}, bootflash_dir=os.path.join(state, "bootflash"))
+        s.__enter__()
+        self.addCleanup(s.__exit__, None, None, None)
+        target = self.add_netconf(s)
+        self.collect(target, ok=False)
+        error = self.last_job(target)["error"]
+        # The step is named once, then what happened.
+        self.assertTrue(error.startswith("netconf hello: device closed the session"), error)
+        self.assertEqual(error.count("netconf hello"), 1, error)
 
     def test_base10_only_agent(self):
         state, sn = self.new_agent()
