@@ -22,14 +22,15 @@ int rum_log_parse_level(enum rum_log_level *out, const char *name)
 			   name);
 }
 
+/* The level may change while threads log (serve reloads it on SIGHUP). */
 void rum_log_set_level(enum rum_log_level level)
 {
-	rum_log_threshold = level;
+	__atomic_store_n(&rum_log_threshold, level, __ATOMIC_RELAXED);
 }
 
 bool rum_log_wanted(enum rum_log_level level)
 {
-	return level >= rum_log_threshold;
+	return level >= __atomic_load_n(&rum_log_threshold, __ATOMIC_RELAXED);
 }
 
 void rum_log(enum rum_log_level level, const char *fmt, ...)
@@ -40,7 +41,7 @@ void rum_log(enum rum_log_level level, const char *fmt, ...)
 	size_t n;
 	va_list ap;
 
-	if (level < rum_log_threshold)
+	if (!rum_log_wanted(level))
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);

@@ -51,6 +51,11 @@ struct rum_config {
 		alert_capture_days;                    /* alert windows; 0 turns a kind off */
 	int64_t web_session_idle_s, web_session_max_s; /* browser sessions */
 	int64_t overview_live_max_devices; /* larger tenants: overview from the upkeep */
+
+	/* A file holding database_url ("" = none), and whether database_url
+	 * was read from it (rum_config_resolve). */
+	char *database_url_file;
+	bool database_url_from_file;
 };
 
 enum rum_config_source { RUM_CFG_DEFAULT = 0, RUM_CFG_FILE, RUM_CFG_ENV, RUM_CFG_FLAG };
@@ -73,6 +78,17 @@ int rum_config_load_file(struct rum_config *cfg, const char *path);
 
 /* Applies every RUMD_<KEY> variable found in the environment. */
 int rum_config_load_env(struct rum_config *cfg);
+
+/* Reads database_url from database_url_file when that is set: the file
+ * must be a regular file no one but its owner may read (or 0640 owned by
+ * root), of one line (its newline dropped). Setting both is refused.
+ * Errors name the file, never its content. */
+int rum_config_resolve(struct rum_config *cfg);
+
+/* Calls fn with the name of every setting whose value differs between a
+ * and b, in table order. */
+void rum_config_each_change(const struct rum_config *a, const struct rum_config *b,
+			    void (*fn)(void *arg, const char *key), void *arg);
 
 /* Cross-setting checks (TLS pair complete, listen addresses parse, ...). */
 int rum_config_validate(const struct rum_config *cfg);
