@@ -1,14 +1,18 @@
 #include "server/config.h"
 
 #include "domain/domain.h"
+#include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/strict.h"
 #include "lib/text.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum rum_config_type { RUM_CFG_STRING, RUM_CFG_INT, RUM_CFG_BOOL, RUM_CFG_BYTES };
@@ -27,6 +31,9 @@ struct rum_config_param {
 static const struct rum_config_param rum_config_params[] = {
 	{"database_url", RUM_CFG_STRING, RUM_OFF(database_url), "", 0, 0,
 	 "PostgreSQL libpq URI; empty runs an embedded cluster under data_dir"},
+	{"database_url_file", RUM_CFG_STRING, RUM_OFF(database_url_file), "", 0, 0,
+	 "file holding database_url (one line), readable by its owner only (or 0640 owned by "
+	 "root); keeps the password off command lines"},
 	{"data_dir", RUM_CFG_STRING, RUM_OFF(data_dir), "/var/lib/rumd", 0, 0,
 	 "directory for the embedded cluster and runtime files"},
 	{"pg_bindir", RUM_CFG_STRING, RUM_OFF(pg_bindir), "", 0, 0,
@@ -406,6 +413,102 @@ int rum_config_load_env(struct rum_config *cfg)
 	return 0;
 }
 
+/* A URL with its password must not be readable by anyone but rumd: the rule
+ * PostgreSQL applies to its own key file. No access for group or others, or
+ * owned by root and readable by the group (root:rumd 0640). */
+static bool rum_config_private_mode(const struct stat *st)
+{
+	return (st->st_mode & 077) == 0 || (st->st_uid == 0 && (st->st_mode & 037) == 0);
+}
+
+int rum_config_resolve(struct rum_config *cfg)
+{
+	const char *path = cfg->database_url_file;
+	char buf[4097];
+	struct stat st;
+	ssize_t n;
+	size_t len = 0;
+	int fd, rc = 0;
+
+	cfg->database_url_from_file = false;
+	if (!path[0])
+		return 0;
+	if (cfg->database_url[0])
+		return rum_err_set(RUM_EINVAL, "database_url and database_url_file are both set; "
+					       "set one of them");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return rum_err_set(RUM_EIO, "database_url_file %s: cannot open: %s", path,
+				   strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return rum_err_set(RUM_EINVAL, "database_url_file %s is not a regular file", path);
+	}
+	if (!rum_config_private_mode(&st)) {
+		close(fd);
+		return rum_err_set(RUM_EINVAL,
+				   "database_url_file %s: mode %04o lets others read the database "
+				   "password; make it 0600 (or 0640 owned by root)",
+				   path, (unsigned)(st.st_mode & 07777));
+	}
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = rum_err_set(RUM_EIO, "database_url_file %s: cannot read: %s", path,
+					 strerror(errno));
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	while (rc == 0 && len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	if (rc == 0 && len == sizeof(buf) - 1)
+		rc = rum_err_set(RUM_EINVAL, "database_url_file %s: longer than 4096 bytes", path);
+	else if (rc == 0 && len == 0)
+		rc = rum_err_set(RUM_EINVAL, "database_url_file %s is empty", path);
+	else if (rc == 0 && memchr(buf, '\n', len))
+		rc = rum_err_set(RUM_EINVAL, "database_url_file %s: more than one line", path);
+	else if (rc == 0 && strlen(buf) != len)
+		rc = rum_err_set(RUM_EINVAL, "database_url_file %s: holds a NUL byte", path);
+	if (rc == 0) {
+		free(cfg->database_url);
+		cfg->database_url = strdup(buf);
+		if (!cfg->database_url)
+			abort();
+		cfg->database_url_from_file = true;
+	}
+	rum_crypto_wipe(buf, sizeof(buf));
+	return rc;
+}
+
+void rum_config_each_change(const struct rum_config *a, const struct rum_config *b,
+			    void (*fn)(void *arg, const char *key), void *arg)
+{
+	for (size_t i = 0; i < RUM_NPARAMS; i++) {
+		const struct rum_config_param *p = &rum_config_params[i];
+		const char *pa = (const char *)a + p->offset, *pb = (const char *)b + p->offset;
+		bool same;
+
+		switch (p->type) {
+		case RUM_CFG_STRING:
+			same = strcmp(*(char *const *)(const void *)pa,
+				      *(char *const *)(const void *)pb) == 0;
+			break;
+		case RUM_CFG_BOOL:
+			same = *(const bool *)(const void *)pa == *(const bool *)(const void *)pb;
+			break;
+		default:
+			same = *(const int64_t *)(const void *)pa ==
+			       *(const int64_t *)(const void *)pb;
+		}
+		if (!same)
+			fn(arg, p->name);
+	}
+}
+
 int rum_config_parse_listen(const char *text, char *addr, size_t addr_len, uint16_t *port)
 {
 	const char *colon, *host = text;
@@ -491,7 +594,9 @@ void rum_config_print(const struct rum_config *cfg, FILE *out)
 				 (long long)*(const int64_t *)(const void *)(base + p->offset));
 		}
 		fprintf(out, "%s = %s  # %s\n", p->name, value,
-			source_names[rum_config_sources[i]]);
+			strcmp(p->name, "database_url") == 0 && cfg->database_url_from_file
+				? "database_url_file"
+				: source_names[rum_config_sources[i]]);
 	}
 }
 

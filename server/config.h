@@ -62,6 +62,11 @@ struct rum_config {
 		retain_collections_days; /* retention windows; 0 keeps for ever */
 	int64_t retention_batch;         /* rows pruned per transaction */
 	int64_t retention_budget_s;      /* pruning per upkeep round, at most */
+
+	/* A file holding database_url ("" = none), and whether database_url
+	 * was read from it (rum_config_resolve). */
+	char *database_url_file;
+	bool database_url_from_file;
 };
 
 enum rum_config_source { RUM_CFG_DEFAULT = 0, RUM_CFG_FILE, RUM_CFG_ENV, RUM_CFG_FLAG };
@@ -84,6 +89,17 @@ int rum_config_load_file(struct rum_config *cfg, const char *path);
 
 /* Applies every RUMD_<KEY> variable found in the environment. */
 int rum_config_load_env(struct rum_config *cfg);
+
+/* Reads database_url from database_url_file when that is set: the file
+ * must be a regular file no one but its owner may read (or 0640 owned by
+ * root), of one line (its newline dropped). Setting both is refused.
+ * Errors name the file, never its content. */
+int rum_config_resolve(struct rum_config *cfg);
+
+/* Calls fn with the name of every setting whose value differs between a
+ * and b, in table order. */
+void rum_config_each_change(const struct rum_config *a, const struct rum_config *b,
+			    void (*fn)(void *arg, const char *key), void *arg);
 
 /* Cross-setting checks (TLS pair complete, listen addresses parse, ...). */
 int rum_config_validate(const struct rum_config *cfg);

@@ -111,7 +111,9 @@ static void rum_verb_usage(const char *verb, FILE *out)
 			"(under an advisory lock), listens on http_listen (and https_listen),\n"
 			"logs 'listening on http://ADDR:PORT' per listener, and stops cleanly "
 			"on SIGTERM or SIGINT.\nWith no database_url it runs an embedded "
-			"PostgreSQL cluster under data_dir.\n");
+			"PostgreSQL cluster under data_dir. SIGHUP reads the settings\nagain "
+			"and applies log_level; other changes are logged and wait for a "
+			"restart.\n");
 	else if (strcmp(verb, "device") == 0 || strcmp(verb, "report") == 0)
 		rum_cli_inventory_usage(out);
 	else if (strcmp(verb, "usage") == 0)
@@ -298,6 +300,22 @@ static int rum_cli_parse(struct rum_cli *cli, struct rum_config *cfg, int argc, 
 		}
 	}
 	return 0;
+}
+
+/* Settings in their order of precedence: flags, environment, the --config
+ * file, defaults; then database_url_file is read. Also what a reload does:
+ * the same flags and environment, the config file read again. */
+static int rum_settings_load(struct rum_config *cfg, struct rum_cli *cli, int argc, char **argv)
+{
+	int rc = rum_cli_parse(cli, cfg, argc, argv);
+
+	if (rc == 0 && cli->config_file)
+		rc = rum_config_load_file(cfg, cli->config_file);
+	if (rc == 0)
+		rc = rum_config_load_env(cfg);
+	if (rc == 0)
+		rc = rum_config_resolve(cfg);
+	return rc;
 }
 
 /* Only the options a verb knows are accepted. */
@@ -502,7 +520,82 @@ static void rum_cli_retention_policy(const struct rum_config *cfg, struct rum_re
 	p->budget_ms = budget_ms;
 }
 
-static int rum_serve(const struct rum_config *cfg)
+/* What a reload found: the settings it applied and those that wait for a
+ * restart. */
+struct rum_reload {
+	const struct rum_config *now, *next;
+	char applied[256];
+	char ignored[1024];
+	bool level_changed;
+};
+
+static void rum_reload_append(char *list, size_t size, const char *text)
+{
+	size_t n = strlen(list);
+
+	snprintf(list + n, size - n, "%s%s", n ? ", " : "", text);
+}
+
+static void rum_reload_note(void *arg, const char *key)
+{
+	struct rum_reload *r = arg;
+	char text[128];
+
+	if (strcmp(key, "log_level") == 0) {
+		snprintf(text, sizeof(text), "log_level %s -> %s", r->now->log_level,
+			 r->next->log_level);
+		rum_reload_append(r->applied, sizeof(r->applied), text);
+		r->level_changed = true;
+	} else {
+		rum_reload_append(r->ignored, sizeof(r->ignored), key);
+	}
+}
+
+/* SIGHUP: the settings are read again as at start (same flags and
+ * environment, the config file again) and what can change while serving is
+ * applied: log_level. Every other change is named and waits for a restart;
+ * settings that do not load or validate change nothing. Values are never
+ * logged but log_level's (database_url holds a password). */
+static void rum_serve_reload(struct rum_config *cfg, int argc, char **argv)
+{
+	struct rum_config next;
+	struct rum_cli cli;
+	struct rum_reload r = {cfg, &next, "", "", false};
+	enum rum_log_level level = RUM_LOG_INFO, before = RUM_LOG_INFO;
+	int rc;
+
+	rum_config_init(&next);
+	rc = rum_settings_load(&next, &cli, argc, argv);
+	if (rc == 0)
+		rc = rum_config_validate(&next);
+	if (rc == 0)
+		rc = rum_log_parse_level(&level, next.log_level);
+	if (rc != 0) {
+		rum_log_error("SIGHUP: settings not reloaded, nothing changed: %s", rum_err_msg());
+		rum_err_clear();
+		rum_config_dispose(&next);
+		return;
+	}
+	rum_config_each_change(cfg, &next, rum_reload_note, &r);
+	/* The line shows at the more talkative of the two levels. */
+	if (r.level_changed && rum_log_parse_level(&before, cfg->log_level) == 0 && level < before)
+		rum_log_set_level(level);
+	if (!r.applied[0] && !r.ignored[0])
+		rum_log_info("SIGHUP: settings read again; nothing changed");
+	else
+		rum_log_info("SIGHUP: settings reloaded; applied: %s; ignored until a restart: %s",
+			     r.applied[0] ? r.applied : "none", r.ignored[0] ? r.ignored : "none");
+	if (r.level_changed) {
+		char *keep = cfg->log_level;
+
+		rum_log_set_level(level);
+		cfg->log_level = next.log_level; /* read by no other thread */
+		next.log_level = keep;
+	}
+	rum_config_dispose(&next);
+}
+
+static int rum_serve(struct rum_config *cfg, int argc, char **argv)
 {
 	struct rum_pgembed *pg = NULL;
 	struct rum_domain *dom = NULL;
@@ -602,7 +695,7 @@ static int rum_serve(const struct rum_config *cfg)
 			continue;
 		if (sig != SIGHUP)
 			break;
-		rum_log_info("SIGHUP: nothing to reload; settings apply at the next start");
+		rum_serve_reload(cfg, argc, argv);
 	}
 	rum_log_info("signal %d: stopping; finishing requests in flight", sig);
 out:
@@ -1027,11 +1120,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	rum_xml_init(); /* before any thread parses an ACK, a usage file or a reply */
 	rum_config_init(&cfg);
-	rc = rum_cli_parse(&cli, &cfg, argc, argv);
-	if (rc == 0 && cli.config_file)
-		rc = rum_config_load_file(&cfg, cli.config_file);
-	if (rc == 0)
-		rc = rum_config_load_env(&cfg);
+	rc = rum_settings_load(&cfg, &cli, argc, argv);
 	verb = cli.nwords ? cli.words[0] : NULL;
 	if (cli.version) {
 		printf("rumd %s\n", RUM_VERSION);
@@ -1069,7 +1158,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(verb, "serve") == 0 && cli.nwords == 1) {
 		rc = rum_cli_check_opts(&cli, NULL);
 		if (rc == 0)
-			rc = rum_serve(&cfg);
+			rc = rum_serve(&cfg, argc, argv);
 	} else if (strcmp(verb, "migrate") == 0 && cli.nwords == 1) {
 		rc = rum_cli_check_opts(&cli, NULL);
 		if (rc == 0)

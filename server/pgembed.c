@@ -182,8 +182,11 @@ int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir
 	}
 	admin_url = rum_pgembed_url(sockdir, "postgres");
 	if (rum_domain_database_ping(admin_url, timeout_ms) != 0) {
-		const char *argv[] = {pg_ctl, "-D", pg->pgdata, "-l",    pg->logfile,
-				      "-w",   "-t", "120",      "start", NULL};
+		/* No JIT: rumd's queries are short, and without it the database
+		 * needs no writable-executable memory (the systemd unit's
+		 * MemoryDenyWriteExecute=yes). */
+		const char *argv[] = {pg_ctl, "-D",  pg->pgdata, "-l",         pg->logfile, "-w",
+				      "-t",   "120", "-o",       "-c jit=off", "start",     NULL};
 
 		rum_log_info("starting the embedded PostgreSQL cluster");
 		rc = rum_proc_run(argv, pg->uid, pg->gid, pg->logfile);

@@ -137,6 +137,67 @@ class Cli(rumtest.RumTestCase):
                 self.assertNotEqual(serve.returncode, 0)
                 self.assertNotIn(secret, serve.stdout + serve.stderr)
 
+    def test_database_url_file(self):
+        """database_url_file keeps the URL off command lines: read from a file
+        only rumd's user may read (its newline dropped), shown masked, refused
+        when others may read it, and not together with database_url."""
+        secret = "F1le-s3cret"
+        d = rumtest.make_tempdir("rumtest-urlfile-")
+        path = os.path.join(d, "database.url")
+
+        def write(text, mode=0o600):
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, mode)
+
+        for text in ("postgresql://rumd:%s@db.example/rumd\n" % secret,
+                     "postgresql://rumd:%s@db.example/rumd\r\n" % secret,
+                     "postgresql://rumd:%s@db.example/rumd" % secret):
+            with self.subTest(text=text):
+                write(text)
+                for how in (["--database_url_file=%s" % path], []):
+                    env = {} if how else {"RUMD_DATABASE_URL_FILE": path}
+                    proc = self.check_config(how, env=env)
+                    self.assertNotIn(secret, proc.stdout + proc.stderr)
+                    self.assertIn("password='****'", proc.stdout)
+                    self.assertSetting(proc.stdout, "database_url_file", path)
+                    line = setting_lines(proc.stdout, "database_url")[0]
+                    self.assertIn("host='db.example'", line)
+                    self.assertIn("# database_url_file", line)
+        # Readable or writable by others, or by a group it is not root's: refused.
+        bad_modes = [0o644, 0o604, 0o660, 0o602]
+        if os.geteuid() != 0:
+            bad_modes.append(0o640)
+        for mode in bad_modes:
+            with self.subTest(mode=oct(mode)):
+                write("postgresql://rumd:%s@db.example/rumd\n" % secret, mode)
+                proc = self.check_config(["--database_url_file=%s" % path], ok=False)
+                self.assertNotEqual(proc.returncode, 0)
+                self.assertIn("mode %04o" % mode, proc.stderr)
+                self.assertIn(path, proc.stderr)
+                self.assertNotIn(secret, proc.stdout + proc.stderr)
+        if os.geteuid() == 0:  # root:group 0640, as /etc/rumd/database.url root:rumd
+            write("postgresql://rumd:%s@db.example/rumd\n" % secret, 0o640)
+            self.check_config(["--database_url_file=%s" % path])
+        for text, why in (("", "is empty"), ("\n", "is empty"),
+                          ("postgresql://a@b/c\npostgresql://d@e/f\n", "more than one line")):
+            with self.subTest(text=text):
+                write(text)
+                proc = self.check_config(["--database_url_file=%s" % path], ok=False)
+                self.assertIn(why, proc.stderr)
+        write("postgresql://rumd:%s@db.example/rumd\n" % secret)
+        proc = self.check_config(["--database_url_file=%s" % path,
+                                  "--database_url=postgresql://x@y/z"], ok=False)
+        self.assertIn("database_url and database_url_file are both set", proc.stderr)
+        proc = self.check_config(["--database_url_file=%s" % os.path.join(d, "missing")],
+                                 ok=False)
+        self.assertIn("cannot open", proc.stderr)
+        # A URL libpq cannot parse: refused without being quoted.
+        write("postgresql://rumd:%s@[::1\n" % secret)
+        proc = self.check_config(["--database_url_file=%s" % path], ok=False)
+        self.assertIn("database_url is not a valid libpq connection string", proc.stderr)
+        self.assertNotIn(secret, proc.stdout + proc.stderr)
+
     def test_serve_stops_while_waiting_for_the_database(self):
         """SIGTERM while serve waits for its database at start-up ends it at
         once, orderly (exit 0), not after the minute-long wait."""
