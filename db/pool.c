@@ -215,6 +215,11 @@ static int rum_db_prepare_batch(struct rum_db_worker *w, struct rum_db_work **li
 			char msg[512];
 
 			snprintf(msg, sizeof(msg), "%s", rum_err_msg());
+			if (txn.broken) {
+				/* Gone, or a standby: the next batch connects afresh. */
+				PQfinish(w->conn);
+				w->conn = NULL;
+			}
 			rum_db_finish_all(*list, RUM_EUNAVAIL, msg);
 			*list = NULL;
 			return RUM_EUNAVAIL;
