@@ -129,7 +129,8 @@ class Failover(rumtest.RumTestCase):
                            (standby_only + " target_session_attrs=read-write", "read-only")):
             with self.subTest(url=url):
                 t0 = time.monotonic()
-                proc = run_rumd(["--database_url=%s" % url, "--data_dir=%s" % data_dir, "migrate"], timeout=60)
+                proc = run_rumd(["--database_url=%s" % url, "--data_dir=%s" % data_dir,
+                                 "migrate"], timeout=60)
                 self.assertGreater(proc.returncode, 0, proc.stdout + proc.stderr)
                 self.assertIn(words, proc.stdout + proc.stderr)
                 self.assertLess(time.monotonic() - t0, 30)
@@ -240,6 +241,47 @@ class Failover(rumtest.RumTestCase):
         for r in rumds:  # both keep working and stop cleanly (exit 0 asserted by cleanup)
             dev = Device()
             self.assertOkPoll(r.post(pi_path(), dev.usage([dev.report()])))
+
+    def test_3_cancelled_sync_wait(self):
+        """A commit whose wait for the synchronous standby is cancelled (an
+        administrator's pg_cancel_backend, typically when that standby is
+        lost) is reported by PostgreSQL as a success with a WARNING, though
+        the standby may not have it: the device must get 503, not 200, and
+        its retry must be a duplicate, not a second row."""
+        server = self.standby  # the promoted standby, now a primary alone
+        db = server.dbname
+        url = "host=127.0.0.1 port=%d dbname=%s user=%s target_session_attrs=read-write" % (
+            server.port, db, PgCluster.SUPERUSER)
+        rumd = self.start_rumd(database_url=url)
+        dev = Device()
+        self.assertOkPoll(rumd.post(pi_path(), dev.usage([dev.report()])))
+        server.psql("ALTER SYSTEM SET synchronous_standby_names = 'FIRST 1 (absent)'",
+                    db="postgres")
+        server.psql("SELECT pg_reload_conf()", db="postgres")
+        try:
+            reports = [dev.report()]
+            rid = rumtest.report_id_of(reports[0])
+            reply = []
+            t = threading.Thread(target=lambda: reply.append(
+                rumd.post(pi_path(), dev.usage(reports), timeout=60)), daemon=True)
+            t.start()
+            pids = wait_for(lambda: server.psql(
+                "SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'", db="postgres"),
+                30, what="a commit waiting for the synchronous standby")
+            for (pid,) in pids:
+                server.psql("SELECT pg_cancel_backend(%s)" % pid, db="postgres")
+            t.join(30)
+            self.assertEqual(len(reply), 1, "no answer")
+            self.assertEqual(reply[0].status, 503, reply[0])
+            self.assertEqual(reply[0].json.get("status"), "OK_TRY_AGAIN", reply[0])
+            # Committed here all the same, but not acknowledged.
+            self.assertEqual(server.count("rum_reports", "report_id = %d" % rid, db=db), 1)
+        finally:
+            server.psql("ALTER SYSTEM RESET synchronous_standby_names", db="postgres")
+            server.psql("SELECT pg_reload_conf()", db="postgres")
+        self.assertOkPoll(rumd.post(pi_path(), dev.usage(reports), timeout=30))
+        self.assertEqual(server.count("rum_reports", "report_id = %d" % rid, db=db), 1)
+        self.assertEqual(server.count("rum_reports", "conflict_of IS NOT NULL", db=db), 0)
 
 
 if __name__ == "__main__":
