@@ -169,6 +169,13 @@ int rum_db_fail(struct rum_db_txn *txn, PGresult *res, const char *what)
 		rc = RUM_EUNAVAIL;
 	} else if (!state) {
 		rc = RUM_EINTERNAL;
+	} else if (strcmp(state, "25006") == 0) {
+		/* read-only transaction: this server is a standby (reached without
+		 * target_session_attrs=read-write, or before a failover). Nothing
+		 * is written here; the connection is dropped so that the next
+		 * attempt looks for the primary again, and devices retry. */
+		txn->broken = true;
+		rc = RUM_EUNAVAIL;
 	} else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
 		   strncmp(state, "53", 2) == 0 || strcmp(state, "57014") == 0 ||
 		   strcmp(state, "55P03") == 0) {

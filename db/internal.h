@@ -17,7 +17,8 @@ enum rum_db_phase { RUM_DB_SYNC = 0, RUM_DB_SEND, RUM_DB_RECV };
 struct rum_db_txn {
 	PGconn *conn;
 	enum rum_db_phase phase;
-	bool broken;    /* the connection failed: the batch cannot be retried on it */
+	bool broken;    /* the connection failed or reached a read-only server (a
+			 * standby): the batch cannot be retried on it */
 	unsigned sent;  /* SEND: statements this unit queued */
 	unsigned taken; /* RECV: results this unit consumed */
 	bool grouped;   /* units' groups run after them (struct rum_db_group) */
@@ -63,7 +64,8 @@ int rum_db_connect(PGconn **out, const char *url, int timeout_ms, bool prepare);
 
 /* Maps a failed result (or a NULL one) to a RUM_E* code and sets the
  * message "<what>: <server message>". Marks txn broken when the connection
- * is gone. Clears res. */
+ * is gone or the server is read-only (SQLSTATE 25006, RUM_EUNAVAIL: a
+ * standby, so the caller drops the connection). Clears res. */
 int rum_db_fail(struct rum_db_txn *txn, PGresult *res, const char *what);
 
 /* Executes a prepared statement with text parameters (lengths/formats may be

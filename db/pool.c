@@ -20,6 +20,10 @@ struct rum_db_worker {
 	pthread_t thread;
 	PGconn *conn;
 	struct timespec next_connect; /* no reconnect attempt before this */
+	/* A batch worker: a WARNING came back on the connection during the
+	 * current batch (see rum_db_notice), and libpq's own receiver. */
+	bool warned;
+	PQnoticeReceiver default_notice;
 };
 
 struct rum_db {
@@ -135,6 +139,23 @@ static void rum_db_finish_all(struct rum_db_work *list, int rc, const char *msg)
 	}
 }
 
+/* Notices of a batch worker's connection. The one WARNING a batch can
+ * meet is PostgreSQL's "canceling wait for synchronous replication" (an
+ * administrator cancelled the backend while its commit waited for the
+ * standby): the commit then reports success although the standby may not
+ * have the batch. It is remembered so that the batch is answered 503, not
+ * 200; the devices send it again and find it stored (a duplicate). */
+static void rum_db_notice(void *arg, const PGresult *res)
+{
+	struct rum_db_worker *w = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (severity && strcmp(severity, "WARNING") == 0)
+		w->warned = true;
+	if (w->default_notice)
+		w->default_notice(NULL, res);
+}
+
 /* Makes sure w->conn is usable; 0 or RUM_EUNAVAIL. */
 static int rum_db_worker_connect(struct rum_db_worker *w)
 {
@@ -151,6 +172,10 @@ static int rum_db_worker_connect(struct rum_db_worker *w)
 	if (!rum_db_reached(&w->next_connect))
 		return rum_err_set(RUM_EUNAVAIL, "database unreachable (retrying)");
 	rc = rum_db_connect(&w->conn, w->db->url, w->db->timeout_ms, true);
+	if (rc == 0 && w->batches) {
+		/* libpq's own receiver (printing to stderr) ignores its argument. */
+		w->default_notice = PQsetNoticeReceiver(w->conn, rum_db_notice, w);
+	}
 	/* Calls (exports, imports) may run long statements on purpose. */
 	if (rc == 0 && w->batches && w->db->statement_timeout_ms > 0) {
 		char sql[128];
@@ -215,6 +240,11 @@ static int rum_db_prepare_batch(struct rum_db_worker *w, struct rum_db_work **li
 			char msg[512];
 
 			snprintf(msg, sizeof(msg), "%s", rum_err_msg());
+			if (txn.broken) {
+				/* Gone, or a standby: the next batch connects afresh. */
+				PQfinish(w->conn);
+				w->conn = NULL;
+			}
 			rum_db_finish_all(*list, RUM_EUNAVAIL, msg);
 			*list = NULL;
 			return RUM_EUNAVAIL;
@@ -317,6 +347,7 @@ static int rum_db_pipeline(struct rum_db_worker *w, struct rum_db_work **list, b
 	*group_failed = false;
 	for (struct rum_db_work *u = *list; u; u = u->next)
 		(*count)++;
+	w->warned = false;
 	txn.grouped = grouped && rum_db_groups_collect(&groups, *list, *count);
 	if (!txn.grouped)
 		rum_db_groups_dispose(&groups);
@@ -375,6 +406,10 @@ static int rum_db_pipeline(struct rum_db_worker *w, struct rum_db_work **list, b
 	if (!res && commit_rc == 0)
 		commit_rc = rum_db_fail(&txn, NULL, "COMMIT");
 	PQclear(res);
+	if (commit_rc == 0 && w->warned)
+		commit_rc = rum_err_set(RUM_EUNAVAIL,
+					"COMMIT: a warning came with it (a cancelled wait for "
+					"the synchronous standby): not confirmed as durable");
 	if (txn.broken || !PQexitPipelineMode(w->conn)) {
 		*broken = true;
 		if (rc == 0 && commit_rc == 0)

@@ -316,6 +316,47 @@ class PgCluster:
         self.stop()
         self.start()
 
+    REPLICATION_USER = "replicator"
+
+    def make_standby(self, name="standby1", settings=None):
+        """A streaming standby of this running cluster, made with pg_basebackup -R
+        and connecting as application_name `name` (for synchronous_standby_names);
+        returned not started. `settings` are appended to the copied
+        postgresql.conf; synchronous_standby_names is emptied there, so that the
+        standby once promoted does not wait for a standby of its own."""
+        if not self.scalar("SELECT 1 FROM pg_roles WHERE rolname = '%s'"
+                           % self.REPLICATION_USER, db="postgres"):
+            self.psql("CREATE ROLE %s LOGIN REPLICATION" % self.REPLICATION_USER, db="postgres")
+            with open(os.path.join(self.datadir, "pg_hba.conf"), "a") as f:
+                f.write("host replication %s 127.0.0.1/32 trust\n" % self.REPLICATION_USER)
+            self.psql("SELECT pg_reload_conf()", db="postgres")
+        standby = PgCluster(dbname=self.dbname)
+        standby.dir = make_tempdir("rumtest-pg-")
+        chown_tree(standby.dir, standby.user)
+        conninfo = "host=127.0.0.1 port=%d user=%s application_name=%s" % (
+            self.port, self.REPLICATION_USER, name)
+        standby._run([os.path.join(self.bindir, "pg_basebackup"), "-d", conninfo,
+                      "-D", standby.datadir, "-R", "-X", "stream", "--checkpoint=fast"])
+        conf = {"unix_socket_directories": "'%s'" % standby.dir,
+                "synchronous_standby_names": "''",
+                "hot_standby": "on"}
+        conf.update(settings or {})
+        with open(os.path.join(standby.datadir, "postgresql.conf"), "a") as f:
+            f.write("\n# rumtest standby\n")
+            for key, value in conf.items():
+                f.write("%s = %s\n" % (key, value))
+        # pg_basebackup -R wrote primary_conninfo; this one (read later) names us.
+        with open(os.path.join(standby.datadir, "postgresql.auto.conf"), "a") as f:
+            f.write("primary_conninfo = '%s'\n" % conninfo)
+        chown_tree(standby.dir, standby.user)
+        standby._created = True  # the database came with the copy
+        return standby
+
+    def promote(self):
+        """Ends a standby's recovery; returns once it accepts writes."""
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir, "-w", "-t", "60",
+                   "promote"])
+
     def cleanup(self):
         if self.dir is None:
             return
