@@ -1025,7 +1025,7 @@ static int rum_import_open(struct rum_import_txn *t)
 		return rum_err_set(RUM_ETOOBIG,
 				   "%s: %lld bytes, over the %zu-byte limit "
 				   "(import_max_file_bytes)",
-				   t->o->file, (long long)st.st_size, lim->max_file_size);
+				   t->file_name, (long long)st.st_size, lim->max_file_size);
 	t->file_size = (size_t)st.st_size;
 	do
 		n = pread(t->fd, head, sizeof(head), 0);
@@ -1037,7 +1037,7 @@ static int rum_import_open(struct rum_import_txn *t)
 		return rum_err_set(RUM_ETOOBIG,
 				   "%s: %zu bytes, over the %zu-byte limit for one document "
 				   "(import_max_entry_bytes)",
-				   t->o->file, t->file_size, lim->max_entry_size);
+				   t->file_name, t->file_size, lim->max_entry_size);
 	rc = rum_crypto_sha256_fd(sha, t->fd, t->o->file);
 	for (size_t i = 0; rc == 0 && i < sizeof(sha); i++)
 		snprintf(t->sha + 2 * i, 3, "%02x", sha[i]);
