@@ -49,6 +49,11 @@ int rum_domain_open(struct rum_domain **out, const struct rum_domain_options *o)
 	d->overview_snapshot_max_age_s = o->overview_snapshot_max_age_s > 0
 						 ? o->overview_snapshot_max_age_s
 						 : 180;
+	d->import_max_file = (size_t)o->import_max_file_bytes;
+	d->import_max_entry = (size_t)o->import_max_entry_bytes;
+	d->import_max_total = (size_t)o->import_max_total_bytes;
+	d->import_max_entries = (size_t)o->import_max_entries;
+	d->import_max_xml_nodes = (size_t)o->import_max_xml_nodes;
 	*out = d;
 	return 0;
 }

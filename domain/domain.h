@@ -37,6 +37,10 @@ struct rum_domain_options {
 	 * round while it is younger than overview_snapshot_max_age_s. */
 	int64_t overview_live_max_devices;
 	int overview_snapshot_max_age_s;
+	/* Ceilings of an ACK import (domain/import.h, struct
+	 * rum_import_limits); 0: the default. */
+	int64_t import_max_file_bytes, import_max_entry_bytes, import_max_total_bytes;
+	int64_t import_max_entries, import_max_xml_nodes;
 };
 
 /* Opens the domain. Does not need the database to be reachable: its

@@ -27,7 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const struct rum_import_limits rum_import_default_limits = {100000, 64u << 20, 256u << 20};
+const struct rum_import_limits rum_import_default_limits = {100000, 4u << 20, 1u << 30, 256u << 20,
+							    10000};
 
 /* Archives inside archives: ACK_UD_SA > ACK_UD_VA > files, with room for one
  * more wrapping; deeper is refused. */
@@ -36,12 +37,20 @@ const struct rum_import_limits rum_import_default_limits = {100000, 64u << 20, 2
 #define RUM_IMPORT_JSON_DEPTH 16
 #define RUM_IMPORT_MAX_IDS 1000000
 
-/* A document found in the file, in order. */
+/* A document found in the file, held while it is applied. */
 struct rum_import_leaf {
 	char *name; /* path inside the file, outer archives first */
 	char *base; /* points into name */
 	char *data;
 	size_t len;
+	struct rum_import_ack ack;
+	struct rum_import_kept *kept; /* what the summary shows, once applied */
+};
+
+/* What the summary shows of a document applied: its name and the ACK's
+ * display fields, without its bytes, report ids or RUM ACK JSON. */
+struct rum_import_kept {
+	char *name;
 	struct rum_import_ack ack;
 };
 
@@ -299,7 +308,8 @@ static int rum_import_sections(struct rum_import_ack *a, const struct rum_xml_no
 	return rc;
 }
 
-int rum_import_ack_parse(struct rum_import_ack *a, const char *buf, size_t len, const char *what)
+int rum_import_ack_parse(struct rum_import_ack *a, const char *buf, size_t len, const char *what,
+			 size_t max_nodes)
 {
 	struct rum_xml_doc *doc = NULL;
 	const struct rum_xml_node *root;
@@ -307,7 +317,7 @@ int rum_import_ack_parse(struct rum_import_ack *a, const char *buf, size_t len, 
 
 	memset(a, 0, sizeof(*a));
 	a->reporting_days = a->first_days = a->ongoing_days = a->change_days = -1;
-	rc = rum_xml_parse(&doc, buf, len, what);
+	rc = rum_xml_parse_bounded(&doc, buf, len, what, max_nodes);
 	if (rc != 0)
 		return rc;
 	root = rum_xml_root(doc);
@@ -419,13 +429,6 @@ out:
 	return rc;
 }
 
-struct rum_import_walk {
-	struct rum_import_result *res;
-	struct rum_tarball_budget budget;
-	int depth;
-	const char *prefix; /* names of the enclosing archives, "a/b" */
-};
-
 static bool rum_import_is_archive(const char *base, const char *data, size_t len)
 {
 	size_t n = strlen(base);
@@ -451,116 +454,78 @@ static void rum_import_skip(struct rum_import_result *res, const char *entry, co
 	res->skipped[res->n_skipped++].reason = rum_import_strdup(reason);
 }
 
-static int rum_import_walk_archive(struct rum_import_walk *w, const char *name, const char *data,
-				   size_t len);
-
-static int rum_import_entry(void *ctx, const struct rum_tarball_entry *e)
-{
-	struct rum_import_walk *w = ctx;
-	struct rum_import_result *res = w->res;
-	struct rum_import_leaf *l;
-	size_t n = strlen(w->prefix) + strlen(e->name) + 2;
-	char *full = malloc(n);
-	int rc = 0;
-
-	if (!full)
-		abort();
-	snprintf(full, n, "%s/%s", w->prefix, e->name);
-	if (rum_import_is_archive(e->base, e->data, e->len)) {
-		rc = rum_import_walk_archive(w, full, e->data, e->len);
-		free(full);
-		return rc;
-	}
-	if (strcmp(e->base, "manifest.mf") == 0 || e->len == 0) {
-		rum_import_skip(res, full, "%s", e->len ? "a manifest, not an ACK" : "empty");
-		free(full);
-		return 0;
-	}
-	res->leaves = rum_grow_one(res->leaves, res->n_leaves, sizeof(*res->leaves));
-	l = &res->leaves[res->n_leaves++];
-	memset(l, 0, sizeof(*l));
-	l->name = full;
-	l->base = strrchr(full, '/') + 1;
-	l->data = malloc(e->len + 1);
-	if (!l->data)
-		abort();
-	memcpy(l->data, e->data, e->len + 1);
-	l->len = e->len;
-	return 0;
-}
-
-static int rum_import_walk_archive(struct rum_import_walk *w, const char *name, const char *data,
-				   size_t len)
-{
-	const char *prefix = w->prefix;
-	int rc;
-
-	if (w->depth >= RUM_IMPORT_MAX_DEPTH)
-		return rum_err_set(RUM_EINVAL, "%s: archives nested more than %d deep; refused",
-				   name, RUM_IMPORT_MAX_DEPTH);
-	w->depth++;
-	w->prefix = name;
-	rc = rum_tarball_read_mem(data, len, name, &w->budget, rum_import_entry, w);
-	w->prefix = prefix;
-	w->depth--;
-	return rc;
-}
-
-/* The file's documents into res->leaves, each parsed; any refusal fails the
- * whole file. */
-static int rum_import_read(const struct rum_import_options *o, struct rum_import_result *res,
-			   char **file, size_t *file_len)
-{
-	const char *base = strrchr(o->file, '/') ? strrchr(o->file, '/') + 1 : o->file;
-	struct rum_import_walk w = {res, {0}, 0, ""};
-	int rc = rum_import_read_file(file, file_len, o->file, o->limits.max_entry_size);
-
-	w.budget.max_entries = o->limits.max_entries;
-	w.budget.max_entry_size = o->limits.max_entry_size;
-	w.budget.max_total = o->limits.max_total;
-	if (rc != 0)
-		return rc;
-	if (rum_import_is_archive(base, *file, *file_len)) {
-		rc = rum_import_walk_archive(&w, base, *file, *file_len);
-	} else {
-		res->leaves = calloc(1, sizeof(*res->leaves));
-		if (!res->leaves)
-			abort();
-		res->n_leaves = 1;
-		res->leaves[0].name = rum_import_strdup(base);
-		res->leaves[0].base = res->leaves[0].name;
-		res->leaves[0].data = malloc(*file_len + 1);
-		if (!res->leaves[0].data)
-			abort();
-		memcpy(res->leaves[0].data, *file, *file_len + 1);
-		res->leaves[0].len = *file_len;
-	}
-	for (size_t i = 0; rc == 0 && i < res->n_leaves; i++) {
-		struct rum_import_leaf *l = &res->leaves[i];
-
-		rc = rum_import_ack_parse(&l->ack, l->data, l->len, l->name);
-		if (rc == 0 && l->ack.policy_file && res->n_leaves > 1)
-			rc = rum_err_set(RUM_EINVAL,
-					 "%s: a standalone policy file inside an "
-					 "archive; import it on its own",
-					 l->name);
-	}
-	if (rc == 0 && res->n_leaves == 0)
-		rc = rum_err_set(RUM_EINVAL, "%s holds no ACK file", base);
-	return rc;
-}
-
-/* --- applying, in one transaction --- */
+/* --- applying, in one transaction, each document as it is read --- */
 
 struct rum_import_txn {
 	const struct rum_import_options *o;
 	struct rum_import_result *res;
 	struct rum_db_txn *txn;
 	const char *file_name;
+	int fd;
+	size_t file_size;
+	bool archive;
 	char sha[2 * RUM_SHA256_LEN + 1];
+	char *scope;
 	int64_t tenant_id, import_id;
 	struct rum_store_import_device *devices; /* --device, looked up */
+	/* the walk */
+	struct rum_tarball_budget budget;
+	int depth;
+	const char *prefix; /* names of the enclosing archives, "a/b" */
+	size_t documents;   /* read so far */
+	/* A policy file inside an archive: refused unless it turns out to be
+	 * the archive's only document, so held until the archive ends. */
+	struct rum_import_leaf *policy;
 };
+
+static void rum_import_leaf_free(struct rum_import_leaf *l)
+{
+	if (!l)
+		return;
+	free(l->name);
+	free(l->data);
+	rum_import_ack_dispose(&l->ack);
+	free(l);
+}
+
+static char *rum_import_strdup_or_null(const char *s)
+{
+	return s ? rum_import_strdup(s) : NULL;
+}
+
+/* The summary's copy of what it shows of l, made when l is first applied. */
+static void rum_import_keep(struct rum_import_result *res, struct rum_import_leaf *l)
+{
+	struct rum_import_kept *k;
+
+	if (l->kept)
+		return;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		abort();
+	k->name = rum_import_strdup(l->name);
+	k->ack = l->ack;
+	k->ack.policy_name = rum_import_strdup_or_null(l->ack.policy_name);
+	k->ack.policy_version = rum_import_strdup_or_null(l->ack.policy_version);
+	k->ack.smart_account = rum_import_strdup_or_null(l->ack.smart_account);
+	k->ack.virtual_account = rum_import_strdup_or_null(l->ack.virtual_account);
+	k->ack.rum_ack_json = NULL;
+	k->ack.ids = NULL;
+	res->kept = rum_grow_one(res->kept, res->n_kept, sizeof(*res->kept));
+	res->kept[res->n_kept++] = k;
+	l->kept = k;
+}
+
+/* The import's row, made when its first document is applied: a file that
+ * is one policy file (on its own or as an archive's only document) is
+ * recorded as such. */
+static int rum_import_started(struct rum_import_txn *t, const struct rum_import_leaf *l)
+{
+	if (t->import_id)
+		return 0;
+	return rum_store_import_insert(t->txn, t->file_name, t->sha, t->scope,
+				       l->ack.policy_file ? "policy" : "ack", &t->import_id);
+}
 
 static void rum_import_udi_text(char *out, size_t size, const char *pid, const char *sn)
 {
@@ -578,11 +543,17 @@ static int rum_import_apply_to(struct rum_import_txn *t, struct rum_import_leaf 
 			       const struct rum_store_import_device *d, const char *ts)
 {
 	struct rum_import_result *res = t->res;
-	struct rum_import_applied a = {.device_id = d->id, .entry = l->name, .ack = &l->ack};
-	int64_t *ids = calloc(l->ack.n_ids + 1, sizeof(*ids));
+	struct rum_import_applied a = {.device_id = d->id};
+	int64_t *ids;
 	size_t n = 0;
-	int rc;
+	int rc = rum_import_started(t, l);
 
+	if (rc != 0)
+		return rc;
+	rum_import_keep(t->res, l);
+	a.entry = l->kept->name;
+	a.ack = &l->kept->ack;
+	ids = calloc(l->ack.n_ids + 1, sizeof(*ids));
 	if (!ids)
 		abort();
 	for (size_t i = 0; i < l->ack.n_ids; i++) {
@@ -783,13 +754,195 @@ static int rum_import_check_options(struct rum_import_txn *t)
 	return rc;
 }
 
+/* One document, parsed, onto the devices it is for. */
+static int rum_import_leaf_apply(struct rum_import_txn *t, struct rum_import_leaf *l)
+{
+	char ts[64];
+	int64_t id;
+
+	if (l->ack.policy_file)
+		return rum_import_policy_file(t, l);
+	if (rum_import_ack_name(l->base, &id, ts, sizeof(ts)))
+		return rum_import_by_name(t, l, id, ts);
+	return rum_import_by_udi(t, l);
+}
+
+static int rum_import_policy_in_archive(const struct rum_import_leaf *l)
+{
+	return rum_err_set(RUM_EINVAL,
+			   "%s: a standalone policy file inside an archive; import it on its own",
+			   l->name);
+}
+
+/* A document read (l steals name and data): parsed, applied, dropped. */
+static int rum_import_document(struct rum_import_txn *t, struct rum_import_leaf *l)
+{
+	int rc;
+
+	if (t->policy) { /* a second document beside a policy file */
+		rum_import_leaf_free(l);
+		return rum_import_policy_in_archive(t->policy);
+	}
+	t->documents++;
+	rc = rum_import_ack_parse(&l->ack, l->data, l->len, l->name, t->o->limits.max_xml_nodes);
+	if (rc == 0 && l->ack.policy_file && t->archive) {
+		if (t->documents > 1) {
+			rc = rum_import_policy_in_archive(l);
+		} else {
+			t->policy = l;
+			return 0;
+		}
+	}
+	if (rc == 0)
+		rc = rum_import_leaf_apply(t, l);
+	rum_import_leaf_free(l);
+	return rc;
+}
+
+static struct rum_import_leaf *rum_import_leaf_new(char *name, char *data, size_t len)
+{
+	struct rum_import_leaf *l = calloc(1, sizeof(*l));
+	char *slash = strrchr(name, '/');
+
+	if (!l)
+		abort();
+	l->name = name;
+	l->base = slash ? slash + 1 : name;
+	l->data = data;
+	l->len = len;
+	return l;
+}
+
+static int rum_import_item(void *ctx, struct rum_tarball_item *it);
+
+static int rum_import_nested(struct rum_import_txn *t, struct rum_tarball_item *it,
+			     const char *name)
+{
+	const char *prefix = t->prefix;
+	int rc;
+
+	if (t->depth >= RUM_IMPORT_MAX_DEPTH)
+		return rum_err_set(RUM_EINVAL, "%s: archives nested more than %d deep; refused",
+				   name, RUM_IMPORT_MAX_DEPTH);
+	t->depth++;
+	t->prefix = name;
+	rc = rum_tarball_item_walk(it, name, rum_import_item, t);
+	t->prefix = prefix;
+	t->depth--;
+	return rc;
+}
+
+/* One archive entry: an archive is walked in its turn, a document read
+ * (within the entry limit, checked before any of it is inflated) and
+ * applied, anything else skipped. */
+static int rum_import_item(void *ctx, struct rum_tarball_item *it)
+{
+	struct rum_import_txn *t = ctx;
+	size_t n = strlen(t->prefix) + strlen(it->name) + 2;
+	char *full = malloc(n), *data = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	if (!full)
+		abort();
+	snprintf(full, n, "%s/%s", t->prefix, it->name);
+	if (rum_import_is_archive(it->base, it->head, it->head_len)) {
+		rc = rum_import_nested(t, it, full);
+	} else if (strcmp(it->base, "manifest.mf") == 0 || it->size == 0) {
+		rum_import_skip(t->res, full, "%s", it->size ? "a manifest, not an ACK" : "empty");
+	} else if (it->size > t->o->limits.max_entry_size) {
+		rc = rum_err_set(RUM_ETOOBIG,
+				 "%s: entry '%s' announces %zu bytes, over the %zu-byte limit "
+				 "for one document (import_max_entry_bytes); refused",
+				 t->prefix, it->name, it->size, t->o->limits.max_entry_size);
+	} else {
+		rc = rum_tarball_item_read_all(it, &data, &len);
+		if (rc == 0)
+			return rum_import_document(t, rum_import_leaf_new(full, data, len));
+	}
+	free(full);
+	return rc;
+}
+
+/* The whole of a file that is one document. */
+static int rum_import_read_whole(struct rum_import_txn *t, char **out)
+{
+	char *buf = malloc(t->file_size + 1);
+	size_t got = 0;
+
+	if (!buf)
+		abort();
+	while (got < t->file_size) {
+		ssize_t n = pread(t->fd, buf + got, t->file_size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			return rum_err_set(RUM_EIO, "reading %s: %s", t->o->file,
+					   n < 0 ? strerror(errno) : "file shrank");
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* The file's documents, each applied as it is read; any refusal fails the
+ * whole file. */
+static int rum_import_walk(struct rum_import_txn *t)
+{
+	char *data = NULL;
+	int rc;
+
+	if (t->archive) {
+		if (lseek(t->fd, 0, SEEK_SET) != 0)
+			return rum_err_set(RUM_EIO, "reading %s: %s", t->o->file, strerror(errno));
+		t->depth = 1;
+		t->prefix = t->file_name;
+		rc = rum_tarball_walk_fd(t->fd, t->file_name, &t->budget, rum_import_item, t);
+	} else {
+		rc = rum_import_read_whole(t, &data);
+		if (rc == 0)
+			rc = rum_import_document(t,
+						 rum_import_leaf_new(rum_import_strdup(t->file_name),
+								     data, t->file_size));
+	}
+	if (rc == 0 && t->policy) /* the archive's only document */
+		rc = rum_import_leaf_apply(t, t->policy);
+	if (rc == 0 && t->documents == 0)
+		rc = rum_err_set(RUM_EINVAL, "%s holds no ACK file", t->file_name);
+	return rc;
+}
+
+static int rum_int64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Distinct devices among the applied. */
+static int64_t rum_import_device_count(const struct rum_import_result *res)
+{
+	int64_t *ids = calloc(res->n_applied + 1, sizeof(*ids)), n = 0;
+
+	if (!ids)
+		abort();
+	for (size_t i = 0; i < res->n_applied; i++)
+		ids[i] = res->applied[i].device_id;
+	qsort(ids, res->n_applied, sizeof(*ids), rum_int64_cmp);
+	for (size_t i = 0; i < res->n_applied; i++)
+		n += i == 0 || ids[i] != ids[i - 1];
+	free(ids);
+	return n;
+}
+
 static int rum_import_txn_run(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_import_txn *t = arg;
 	struct rum_import_result *res = t->res;
-	bool policy = res->n_leaves == 1 && res->leaves[0].ack.policy_file;
-	char *scope = NULL, ts[64];
-	int64_t id;
 	int rc;
 
 	t->txn = txn;
@@ -797,28 +950,17 @@ static int rum_import_txn_run(struct rum_db_txn *txn, void *arg)
 	if (rc == 0)
 		rc = rum_import_check_options(t);
 	if (rc == 0)
-		rc = rum_import_scope(t, &scope);
+		rc = rum_import_scope(t, &t->scope);
 	if (rc == 0)
-		rc = rum_store_import_find(txn, t->sha, scope, &res->import_id, res->already_at,
+		rc = rum_store_import_find(txn, t->sha, t->scope, &res->import_id, res->already_at,
 					   sizeof(res->already_at));
 	if (rc == 0 && res->import_id > 0) {
 		res->already = true;
-		goto out;
+		return 0;
 	}
 	if (rc == 0)
-		rc = rum_store_import_insert(txn, t->file_name, t->sha, scope,
-					     policy ? "policy" : "ack", &t->import_id);
+		rc = rum_import_walk(t);
 	res->import_id = t->import_id;
-	for (size_t i = 0; rc == 0 && i < res->n_leaves; i++) {
-		struct rum_import_leaf *l = &res->leaves[i];
-
-		if (l->ack.policy_file)
-			rc = rum_import_policy_file(t, l);
-		else if (rum_import_ack_name(l->base, &id, ts, sizeof(ts)))
-			rc = rum_import_by_name(t, l, id, ts);
-		else
-			rc = rum_import_by_udi(t, l);
-	}
 	if (rc == 0 && res->n_applied == 0)
 		rc = rum_err_set(RUM_ENOTFOUND,
 				 "nothing imported: no entry is for a device rumd "
@@ -828,18 +970,10 @@ static int rum_import_txn_run(struct rum_db_txn *txn, void *arg)
 				 res->n_skipped ? ": " : "",
 				 res->n_skipped ? res->skipped[0].reason : "");
 	if (rc == 0) {
-		for (size_t i = 0; i < res->n_applied; i++) {
-			bool seen = false;
-
-			for (size_t j = 0; j < i && !seen; j++)
-				seen = res->applied[j].device_id == res->applied[i].device_id;
-			res->devices += !seen;
-		}
+		res->devices = rum_import_device_count(res);
 		rc = rum_store_import_finish(txn, t->import_id, res->devices, res->acks_new,
 					     res->reports_acked, (int64_t)res->n_skipped);
 	}
-out:
-	free(scope);
 	return rc;
 }
 
@@ -859,22 +993,72 @@ __attribute__((constructor)) static void rum_import_metrics_init(void)
 	rum_metric_register(&rum_import_m_acks);
 }
 
+void rum_import_limits_get(const struct rum_domain *dom, struct rum_import_limits *out)
+{
+	const struct rum_import_limits *d = &rum_import_default_limits;
+
+	out->max_entries = dom->import_max_entries ? dom->import_max_entries : d->max_entries;
+	out->max_entry_size = dom->import_max_entry ? dom->import_max_entry : d->max_entry_size;
+	out->max_total = dom->import_max_total ? dom->import_max_total : d->max_total;
+	out->max_file_size = dom->import_max_file ? dom->import_max_file : d->max_file_size;
+	out->max_xml_nodes = dom->import_max_xml_nodes ? dom->import_max_xml_nodes
+						       : d->max_xml_nodes;
+}
+
+/* Opens the file and settles what it is before any transaction: its size
+ * within the limits, archive or single document, its SHA-256. */
+static int rum_import_open(struct rum_import_txn *t)
+{
+	const struct rum_import_limits *lim = &t->o->limits;
+	uint8_t sha[RUM_SHA256_LEN];
+	char head[RUM_TARBALL_HEAD];
+	struct stat st;
+	ssize_t n;
+	int rc;
+
+	t->fd = open(t->o->file, O_RDONLY | O_CLOEXEC);
+	if (t->fd < 0)
+		return rum_err_set(RUM_EIO, "cannot open %s: %s", t->o->file, strerror(errno));
+	if (fstat(t->fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return rum_err_set(RUM_EINVAL, "%s is not a regular file", t->o->file);
+	if ((uint64_t)st.st_size > lim->max_file_size)
+		return rum_err_set(RUM_ETOOBIG,
+				   "%s: %lld bytes, over the %zu-byte limit "
+				   "(import_max_file_bytes)",
+				   t->file_name, (long long)st.st_size, lim->max_file_size);
+	t->file_size = (size_t)st.st_size;
+	do
+		n = pread(t->fd, head, sizeof(head), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return rum_err_set(RUM_EIO, "reading %s: %s", t->o->file, strerror(errno));
+	t->archive = rum_import_is_archive(t->file_name, head, (size_t)n);
+	if (!t->archive && t->file_size > lim->max_entry_size)
+		return rum_err_set(RUM_ETOOBIG,
+				   "%s: %zu bytes, over the %zu-byte limit for one document "
+				   "(import_max_entry_bytes)",
+				   t->file_name, t->file_size, lim->max_entry_size);
+	rc = rum_crypto_sha256_fd(sha, t->fd, t->o->file);
+	for (size_t i = 0; rc == 0 && i < sizeof(sha); i++)
+		snprintf(t->sha + 2 * i, 3, "%02x", sha[i]);
+	/* Entries of any kind up to the total: a nested archive is streamed,
+	 * a document is held to max_entry_size by rum_import_item. */
+	t->budget.max_entries = lim->max_entries;
+	t->budget.max_entry_size = lim->max_total;
+	t->budget.max_total = lim->max_total;
+	return rc;
+}
+
 int rum_import_run(struct rum_domain *dom, const struct rum_import_options *o,
 		   struct rum_import_result *res)
 {
-	struct rum_import_txn t = {.o = o, .res = res};
-	uint8_t sha[RUM_SHA256_LEN];
-	char *file = NULL;
-	size_t len = 0;
+	struct rum_import_txn t = {.o = o, .res = res, .fd = -1};
 	int rc;
 
 	memset(res, 0, sizeof(*res));
 	t.file_name = strrchr(o->file, '/') ? strrchr(o->file, '/') + 1 : o->file;
-	rc = rum_import_read(o, res, &file, &len);
+	rc = rum_import_open(&t);
 	if (rc == 0) {
-		rum_crypto_sha256(sha, file, len);
-		for (size_t i = 0; i < sizeof(sha); i++)
-			snprintf(t.sha + 2 * i, 3, "%02x", sha[i]);
 		t.devices = calloc(o->ndevices + 1, sizeof(*t.devices));
 		if (!t.devices)
 			abort();
@@ -884,29 +1068,33 @@ int rum_import_run(struct rum_domain *dom, const struct rum_import_options *o,
 		free(res->applied);
 		res->applied = NULL;
 		res->n_applied = 0;
+		res->import_id = 0;
 		res->devices = res->acks_new = res->reports_acked = 0;
 		res->policies = res->trust_codes = 0;
 	}
 	rum_metric_inc(&rum_import_m_total[rc != 0 ? 2 : res->already ? 1 : 0]);
 	if (rc == 0)
 		rum_metric_add(&rum_import_m_acks, res->acks_new);
+	rum_import_leaf_free(t.policy);
+	free(t.scope);
 	free(t.devices);
-	free(file);
+	if (t.fd >= 0)
+		close(t.fd);
 	return rc;
 }
 
 void rum_import_result_dispose(struct rum_import_result *res)
 {
-	for (size_t i = 0; i < res->n_leaves; i++) {
-		free(res->leaves[i].name);
-		free(res->leaves[i].data);
-		rum_import_ack_dispose(&res->leaves[i].ack);
+	for (size_t i = 0; i < res->n_kept; i++) {
+		free(res->kept[i]->name);
+		rum_import_ack_dispose(&res->kept[i]->ack);
+		free(res->kept[i]);
 	}
 	for (size_t i = 0; i < res->n_skipped; i++) {
 		free(res->skipped[i].entry);
 		free(res->skipped[i].reason);
 	}
-	free(res->leaves);
+	free(res->kept);
 	free(res->skipped);
 	free(res->applied);
 	memset(res, 0, sizeof(*res));
@@ -1046,11 +1234,12 @@ int rum_import_body_by(struct rum_domain *dom, const struct rum_actor *by, const
 {
 	char dir[RUM_DOMAIN_PATH_MAX], path[RUM_DOMAIN_PATH_MAX + 128];
 	const char *name = file_name;
-	struct rum_import_options o = {path, by->tenant, NULL, 0, rum_import_default_limits};
+	struct rum_import_options o = {path, by->tenant, NULL, 0, {0}};
 	bool made = false;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
+	rum_import_limits_get(dom, &o.limits);
 	if (!name)
 		name = len >= 2 && (uint8_t)body[0] == 0x1f && (uint8_t)body[1] == 0x8b
 			       ? "upload.tar.gz"

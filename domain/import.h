@@ -19,8 +19,12 @@
  * Importing the same file with the same scope again changes nothing and
  * says so.
  *
- * Nothing is extracted to disk: the file and its entries are read in memory
- * under the limits of struct rum_import_limits. */
+ * Nothing is extracted to disk, and nothing is held whole but one document
+ * at a time: the file is streamed, archives inside it are read as they are
+ * inflated, and each document is applied (inside the import's transaction)
+ * and dropped before the next is read; only what the summary shows of it is
+ * kept. An import's memory is thus bounded by the limits of struct
+ * rum_import_limits (one document, its node count), not by the file. */
 #ifndef RUM_DOMAIN_IMPORT_H
 #define RUM_DOMAIN_IMPORT_H
 
@@ -35,11 +39,18 @@
 
 struct rum_import_limits {
 	size_t max_entries;    /* archive entries in all, nested levels included */
-	size_t max_entry_size; /* bytes of one entry, and of the file itself */
+	size_t max_entry_size; /* bytes of one document (an ACK or policy file) */
 	size_t max_total;      /* bytes inflated in all */
+	size_t max_file_size;  /* bytes of the file itself */
+	size_t max_xml_nodes;  /* XML nodes of one document */
 };
-/* 100,000 entries, 64 MiB per entry or file, 256 MiB in all. */
+/* 100,000 entries, 4 MiB per document, 1 GiB in all, a 256 MiB file,
+ * 10,000 XML nodes per document. */
 extern const struct rum_import_limits rum_import_default_limits;
+
+/* The limits the domain was opened with (struct rum_domain_options), the
+ * defaults where it was given none. */
+void rum_import_limits_get(const struct rum_domain *dom, struct rum_import_limits *out);
 
 /* --- one ACK document, parsed (pure; the fuzz target's entry point) --- */
 struct rum_import_ack_id {
@@ -69,11 +80,13 @@ struct rum_import_ack {
 	char pid[RUM_UDI_TEXT_MAX + 1], sn[RUM_UDI_TEXT_MAX + 1];
 };
 
-/* Parses an ACK file or a policy file. Errors: RUM_EINVAL (not XML, a DTD,
- * not a smartLicense document, no section rumd knows, UDIs that disagree),
- * RUM_ETOOBIG; what names it in the message. Fields read only for display
- * never fail the parse (a RUM ACK whose data is not JSON keeps its text). */
-int rum_import_ack_parse(struct rum_import_ack *out, const char *buf, size_t len, const char *what);
+/* Parses an ACK file or a policy file of at most max_nodes XML nodes (0: no
+ * bound). Errors: RUM_EINVAL (not XML, a DTD, not a smartLicense document,
+ * no section rumd knows, UDIs that disagree), RUM_ETOOBIG (too many nodes);
+ * what names it in the message. Fields read only for display never fail
+ * the parse (a RUM ACK whose data is not JSON keeps its text). */
+int rum_import_ack_parse(struct rum_import_ack *out, const char *buf, size_t len, const char *what,
+			 size_t max_nodes);
 void rum_import_ack_dispose(struct rum_import_ack *a);
 
 /* Splits ACK_dev_<device id>_<ts>.txt (also without "ACK_"): false when the
@@ -89,7 +102,7 @@ struct rum_import_options {
 	struct rum_import_limits limits;
 };
 
-struct rum_import_leaf;
+struct rum_import_kept;
 
 /* One device ACK applied. */
 struct rum_import_applied {
@@ -97,7 +110,9 @@ struct rum_import_applied {
 	char udi[2 * 160 + 8]; /* P:<pid>,S:<sn> */
 	char *entry;
 	bool new_ack;
-	const struct rum_import_ack *ack; /* display fields; owned by the result */
+	/* Display fields (ids and rum_ack_json are not kept: NULL, n_ids still
+	 * counts the ids); owned by the result. */
+	const struct rum_import_ack *ack;
 };
 
 /* One entry that could not be used, and why. */
@@ -114,9 +129,9 @@ struct rum_import_result {
 	struct rum_import_skip *skipped;
 	size_t n_skipped;
 	int64_t devices, acks_new, reports_acked, policies, trust_codes;
-	/* Private: the documents read, which applied[] points into. */
-	struct rum_import_leaf *leaves;
-	size_t n_leaves;
+	/* Private: what applied[] shows of each document, which it points into. */
+	struct rum_import_kept **kept;
+	size_t n_kept;
 };
 
 /* Runs one import in one transaction. Errors (nothing changed): RUM_EINVAL

@@ -21,6 +21,9 @@ struct rum_domain {
 	 * the upkeep's snapshot while younger than the age (0: always live). */
 	int64_t overview_live_max_devices;
 	int overview_snapshot_max_age_s;
+	/* ACK imports: struct rum_import_limits, defaults filled in. */
+	size_t import_max_file, import_max_entry, import_max_total, import_max_entries,
+		import_max_xml_nodes;
 };
 
 /* Paths the domain builds under data_dir fit in this. */

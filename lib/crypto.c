@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 /* SHA-256 fetched from the provider once: SHA256() and EVP_sha256() look
  * the algorithm up again on every call, which costs as much as hashing a
@@ -32,6 +33,40 @@ void rum_crypto_sha256(uint8_t out[RUM_SHA256_LEN], const void *data, size_t len
 	pthread_once(&rum_crypto_sha256_once, rum_crypto_sha256_fetch);
 	if (!rum_crypto_sha256_md || !EVP_Digest(data, len, out, NULL, rum_crypto_sha256_md, NULL))
 		abort();
+}
+
+int rum_crypto_sha256_fd(uint8_t out[RUM_SHA256_LEN], int fd, const char *what)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t size = 256u << 10;
+	char *buf = malloc(size);
+	off_t off = 0;
+	int rc = 0;
+
+	pthread_once(&rum_crypto_sha256_once, rum_crypto_sha256_fetch);
+	if (!ctx || !buf || !rum_crypto_sha256_md ||
+	    !EVP_DigestInit_ex(ctx, rum_crypto_sha256_md, NULL))
+		abort();
+	for (;;) {
+		ssize_t n = pread(fd, buf, size, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = rum_err_set(RUM_EIO, "reading %s: %s", what, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+			abort();
+		off += n;
+	}
+	if (rc == 0 && !EVP_DigestFinal_ex(ctx, out, NULL))
+		abort();
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
 }
 
 char *rum_crypto_base64_new(const void *data, size_t len, size_t *out_len)

@@ -10,6 +10,10 @@
 
 void rum_crypto_sha256(uint8_t out[RUM_SHA256_LEN], const void *data, size_t len);
 
+/* SHA-256 of the file open on fd, read from offset 0 to its end a chunk at
+ * a time (fd's offset is left alone). Errors: RUM_EIO, what naming the file. */
+int rum_crypto_sha256_fd(uint8_t out[RUM_SHA256_LEN], int fd, const char *what);
+
 /* Base64 (standard alphabet, padded, no newlines) of len bytes into a new
  * NUL-terminated string the caller frees; *out_len (if not NULL) gets its length. */
 char *rum_crypto_base64_new(const void *data, size_t len, size_t *out_len);

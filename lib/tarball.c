@@ -580,3 +580,186 @@ int rum_tarball_read_fd(int fd, const char *what, struct rum_tarball_budget *bud
 	archive_read_free(a);
 	return rc;
 }
+
+/* --- reading, streamed through nested archives --- */
+
+/* The entry being read: where its bytes come from (the enclosing archive)
+ * and how many of them were taken. */
+struct rum_tarball_stream {
+	struct archive *a;
+	const char *what, *name;
+	struct rum_tarball_budget *b;
+	size_t size, used;
+	char head[RUM_TARBALL_HEAD];
+	size_t head_len, head_given; /* head bytes handed to a nested reader */
+	char *chunk;                 /* RUM_TARBALL_READ_CHUNK bytes, made on demand */
+	int rc;                      /* a failure met by a nested reader's pull */
+	char err[512];
+};
+
+/* Up to want bytes of the entry, counted against the budget: n >= 0 (0 at
+ * its end, which must be where the header said), or a RUM_E* code. */
+static la_ssize_t rum_tarball_pull(struct rum_tarball_stream *s, void *buf, size_t want)
+{
+	la_ssize_t n = archive_read_data(s->a, buf, want);
+
+	if (n < 0)
+		return rum_tarball_read_fail(s->a, s->what, s->name);
+	if (n == 0 && s->used != s->size)
+		return rum_err_set(RUM_EINVAL, "%s: %s: truncated (%zu of %zu bytes)", s->what,
+				   s->name, s->used, s->size);
+	s->used += (size_t)n;
+	s->b->total += (size_t)n;
+	if (s->used > s->size)
+		return rum_err_set(RUM_EINVAL, "%s: %s: longer than its header says", s->what,
+				   s->name);
+	if (s->b->total > s->b->max_total)
+		return rum_err_set(RUM_ETOOBIG,
+				   "%s: %s: archive contents exceed %zu bytes in "
+				   "all (a decompression bomb?); refused",
+				   s->what, s->name, s->b->max_total);
+	return n;
+}
+
+static char *rum_tarball_chunk(struct rum_tarball_stream *s)
+{
+	if (!s->chunk && !(s->chunk = malloc(RUM_TARBALL_READ_CHUNK)))
+		abort();
+	return s->chunk;
+}
+
+int rum_tarball_item_read_all(struct rum_tarball_item *item, char **out, size_t *len)
+{
+	struct rum_tarball_stream *s = item->stream;
+	size_t have = s->head_len;
+	char *p = malloc(s->size + 1);
+
+	*out = NULL;
+	*len = 0;
+	if (!p)
+		abort();
+	memcpy(p, s->head, s->head_len);
+	for (;;) {
+		la_ssize_t n = rum_tarball_pull(s, p + have, s->size + 1 - have);
+
+		if (n < 0) {
+			free(p);
+			return (int)n;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	p[have] = '\0';
+	*out = p;
+	*len = have;
+	return 0;
+}
+
+/* libarchive's read callback for an archive inside an entry: the head
+ * first, then the entry's bytes as the enclosing archive inflates them. */
+static la_ssize_t rum_tarball_nested_source(struct archive *a, void *ctx, const void **buf)
+{
+	struct rum_tarball_stream *s = ctx;
+	la_ssize_t n;
+
+	if (s->head_given < s->head_len) {
+		*buf = s->head + s->head_given;
+		n = (la_ssize_t)(s->head_len - s->head_given);
+		s->head_given = s->head_len;
+		return n;
+	}
+	n = rum_tarball_pull(s, rum_tarball_chunk(s), RUM_TARBALL_READ_CHUNK);
+	if (n < 0) {
+		s->rc = (int)n;
+		snprintf(s->err, sizeof(s->err), "%s", rum_err_msg());
+		archive_set_error(a, EIO, "%s", s->err);
+		return ARCHIVE_FATAL;
+	}
+	*buf = s->chunk;
+	return n;
+}
+
+struct rum_tarball_item_walk {
+	rum_tarball_item_cb cb;
+	void *ctx;
+};
+
+/* One entry header of a streamed walk: checked, its head read, handed to
+ * the callback, and what the callback left read and discarded. */
+static int rum_tarball_item_one(struct archive *a, struct archive_entry *e, const char *what,
+				struct rum_tarball_budget *b, void *arg)
+{
+	struct rum_tarball_item_walk *w = arg;
+	struct rum_tarball_stream s = {.a = a, .what = what, .b = b};
+	struct rum_tarball_item item;
+	const char *slash;
+	la_ssize_t n = 0;
+	int rc = rum_tarball_entry_check(e, what, b, &s.name, &s.size);
+
+	if (rc != 0)
+		return rc;
+	while (rc == 0 && s.head_len < sizeof(s.head) && s.used < s.size) {
+		size_t want = sizeof(s.head) - s.head_len;
+
+		n = rum_tarball_pull(&s, s.head + s.head_len, want);
+		if (n < 0)
+			rc = (int)n;
+		else if (n == 0)
+			break;
+		else
+			s.head_len += (size_t)n;
+	}
+	if (rc == 0) {
+		slash = strrchr(s.name, '/');
+		item = (struct rum_tarball_item){
+			s.name, slash ? slash + 1 : s.name, s.size, s.head, s.head_len, &s};
+		rc = w->cb(w->ctx, &item);
+	}
+	while (rc == 0 &&
+	       (n = rum_tarball_pull(&s, rum_tarball_chunk(&s), RUM_TARBALL_READ_CHUNK)) > 0)
+		;
+	if (rc == 0 && n < 0)
+		rc = (int)n;
+	free(s.chunk);
+	return rc;
+}
+
+int rum_tarball_walk_fd(int fd, const char *what, struct rum_tarball_budget *budget,
+			rum_tarball_item_cb cb, void *ctx)
+{
+	struct rum_tarball_item_walk w = {cb, ctx};
+	struct archive *a = rum_tarball_reader_new();
+	int rc;
+
+	if (!a)
+		return rum_err_set(RUM_EINTERNAL, "%s: libarchive lacks tar or gzip", what);
+	if (archive_read_open_fd(a, fd, RUM_TARBALL_COPY) != ARCHIVE_OK)
+		rc = rum_tarball_read_fail(a, what, NULL);
+	else
+		rc = rum_tarball_walk(a, what, budget, rum_tarball_item_one, &w);
+	archive_read_free(a);
+	return rc;
+}
+
+int rum_tarball_item_walk(struct rum_tarball_item *item, const char *what, rum_tarball_item_cb cb,
+			  void *ctx)
+{
+	struct rum_tarball_stream *s = item->stream;
+	struct rum_tarball_item_walk w = {cb, ctx};
+	struct archive *a = rum_tarball_reader_new();
+	int rc;
+
+	if (!a)
+		return rum_err_set(RUM_EINTERNAL, "%s: libarchive lacks tar or gzip", what);
+	if (archive_read_open(a, s, NULL, rum_tarball_nested_source, NULL) != ARCHIVE_OK)
+		rc = rum_tarball_read_fail(a, what, NULL);
+	else
+		rc = rum_tarball_walk(a, what, s->b, rum_tarball_item_one, &w);
+	archive_read_free(a);
+	/* A failure of the enclosing archive's bytes is told as such, not as
+	 * the nested reader's view of it. */
+	if (rc != 0 && s->rc != 0)
+		rc = rum_err_set(s->rc, "%s", s->err);
+	return rc;
+}

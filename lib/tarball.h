@@ -94,6 +94,38 @@ struct rum_tarball_sink {
 int rum_tarball_read_fd(int fd, const char *what, struct rum_tarball_budget *budget,
 			const struct rum_tarball_sink *sink);
 
+/* Reads the archive on fd (the caller's; read from where it stands) with
+ * the same refusals and limits, entries inside entries included, without
+ * holding any archive: for each regular entry cb(ctx, item) is called with
+ * its name, announced size and first bytes (head). The callback may take
+ * the rest of it into memory (rum_tarball_item_read_all), walk it as an
+ * archive in its turn, streamed through the same budget
+ * (rum_tarball_item_walk), or leave it: what it leaves is read, counted and
+ * discarded. Memory stays a few chunks per nesting level whatever the
+ * archive holds. cb's non-zero return stops the walk and is returned.
+ * Errors as rum_tarball_read_mem. */
+#define RUM_TARBALL_HEAD 512
+struct rum_tarball_item {
+	const char *name, *base; /* as in struct rum_tarball_entry */
+	size_t size;             /* announced, within the budget's max_entry_size */
+	const char *head;        /* the first min(size, RUM_TARBALL_HEAD) bytes */
+	size_t head_len;
+	struct rum_tarball_stream *stream; /* private */
+};
+typedef int (*rum_tarball_item_cb)(void *ctx, struct rum_tarball_item *item);
+int rum_tarball_walk_fd(int fd, const char *what, struct rum_tarball_budget *budget,
+			rum_tarball_item_cb cb, void *ctx);
+
+/* The whole entry (head included) into *out, malloc'd and NUL-terminated
+ * (the caller frees it), its length in *len. Once per item, during cb. */
+int rum_tarball_item_read_all(struct rum_tarball_item *item, char **out, size_t *len);
+
+/* Walks the entry as a tar archive (gzip-compressed or not) under the walk's
+ * budget, calling cb for its entries as above; what names it in messages.
+ * Once per item, during cb. */
+int rum_tarball_item_walk(struct rum_tarball_item *item, const char *what, rum_tarball_item_cb cb,
+			  void *ctx);
+
 /* True when data starts like a gzip stream. */
 bool rum_tarball_is_gzip(const void *data, size_t len);
 

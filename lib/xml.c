@@ -85,7 +85,72 @@ static void rum_xml_error_text(char *msg, size_t size, const char *raw)
 	msg[n] = '\0';
 }
 
+/* Where the construct opened at p ends (just past close), or end when it
+ * never does. */
+static const char *rum_xml_skip_past(const char *p, const char *end, const char *close)
+{
+	size_t n = strlen(close);
+	const char *q = memmem(p, (size_t)(end - p), close, n);
+
+	return q ? q + n : end;
+}
+
+/* Past the start tag at p (just after its '<'), counting its attributes
+ * (one '=' outside quotes each) into *nodes. */
+static const char *rum_xml_skip_tag(const char *p, const char *end, size_t *nodes)
+{
+	char quote = 0;
+
+	for (; p < end; p++) {
+		if (quote) {
+			if (*p == quote)
+				quote = 0;
+		} else if (*p == '"' || *p == '\'') {
+			quote = *p;
+		} else if (*p == '=') {
+			++*nodes;
+		} else if (*p == '>') {
+			return p + 1;
+		}
+	}
+	return end;
+}
+
+/* The nodes a parser would build of buf, counted until past max. */
+static size_t rum_xml_count_nodes(const char *buf, size_t len, size_t max)
+{
+	const char *p = buf, *end = buf + len;
+	size_t nodes = 0;
+
+	while (nodes <= max && (p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+		size_t left = (size_t)(end - p);
+
+		if (left >= 4 && memcmp(p, "<!--", 4) == 0) {
+			p = rum_xml_skip_past(p + 4, end, "-->");
+			nodes++;
+		} else if (left >= 9 && memcmp(p, "<![CDATA[", 9) == 0) {
+			p = rum_xml_skip_past(p + 9, end, "]]>");
+			nodes++;
+		} else if (left >= 2 && p[1] == '?') {
+			p = rum_xml_skip_past(p + 2, end, "?>");
+			nodes++;
+		} else if (left >= 2 && (p[1] == '/' || p[1] == '!')) {
+			p = rum_xml_skip_past(p + 2, end, ">");
+		} else {
+			nodes++;
+			p = rum_xml_skip_tag(p + 1, end, &nodes);
+		}
+	}
+	return nodes;
+}
+
 int rum_xml_parse(struct rum_xml_doc **out, const char *buf, size_t len, const char *what)
+{
+	return rum_xml_parse_bounded(out, buf, len, what, 0);
+}
+
+int rum_xml_parse_bounded(struct rum_xml_doc **out, const char *buf, size_t len, const char *what,
+			  size_t max_nodes)
 {
 	xmlParserCtxt *ctxt;
 	xmlDoc *doc;
@@ -97,6 +162,9 @@ int rum_xml_parse(struct rum_xml_doc **out, const char *buf, size_t len, const c
 				   RUM_XML_MAX_BYTES);
 	if (rum_xml_has_doctype(buf, len))
 		return rum_err_set(RUM_EINVAL, "%s: declares a DTD (<!DOCTYPE>); refused", what);
+	if (max_nodes > 0 && rum_xml_count_nodes(buf, len, max_nodes) > max_nodes)
+		return rum_err_set(RUM_ETOOBIG, "%s: more than %zu XML nodes; refused", what,
+				   max_nodes);
 	xmlSetGenericErrorFunc(NULL, rum_xml_silent); /* per thread in libxml2 */
 	ctxt = xmlNewParserCtxt();
 	if (!ctxt)

@@ -28,6 +28,18 @@ struct rum_xml_node;
  * RUM_ETOOBIG (over RUM_XML_MAX_BYTES). */
 int rum_xml_parse(struct rum_xml_doc **out, const char *buf, size_t len, const char *what);
 
+/* As rum_xml_parse, for documents whose size in nodes is bounded too: a
+ * document holding more than max_nodes elements, attributes, comments,
+ * processing instructions and CDATA sections in all is refused with
+ * RUM_ETOOBIG ("more than N XML nodes") by a scan of its bytes, before
+ * libxml2 builds anything, so that a few MiB of tiny elements cannot cost
+ * hundreds of MiB of tree. The scan counts markup as a parser would see it
+ * (quotes, comments, CDATA and processing instructions skipped whole); on
+ * malformed input it may count differently, and the parse then refuses the
+ * document anyway. max_nodes 0: no bound. */
+int rum_xml_parse_bounded(struct rum_xml_doc **out, const char *buf, size_t len, const char *what,
+			  size_t max_nodes);
+
 /* Frees the document and every node view of it. Accepts NULL. */
 void rum_xml_free(struct rum_xml_doc *doc);
 

@@ -71,9 +71,16 @@ static int rum_cli_backup_database(const struct rum_config *cfg, bool create, ch
 static int rum_cli_backup_domain(const struct rum_config *cfg, const char *url, char *key_file,
 				 size_t key_size, struct rum_domain **dom)
 {
-	struct rum_domain_options o = {
-		url,      (int)cfg->db_timeout_ms, 0, 1, 1, 1, 16, cfg->data_dir,
-		key_file, cfg->default_tenant,     0, 0, 0, 0};
+	struct rum_domain_options o = {url,      (int)cfg->db_timeout_ms,
+				       0,        1,
+				       1,        1,
+				       16,       cfg->data_dir,
+				       key_file, cfg->default_tenant,
+				       0,        0,
+				       0,        0,
+				       0,        0,
+				       0,        0,
+				       0};
 
 	rum_cli_key_file(cfg, key_file, key_size);
 	return rum_domain_open(dom, &o);

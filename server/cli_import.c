@@ -45,10 +45,13 @@ static void rum_cli_import_print_applied(const struct rum_import_applied *a)
 int rum_cli_import(const struct rum_config *cfg, struct rum_domain *dom, const char *file,
 		   const char *tenant, const int64_t *devices, size_t ndevices)
 {
-	struct rum_import_options o = {file, tenant, devices, ndevices, rum_import_default_limits};
+	struct rum_import_options o = {file, tenant, devices, ndevices, {0}};
 	struct rum_import_result res;
 	struct rum_progress *p = rum_progress_start("importing", NULL, NULL, 0);
-	int rc = rum_import_run(dom, &o, &res);
+	int rc;
+
+	rum_import_limits_get(dom, &o.limits);
+	rc = rum_import_run(dom, &o, &res);
 
 	rum_progress_end(p, rc == 0);
 
@@ -97,7 +100,7 @@ int rum_cli_import_usage(const struct rum_config *cfg, struct rum_domain *dom, c
 	struct rum_push_settings s = {false, false, (size_t)cfg->max_reports_per_message};
 	char *data = NULL, *body = NULL, path[512];
 	size_t len = 0, body_len = 0, n = 0;
-	int rc = rum_import_read_file(&data, &len, file, rum_import_default_limits.max_entry_size);
+	int rc = rum_import_read_file(&data, &len, file, (size_t)cfg->netconf_max_reply_bytes);
 
 	if (rc == 0)
 		rc = rum_import_usage_message(&body, &body_len, &n, data, len, file);

@@ -161,6 +161,23 @@ static const struct rum_config_param rum_config_params[] = {
 	 1000000000,
 	 "a tenant with at least this many devices gets its overview counted by the upkeep each "
 	 "round, not on each request (0 = always on each request)"},
+	{"import_max_file_bytes", RUM_CFG_BYTES, RUM_OFF(import_max_file_bytes), "256MiB", 1024,
+	 INT64_C(1) << 40,
+	 "largest file `rumd import` takes (the admin API's uploads are bounded by max_body_bytes "
+	 "too); it is streamed, not held in memory"},
+	{"import_max_entry_bytes", RUM_CFG_BYTES, RUM_OFF(import_max_entry_bytes), "4MiB", 4096,
+	 64 << 20,
+	 "largest document (one device's ACK, a policy file) in an import; a real ACK is a few "
+	 "KB, a few hundred KB with thousands of report ids"},
+	{"import_max_total_bytes", RUM_CFG_BYTES, RUM_OFF(import_max_total_bytes), "1GiB", 1 << 20,
+	 INT64_C(1) << 40,
+	 "bytes an import may inflate in all, nested archives included (a decompression bomb "
+	 "stops there)"},
+	{"import_max_entries", RUM_CFG_INT, RUM_OFF(import_max_entries), "100000", 1, 100000000,
+	 "archive entries an import may hold in all, nested levels included"},
+	{"import_max_xml_nodes", RUM_CFG_INT, RUM_OFF(import_max_xml_nodes), "10000", 100, 10000000,
+	 "XML elements, attributes and comments of one imported document at most, counted "
+	 "before it is parsed (a real ACK has under a hundred)"},
 };
 
 #define RUM_NPARAMS (sizeof(rum_config_params) / sizeof(rum_config_params[0]))

@@ -58,6 +58,8 @@ struct rum_config {
 		alert_capture_days;                    /* alert windows; 0 turns a kind off */
 	int64_t web_session_idle_s, web_session_max_s; /* browser sessions */
 	int64_t overview_live_max_devices; /* larger tenants: overview from the upkeep */
+	int64_t import_max_file_bytes, import_max_entry_bytes, import_max_total_bytes;
+	int64_t import_max_entries, import_max_xml_nodes;
 	int64_t retain_acked_reports_days, retain_captures_days,
 		retain_collections_days; /* retention windows; 0 keeps for ever */
 	int64_t retention_batch;         /* rows pruned per transaction */

@@ -371,17 +371,18 @@ static int rum_domain_start(const struct rum_config *cfg, bool serve, int wait_s
 {
 	char *url = NULL, key_file[4096];
 	int applied = 0, rc = rum_database(cfg, &url, pg, serve);
-	struct rum_domain_options o = {url, (int)cfg->db_timeout_ms,
-				       (int)cfg->db_statement_timeout_ms,
-				       serve ? rum_config_pool_size(cfg) : 1,
-				       serve ? RUM_SERVE_CALL_WORKERS : RUM_CLI_CALL_WORKERS,
-				       serve ? (int)cfg->batch_max : 64,
-				       serve ? (int)cfg->db_queue_max : 1024, cfg->data_dir,
-				       key_file, cfg->default_tenant, (int)cfg->web_session_idle_s,
-				       (int)cfg->web_session_max_s, cfg->overview_live_max_devices,
-				       /* Three upkeep rounds: a slow round or two
-					* do not send every request to a live count. */
-				       (int)(3 * cfg->upkeep_interval_s)};
+	struct rum_domain_options o = {
+		url, (int)cfg->db_timeout_ms, (int)cfg->db_statement_timeout_ms,
+		serve ? rum_config_pool_size(cfg) : 1,
+		serve ? RUM_SERVE_CALL_WORKERS : RUM_CLI_CALL_WORKERS,
+		serve ? (int)cfg->batch_max : 64, serve ? (int)cfg->db_queue_max : 1024,
+		cfg->data_dir, key_file, cfg->default_tenant, (int)cfg->web_session_idle_s,
+		(int)cfg->web_session_max_s, cfg->overview_live_max_devices,
+		/* Three upkeep rounds: a slow round or two
+		 * do not send every request to a live count. */
+		(int)(3 * cfg->upkeep_interval_s), cfg->import_max_file_bytes,
+		cfg->import_max_entry_bytes, cfg->import_max_total_bytes, cfg->import_max_entries,
+		cfg->import_max_xml_nodes};
 
 	*dom = NULL;
 	rum_cli_key_file(cfg, key_file, sizeof(key_file));

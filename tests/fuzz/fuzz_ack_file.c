@@ -20,7 +20,8 @@ static int walk(void *ctx, const struct rum_tarball_entry *e)
 	(void)rum_import_ack_name(e->base, &id, ts, sizeof(ts));
 	if (rum_tarball_is_gzip(e->data, e->len))
 		return rum_tarball_read_mem(e->data, e->len, e->name, b, walk, b);
-	if (rum_import_ack_parse(&a, e->data, e->len, e->name) == 0)
+	if (rum_import_ack_parse(&a, e->data, e->len, e->name,
+				 rum_import_default_limits.max_xml_nodes) == 0)
 		rum_import_ack_dispose(&a);
 	return 0;
 }
@@ -30,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rum_tarball_budget b = {64, 1 << 20, 4 << 20, 0, 0};
 	struct rum_import_ack a;
 
-	if (rum_import_ack_parse(&a, (const char *)data, size, "fuzz") == 0) {
+	if (rum_import_ack_parse(&a, (const char *)data, size, "fuzz",
+				 rum_import_default_limits.max_xml_nodes) == 0) {
 		if (a.n_ids && !a.ids)
 			abort();
 		rum_import_ack_dispose(&a);

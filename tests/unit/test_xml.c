@@ -134,10 +134,38 @@ static void test_build(void)
 	rum_xml_free(doc);
 }
 
+/* The node bound counts elements, attributes, comments, PIs and CDATA
+ * sections, not end tags nor markup inside quotes, comments or CDATA. */
+static void test_node_bound(void)
+{
+	static const char doc5[] = "<?xml version=\"1.0\"?><r a=\"x>y='z'\"><c/><!-- <d/><e/> -->"
+				   "<f><![CDATA[<g/><h/>]]></f></r>";
+	struct rum_xml_doc *doc = NULL;
+	size_t big = 200000;
+	char *many = malloc(big * 4 + 8);
+
+	/* PI, r, a=, c, comment, f, CDATA: 7 */
+	CHECK_INT(rum_xml_parse_bounded(&doc, doc5, strlen(doc5), "t", 7), 0);
+	rum_xml_free(doc);
+	CHECK_INT(rum_xml_parse_bounded(&doc, doc5, strlen(doc5), "t", 6), RUM_ETOOBIG);
+	CHECK(doc == NULL);
+	CHECK_STR(rum_err_msg(), "t: more than 6 XML nodes; refused");
+	/* A few hundred KB of tiny elements: refused before any tree. */
+	memcpy(many, "<r>", 3);
+	for (size_t i = 0; i < big; i++)
+		memcpy(many + 3 + 4 * i, "<a/>", 4);
+	memcpy(many + 3 + 4 * big, "</r>", 5);
+	CHECK_INT(rum_xml_parse_bounded(&doc, many, strlen(many), "t", 10000), RUM_ETOOBIG);
+	CHECK_INT(rum_xml_parse_bounded(&doc, many, strlen(many), "t", 0), 0);
+	rum_xml_free(doc);
+	free(many);
+}
+
 int main(void)
 {
 	rum_xml_init();
 	test_refusals();
+	test_node_bound();
 	test_error_text();
 	test_attrs();
 	test_build();
