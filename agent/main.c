@@ -33,6 +33,9 @@ static const char usage_text[] =
 	"  set-usage TAG=COUNT...\n"
 	"  netconf                                 NETCONF subsystem on stdin/stdout\n"
 	"  rest --listen ADDR:PORT --user U --password-file F --cert PEM --key PEM\n"
+	"                                          the device REST API (/smartlic-service)\n"
+	"  restconf --listen ADDR:PORT --user U --password-file F --cert PEM --key PEM\n"
+	"                                          RESTCONF (RFC 8040, JSON) for cisco-smart-license\n"
 	"  fleet --count N --state DIR --url URL [--speedup N] [--pid PID] [--entitlement TAG=COUNT]...\n";
 
 enum {
@@ -396,12 +399,13 @@ int main(int argc, char **argv)
 		rc = cmd_set_usage(&a, argc, argv);
 	else if (strcmp(cmd, "netconf") == 0)
 		rc = rum_agent_netconf_serve(a.state, 0, 1);
-	else if (strcmp(cmd, "rest") == 0) {
+	else if (strcmp(cmd, "rest") == 0 || strcmp(cmd, "restconf") == 0) {
 		struct rum_agent_rest_opts ro = {.listen = a.listen,
 						 .user = a.user,
 						 .password_file = a.pwfile,
 						 .cert = a.cert,
-						 .key = a.key};
+						 .key = a.key,
+						 .restconf = strcmp(cmd, "restconf") == 0};
 		rc = rum_agent_rest_serve(a.state, &ro);
 	} else if (strcmp(cmd, "fleet") == 0) {
 		struct rum_agent_fleet_opts fo = {.root = a.state,

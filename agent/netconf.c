@@ -305,19 +305,6 @@ static void do_get(struct session *s, struct rum_xml_node *reply, const struct r
 	free(st);
 }
 
-/* Maps an agent error to a cisco-smart-license error-enum value. */
-static const char *return_code(int rc)
-{
-	switch (rc) {
-	case 0: return "success";
-	case RUM_ENOTFOUND: return "notfound";
-	case RUM_EIO: return "storagefailtostore";
-	case RUM_EUNAVAIL: return "commsend";
-	case RUM_ETOOBIG: return "invalidrequest";
-	default: return "BadInputParams";
-	}
-}
-
 static void license_rpc(struct session *s, struct rum_xml_node *reply,
 			const struct rum_xml_node *op)
 {
@@ -364,7 +351,8 @@ static void license_rpc(struct session *s, struct rum_xml_node *reply,
 	}
 	if (rc < 0)
 		rum_log_warn("netconf %s %s: %s", name, path, rum_err_msg());
-	rum_xml_set_ns(leaf(reply, "return-code", return_code(rc)), RUM_AGENT_LICENSE_NS);
+	rum_xml_set_ns(leaf(reply, "return-code", rum_agent_op_return_code(rc)),
+		       RUM_AGENT_LICENSE_NS);
 }
 
 /* Handles one <rpc>; returns the reply text (caller frees). A request that

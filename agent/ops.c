@@ -155,3 +155,15 @@ int rum_agent_op_close_reports(const char *dir)
 	}
 	return end(l, rc);
 }
+
+const char *rum_agent_op_return_code(int rc)
+{
+	switch (rc) {
+	case 0: return "success";
+	case RUM_ENOTFOUND: return "notfound";
+	case RUM_EIO: return "storagefailtostore";
+	case RUM_EUNAVAIL: return "commsend";
+	case RUM_ETOOBIG: return "invalidrequest";
+	default: return "BadInputParams";
+	}
+}

@@ -29,6 +29,10 @@ int rum_agent_op_set_usage(const char *dir, const char *tag, uint32_t count);
 /* Closes open reports (REST close-reports); returns how many. */
 int rum_agent_op_close_reports(const char *dir);
 
+/* The cisco-smart-license error-enum value an RPC answers for an
+ * operation's result rc (0: "success"). */
+const char *rum_agent_op_return_code(int rc);
+
 /* Loads a consistent snapshot under the lock (caller disposes). */
 int rum_agent_op_load(struct rum_agent_state *st, const char *dir);
 

@@ -14,6 +14,7 @@
 
 #include "agent/ops.h"
 #include "agent/report.h"
+#include "agent/restconf.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -22,6 +23,7 @@
 
 struct server {
 	const char *dir;
+	int restconf; /* RFC 8040 (restconf.h) instead of the device REST API */
 	char user[128], password[256];
 };
 
@@ -48,6 +50,48 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* Sends a RESTCONF reply, taking over its body. */
+static enum MHD_Result send_restconf(struct MHD_Connection *c, struct rum_agent_restconf_reply *rr)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(rr->len, rr->body,
+								 MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	rr->body = NULL;
+	MHD_add_response_header(r, "Content-Type", rr->content_type);
+	if (rr->status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, "WWW-Authenticate", "Basic realm=\"restconf\"");
+	ret = MHD_queue_response(c, rr->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result restconf_error(struct MHD_Connection *c, unsigned status, const char *tag,
+				      const char *msg)
+{
+	struct rum_agent_restconf_reply rr;
+
+	rum_agent_restconf_error(&rr, status, "protocol", tag, msg);
+	return send_restconf(c, &rr);
+}
+
+static enum MHD_Result restconf(const struct server *s, struct MHD_Connection *c, const char *url,
+				const char *method, struct req *q)
+{
+	struct rum_agent_restconf_req req = {
+		.method = method,
+		.path = url,
+		.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							    MHD_HTTP_HEADER_CONTENT_TYPE),
+		.accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT),
+		.body = q->body,
+		.len = q->len};
+	struct rum_agent_restconf_reply rr;
+
+	rum_agent_restconf_handle(&rr, s->dir, &req);
+	return send_restconf(c, &rr);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
@@ -212,14 +256,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		q = calloc(1, sizeof(*q));
 		if (!q)
 			abort();
-		q->authed = authorised(s, c);
+		/* The RESTCONF root is discovered before logging in (RFC 8040 3.1). */
+		q->authed = authorised(s, c) ||
+			    (s->restconf && strcmp(url, "/.well-known/host-meta") == 0 &&
+			     strcmp(method, "GET") == 0);
 		*ctx = q;
 		return MHD_YES;
 	}
 	if (*size) {
 		if (!q->authed) {
 			/* dropped: answered 401 once the upload is over */
-		} else if (q->len + *size > BODY_MAX) {
+		} else if (q->len + *size >
+			   (s->restconf ? RUM_AGENT_RESTCONF_BODY_MAX : BODY_MAX)) {
 			q->over = 1;
 		} else {
 			char *p = realloc(q->body, q->len + *size + 1);
@@ -234,12 +282,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return MHD_YES;
 	}
 	if (!q->authed)
-		return send_error(c, MHD_HTTP_UNAUTHORIZED, "authentication required");
+		return s->restconf
+			       ? restconf_error(c, MHD_HTTP_UNAUTHORIZED, "access-denied",
+						"authentication required")
+			       : send_error(c, MHD_HTTP_UNAUTHORIZED, "authentication required");
 	if (q->over)
-		return send_error(c, 413, "body too large");
+		return s->restconf ? restconf_error(c, 413, "too-big", "body too large")
+				   : send_error(c, 413, "body too large");
 	if (!q->body)
 		q->body = strdup("");
-	return route(s, c, url, method, q);
+	if (!q->body)
+		abort();
+	return s->restconf ? restconf(s, c, url, method, q) : route(s, c, url, method, q);
 }
 
 static void done(void *cls, struct MHD_Connection *c, void **ctx, enum MHD_RequestTerminationCode t)
@@ -277,7 +331,7 @@ static int read_secret(char *out, size_t size, const char *path)
 
 int rum_agent_rest_serve(const char *dir, const struct rum_agent_rest_opts *o)
 {
-	struct server s = {.dir = dir};
+	struct server s = {.dir = dir, .restconf = o->restconf};
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	struct rum_agent_state probe;
 	char host[64], *cert = NULL, *key = NULL;
@@ -292,7 +346,8 @@ int rum_agent_rest_serve(const char *dir, const struct rum_agent_rest_opts *o)
 
 	if (!o->listen || !o->user || !o->password_file || !o->cert || !o->key)
 		return rum_err_set(RUM_EINVAL,
-				   "rest needs --listen, --user, --password-file, --cert and --key");
+				   "%s needs --listen, --user, --password-file, --cert and --key",
+				   o->restconf ? "restconf" : "rest");
 	colon = strrchr(o->listen, ':');
 	if (!colon || (size_t)(colon - o->listen) >= sizeof(host))
 		return rum_err_set(RUM_EINVAL, "--listen must be ADDR:PORT");

@@ -8,7 +8,7 @@
  *   POST   pull-targets/<id>/collect    queue a collection now (operator)
  *   POST   pull-targets/collect         queue one for every target (operator)
  *   GET    collections/<id>             one collection: state, counts, error
- * Add takes {"host","port","protocol":"netconf|restapi","username",
+ * Add takes {"host","port","protocol":"netconf|restconf|restapi","username",
  * "password"|"key","known_host_key"|"trust_on_first_use":true,
  * "interval":"24h"|seconds|"on_demand":true,"path_prefix","transfer":"scp|http",
  * "rest_raw","plain_http"}. Credentials are write-only: never rendered. */

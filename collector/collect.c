@@ -3,6 +3,7 @@
 #include "collector/netconf_client.h"
 #include "collector/netconf_xml.h"
 #include "collector/rest_client.h"
+#include "collector/restconf.h"
 #include "collector/ssh.h"
 #include "domain/acks.h"
 #include "domain/collections.h"
@@ -270,13 +271,28 @@ static int rum_collect_nc_state(struct rum_collect *c, struct rum_netconf *nc)
 	return rc != 0 ? rum_collect_fail(c, rc, "store snapshot") : 0;
 }
 
+/* Stores the reports of a usage file (PROTOCOL.md 2.1) the device saved. */
+static int rum_collect_usage_file(struct rum_collect *c, const char *file, size_t len)
+{
+	char *msg = NULL;
+	size_t mlen = 0, n = 0;
+	int rc = rum_import_usage_message(&msg, &mlen, &n, file, len, "usage file");
+
+	if (rc == 0)
+		rc = rum_collect_store(c, msg, mlen, n);
+	else if (n == 0 && rc == RUM_EINVAL && strstr(rum_err_msg(), "no RUMReport"))
+		rc = 0; /* nothing unreported: a valid, empty usage file */
+	free(msg);
+	return rc != 0 ? rum_collect_fail(c, rc, "store usage") : 0;
+}
+
 /* rum-save-usage-unreported, fetch the file, store its reports. */
 static int rum_collect_nc_usage(struct rum_collect *c, struct rum_ssh *ssh, struct rum_netconf *nc)
 {
 	bool http = strcmp(c->t->transfer, "http") == 0;
 	uint8_t token_sha[RUM_SHA256_LEN];
-	char path[1024], nonce[17], *op, *file = NULL, *msg = NULL;
-	size_t len = 0, mlen = 0, n = 0;
+	char path[1024], nonce[17], *op, *file = NULL;
+	size_t len = 0;
 	int rc;
 
 	rum_collect_nonce(nonce);
@@ -301,14 +317,9 @@ static int rum_collect_nc_usage(struct rum_collect *c, struct rum_ssh *ssh, stru
 	}
 	if (rc != 0)
 		return rum_collect_fail(c, rc, http ? "usage file upload" : "scp usage file");
-	rc = rum_import_usage_message(&msg, &mlen, &n, file, len, "usage file");
-	if (rc == 0)
-		rc = rum_collect_store(c, msg, mlen, n);
-	else if (n == 0 && rc == RUM_EINVAL && strstr(rum_err_msg(), "no RUMReport"))
-		rc = 0; /* nothing unreported: a valid, empty usage file */
-	free(msg);
+	rc = rum_collect_usage_file(c, file, len);
 	free(file);
-	return rc != 0 ? rum_collect_fail(c, rc, "store usage") : 0;
+	return rc;
 }
 
 /* Hands over the device's undelivered ACK, if any, and marks it delivered. */
@@ -411,7 +422,9 @@ static int rum_collect_rest(struct rum_collect *c)
 					    c->env->connect_timeout_ms,
 					    c->env->rpc_timeout_ms,
 					    c->env->max_reply,
-					    c->env->cancel};
+					    c->env->cancel,
+					    NULL,
+					    NULL};
 	struct rum_rest_client *rc_client = NULL;
 	struct rum_message *msg = NULL;
 	struct rum_message_limits lim = {0};
@@ -480,6 +493,122 @@ out:
 	return rc;
 }
 
+/* --- RESTCONF --- */
+
+/* One of the model's file-path RPCs; a return-code other than success is a
+ * failure quoting the device, as over NETCONF. */
+static int rum_collect_rc_rpc(struct rum_collect *c, struct rum_rest_client *cl, const char *name,
+			      const char *path)
+{
+	struct rum_restconf_output o;
+	int rc;
+
+	rum_log_debug("collector: job=%" PRId64 " restconf %s sent", c->job_id, name);
+	rc = rum_restconf_rpc(cl, name, path, &o);
+	if (rc == 0 && o.return_code && strcmp(o.return_code, "success") != 0)
+		rc = rum_err_set(RUM_EIO, "the device answered return-code %.100s%s%.200s",
+				 o.return_code, o.confirmation ? ": " : "",
+				 o.confirmation ? o.confirmation : "");
+	rum_restconf_output_dispose(&o);
+	return rc != 0 ? rum_collect_fail(c, rc, name) : 0;
+}
+
+static int rum_collect_rc_state(struct rum_collect *c, struct rum_rest_client *cl)
+{
+	struct rum_netconf_licensing lic;
+	char *seen;
+	int rc = rum_restconf_get_state(cl, &lic);
+
+	seen = rum_rest_client_seen_pin(cl);
+	rum_collect_learn(c, seen);
+	free(seen);
+	if (rc != 0)
+		return rum_collect_fail(c, rc, "get licensing state");
+	snprintf(c->pid, sizeof(c->pid), "%s", lic.pid ? lic.pid : "");
+	snprintf(c->sn, sizeof(c->sn), "%s", lic.sn ? lic.sn : "");
+	rc = rum_collections_snapshot(c->env->dom, c->t, c->pid, c->sn, lic.json);
+	rum_netconf_licensing_dispose(&lic);
+	return rc != 0 ? rum_collect_fail(c, rc, "store snapshot") : 0;
+}
+
+/* RESTCONF has no file copy: the device saves its usage to a one-time
+ * URL on rumd and reads its ACK from another. */
+static int rum_collect_rc_usage(struct rum_collect *c, struct rum_rest_client *cl)
+{
+	uint8_t token_sha[RUM_SHA256_LEN];
+	char url[1024], *file = NULL;
+	size_t len = 0;
+	int rc = rum_collect_file_url(c, url, sizeof(url), token_sha, "upload", NULL, 0);
+
+	if (rc == 0)
+		rc = rum_collect_rc_rpc(c, cl, "rum-save-usage-unreported", url);
+	if (rc != 0)
+		return rc;
+	rc = rum_collections_transfer_received(c->env->dom, token_sha, &file, &len);
+	if (rc == 0 && !file)
+		rc = rum_err_set(RUM_EIO, "the device reported success but never uploaded "
+					  "the usage file to its one-time URL");
+	if (rc != 0)
+		return rum_collect_fail(c, rc, "usage file upload");
+	rc = rum_collect_usage_file(c, file, len);
+	free(file);
+	return rc;
+}
+
+static int rum_collect_rc_ack(struct rum_collect *c, struct rum_rest_client *cl)
+{
+	uint8_t token_sha[RUM_SHA256_LEN];
+	struct rum_ack ack = {0};
+	char url[1024];
+	int rc = rum_acks_pending(c->env->dom, c->t->tenant_id, c->pid, c->sn, &ack);
+
+	if (rc != 0)
+		return rum_collect_fail(c, rc, "find ACK");
+	if (!ack.content)
+		return 0;
+	rc = rum_collect_file_url(c, url, sizeof(url), token_sha, "download", ack.content, ack.len);
+	if (rc == 0)
+		rc = rum_collect_rc_rpc(c, cl, "import-file", url);
+	if (rc == 0) {
+		rc = rum_acks_delivered(c->env->dom, ack.id, c->t->host, c->t->protocol);
+		if (rc != 0)
+			rum_collect_fail(c, rc, "record ACK delivery");
+		else
+			c->out->acks = 1;
+	}
+	rum_ack_dispose(&ack);
+	return rc;
+}
+
+static int rum_collect_restconf(struct rum_collect *c)
+{
+	struct rum_rest_client_options o = {c->t->host,
+					    c->t->port,
+					    c->t->rest_plain_http,
+					    c->t->username,
+					    c->secret,
+					    c->t->known_host_key,
+					    c->t->trust_on_first_use,
+					    c->env->connect_timeout_ms,
+					    c->env->rpc_timeout_ms,
+					    c->env->max_reply,
+					    c->env->cancel,
+					    RUM_RESTCONF_ROOT,
+					    "RESTCONF"};
+	struct rum_rest_client *cl = NULL;
+	int rc = rum_rest_client_new(&cl, &o);
+
+	if (rc != 0)
+		return rum_collect_fail(c, rc, "RESTCONF client");
+	rc = rum_collect_rc_state(c, cl);
+	if (rc == 0)
+		rc = rum_collect_rc_usage(c, cl);
+	if (rc == 0)
+		rc = rum_collect_rc_ack(c, cl);
+	rum_rest_client_free(cl);
+	return rc;
+}
+
 void rum_collect_run(const struct rum_collect_env *env, int64_t job_id,
 		     const struct rum_collect_target *t, struct rum_collect_outcome *out)
 {
@@ -495,6 +624,8 @@ void rum_collect_run(const struct rum_collect_env *env, int64_t job_id,
 		rum_collect_fail(&c, rc, "credential");
 	else if (strcmp(t->row.protocol, "netconf") == 0)
 		rc = rum_collect_netconf(&c);
+	else if (strcmp(t->row.protocol, "restconf") == 0)
+		rc = rum_collect_restconf(&c);
 	else
 		rc = rum_collect_rest(&c);
 	if (c.secret) {

@@ -498,7 +498,7 @@ static json_t *nx_usage_json(const struct rum_netconf_licensing *l)
 
 /* json_pack refuses text that is not UTF-8; libxml2 hands out UTF-8 only,
  * so a failure here is not expected but is still an input error. */
-static int nx_lic_json(struct rum_netconf_licensing *l)
+int rum_netconf_licensing_render(struct rum_netconf_licensing *l)
 {
 	json_t *usage = nx_usage_json(l), *j;
 
@@ -511,7 +511,7 @@ static int nx_lic_json(struct rum_netconf_licensing *l)
 			      (json_int_t)l->n_closed_reports)
 		  : NULL;
 	if (!j)
-		return rum_err_set(RUM_EINVAL, "netconf licensing state: text is not UTF-8");
+		return rum_err_set(RUM_EINVAL, "licensing state: text is not UTF-8");
 	l->json = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	if (!l->json)
@@ -532,7 +532,7 @@ static int nx_lic_read(struct rum_netconf_licensing *out, const struct rum_xml_n
 	    (rc = nx_lic_ack(out, si)) < 0 || (rc = nx_lic_usage(out, si)) < 0)
 		return rc;
 	out->n_closed_reports = nx_count(si, "rum-reports-closed-keys", nx_is_lic);
-	return nx_lic_json(out);
+	return rum_netconf_licensing_render(out);
 }
 
 /* data/licensing/state of a reply, or the reason there is none. */

@@ -95,6 +95,10 @@ struct rum_netconf_licensing {
 int rum_netconf_xml_licensing(struct rum_netconf_licensing *out, const char *buf, size_t len);
 void rum_netconf_licensing_dispose(struct rum_netconf_licensing *l);
 
+/* Sets l->json from the other fields (the keys above), as for a state read
+ * another way (RESTCONF). Errors: RUM_EINVAL (text that is not UTF-8). */
+int rum_netconf_licensing_render(struct rum_netconf_licensing *l);
+
 /* Appends to *out (a malloc'd NUL-terminated string of *len bytes, may
  * start NULL, then *len is ignored) the XML-escaped form of text (&, <, >,
  * ", '). Returns 0, RUM_ETOOBIG when the result would pass max bytes, or

@@ -20,7 +20,8 @@
 
 struct rum_rest_client {
 	CURL *curl;
-	char *base; /* scheme://host:port/smartlic-service, never with credentials */
+	char *base; /* scheme://host:port/smartlic-service (or base_path), never with credentials */
+	char *label; /* names the client in messages: "device REST", "RESTCONF" */
 	char *username, *password, *pin;
 	bool plain_http, tofu;
 	long connect_ms, timeout_ms;
@@ -86,8 +87,20 @@ static bool rc_has_control(const char *s)
 	return false;
 }
 
+/* A path of letters, digits and - _ . / only, starting with '/'. */
+static bool rc_base_path_valid(const char *p)
+{
+	static const char ok[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./";
+	size_t n = strlen(p);
+
+	return n >= 1 && n <= 64 && p[0] == '/' && strspn(p, ok) == n && !strstr(p, "..");
+}
+
 static int rc_check_options(const struct rum_rest_client_options *o)
 {
+	if (o->base_path && !rc_base_path_valid(o->base_path))
+		return rum_err_set(RUM_EINVAL, "device REST: base path must be /NAME[/NAME...]");
 	if (!o->host || !rc_host_valid(o->host))
 		return rum_err_set(RUM_EINVAL, "device REST: host must be a name or an IP address");
 	if (o->port < 1 || o->port > 65535)
@@ -129,9 +142,10 @@ int rum_rest_client_new(struct rum_rest_client **out, const struct rum_rest_clie
 	if (!c || !(c->curl = curl_easy_init()))
 		abort();
 	v6 = strchr(o->host, ':') != NULL;
-	if (asprintf(&c->base, "%s://%s%s%s:%d" RC_BASE, o->plain_http ? "http" : "https",
-		     v6 ? "[" : "", o->host, v6 ? "]" : "", o->port) < 0)
+	if (asprintf(&c->base, "%s://%s%s%s:%d%s", o->plain_http ? "http" : "https", v6 ? "[" : "",
+		     o->host, v6 ? "]" : "", o->port, o->base_path ? o->base_path : RC_BASE) < 0)
 		abort();
+	c->label = rc_strdup(o->label && o->label[0] ? o->label : "device REST");
 	c->username = rc_strdup(o->username);
 	c->password = rc_strdup(o->password);
 	c->pin = o->pin && o->pin[0] ? rc_strdup(o->pin) : NULL;
@@ -154,6 +168,7 @@ void rum_rest_client_free(struct rum_rest_client *c)
 	free(c->password);
 	free(c->username);
 	free(c->base);
+	free(c->label);
 	free(c->pin);
 	free(c->seen_pin);
 	free(c);
@@ -261,32 +276,33 @@ static int rc_curl_error(struct rum_rest_client *c, CURLcode cc, const struct rc
 	switch (cc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_CONNECT:
-		return rum_err_set(RUM_EUNAVAIL, "device REST %s: cannot connect: %s", url, why);
+		return rum_err_set(RUM_EUNAVAIL, "%s %s: cannot connect: %s", c->label, url, why);
 	case CURLE_OPERATION_TIMEDOUT:
-		return rum_err_set(RUM_ETIMEDOUT, "device REST %s: no answer in time: %s", url,
+		return rum_err_set(RUM_ETIMEDOUT, "%s %s: no answer in time: %s", c->label, url,
 				   why);
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
 		return rum_err_set(RUM_ECONFLICT,
-				   "device REST %s: the device's certificate does not "
+				   "%s %s: the device's certificate does not "
 				   "match the pinned key (it presents %s)",
-				   url, c->seen_pin ? c->seen_pin : "a key that could not be read");
+				   c->label, url,
+				   c->seen_pin ? c->seen_pin : "a key that could not be read");
 	case CURLE_ABORTED_BY_CALLBACK:
-		return rum_err_set(RUM_EUNAVAIL, "device REST %s: rumd is stopping", url);
+		return rum_err_set(RUM_EUNAVAIL, "%s %s: rumd is stopping", c->label, url);
 	case CURLE_FILESIZE_EXCEEDED:
-		return rum_err_set(RUM_ETOOBIG, "device REST %s: reply larger than %zu bytes", url,
+		return rum_err_set(RUM_ETOOBIG, "%s %s: reply larger than %zu bytes", c->label, url,
 				   c->max_reply);
 	case CURLE_WRITE_ERROR:
 		if (b && b->over)
-			return rum_err_set(RUM_ETOOBIG,
-					   "device REST %s: reply larger than %zu bytes", url,
-					   c->max_reply);
+			return rum_err_set(RUM_ETOOBIG, "%s %s: reply larger than %zu bytes",
+					   c->label, url, c->max_reply);
 		break;
 	default: break;
 	}
-	return rum_err_set(RUM_EIO, "device REST %s: %s", url, why);
+	return rum_err_set(RUM_EIO, "%s %s: %s", c->label, url, why);
 }
 
-static int rc_status(long status, const struct rc_body *b, const char *url)
+static int rc_status(const struct rum_rest_client *c, long status, const struct rc_body *b,
+		     const char *url)
 {
 	char quote[RC_QUOTE * 4 + 8];
 
@@ -294,9 +310,9 @@ static int rc_status(long status, const struct rc_body *b, const char *url)
 		return 0;
 	rum_text_quote(quote, sizeof(quote), b->data, b->len, RC_QUOTE);
 	if (status == 401 || status == 403)
-		return rum_err_set(RUM_EAUTH, "device REST %s: credentials refused (HTTP %ld): %s",
+		return rum_err_set(RUM_EAUTH, "%s %s: credentials refused (HTTP %ld): %s", c->label,
 				   url, status, quote);
-	return rum_err_set(RUM_EIO, "device REST %s: HTTP %ld: %s", url, status, quote);
+	return rum_err_set(RUM_EIO, "%s %s: HTTP %ld: %s", c->label, url, status, quote);
 }
 
 /* With no pin and no trust on first use the device is not trusted: only
@@ -313,24 +329,30 @@ static int rc_untrusted(struct rum_rest_client *c)
 	if (cc != CURLE_OK)
 		return rc_curl_error(c, cc, NULL, c->base);
 	return rum_err_set(RUM_EFORBIDDEN,
-			   "device REST %s: the device's certificate is not "
+			   "%s %s: the device's certificate is not "
 			   "trusted: no pin is stored and trust on first use is off "
 			   "(it presents %s)",
-			   c->base, c->seen_pin ? c->seen_pin : "a key that could not be read");
+			   c->label, c->base,
+			   c->seen_pin ? c->seen_pin : "a key that could not be read");
 }
 
 struct rc_req {
-	const char *path; /* under /smartlic-service */
+	const char *path; /* under the base path */
 	const char *body; /* NULL: GET, else POST of len bytes */
 	size_t len;
 	const char *content_type; /* of the body */
+	const char *accept;       /* NULL: application/json */
+	bool any_status;          /* an HTTP status but 401/403 is for the caller to read */
+	long status;              /* out: the HTTP status, 0 when none arrived */
 };
 
 static struct curl_slist *rc_headers(const struct rc_req *r)
 {
-	struct curl_slist *h = curl_slist_append(NULL, "Accept: application/json"), *t;
-	char ct[96];
+	struct curl_slist *h, *t;
+	char ct[96], accept[96];
 
+	snprintf(accept, sizeof(accept), "Accept: %s", r->accept ? r->accept : "application/json");
+	h = curl_slist_append(NULL, accept);
 	snprintf(ct, sizeof(ct), "Content-Type:%s%s", r->content_type ? " " : "",
 		 r->content_type ? r->content_type : "");
 	t = h ? curl_slist_append(h, ct) : NULL;
@@ -364,7 +386,7 @@ static void rc_request_options(struct rum_rest_client *c, const struct rc_req *r
 /* One request; *b gets the reply body (free b->data even on failure).
  * With trust on first use, the first key seen is pinned for the client's
  * later requests: a device does not change keys within a collection. */
-static int rc_request(struct rum_rest_client *c, const struct rc_req *r, struct rc_body *b)
+static int rc_request(struct rum_rest_client *c, struct rc_req *r, struct rc_body *b)
 {
 	struct curl_slist *headers;
 	char *url;
@@ -388,7 +410,9 @@ static int rc_request(struct rum_rest_client *c, const struct rc_req *r, struct 
 		rc = rc_curl_error(c, cc, b, url);
 	} else {
 		curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-		rc = rc_status(status, b, url);
+		r->status = status;
+		rc = r->any_status && status != 401 && status != 403 ? 0
+								     : rc_status(c, status, b, url);
 	}
 	if (!c->plain_http && !c->pin && c->seen_pin)
 		c->pin = rc_strdup(c->seen_pin);
@@ -458,4 +482,36 @@ int rum_rest_client_import(struct rum_rest_client *c, const char *xml, size_t le
 	else
 		free(b.data);
 	return rc;
+}
+
+int rum_rest_client_call(struct rum_rest_client *c, const struct rum_rest_client_call *call,
+			 long *status, char **body, size_t *len)
+{
+	struct rc_req r = {.path = call->path,
+			   .body = call->body,
+			   .len = call->len,
+			   .content_type = call->content_type,
+			   .accept = call->accept,
+			   .any_status = true};
+	struct rc_body b;
+	int rc;
+
+	*status = 0;
+	*body = NULL;
+	*len = 0;
+	if (!call->path || call->path[0] != '/' || strlen(call->path) > 512 ||
+	    rc_has_control(call->path) || strchr(call->path, ' ') ||
+	    (call->accept && (strlen(call->accept) > 64 || rc_has_control(call->accept))) ||
+	    (call->content_type &&
+	     (strlen(call->content_type) > 64 || rc_has_control(call->content_type))))
+		return rum_err_set(RUM_EINVAL, "%s: bad request path or media type", c->label);
+	rc = rc_request(c, &r, &b);
+	if (rc < 0) {
+		free(b.data);
+		return rc;
+	}
+	*status = r.status;
+	*body = b.data ? b.data : rc_strdup("");
+	*len = b.len;
+	return 0;
 }

@@ -1,6 +1,7 @@
-/* Client of Cisco's device REST API for Smart Licensing (PROTOCOL.md 3.4):
- * the one rumd module that includes libcurl. Base
- * https://<host>:<port>/smartlic-service, HTTP Basic auth, JSON. Every
+/* Client of Cisco's device REST API for Smart Licensing (PROTOCOL.md 3.4),
+ * and the HTTPS transport of RESTCONF (collector/restconf.h): the one rumd
+ * module that includes libcurl. Base https://<host>:<port>/smartlic-service
+ * (or base_path), HTTP Basic auth, JSON. Every
  * request is bounded by connect and total timeouts and a reply size cap.
  * TLS: the device's certificate is checked against a pinned public key
  * ("sha256//BASE64", as curl's CURLOPT_PINNEDPUBLICKEY) when one is known;
@@ -29,6 +30,8 @@ struct rum_rest_client_options {
 	size_t max_reply;           /* bytes of one reply body; 0 = 64 MiB */
 	const volatile int *cancel; /* when set and non-zero, a request in flight ends at once
 				       with RUM_EUNAVAIL ("rumd is stopping"); may be NULL */
+	const char *base_path;      /* NULL = "/smartlic-service"; "/restconf" for RESTCONF */
+	const char *label;          /* names the client in messages; NULL = "device REST" */
 };
 
 struct rum_rest_client;
@@ -55,6 +58,23 @@ int rum_rest_client_all_reports(struct rum_rest_client *c, char **body, size_t *
  * answer text (malloc'd) on success. RUM_ETOOBIG past 64 MiB of XML. */
 int rum_rest_client_import(struct rum_rest_client *c, const char *xml, size_t len, bool raw,
 			   char **reply);
+
+/* One request under the base path, for protocols that read the HTTP
+ * status themselves (RESTCONF answers errors as documents). */
+struct rum_rest_client_call {
+	const char *path;   /* "/data/...", no spaces or control characters */
+	const char *accept; /* NULL = application/json */
+	const char *body;   /* NULL: GET; else POST of len bytes */
+	size_t len;
+	const char *content_type; /* of the body */
+};
+
+/* Makes the request: on 0, *status is the HTTP status the device answered
+ * (any but 401/403) and *body its reply (malloc'd, NUL-terminated, caller
+ * frees). Errors as below, RUM_EAUTH for 401/403, and RUM_EINVAL for a bad
+ * path or media type. */
+int rum_rest_client_call(struct rum_rest_client *c, const struct rum_rest_client_call *call,
+			 long *status, char **body, size_t *len);
 
 /* Errors of every request: RUM_EUNAVAIL (connect failed), RUM_ETIMEDOUT,
  * RUM_EAUTH (401/403), RUM_ECONFLICT (certificate does not match the pin;

@@ -96,7 +96,7 @@ static bool rum_targets_host_key_ok(const char *protocol, const char *k)
 {
 	const char *sp;
 
-	if (strcmp(protocol, "restapi") == 0)
+	if (strcmp(protocol, "netconf") != 0) /* a TLS public key pin */
 		return strncmp(k, "sha256//", 8) == 0 && strlen(k) > 8 && strlen(k) < 128 &&
 		       !strchr(k, ' ');
 	sp = strchr(k, ' ');
@@ -167,11 +167,12 @@ static int rum_targets_host_key_clean(char *out, size_t size, const char *in)
 int rum_targets_spec_check(const struct rum_target_spec *s)
 {
 	bool netconf = s->protocol && strcmp(s->protocol, "netconf") == 0;
+	bool restconf = s->protocol && strcmp(s->protocol, "restconf") == 0;
 
 	if (!s->tenant || !rum_text_tenant_name_ok(s->tenant))
 		return rum_err_set(RUM_EINVAL, "tenant: a tenant name is required");
-	if (!netconf && !(s->protocol && strcmp(s->protocol, "restapi") == 0))
-		return rum_err_set(RUM_EINVAL, "protocol: expected netconf or restapi");
+	if (!netconf && !restconf && !(s->protocol && strcmp(s->protocol, "restapi") == 0))
+		return rum_err_set(RUM_EINVAL, "protocol: expected netconf, restconf or restapi");
 	if (!rum_targets_plain(s->host, 255))
 		return rum_err_set(RUM_EINVAL,
 				   "host: 1 to 255 printable characters without spaces");
@@ -183,7 +184,8 @@ int rum_targets_spec_check(const struct rum_target_spec *s)
 	if ((s->password != NULL) == (s->key != NULL))
 		return rum_err_set(RUM_EINVAL, "exactly one of a password and a key is needed");
 	if (s->key && !netconf)
-		return rum_err_set(RUM_EINVAL, "key: the device REST API takes a password");
+		return rum_err_set(RUM_EINVAL, "key: %s takes a password",
+				   restconf ? "RESTCONF" : "the device REST API");
 	if ((s->password && (s->password_len == 0 || s->password_len > 1024)) ||
 	    (s->key && (s->key_len == 0 || s->key_len > 65536)))
 		return rum_err_set(RUM_EINVAL, "%s: empty or too long",
@@ -205,6 +207,9 @@ int rum_targets_spec_check(const struct rum_target_spec *s)
 					       "(printable, no spaces, at most 79 characters)");
 	if (s->transfer && strcmp(s->transfer, "scp") != 0 && strcmp(s->transfer, "http") != 0)
 		return rum_err_set(RUM_EINVAL, "transfer: expected scp or http");
+	if (restconf && s->transfer && strcmp(s->transfer, "http") != 0)
+		return rum_err_set(RUM_EINVAL, "transfer: RESTCONF has no file copy: usage files "
+					       "and ACKs travel by one-time URLs (http)");
 	return 0;
 }
 
@@ -245,7 +250,9 @@ static void rum_targets_row(struct rum_store_target *t, const struct rum_target_
 	t->trust_on_first_use = s->trust_on_first_use;
 	t->interval_s = s->interval_s;
 	t->path_prefix = s->path_prefix ? s->path_prefix : "bootflash:";
-	t->transfer = s->transfer ? s->transfer : "scp";
+	t->transfer = s->transfer                            ? s->transfer
+		      : strcmp(s->protocol, "restconf") == 0 ? "http"
+							     : "scp";
 	t->rest_raw = s->rest_raw;
 	t->rest_plain_http = s->rest_plain_http;
 }
@@ -605,6 +612,9 @@ static int rum_targets_update_run(struct rum_db_txn *txn, void *arg)
 	/* A port left as it was follows a change of protocol to its default. */
 	if (!ch->spec.port && ch->spec.protocol && strcmp(ch->spec.protocol, cur.protocol) != 0)
 		m.port = 0;
+	/* RESTCONF moves files only by one-time URLs. */
+	if (!ch->spec.transfer && strcmp(m.protocol, "restconf") == 0)
+		m.transfer = "http";
 	/* Pinning a key ends learning one; a new host or protocol forgets the
 	 * old key unless one is given, and learns the new one when told to. */
 	if (ch->spec.known_host_key && ch->spec.known_host_key[0] && !ch->tofu_set)

@@ -22,7 +22,7 @@ struct rum_target {
 	const char *tenant; /* name */
 	const char *host;
 	int port;
-	const char *protocol; /* "netconf" | "restapi" */
+	const char *protocol; /* "netconf" | "restapi" | "restconf" */
 	const char *username;
 	const char *auth;      /* "password" | "key" */
 	const uint8_t *secret; /* sealed: only rum_targets_secret() opens it; never shown */
@@ -31,7 +31,7 @@ struct rum_target {
 	bool trust_on_first_use;
 	int64_t interval_s; /* 0 = on demand */
 	const char *path_prefix;
-	const char *transfer; /* "scp" | "http" */
+	const char *transfer; /* "scp" | "http" (always "http" for restconf) */
 	bool rest_raw, rest_plain_http;
 	int64_t device_id;            /* 0 until a collection named the device */
 	const char *udi_pid, *udi_sn; /* "" until then */
@@ -59,8 +59,8 @@ struct rum_collection {
 struct rum_target_spec {
 	const char *tenant;
 	const char *host;
-	int port;             /* 0 = 830 (netconf) or 443 (restapi) */
-	const char *protocol; /* "netconf" | "restapi" */
+	int port;             /* 0 = 830 (netconf) or 443 (restapi, restconf) */
+	const char *protocol; /* "netconf" | "restapi" | "restconf" */
 	const char *username;
 	const char *password; /* exactly one of password and key */
 	size_t password_len;
@@ -70,9 +70,9 @@ struct rum_target_spec {
 	bool trust_on_first_use;
 	int64_t interval_s;      /* 0 = on demand only */
 	const char *path_prefix; /* NULL = "bootflash:" */
-	const char *transfer;    /* NULL = "scp" */
+	const char *transfer;    /* NULL = "scp" ("http" for restconf, its only way) */
 	bool rest_raw;           /* send ACKs to the REST API as raw XML */
-	bool rest_plain_http;    /* REST over http:// (labs) */
+	bool rest_plain_http;    /* REST or RESTCONF over http:// (labs) */
 };
 
 /* Reads the 32-byte key (64 hex digits, optional trailing newline) from

@@ -128,7 +128,7 @@ static int rum_cli_target_add(const struct rum_config *cfg, struct rum_domain *d
 		return rum_err_set(RUM_EINVAL,
 				   "target add needs --known-host-key KEY (%s) or "
 				   "--trust-on-first-use",
-				   strcmp(s.protocol, "restapi") == 0
+				   strcmp(s.protocol, "netconf") != 0
 					   ? "the pin sha256//BASE64 of its TLS public key"
 					   : "\"TYPE BASE64\" as ssh-keyscan prints it");
 	rc = rum_cli_read_secret(&secret, &len, pwfile ? pwfile : keyfile, pwfile != NULL);
@@ -193,6 +193,9 @@ static void rum_cli_target_show_row(void *arg, const struct rum_target *t)
 		       t->next_due);
 	if (strcmp(t->protocol, "netconf") == 0)
 		printf("files:           %s via %s\n", t->path_prefix, t->transfer);
+	else if (strcmp(t->protocol, "restconf") == 0)
+		printf("RESTCONF:        %s, files via one-time URLs\n",
+		       t->rest_plain_http ? "http" : "https");
 	else
 		printf("REST:            %s, ACKs sent %s\n", t->rest_plain_http ? "http" : "https",
 		       t->rest_raw ? "as raw XML" : "base64");

@@ -127,7 +127,7 @@ static void rum_verb_usage(const char *verb, FILE *out)
 	else if (strcmp(verb, "target") == 0)
 		fprintf(out,
 			"Usage: rumd target add [--tenant NAME] --host H [--port 830|443] "
-			"[--protocol netconf|restapi]\n"
+			"[--protocol netconf|restconf|restapi]\n"
 			"         --username U (--password-file FILE | --key SSH_PRIVATE_KEY_FILE)\n"
 			"         [--interval 24h | --on-demand] (--known-host-key KEY | "
 			"--trust-on-first-use)\n"
@@ -135,10 +135,12 @@ static void rum_verb_usage(const char *verb, FILE *out)
 			"[--plain-http]\n"
 			"       rumd target list [--tenant NAME]\n"
 			"       rumd target show ID | rumd target remove ID\n\n"
-			"A pull target is a device rumd collects from over NETCONF/SSH or the "
-			"device REST API.\nKEY is \"TYPE BASE64\" of the SSH host key (as "
-			"ssh-keyscan prints it) or, for restapi,\nthe pin sha256//BASE64 of the "
-			"device's TLS public key. Credentials are sealed with\nAES-256-GCM under "
+			"A pull target is a device rumd collects from over NETCONF/SSH, RESTCONF "
+			"or the\ndevice REST API. KEY is \"TYPE BASE64\" of the SSH host key (as "
+			"ssh-keyscan prints\nit) or, for restconf and restapi, the pin "
+			"sha256//BASE64 of the device's TLS\npublic key. RESTCONF moves usage "
+			"files and ACKs by one-time URLs on rumd\n(collector_public_url): "
+			"its transfer is always http. Credentials are sealed with\nAES-256-GCM under "
 			"secret_key_file (created on first use; copy it to every node).\n"
 			"IDs are pull-target ids (rumd target list). Product instances, however\n"
 			"their usage arrives, are `rumd device`.\n");

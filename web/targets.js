@@ -1,12 +1,12 @@
-// Pull targets: devices rumd collects from over NETCONF/SSH or the device
-// REST API, on a schedule or on demand. Credentials are write-only: the API
+// Pull targets: devices rumd collects from over NETCONF/SSH, RESTCONF or the
+// device REST API, on a schedule or on demand. Credentials are write-only: the API
 // never returns them, and the page never shows them.
 import { ApiError, call, get, tenantPath, viewSignal } from "./api.js";
 import {
   duration, el, link, may, numberFormat, press, say, show, state, table, time,
 } from "./ui.js";
 
-const PROTOCOL_TEXT = { netconf: "NETCONF/SSH", restapi: "device REST API" };
+const PROTOCOL_TEXT = { netconf: "NETCONF/SSH", restconf: "RESTCONF", restapi: "device REST API" };
 
 function every(s) {
   if (s === null || s === undefined) return "on demand";
@@ -68,7 +68,8 @@ function addForm(t) {
   const f = (id, label, attrs) => [el("label", { for: id }, label), el("input", { id, name: id, ...attrs })];
   const [hostL, host] = f("host", "Host", { required: true, placeholder: "router1.example.net or 192.0.2.1" });
   const protocol = el("select", { id: "protocol", name: "protocol" },
-    el("option", { value: "netconf" }, "NETCONF over SSH"), el("option", { value: "restapi" }, "Device REST API (HTTPS)"));
+    el("option", { value: "netconf" }, "NETCONF over SSH"), el("option", { value: "restconf" }, "RESTCONF (HTTPS)"),
+    el("option", { value: "restapi" }, "Device REST API (HTTPS)"));
   const [portL, port] = f("port", "Port", { type: "number", min: 1, max: 65535, placeholder: "830" });
   const [userL, user] = f("username", "User", { required: true, autocomplete: "off" });
   const auth = el("select", { id: "auth", name: "auth" },
@@ -86,7 +87,8 @@ function addForm(t) {
     el("option", { value: "scp" }, "scp (over the same SSH session)"),
     el("option", { value: "http" }, "HTTP to rumd (one-time URL)"));
   protocol.addEventListener("change", () => {
-    port.placeholder = protocol.value === "restapi" ? "443" : "830";
+    port.placeholder = protocol.value === "netconf" ? "830" : "443";
+    if (protocol.value === "restconf") transfer.value = "http";
     transfer.disabled = protocol.value !== "netconf";
   });
   auth.addEventListener("change", () => {
