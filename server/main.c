@@ -492,14 +492,19 @@ static void rum_serve_drain(struct rum_http_server *http, struct rum_http_server
 /* data_dir holds exports, imports, the key that seals pull credentials and
  * perhaps the embedded cluster: made (mode 0700) when missing, refused
  * before anything listens when it cannot be. Its parent must exist. */
-static int rum_serve_data_dir(const char *dir)
+static int rum_serve_data_dir(const char *dir, bool embedded)
 {
+	/* Run as root, the embedded cluster runs as an unprivileged user, who
+	 * must be able to pass through data_dir to its own directories (which
+	 * stay 0700): search permission, nothing listed or read. */
+	mode_t mode = embedded && geteuid() == 0 ? 0711 : 0700;
 	struct stat st;
 
 	if (!dir[0])
 		return 0;
-	if (mkdir(dir, 0700) == 0) {
-		rum_log_info("data_dir %s made (mode 0700)", dir);
+	if (mkdir(dir, mode) == 0) {
+		chmod(dir, mode); /* whatever the umask */
+		rum_log_info("data_dir %s made (mode %04o)", dir, (unsigned)mode);
 		return 0;
 	}
 	if (errno != EEXIST)
@@ -622,7 +627,7 @@ static int rum_serve(struct rum_config *cfg, int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	rc = rum_serve_data_dir(cfg->data_dir);
+	rc = rum_serve_data_dir(cfg->data_dir, !cfg->database_url[0]);
 	if (rc == 0)
 		rc = rum_domain_start(cfg, true, 60, true, &pg, &dom);
 	if (rc != 0 && rum_serve_stop_pending()) {

@@ -160,6 +160,16 @@ int rum_pgembed_start(struct rum_pgembed **out, char **url, const char *data_dir
 	if ((rc = rum_pgembed_mkdir(data_dir, 0755, (uid_t)-1, (gid_t)-1)) != 0 ||
 	    (rc = rum_pgembed_mkdir(sockdir, 0700, pg->uid, pg->gid)) != 0)
 		goto fail;
+	/* The database user must pass through data_dir to reach its own. */
+	if (pg->uid != (uid_t)-1 && stat(data_dir, &st) == 0 && !(st.st_mode & S_IXOTH) &&
+	    !(st.st_gid == pg->gid && (st.st_mode & S_IXGRP))) {
+		rc = rum_err_set(RUM_EIO,
+				 "data_dir %s (mode %04o) cannot be entered by the database user "
+				 "(uid %u): run `chmod o+x %s`, or run rumd as its own user",
+				 data_dir, (unsigned)(st.st_mode & 07777), (unsigned)pg->uid,
+				 data_dir);
+		goto fail;
+	}
 	if (stat(version_file, &st) != 0) {
 		const char *argv[] = {initdb,  "-D", pg->pgdata, "-U",          "rumd", "-A",
 				      "trust", "-E", "UTF8",     "--no-locale", NULL};

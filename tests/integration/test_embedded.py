@@ -60,6 +60,24 @@ class Embedded(rumtest.RumTestCase):
         cls._class_rumds = []
         rumtest.pg_bindir()  # skips when the PostgreSQL server binaries are missing
 
+    def test_fresh_data_dir_as_root(self):
+        """As root, serve makes a missing data_dir that the database user can
+        pass through (0711), and names the fix for one it cannot enter."""
+        if os.geteuid() != 0:
+            self.skipTest("only root hands the cluster to another user")
+        parent = rumtest.make_tempdir("rumtest-embedded-parent-", 0o755)
+        fresh = os.path.join(parent, "new")
+        rumd = self.start_rumd(database_url=None, data_dir=fresh)
+        self.assertEqual(os.stat(fresh).st_mode & 0o7777, 0o711)
+        self.assertEqual(rumd.get("/readyz").status, 200)
+        closed = os.path.join(parent, "closed")
+        os.mkdir(closed, 0o700)
+        proc = rumtest.run_rumd(["serve", "--data_dir=%s" % closed, "--http_listen=127.0.0.1:0"],
+                                timeout=60)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("cannot be entered by the database user", proc.stderr)
+        self.assertIn("chmod o+x %s" % closed, proc.stderr)
+
     def test_embedded_cluster_lifecycle(self):
         data_dir = rumtest.make_tempdir("rumtest-embedded-", 0o755)
         rumd = self.start_rumd(database_url=None, data_dir=data_dir)
