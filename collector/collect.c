@@ -410,21 +410,29 @@ out:
 
 /* --- device REST API --- */
 
+/* How to reach the target over HTTPS: the device REST API (root NULL) or
+ * RESTCONF, with the target's pinning and the collector's limits. */
+static struct rum_rest_client_options rum_collect_http_options(struct rum_collect *c,
+							       const char *root, const char *label)
+{
+	return (struct rum_rest_client_options){c->t->host,
+						c->t->port,
+						c->t->rest_plain_http,
+						c->t->username,
+						c->secret,
+						c->t->known_host_key,
+						c->t->trust_on_first_use,
+						c->env->connect_timeout_ms,
+						c->env->rpc_timeout_ms,
+						c->env->max_reply,
+						c->env->cancel,
+						root,
+						label};
+}
+
 static int rum_collect_rest(struct rum_collect *c)
 {
-	struct rum_rest_client_options o = {c->t->host,
-					    c->t->port,
-					    c->t->rest_plain_http,
-					    c->t->username,
-					    c->secret,
-					    c->t->known_host_key,
-					    c->t->trust_on_first_use,
-					    c->env->connect_timeout_ms,
-					    c->env->rpc_timeout_ms,
-					    c->env->max_reply,
-					    c->env->cancel,
-					    NULL,
-					    NULL};
+	struct rum_rest_client_options o = rum_collect_http_options(c, NULL, NULL);
 	struct rum_rest_client *rc_client = NULL;
 	struct rum_message *msg = NULL;
 	struct rum_message_limits lim = {0};
@@ -582,19 +590,8 @@ static int rum_collect_rc_ack(struct rum_collect *c, struct rum_rest_client *cl)
 
 static int rum_collect_restconf(struct rum_collect *c)
 {
-	struct rum_rest_client_options o = {c->t->host,
-					    c->t->port,
-					    c->t->rest_plain_http,
-					    c->t->username,
-					    c->secret,
-					    c->t->known_host_key,
-					    c->t->trust_on_first_use,
-					    c->env->connect_timeout_ms,
-					    c->env->rpc_timeout_ms,
-					    c->env->max_reply,
-					    c->env->cancel,
-					    RUM_RESTCONF_ROOT,
-					    "RESTCONF"};
+	struct rum_rest_client_options o = rum_collect_http_options(c, RUM_RESTCONF_ROOT,
+								    "RESTCONF");
 	struct rum_rest_client *cl = NULL;
 	int rc = rum_rest_client_new(&cl, &o);
 
