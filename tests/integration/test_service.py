@@ -180,7 +180,7 @@ class Reload(rumtest.RumTestCase):
         rumd.get(probe)
         rumd.get("/healthz")  # the probe's line is written by the time this answers
         return [l for l in rumd.log(offset).splitlines()
-                if " debug " in l and ("GET %s " % probe) in l]
+                if " debug " in l and ("method=GET path=%s " % probe) in l]
 
     def test_sighup_applies_log_level_and_a_bad_config_changes_nothing(self):
         url, _ = self.fresh_database("reload")

@@ -38,6 +38,7 @@ try:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
     HAVE_SELENIUM = True
 except ImportError:
@@ -358,10 +359,19 @@ class WebConsole(rt.RumTestCase):
         self.text_appears("not delivered yet")
         # The device's next contact takes its ACK: the page says so.
         self.assertIn("installed", self.agent_sync(device))
-        d.get(self.base + "/#/overview")
-        d.get(self.base + "/#/device/%d" % did)
-        self.text_appears("delivered ")
-        self.assertNotIn("not delivered yet", d.find_element(By.TAG_NAME, "body").text)
+        # "not delivered yet" holds "delivered " too: wait for the page,
+        # opened again, to say delivered and no longer not.
+        def delivered(drv):
+            drv.get(self.base + "/#/overview")
+            drv.get(self.base + "/#/device/%d" % did)
+            try:
+                WebDriverWait(drv, 5).until(
+                    lambda x: "Last ACK" in x.find_element(By.TAG_NAME, "body").text)
+            except TimeoutException:
+                return False
+            body = drv.find_element(By.TAG_NAME, "body").text
+            return "delivered " in body and "not delivered yet" not in body
+        self.wait_for(delivered, "the ACK shown as delivered", 30)
         self.assertIn("acknowledged by Cisco", d.find_element(By.ID, "timeline").text)
         d.find_element(By.ID, "signout").click()
         self.text_appears("Signed out.")
