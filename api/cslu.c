@@ -72,7 +72,7 @@ static void rum_cslu_done(struct rum_push *p, void *arg)
 	struct rum_cslu_call *call = arg;
 	const struct rum_message *m = p->msg;
 	const char *nonce = m ? m->nonce : "";
-	char poll_id[24];
+	char poll_id[24], tenant[2 * sizeof(call->tenant) + 8];
 	json_t *reply;
 
 	rum_cslu_note_device(call->x, m);
@@ -89,8 +89,9 @@ static void rum_cslu_done(struct rum_push *p, void *arg)
 				  "timestamp", (json_int_t)rum_cslu_now_ms(), "nonce", nonce,
 				  "connect_info", rum_cslu_connect_info());
 		rum_log_debug("push tenant=%s kind=%s poll_id=%s new=%u duplicate=%u conflict=%u",
-			      call->tenant, rum_msg_kind_name(m->kind), poll_id, p->n_new,
-			      p->n_duplicate, p->n_conflict);
+			      rum_log_quote(tenant, sizeof(tenant), call->tenant),
+			      rum_msg_kind_name(m->kind), poll_id, p->n_new, p->n_duplicate,
+			      p->n_conflict);
 		break;
 	case RUM_MSG_POLL:
 		reply = json_pack("{s:s,s:s,s:I,s:s}", "status", p->ack ? "OK" : "OK_POLL",
@@ -187,7 +188,10 @@ void rum_api_cslu(struct rum_api *api, struct rum_http_exchange *x,
 	call->push.headers_ctx = x;
 	rc = rum_push_submit(&call->push, api->dom, &settings, rum_cslu_done, call);
 	if (rc != 0) {
-		rum_log_info("push rejected tenant=%s addr=%s: %s", call->tenant, req->client_addr,
+		char tenant[2 * sizeof(call->tenant) + 8];
+
+		rum_log_info("push rejected tenant=%s addr=%s: %s",
+			     rum_log_quote(tenant, sizeof(tenant), call->tenant), req->client_addr,
 			     rum_err_msg());
 		rum_api_reply_error(api, x, rc, rum_err_msg());
 		rum_push_dispose(&call->push);

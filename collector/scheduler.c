@@ -121,6 +121,7 @@ static void rum_scheduler_finish(struct rum_scheduler *s, struct rum_scheduler_i
 		out->collected,    out->new_reports, out->acks,         out->ok ? NULL : out->error,
 		s->o.retry_base_s, s->o.retry_max_s, s->o.alert_after_s};
 	bool applied = false;
+	char tenant[2 * 512 + 8]; /* a name of 128 characters, quoted */
 	int rc = 0;
 
 	if (rum_scheduler_released(s, it, out))
@@ -147,13 +148,15 @@ static void rum_scheduler_finish(struct rum_scheduler *s, struct rum_scheduler_i
 	if (out->ok)
 		rum_log_info("collector: job=%" PRId64 " target=%" PRId64 " tenant=%s host=%s: "
 			     "%d reports (%d new), %d ACK delivered, %" PRId64 " ms",
-			     it->job_id, it->target.row.id, it->target.row.tenant,
+			     it->job_id, it->target.row.id,
+			     rum_log_quote(tenant, sizeof(tenant), it->target.row.tenant),
 			     it->target.row.host, out->collected, out->new_reports, out->acks,
 			     out->duration_ms);
 	else
 		rum_log_warn("collector: job=%" PRId64 " target=%" PRId64 " tenant=%s host=%s "
 			     "failed after %" PRId64 " ms: %s",
-			     it->job_id, it->target.row.id, it->target.row.tenant,
+			     it->job_id, it->target.row.id,
+			     rum_log_quote(tenant, sizeof(tenant), it->target.row.tenant),
 			     it->target.row.host, out->duration_ms, out->error);
 }
 

@@ -88,10 +88,19 @@ static const struct rum_db_stmt rum_store_collector_stmts[] = {
 	 "FROM pull_targets WHERE ($1::int8 = 0 OR tenant_id = $1::int8) "
 	 "AND ($2::int8 = 0 OR id = $2::int8) ORDER BY id RETURNING id, target_id",
 	 2},
+	/* Two statements, not one join: a statement reads the tables as they
+	 * were when it began, while the function's own statements see rows
+	 * committed since. A target added during the claim would be claimed
+	 * by the function and missing from the join: a job left running that
+	 * no collection serves. The second statement sees every target the
+	 * first one claimed. */
 	{"col_jobs_claim",
+	 "SELECT job_id, target_id FROM rum_collect_claim($1, $2, $3, $4::int8[])", 4},
+	{"col_jobs_claimed_targets",
 	 "SELECT c.job_id, " RUM_TARGET_COLUMNS RUM_TARGET_FROM
-	 "JOIN rum_collect_claim($1, $2, $3, $4::int8[]) c ON c.target_id = t.id ORDER BY c.job_id",
-	 4},
+	 "JOIN unnest($1::int8[], $2::int8[]) AS c(job_id, target_id) ON c.target_id = t.id "
+	 "ORDER BY c.job_id",
+	 2},
 	{"col_job_finish",
 	 "SELECT rum_collect_finish($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", 11},
 	{"col_job_release",
@@ -404,8 +413,10 @@ int rum_store_jobs_claim(struct rum_db_txn *txn, const char *node, int limit, in
 			 void (*cb)(void *arg, int64_t job_id, const struct rum_store_target *t),
 			 void *arg)
 {
-	char lim[16], lease[16], *ids = rum_store_col_array(only, n_only);
+	char lim[16], lease[16], *ids = rum_store_col_array(only, n_only), *q[2];
 	const char *p[4] = {node, lim, lease, ids};
+	int64_t *jobs, *targets;
+	size_t n;
 	int rc;
 	PGresult *res;
 
@@ -415,6 +426,40 @@ int rum_store_jobs_claim(struct rum_db_txn *txn, const char *node, int limit, in
 	free(ids);
 	if (!res)
 		return rc;
+	n = (size_t)PQntuples(res);
+	if (n == 0) {
+		PQclear(res);
+		return 0;
+	}
+	jobs = calloc(n, sizeof(*jobs));
+	targets = calloc(n, sizeof(*targets));
+	if (!jobs || !targets)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		jobs[i] = rum_store_col_get_i64(res, (int)i, 0);
+		targets[i] = rum_store_col_get_i64(res, (int)i, 1);
+	}
+	PQclear(res);
+	q[0] = rum_store_col_array(jobs, n);
+	q[1] = rum_store_col_array(targets, n);
+	free(jobs);
+	free(targets);
+	res = rum_db_exec(txn, "col_jobs_claimed_targets", 2, (const char *const *)q, NULL, NULL, 0,
+			  &rc);
+	free(q[0]);
+	free(q[1]);
+	if (!res)
+		return rc;
+	/* The claim holds every target's row lock: each is there. Fewer rows
+	 * would be a broken invariant; the transaction is undone, not half
+	 * applied. */
+	if ((size_t)PQntuples(res) != n) {
+		int got = PQntuples(res);
+
+		PQclear(res);
+		return rum_err_set(RUM_EIO, "collector claim: %zu jobs claimed, %d targets read", n,
+				   got);
+	}
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct rum_store_target t = {0};
 

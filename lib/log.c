@@ -201,7 +201,7 @@ static void rum_log_json_fields(struct rum_log_out *o, const char *msg, bool *ha
 {
 	for (const char *p = msg; *p;) {
 		size_t k = (p == msg || p[-1] == ' ') ? rum_log_key_len(p) : 0;
-		const char *v, *end;
+		const char *v, *end, *vend;
 		bool quoted;
 
 		if (k == 0) {
@@ -218,16 +218,20 @@ static void rum_log_json_fields(struct rum_log_out *o, const char *msg, bool *ha
 		} else {
 			end = v + strcspn(v, " ");
 		}
+		/* "key=value: text" ends the value before its colon. */
+		vend = end;
+		if (!quoted && vend > v && (vend[-1] == ':' || vend[-1] == ','))
+			vend--;
 		if (!rum_log_reserved(p, k)) {
 			*has_req |= k == 3 && memcmp(p, "req", 3) == 0;
 			rum_log_puts(o, ",\"");
 			rum_log_put(o, p, k);
 			rum_log_puts(o, "\":");
-			if (!quoted && rum_log_is_number(v, (size_t)(end - v))) {
-				rum_log_put(o, v, (size_t)(end - v));
+			if (!quoted && rum_log_is_number(v, (size_t)(vend - v))) {
+				rum_log_put(o, v, (size_t)(vend - v));
 			} else {
 				rum_log_puts(o, "\"");
-				rum_log_json_value(o, v, (size_t)(end - v), quoted);
+				rum_log_json_value(o, v, (size_t)(vend - v), quoted);
 				rum_log_puts(o, "\"");
 			}
 		}

@@ -308,6 +308,12 @@ static enum MHD_Result rum_http_queue(struct rum_http_exchange *x)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(x->conn, (unsigned)x->status, r);
 	MHD_destroy_response(r);
+	/* Counted as queued, before a byte goes out: a client that reads the
+	 * answer and then scrapes /metrics finds it counted. */
+	if (ret == MHD_YES && x->status >= 100 && x->status < 600)
+		rum_metric_inc(&rum_http_m_responses[x->status / 100 - 1]);
+	if (ret == MHD_YES && x->status == 503)
+		rum_metric_inc(&rum_http_m_unavailable);
 	return ret;
 }
 
@@ -621,10 +627,6 @@ static void rum_http_on_completed(void *cls, struct MHD_Connection *conn, void *
 		seconds = (double)(now.tv_sec - x->started.tv_sec) +
 			  (double)(now.tv_nsec - x->started.tv_nsec) / 1e9;
 		rum_metric_observe(&rum_http_m_seconds, seconds);
-		if (x->responded && x->status >= 100 && x->status < 600)
-			rum_metric_inc(&rum_http_m_responses[x->status / 100 - 1]);
-		if (x->responded && x->status == 503)
-			rum_metric_inc(&rum_http_m_unavailable);
 		if (rum_log_wanted(level))
 			rum_http_log_exchange(x, toe, seconds, level);
 		rum_http_guard_idle(x->guard);

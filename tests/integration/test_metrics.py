@@ -173,6 +173,19 @@ class Metrics(RumTestCase):
         self.assertIsInstance(first["duration_ms"], (int, float))
         self.assertIn(made, by_req)
 
+        # A field from device-facing input stays whole: the tenant name with
+        # its quotes and backslash, the address without the colon after it.
+        self.assertEqual(self.push(self.tenant, b"{not json").status, 400)
+
+        def rejected():
+            return [json.loads(line) for line in self.rumd.log(mark).splitlines()
+                    if '"push rejected' in line]
+
+        wait_for(lambda: rejected(), 10, what="the rejected push's log line")
+        line = rejected()[0]
+        self.assertEqual(line["tenant"], self.tenant, line)
+        self.assertEqual(line["addr"], "127.0.0.1", line)
+
     def test_5_prometheus_scrapes_rules_and_dashboard(self):
         prometheus = shutil.which("prometheus")
         if not prometheus:
@@ -198,7 +211,7 @@ class Metrics(RumTestCase):
              "--storage.tsdb.path=%s" % os.path.join(work, "data"),
              "--web.listen-address=127.0.0.1:%d" % port],
             stdout=log, stderr=subprocess.STDOUT, cwd=work)
-        self.addCleanup(lambda: (proc.terminate(), proc.wait(30)))
+        self.addCleanup(lambda: (proc.terminate(), proc.wait(30), log.close()))
 
         def query(expr):
             url = "http://127.0.0.1:%d/api/v1/query?%s" % (
