@@ -36,7 +36,14 @@ static const char usage_text[] =
 	"                                          the device REST API (/smartlic-service)\n"
 	"  restconf --listen ADDR:PORT --user U --password-file F --cert PEM --key PEM\n"
 	"                                          RESTCONF (RFC 8040, JSON) for cisco-smart-license\n"
-	"  fleet --count N --state DIR --url URL [--speedup N] [--pid PID] [--entitlement TAG=COUNT]...\n";
+	"  fleet --count N --state DIR --url URL [--speedup N] [--concurrency N] [--interval-days D]\n"
+	"        [--pid PID] [--entitlement TAG=COUNT]... [--rum-format A|B] [--duration SEC]\n"
+	"        [--rounds N] [--rounds-acked N] [--progress SEC] [--quiet]\n"
+	"                                          N simulated devices in one process (store\n"
+	"                                          DIR/fleet.store), until SIGTERM, --duration or\n"
+	"                                          every device has N report windows accepted\n"
+	"                                          (--rounds) or acknowledged (--rounds-acked)\n"
+	"  fleet --state DIR --dump [--device I]   each device's unacknowledged reports, as JSON\n";
 
 enum {
 	O_STATE = 1000,
@@ -59,7 +66,14 @@ enum {
 	O_KEY,
 	O_COUNT,
 	O_QUIET,
-	O_WAIT
+	O_WAIT,
+	O_CONCURRENCY,
+	O_DURATION,
+	O_ROUNDS,
+	O_ROUNDS_ACKED,
+	O_DUMP,
+	O_DEVICE,
+	O_PROGRESS
 };
 
 static const struct option long_opts[] = {{"state", required_argument, NULL, O_STATE},
@@ -83,6 +97,13 @@ static const struct option long_opts[] = {{"state", required_argument, NULL, O_S
 					  {"key", required_argument, NULL, O_KEY},
 					  {"count", required_argument, NULL, O_COUNT},
 					  {"quiet", no_argument, NULL, O_QUIET},
+					  {"concurrency", required_argument, NULL, O_CONCURRENCY},
+					  {"duration", required_argument, NULL, O_DURATION},
+					  {"rounds", required_argument, NULL, O_ROUNDS},
+					  {"rounds-acked", required_argument, NULL, O_ROUNDS_ACKED},
+					  {"dump", no_argument, NULL, O_DUMP},
+					  {"device", required_argument, NULL, O_DEVICE},
+					  {"progress", required_argument, NULL, O_PROGRESS},
 					  {NULL, 0, NULL, 0}};
 
 struct args {
@@ -94,6 +115,10 @@ struct args {
 	double speedup, poll_interval, wait;
 	unsigned long interval_days, max_polls, count;
 	int quiet;
+	/* fleet */
+	unsigned long concurrency, rounds, rounds_acked, device;
+	double duration, progress;
+	int dump, has_device;
 };
 
 static int parse_ulong(unsigned long *out, const char *s, unsigned long max, const char *what)
@@ -131,6 +156,7 @@ static int parse_args(struct args *a, int argc, char **argv)
 	a->poll_interval = 1;
 	a->wait = 5;
 	a->max_polls = 1000;
+	a->concurrency = 64;
 	optind = 2;
 	while (rc == 0 && (c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -164,7 +190,23 @@ static int parse_args(struct args *a, int argc, char **argv)
 		case O_MAXPOLLS:
 			rc = parse_ulong(&a->max_polls, optarg, 1000, "--max-polls");
 			break;
-		case O_COUNT: rc = parse_ulong(&a->count, optarg, 100000, "--count"); break;
+		case O_COUNT:
+			rc = parse_ulong(&a->count, optarg, RUM_AGENT_FLEET_MAX, "--count");
+			break;
+		case O_CONCURRENCY:
+			rc = parse_ulong(&a->concurrency, optarg, 4096, "--concurrency");
+			break;
+		case O_ROUNDS: rc = parse_ulong(&a->rounds, optarg, 1000000, "--rounds"); break;
+		case O_ROUNDS_ACKED:
+			rc = parse_ulong(&a->rounds_acked, optarg, 1000000, "--rounds-acked");
+			break;
+		case O_DEVICE:
+			rc = parse_ulong(&a->device, optarg, RUM_AGENT_FLEET_MAX, "--device");
+			a->has_device = 1;
+			break;
+		case O_DUMP: a->dump = 1; break;
+		case O_DURATION: rc = parse_double(&a->duration, optarg, "--duration"); break;
+		case O_PROGRESS: rc = parse_double(&a->progress, optarg, "--progress"); break;
 		case O_SPEEDUP: rc = parse_double(&a->speedup, optarg, "--speedup"); break;
 		case O_POLLINT:
 			rc = parse_double(&a->poll_interval, optarg, "--poll-interval");
@@ -407,14 +449,24 @@ int main(int argc, char **argv)
 						 .key = a.key,
 						 .restconf = strcmp(cmd, "restconf") == 0};
 		rc = rum_agent_rest_serve(a.state, &ro);
+	} else if (strcmp(cmd, "fleet") == 0 && a.dump) {
+		rc = rum_agent_fleet_dump(a.state, a.has_device ? (long)a.device : -1);
 	} else if (strcmp(cmd, "fleet") == 0) {
 		struct rum_agent_fleet_opts fo = {.root = a.state,
 						  .count = (int)a.count,
-						  .push = po,
+						  .url = a.url,
+						  .speedup = a.speedup,
+						  .concurrency = (int)a.concurrency,
+						  .interval_days = (int)a.interval_days,
 						  .pid = a.pid,
 						  .n_ents = a.n_ents,
 						  .ents = a.ents,
-						  .format = a.format};
+						  .format = a.format,
+						  .quiet = a.quiet,
+						  .duration = a.duration,
+						  .rounds = (int)a.rounds,
+						  .rounds_acked = (int)a.rounds_acked,
+						  .progress_s = a.progress};
 		rc = rum_agent_fleet_run(&fo);
 	} else
 		rc = rum_err_set(RUM_EINVAL, "unknown command %s (see rum-agent --help)", cmd);

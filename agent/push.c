@@ -120,6 +120,147 @@ static int http_do(struct rum_agent_http_reply *out, const char *method, const c
 	return rc;
 }
 
+/* ---- the fleet's pool of concurrent POSTs ---- */
+
+struct pool_slot {
+	CURL *easy;
+	struct sink sink;
+	char *body;
+	uint64_t tag;
+	int busy;
+};
+
+struct rum_agent_http_pool {
+	CURLM *multi;
+	struct curl_slist *headers;
+	struct pool_slot *slots;
+	int n, busy;
+};
+
+struct rum_agent_http_pool *rum_agent_http_pool_new(int concurrency)
+{
+	struct rum_agent_http_pool *p = calloc(1, sizeof(*p));
+
+	if (!p || concurrency < 1)
+		abort();
+	p->multi = curl_multi_init();
+	p->slots = calloc((size_t)concurrency, sizeof(*p->slots));
+	if (!p->multi || !p->slots)
+		abort();
+	p->n = concurrency;
+	p->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	p->headers = curl_slist_append(p->headers, "Expect:");
+	/* One connection per slot, kept alive and reused by the next request. */
+	curl_multi_setopt(p->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)concurrency);
+	curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)concurrency);
+	for (int i = 0; i < concurrency; i++) {
+		CURL *c = curl_easy_init();
+
+		if (!c)
+			abort();
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink_write);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &p->slots[i].sink);
+		curl_easy_setopt(c, CURLOPT_USERAGENT, "rum-agent/" RUM_AGENT_VERSION);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, p->headers);
+		curl_easy_setopt(c, CURLOPT_PRIVATE, &p->slots[i]);
+		if (getenv("RUM_AGENT_INSECURE_TLS")) {
+			curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+			curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		}
+		p->slots[i].easy = c;
+	}
+	return p;
+}
+
+void rum_agent_http_pool_free(struct rum_agent_http_pool *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->n; i++) {
+		if (p->slots[i].busy)
+			curl_multi_remove_handle(p->multi, p->slots[i].easy);
+		curl_easy_cleanup(p->slots[i].easy);
+		free(p->slots[i].body);
+		free(p->slots[i].sink.p);
+	}
+	curl_multi_cleanup(p->multi);
+	curl_slist_free_all(p->headers);
+	free(p->slots);
+	free(p);
+}
+
+int rum_agent_http_pool_busy(const struct rum_agent_http_pool *p)
+{
+	return p->busy;
+}
+
+int rum_agent_http_pool_post(struct rum_agent_http_pool *p, const char *url, char *body,
+			     uint64_t tag)
+{
+	struct pool_slot *s = NULL;
+
+	for (int i = 0; i < p->n && !s; i++)
+		if (!p->slots[i].busy)
+			s = &p->slots[i];
+	if (!s)
+		return rum_err_set(RUM_EUNAVAIL, "all %d requests in flight", p->n);
+	s->body = body;
+	s->tag = tag;
+	s->sink = (struct sink){.max = RUM_AGENT_HTTP_MAX};
+	curl_easy_setopt(s->easy, CURLOPT_URL, url);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	if (curl_multi_add_handle(p->multi, s->easy) != CURLM_OK)
+		abort();
+	s->busy = 1;
+	p->busy++;
+	return 0;
+}
+
+void rum_agent_http_pool_run(struct rum_agent_http_pool *p, int timeout_ms,
+			     rum_agent_http_done_fn done, void *ctx)
+{
+	CURLMsg *m;
+	int running, left;
+
+	curl_multi_perform(p->multi, &running);
+	if (running > 0 && timeout_ms > 0)
+		curl_multi_poll(p->multi, NULL, 0, timeout_ms, NULL);
+	curl_multi_perform(p->multi, &running);
+	while ((m = curl_multi_info_read(p->multi, &left))) {
+		struct rum_agent_http_reply r = {0};
+		struct pool_slot *s = NULL;
+		char err[256] = "";
+		int rc = 0;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+		if (m->data.result != CURLE_OK) {
+			rc = s->sink.over ? RUM_ETOOBIG : RUM_EUNAVAIL;
+			snprintf(err, sizeof(err), "%s",
+				 s->sink.over ? "reply too large"
+					      : curl_easy_strerror(m->data.result));
+		} else {
+			curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &r.status);
+			r.body = s->sink.p ? s->sink.p : (char *)"";
+			r.len = s->sink.len;
+		}
+		curl_multi_remove_handle(p->multi, s->easy);
+		s->busy = 0;
+		p->busy--;
+		done(ctx, s->tag, rc, &r, err);
+		free(s->sink.p);
+		s->sink.p = NULL;
+		free(s->body);
+		s->body = NULL;
+	}
+}
+
 int rum_agent_http_post_json(struct rum_agent_http_reply *out, const char *url, const char *body)
 {
 	return http_do(out, "POST", url, "application/json", body, strlen(body),

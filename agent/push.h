@@ -34,6 +34,31 @@ int rum_agent_http_get(char **out, size_t *out_len, const char *url, size_t max)
 
 void rum_agent_http_reply_dispose(struct rum_agent_http_reply *r);
 
+/* Many JSON POSTs at once from one thread, for the fleet: up to
+ * `concurrency` requests in flight over kept-alive connections. */
+struct rum_agent_http_pool;
+
+/* Called once per finished request: rc 0 with r->status set (any HTTP
+ * answer), or a transport failure (RUM_EUNAVAIL, RUM_ETOOBIG) with err. */
+typedef void (*rum_agent_http_done_fn)(void *ctx, uint64_t tag, int rc,
+				       const struct rum_agent_http_reply *r, const char *err);
+
+struct rum_agent_http_pool *rum_agent_http_pool_new(int concurrency);
+void rum_agent_http_pool_free(struct rum_agent_http_pool *p);
+
+/* Requests in flight. */
+int rum_agent_http_pool_busy(const struct rum_agent_http_pool *p);
+
+/* Starts a POST of body (taken over, freed when done) to url. RUM_EUNAVAIL
+ * (body not taken) when `concurrency` requests are in flight already. */
+int rum_agent_http_pool_post(struct rum_agent_http_pool *p, const char *url, char *body,
+			     uint64_t tag);
+
+/* Moves every transfer on, waiting at most timeout_ms for the network, and
+ * reports each finished one to done. */
+void rum_agent_http_pool_run(struct rum_agent_http_pool *p, int timeout_ms,
+			     rum_agent_http_done_fn done, void *ctx);
+
 /* What one `sync` did, for its report and exit status. */
 struct rum_agent_sync_result {
 	int hello_ok;          /* the server answered the hello */

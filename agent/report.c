@@ -24,6 +24,20 @@ int rum_agent_random_hex(char *out, size_t size, size_t nbytes)
 	return 0;
 }
 
+int rum_agent_derive_hex(char out[65], const char *key, const char *msg)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+
+	if (!HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg, strlen(msg), mac,
+		  &mac_len) ||
+	    mac_len != 32)
+		return rum_err_set(RUM_EINTERNAL, "derive_hex: HMAC failed");
+	for (unsigned int i = 0; i < mac_len; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	return 0;
+}
+
 int rum_agent_report_sign(char *out, size_t size, const char *secret, const char *msg, size_t len)
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];

@@ -18,6 +18,10 @@ int rum_agent_report_close(const struct rum_agent_state *st, struct rum_agent_re
 /* base64(HMAC-SHA256(key = secret hex string bytes, msg)) into out (size >= 64). */
 int rum_agent_report_sign(char *out, size_t size, const char *secret, const char *msg, size_t len);
 
+/* hex(HMAC-SHA256(key, msg)): 64 characters, the same for the same input
+ * (the fleet derives its devices' secrets and ids from its seed). */
+int rum_agent_derive_hex(char out[65], const char *key, const char *msg);
+
 /* Fresh random hex string of 2*nbytes characters into out. */
 int rum_agent_random_hex(char *out, size_t size, size_t nbytes);
 

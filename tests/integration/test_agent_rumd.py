@@ -7,10 +7,12 @@ installed there (policy, RUM ACK) and be marked delivered by rumd; tenant
 paths with percent-encoded names, the timed push mode and a fleet of devices
 must all land with no duplicates or conflicts."""
 
+import json
 import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import time
 import sys
@@ -22,6 +24,7 @@ from rumtest import sql_literal, wait_for
 
 BUILD = os.environ.get("RUM_BUILD_DIR", "")
 AGENT = os.path.join(BUILD, "agent", "rum-agent")
+CSSM_SIM = os.path.join(rumtest.SOURCE_DIR, "tests", "tools", "cssm_sim.py")
 
 TAG_ADV = "regid.2017-03.com.cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53"
 TAG_DNA = "regid.2018-12.com.cisco.DNA_P_50M_A,1.0_100fb8b2-f5cc-459c-9253-ac77b827fd71"
@@ -444,6 +447,29 @@ class AgentRumd(rumtest.RumTestCase):
 
     # -- (e) a fleet ---------------------------------------------------------------------
 
+    def fleet_dump(self, root):
+        out = agent("fleet", "--state", root, "--dump").stdout
+        return [json.loads(line) for line in out.splitlines()]
+
+    def assert_fleet_landed(self, dev, tenant):
+        """Every report a fleet device sent and has not seen acknowledged is
+        stored byte-exact under its identity; returns how many."""
+        sent = {r["id"]: r["doc"] for r in dev["reports"] if r["state"] in ("UNACK", "ACK")}
+        stored = self.stored_reports(dev["pid"], dev["serial"], tenant)
+        for rid, doc in sent.items():
+            self.assertIn(rid, stored, "device %s report %d sent, not stored"
+                          % (dev["serial"], rid))
+            text, tag, sfmt = stored[rid]
+            self.assertEqual(text, doc, "report %d of %s not stored byte-exact"
+                             % (rid, dev["serial"]))
+            payload = json.loads(json.loads(doc)["payload"])
+            self.assertEqual(tag, payload["meta"]["entitlement_tag"])
+            self.assertEqual(sfmt, dev["format"])
+        row = self.device_row(dev["pid"], dev["serial"], tenant)
+        self.assertEqual(row[1], dev["hostname"])
+        self.assertEqual(row[2], dev["version"])
+        return len(sent)
+
     def test_fleet(self):
         root = os.path.join(self.tmp, "fleet")
         log_path = os.path.join(self.tmp, "fleet.log")
@@ -461,22 +487,131 @@ class AgentRumd(rumtest.RumTestCase):
                 "SELECT count(*) FROM (SELECT device_id FROM rum_reports WHERE tenant_id = %s "
                 "GROUP BY device_id HAVING count(*) >= 2) q" % tid)) >= 20
 
-        wait_for(landed, 180, interval=0.2, what="20 fleet devices with their reports")
+        wait_for(landed, 60, interval=0.2, what="20 fleet devices with their reports")
         proc.send_signal(signal.SIGTERM)
         self.assertEqual(proc.wait(timeout=60), 0)
         with open(log_path) as f:
             log = f.read()
-        self.assertIn("fleet: 20 devices", log)
+        self.assertRegex(log, r"fleet: 20 devices, [0-9.]+ s, \d+ messages .*, 0 failures")
         self.assertEqual(self.pg.count("devices", "tenant_id = %s" % tid, db=self.db), 20)
         serials = [r[0] for r in self.q("SELECT udi_serial FROM devices WHERE tenant_id = %s "
                                         "ORDER BY udi_serial" % tid)]
         self.assertEqual(serials, ["FLT%08d" % i for i in range(20)])
-        for i in range(20):
-            state = os.path.join(root, "dev-%05d" % i)
-            sent = self.assert_landed(state, "C9300-24P", "FLT%08d" % i, "fleet-%05d" % i,
-                                      "17.09.04", "B", tenant=TENANT_FLEET)
-            self.assertGreaterEqual(len(sent), 2)
+        devices = self.fleet_dump(root)
+        self.assertEqual([d["serial"] for d in devices], serials)
+        for d in devices:
+            self.assertEqual((d["pid"], d["hostname"]), ("C9300-24P", "fleet-%05d" % d["index"]))
+            self.assertGreaterEqual(self.assert_fleet_landed(d, TENANT_FLEET), 2)
         self.assert_no_conflicts(TENANT_FLEET)
+
+        # Started again on its store: the same devices go on where they were;
+        # a report sent again is the same bytes (no conflict), ids are new.
+        before = int(self.scalar("SELECT count(*) FROM rum_reports WHERE tenant_id = %s" % tid))
+        run = subprocess.run([AGENT, "fleet", "--count", "20", "--state", root, "--url",
+                              self.url_for(TENANT_FLEET), "--speedup", "1000000", "--rounds",
+                              "1", "--duration", "60", "--quiet"],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        self.assertRegex(run.stdout, r"fleet: 20 devices, .*, 0 failures")
+        after = int(self.scalar("SELECT count(*) FROM rum_reports WHERE tenant_id = %s" % tid))
+        self.assertGreaterEqual(after, before + 40)
+        for d in self.fleet_dump(root):
+            self.assert_fleet_landed(d, TENANT_FLEET)
+        self.assert_no_conflicts(TENANT_FLEET)
+
+        # Killed mid-run: after the restart no id names two reports.
+        proc = subprocess.Popen([AGENT, "fleet", "--count", "20", "--state", root, "--url",
+                                 self.url_for(TENANT_FLEET), "--speedup", "10000000",
+                                 "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(2)
+        proc.kill()
+        proc.wait()
+        run = subprocess.run([AGENT, "fleet", "--count", "20", "--state", root, "--url",
+                              self.url_for(TENANT_FLEET), "--speedup", "1000000", "--rounds",
+                              "1", "--duration", "60", "--quiet"],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        for d in self.fleet_dump(root):
+            self.assert_fleet_landed(d, TENANT_FLEET)
+        self.assert_no_conflicts(TENANT_FLEET)
+
+    def test_fleet_acks_through_the_air_gap(self):
+        """A fleet's reports go out by file and come back acknowledged: the
+        devices poll, install their ACKs and stop waiting for them."""
+        tenant = "Fleet ACK"
+        rumtest.add_tenant(self.url, tenant)
+        tid = self.tenant_id(tenant)
+        root = os.path.join(self.tmp, "fleet-ack")
+        base = [AGENT, "fleet", "--count", "25", "--state", root, "--url", self.url_for(tenant),
+                "--speedup", "1000000", "--duration", "90", "--quiet"]
+        run = subprocess.run(base + ["--rounds", "1"], capture_output=True, text=True,
+                             timeout=150)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        self.assertRegex(run.stdout, r"fleet: 25 devices, .*, 0 failures")
+        self.assertEqual(self.pg.count("devices", "tenant_id = %s" % tid, db=self.db), 25)
+
+        out = os.path.join(self.tmp, "fleet-export")
+        os.makedirs(out)
+        proc = rumtest.run_rumd(["export", "--tenant", tenant, "-o", out,
+                                 "--database_url=%s" % self.url], timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        found = re.search(r" to (\S+UD_SA_\S+\.tar\.gz)", proc.stdout)
+        self.assertTrue(found, proc.stdout + proc.stderr)
+        path = found.group(1)
+        acks = os.path.join(self.tmp, "fleet-acks")
+        sim = subprocess.run([sys.executable, CSSM_SIM, "ack", path, "-o", acks],
+                             capture_output=True, text=True, timeout=300)
+        self.assertEqual(sim.returncode, 0, sim.stdout + sim.stderr)
+        proc = rumtest.run_rumd(["import", os.path.join(acks, "ACK_" + os.path.basename(path)),
+                                 "--database_url=%s" % self.url], timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertIn("25 devices matched", proc.stdout)
+
+        run = subprocess.run(base + ["--rounds-acked", "1"], capture_output=True, text=True,
+                             timeout=150)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        self.assertRegex(run.stdout, r"fleet: 25 devices, .* 25 devices with their ACK")
+        self.assertEqual(int(self.scalar(
+            "SELECT count(DISTINCT a.device_id) FROM ack_deliveries d JOIN acks a ON "
+            "a.id = d.ack_id WHERE a.tenant_id = %s" % tid)), 25)
+        for d in self.fleet_dump(root):
+            self.assertGreaterEqual(d["acks"], 1, d["serial"])
+            self.assertGreaterEqual(d["windows_acknowledged"], 1, d["serial"])
+        self.assert_no_conflicts(tenant)
+
+    def test_fleet_store_refuses_what_it_cannot_use(self):
+        root = os.path.join(self.tmp, "fleet-bad")
+        url = self.url_for(TENANT_FLEET)
+        run = subprocess.run([AGENT, "fleet", "--count", "3", "--state", root, "--url", url,
+                              "--duration", "0.2", "--quiet"], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        store = os.path.join(root, "fleet.store")
+        with open(store, "rb") as f:
+            good = f.read()
+        # Another count, a cut file, a damaged device, another file: a clear
+        # error each time, and the store as it was.
+        cases = [(["--count", "4"], good, "holds 3 devices, not --count 4"),
+                 (["--count", "3"], good[:-10], "do not hold the 3 devices"),
+                 (["--count", "3"], b"x" * len(good), "is not a rum-agent fleet store")]
+        damaged = bytearray(good)
+        record = struct.unpack_from("=I", good, 24)[0]  # the header's record_size
+        # The last device's seq_sent (after two 8-byte timers and seq_lo) past seq_next.
+        struct.pack_into("=I", damaged, len(good) - record + 20, 0x7fffffff)
+        cases.append((["--count", "3"], bytes(damaged), "device 2 is damaged"))
+        for args, content, message in cases:
+            with open(store, "wb") as f:
+                f.write(content)
+            run = subprocess.run([AGENT, "fleet", "--state", root, "--url", url,
+                                  "--duration", "0.2"] + args, capture_output=True, text=True,
+                                 timeout=60)
+            self.assertEqual(run.returncode, 1, run.stdout)
+            self.assertIn(message, run.stderr)
+            with open(store, "rb") as f:
+                self.assertEqual(f.read(), content)
+        run = subprocess.run([AGENT, "fleet", "--state", root, "--dump", "--device", "7"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 1)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ on being answered through the surviving node. Devices are Python clients
 that keep an exact ledger of every answer, beside a rum-agent fleet whose
 devices record in their own state which reports they delivered."""
 
-import glob
 import json
 import os
 import re
@@ -148,12 +147,13 @@ class NodesBehindHaproxy(rumtest.RumTestCase):
 
         if fleet:
             delivered = set()
-            for path in glob.glob(os.path.join(state, "dev-*", "state.json")):
-                with open(path) as f:
-                    st = json.load(f)
-                for rep in st.get("reports", []):
-                    if rep.get("state") in ("UNACK", "ACK"):
-                        delivered.add((st["serial"], int(rep["id"])))
+            dump = subprocess.run([agent, "fleet", "--state", state, "--dump"],
+                                  capture_output=True, text=True, timeout=120, check=True)
+            for line in dump.stdout.splitlines():
+                dev = json.loads(line)
+                for rep in dev["reports"]:
+                    if rep["state"] in ("UNACK", "ACK"):
+                        delivered.add((dev["serial"], int(rep["id"])))
             self.assertEqual(delivered - stored, set(),
                              "reports a fleet device recorded as delivered but not stored")
             fleet_devices = {sn for sn, _ in delivered}
