@@ -783,7 +783,9 @@ int rum_agent_fleet_run(const struct rum_agent_fleet_opts *o)
 	if (!f.st || !f.ack)
 		abort();
 	/* First reports over one interval, and no longer than 10 s. */
-	rc = fleet_open(&f, 1, f.period_ms < 10000 ? f.period_ms : 10000);
+	rc = fleet_open(&f, 1,
+			o->ramp_s > 0 ? (int64_t)(o->ramp_s * 1000.0)
+				      : (f.period_ms < 10000 ? f.period_ms : 10000));
 	if (rc < 0)
 		goto out;
 	f.heap = calloc(f.h->count, sizeof(*f.heap));

@@ -39,6 +39,8 @@ struct rum_agent_fleet_opts {
 	int rounds;              /* stop once every device had this many report windows */
 	int rounds_acked;        /* accepted (and this many acknowledged) in this run */
 	double progress_s;       /* seconds between progress lines, default 10 */
+	double ramp_s;           /* a new fleet's first reports spread over this; default:
+				    one interval, at most 10 s */
 };
 
 /* Runs the fleet until SIGINT/SIGTERM, duration or rounds; prints progress

@@ -38,7 +38,7 @@ static const char usage_text[] =
 	"                                          RESTCONF (RFC 8040, JSON) for cisco-smart-license\n"
 	"  fleet --count N --state DIR --url URL [--speedup N] [--concurrency N] [--interval-days D]\n"
 	"        [--pid PID] [--entitlement TAG=COUNT]... [--rum-format A|B] [--duration SEC]\n"
-	"        [--rounds N] [--rounds-acked N] [--progress SEC] [--quiet]\n"
+	"        [--rounds N] [--rounds-acked N] [--ramp SEC] [--progress SEC] [--quiet]\n"
 	"                                          N simulated devices in one process (store\n"
 	"                                          DIR/fleet.store), until SIGTERM, --duration or\n"
 	"                                          every device has N report windows accepted\n"
@@ -73,7 +73,8 @@ enum {
 	O_ROUNDS_ACKED,
 	O_DUMP,
 	O_DEVICE,
-	O_PROGRESS
+	O_PROGRESS,
+	O_RAMP
 };
 
 static const struct option long_opts[] = {{"state", required_argument, NULL, O_STATE},
@@ -104,6 +105,7 @@ static const struct option long_opts[] = {{"state", required_argument, NULL, O_S
 					  {"dump", no_argument, NULL, O_DUMP},
 					  {"device", required_argument, NULL, O_DEVICE},
 					  {"progress", required_argument, NULL, O_PROGRESS},
+					  {"ramp", required_argument, NULL, O_RAMP},
 					  {NULL, 0, NULL, 0}};
 
 struct args {
@@ -117,7 +119,7 @@ struct args {
 	int quiet;
 	/* fleet */
 	unsigned long concurrency, rounds, rounds_acked, device;
-	double duration, progress;
+	double duration, progress, ramp;
 	int dump, has_device;
 };
 
@@ -207,6 +209,7 @@ static int parse_args(struct args *a, int argc, char **argv)
 		case O_DUMP: a->dump = 1; break;
 		case O_DURATION: rc = parse_double(&a->duration, optarg, "--duration"); break;
 		case O_PROGRESS: rc = parse_double(&a->progress, optarg, "--progress"); break;
+		case O_RAMP: rc = parse_double(&a->ramp, optarg, "--ramp"); break;
 		case O_SPEEDUP: rc = parse_double(&a->speedup, optarg, "--speedup"); break;
 		case O_POLLINT:
 			rc = parse_double(&a->poll_interval, optarg, "--poll-interval");
@@ -466,7 +469,8 @@ int main(int argc, char **argv)
 						  .duration = a.duration,
 						  .rounds = (int)a.rounds,
 						  .rounds_acked = (int)a.rounds_acked,
-						  .progress_s = a.progress};
+						  .progress_s = a.progress,
+						  .ramp_s = a.ramp};
 		rc = rum_agent_fleet_run(&fo);
 	} else
 		rc = rum_err_set(RUM_EINVAL, "unknown command %s (see rum-agent --help)", cmd);
