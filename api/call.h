@@ -9,6 +9,7 @@
 #include "domain/devices.h"
 #include "domain/export.h"
 #include "domain/targets.h"
+#include "domain/upstreams.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -78,9 +79,10 @@ struct rum_api_call {
 	char *since;
 	int64_t *devices;
 	char file_name[RUM_API_FILE_NAME_MAX + 1];
-	json_t *body_json;               /* a parsed JSON body, freed with the call */
-	struct rum_target_spec spec;     /* pull-target add: points into body_json */
-	struct rum_target_change change; /* pull-target update: the same */
+	json_t *body_json;                 /* a parsed JSON body, freed with the call */
+	struct rum_target_spec spec;       /* pull-target add: points into body_json */
+	struct rum_target_change change;   /* pull-target update: the same */
+	struct rum_upstream_spec upstream; /* upstream set: the same */
 	/* List queries (?sort=&state=&due_days=&q=&cursor=&limit=): copies. */
 	struct rum_api_list {
 		char sort[24], state[24], kind[32];
@@ -116,6 +118,11 @@ int rum_api_target_get_run(struct rum_api_call *c);
 int rum_api_target_remove_run(struct rum_api_call *c);
 int rum_api_collect_run(struct rum_api_call *c);
 int rum_api_collection_run(struct rum_api_call *c);
+int rum_api_upstream_set_parse(struct rum_api_call *c, const struct rum_http_request *req);
+int rum_api_upstream_set_run(struct rum_api_call *c);
+int rum_api_upstream_get_run(struct rum_api_call *c);
+int rum_api_upstream_remove_run(struct rum_api_call *c);
+int rum_api_upstreams_list_run(struct rum_api_call *c);
 
 int rum_api_openapi_run(struct rum_api_call *c);
 int rum_api_tenant_create_parse(struct rum_api_call *c, const struct rum_http_request *req);

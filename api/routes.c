@@ -111,6 +111,16 @@ const struct rum_api_route rum_api_routes[] = {
 	 "pull-target-remove", NULL, NULL, rum_api_target_remove_run, "remove a pull target"},
 	{"POST", T "/pull-targets/{pull-target}/collect", RUM_API_LIGHT, RUM_ROLE_OPERATOR,
 	 "collect", NULL, NULL, rum_api_collect_run, "collect from one pull target now"},
+	/* Connected mode's configuration: secrets are write-only. */
+	{"GET", "/api/v1/upstreams", RUM_API_LIGHT, RUM_ROLE_ADMIN, "upstream-read", NULL, NULL,
+	 rum_api_upstreams_list_run, "every tenant's upstream (a tenant-bound token: its own)"},
+	{"GET", T "/upstream", RUM_API_LIGHT, RUM_ROLE_READER, "upstream-read", NULL, NULL,
+	 rum_api_upstream_get_run, "the tenant's upstream: CSSM or another collector"},
+	{"PUT", T "/upstream", RUM_API_LIGHT, RUM_ROLE_ADMIN, "upstream-set", NULL,
+	 rum_api_upstream_set_parse, rum_api_upstream_set_run,
+	 "create or replace the tenant's upstream (secrets write-only)"},
+	{"DELETE", T "/upstream", RUM_API_LIGHT, RUM_ROLE_ADMIN, "upstream-remove", NULL, NULL,
+	 rum_api_upstream_remove_run, "remove the tenant's upstream"},
 	{"GET", T "/collections/{collection}", RUM_API_LIGHT, RUM_ROLE_READER, "collection-read",
 	 NULL, NULL, rum_api_collection_run, "one collection: state, counts, error"},
 };

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 bool rum_text_printable_utf8(const char *str, size_t len)
 {
@@ -127,4 +128,94 @@ void rum_text_quote(char *out, size_t size, const char *text, size_t len, size_t
 		o += 3;
 	}
 	out[o] = '\0';
+}
+
+static int rum_text_url_fail(const char **why, const char *reason)
+{
+	*why = reason;
+	return -1;
+}
+
+/* The host and port part of a URL's authority, hp[0..n). */
+static int rum_text_url_host(struct rum_text_url *u, const char *hp, size_t n, const char **why)
+{
+	const char *p = hp, *end = hp + n;
+	int64_t port = 0;
+
+	if (n == 0)
+		return rum_text_url_fail(why, "no host");
+	if (hp[0] == '[') {
+		const char *close = memchr(hp, ']', n);
+
+		if (!close || close == hp + 1)
+			return rum_text_url_fail(why, "a [bracketed] IPv6 address is not closed");
+		for (p = hp + 1; p < close; p++)
+			if (!strchr("0123456789abcdefABCDEF:.", *p))
+				return rum_text_url_fail(why, "not an IPv6 address in [brackets]");
+		p = close + 1;
+	} else {
+		while (p < end && *p != ':') {
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_'))
+				return rum_text_url_fail(
+					why,
+					"the host may hold letters, digits, '.', '-' and '_' only");
+			p++;
+		}
+		if (p == hp)
+			return rum_text_url_fail(why, "no host");
+	}
+	u->host = hp;
+	u->host_len = (size_t)(p - hp);
+	if (p == end)
+		return 0;
+	if (*p != ':' || p + 1 == end || end - p > 6)
+		return rum_text_url_fail(why, "the port must be 1 to 65535");
+	for (p++; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return rum_text_url_fail(why, "the port must be 1 to 65535");
+		port = port * 10 + (*p - '0');
+	}
+	if (port < 1 || port > 65535)
+		return rum_text_url_fail(why, "the port must be 1 to 65535");
+	u->port = (int)port;
+	return 0;
+}
+
+int rum_text_url_split(struct rum_text_url *u, const char *url, const char **why)
+{
+	size_t n = strlen(url), auth_len;
+	const char *auth, *hp;
+
+	memset(u, 0, sizeof(*u));
+	if (n == 0)
+		return rum_text_url_fail(why, "empty");
+	if (n > RUM_TEXT_URL_MAX)
+		return rum_text_url_fail(why, "longer than 2048 bytes");
+	for (size_t i = 0; i < n; i++)
+		if (url[i] <= ' ' || url[i] > '~')
+			return rum_text_url_fail(why, "holds a space, a control or a non-ASCII "
+						      "character (percent-encode it)");
+	if (strchr(url, '#'))
+		return rum_text_url_fail(why, "holds a #fragment");
+	if (strncasecmp(url, "https://", 8) == 0)
+		u->https = true;
+	else if (strncasecmp(url, "http://", 7) != 0)
+		return rum_text_url_fail(why, "not an http:// or https:// URL");
+	auth = url + (u->https ? 8 : 7);
+	auth_len = strcspn(auth, "/?");
+	u->rest = auth + auth_len;
+	hp = auth;
+	/* The last '@' ends the user-info: the host cannot hold one. */
+	for (size_t i = auth_len; i > 0; i--) {
+		if (auth[i - 1] == '@') {
+			u->has_user = true;
+			u->has_password = memchr(auth, ':', i - 1) != NULL;
+			if (i == 1 || auth[0] == ':')
+				return rum_text_url_fail(why, "user-info without a user name");
+			hp = auth + i;
+			break;
+		}
+	}
+	return rum_text_url_host(u, hp, auth_len - (size_t)(hp - auth), why);
 }

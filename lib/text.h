@@ -32,6 +32,25 @@ int rum_text_unhex(void *out, const char *hex, size_t len);
  * (and a backslash) as \xNN, "..." when cut; always NUL-terminated within size. */
 void rum_text_quote(char *out, size_t size, const char *text, size_t len, size_t max);
 
+/* The parts of an http:// or https:// URL, pointing into the URL split. */
+#define RUM_TEXT_URL_MAX 2048
+struct rum_text_url {
+	bool https;
+	bool has_user;     /* user-info before an '@' */
+	bool has_password; /* the user-info holds a ':' (a password follows it) */
+	const char *host;  /* a name, an IPv4 address or a [bracketed] IPv6 one */
+	size_t host_len;
+	int port;         /* 0 when not given */
+	const char *rest; /* path and query: "" or from its '/' or '?' on */
+};
+
+/* Splits url, an http:// or https:// URL (scheme in either case) of at most
+ * RUM_TEXT_URL_MAX bytes of printable ASCII without spaces or a #fragment,
+ * whose host is letters, digits, '.', '-' and '_' or a bracketed IPv6
+ * address, with an optional port 1..65535. Returns 0, or -1 with *why
+ * saying what is wrong without quoting the URL (it may hold a password). */
+int rum_text_url_split(struct rum_text_url *out, const char *url, const char **why);
+
 /* v in decimal into out (size bytes; RUM_TEXT_I64_MAX always suffice). */
 void rum_text_i64(char *out, size_t size, int64_t v);
 

@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include "domain/domain.h"
+#include "domain/upstreams.h"
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/strict.h"
@@ -99,8 +100,9 @@ static const struct rum_config_param rum_config_params[] = {
 	{"metrics_tenant_cache_s", RUM_CFG_INT, RUM_OFF(metrics_tenant_cache_s), "15", 0, 3600,
 	 "per-tenant licence figures in /metrics are counted at most this often"},
 	{"secret_key_file", RUM_CFG_STRING, RUM_OFF(secret_key_file), "", 0, 0,
-	 "key (64 hex digits) sealing pull-target credentials; empty = data_dir/secret.key, "
-	 "created on first use; every node on one database needs the same key"},
+	 "key (64 hex digits) sealing pull-target credentials and upstream secrets; empty = "
+	 "data_dir/secret.key, created on first use; every node on one database needs the same "
+	 "key"},
 	{"node_name", RUM_CFG_STRING, RUM_OFF(node_name), "", 0, 0,
 	 "this node's name in collection records; empty = hostname:pid"},
 	{"collector_sessions", RUM_CFG_INT, RUM_OFF(collector_sessions), "16", 0, 1024,
@@ -127,6 +129,16 @@ static const struct rum_config_param rum_config_params[] = {
 	 "base URL devices reach this rumd at (http://host:8182), for transfer=http targets"},
 	{"file_url_ttl_s", RUM_CFG_INT, RUM_OFF(file_url_ttl_s), "600", 10, 86400,
 	 "lifetime of a one-time file URL handed to a device"},
+	{"upstream_proxy", RUM_CFG_STRING, RUM_OFF(upstream_proxy), "", 0, 0,
+	 "HTTP(S) proxy for connected mode, http://[USER@]HOST:PORT (CONNECT for HTTPS), used "
+	 "by upstreams that name none; never a password in it; empty = direct"},
+	{"upstream_proxy_password_file", RUM_CFG_STRING, RUM_OFF(upstream_proxy_password_file), "",
+	 0, 0,
+	 "file holding the password of upstream_proxy's user (one line), readable by its owner "
+	 "only (or 0640 owned by root)"},
+	{"upstream_ca_file", RUM_CFG_STRING, RUM_OFF(upstream_ca_file), "", 0, 0,
+	 "PEM bundle of the CAs upstreams are verified against (a TLS-inspecting proxy's CA); "
+	 "empty = the system's"},
 	{"upkeep_interval_s", RUM_CFG_INT, RUM_OFF(upkeep_interval_s), "60", 1, 86400,
 	 "how often serve brings licence usage figures up to date"},
 	{"usage_lag_s", RUM_CFG_INT, RUM_OFF(usage_lag_s), "300", 0, 86400,
@@ -252,6 +264,11 @@ static int rum_config_apply(struct rum_config *cfg, const struct rum_config_para
 		    strcmp(value, "json") != 0)
 			return rum_err_set(RUM_EINVAL, "log_format: '%s' is not one of text, json",
 					   value);
+		/* Checked before it is kept: a proxy URL holding a password
+		 * would be printed by check-config. */
+		if (strcmp(p->name, "upstream_proxy") == 0 && value[0] &&
+		    rum_upstreams_url_check("upstream_proxy", value, true) != 0)
+			return RUM_EINVAL;
 		if (strcmp(p->name, "default_tenant") == 0 && !rum_text_tenant_name_ok(value))
 			return rum_err_set(RUM_EINVAL, "default_tenant: a tenant name is 1 to 128 "
 						       "characters of printable UTF-8 without '/'");
@@ -556,6 +573,37 @@ int rum_config_parse_listen(const char *text, char *addr, size_t addr_len, uint1
 	return 0;
 }
 
+/* The proxy password file is checked as database_url_file is (a regular
+ * file only its owner reads), without reading it; the CA bundle must be a
+ * regular file. */
+static int rum_config_validate_upstream(const struct rum_config *cfg)
+{
+	const char *pw = cfg->upstream_proxy_password_file, *ca = cfg->upstream_ca_file;
+	struct rum_text_url u;
+	const char *why;
+	struct stat st;
+
+	if (pw[0] && !cfg->upstream_proxy[0])
+		return rum_err_set(RUM_EINVAL, "upstream_proxy_password_file needs upstream_proxy");
+	if (pw[0] && (rum_text_url_split(&u, cfg->upstream_proxy, &why) != 0 || !u.has_user))
+		return rum_err_set(RUM_EINVAL, "upstream_proxy_password_file: upstream_proxy names "
+					       "no user (http://USER@HOST:PORT)");
+	if (pw[0] && (stat(pw, &st) != 0 || !S_ISREG(st.st_mode)))
+		return rum_err_set(RUM_EINVAL,
+				   "upstream_proxy_password_file %s is not a readable "
+				   "regular file",
+				   pw);
+	if (pw[0] && !rum_config_private_mode(&st))
+		return rum_err_set(RUM_EINVAL,
+				   "upstream_proxy_password_file %s: mode %04o lets others read "
+				   "the proxy password; make it 0600 (or 0640 owned by root)",
+				   pw, (unsigned)(st.st_mode & 07777));
+	if (ca[0] && (stat(ca, &st) != 0 || !S_ISREG(st.st_mode) || access(ca, R_OK) != 0))
+		return rum_err_set(RUM_EINVAL, "upstream_ca_file %s is not a readable regular file",
+				   ca);
+	return 0;
+}
+
 int rum_config_validate(const struct rum_config *cfg)
 {
 	char addr[128];
@@ -579,7 +627,7 @@ int rum_config_validate(const struct rum_config *cfg)
 		return rum_err_set(RUM_EINVAL, "data_dir is needed when database_url is empty");
 	if (cfg->database_url[0] && rum_domain_database_url_check(cfg->database_url) != 0)
 		return RUM_EINVAL;
-	return 0;
+	return rum_config_validate_upstream(cfg);
 }
 
 void rum_config_print(const struct rum_config *cfg, FILE *out)

@@ -70,7 +70,7 @@ class OpenAPI(rt.RumTestCase):
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
         reply = self.rumd.request(method, path, body if body is not None else
-                                  (b"" if method in ("POST", "PATCH") else None), h,
+                                  (b"" if method in ("POST", "PUT", "PATCH") else None), h,
                                   timeout=120)
         if status is not None:
             self.assertEqual(reply.status, status, reply)
@@ -322,6 +322,27 @@ class OpenAPI(rt.RumTestCase):
         self.assertEqual(self.pg.scalar("SELECT actor FROM audit_log WHERE action = "
                                         "'user-add' ORDER BY id DESC LIMIT 1", db=self.db)[:6],
                          "token ")
+
+    def test_6c_upstream_answers_validate(self):
+        path = T + "/upstream"
+        cssm = {"kind": "cssm", "client_id": "openapi", "client_secret": "not shown",
+                "smart_account_id": 1234, "virtual_account_id": "5678", "interval": "12h",
+                "proxy": "http://squid@proxy.example:3128", "proxy_password": "not shown",
+                "sync_soon": "5m"}
+        self.call("GET", path, role="reader", status=404)
+        self.call("PUT", path, role="operator", body=cssm, status=403)
+        made = self.call("PUT", path, body=cssm, status=201).json
+        self.assertTrue(made["has_client_secret"] and made["has_proxy_password"])
+        self.assertNotIn("not shown", json.dumps(made))
+        self.call("PUT", path, body=dict(cssm, smart_account_id="x"), status=400)
+        self.call("PUT", path, body={"kind": "collector", "url": "https://central.example/"},
+                  status=200)
+        self.call("GET", path, role="reader", status=200)
+        self.call("GET", "/api/v1/upstreams", status=200)
+        self.call("GET", "/api/v1/upstreams", role="operator", status=403)
+        self.call("DELETE", path, status=200)
+        self.call("DELETE", path, status=404)
+        self.call("PUT", "/api/v1/tenants/nope/upstream", body=cssm, status=404)
 
     def test_6b_session_answers_validate(self):
         reply = self.call("POST", "/api/v1/session", role=None,

@@ -29,8 +29,10 @@ BODIES = {
     "/api/v1/tokens": b'{"role":"reader"}',
     "/api/v1/users": b'{"name":"refused","password":"refused password","role":"reader"}',
     "/api/v1/users/{user}": b'{"disabled":true}',
+    "/api/v1/tenants/{tenant}/upstream": b'{"kind":"collector","url":"https://central.example/"}',
 }
-METHODS = ("GET", "POST", "PATCH", "DELETE")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+WRITES = ("POST", "PUT", "PATCH")
 
 
 class Routes(rt.RumTestCase):
@@ -68,7 +70,7 @@ class Routes(rt.RumTestCase):
 
     def call(self, method, path, role=None, body=None):
         headers = {"Authorization": "Bearer " + self.tokens[role]} if role else {}
-        if method in ("POST", "PATCH") and body is None:
+        if method in WRITES and body is None:
             body = b""
         return self.rumd.request(method, path, body, headers, timeout=60)
 
@@ -106,7 +108,7 @@ class Routes(rt.RumTestCase):
                 continue
             path = self.concrete(pattern)
             with self.subTest(route="%s %s" % (method, pattern)):
-                body = BODIES.get(pattern) if method in ("POST", "PATCH") else None
+                body = BODIES.get(pattern) if method in WRITES else None
                 reply = self.call(method, path, body=body)
                 self.assertEqual(reply.status, 401, reply)
                 self.assertIn("Bearer", reply.headers.get("www-authenticate", ""))
@@ -126,7 +128,8 @@ class Routes(rt.RumTestCase):
                 checked += 1
         self.assertGreaterEqual(checked, 11)
         # Nothing was changed by the refusals.
-        for table in ("export_batches", "imports", "pull_targets", "collection_jobs"):
+        for table in ("export_batches", "imports", "pull_targets", "collection_jobs",
+                      "upstreams"):
             self.assertEqual(self.pg.count(table, db=self.db), 0, table)
         self.assertEqual(self.pg.count("tenants", "name = 'refused'", db=self.db), 0)
         self.assertEqual(self.pg.count("tenants", "smart_account = 'refused'", db=self.db), 0)
@@ -171,12 +174,13 @@ class Routes(rt.RumTestCase):
         same token is not refused on its own tenant's routes."""
         checked = 0
         before = {t: self.pg.count(t, db=self.db) for t in (
-            "export_batches", "imports", "pull_targets", "collection_jobs", "alerts", "tenants")}
+            "export_batches", "imports", "pull_targets", "collection_jobs", "alerts", "tenants",
+            "upstreams")}
         for method, pattern, role, action, _ in self.admin_routes():
             if "{tenant}" not in pattern:
                 continue
             with self.subTest(route="%s %s" % (method, pattern)):
-                body = BODIES.get(pattern) if method in ("POST", "PATCH") else None
+                body = BODIES.get(pattern) if method in WRITES else None
                 reply = self.call(method, self.concrete(pattern), "bound", body=body)
                 self.assertEqual(reply.status, 404, reply)
                 self.assertIn("default", reply.json["message"])

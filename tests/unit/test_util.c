@@ -200,8 +200,68 @@ static void test_password(void)
 	CHECK_INT(rum_crypto_password_verify(bad, "x"), RUM_EINVAL);
 }
 
+/* Upstream and proxy URLs: what is split out, and what is refused without
+ * the reason quoting the URL (it may hold a password). */
+static void test_url_split(void)
+{
+	struct rum_text_url u;
+	const char *why = NULL;
+	char big[RUM_TEXT_URL_MAX + 16];
+
+	CHECK_INT(rum_text_url_split(&u, "https://swapi.cisco.com/services/api/v2/", &why), 0);
+	CHECK(u.https && !u.has_user && !u.has_password && u.port == 0);
+	CHECK(u.host_len == 15 && strncmp(u.host, "swapi.cisco.com", 15) == 0);
+	CHECK_STR(u.rest, "/services/api/v2/");
+	CHECK_INT(rum_text_url_split(&u, "HTTP://proxy_1.example:3128", &why), 0);
+	CHECK(!u.https && u.port == 3128 && u.host_len == 15 && u.rest[0] == '\0');
+	CHECK_INT(rum_text_url_split(&u, "http://squid@proxy:3128", &why), 0);
+	CHECK(u.has_user && !u.has_password && u.port == 3128);
+	CHECK_INT(rum_text_url_split(&u, "http://squid:s3cret@proxy:3128", &why), 0);
+	CHECK(u.has_user && u.has_password && u.host_len == 5);
+	CHECK_INT(rum_text_url_split(&u, "http://[2001:db8::1]:8182/cslu/v1/pi/x?y=1", &why), 0);
+	CHECK(u.host_len == 13 && u.port == 8182 && strcmp(u.rest, "/cslu/v1/pi/x?y=1") == 0);
+	CHECK_INT(rum_text_url_split(&u, "https://a@b@host/", &why), 0);
+	CHECK(u.host_len == 4 && strncmp(u.host, "host", 4) == 0);
+
+	static const char *const bad[] = {"",
+					  "ftp://host/",
+					  "host:3128",
+					  "http://",
+					  "http:///path",
+					  "http://:3128",
+					  "http://host:0",
+					  "http://host:65536",
+					  "http://host:123456",
+					  "http://host:",
+					  "http://host:80x",
+					  "http://ho st/",
+					  "http://host/a b",
+					  "http://host/#frag",
+					  "http://h\xc3\xa9/",
+					  "http://[::1/",
+					  "http://[]/",
+					  "http://[zz]/",
+					  "http://@host/",
+					  "http://:pw@host/",
+					  "http://host!/",
+					  "http://host\t/"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		CHECK_INT(rum_text_url_split(&u, bad[i], &why), -1);
+		CHECK(why && why[0]);
+	}
+	why = NULL;
+	CHECK_INT(rum_text_url_split(&u, "http://user:hunter2@host:99999/", &why), -1);
+	CHECK(why && !strstr(why, "hunter2"));
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "http://", 7);
+	CHECK_INT(rum_text_url_split(&u, big, &why), -1);
+}
+
 int main(void)
 {
+	test_url_split();
 	test_quote_and_numbers();
 	test_hex_and_duration();
 	test_percent_decode();
