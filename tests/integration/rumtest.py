@@ -1041,6 +1041,23 @@ def report_id_of(report):
 # ---------------------------------------------------------------------------
 # unittest glue
 
+def log_digest(text, lines=120, access=10):
+    """The end of a rumd log for a failure report: access lines (log_requests)
+    can be thousands under load and would push the failure itself out of a
+    CI summary, so only the last `access` of them are kept."""
+    kept, dropped = [], 0
+    rows = text.splitlines()
+    last_access = [i for i, l in enumerate(rows) if " http: request " in l][-access:]
+    keep_access = set(last_access)
+    for i, line in enumerate(rows):
+        if " http: request " in line and i not in keep_access:
+            dropped += 1
+            continue
+        kept.append(line)
+    head = "(%d access lines left out)\n" % dropped if dropped else ""
+    return head + tail("\n".join(kept), lines)
+
+
 class RumTestCase(unittest.TestCase):
     """Base class: one PgCluster per test module (class attribute `pg`), helpers to
     start rumd per test or per class, rumd's log printed for every failed test."""
@@ -1127,7 +1144,7 @@ class RumTestCase(unittest.TestCase):
                 else:
                     status = "running"
                 print("\n---- rumd log (%r, %s) for %s ----\n%s\n---- end of rumd log ----" % (
-                    r, status, self.id(), tail(r.log(offset), 200)), file=sys.stderr)
+                    r, status, self.id(), log_digest(r.log(offset))), file=sys.stderr)
         super().tearDown()
         if died:
             raise AssertionError("rumd died during or before this test: %s" % ", ".join(
