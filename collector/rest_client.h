@@ -1,6 +1,6 @@
 /* Client of Cisco's device REST API for Smart Licensing (PROTOCOL.md 3.4),
- * and the HTTPS transport of RESTCONF (collector/restconf.h): the one rumd
- * module that includes libcurl. Base https://<host>:<port>/smartlic-service
+ * and the HTTPS transport of RESTCONF (collector/restconf.h), over
+ * lib/http_client.h. Base https://<host>:<port>/smartlic-service
  * (or base_path), HTTP Basic auth, JSON. Every
  * request is bounded by connect and total timeouts and a reply size cap.
  * TLS: the device's certificate is checked against a pinned public key
