@@ -57,6 +57,7 @@ extern const struct rum_db_stmt_set rum_store_alerts_statements;    /* store_ale
 extern const struct rum_db_stmt_set rum_store_sessions_statements;  /* store_sessions.c */
 extern const struct rum_db_stmt_set rum_store_retention_statements; /* store_retention.c */
 extern const struct rum_db_stmt_set rum_store_upstreams_statements; /* store_upstreams.c */
+extern const struct rum_db_stmt_set rum_store_sync_statements;      /* store_sync.c */
 
 /* Opens a connection (connect_timeout from timeout_ms) and, with prepare,
  * prepares every statement of every store file (the one loop that does).

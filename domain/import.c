@@ -467,6 +467,7 @@ struct rum_import_txn {
 	char sha[2 * RUM_SHA256_LEN + 1];
 	char *scope;
 	int64_t tenant_id, import_id;
+	int64_t batch_id; /* an upstream's ACK: the batch its call sent (else by <ts>) */
 	struct rum_store_import_device *devices; /* --device, looked up */
 	/* the walk */
 	struct rum_tarball_budget budget;
@@ -567,6 +568,8 @@ static int rum_import_apply_to(struct rum_import_txn *t, struct rum_import_leaf 
 				      &a.new_ack);
 	if (rc == 0 && ts)
 		rc = rum_store_import_batch(t->txn, d->tenant_id, ts, d->id, &a.batch_id);
+	else if (rc == 0)
+		a.batch_id = t->batch_id;
 	if (rc == 0 && l->ack.has_rum_ack)
 		rc = rum_store_import_ack_reports(t->txn, d->id, a.batch_id, ids, n,
 						  &a.reports_acked);
@@ -1275,5 +1278,81 @@ int rum_import_body_by(struct rum_domain *dom, const struct rum_actor *by, const
 						     (json_int_t)len));
 	if (rc != 0)
 		rum_import_result_dispose(res);
+	return rc;
+}
+
+/* --- an ACK an upstream returned (connected mode) --- */
+
+int rum_import_ack_received(struct rum_db_txn *txn, const struct rum_domain *dom,
+			    const struct rum_import_received *r, int64_t *ack_id,
+			    int64_t *reports_acked)
+{
+	struct rum_import_options o = {0};
+	struct rum_import_result res = {0};
+	struct rum_import_txn t = {.o = &o,
+				   .res = &res,
+				   .txn = txn,
+				   .file_name = r->name,
+				   .tenant_id = r->tenant_id,
+				   .batch_id = r->batch_id};
+	struct rum_store_import_device d;
+	struct rum_import_leaf *l = NULL;
+	uint8_t sha[RUM_SHA256_LEN];
+	char udi[340];
+	char *data;
+	int rc;
+
+	*ack_id = 0;
+	*reports_acked = 0;
+	rum_import_limits_get(dom, &o.limits);
+	if (r->len > o.limits.max_entry_size)
+		return rum_err_set(RUM_ETOOBIG, "%s: %zu bytes, over the %zu-byte ACK limit",
+				   r->name, r->len, o.limits.max_entry_size);
+	rum_crypto_sha256(sha, r->doc, r->len);
+	for (size_t i = 0; i < RUM_SHA256_LEN; i++)
+		snprintf(t.sha + 2 * i, 3, "%02x", sha[i]);
+	if (asprintf(&t.scope, "tenant=%" PRId64 ";device=%" PRId64 ";upstream", r->tenant_id,
+		     r->device_id) < 0)
+		abort();
+	rc = rum_store_import_start(txn);
+	if (rc == 0)
+		rc = rum_store_import_find(txn, t.sha, t.scope, &res.import_id, res.already_at,
+					   sizeof(res.already_at));
+	if (rc == 0 && res.import_id > 0)
+		goto out; /* the same ACK came back before (a poll answered twice) */
+	if (rc == 0)
+		rc = rum_store_import_device(txn, r->device_id, &d);
+	if (rc == 0 && d.tenant_id != r->tenant_id)
+		rc = rum_err_set(RUM_EINTERNAL, "device %" PRId64 " is not in the sync's tenant",
+				 r->device_id);
+	if (rc != 0)
+		goto out;
+	data = malloc(r->len + 1);
+	if (!data)
+		abort();
+	memcpy(data, r->doc, r->len);
+	data[r->len] = '\0';
+	l = rum_import_leaf_new(rum_import_strdup(r->name), data, r->len);
+	rc = rum_import_ack_parse(&l->ack, l->data, l->len, l->name, o.limits.max_xml_nodes);
+	if (rc == 0 && l->ack.policy_file)
+		rc = rum_err_set(RUM_EINVAL, "%s: a policy file, not an ACK", r->name);
+	if (rc == 0 && !rum_import_same_udi(&l->ack, &d)) {
+		rum_import_udi_text(udi, sizeof(udi), l->ack.pid, l->ack.sn);
+		rc = rum_err_set(RUM_EINVAL, "%s: names UDI %s, not the device it was sent for",
+				 r->name, udi);
+	}
+	if (rc == 0)
+		rc = rum_import_apply_to(&t, l, &d, NULL);
+	if (rc == 0)
+		rc = rum_store_import_finish(txn, t.import_id, 1, res.acks_new, res.reports_acked,
+					     0);
+	if (rc == 0 && res.n_applied == 1) {
+		*ack_id = res.applied[0].ack_id;
+		*reports_acked = res.applied[0].reports_acked;
+	}
+out:
+	rum_import_leaf_free(l);
+	free(t.scope);
+	rum_import_result_dispose(&res);
 	return rc;
 }

@@ -34,6 +34,22 @@ struct rum_domain {
 int rum_domain_dir(struct rum_domain *dom, char *out, size_t size, const char *kind,
 		   int64_t tenant_id);
 
+/* An ACK document an upstream returned for a device's call (sync.c),
+ * stored exactly as an imported one (import.c): queued for the device,
+ * recorded as an import (the same document again changes nothing), the
+ * device's reports in batch_id acknowledged. Runs in the caller's txn.
+ * RUM_EINVAL/RUM_ETOOBIG naming what is wrong with the document. */
+struct rum_db_txn;
+struct rum_import_received {
+	int64_t tenant_id, device_id, batch_id;
+	const char *doc;
+	size_t len;
+	const char *name; /* recorded as the import's file name */
+};
+int rum_import_ack_received(struct rum_db_txn *txn, const struct rum_domain *dom,
+			    const struct rum_import_received *r, int64_t *ack_id,
+			    int64_t *reports_acked);
+
 struct rum_store_target;
 struct rum_target;
 

@@ -1,0 +1,130 @@
+/* Connected mode's syncs, the domain side (PROTOCOL.md 5): what a sync
+ * takes, where each upstream call stands, the ACKs that come back, and the
+ * lease that keeps one node on a tenant's sync. Knows no HTTP: sync/ makes
+ * the calls and reports each step here, and every step is committed before
+ * the next call goes out, so that a node killed at any point resumes from
+ * the database:
+ *   - a run's reports are recorded as an export batch when it begins, as a
+ *     file export records them;
+ *   - a call is marked sending before it goes; one found sending after a
+ *     crash is sent again, and an upstream that already had it says so
+ *     ("already received"), which settles it as delivered;
+ *   - a poll id is stored as soon as the upstream gives it;
+ *   - an ACK is stored exactly as an imported one (queued for the device's
+ *     next poll, pull delivery and ack-file) in the transaction that
+ *     settles its call. */
+#ifndef RUM_DOMAIN_SYNC_H
+#define RUM_DOMAIN_SYNC_H
+
+#include "domain/domain.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reports of one device in one call, at most; the rest go next run. */
+#define RUM_SYNC_MAX_REPORTS_PER_CALL 1000
+
+/* The tenant's upstream as a sync uses it, secrets opened. */
+struct rum_sync_upstream {
+	int64_t tenant_id;
+	char tenant[128];
+	char kind[16]; /* "cssm" | "collector" */
+	char *url, *token_url, *api_url, *client_id;
+	char *smart_account_id, *virtual_account_id, *smart_account, *virtual_account;
+	char *proxy;          /* "" = the node's setting, "direct", or a URL (user in it) */
+	char *client_secret;  /* NULL when none; wiped by dispose */
+	char *proxy_password; /* NULL when none; wiped by dispose */
+	char *ca_file;        /* "" = the node's setting */
+	int connect_timeout_s, timeout_s;
+	int64_t interval_s, sync_soon_s;
+};
+/* RUM_ENOTFOUND (tenant, or no upstream), RUM_EIO/RUM_EAUTH (key file). */
+int rum_sync_upstream_get(struct rum_domain *dom, const char *tenant,
+			  struct rum_sync_upstream *out);
+void rum_sync_upstream_dispose(struct rum_sync_upstream *u);
+
+/* Takes the tenant's lease for owner (lease_s seconds; renew it well
+ * before). RUM_ECONFLICT naming the holder when another node runs it. */
+int rum_sync_lease(struct rum_domain *dom, int64_t tenant_id, const char *owner, int lease_s);
+void rum_sync_release(struct rum_domain *dom, int64_t tenant_id, const char *owner);
+
+struct rum_sync_begun {
+	int64_t run_id;
+	bool resumed;             /* an earlier run still had calls to make */
+	int64_t devices, reports; /* taken by a new run */
+};
+/* Resumes the tenant's run that still has calls to make, else begins one
+ * with the reports no upstream has yet (trigger: manual, schedule, soon,
+ * api). A new run with nothing to send is recorded done. */
+int rum_sync_begin(struct rum_domain *dom, const struct rum_sync_upstream *u, const char *trigger,
+		   const char *node, struct rum_sync_begun *out);
+
+/* One open call, copied. */
+struct rum_sync_call {
+	int64_t id, tenant_id, run_id, batch_id, device_id;
+	char kind[8], state[12], poll_id[72];
+	int attempts, polls, reports;
+	char pid[160], sn[160], hostname[256], software_tag[256];
+};
+/* Calls due now (at most max, malloc'd array in *calls) across the
+ * tenant's runs; *next_ms until the next open one (-1: none open). */
+int rum_sync_due(struct rum_domain *dom, int64_t tenant_id, int max, struct rum_sync_call **calls,
+		 size_t *n, int64_t *next_ms);
+
+/* The call's reports, byte-exact, as a JSON array (malloc'd). */
+int rum_sync_reports(struct rum_domain *dom, const struct rum_sync_call *c, char **json,
+		     size_t *len, int64_t *count);
+
+/* A call's next state. */
+enum rum_sync_outcome_kind {
+	RUM_SYNC_SENDING,   /* about to go out (counts an attempt) */
+	RUM_SYNC_RETRY,     /* no answer worth keeping: again after delay_ms */
+	RUM_SYNC_POLLING,   /* accepted (poll_id) or polled OK_POLL: poll after delay_ms */
+	RUM_SYNC_DUPLICATE, /* the upstream already has it */
+	RUM_SYNC_REFUSED,   /* the upstream refused it (message) */
+};
+int rum_sync_step(struct rum_domain *dom, const struct rum_sync_call *c,
+		  enum rum_sync_outcome_kind what, const char *poll_id, const char *message,
+		  int64_t delay_ms);
+
+/* Stores the ACK documents the upstream returned for the call (each
+ * exactly as an ACK file import would) and settles it complete, in one
+ * transaction. RUM_EINVAL naming what is wrong when a document is not an
+ * ACK for this device (nothing stored, the call stays open). */
+int rum_sync_complete(struct rum_domain *dom, const struct rum_sync_call *c,
+		      const char *const *docs, const size_t *lens, size_t n,
+		      int64_t *reports_acked);
+
+/* Brings the run's state in line with its calls and records error (NULL
+ * or "" = none); *state "sending", "polling", "done" (16 bytes). */
+int rum_sync_run_update(struct rum_domain *dom, int64_t run_id, const char *error, char *state);
+/* Notes a pass's outcome for the failure streak (alerts read it). */
+int rum_sync_outcome(struct rum_domain *dom, int64_t tenant_id, bool ok);
+
+/* Status: the tenant's state and last runs, newest first. Strings valid
+ * during the callbacks. */
+struct rum_sync_run_info {
+	int64_t id, batch_id;
+	const char *kind, *trigger, *state, *node, *started_at, *finished_at, *error;
+	int64_t calls, reports, sent, acks, polling, queued, duplicates, failed;
+};
+struct rum_sync_state_info {
+	const char *owner, *lease_until, *failing_since, *last_ok_at;
+	int64_t failing_s;
+};
+struct rum_sync_refusal_info {
+	int64_t run_id, device_id;
+	const char *pid, *sn, *message, *at;
+	int reports;
+};
+struct rum_sync_status_cb {
+	void (*state)(void *arg, const struct rum_sync_state_info *s);
+	void (*run)(void *arg, const struct rum_sync_run_info *r);
+	void (*refusal)(void *arg, const struct rum_sync_refusal_info *r); /* newest run's */
+	void *arg;
+};
+int rum_sync_status(struct rum_domain *dom, const char *tenant, int limit,
+		    const struct rum_sync_status_cb *cb);
+
+#endif
