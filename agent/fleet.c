@@ -13,6 +13,7 @@
 #include "agent/files.h"
 #include "agent/report.h"
 #include "agent/state.h"
+#include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -466,7 +467,8 @@ static int fleet_install(struct fleet *f, uint32_t i, json_t *reply)
 		size_t len = 0;
 
 		if (!b64 ||
-		    rum_agent_base64_decode(&xml, &len, b64, strlen(b64), RUM_AGENT_FILE_MAX) < 0 ||
+		    rum_crypto_base64_decode(&xml, &len, b64, strlen(b64), RUM_AGENT_FILE_MAX) <
+			    0 ||
 		    rum_agent_ack_parse(f->ack, xml, len) < 0) {
 			snprintf(f->last_error, sizeof(f->last_error),
 				 "device %u: an ACK that is not one: %s", i, rum_err_msg());

@@ -13,6 +13,7 @@
 #include "agent/files.h"
 #include "agent/report.h"
 #include "agent/state.h"
+#include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -495,8 +496,8 @@ static int install_acks(const char *dir, const struct rum_agent_push_opts *o, js
 		struct ack_ctx a = {.now = rum_agent_now_ms() / 1000};
 		char *xml = NULL;
 
-		if (!b64 || rum_agent_base64_decode(&xml, &a.len, b64, strlen(b64),
-						    RUM_AGENT_FILE_MAX) < 0) {
+		if (!b64 || rum_crypto_base64_decode(&xml, &a.len, b64, strlen(b64),
+						     RUM_AGENT_FILE_MAX) < 0) {
 			rum_log_warn("device=%s ack=%zu: smart_license missing or not base64", dir,
 				     i);
 			continue;

@@ -164,32 +164,6 @@ out:
 	return rc;
 }
 
-int rum_agent_base64_decode(char **out, size_t *out_len, const char *in, size_t len, size_t max)
-{
-	EVP_ENCODE_CTX *ctx;
-	unsigned char *buf;
-	int n = 0, m = 0, rc = 0;
-
-	if (len > INT32_MAX || len / 4 * 3 > max + 3)
-		return rum_err_set(RUM_ETOOBIG, "base64 text larger than %zu decoded bytes", max);
-	buf = malloc(len / 4 * 3 + 4);
-	ctx = EVP_ENCODE_CTX_new();
-	if (!buf || !ctx)
-		abort();
-	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, buf, &n, (const unsigned char *)in, (int)len) < 0 ||
-	    EVP_DecodeFinal(ctx, buf + n, &m) < 0) {
-		rc = rum_err_set(RUM_EINVAL, "not valid base64");
-		free(buf);
-	} else {
-		buf[n + m] = '\0';
-		*out = (char *)buf;
-		*out_len = (size_t)(n + m);
-	}
-	EVP_ENCODE_CTX_free(ctx);
-	return rc;
-}
-
 void rum_agent_base64_encode(char **out, const char *data, size_t len)
 {
 	char *p = malloc(4 * ((len + 2) / 3) + 1);

@@ -29,10 +29,6 @@ int rum_agent_random_hex(char *out, size_t size, size_t nbytes);
  * for tests and checks. RUM_EINVAL when the document is malformed. */
 int rum_agent_report_inspect(const char *doc, uint64_t *id, char *tag, size_t tag_size);
 
-/* Standard base64 decoding (whitespace tolerated) into *out (caller frees,
- * NUL-terminated); at most max decoded bytes. RUM_EINVAL on bad input. */
-int rum_agent_base64_decode(char **out, size_t *out_len, const char *in, size_t len, size_t max);
-
 /* Standard base64 of data into *out (caller frees). */
 void rum_agent_base64_encode(char **out, const char *data, size_t len);
 #endif

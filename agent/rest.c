@@ -15,6 +15,7 @@
 #include "agent/ops.h"
 #include "agent/report.h"
 #include "agent/restconf.h"
+#include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/log.h"
 
@@ -193,7 +194,7 @@ static enum MHD_Result import(const struct server *s, struct MHD_Connection *c, 
 	if (i < q->len && q->body[i] == '<') {
 		rc = rum_agent_op_import_buf(s->dir, q->body, q->len, summary, sizeof(summary));
 	} else {
-		rc = rum_agent_base64_decode(&xml, &len, q->body, q->len, BODY_MAX);
+		rc = rum_crypto_base64_decode(&xml, &len, q->body, q->len, BODY_MAX);
 		if (rc < 0)
 			rum_err_set(RUM_EINVAL, "import body is neither XML nor base64");
 		else

@@ -18,6 +18,11 @@ int rum_crypto_sha256_fd(uint8_t out[RUM_SHA256_LEN], int fd, const char *what);
  * NUL-terminated string the caller frees; *out_len (if not NULL) gets its length. */
 char *rum_crypto_base64_new(const void *data, size_t len, size_t *out_len);
 
+/* Decodes base64 text (newlines allowed) into a new NUL-terminated buffer
+ * (*out, caller frees) of *out_len bytes. RUM_ETOOBIG when it would pass
+ * max bytes, RUM_EINVAL when it is not base64. */
+int rum_crypto_base64_decode(char **out, size_t *out_len, const char *in, size_t len, size_t max);
+
 /* Fills buf with cryptographically strong random bytes; aborts if the
  * system cannot provide them. */
 void rum_crypto_random(void *buf, size_t len);
