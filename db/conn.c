@@ -13,7 +13,8 @@ static const struct rum_db_stmt_set *const rum_db_stmt_sets[] = {
 	&rum_store_import_statements,    &rum_store_acks_statements,
 	&rum_store_devices_statements,   &rum_store_usage_statements,
 	&rum_store_alerts_statements,    &rum_store_sessions_statements,
-	&rum_store_retention_statements, &rum_store_upstreams_statements, &rum_store_sync_statements,
+	&rum_store_retention_statements, &rum_store_upstreams_statements,
+	&rum_store_sync_statements,
 };
 
 /* Prepares every statement on a new connection. Names are unique across

@@ -68,7 +68,8 @@ static const struct rum_db_stmt rum_store_sync_stmts[] = {
 	 "AND s.next_at <= now() ORDER BY s.next_at, s.id LIMIT $2",
 	 2},
 	{"sync_next",
-	 "SELECT coalesce(ceil(extract(epoch FROM min(s.next_at) - now()) * 1000)::int8, -1) "
+	 "SELECT coalesce(greatest(ceil(extract(epoch FROM min(s.next_at) - now()) * 1000), 0)"
+	 "::int8, -1), count(*), count(*) FILTER (WHERE s.state IN ('queued', 'sending')) "
 	 "FROM sync_sends s JOIN sync_runs sr ON sr.id = s.run_id WHERE sr.tenant_id = $1 "
 	 "AND sr.state IN ('sending', 'polling') AND s.state IN ('queued', 'sending', 'polling')",
 	 1},
@@ -260,7 +261,7 @@ int rum_store_sync_plan(struct rum_db_txn *txn, const struct rum_store_sync_plan
 
 int rum_store_sync_due(struct rum_db_txn *txn, int64_t tenant_id, int limit,
 		       void (*cb)(void *arg, const struct rum_store_sync_call *c), void *arg,
-		       int64_t *next_ms)
+		       int64_t *next_ms, int64_t *open, int64_t *open_sends)
 {
 	char tenant[RUM_TEXT_I64_MAX], lim[RUM_TEXT_I64_MAX];
 	const char *p[2] = {tenant, lim};
@@ -268,6 +269,7 @@ int rum_store_sync_due(struct rum_db_txn *txn, int64_t tenant_id, int limit,
 	PGresult *res;
 
 	*next_ms = -1;
+	*open = *open_sends = 0;
 	rum_text_i64(tenant, sizeof(tenant), tenant_id);
 	rum_text_i64(lim, sizeof(lim), limit);
 	if (!(res = rum_db_exec(txn, "sync_due", 2, p, NULL, NULL, 0, &rc)))
@@ -295,8 +297,11 @@ int rum_store_sync_due(struct rum_db_txn *txn, int64_t tenant_id, int limit,
 	PQclear(res);
 	if (!(res = rum_db_exec(txn, "sync_next", 1, p, NULL, NULL, 0, &rc)))
 		return rc;
-	if (PQntuples(res) == 1)
+	if (PQntuples(res) == 1) {
 		*next_ms = rum_store_sync_i64(res, 0, 0);
+		*open = rum_store_sync_i64(res, 0, 1);
+		*open_sends = rum_store_sync_i64(res, 0, 2);
+	}
 	PQclear(res);
 	return 0;
 }

@@ -47,11 +47,13 @@ struct rum_store_sync_call {
 	int attempts, polls, reports;
 	const char *pid, *sn, *hostname, *software_tag;
 };
-/* Calls due now (next_at passed), oldest first, at most limit; *next_ms is
- * how long until the next open call not yet due (-1 when there is none). */
+/* Calls due now (next_at passed), oldest first, at most limit. Then, of
+ * every open call: *next_ms until the first is due (0 when one is, -1 when
+ * none is open), *open how many, *open_sends how many are queued or
+ * sending (not polling). */
 int rum_store_sync_due(struct rum_db_txn *txn, int64_t tenant_id, int limit,
 		       void (*cb)(void *arg, const struct rum_store_sync_call *c), void *arg,
-		       int64_t *next_ms);
+		       int64_t *next_ms, int64_t *open, int64_t *open_sends);
 
 /* The device's reports in the batch, in report order, each byte-exact, as
  * the elements of a JSON array: "[r1,r2,...]" (malloc'd). */

@@ -203,7 +203,7 @@ struct rum_sync_due_q {
 	int max;
 	struct rum_sync_call *calls;
 	size_t n;
-	int64_t next_ms;
+	struct rum_sync_open open;
 };
 
 static void rum_sync_due_cb(void *arg, const struct rum_store_sync_call *c)
@@ -238,13 +238,14 @@ static int rum_sync_due_run(struct rum_db_txn *txn, void *arg)
 	free(q->calls);
 	q->calls = NULL;
 	q->n = 0;
-	return rum_store_sync_due(txn, q->tenant_id, q->max, rum_sync_due_cb, q, &q->next_ms);
+	return rum_store_sync_due(txn, q->tenant_id, q->max, rum_sync_due_cb, q, &q->open.next_ms,
+				  &q->open.calls, &q->open.sends);
 }
 
 int rum_sync_due(struct rum_domain *dom, int64_t tenant_id, int max, struct rum_sync_call **calls,
-		 size_t *n, int64_t *next_ms)
+		 size_t *n, struct rum_sync_open *open)
 {
-	struct rum_sync_due_q q = {tenant_id, max, NULL, 0, -1};
+	struct rum_sync_due_q q = {tenant_id, max, NULL, 0, {-1, 0, 0}};
 	int rc = rum_db_call(dom->db, rum_sync_due_run, &q);
 
 	if (rc < 0) {
@@ -254,7 +255,7 @@ int rum_sync_due(struct rum_domain *dom, int64_t tenant_id, int max, struct rum_
 	}
 	*calls = q.calls;
 	*n = q.n;
-	*next_ms = q.next_ms;
+	*open = q.open;
 	return rc;
 }
 

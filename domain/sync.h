@@ -67,10 +67,15 @@ struct rum_sync_call {
 	int attempts, polls, reports;
 	char pid[160], sn[160], hostname[256], software_tag[256];
 };
+/* The tenant's open calls: next_ms until the first is due (0: one is,
+ * -1: none is open), how many, and how many are not polling. */
+struct rum_sync_open {
+	int64_t next_ms, calls, sends;
+};
 /* Calls due now (at most max, malloc'd array in *calls) across the
- * tenant's runs; *next_ms until the next open one (-1: none open). */
+ * tenant's runs, and what is open. */
 int rum_sync_due(struct rum_domain *dom, int64_t tenant_id, int max, struct rum_sync_call **calls,
-		 size_t *n, int64_t *next_ms);
+		 size_t *n, struct rum_sync_open *open);
 
 /* The call's reports, byte-exact, as a JSON array (malloc'd). */
 int rum_sync_reports(struct rum_domain *dom, const struct rum_sync_call *c, char **json,

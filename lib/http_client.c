@@ -323,7 +323,12 @@ static int hc_error(struct rum_http_client *c, CURLcode cc, const struct hc_body
 				   c->label, url,
 				   c->seen_pin ? c->seen_pin : "a key that could not be read");
 	case CURLE_PEER_FAILED_VERIFICATION:
+		return rum_err_set(RUM_EAUTH,
+				   "%s %s: TLS: the server's certificate is not trusted: %s",
+				   c->label, url, why);
 	case CURLE_SSL_CACERT_BADFILE:
+		return rum_err_set(RUM_EINVAL, "%s %s: TLS: the CA bundle cannot be used: %s",
+				   c->label, url, why);
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_SSL_CERTPROBLEM:
 		return rum_err_set(RUM_EIO, "%s %s: TLS: %s", c->label, url, why);
@@ -343,8 +348,9 @@ static int hc_error(struct rum_http_client *c, CURLcode cc, const struct hc_body
 	if (c->proxy &&
 	    curl_easy_getinfo(c->curl, CURLINFO_HTTP_CONNECTCODE, &connect_code) == CURLE_OK &&
 	    connect_code >= 300)
-		return rum_err_set(RUM_EUNAVAIL, "%s %s: the proxy refused the tunnel: HTTP %ld%s",
-				   c->label, url, connect_code,
+		return rum_err_set(RUM_EFORBIDDEN,
+				   "%s %s: the proxy refused the tunnel: HTTP %ld%s", c->label, url,
+				   connect_code,
 				   connect_code == 407
 					   ? " (proxy authentication required or refused)"
 					   : "");

@@ -71,13 +71,17 @@ struct rum_http_reply {
 };
 
 /* Makes the request. On 0 a reply arrived, whatever its status, and *out
- * holds it (dispose it). Errors (no reply; *out zeroed): RUM_EUNAVAIL
- * (cannot connect to the peer or the proxy, the proxy refused the tunnel,
- * or cancelled), RUM_ETIMEDOUT, RUM_ECONFLICT (the key does not match the
- * pin; the message names the key seen), RUM_ETOOBIG (reply over max_reply:
- * the transfer is aborted), RUM_EIO (TLS failures, naming the certificate
- * problem, and any other transport failure). Messages name the label and
- * the URL. */
+ * holds it (dispose it). Errors (no reply; *out zeroed), messages naming
+ * the label and the URL:
+ *   RUM_EUNAVAIL   cannot connect to the peer or the proxy, or cancelled
+ *   RUM_ETIMEDOUT  no answer in time
+ *   RUM_EAUTH      TLS: the peer's certificate failed verification (the
+ *                  message names the certificate problem)
+ *   RUM_EFORBIDDEN the proxy refused the tunnel (407 names proxy auth)
+ *   RUM_ECONFLICT  the key does not match the pin (names the key seen)
+ *   RUM_EINVAL     a bad URL or header, or a CA bundle that cannot be used
+ *   RUM_ETOOBIG    reply over max_reply (the transfer is aborted)
+ *   RUM_EIO        any other transport or TLS failure */
 int rum_http_client_do(struct rum_http_client *c, const struct rum_http_request *r,
 		       struct rum_http_reply *out);
 void rum_http_reply_dispose(struct rum_http_reply *r);

@@ -139,6 +139,22 @@ static const struct rum_config_param rum_config_params[] = {
 	{"upstream_ca_file", RUM_CFG_STRING, RUM_OFF(upstream_ca_file), "", 0, 0,
 	 "PEM bundle of the CAs upstreams are verified against (a TLS-inspecting proxy's CA); "
 	 "empty = the system's"},
+	{"sync_concurrency", RUM_CFG_INT, RUM_OFF(sync_concurrency), "4", 1, 64,
+	 "upstream calls one connected sync keeps in flight"},
+	{"sync_poll_first_s", RUM_CFG_INT, RUM_OFF(sync_poll_first_s), "30", 0, 3600,
+	 "first poll for an ACK after an upload is accepted (Cisco's sample waits 30 s)"},
+	{"sync_poll_every_s", RUM_CFG_INT, RUM_OFF(sync_poll_every_s), "3", 0, 3600,
+	 "later polls for the same ACK"},
+	{"sync_retry_max_s", RUM_CFG_INT, RUM_OFF(sync_retry_max_s), "60", 1, 3600,
+	 "longest back-off between tries of one upstream call (a Retry-After is honoured)"},
+	{"sync_lease_s", RUM_CFG_INT, RUM_OFF(sync_lease_s), "60", 3, 3600,
+	 "a node's hold on a tenant's sync, renewed while it runs: how long a dead node's sync "
+	 "waits before another node takes it over"},
+	{"sync_alert_after_s", RUM_CFG_INT, RUM_OFF(sync_alert_after_s), "86400", 0, 365 * 86400,
+	 "raise an alert when a tenant's sync has failed for this long"},
+	{"sync_allow_http", RUM_CFG_BOOL, RUM_OFF(sync_allow_http), "false", 0, 0,
+	 "let upstream URLs be plain http:// (a collector on a trusted network, a lab); "
+	 "otherwise https only"},
 	{"upkeep_interval_s", RUM_CFG_INT, RUM_OFF(upkeep_interval_s), "60", 1, 86400,
 	 "how often serve brings licence usage figures up to date"},
 	{"usage_lag_s", RUM_CFG_INT, RUM_OFF(usage_lag_s), "300", 0, 86400,

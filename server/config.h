@@ -56,8 +56,11 @@ struct rum_config {
 	char *upstream_proxy;               /* http(s)://[USER@]HOST:PORT, "" = direct */
 	char *upstream_proxy_password_file; /* the proxy user's password, "" = none */
 	char *upstream_ca_file;             /* PEM bundle, "" = the system's */
-	int64_t upkeep_interval_s;          /* how often serve keeps aggregates current */
-	int64_t usage_lag_s;                /* reports count for usage this long after arrival */
+	int64_t sync_concurrency, sync_poll_first_s, sync_poll_every_s, sync_retry_max_s,
+		sync_lease_s, sync_alert_after_s;
+	bool sync_allow_http;
+	int64_t upkeep_interval_s; /* how often serve keeps aggregates current */
+	int64_t usage_lag_s;       /* reports count for usage this long after arrival */
 	int64_t alert_deadline_warn_days, alert_ack_pending_days, alert_silent_days,
 		alert_capture_days;                    /* alert windows; 0 turns a kind off */
 	int64_t web_session_idle_s, web_session_max_s; /* browser sessions */

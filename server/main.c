@@ -19,6 +19,7 @@
 #include "server/cli_collector.h"
 #include "server/cli_import.h"
 #include "server/cli_inventory.h"
+#include "server/cli_sync.h"
 #include "server/cli_tokens.h"
 #include "server/cli_upstream.h"
 #include "server/cli_users.h"
@@ -98,6 +99,8 @@ static void rum_usage(FILE *out)
 		"  upstream set --tenant NAME --kind cssm|collector ... | upstream show [--tenant NAME]\n"
 		"  upstream remove --tenant NAME   a tenant's upstream for connected mode (CSSM or\n"
 		"                        another collector); secrets from files or standard input\n"
+		"  sync --tenant NAME [--wait] | sync status --tenant NAME   send a tenant's usage to\n"
+		"                        its upstream now, bring the ACKs back; the last syncs\n"
 		"  backup -o FILE|DIR|-  the database and the secret key in one file (mode 0600)\n"
 		"  restore FILE [--force]   a backup into a new data_dir or database\n"
 		"  prune [--tenant NAME] [--dry-run]   apply the retention settings now, to the end\n\n"
@@ -130,6 +133,8 @@ static void rum_verb_usage(const char *verb, FILE *out)
 		rum_cli_backup_usage(out);
 	else if (strcmp(verb, "upstream") == 0)
 		rum_cli_upstream_usage(out);
+	else if (strcmp(verb, "sync") == 0)
+		rum_cli_sync_usage(out);
 	else if (strcmp(verb, "target") == 0)
 		fprintf(out,
 			"Usage: rumd target add [--tenant NAME] --host H [--port 830|443] "
@@ -236,7 +241,8 @@ static bool rum_cli_is_flag(const char *name)
 {
 	return strcmp(name, "all") == 0 || strcmp(name, "dry-run") == 0 ||
 	       rum_cli_collector_is_flag(name) || rum_cli_backup_is_flag(name) ||
-	       rum_cli_inventory_is_flag(name) || rum_cli_upstream_is_flag(name);
+	       rum_cli_inventory_is_flag(name) || rum_cli_upstream_is_flag(name) ||
+	       rum_cli_sync_is_flag(name);
 }
 
 static const char *rum_cli_opt_of(const void *cli, const char *name)
@@ -1063,6 +1069,10 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 		rc = rum_cli_upstream(cfg, dom, cli->words, cli->nwords, rum_cli_opt_of, cli);
 		goto out;
 	}
+	if (strcmp(verb, "sync") == 0) {
+		rc = rum_cli_sync(cfg, dom, cli->words, cli->nwords, rum_cli_opt_of, cli);
+		goto out;
+	}
 	if (strcmp(verb, "device") == 0 || strcmp(verb, "report") == 0) {
 		rc = rum_cli_inventory(cfg, dom, cli->words, cli->nwords, rum_cli_opt_of, cli);
 		goto out;
@@ -1223,6 +1233,10 @@ int main(int argc, char **argv)
 			rc = rum_db_verb(&cfg, &cli);
 	} else if (strcmp(verb, "upstream") == 0) {
 		rc = rum_cli_check_opts(&cli, rum_cli_upstream_opts);
+		if (rc == 0)
+			rc = rum_db_verb(&cfg, &cli);
+	} else if (strcmp(verb, "sync") == 0) {
+		rc = rum_cli_check_opts(&cli, rum_cli_sync_opts);
 		if (rc == 0)
 			rc = rum_db_verb(&cfg, &cli);
 	} else if (strcmp(verb, "device") == 0 || strcmp(verb, "report") == 0) {

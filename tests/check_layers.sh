@@ -35,8 +35,9 @@ lib          lib
 db           lib db
 domain       lib db domain
 collector    lib domain collector
+sync         lib domain sync
 api          lib domain api
-server       lib domain api collector server
+server       lib domain api collector sync server
 agent        lib agent
 '
 

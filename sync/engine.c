@@ -1,0 +1,435 @@
+/* One sync pass, see engine.h. */
+#include "sync/engine.h"
+
+#include "domain/sync.h"
+#include "lib/crypto.h"
+#include "lib/err.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/text.h"
+#include "sync/cssm.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SYNC_MAX_CONCURRENCY 64
+#define SYNC_RETRY_AFTER_MAX_S 3600 /* a Retry-After beyond this is read as this */
+
+/* Retries of one call in this pass. */
+struct sync_tries {
+	int64_t call_id;
+	int n;
+};
+
+struct sync_engine {
+	struct rum_domain *dom;
+	const struct rum_sync_options *o;
+	struct rum_sync_result *res;
+	struct rum_sync_upstream u;
+	struct rum_cssm_auth auth;
+	struct rum_cssm *clients[SYNC_MAX_CONCURRENCY];
+	int nclients;
+	/* the round being worked on */
+	pthread_mutex_t lock;
+	struct rum_sync_call *calls;
+	size_t ncalls, next;
+	struct sync_tries *tries;
+	size_t ntries;
+	int64_t *runs; /* run ids seen, for their state at the end */
+	size_t nruns;
+	int fatal; /* the first error that stops the pass */
+	char fatal_msg[1024];
+	char last_retry[512]; /* why the last call had to be tried again */
+	bool exhausted;       /* a call was tried max_attempts times */
+};
+
+static int64_t sync_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool sync_cancelled(const struct sync_engine *e)
+{
+	return e->o->cancel && *e->o->cancel;
+}
+
+static void sync_sleep_ms(const struct sync_engine *e, int64_t ms)
+{
+	while (ms > 0 && !sync_cancelled(e)) {
+		int64_t step = ms > 100 ? 100 : ms;
+
+		usleep((useconds_t)step * 1000);
+		ms -= step;
+	}
+}
+
+/* Records the first error that stops the pass (with its message). */
+static void sync_fatal(struct sync_engine *e, int rc)
+{
+	pthread_mutex_lock(&e->lock);
+	if (!e->fatal) {
+		e->fatal = rc;
+		snprintf(e->fatal_msg, sizeof(e->fatal_msg), "%s", rum_err_msg());
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
+static void sync_note_run(struct sync_engine *e, int64_t run_id)
+{
+	for (size_t i = 0; i < e->nruns; i++)
+		if (e->runs[i] == run_id)
+			return;
+	e->runs = rum_grow_one(e->runs, e->nruns, sizeof(*e->runs));
+	e->runs[e->nruns++] = run_id;
+}
+
+/* How many times the call was retried in this pass, one more counted. */
+static int sync_retried(struct sync_engine *e, int64_t call_id)
+{
+	int n;
+
+	pthread_mutex_lock(&e->lock);
+	for (size_t i = 0; i < e->ntries; i++)
+		if (e->tries[i].call_id == call_id) {
+			n = ++e->tries[i].n;
+			pthread_mutex_unlock(&e->lock);
+			return n;
+		}
+	e->tries = rum_grow_one(e->tries, e->ntries, sizeof(*e->tries));
+	e->tries[e->ntries].call_id = call_id;
+	e->tries[e->ntries++].n = 1;
+	pthread_mutex_unlock(&e->lock);
+	return 1;
+}
+
+/* Back-off before the nth retry: Retry-After when the upstream gave one,
+ * else doubling from a second up to retry_max_ms, with jitter. */
+static int64_t sync_backoff(const struct sync_engine *e, int n, long retry_after_s)
+{
+	int64_t max = e->o->retry_max_ms > 0 ? e->o->retry_max_ms : 60000, d;
+	uint16_t r;
+
+	if (retry_after_s >= 0)
+		return (int64_t)(retry_after_s > SYNC_RETRY_AFTER_MAX_S ? SYNC_RETRY_AFTER_MAX_S
+									: retry_after_s) *
+		       1000;
+	d = n >= 16 ? max : 1000LL << (n - 1);
+	if (d > max)
+		d = max;
+	rum_crypto_random(&r, sizeof(r));
+	return d + (int64_t)(r % 250);
+}
+
+static int sync_step(struct sync_engine *e, const struct rum_sync_call *c,
+		     enum rum_sync_outcome_kind what, const char *poll_id, const char *msg,
+		     int64_t delay_ms)
+{
+	int rc = rum_sync_step(e->dom, c, what, poll_id, msg, delay_ms);
+
+	/* Settled meanwhile by another node (its lease ran out under us):
+	 * that node's word stands. */
+	if (rc == RUM_ECONFLICT)
+		return 0;
+	return rc;
+}
+
+static void sync_count(struct sync_engine *e, int64_t *field, int64_t by)
+{
+	pthread_mutex_lock(&e->lock);
+	*field += by;
+	pthread_mutex_unlock(&e->lock);
+}
+
+/* What the upstream said, recorded. */
+static int sync_answer(struct sync_engine *e, const struct rum_sync_call *c,
+		       struct rum_cssm_answer *a)
+{
+	int64_t poll_first = e->o->poll_first_ms > 0 ? e->o->poll_first_ms : 30000;
+	int64_t poll_every = e->o->poll_every_ms > 0 ? e->o->poll_every_ms : 3000;
+	int64_t acked = 0;
+	char q[300];
+	int rc = 0, n;
+
+	switch (a->said) {
+	case RUM_CSSM_POLL_ID:
+		rc = sync_step(e, c, RUM_SYNC_POLLING, a->poll_id, "", poll_first);
+		sync_count(e, &e->res->sent, 1);
+		break;
+	case RUM_CSSM_OK_POLL: rc = sync_step(e, c, RUM_SYNC_POLLING, "", "", poll_every); break;
+	case RUM_CSSM_COMPLETE:
+		rc = rum_sync_complete(e->dom, c, (const char *const *)a->docs, a->lens, a->ndocs,
+				       &acked);
+		if (rc == RUM_EINVAL || rc == RUM_ETOOBIG) {
+			/* Not an ACK for this device: kept out, and said. */
+			char msg[1024];
+
+			snprintf(msg, sizeof(msg), "the ACK returned cannot be used: %s",
+				 rum_err_msg());
+			rum_log_warn("sync: tenant=%s device=%" PRId64 " poll_id=%s: %s",
+				     rum_log_quote(q, sizeof(q), e->u.tenant), c->device_id,
+				     c->poll_id, msg);
+			rc = sync_step(e, c, RUM_SYNC_REFUSED, "", msg, 0);
+			sync_count(e, &e->res->refused, 1);
+		} else if (rc == 0) {
+			sync_count(e, &e->res->acks, 1);
+			sync_count(e, &e->res->reports_acked, acked);
+		}
+		break;
+	case RUM_CSSM_DUPLICATE:
+		rc = sync_step(e, c, RUM_SYNC_DUPLICATE, "", a->message, 0);
+		sync_count(e, &e->res->duplicates, 1);
+		break;
+	case RUM_CSSM_REFUSED:
+		rum_log_warn("sync: tenant=%s device=%" PRId64 " refused: %s",
+			     rum_log_quote(q, sizeof(q), e->u.tenant), c->device_id, a->message);
+		rc = sync_step(e, c, RUM_SYNC_REFUSED, "", a->message, 0);
+		sync_count(e, &e->res->refused, 1);
+		break;
+	case RUM_CSSM_RETRY:
+		n = sync_retried(e, c->id);
+		sync_count(e, &e->res->retries, 1);
+		pthread_mutex_lock(&e->lock);
+		snprintf(e->last_retry, sizeof(e->last_retry), "%s", a->message);
+		if (n >= (e->o->max_attempts > 0 ? e->o->max_attempts : 6))
+			e->exhausted = true;
+		pthread_mutex_unlock(&e->lock);
+		rc = sync_step(e, c, RUM_SYNC_RETRY, "", a->message,
+			       sync_backoff(e, n, a->retry_after_s));
+		break;
+	}
+	return rc;
+}
+
+static int sync_one(struct sync_engine *e, struct rum_cssm *client, const struct rum_sync_call *c)
+{
+	struct rum_cssm_answer a;
+	char *reports = NULL;
+	int64_t count;
+	size_t len;
+	int rc;
+
+	if (strcmp(c->state, "polling") == 0) {
+		rc = rum_cssm_poll(client, c, &a);
+	} else {
+		/* Recorded before it goes: found so after a crash, it is sent
+		 * again and the upstream says whether it had it. */
+		rc = sync_step(e, c, RUM_SYNC_SENDING, "", "", 0);
+		if (rc == 0)
+			rc = rum_sync_reports(e->dom, c, &reports, &len, &count);
+		if (rc == 0)
+			rc = rum_cssm_report_usage(client, c, reports, len, &a);
+		free(reports);
+	}
+	if (rc < 0)
+		return rc;
+	rc = sync_answer(e, c, &a);
+	rum_cssm_answer_dispose(&a);
+	return rc;
+}
+
+struct sync_worker {
+	struct sync_engine *e;
+	struct rum_cssm *client;
+};
+
+static void *sync_worker_main(void *arg)
+{
+	struct sync_worker *w = arg;
+	struct sync_engine *e = w->e;
+
+	for (;;) {
+		struct rum_sync_call *c = NULL;
+		int rc;
+
+		pthread_mutex_lock(&e->lock);
+		if (!e->fatal && !e->exhausted && e->next < e->ncalls)
+			c = &e->calls[e->next++];
+		pthread_mutex_unlock(&e->lock);
+		if (!c || sync_cancelled(e))
+			break;
+		rc = sync_one(e, w->client, c);
+		if (rc < 0)
+			sync_fatal(e, rc);
+	}
+	return NULL;
+}
+
+/* Works the round's calls with the clients, one thread each. */
+static void sync_round(struct sync_engine *e)
+{
+	struct sync_worker w[SYNC_MAX_CONCURRENCY];
+	pthread_t t[SYNC_MAX_CONCURRENCY];
+	int n = e->nclients < (int)e->ncalls ? e->nclients : (int)e->ncalls;
+
+	e->next = 0;
+	for (size_t i = 0; i < e->ncalls; i++)
+		sync_note_run(e, e->calls[i].run_id);
+	if (n <= 1) {
+		w[0] = (struct sync_worker){e, e->clients[0]};
+		sync_worker_main(&w[0]);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		w[i] = (struct sync_worker){e, e->clients[i]};
+		if (pthread_create(&t[i], NULL, sync_worker_main, &w[i]) != 0)
+			abort();
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+}
+
+/* The proxy in effect: the upstream's, else the node's; its user apart. */
+static int sync_net(struct sync_engine *e, struct rum_cssm_net *net, char *proxy, size_t psize,
+		    char *user, size_t usize)
+{
+	const char *p = e->u.proxy[0] ? e->u.proxy : e->o->proxy ? e->o->proxy : "";
+	const char *pw = e->u.proxy[0] ? e->u.proxy_password : e->o->proxy_password;
+	struct rum_text_url url;
+	const char *why;
+
+	memset(net, 0, sizeof(*net));
+	proxy[0] = user[0] = '\0';
+	if (p[0] && strcmp(p, "direct") != 0) {
+		if (rum_text_url_split(&url, p, &why) < 0 || url.has_password)
+			return rum_err_set(RUM_EINVAL, "upstream proxy: %s",
+					   url.has_password ? "a password in the URL" : why);
+		if (url.has_user) {
+			const char *at = strchr(p, '@'), *start = strstr(p, "://") + 3;
+
+			snprintf(user, usize, "%.*s", (int)(at - start), start);
+			snprintf(proxy, psize, "%s://%s", url.https ? "https" : "http", at + 1);
+		} else {
+			snprintf(proxy, psize, "%s", p);
+		}
+		/* no path after host:port */
+		{
+			char *slash = strchr(strstr(proxy, "://") + 3, '/');
+
+			if (slash)
+				*slash = '\0';
+		}
+		net->proxy = proxy;
+		net->proxy_user = user[0] ? user : NULL;
+		net->proxy_password = user[0] ? pw : NULL;
+	}
+	net->ca_file = e->u.ca_file[0] ? e->u.ca_file : e->o->ca_file;
+	net->connect_timeout_ms = e->u.connect_timeout_s * 1000;
+	net->timeout_ms = e->u.timeout_s * 1000;
+	net->allow_http = e->o->allow_http;
+	net->cancel = e->o->cancel;
+	return 0;
+}
+
+/* The loop of rounds until nothing is due (or, waiting, nothing is open). */
+static int sync_loop(struct sync_engine *e, int64_t tenant_id)
+{
+	int lease_s = e->o->lease_s > 0 ? e->o->lease_s : 60;
+	int64_t deadline = sync_now_ms() + (int64_t)(e->o->wait_s > 0 ? e->o->wait_s : 3600) * 1000;
+	int64_t leased = sync_now_ms();
+	int rc = 0;
+
+	for (;;) {
+		struct rum_sync_open open;
+
+		if (sync_cancelled(e))
+			return rum_err_set(RUM_EUNAVAIL, "rumd is stopping");
+		if (sync_now_ms() - leased > (int64_t)lease_s * 1000 / 3) {
+			if ((rc = rum_sync_lease(e->dom, tenant_id, e->o->owner, lease_s)) < 0)
+				return rum_err_set(rc, "the sync lease was lost: %s",
+						   rum_err_msg());
+			leased = sync_now_ms();
+		}
+		free(e->calls);
+		e->calls = NULL;
+		rc = rum_sync_due(e->dom, tenant_id, 8 * e->nclients, &e->calls, &e->ncalls, &open);
+		if (rc < 0)
+			return rc;
+		e->res->pending = open.calls;
+		if (e->ncalls == 0) {
+			if (open.calls == 0 || (!e->o->wait && open.sends == 0))
+				return 0;
+			if (e->o->wait && sync_now_ms() >= deadline)
+				return 0;
+			sync_sleep_ms(e, open.next_ms > 1000 ? 1000
+					 : open.next_ms > 0  ? open.next_ms
+							     : 50);
+			continue;
+		}
+		sync_round(e);
+		if (e->fatal) {
+			rum_err_set(e->fatal, "%s", e->fatal_msg);
+			return e->fatal;
+		}
+		if (e->exhausted)
+			return rum_err_set(RUM_EUNAVAIL, "upstream unavailable: %s", e->last_retry);
+	}
+}
+
+int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
+		 struct rum_sync_result *res)
+{
+	struct sync_engine e = {.dom = dom, .o = o, .res = res};
+	struct rum_sync_begun begun;
+	struct rum_cssm_net net;
+	char proxy[2100], user[300], err[1024] = "", state[16];
+	bool leased = false;
+	int rc, lease_s = o->lease_s > 0 ? o->lease_s : 60;
+
+	memset(res, 0, sizeof(*res));
+	pthread_mutex_init(&e.lock, NULL);
+	rc = rum_sync_upstream_get(dom, o->tenant, &e.u);
+	if (rc == 0 && strcmp(e.u.kind, "cssm") != 0)
+		rc = rum_err_set(RUM_EINVAL,
+				 "tenant '%s': its upstream is a collector; forwarding to a "
+				 "collector is not built yet",
+				 o->tenant);
+	if (rc == 0)
+		rc = sync_net(&e, &net, proxy, sizeof(proxy), user, sizeof(user));
+	if (rc == 0 && (rc = rum_sync_lease(dom, e.u.tenant_id, o->owner, lease_s)) == 0)
+		leased = true;
+	if (rc == 0)
+		rc = rum_sync_begin(dom, &e.u, o->trigger, o->node ? o->node : "", &begun);
+	if (rc == 0) {
+		res->run_id = begun.run_id;
+		res->resumed = begun.resumed;
+		res->devices = begun.devices;
+		res->reports = begun.reports;
+		sync_note_run(&e, begun.run_id);
+		rum_cssm_auth_init(&e.auth, &e.u);
+		e.nclients = o->concurrency > 0 ? o->concurrency : 4;
+		if (e.nclients > SYNC_MAX_CONCURRENCY)
+			e.nclients = SYNC_MAX_CONCURRENCY;
+		for (int i = 0; rc == 0 && i < e.nclients; i++)
+			rc = rum_cssm_new(&e.clients[i], &e.auth, &net);
+		if (rc == 0)
+			rc = rum_cssm_prepare(e.clients[0]);
+		if (rc == 0)
+			rc = sync_loop(&e, e.u.tenant_id);
+		if (rc < 0)
+			snprintf(err, sizeof(err), "%s", rum_err_msg());
+		for (size_t i = 0; i < e.nruns; i++)
+			(void)rum_sync_run_update(dom, e.runs[i], err, state);
+		(void)rum_sync_outcome(dom, e.u.tenant_id, rc == 0);
+		for (int i = 0; i < e.nclients; i++)
+			rum_cssm_free(e.clients[i]);
+		rum_cssm_auth_dispose(&e.auth);
+		if (rc < 0)
+			rum_err_set(rc, "%s", err);
+	}
+	if (leased)
+		rum_sync_release(dom, e.u.tenant_id, o->owner);
+	free(e.calls);
+	free(e.tries);
+	free(e.runs);
+	rum_sync_upstream_dispose(&e.u);
+	pthread_mutex_destroy(&e.lock);
+	return rc;
+}

@@ -1,0 +1,315 @@
+"""Connected mode (PROTOCOL.md 5.1): rum-agent devices push to a real rumd,
+`rumd sync` sends their reports to the CSSM API simulator over HTTPS (a
+test CA), polls until COMPLETE, stores each ACK exactly as an imported one,
+and the devices install it on their next exchange.
+
+What users rely on: each report reaches the upstream once, byte-exact,
+with the device's UDI in X-CSW-REQUESTING-SYSTEM; a second sync sends
+nothing again; every failure is named (credentials, accounts, TLS) and
+changes none of the tenant's reports; 429 with Retry-After, 500s and a
+dropped connection are retried; an expired token is refreshed once; a
+report the upstream already has is delivered, not an error; a refusal is
+kept per call with the upstream's message; `rumd sync status` shows it
+all."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import rumtest as rt
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.join(HERE, "..", "tools")
+sys.path.insert(0, TOOLS)
+import cssm_api_sim as api  # noqa: E402
+
+BUILD = os.environ.get("RUM_BUILD_DIR", "")
+AGENT = os.path.join(BUILD, "agent", "rum-agent")
+TAG = "regid.2017-03.com.cisco.advantagek9,1.0_bd1da96e-ec1d-412b-a50e-53846b347d53"
+CLIENT, SECRET = "rumd-sync", "sync-secret-Qw7Er9Ty"
+SA_NAME, VA_NAME = "Simulated Smart Account", "Default"
+
+
+def agent(*args, check=True, timeout=120):
+    proc = subprocess.run([AGENT, *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError("rum-agent %s exited %d:\n%s%s" % (
+            " ".join(args), proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+def report_states(state):
+    out = {}
+    for line in agent("show", "--state", state, "rum").stdout.splitlines():
+        m = re.match(r"^(\d+)\s+(OPEN|CLOSED|UNACK|ACK)\s", line)
+        if m:
+            out[int(m.group(1))] = m.group(2)
+    return out
+
+
+class Sync(rt.RumTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not os.path.exists(AGENT):
+            raise rt.unittest.SkipTest("no rum-agent binary: set RUM_BUILD_DIR (ctest does)")
+        cls.tmp = rt.make_tempdir("sync-", 0o755)
+        cls.ca, cls.cert, cls.key = api.make_test_ca(os.path.join(cls.tmp, "ca"))
+        cls.secret_file = os.path.join(cls.tmp, "client-secret")
+        with open(cls.secret_file, "w") as f:
+            f.write(SECRET + "\n")
+        os.chmod(cls.secret_file, 0o600)
+        cls.sim = api.spawn(cls.cert, cls.key, ["--client", "%s:%s" % (CLIENT, SECRET),
+                                                "--polls-before-complete", "1"],
+                            log_path=os.path.join(cls.tmp, "sim.log"))
+        cls.url, cls.db = cls.fresh_database("sync")
+        cls.data = rt.make_tempdir("sync-data-", 0o755)
+        cls.rumd = cls.start_class_rumd(database_url=cls.url, data_dir=cls.data)
+        cls.base = "http://127.0.0.1:%d/cslu/v1/pi" % cls.rumd.port
+        cls.outputs = []
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.sim:
+            cls.sim.stop()
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        self.sim.control(reset_stats=True, token_401=False, duplicate_failed=False, slow_ms=0,
+                         rate_limit=0, fail_500=0, drop_connection=0)
+
+    # -- helpers ---------------------------------------------------------------
+
+    def cmd(self, *args, expect=0, timeout=300, poll_first=0):
+        proc = rt.run_rumd(list(args) + ["--database_url=" + self.url, "--data_dir=" + self.data,
+                                         "--sync_poll_first_s=%d" % poll_first,
+                                         "--sync_poll_every_s=0", "--sync_retry_max_s=2"],
+                           timeout=timeout)
+        self.outputs.append(proc.stdout + proc.stderr)
+        if expect is not None:
+            self.assertEqual(proc.returncode, expect, "rumd %s:\n%s%s"
+                             % (" ".join(args), proc.stdout, proc.stderr))
+        return proc
+
+    def tenant(self, name, ca=True, **kw):
+        rt.add_tenant(self.url, name)
+        args = ["upstream", "set", "--tenant", name, "--kind", "cssm", "--client-id", CLIENT,
+                "--client-secret-file", self.secret_file, "--token-url", self.sim.token_url,
+                "--api-url", self.sim.base_url + self.sim.api_base]
+        if kw.get("ids"):
+            args += ["--smart-account-id", "1000001", "--virtual-account-id", "2000001"]
+        else:
+            args += ["--smart-account", kw.get("sa", SA_NAME),
+                     "--virtual-account", kw.get("va", VA_NAME)]
+        if ca:
+            args += ["--ca-file", self.ca]
+        self.cmd(*args)
+
+    def devices(self, tenant, n, tag):
+        states = []
+        for i in range(n):
+            state = os.path.join(self.tmp, "%s-%d" % (tag, i))
+            agent("init", "--state", state, "--pid", "C9300-24P",
+                  "--serial", "FOC%s%04d" % (tag.upper()[:4], i), "--hostname", "%s-%d" % (tag, i),
+                  "--entitlement", "%s=%d" % (TAG, i + 1))
+            self.push(state, tenant, expect_ack=False)
+            states.append(state)
+        return states
+
+    def push(self, state, tenant, expect_ack):
+        proc = agent("sync", "--state", state, "--url", "%s/%s" % (self.base, tenant),
+                     "--max-polls", "1", "--poll-interval", "0.05", check=False)
+        self.assertIn(proc.returncode, (0, 3), proc.stdout + proc.stderr)
+        self.assertEqual("ACK installed" in proc.stderr or "ack=installed" in proc.stderr,
+                         expect_ack, proc.stderr)
+
+    def q(self, sql):
+        return self.pg.psql(sql, db=self.db)
+
+    def scalar(self, sql):
+        return self.pg.scalar(sql, db=self.db)
+
+    def tenant_reports(self, tenant):
+        return {(sn, int(rid)): rep for sn, rid, rep in self.q(
+            "SELECT r.udi_serial, r.report_id, r.report FROM rum_reports r JOIN tenants t "
+            "ON t.id = r.tenant_id WHERE t.name = '%s'" % tenant)}
+
+    def sim_reports(self):
+        return {(r["udi_serial_number"], int(r["report_id"])): r
+                for r in self.sim.control_get("/reports?payloads=1")["reports"]}
+
+    def sync(self, tenant, *extra, expect=0, poll_first=0):
+        proc = self.cmd("sync", "--tenant", tenant, "--json", *extra, expect=expect,
+                        poll_first=poll_first)
+        return json.loads(proc.stdout.strip().splitlines()[-1]), proc
+
+    # -- the loop --------------------------------------------------------------
+
+    def test_1_devices_get_their_ack_through_a_sync(self):
+        self.tenant("loop")
+        states = self.devices("loop", 3, "loop")
+        ours = self.tenant_reports("loop")
+        self.assertEqual(len(ours), 3)
+
+        res, proc = self.sync("loop", "--wait")
+        self.assertTrue(res["ok"], proc.stdout)
+        self.assertEqual((res["devices"], res["reports"], res["sent"], res["acks"],
+                          res["reports_acked"], res["pending"]), (3, 3, 3, 3, 3, 0), res)
+
+        # Each report reached the upstream once, byte-exact, for its device.
+        theirs = self.sim_reports()
+        stats = self.sim.stats()
+        for key, text in ours.items():
+            self.assertIn(key, theirs)
+            # The signed payload text, exactly as the device wrote it.
+            self.assertEqual(theirs[key]["payload"], json.loads(text)["payload"],
+                             "report %s not byte-exact" % (key,))
+            self.assertEqual(stats["reports"]["P:C9300-24P,S:%s" % key[0]][str(key[1])], 1)
+        self.assertEqual(stats["tokens_issued"], 1)
+        self.assertEqual(stats["requests"]["search"], {"200": 1})
+
+        # Stored as imported ACKs, the reports acknowledged, and the
+        # devices install them on their next exchange.
+        self.assertEqual(int(self.scalar(
+            "SELECT count(*) FROM rum_reports r JOIN tenants t ON t.id = r.tenant_id "
+            "WHERE t.name = 'loop' AND r.acked_at IS NOT NULL")), 3)
+        self.assertEqual(int(self.scalar(
+            "SELECT count(*) FROM imports WHERE scope LIKE '%;upstream'")), 3)
+        for st in states:
+            self.push(st, "loop", expect_ack=True)
+            self.assertIn("ACK", report_states(st).values())
+
+        # Those exchanges closed a report each: the next sync sends those
+        # three alone, and then there is nothing left to send.
+        res, _ = self.sync("loop", "--wait")
+        self.assertEqual((res["reports"], res["sent"], res["acks"]), (3, 3, 3), res)
+        res, _ = self.sync("loop")
+        self.assertEqual((res["reports"], res["sent"]), (0, 0), res)
+        stats = self.sim.stats()
+        self.assertEqual(stats["reports_received"], 6)
+        self.assertEqual(stats["duplicates"], 0)
+
+        proc = self.cmd("sync", "status", "--tenant", "loop", "--json")
+        status = json.loads(proc.stdout)
+        self.assertEqual([r["state"] for r in status["runs"]], ["done", "done", "done"])
+        self.assertEqual(status["runs"][2]["acks"], 3)
+        self.assertTrue(status["state"]["last_ok_at"])
+        text = self.cmd("sync", "status", "--tenant", "loop").stdout
+        self.assertIn("ACKs 3", text)
+
+    def test_2_without_wait_the_next_sync_brings_the_acks(self):
+        self.tenant("later", ids=True)
+        self.devices("later", 2, "later")
+        res, _ = self.sync("later", poll_first=2)
+        self.assertEqual((res["sent"], res["acks"], res["pending"]), (2, 0, 2), res)
+        self.assertEqual(self.sim.stats()["requests"].get("search"), None, "ids need no search")
+        res, _ = self.sync("later", "--wait")
+        self.assertEqual((res["reports"], res["acks"], res["pending"]), (0, 2, 0), res)
+        self.assertEqual(self.sim.stats()["reports_received"], 2)
+
+    # -- failures --------------------------------------------------------------
+
+    def assert_unchanged(self, tenant):
+        self.assertEqual(int(self.scalar(
+            "SELECT count(*) FROM rum_reports r JOIN tenants t ON t.id = r.tenant_id "
+            "WHERE t.name = '%s' AND r.acked_at IS NOT NULL" % tenant)), 0)
+        self.assertEqual(int(self.scalar(
+            "SELECT count(*) FROM acks a JOIN tenants t ON t.id = a.tenant_id "
+            "WHERE t.name = '%s'" % tenant)), 0)
+
+    def test_3_failures_are_named_and_change_nothing(self):
+        self.tenant("fail")
+        self.devices("fail", 1, "fail")
+        self.sim.control(token_401=True)
+        res, proc = self.sync("fail", expect=1)
+        self.assertIn("client id and secret were refused", res["error"])
+        self.assertIn("invalid_client", res["error"])
+        self.assertNotIn(SECRET, proc.stdout + proc.stderr)
+        self.assert_unchanged("fail")
+        self.sim.control(token_401=False)
+
+        rt.add_tenant(self.url, "fail-sa")
+        self.cmd("upstream", "set", "--tenant", "fail-sa", "--kind", "cssm", "--client-id",
+                  CLIENT, "--client-secret-file", self.secret_file, "--token-url",
+                  self.sim.token_url, "--api-url", self.sim.base_url + self.sim.api_base,
+                  "--smart-account", "No Such Account", "--virtual-account", "Default",
+                  "--ca-file", self.ca)
+        res, _ = self.sync("fail-sa", expect=1)
+        self.assertIn("no Smart Account named 'No Such Account'", res["error"])
+
+        self.tenant("fail-tls", ca=False)
+        res, _ = self.sync("fail-tls", expect=1)
+        self.assertIn("certificate", res["error"])
+        self.assertIn("not trusted", res["error"])
+
+        status = json.loads(self.cmd("sync", "status", "--tenant", "fail", "--json").stdout)
+        self.assertTrue(status["state"]["failing_since"])
+        self.assertIn("refused", status["runs"][0]["error"])
+        # The same sync goes through once the upstream takes the credentials.
+        res, _ = self.sync("fail", "--wait")
+        self.assertEqual((res["resumed"], res["acks"]), (True, 1), res)
+        status = json.loads(self.cmd("sync", "status", "--tenant", "fail", "--json").stdout)
+        self.assertEqual(status["state"]["failing_since"], "")
+
+    def test_4_transient_answers_are_retried(self):
+        self.tenant("retry", ids=True)
+        self.devices("retry", 3, "retry")
+        self.sim.control(rate_limit=2, retry_after=1, fail_500=1, drop_connection=1)
+        t0 = time.monotonic()
+        res, proc = self.sync("retry", "--wait")
+        self.assertTrue(res["ok"], proc.stdout)
+        self.assertEqual(res["acks"], 3, res)
+        self.assertGreaterEqual(res["retries"], 3, res)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0, "Retry-After: 1 was not honoured")
+        stats = self.sim.stats()
+        self.assertEqual(stats["faults_applied"]["rate_limit"], 2)
+        self.assertEqual(stats["reports_recorded"], 3)
+
+    def test_5_expired_token_is_refreshed_once(self):
+        self.tenant("expire", ids=True)
+        self.devices("expire", 2, "expire")
+        self.sim.control(polls_before_complete=1000)
+        proc = subprocess.Popen(
+            [rt.rumd_bin(), "sync", "--tenant", "expire", "--wait", "--json",
+             "--database_url=" + self.url, "--data_dir=" + self.data, "--sync_poll_first_s=0",
+             "--sync_poll_every_s=0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            rt.wait_for(lambda: self.sim.stats()["polls"] >= 4, 30, what="polls under way")
+            # Every token issued so far is revoked while the polls go on.
+            self.sim.control(expire_tokens=True, polls_before_complete=1)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.outputs.append(out + err)
+        self.assertEqual(proc.returncode, 0, out + err)
+        res = json.loads(out.strip().splitlines()[-1])
+        self.assertEqual(res["acks"], 2, res)
+        stats = self.sim.stats()
+        self.assertEqual(stats["tokens_issued"], 2, "one refresh, not one per call")
+        self.assertGreaterEqual(stats["tokens_rejected"], 1)
+
+    def test_6_already_received_is_delivered_and_refusals_are_kept(self):
+        self.tenant("dup")
+        self.devices("dup", 2, "dup")
+        self.sim.control(duplicate_failed=True)
+        res, _ = self.sync("dup", "--wait")
+        self.assertTrue(res["ok"])
+        self.assertEqual((res["duplicates"], res["refused"], res["acks"]), (2, 0, 0), res)
+        res, _ = self.sync("dup")
+        self.assertEqual(res["reports"], 0, "delivered reports were taken again")
+
+    def test_9_secret_never_shown(self):
+        for out in self.outputs:
+            self.assertNotIn(SECRET, out)
+        self.assertNotIn(SECRET, self.rumd.log(0))
+
+
+if __name__ == "__main__":
+    rt.main()
