@@ -123,6 +123,8 @@ int rum_api_upstream_set_run(struct rum_api_call *c);
 int rum_api_upstream_get_run(struct rum_api_call *c);
 int rum_api_upstream_remove_run(struct rum_api_call *c);
 int rum_api_upstreams_list_run(struct rum_api_call *c);
+int rum_api_sync_get_run(struct rum_api_call *c);
+int rum_api_sync_request_run(struct rum_api_call *c);
 
 int rum_api_openapi_run(struct rum_api_call *c);
 int rum_api_tenant_create_parse(struct rum_api_call *c, const struct rum_http_request *req);

@@ -121,6 +121,11 @@ const struct rum_api_route rum_api_routes[] = {
 	 "create or replace the tenant's upstream (secrets write-only)"},
 	{"DELETE", T "/upstream", RUM_API_LIGHT, RUM_ROLE_ADMIN, "upstream-remove", NULL, NULL,
 	 rum_api_upstream_remove_run, "remove the tenant's upstream"},
+	{"GET", T "/sync", RUM_API_LIGHT, RUM_ROLE_READER, "sync-read", NULL, NULL,
+	 rum_api_sync_get_run,
+	 "the tenant's connected syncs: state, last runs (calls, ACKs, polls pending, errors)"},
+	{"POST", T "/sync", RUM_API_LIGHT, RUM_ROLE_OPERATOR, "sync-request", NULL, NULL,
+	 rum_api_sync_request_run, "ask for a connected sync now (serve's scheduler runs it)"},
 	{"GET", T "/collections/{collection}", RUM_API_LIGHT, RUM_ROLE_READER, "collection-read",
 	 NULL, NULL, rum_api_collection_run, "one collection: state, counts, error"},
 };

@@ -20,6 +20,11 @@
 	"SELECT 1 FROM export_batch_reports e JOIN sync_runs sr ON sr.batch_id = e.batch_id "  \
 	"JOIN sync_sends s ON s.run_id = sr.id AND s.device_id = e.device_id "                \
 	"AND s.kind = 'usage' WHERE e.report_row = r.id AND s.state <> 'failed')"
+/* An open call of the tenant (u.tenant_id) that is due. */
+#define RUM_SYNC_OPEN_DUE                                                                      \
+	"SELECT 1 FROM sync_runs r JOIN sync_sends c ON c.run_id = r.id "                       \
+	"WHERE r.tenant_id = u.tenant_id AND r.state IN ('sending', 'polling') "                \
+	"AND c.state IN ('queued', 'sending', 'polling') AND c.next_at <= now()"
 /* clang-format on */
 
 static const struct rum_db_stmt rum_store_sync_stmts[] = {
@@ -96,12 +101,49 @@ static const struct rum_db_stmt rum_store_sync_stmts[] = {
 	 "AND c.p = 0 THEN now() ELSE r.finished_at END FROM c WHERE r.id = $1 RETURNING r.state",
 	 2},
 	{"sync_outcome",
-	 "INSERT INTO sync_state AS s (tenant_id, failing_since, last_ok_at) VALUES ($1, "
-	 "CASE WHEN $2 THEN NULL ELSE now() END, CASE WHEN $2 THEN now() END) "
+	 "INSERT INTO sync_state AS s (tenant_id, failing_since, last_ok_at, next_at) VALUES ($1, "
+	 "CASE WHEN $2 THEN NULL ELSE now() END, CASE WHEN $2 THEN now() END, "
+	 "now() + $3::int8 * interval '1 second') "
 	 "ON CONFLICT (tenant_id) DO UPDATE SET failing_since = CASE WHEN $2 THEN NULL "
 	 "ELSE coalesce(s.failing_since, now()) END, last_ok_at = CASE WHEN $2 THEN now() "
-	 "ELSE s.last_ok_at END",
-	 2},
+	 "ELSE s.last_ok_at END, next_at = EXCLUDED.next_at",
+	 3},
+	{"sync_request",
+	 "INSERT INTO sync_state AS s (tenant_id, requested_at) VALUES ($1, now()) "
+	 "ON CONFLICT (tenant_id) DO UPDATE SET requested_at = now()",
+	 1},
+	{"sync_request_taken", "UPDATE sync_state SET requested_at = NULL WHERE tenant_id = $1", 1},
+	{"sync_due_tenants",
+	 "SELECT t.name, CASE WHEN s.requested_at IS NOT NULL THEN 'api' "
+	 "WHEN s.next_at IS NULL OR s.next_at <= now() OR EXISTS (" RUM_SYNC_OPEN_DUE ") "
+	 "THEN 'schedule' ELSE 'soon' END FROM upstreams u JOIN tenants t ON t.id = u.tenant_id "
+	 "LEFT JOIN sync_state s ON s.tenant_id = u.tenant_id "
+	 "WHERE (s.tenant_id IS NULL OR s.owner = '' OR s.lease_until IS NULL "
+	 "OR s.lease_until < now()) AND (s.tenant_id IS NULL OR s.requested_at IS NOT NULL "
+	 "OR s.next_at IS NULL OR s.next_at <= now() OR EXISTS (" RUM_SYNC_OPEN_DUE ") "
+	 "OR (u.sync_soon_s IS NOT NULL AND EXISTS (SELECT 1 FROM rum_reports r "
+	 "WHERE r.tenant_id = u.tenant_id AND r.acked_at IS NULL AND r.conflict_of IS NULL "
+	 "AND r.received_at <= now() - u.sync_soon_s * interval '1 second' "
+	 "AND r.received_at > coalesce((SELECT max(x.started_at) FROM sync_runs x "
+	 "WHERE x.tenant_id = u.tenant_id), '-infinity')))) "
+	 "ORDER BY s.requested_at NULLS LAST, s.next_at NULLS FIRST LIMIT $1",
+	 1},
+	{"sync_alert_resolve",
+	 "UPDATE alerts SET resolved_at = now() WHERE kind = 'sync_failing' "
+	 "AND subject = 'tenant:' || $1::int8 AND resolved_at IS NULL",
+	 1},
+	{"sync_alert_raise",
+	 "INSERT INTO alerts (tenant_id, kind, severity, subject, message, details, last_seen_at) "
+	 "SELECT $1::int8, 'sync_failing', 'critical', 'tenant:' || $1::int8, "
+	 "'connected sync failing since ' || " RUM_SYNC_TS(
+		 "s.failing_since") " || ': ' || $3::text, "
+				    "jsonb_build_object('failing_since', " RUM_SYNC_TS(
+					    "s.failing_since") ", 'error', $3::text), "
+							       "now() FROM sync_state s WHERE s.tenant_id = $1::int8 AND $2::int > 0 "
+							       "AND s.failing_since <= now() - $2::int * interval '1 second' "
+							       "ON CONFLICT (kind, subject) WHERE resolved_at IS NULL DO UPDATE SET "
+							       "last_seen_at = now(), message = EXCLUDED.message, details = EXCLUDED.details",
+	 3},
 	{"sync_runs",
 	 "SELECT r.id, coalesce(r.batch_id, 0), r.kind, r.trigger, r.state, r.node, " RUM_SYNC_TS("r.started_at") ", " RUM_SYNC_TS(
 		 "r.finished_at") ", r.error, "
@@ -391,16 +433,63 @@ int rum_store_sync_run_update(struct rum_db_txn *txn, int64_t run_id, const char
 	return 0;
 }
 
-int rum_store_sync_outcome(struct rum_db_txn *txn, int64_t tenant_id, bool ok)
+int rum_store_sync_outcome(struct rum_db_txn *txn, int64_t tenant_id, bool ok, int alert_after_s,
+			   const char *error, int64_t next_s)
 {
-	char tenant[RUM_TEXT_I64_MAX];
-	const char *p[2] = {tenant, ok ? "t" : "f"};
+	char tenant[RUM_TEXT_I64_MAX], after[RUM_TEXT_I64_MAX], next[RUM_TEXT_I64_MAX], msg[512];
+	const char *p[3] = {tenant, ok ? "t" : "f", next};
 	int rc;
 	PGresult *res;
 
 	rum_text_i64(tenant, sizeof(tenant), tenant_id);
-	if (!(res = rum_db_exec(txn, "sync_outcome", 2, p, NULL, NULL, 0, &rc)))
+	rum_text_i64(after, sizeof(after), alert_after_s);
+	rum_text_i64(next, sizeof(next), next_s);
+	snprintf(msg, sizeof(msg), "%s", error ? error : "");
+	if (!(res = rum_db_exec(txn, "sync_outcome", 3, p, NULL, NULL, 0, &rc)))
 		return rc;
+	PQclear(res);
+	p[2] = msg;
+	if (ok) {
+		res = rum_db_exec(txn, "sync_alert_resolve", 1, p, NULL, NULL, 0, &rc);
+	} else {
+		p[1] = after;
+		res = rum_db_exec(txn, "sync_alert_raise", 3, p, NULL, NULL, 0, &rc);
+	}
+	if (!res)
+		return rc;
+	PQclear(res);
+	return 0;
+}
+
+int rum_store_sync_request(struct rum_db_txn *txn, int64_t tenant_id, bool taken)
+{
+	char tenant[RUM_TEXT_I64_MAX];
+	const char *p[1] = {tenant};
+	int rc;
+	PGresult *res;
+
+	rum_text_i64(tenant, sizeof(tenant), tenant_id);
+	if (!(res = rum_db_exec(txn, taken ? "sync_request_taken" : "sync_request", 1, p, NULL,
+				NULL, 0, &rc)))
+		return rc;
+	PQclear(res);
+	return 0;
+}
+
+int rum_store_sync_due_tenants(struct rum_db_txn *txn, int limit,
+			       void (*cb)(void *arg, const char *tenant, const char *trigger),
+			       void *arg)
+{
+	char lim[RUM_TEXT_I64_MAX];
+	const char *p[1] = {lim};
+	int rc;
+	PGresult *res;
+
+	rum_text_i64(lim, sizeof(lim), limit);
+	if (!(res = rum_db_exec(txn, "sync_due_tenants", 1, p, NULL, NULL, 0, &rc)))
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++)
+		cb(arg, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
 	PQclear(res);
 	return 0;
 }

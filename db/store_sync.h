@@ -77,8 +77,23 @@ int rum_store_sync_step(struct rum_db_txn *txn, int64_t call_id,
  * last step went well); *state gets the run's state (16 bytes). */
 int rum_store_sync_run_update(struct rum_db_txn *txn, int64_t run_id, const char *error,
 			      char *state);
-/* Notes the outcome of a pass for the tenant's failure streak. */
-int rum_store_sync_outcome(struct rum_db_txn *txn, int64_t tenant_id, bool ok);
+/* Notes the outcome of a pass, next due next_s from now, for the tenant's
+ * failure streak: a good one
+ * ends it and resolves its sync_failing alert; a failed one raises (or
+ * refreshes) that alert, with error, once the streak is alert_after_s old
+ * (0: never). */
+int rum_store_sync_outcome(struct rum_db_txn *txn, int64_t tenant_id, bool ok, int alert_after_s,
+			   const char *error, int64_t next_s);
+/* A sync asked for now (taken false), or the request taken by a pass
+ * that begins (taken true). */
+int rum_store_sync_request(struct rum_db_txn *txn, int64_t tenant_id, bool taken);
+/* Tenants whose sync is due and whose lease is free, at most limit, with
+ * why: "api" (asked for), "schedule" (its time, or calls to poll or retry)
+ * or "soon" (reports arrived sync_soon_s ago). A tenant never synced is
+ * due at once. */
+int rum_store_sync_due_tenants(struct rum_db_txn *txn, int limit,
+			       void (*cb)(void *arg, const char *tenant, const char *trigger),
+			       void *arg);
 
 /* A run as status shows it. Times ISO-8601 UTC, "" when unset. */
 struct rum_store_sync_run {

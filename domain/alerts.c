@@ -15,7 +15,7 @@
 static const char *const rum_alerts_kinds[] = {"deadline_passed",       "deadline_near",
 					       "ack_pending",           "device_silent",
 					       "unclassified_messages", "report_conflict",
-					       "collection_failing"};
+					       "collection_failing",    "sync_failing"};
 static const char *const rum_alerts_states[] = {"open", "unacknowledged", "resolved", "all"};
 
 struct rum_alerts_call {
@@ -113,11 +113,11 @@ int rum_alerts_list(struct rum_domain *dom, const char *tenant, const char *stat
 				   "state: '%.64s' is not one of open, unacknowledged, resolved, "
 				   "all",
 				   c.state);
-	if (c.kind && !rum_alerts_known(rum_alerts_kinds, 7, c.kind))
+	if (c.kind && !rum_alerts_known(rum_alerts_kinds, 8, c.kind))
 		return rum_err_set(RUM_EINVAL,
 				   "kind: '%.64s' is not one of deadline_passed, deadline_near, "
 				   "ack_pending, device_silent, unclassified_messages, "
-				   "report_conflict, collection_failing",
+				   "report_conflict, collection_failing, sync_failing",
 				   c.kind);
 	if (c.limit < 1 || c.limit > RUM_ALERTS_LIMIT_MAX)
 		return rum_err_set(RUM_EINVAL, "limit: 1 to %d", RUM_ALERTS_LIMIT_MAX);

@@ -4,6 +4,8 @@
 #include "db/db.h"
 #include "db/store_sync.h"
 #include "db/store_tenants.h"
+#include "db/store_upstreams.h"
+#include "domain/audit.h"
 #include "domain/export.h"
 #include "domain/internal.h"
 #include "domain/targets.h"
@@ -176,7 +178,9 @@ static int rum_sync_begin_run(struct rum_db_txn *txn, void *arg)
 	int rc;
 
 	memset(q->out, 0, sizeof(*q->out));
-	rc = rum_store_sync_open_run(txn, q->u->tenant_id, &q->out->run_id);
+	rc = rum_store_sync_request(txn, q->u->tenant_id, true);
+	if (rc == 0)
+		rc = rum_store_sync_open_run(txn, q->u->tenant_id, &q->out->run_id);
 	if (rc == 0 && q->out->run_id) {
 		q->out->resumed = true;
 		return 0;
@@ -392,6 +396,8 @@ struct rum_sync_run_q {
 	const char *error;
 	char state[16];
 	bool ok;
+	int alert_after_s;
+	int64_t next_s;
 };
 
 static int rum_sync_run_update_run(struct rum_db_txn *txn, void *arg)
@@ -414,12 +420,17 @@ static int rum_sync_outcome_run(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_sync_run_q *q = arg;
 
-	return rum_store_sync_outcome(txn, q->id, q->ok);
+	return rum_store_sync_outcome(txn, q->id, q->ok, q->alert_after_s, q->error, q->next_s);
 }
 
-int rum_sync_outcome(struct rum_domain *dom, int64_t tenant_id, bool ok)
+int rum_sync_outcome(struct rum_domain *dom, int64_t tenant_id, bool ok, const char *error,
+		     int alert_after_s, int64_t next_s)
 {
-	struct rum_sync_run_q q = {.id = tenant_id, .ok = ok};
+	struct rum_sync_run_q q = {.id = tenant_id,
+				   .ok = ok,
+				   .error = error,
+				   .alert_after_s = alert_after_s,
+				   .next_s = next_s};
 
 	return rum_db_transact(dom->db, rum_sync_outcome_run, &q);
 }
@@ -492,4 +503,65 @@ int rum_sync_status(struct rum_domain *dom, const char *tenant, int limit,
 	struct rum_sync_status_q q = {tenant, limit < 1 ? 10 : limit > 500 ? 500 : limit, cb, 0};
 
 	return rum_db_call(dom->db, rum_sync_status_run, &q);
+}
+
+/* ---- asked for, and due ---- */
+
+struct rum_sync_request_q {
+	const char *tenant;
+	bool has;
+};
+
+static void rum_sync_request_has(void *arg, const struct rum_store_upstream *u)
+{
+	(void)u;
+	((struct rum_sync_request_q *)arg)->has = true;
+}
+
+static int rum_sync_request_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_sync_request_q *q = arg;
+	int64_t id;
+	int rc = rum_store_tenant_find(txn, q->tenant, &id);
+
+	if (rc == RUM_ENOTFOUND)
+		return rum_err_set(RUM_ENOTFOUND, "no tenant '%s'", q->tenant);
+	if (rc == 0)
+		rc = rum_store_upstream_list(txn, id, false, rum_sync_request_has, q);
+	if (rc == 0 && !q->has)
+		return rum_err_set(RUM_ENOTFOUND, "tenant '%s' has no upstream", q->tenant);
+	if (rc == 0)
+		rc = rum_store_sync_request(txn, id, false);
+	return rc;
+}
+
+int rum_sync_request_by(struct rum_domain *dom, const struct rum_actor *by)
+{
+	struct rum_sync_request_q q = {by->tenant, false};
+	int rc = rum_db_transact(dom->db, rum_sync_request_run, &q);
+
+	if (rc != RUM_EUNAVAIL)
+		rum_audit_record(dom, by, "sync-request", by->tenant, "sync", rc, NULL);
+	return rc;
+}
+
+struct rum_sync_due_tenants_q {
+	int limit;
+	void (*cb)(void *arg, const char *tenant, const char *trigger);
+	void *arg;
+};
+
+static int rum_sync_due_tenants_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_sync_due_tenants_q *q = arg;
+
+	return rum_store_sync_due_tenants(txn, q->limit, q->cb, q->arg);
+}
+
+int rum_sync_due_tenants(struct rum_domain *dom, int limit,
+			 void (*cb)(void *arg, const char *tenant, const char *trigger), void *arg)
+{
+	struct rum_sync_due_tenants_q q = {limit, cb, arg};
+
+	return rum_db_call(dom->db, rum_sync_due_tenants_run, &q);
 }

@@ -16,6 +16,7 @@
 #ifndef RUM_DOMAIN_SYNC_H
 #define RUM_DOMAIN_SYNC_H
 
+#include "domain/access.h"
 #include "domain/domain.h"
 
 #include <stdbool.h>
@@ -104,8 +105,20 @@ int rum_sync_complete(struct rum_domain *dom, const struct rum_sync_call *c,
 /* Brings the run's state in line with its calls and records error (NULL
  * or "" = none); *state "sending", "polling", "done" (16 bytes). */
 int rum_sync_run_update(struct rum_domain *dom, int64_t run_id, const char *error, char *state);
-/* Notes a pass's outcome for the failure streak (alerts read it). */
-int rum_sync_outcome(struct rum_domain *dom, int64_t tenant_id, bool ok);
+/* Notes a pass's outcome, the next pass due next_s from now, and the
+ * failure streak: a sync failing for
+ * alert_after_s (0: never) raises a critical sync_failing alert naming the
+ * error; the next good pass resolves it. */
+int rum_sync_outcome(struct rum_domain *dom, int64_t tenant_id, bool ok, const char *error,
+		     int alert_after_s, int64_t next_s);
+
+/* Asks for a sync of the actor's tenant soon (serve's scheduler runs it);
+ * audited as sync-request. RUM_ENOTFOUND (tenant, or it has no upstream). */
+int rum_sync_request_by(struct rum_domain *dom, const struct rum_actor *by);
+/* Tenants whose sync is due now and free to run, at most limit, with the
+ * trigger to record (api, schedule, soon). A new upstream is due at once. */
+int rum_sync_due_tenants(struct rum_domain *dom, int limit,
+			 void (*cb)(void *arg, const char *tenant, const char *trigger), void *arg);
 
 /* Status: the tenant's state and last runs, newest first. Strings valid
  * during the callbacks. */

@@ -72,6 +72,7 @@ int rum_cli_sync_options(const struct rum_config *cfg, struct rum_sync_options *
 	o->poll_first_ms = cfg->sync_poll_first_s ? (int)cfg->sync_poll_first_s * 1000 : 1;
 	o->poll_every_ms = cfg->sync_poll_every_s ? (int)cfg->sync_poll_every_s * 1000 : 1;
 	o->retry_max_ms = (int)cfg->sync_retry_max_s * 1000;
+	o->alert_after_s = (int)cfg->sync_alert_after_s;
 	o->proxy = cfg->upstream_proxy;
 	o->proxy_password = *proxy_password;
 	o->ca_file = cfg->upstream_ca_file;

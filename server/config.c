@@ -139,6 +139,11 @@ static const struct rum_config_param rum_config_params[] = {
 	{"upstream_ca_file", RUM_CFG_STRING, RUM_OFF(upstream_ca_file), "", 0, 0,
 	 "PEM bundle of the CAs upstreams are verified against (a TLS-inspecting proxy's CA); "
 	 "empty = the system's"},
+	{"sync_schedule", RUM_CFG_BOOL, RUM_OFF(sync_schedule), "true", 0, 0,
+	 "serve runs each connected tenant's sync on its schedule (and when asked through the "
+	 "API); false = this node syncs only from the command line"},
+	{"sync_look_ms", RUM_CFG_INT, RUM_OFF(sync_look_ms), "5000", 50, 600000,
+	 "how often serve looks for due syncs and ACKs to poll"},
 	{"sync_concurrency", RUM_CFG_INT, RUM_OFF(sync_concurrency), "4", 1, 64,
 	 "upstream calls one connected sync keeps in flight"},
 	{"sync_poll_first_s", RUM_CFG_INT, RUM_OFF(sync_poll_first_s), "30", 0, 3600,

@@ -59,6 +59,8 @@ struct rum_config {
 	int64_t sync_concurrency, sync_poll_first_s, sync_poll_every_s, sync_retry_max_s,
 		sync_lease_s, sync_alert_after_s;
 	bool sync_allow_http;
+	bool sync_schedule;
+	int64_t sync_look_ms;
 	int64_t upkeep_interval_s; /* how often serve keeps aggregates current */
 	int64_t usage_lag_s;       /* reports count for usage this long after arrival */
 	int64_t alert_deadline_warn_days, alert_ack_pending_days, alert_silent_days,

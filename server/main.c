@@ -28,6 +28,7 @@
 #include "server/pgembed.h"
 #include "server/progress.h"
 #include "server/upkeep.h"
+#include "sync/scheduler.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -627,6 +628,9 @@ static int rum_serve(struct rum_config *cfg, int argc, char **argv)
 	volatile int collect_cancel = 0;
 	struct rum_scheduler *sched = NULL;
 	struct rum_upkeep *upkeep = NULL;
+	struct rum_sync_scheduler *syncs = NULL;
+	struct rum_sync_scheduler_options sync_opts = {0};
+	char sync_node[128], sync_owner[128], *sync_proxy_password = NULL;
 	struct rum_retention_policy retention;
 	char node[128];
 	sigset_t sigs;
@@ -700,6 +704,16 @@ static int rum_serve(struct rum_config *cfg, int argc, char **argv)
 		rum_log_info("collector: node %s runs up to %d collections at once", node,
 			     (int)cfg->collector_sessions);
 	}
+	if (cfg->sync_schedule) {
+		rc = rum_cli_sync_options(cfg, &sync_opts.base, sync_node, sync_owner,
+					  &sync_proxy_password);
+		sync_opts.dom = dom;
+		sync_opts.look_ms = (int)cfg->sync_look_ms;
+		if (rc == 0)
+			rc = rum_sync_scheduler_start(&syncs, &sync_opts);
+		if (rc != 0)
+			goto out;
+	}
 	rum_cli_retention_policy(cfg, &retention, (int)cfg->retention_budget_s * 1000);
 	rc = rum_upkeep_start(&upkeep, dom, (int)cfg->upkeep_interval_s, (int)cfg->usage_lag_s,
 			      &(struct rum_alert_windows){(int)cfg->alert_deadline_warn_days,
@@ -720,6 +734,11 @@ static int rum_serve(struct rum_config *cfg, int argc, char **argv)
 	rum_log_info("signal %d: stopping; finishing requests in flight", sig);
 out:
 	rum_upkeep_stop(upkeep);
+	rum_sync_scheduler_stop(syncs); /* a pass in flight stops at its next step */
+	if (sync_proxy_password) {
+		rum_crypto_wipe(sync_proxy_password, strlen(sync_proxy_password));
+		free(sync_proxy_password);
+	}
 	rum_scheduler_stop(sched); /* collections in flight end by their own deadlines */
 	rum_crypto_wipe(collect_env.key, sizeof(collect_env.key));
 	/* The metrics listener answers on its own thread, synchronously, from

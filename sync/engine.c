@@ -19,6 +19,7 @@
 
 #define SYNC_MAX_CONCURRENCY 64
 #define SYNC_RETRY_AFTER_MAX_S 3600 /* a Retry-After beyond this is read as this */
+#define SYNC_FAILED_AGAIN_S 300     /* a failed pass is tried again this soon */
 
 /* Retries of one call in this pass. */
 struct sync_tries {
@@ -417,12 +418,23 @@ int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
 			snprintf(err, sizeof(err), "%s", rum_err_msg());
 		for (size_t i = 0; i < e.nruns; i++)
 			(void)rum_sync_run_update(dom, e.runs[i], err, state);
-		(void)rum_sync_outcome(dom, e.u.tenant_id, rc == 0);
+		(void)rum_sync_outcome(dom, e.u.tenant_id, rc == 0, err, o->alert_after_s,
+				       rc == 0 || e.u.interval_s < SYNC_FAILED_AGAIN_S
+					       ? e.u.interval_s
+					       : SYNC_FAILED_AGAIN_S);
 		for (int i = 0; i < e.nclients; i++)
 			rum_cssm_free(e.clients[i]);
 		rum_cssm_auth_dispose(&e.auth);
 		if (rc < 0)
 			rum_err_set(rc, "%s", err);
+	}
+	if (rc < 0 && rc != RUM_ECONFLICT && rc != RUM_ENOTFOUND && !res->run_id && e.u.tenant_id) {
+		/* Could not even begin (a configuration the engine cannot use):
+		 * counted as a failed pass, tried again later, alerted on. */
+		snprintf(err, sizeof(err), "%s", rum_err_msg());
+		(void)rum_sync_outcome(dom, e.u.tenant_id, false, err, o->alert_after_s,
+				       SYNC_FAILED_AGAIN_S);
+		rum_err_set(rc, "%s", err);
 	}
 	if (leased)
 		rum_sync_release(dom, e.u.tenant_id, o->owner);

@@ -31,6 +31,7 @@ struct rum_sync_options {
 	int poll_every_ms;   /* later polls; 0 = 3 s */
 	int retry_max_ms;    /* back-off ceiling; 0 = 60 s */
 	int max_attempts;    /* per call and pass; 0 = 6 */
+	int alert_after_s;   /* a sync failing this long raises an alert; 0 = never */
 	/* The node's settings, for upstreams that name none of their own. */
 	const char *proxy; /* "" = direct; http(s)://[USER@]HOST:PORT */
 	const char *proxy_password;

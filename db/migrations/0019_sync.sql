@@ -4,6 +4,9 @@
 -- that a node killed at any point resumes from here: which reports went
 -- (an export batch, exactly as a file export records one), which device
 -- calls were made and what the upstream answered, and every poll id.
+-- A tenant whose sync has failed for longer than sync_alert_after_s gets a
+-- critical alert of kind sync_failing (subject tenant:<id>, kept in
+-- store_sync.c), resolved by its next good sync.
 -- Forward-only: never edit this file after it has landed.
 
 -- Per tenant: who runs its sync now (a lease that a live node renews, so a

@@ -338,11 +338,15 @@ class OpenAPI(rt.RumTestCase):
         self.call("PUT", path, body={"kind": "collector", "url": "https://central.example/"},
                   status=200)
         self.call("GET", path, role="reader", status=200)
+        self.call("POST", T + "/sync", role="reader", status=403)
+        self.call("POST", T + "/sync", role="operator", status=202)
+        self.call("GET", T + "/sync", role="reader", status=200)
         self.call("GET", "/api/v1/upstreams", status=200)
         self.call("GET", "/api/v1/upstreams", role="operator", status=403)
         self.call("DELETE", path, status=200)
         self.call("DELETE", path, status=404)
         self.call("PUT", "/api/v1/tenants/nope/upstream", body=cssm, status=404)
+        self.call("POST", T + "/sync", role="operator", status=404)  # no upstream now
 
     def test_6b_session_answers_validate(self):
         reply = self.call("POST", "/api/v1/session", role=None,
