@@ -8,6 +8,7 @@
 #include "lib/mem.h"
 #include "lib/text.h"
 #include "sync/cssm.h"
+#include "sync/tier.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #define SYNC_MAX_CONCURRENCY 64
 #define SYNC_RETRY_AFTER_MAX_S 3600 /* a Retry-After beyond this is read as this */
 #define SYNC_FAILED_AGAIN_S 300     /* a failed pass is tried again this soon */
+#define SYNC_POLL_SLOW_MS 3600000   /* polls of an ACK long in coming: hourly */
 
 /* Retries of one call in this pass. */
 struct sync_tries {
@@ -33,7 +35,10 @@ struct sync_engine {
 	struct rum_sync_result *res;
 	struct rum_sync_upstream u;
 	struct rum_cssm_auth auth;
+	/* One connection per call in flight: CSSM's API, or a collector's. */
 	struct rum_cssm *clients[SYNC_MAX_CONCURRENCY];
+	struct rum_tier *tiers[SYNC_MAX_CONCURRENCY];
+	bool tier;
 	int nclients;
 	/* the round being worked on */
 	pthread_mutex_t lock;
@@ -164,7 +169,17 @@ static int sync_answer(struct sync_engine *e, const struct rum_sync_call *c,
 		rc = sync_step(e, c, RUM_SYNC_POLLING, a->poll_id, "", poll_first);
 		sync_count(e, &e->res->sent, 1);
 		break;
-	case RUM_CSSM_OK_POLL: rc = sync_step(e, c, RUM_SYNC_POLLING, "", "", poll_every); break;
+	case RUM_CSSM_OK_POLL:
+		/* Polled often at first (CSSM answers within a minute), then
+		 * less and less: an upstream collector has the ACK only after
+		 * its own sync, maybe a day later. */
+		if (c->polls >= 10)
+			poll_every = c->polls >= 26 ? SYNC_POLL_SLOW_MS
+				     : (poll_every << (c->polls - 9)) > SYNC_POLL_SLOW_MS
+					     ? SYNC_POLL_SLOW_MS
+					     : poll_every << (c->polls - 9);
+		rc = sync_step(e, c, RUM_SYNC_POLLING, "", "", poll_every);
+		break;
 	case RUM_CSSM_COMPLETE:
 		rc = rum_sync_complete(e->dom, c, (const char *const *)a->docs, a->lens, a->ndocs,
 				       &acked);
@@ -209,7 +224,7 @@ static int sync_answer(struct sync_engine *e, const struct rum_sync_call *c,
 	return rc;
 }
 
-static int sync_one(struct sync_engine *e, struct rum_cssm *client, const struct rum_sync_call *c)
+static int sync_one(struct sync_engine *e, int slot, const struct rum_sync_call *c)
 {
 	struct rum_cssm_answer a;
 	char *reports = NULL;
@@ -218,7 +233,8 @@ static int sync_one(struct sync_engine *e, struct rum_cssm *client, const struct
 	int rc;
 
 	if (strcmp(c->state, "polling") == 0) {
-		rc = rum_cssm_poll(client, c, &a);
+		rc = e->tier ? rum_tier_poll(e->tiers[slot], c, &a)
+			     : rum_cssm_poll(e->clients[slot], c, &a);
 	} else {
 		/* Recorded before it goes: found so after a crash, it is sent
 		 * again and the upstream says whether it had it. */
@@ -226,7 +242,8 @@ static int sync_one(struct sync_engine *e, struct rum_cssm *client, const struct
 		if (rc == 0)
 			rc = rum_sync_reports(e->dom, c, &reports, &len, &count);
 		if (rc == 0)
-			rc = rum_cssm_report_usage(client, c, reports, len, &a);
+			rc = e->tier ? rum_tier_report_usage(e->tiers[slot], c, reports, len, &a)
+				     : rum_cssm_report_usage(e->clients[slot], c, reports, len, &a);
 		free(reports);
 	}
 	if (rc < 0)
@@ -238,7 +255,7 @@ static int sync_one(struct sync_engine *e, struct rum_cssm *client, const struct
 
 struct sync_worker {
 	struct sync_engine *e;
-	struct rum_cssm *client;
+	int slot; /* its connection */
 };
 
 static void *sync_worker_main(void *arg)
@@ -256,7 +273,7 @@ static void *sync_worker_main(void *arg)
 		pthread_mutex_unlock(&e->lock);
 		if (!c || sync_cancelled(e))
 			break;
-		rc = sync_one(e, w->client, c);
+		rc = sync_one(e, w->slot, c);
 		if (rc < 0)
 			sync_fatal(e, rc);
 	}
@@ -274,12 +291,12 @@ static void sync_round(struct sync_engine *e)
 	for (size_t i = 0; i < e->ncalls; i++)
 		sync_note_run(e, e->calls[i].run_id);
 	if (n <= 1) {
-		w[0] = (struct sync_worker){e, e->clients[0]};
+		w[0] = (struct sync_worker){e, 0};
 		sync_worker_main(&w[0]);
 		return;
 	}
 	for (int i = 0; i < n; i++) {
-		w[i] = (struct sync_worker){e, e->clients[i]};
+		w[i] = (struct sync_worker){e, i};
 		if (pthread_create(&t[i], NULL, sync_worker_main, &w[i]) != 0)
 			abort();
 	}
@@ -387,11 +404,7 @@ int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
 	memset(res, 0, sizeof(*res));
 	pthread_mutex_init(&e.lock, NULL);
 	rc = rum_sync_upstream_get(dom, o->tenant, &e.u);
-	if (rc == 0 && strcmp(e.u.kind, "cssm") != 0)
-		rc = rum_err_set(RUM_EINVAL,
-				 "tenant '%s': its upstream is a collector; forwarding to a "
-				 "collector is not built yet",
-				 o->tenant);
+	e.tier = rc == 0 && strcmp(e.u.kind, "collector") == 0;
 	if (rc == 0)
 		rc = sync_net(&e, &net, proxy, sizeof(proxy), user, sizeof(user));
 	if (rc == 0 && (rc = rum_sync_lease(dom, e.u.tenant_id, o->owner, lease_s)) == 0)
@@ -409,8 +422,9 @@ int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
 		if (e.nclients > SYNC_MAX_CONCURRENCY)
 			e.nclients = SYNC_MAX_CONCURRENCY;
 		for (int i = 0; rc == 0 && i < e.nclients; i++)
-			rc = rum_cssm_new(&e.clients[i], &e.auth, &net);
-		if (rc == 0)
+			rc = e.tier ? rum_tier_new(&e.tiers[i], e.u.url, &net)
+				    : rum_cssm_new(&e.clients[i], &e.auth, &net);
+		if (rc == 0 && !e.tier)
 			rc = rum_cssm_prepare(e.clients[0]);
 		if (rc == 0)
 			rc = sync_loop(&e, e.u.tenant_id);
@@ -422,8 +436,10 @@ int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
 				       rc == 0 || e.u.interval_s < SYNC_FAILED_AGAIN_S
 					       ? e.u.interval_s
 					       : SYNC_FAILED_AGAIN_S);
-		for (int i = 0; i < e.nclients; i++)
+		for (int i = 0; i < e.nclients; i++) {
 			rum_cssm_free(e.clients[i]);
+			rum_tier_free(e.tiers[i]);
+		}
 		rum_cssm_auth_dispose(&e.auth);
 		if (rc < 0)
 			rum_err_set(rc, "%s", err);
