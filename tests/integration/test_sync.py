@@ -15,6 +15,8 @@ all."""
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -488,6 +490,174 @@ class Scheduled(Sync):
     test_6_already_received_is_delivered_and_refusals_are_kept = None
     test_7_a_node_killed_mid_sync_resumes_without_sending_twice = None
 
+
+
+class Proxied(Sync):
+    """Through a real Squid with proxy authentication (CONNECT for HTTPS),
+    with the direct route blocked: the upstream's name (cssm.rumd.test, a
+    name that never resolves) is known to the proxy alone (its hosts_file).
+    The proxy is per tenant (its password sealed) or the node's setting
+    (its password in a file); a refused proxy password is named; the
+    password shows nowhere."""
+
+    PROXY_USER, PROXY_PASSWORD = "rumd-proxy", "pr0xy-Pass-Hj4Kl8"
+    HOST = "cssm.rumd.test"
+
+    @classmethod
+    def setUpClass(cls):
+        rt.RumTestCase.setUpClass.__func__(cls)
+        squid = shutil.which("squid") or ("/usr/sbin/squid" if os.path.exists("/usr/sbin/squid")
+                                           else None)
+        ncsa = "/usr/lib/squid/basic_ncsa_auth"
+        if not squid or not os.path.exists(ncsa):
+            raise rt.unittest.SkipTest("squid not installed (Debian package squid)")
+        if not os.path.exists(AGENT):
+            raise rt.unittest.SkipTest("no rum-agent binary: set RUM_BUILD_DIR (ctest does)")
+        # Squid run as root works as its own user (proxy): its files are
+        # readable, its directory writable, by that user.
+        cls.tmp = rt.make_tempdir("sync-proxy-", 0o777)
+        cls.ca, cls.cert, cls.key = api.make_test_ca(os.path.join(cls.tmp, "ca"), [cls.HOST])
+        cls.secret_file = cls.private_file("client-secret", SECRET)
+        cls.pw_file = cls.private_file("proxy-password", cls.PROXY_PASSWORD)
+        cls.bad_pw_file = cls.private_file("proxy-password-bad", "not-the-password")
+        cls.sim = api.spawn(cls.cert, cls.key, ["--client", "%s:%s" % (CLIENT, SECRET),
+                                                "--polls-before-complete", "1"],
+                            log_path=os.path.join(cls.tmp, "sim.log"))
+        cls.squid_port = rt.free_port()
+        cls.squid = cls.start_squid(squid, ncsa)
+        cls.url, cls.db = cls.fresh_database("syncproxy")
+        cls.data = rt.make_tempdir("sync-proxy-data-", 0o755)
+        cls.rumd = cls.start_class_rumd(database_url=cls.url, data_dir=cls.data,
+                                        flags={"sync_schedule": "false"})
+        cls.base = "http://127.0.0.1:%d/cslu/v1/pi" % cls.rumd.port
+        cls.outputs = []
+
+    @classmethod
+    def private_file(cls, name, text):
+        path = os.path.join(cls.tmp, name)
+        with open(path, "w") as f:
+            f.write(text + "\n")
+        os.chmod(path, 0o600)
+        return path
+
+    @classmethod
+    def start_squid(cls, squid, ncsa):
+        d = cls.tmp
+        crypt = subprocess.run(["openssl", "passwd", "-apr1", cls.PROXY_PASSWORD],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        for name, text in (("passwd", "%s:%s\n" % (cls.PROXY_USER, crypt)),
+                           ("hosts", "127.0.0.1 %s\n" % cls.HOST),
+                           ("squid.conf",
+                            "http_port 127.0.0.1:%d\n"
+                            "pid_filename %s/squid.pid\n"
+                            "cache_log %s/cache.log\n"
+                            "access_log stdio:%s/access.log\n"
+                            "cache deny all\n"
+                            "hosts_file %s/hosts\n"
+                            "auth_param basic program %s %s/passwd\n"
+                            "auth_param basic realm rumd-test\n"
+                            "acl authed proxy_auth REQUIRED\n"
+                            "http_access allow authed\n"
+                            "http_access deny all\n"
+                            "coredump_dir %s\n"
+                            "shutdown_lifetime 0 seconds\n"
+                            % (cls.squid_port, d, d, d, d, ncsa, d, d))):
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+            os.chmod(os.path.join(d, name), 0o644)
+        log = open(os.path.join(d, "squid.out"), "wb")
+        proc = subprocess.Popen([squid, "-N", "-f", os.path.join(d, "squid.conf")],
+                                stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+
+        def listening():
+            try:
+                with socket.create_connection(("127.0.0.1", cls.squid_port), timeout=1):
+                    return True
+            except OSError:
+                return False
+        rt.wait_for(listening, 30, what="squid listening")
+        return proc
+
+    @classmethod
+    def tearDownClass(cls):
+        if getattr(cls, "squid", None):
+            cls.squid.terminate()
+            try:
+                cls.squid.wait(15)
+            except subprocess.TimeoutExpired:
+                cls.squid.kill()
+                cls.squid.wait()
+        super().tearDownClass()
+
+    def upstream(self, name, *proxy_args):
+        rt.add_tenant(self.url, name)
+        base = "https://%s:%d" % (self.HOST, self.sim.port)
+        self.cmd("upstream", "set", "--tenant", name, "--kind", "cssm", "--client-id", CLIENT,
+                 "--client-secret-file", self.secret_file,
+                 "--token-url", base + "/as/token.oauth2",
+                 "--api-url", base + self.sim.api_base, "--smart-account-id", "1000001",
+                 "--virtual-account-id", "2000001", "--ca-file", self.ca, *proxy_args)
+
+    def access_log(self):
+        with open(os.path.join(self.tmp, "access.log")) as f:
+            return f.read()
+
+    def test_1_devices_get_their_ack_through_a_sync(self):
+        proxy = "http://%s@127.0.0.1:%d" % (self.PROXY_USER, self.squid_port)
+        self.upstream("via-proxy", "--proxy", "direct")
+        states = self.devices("via-proxy", 2, "proxied")
+        # The direct route is blocked: the upstream's name resolves only
+        # at the proxy.
+        res, _ = self.sync("via-proxy", expect=1)
+        self.assertIn("cannot connect", res["error"])
+        self.assertIn(self.HOST, res["error"])
+        # A refused proxy password is named.
+        self.upstream_again("via-proxy", "--proxy", proxy, "--proxy-password-file",
+                            self.bad_pw_file)
+        res, _ = self.sync("via-proxy", expect=1)
+        self.assertIn("proxy refused the tunnel: HTTP 407", res["error"])
+        # Through the proxy, authenticated.
+        self.upstream_again("via-proxy", "--proxy", proxy, "--proxy-password-file", self.pw_file)
+        res, _ = self.sync("via-proxy", "--wait")
+        self.assertEqual((res["sent"], res["acks"], res["pending"]), (2, 2, 0), res)
+        for st in states:
+            self.push(st, "via-proxy", expect_ack=True)
+        self.assertRegex(self.access_log(), r"CONNECT %s:%d %s"
+                         % (re.escape(self.HOST), self.sim.port, self.PROXY_USER))
+
+        # The node's proxy setting, for an upstream that names none.
+        self.upstream("node-proxy")
+        self.devices("node-proxy", 1, "nodeproxy")
+        res, _ = self.sync("node-proxy", "--wait", "--upstream_proxy=" + proxy,
+                           "--upstream_proxy_password_file=" + self.pw_file)
+        self.assertEqual((res["sent"], res["acks"]), (1, 1), res)
+        proc = self.cmd("check-config", "--upstream_proxy=" + proxy,
+                        "--upstream_proxy_password_file=" + self.pw_file)
+        self.assertNotIn(self.PROXY_PASSWORD, proc.stdout + proc.stderr)
+
+    def upstream_again(self, name, *proxy_args):
+        base = "https://%s:%d" % (self.HOST, self.sim.port)
+        self.cmd("upstream", "set", "--tenant", name, "--kind", "cssm", "--client-id", CLIENT,
+                 "--token-url", base + "/as/token.oauth2",
+                 "--api-url", base + self.sim.api_base, "--smart-account-id", "1000001",
+                 "--virtual-account-id", "2000001", "--ca-file", self.ca, *proxy_args)
+
+    def test_9_secret_never_shown(self):
+        for out in self.outputs:
+            self.assertNotIn(SECRET, out)
+            self.assertNotIn(self.PROXY_PASSWORD, out)
+        log = self.rumd.log(0)
+        self.assertNotIn(SECRET, log)
+        self.assertNotIn(self.PROXY_PASSWORD, log)
+        self.assertNotIn(self.PROXY_PASSWORD, self.access_log())
+
+    test_2_without_wait_the_next_sync_brings_the_acks = None
+    test_3_failures_are_named_and_change_nothing = None
+    test_4_transient_answers_are_retried = None
+    test_5_expired_token_is_refreshed_once = None
+    test_6_already_received_is_delivered_and_refusals_are_kept = None
+    test_7_a_node_killed_mid_sync_resumes_without_sending_twice = None
 
 
 class Tiers(Sync):

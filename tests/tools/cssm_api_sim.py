@@ -271,10 +271,11 @@ def udi_key(udi):
 # ---------------------------------------------------------------------------
 # Test CA
 
-def make_test_ca(directory):
+def make_test_ca(directory, names=()):
     """A throwaway CA and a server certificate for 127.0.0.1 and localhost
-    signed by it, made with the openssl command in directory. Returns the
-    paths (ca.pem, cert.pem, key.pem); clients verify against ca.pem."""
+    (and the DNS names given) signed by it, made with the openssl command in
+    directory. Returns the paths (ca.pem, cert.pem, key.pem); clients verify
+    against ca.pem."""
     os.makedirs(directory, exist_ok=True)
     p = {n: os.path.join(directory, n) for n in ("ca.pem", "ca.key", "cert.pem", "key.pem",
                                                  "server.csr", "server.ext")}
@@ -294,7 +295,8 @@ def make_test_ca(directory):
         f.write("basicConstraints=critical,CA:FALSE\n"
                 "keyUsage=critical,digitalSignature,keyEncipherment\n"
                 "extendedKeyUsage=serverAuth\n"
-                "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                "subjectAltName=IP:127.0.0.1,DNS:localhost" +
+                "".join(",DNS:" + n for n in names) + "\n"
                 "subjectKeyIdentifier=hash\n"
                 "authorityKeyIdentifier=keyid,issuer\n")
     run("x509", "-req", "-in", p["server.csr"], "-CA", p["ca.pem"], "-CAkey", p["ca.key"],
