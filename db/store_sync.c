@@ -55,17 +55,31 @@ static const struct rum_db_stmt rum_store_sync_stmts[] = {
 	 3},
 	{"sync_batch_drop", "DELETE FROM export_batches WHERE id = $1", 1},
 	{"sync_run_new",
-	 "INSERT INTO sync_runs (tenant_id, kind, trigger, node, batch_id, state, finished_at) "
-	 "VALUES ($1, $2, $3, $4, nullif($5::int8, 0), CASE WHEN $5::int8 = 0 THEN 'done' "
-	 "ELSE 'sending' END, CASE WHEN $5::int8 = 0 THEN now() END) RETURNING id",
+	 "INSERT INTO sync_runs (tenant_id, kind, trigger, node, batch_id) "
+	 "VALUES ($1, $2, $3, $4, nullif($5::int8, 0)) RETURNING id",
 	 5},
+	/* Trust and authorization requests devices left, not yet sent (or
+	 * refused last time). */
+	{"sync_auth_calls_new",
+	 "WITH ins AS (INSERT INTO sync_sends (run_id, device_id, kind, upload_id) "
+	 "SELECT $1, u.device_id, 'auth', u.id FROM uploads u WHERE u.tenant_id = $2 "
+	 "AND u.request_state = 'pending' AND u.device_id IS NOT NULL "
+	 "AND u.kind IN ('trust', 'authorization') AND NOT EXISTS (SELECT 1 FROM sync_sends s "
+	 "WHERE s.upload_id = u.id AND s.state <> 'failed') ORDER BY u.id LIMIT $3 RETURNING 1) "
+	 "SELECT count(*) FROM ins",
+	 3},
+	{"sync_request_body", "SELECT request_body FROM uploads WHERE id = $1", 1},
+	{"sync_request_answered",
+	 "UPDATE uploads SET request_state = 'answered' WHERE id = $1 AND request_state = 'pending'",
+	 1},
 	{"sync_calls_new",
 	 "INSERT INTO sync_sends (run_id, device_id, kind, reports) "
 	 "SELECT $1, device_id, 'usage', count(*) FROM export_batch_reports WHERE batch_id = $2 "
 	 "GROUP BY device_id ORDER BY device_id",
 	 2},
 	{"sync_due",
-	 "SELECT s.id, s.run_id, coalesce(sr.batch_id, 0), s.device_id, s.kind, s.state, "
+	 "SELECT s.id, s.run_id, coalesce(sr.batch_id, 0), s.device_id, coalesce(s.upload_id, 0), "
+	 "s.kind, s.state, "
 	 "s.poll_id, s.attempts, s.polls, s.reports, d.udi_pid, d.udi_serial, d.hostname, "
 	 "d.software_tag FROM sync_sends s JOIN sync_runs sr ON sr.id = s.run_id "
 	 "JOIN devices d ON d.id = s.device_id WHERE sr.tenant_id = $1 "
@@ -237,14 +251,15 @@ int rum_store_sync_open_run(struct rum_db_txn *txn, int64_t tenant_id, int64_t *
 }
 
 int rum_store_sync_plan(struct rum_db_txn *txn, const struct rum_store_sync_plan *pl,
-			int64_t *run_id, int64_t *batch_id, int64_t *devices, int64_t *reports)
+			int64_t *run_id, int64_t *batch_id, int64_t *devices, int64_t *reports,
+			int64_t *requests)
 {
 	char tenant[RUM_TEXT_I64_MAX], batch[RUM_TEXT_I64_MAX], max[RUM_TEXT_I64_MAX],
 		ndev[RUM_TEXT_I64_MAX], nrep[RUM_TEXT_I64_MAX], run[RUM_TEXT_I64_MAX];
 	int rc;
 	PGresult *res;
 
-	*run_id = *batch_id = *devices = *reports = 0;
+	*run_id = *batch_id = *devices = *reports = *requests = 0;
 	rum_text_i64(tenant, sizeof(tenant), pl->tenant_id);
 	rum_text_i64(max, sizeof(max), pl->max_reports_per_call);
 	{
@@ -290,14 +305,54 @@ int rum_store_sync_plan(struct rum_db_txn *txn, const struct rum_store_sync_plan
 		if ((rc = rum_db_one_id(res, run_id)) < 0)
 			return rum_err_set(RUM_EINTERNAL, "sync: no run id");
 	}
+	rum_text_i64(run, sizeof(run), *run_id);
 	if (*batch_id) {
 		const char *p[2] = {run, batch};
 
-		rum_text_i64(run, sizeof(run), *run_id);
 		if (!(res = rum_db_exec(txn, "sync_calls_new", 2, p, NULL, NULL, 0, &rc)))
 			return rc;
 		PQclear(res);
 	}
+	{
+		const char *p[3] = {run, tenant, max};
+
+		if (!(res = rum_db_exec(txn, "sync_auth_calls_new", 3, p, NULL, NULL, 0, &rc)))
+			return rc;
+		*requests = rum_store_sync_i64(res, 0, 0);
+		PQclear(res);
+	}
+	return 0;
+}
+
+int rum_store_sync_request_body(struct rum_db_txn *txn, int64_t upload_id, char **body, size_t *len)
+{
+	char id[RUM_TEXT_I64_MAX];
+	const char *p[1] = {id};
+	int rc;
+	PGresult *res;
+
+	rum_text_i64(id, sizeof(id), upload_id);
+	if (!(res = rum_db_exec(txn, "sync_request_body", 1, p, NULL, NULL, 0, &rc)))
+		return rc;
+	rum_db_copy_bytes(res, 0, body, len);
+	PQclear(res);
+	if (!*body)
+		return rum_err_set(RUM_ENOTFOUND, "request %lld is no longer kept",
+				   (long long)upload_id);
+	return 0;
+}
+
+int rum_store_sync_request_answered(struct rum_db_txn *txn, int64_t upload_id)
+{
+	char id[RUM_TEXT_I64_MAX];
+	const char *p[1] = {id};
+	int rc;
+	PGresult *res;
+
+	rum_text_i64(id, sizeof(id), upload_id);
+	if (!(res = rum_db_exec(txn, "sync_request_answered", 1, p, NULL, NULL, 0, &rc)))
+		return rc;
+	PQclear(res);
 	return 0;
 }
 
@@ -324,6 +379,7 @@ int rum_store_sync_due(struct rum_db_txn *txn, int64_t tenant_id, int limit,
 		c.run_id = rum_store_sync_i64(res, i, k++);
 		c.batch_id = rum_store_sync_i64(res, i, k++);
 		c.device_id = rum_store_sync_i64(res, i, k++);
+		c.upload_id = rum_store_sync_i64(res, i, k++);
 		c.kind = PQgetvalue(res, i, k++);
 		c.state = PQgetvalue(res, i, k++);
 		c.poll_id = PQgetvalue(res, i, k++);

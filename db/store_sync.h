@@ -34,15 +34,24 @@ struct rum_store_sync_plan {
 /* A new run (state sending) and its export batch: the tenant's reports not
  * acknowledged, not conflicts, and not in a call that went or is going
  * upstream (a refused call's reports are taken again), at most
- * max_reports_per_call per device, with one queued call per device. No
- * report: the run is recorded done, without a batch. */
+ * max_reports_per_call per device, with one queued call per device (no
+ * report: no batch); and one call per trust or authorization request a
+ * device left pending (at most max_reports_per_call of them). The caller
+ * brings the run's state in line (rum_store_sync_run_update): a run with
+ * no call is done. */
 int rum_store_sync_plan(struct rum_db_txn *txn, const struct rum_store_sync_plan *p,
-			int64_t *run_id, int64_t *batch_id, int64_t *devices, int64_t *reports);
+			int64_t *run_id, int64_t *batch_id, int64_t *devices, int64_t *reports,
+			int64_t *requests);
+/* The pending request's body as the device sent it (malloc'd). */
+int rum_store_sync_request_body(struct rum_db_txn *txn, int64_t upload_id, char **body,
+				size_t *len);
+/* The request is answered: its answer is queued for the device. */
+int rum_store_sync_request_answered(struct rum_db_txn *txn, int64_t upload_id);
 
 /* One open call (queued, sending or polling) of the tenant's runs, with
  * what the request needs; strings valid during the callback. */
 struct rum_store_sync_call {
-	int64_t id, run_id, batch_id, device_id;
+	int64_t id, run_id, batch_id, device_id, upload_id;
 	const char *kind, *state, *poll_id;
 	int attempts, polls, reports;
 	const char *pid, *sn, *hostname, *software_tag;

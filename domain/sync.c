@@ -174,6 +174,7 @@ static int rum_sync_begin_run(struct rum_db_txn *txn, void *arg)
 	struct rum_sync_begin_q *q = arg;
 	struct rum_store_sync_plan p = {q->u->tenant_id, q->u->kind, q->trigger,
 					q->node,         q->ts,      RUM_SYNC_MAX_REPORTS_PER_CALL};
+	char state[16];
 	int64_t batch;
 	int rc;
 
@@ -187,7 +188,9 @@ static int rum_sync_begin_run(struct rum_db_txn *txn, void *arg)
 	}
 	if (rc == 0)
 		rc = rum_store_sync_plan(txn, &p, &q->out->run_id, &batch, &q->out->devices,
-					 &q->out->reports);
+					 &q->out->reports, &q->out->requests);
+	if (rc == 0)
+		rc = rum_store_sync_run_update(txn, q->out->run_id, "", state);
 	return rc;
 }
 
@@ -223,6 +226,7 @@ static void rum_sync_due_cb(void *arg, const struct rum_store_sync_call *c)
 	o->run_id = c->run_id;
 	o->batch_id = c->batch_id;
 	o->device_id = c->device_id;
+	o->upload_id = c->upload_id;
 	snprintf(o->kind, sizeof(o->kind), "%s", c->kind);
 	snprintf(o->state, sizeof(o->state), "%s", c->state);
 	snprintf(o->poll_id, sizeof(o->poll_id), "%s", c->poll_id);
@@ -278,6 +282,30 @@ static int rum_sync_reports_run(struct rum_db_txn *txn, void *arg)
 	q->json = NULL;
 	return rum_store_sync_reports(txn, q->c->batch_id, q->c->device_id, &q->json, &q->len,
 				      &q->count);
+}
+
+static int rum_sync_body_run(struct rum_db_txn *txn, void *arg)
+{
+	struct rum_sync_reports_q *q = arg;
+
+	free(q->json);
+	q->json = NULL;
+	return rum_store_sync_request_body(txn, q->c->upload_id, &q->json, &q->len);
+}
+
+int rum_sync_request_body(struct rum_domain *dom, const struct rum_sync_call *c, char **body,
+			  size_t *len)
+{
+	struct rum_sync_reports_q q = {c, NULL, 0, 0};
+	int rc = rum_db_call(dom->db, rum_sync_body_run, &q);
+
+	if (rc < 0) {
+		free(q.json);
+		q.json = NULL;
+	}
+	*body = q.json;
+	*len = q.len;
+	return rc;
 }
 
 int rum_sync_reports(struct rum_domain *dom, const struct rum_sync_call *c, char **json,
@@ -378,6 +406,8 @@ static int rum_sync_complete_run(struct rum_db_txn *txn, void *arg)
 	s.ack_id = ack_id;
 	if (rc == 0)
 		rc = rum_store_sync_step(txn, q->c->id, &s);
+	if (rc == 0 && q->c->upload_id)
+		rc = rum_store_sync_request_answered(txn, q->c->upload_id);
 	return rc;
 }
 

@@ -52,8 +52,8 @@ void rum_sync_release(struct rum_domain *dom, int64_t tenant_id, const char *own
 
 struct rum_sync_begun {
 	int64_t run_id;
-	bool resumed;             /* an earlier run still had calls to make */
-	int64_t devices, reports; /* taken by a new run */
+	bool resumed;                       /* an earlier run still had calls to make */
+	int64_t devices, reports, requests; /* taken by a new run */
 };
 /* Resumes the tenant's run that still has calls to make, else begins one
  * with the reports no upstream has yet (trigger: manual, schedule, soon,
@@ -64,7 +64,8 @@ int rum_sync_begin(struct rum_domain *dom, const struct rum_sync_upstream *u, co
 /* One open call, copied. */
 struct rum_sync_call {
 	int64_t id, tenant_id, run_id, batch_id, device_id;
-	char kind[8], state[12], poll_id[72];
+	int64_t upload_id;                    /* kind auth: the device's pending request */
+	char kind[8], state[12], poll_id[72]; /* kind: usage | auth */
 	int attempts, polls, reports;
 	char pid[160], sn[160], hostname[256], software_tag[256];
 };
@@ -78,6 +79,9 @@ struct rum_sync_open {
 int rum_sync_due(struct rum_domain *dom, int64_t tenant_id, int max, struct rum_sync_call **calls,
 		 size_t *n, struct rum_sync_open *open);
 
+/* A kind auth call's request, as the device sent it (malloc'd). */
+int rum_sync_request_body(struct rum_domain *dom, const struct rum_sync_call *c, char **body,
+			  size_t *len);
 /* The call's reports, byte-exact, as a JSON array (malloc'd). */
 int rum_sync_reports(struct rum_domain *dom, const struct rum_sync_call *c, char **json,
 		     size_t *len, int64_t *count);
@@ -95,7 +99,8 @@ int rum_sync_step(struct rum_domain *dom, const struct rum_sync_call *c,
 		  int64_t delay_ms);
 
 /* Stores the ACK documents the upstream returned for the call (each
- * exactly as an ACK file import would) and settles it complete, in one
+ * exactly as an ACK file import would; for a request, its answer, which
+ * marks the request answered) and settles it complete, in one
  * transaction. RUM_EINVAL naming what is wrong when a document is not an
  * ACK for this device (nothing stored, the call stays open). */
 int rum_sync_complete(struct rum_domain *dom, const struct rum_sync_call *c,

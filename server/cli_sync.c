@@ -84,11 +84,12 @@ static void rum_cli_sync_print(const struct rum_sync_options *o, const struct ru
 			       int rc, bool json)
 {
 	if (json) {
-		json_t *j = json_pack("{s:s,s:b,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+		json_t *j = json_pack("{s:s,s:b,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 				      "tenant", o->tenant, "ok", rc == 0, "run",
 				      (json_int_t)r->run_id, "resumed", r->resumed, "devices",
 				      (json_int_t)r->devices, "reports", (json_int_t)r->reports,
-				      "sent", (json_int_t)r->sent, "acks", (json_int_t)r->acks,
+				      "requests", (json_int_t)r->requests, "sent",
+				      (json_int_t)r->sent, "acks", (json_int_t)r->acks,
 				      "reports_acked", (json_int_t)r->reports_acked, "duplicates",
 				      (json_int_t)r->duplicates, "refused", (json_int_t)r->refused,
 				      "retries", (json_int_t)r->retries, "pending",
@@ -107,8 +108,9 @@ static void rum_cli_sync_print(const struct rum_sync_options *o, const struct ru
 	else
 		printf("sync of tenant '%s': not started", o->tenant);
 	if (r->run_id && !r->resumed)
-		printf(": %" PRId64 " devices, %" PRId64 " reports to send", r->devices,
-		       r->reports);
+		printf(": %" PRId64 " devices, %" PRId64 " reports and %" PRId64
+		       " trust or authorization requests to send",
+		       r->devices, r->reports, r->requests);
 	printf("\n");
 	if (r->run_id)
 		printf("calls accepted %" PRId64 ", ACKs stored %" PRId64 " (%" PRId64

@@ -546,12 +546,14 @@ static bool cssm_duplicate(const char *message)
 	return strstr(message, "already received") && !strstr(message, "different payload");
 }
 
+static int cssm_accepted(const char *what, const struct rum_http_reply *r, bool unauthorized,
+			 struct rum_cssm_answer *a);
+
 int rum_cssm_report_usage(struct rum_cssm *c, const struct rum_sync_call *call, const char *reports,
 			  size_t len, struct rum_cssm_answer *a)
 {
-	char nonce_hex[33], words[600], idbuf[32];
+	char nonce_hex[33];
 	uint8_t nonce[16];
-	json_t *j = NULL;
 	char *body = NULL;
 	struct rum_http_reply r;
 	bool unauthorized;
@@ -598,11 +600,23 @@ int rum_cssm_report_usage(struct rum_cssm *c, const struct rum_sync_call *call, 
 	}
 	if (rc < 0)
 		return cssm_transport(c, rc, a);
-	j = json_loadb(r.body, r.len, 0, NULL);
-	cssm_words(words, sizeof(words), r.status, &r, j);
-	a->retry_after_s = r.retry_after_s;
-	if (r.status < 200 || r.status > 299) {
-		rc = cssm_status("devices/reportusage", r.status, words, unauthorized, a);
+	rc = cssm_accepted("devices/reportusage", &r, unauthorized, a);
+	rum_http_reply_dispose(&r);
+	return rc;
+}
+
+/* The answer to a call that may carry a poll id (reportusage, authrequest). */
+static int cssm_accepted(const char *what, const struct rum_http_reply *r, bool unauthorized,
+			 struct rum_cssm_answer *a)
+{
+	json_t *j = json_loadb(r->body, r->len, 0, NULL);
+	char words[600], idbuf[32];
+	int rc = 0;
+
+	cssm_words(words, sizeof(words), r->status, r, j);
+	a->retry_after_s = r->retry_after_s;
+	if (r->status < 200 || r->status > 299) {
+		rc = cssm_status(what, r->status, words, unauthorized, a);
 		if (rc == 0 && a->said == RUM_CSSM_REFUSED && cssm_duplicate(words))
 			a->said = RUM_CSSM_DUPLICATE;
 	} else {
@@ -617,17 +631,104 @@ int rum_cssm_report_usage(struct rum_cssm *c, const struct rum_sync_call *call, 
 				  "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 				  "._-") == strlen(pid)) {
 			a->said = RUM_CSSM_POLL_ID;
-			snprintf(a->poll_id, sizeof(a->poll_id), "%s", pid);
+			cssm_put(a->poll_id, sizeof(a->poll_id), "%s", pid);
 		} else {
 			/* Not an answer the API gives: the call may have been
 			 * taken, so it is sent again later, never dropped. */
 			a->said = RUM_CSSM_RETRY;
 			cssm_put(a->message, sizeof(a->message),
-				 "upstream devices/reportusage: an answer without a poll id (%s)",
-				 words);
+				 "upstream %s: an answer without a poll id (%s)", what, words);
 		}
 	}
 	json_decref(j);
+	return rc;
+}
+
+/* A device's licence entries ({"entitlement_tag", "count", ...}) as
+ * authrequest takes them: {"sudi", "hostname", "keys": [{"entitlement",
+ * "count"}]} with any confirm or remove code. Entries already in that
+ * shape stay as they are. */
+static void cssm_licenses(json_t *data)
+{
+	json_t *list = json_object_get(data, "licenses"), *e, *out;
+	json_t *sudi = json_object_get(data, "sudi"), *host = json_object_get(data, "hostname");
+	size_t i;
+
+	if (!json_is_array(list))
+		return;
+	out = json_array();
+	json_array_foreach(list, i, e) {
+		json_t *tag = json_object_get(e, "entitlement_tag"),
+		       *own = json_object_get(e, "sudi");
+		json_t *n, *code;
+
+		if (!json_is_object(e) || json_object_get(e, "keys") || !tag) {
+			json_array_append(out, e);
+			continue;
+		}
+		n = json_pack("{s:O?,s:[{s:O,s:O?}]}", "sudi", own ? own : sudi, "keys",
+			      "entitlement", tag, "count", json_object_get(e, "count"));
+		if (!n) {
+			json_array_append(out, e);
+			continue;
+		}
+		if (json_is_string(host))
+			json_object_set(n, "hostname", host);
+		if ((code = json_object_get(e, "confirm_code")))
+			json_object_set(n, "confirm_code", code);
+		if ((code = json_object_get(e, "remove_code")))
+			json_object_set(n, "remove_code", code);
+		json_array_append_new(out, n);
+	}
+	json_object_set_new(data, "licenses", out);
+}
+
+int rum_cssm_auth_request(struct rum_cssm *c, const struct rum_sync_call *call, const char *body,
+			  size_t len, struct rum_cssm_answer *a)
+{
+	char nonce_hex[33];
+	uint8_t nonce[16];
+	struct rum_http_reply r;
+	bool unauthorized;
+	struct timespec now;
+	json_t *dev, *data, *one;
+	char *out;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	a->retry_after_s = -1;
+	dev = json_loadb(body, len, 0, NULL);
+	if (!json_is_object(dev)) {
+		json_decref(dev);
+		a->said = RUM_CSSM_REFUSED;
+		cssm_put(a->message, sizeof(a->message), "the request kept is not a JSON object");
+		return 0;
+	}
+	/* The device's request as authrequest's data: its licenses and trust
+	 * requests (a single trust_request as a list of one), with a fresh
+	 * timestamp and nonce. */
+	rum_crypto_random(nonce, sizeof(nonce));
+	rum_text_hex(nonce_hex, nonce, sizeof(nonce));
+	clock_gettime(CLOCK_REALTIME, &now);
+	data = json_deep_copy(dev);
+	json_decref(dev);
+	json_object_set_new(data, "timestamp",
+			    json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
+	json_object_set_new(data, "nonce", json_string(nonce_hex));
+	cssm_licenses(data);
+	if ((one = json_object_get(data, "trust_request")) &&
+	    !json_object_get(data, "trust_requests")) {
+		json_object_set_new(data, "trust_requests", json_pack("[O]", one));
+		json_object_del(data, "trust_request");
+	}
+	out = json_dumps(json_pack("{s:o}", "data", data), JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!out)
+		abort();
+	rc = cssm_call(c, "devices/authrequest", out, strlen(out), call, &r, &unauthorized);
+	free(out);
+	if (rc < 0)
+		return cssm_transport(c, rc, a);
+	rc = cssm_accepted("devices/authrequest", &r, unauthorized, a);
 	rum_http_reply_dispose(&r);
 	return rc;
 }
@@ -679,7 +780,8 @@ int rum_cssm_poll(struct rum_cssm *c, const struct rum_sync_call *call, struct r
 	clock_gettime(CLOCK_REALTIME, &now);
 	q = json_pack("{s:{s:I,s:s,s:s,s:s}}", "data", "timestamp",
 		      (json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, "nonce", nonce_hex,
-		      "poll_id", call->poll_id, "action", "acknowledgements");
+		      "poll_id", call->poll_id, "action",
+		      strcmp(call->kind, "auth") == 0 ? "authorizations" : "acknowledgements");
 	body = json_dumps(q, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(q);
 	if (!body)
@@ -699,7 +801,10 @@ int rum_cssm_poll(struct rum_cssm *c, const struct rum_sync_call *call, struct r
 		if (status && strcmp(status, "OK_POLL") == 0) {
 			a->said = RUM_CSSM_OK_POLL;
 		} else if (status && strcmp(status, "COMPLETE") == 0) {
-			rc = cssm_acks(cssm_field(j, "acknowledgements"), a);
+			rc = cssm_acks(cssm_field(j, strcmp(call->kind, "auth") == 0
+							     ? "authorizations"
+							     : "acknowledgements"),
+				       a);
 			if (rc == 0) {
 				a->said = RUM_CSSM_COMPLETE;
 			} else {

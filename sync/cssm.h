@@ -76,7 +76,13 @@ void rum_cssm_answer_dispose(struct rum_cssm_answer *a);
 int rum_cssm_report_usage(struct rum_cssm *c, const struct rum_sync_call *call, const char *reports,
 			  size_t len, struct rum_cssm_answer *a);
 
-/* accounts/poll for the call's poll id ("acknowledgements"). */
+/* devices/authrequest for a trust or authorization request a device left
+ * (its body as kept). Errors as rum_cssm_report_usage. */
+int rum_cssm_auth_request(struct rum_cssm *c, const struct rum_sync_call *call, const char *body,
+			  size_t len, struct rum_cssm_answer *a);
+
+/* accounts/poll for the call's poll id ("acknowledgements", or
+ * "authorizations" for a request). */
 int rum_cssm_poll(struct rum_cssm *c, const struct rum_sync_call *call, struct rum_cssm_answer *a);
 
 #endif

@@ -238,10 +238,16 @@ static int sync_one(struct sync_engine *e, int slot, const struct rum_sync_call 
 	} else {
 		/* Recorded before it goes: found so after a crash, it is sent
 		 * again and the upstream says whether it had it. */
+		bool request = strcmp(c->kind, "auth") == 0;
+
 		rc = sync_step(e, c, RUM_SYNC_SENDING, "", "", 0);
 		if (rc == 0)
-			rc = rum_sync_reports(e->dom, c, &reports, &len, &count);
-		if (rc == 0)
+			rc = request ? rum_sync_request_body(e->dom, c, &reports, &len)
+				     : rum_sync_reports(e->dom, c, &reports, &len, &count);
+		if (rc == 0 && request)
+			rc = e->tier ? rum_tier_forward(e->tiers[slot], c, reports, len, &a)
+				     : rum_cssm_auth_request(e->clients[slot], c, reports, len, &a);
+		else if (rc == 0)
 			rc = e->tier ? rum_tier_report_usage(e->tiers[slot], c, reports, len, &a)
 				     : rum_cssm_report_usage(e->clients[slot], c, reports, len, &a);
 		free(reports);
@@ -416,6 +422,7 @@ int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
 		res->resumed = begun.resumed;
 		res->devices = begun.devices;
 		res->reports = begun.reports;
+		res->requests = begun.requests;
 		sync_note_run(&e, begun.run_id);
 		rum_cssm_auth_init(&e.auth, &e.u);
 		e.nclients = o->concurrency > 0 ? o->concurrency : 4;

@@ -43,7 +43,7 @@ struct rum_sync_options {
 struct rum_sync_result {
 	int64_t run_id;
 	bool resumed;
-	int64_t devices, reports; /* taken by a new run */
+	int64_t devices, reports, requests; /* taken by a new run */
 	int64_t sent, acks, reports_acked, duplicates, refused, retries;
 	int64_t pending; /* calls still open at the end (polling or to retry) */
 };

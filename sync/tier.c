@@ -145,47 +145,15 @@ static int tier_status(const char *what, const struct rum_http_reply *r, const c
 	return 0;
 }
 
-int rum_tier_report_usage(struct rum_tier *t, const struct rum_sync_call *call, const char *reports,
-			  size_t len, struct rum_cssm_answer *a)
+/* Sends a device message that the upstream answers with a poll id. */
+static int tier_send(struct rum_tier *t, const char *body, size_t len, struct rum_cssm_answer *a)
 {
-	json_t *sudi = json_pack("{s:s,s:s}", "udi_pid", call->pid, "udi_serial_number", call->sn);
-	json_t *host = json_string(call->hostname), *tag = json_string(call->software_tag);
-	char *s1 = json_dumps(sudi, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	char *s2 = json_dumps(host, JSON_ENCODE_ANY), *s3 = json_dumps(tag, JSON_ENCODE_ANY);
-	char nonce[33], words[600], *body;
-	size_t cap, blen;
 	struct rum_http_reply r;
+	char words[600];
 	bool answered;
 	json_t *j;
-	int rc;
+	int rc = tier_post(t, body, len, &r, a, &answered);
 
-	memset(a, 0, sizeof(*a));
-	a->retry_after_s = -1;
-	json_decref(sudi);
-	json_decref(host);
-	json_decref(tag);
-	if (!s1 || !s2 || !s3)
-		abort();
-	tier_nonce(nonce);
-	/* The device's own message: envelope, then its reports spliced in as
-	 * stored (byte-exact). */
-	cap = 2 * strlen(s1) + strlen(s2) + strlen(s3) + len + 256;
-	if (!(body = malloc(cap)))
-		abort();
-	blen = (size_t)snprintf(body, cap,
-				"{\"sudi\":%s,\"timestamp\":%lld,\"nonce\":\"%s\",\"reports\":[{"
-				"\"sudi\":%s,\"hostname\":%s,\"software_tag_identifier\":%s,"
-				"\"usage\":",
-				s1, tier_now_ms(), nonce, s1, s2, s3);
-	memcpy(body + blen, reports, len);
-	blen += len;
-	memcpy(body + blen, "}]}", 4);
-	blen += 3;
-	free(s1);
-	free(s2);
-	free(s3);
-	rc = tier_post(t, body, blen, &r, a, &answered);
-	free(body);
 	if (rc < 0 || !answered)
 		return rc;
 	j = json_loadb(r.body, r.len, 0, NULL);
@@ -213,13 +181,62 @@ int rum_tier_report_usage(struct rum_tier *t, const struct rum_sync_call *call, 
 		} else {
 			a->said = RUM_CSSM_RETRY;
 			tier_put(a->message, sizeof(a->message),
-				 "upstream collector usage: an answer without a poll id (%s)",
-				 words);
+				 "upstream collector: an answer without a poll id (%s)", words);
 		}
 	}
 	json_decref(j);
 	rum_http_reply_dispose(&r);
 	return rc;
+}
+
+int rum_tier_report_usage(struct rum_tier *t, const struct rum_sync_call *call, const char *reports,
+			  size_t len, struct rum_cssm_answer *a)
+{
+	json_t *sudi = json_pack("{s:s,s:s}", "udi_pid", call->pid, "udi_serial_number", call->sn);
+	json_t *host = json_string(call->hostname), *tag = json_string(call->software_tag);
+	char *s1 = json_dumps(sudi, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *s2 = json_dumps(host, JSON_ENCODE_ANY), *s3 = json_dumps(tag, JSON_ENCODE_ANY);
+	char nonce[33], *body;
+	size_t cap, blen;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	a->retry_after_s = -1;
+	json_decref(sudi);
+	json_decref(host);
+	json_decref(tag);
+	if (!s1 || !s2 || !s3)
+		abort();
+	tier_nonce(nonce);
+	/* The device's own message: envelope, then its reports spliced in as
+	 * stored (byte-exact). */
+	cap = 2 * strlen(s1) + strlen(s2) + strlen(s3) + len + 256;
+	if (!(body = malloc(cap)))
+		abort();
+	blen = (size_t)snprintf(body, cap,
+				"{\"sudi\":%s,\"timestamp\":%lld,\"nonce\":\"%s\",\"reports\":[{"
+				"\"sudi\":%s,\"hostname\":%s,\"software_tag_identifier\":%s,"
+				"\"usage\":",
+				s1, tier_now_ms(), nonce, s1, s2, s3);
+	memcpy(body + blen, reports, len);
+	blen += len;
+	memcpy(body + blen, "}]}", 4);
+	blen += 3;
+	free(s1);
+	free(s2);
+	free(s3);
+	rc = tier_send(t, body, blen, a);
+	free(body);
+	return rc;
+}
+
+int rum_tier_forward(struct rum_tier *t, const struct rum_sync_call *call, const char *body,
+		     size_t len, struct rum_cssm_answer *a)
+{
+	(void)call;
+	memset(a, 0, sizeof(*a));
+	a->retry_after_s = -1;
+	return tier_send(t, body, len, a);
 }
 
 int rum_tier_poll(struct rum_tier *t, const struct rum_sync_call *call, struct rum_cssm_answer *a)

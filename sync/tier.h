@@ -21,6 +21,10 @@ void rum_tier_free(struct rum_tier *t);
  * sync (the upstream refuses the tenant, TLS, proxy). */
 int rum_tier_report_usage(struct rum_tier *t, const struct rum_sync_call *call, const char *reports,
 			  size_t len, struct rum_cssm_answer *a);
+/* A trust or authorization request a device left, forwarded as the
+ * device sent it. */
+int rum_tier_forward(struct rum_tier *t, const struct rum_sync_call *call, const char *body,
+		     size_t len, struct rum_cssm_answer *a);
 /* A result poll for the call's poll id. */
 int rum_tier_poll(struct rum_tier *t, const struct rum_sync_call *call, struct rum_cssm_answer *a);
 

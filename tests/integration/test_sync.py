@@ -382,6 +382,37 @@ class Sync(rt.RumTestCase):
             self.push(st, "crash", expect_ack=None)
             self.assertIn("ACK", report_states(st).values(), st)
 
+    def test_8_trust_and_authorization_requests_go_upstream(self):
+        """A device's authorization request and another's trust request go
+        upstream as devices/authrequest; the answers come back to each
+        device's next poll."""
+        import base64
+        self.tenant("asks", ids=True)
+        auth_dev, trust_dev = rt.Device("C8000V"), rt.Device("C9300-24P")
+        polls = {}
+        for dev, msg in ((auth_dev, rt.authorization_message(auth_dev.pid, auth_dev.sn)),
+                         (trust_dev, rt.trust_message(trust_dev.pid, trust_dev.sn))):
+            reply = self.rumd.post(rt.pi_path("asks"), msg)
+            self.assertEqual(reply.status, 200, reply)
+            polls[dev.sn] = reply.json["poll_id"]
+        res, _ = self.sync("asks", "--wait")
+        self.assertEqual((res["requests"], res["sent"], res["acks"]), (2, 2, 2), res)
+        self.assertEqual(self.sim.stats()["requests"]["authrequest"], {"200": 2})
+        answers = {}
+        for sn, pid in polls.items():
+            reply = self.rumd.post(rt.pi_path("asks"), rt.poll_message(pid))
+            self.assertEqual(reply.json["status"], "OK", reply)
+            answers[sn] = base64.b64decode(
+                reply.json["acknowledgements"][0]["smart_license"]).decode()
+        self.assertIn("<smartLicenseAuthorization>", answers[auth_dev.sn])
+        self.assertIn("P:%s,S:%s" % (auth_dev.pid, auth_dev.sn), answers[auth_dev.sn])
+        self.assertIn("smartLicenseTrustCode", answers[trust_dev.sn])
+        self.assertEqual(int(self.scalar(
+            "SELECT count(*) FROM uploads u JOIN tenants t ON t.id = u.tenant_id WHERE "
+            "t.name = 'asks' AND u.request_state = 'answered'")), 2)
+        res, _ = self.sync("asks")
+        self.assertEqual(res["requests"], 0, "an answered request went again")
+
     def sync_free(self, tenant):
         return not self.scalar("SELECT owner FROM sync_state s JOIN tenants t ON "
                                "t.id = s.tenant_id WHERE t.name = '%s' AND "
@@ -489,6 +520,7 @@ class Scheduled(Sync):
     test_5_expired_token_is_refreshed_once = None
     test_6_already_received_is_delivered_and_refusals_are_kept = None
     test_7_a_node_killed_mid_sync_resumes_without_sending_twice = None
+    test_8_trust_and_authorization_requests_go_upstream = None
 
 
 
@@ -658,6 +690,7 @@ class Proxied(Sync):
     test_5_expired_token_is_refreshed_once = None
     test_6_already_received_is_delivered_and_refusals_are_kept = None
     test_7_a_node_killed_mid_sync_resumes_without_sending_twice = None
+    test_8_trust_and_authorization_requests_go_upstream = None
 
 
 class Tiers(Sync):
@@ -738,6 +771,7 @@ class Tiers(Sync):
     test_5_expired_token_is_refreshed_once = None
     test_6_already_received_is_delivered_and_refusals_are_kept = None
     test_7_a_node_killed_mid_sync_resumes_without_sending_twice = None
+    test_8_trust_and_authorization_requests_go_upstream = None
 
 
 if __name__ == "__main__":
