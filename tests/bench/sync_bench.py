@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Connected mode's throughput: `rumd sync` sends a tenant's usage to the CSSM
+API simulator (tests/tools/cssm_api_sim.py, HTTPS with a test CA) and brings
+every ACK back. For each tenant size (COUNTS, default 10,000 then 100,000
+devices, one report each, pushed first by `rum-agent fleet`) it prints how
+long the sync took (every upload, every poll, every ACK stored), reports per
+second, rumd's peak RSS and CPU, and beside it the simulator's own ceiling:
+reportusage calls per second that a plain Python HTTPS client with the same
+number of connections gets from it in the same run. The simulator answers
+COMPLETE on the first poll, so a sync makes two calls per device, as the
+ceiling's client does. Prints figures; never fails on timing.
+
+Usage: RUM_BUILD_DIR=build-rel python3 tests/bench/sync_bench.py
+Environment: COUNTS (10000,100000), CONCURRENCY (8), CEILING_S (15),
+RUM_BUILD_DIR (build)."""
+
+import http.client
+import json
+import os
+import re
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+
+import cssm_api_sim as api  # noqa: E402
+import cssm_sim  # noqa: E402
+from rumtest import PgCluster, Rumd, free_port, make_tempdir, run_rumd  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+BUILD = os.path.abspath(os.environ.get("RUM_BUILD_DIR", os.path.join(ROOT, "build")))
+os.environ.setdefault("RUMD_BIN", os.path.join(BUILD, "rumd"))
+AGENT = os.path.join(BUILD, "agent", "rum-agent")
+HZ = os.sysconf("SC_CLK_TCK")
+CLIENT, SECRET = "bench", "bench-secret"
+
+
+def proc_cpu(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def vm_hwm_mb(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            m = re.search(r"^VmHWM:\s+(\d+) kB", f.read(), re.M)
+    except OSError:
+        return None
+    return int(m.group(1)) / 1024 if m else None
+
+
+def ceiling(sim, ca, conns, seconds):
+    """Devices per second that `conns` plain HTTPS connections get through
+    the simulator doing what a sync does for each: a reportusage call with
+    one fresh device's report (the shape rumd sends), then the poll that
+    brings its ACK."""
+    ctx = ssl.create_default_context(cafile=ca)
+    host = urllib.parse.urlsplit(sim.base_url)
+    form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": CLIENT,
+                                   "client_secret": SECRET})
+    c = http.client.HTTPSConnection(host.hostname, host.port, context=ctx)
+    c.request("POST", "/as/token.oauth2", form,
+              {"Content-Type": "application/x-www-form-urlencoded"})
+    token = json.loads(c.getresponse().read())["access_token"]
+    c.close()
+    counts = [0] * conns
+    stop = time.monotonic() + seconds
+
+    def worker(i):
+        conn = http.client.HTTPSConnection(host.hostname, host.port, context=ctx)
+        n = 0
+        while time.monotonic() < stop:
+            sn = "CEIL%02d%07d" % (i, n)
+            rep = cssm_sim.synthetic_report("C9300-24P", sn, 1700000000 + n, "A", 1700000000)
+            body = json.dumps({"data": {
+                "timestamp": int(time.time() * 1000), "nonce": "%016x" % n,
+                "sudi": cssm_sim.sudi("C9300-24P", sn),
+                "reports": [{"sudi": cssm_sim.sudi("C9300-24P", sn), "hostname": "h",
+                             "software_tag_identifier": cssm_sim.sw_tag("C9300-24P"),
+                             "usage": [rep]}]}})
+            headers = {
+                "Authorization": "Bearer " + token, "Content-Type": "application/json",
+                "X-CSW-SMART-ACCOUNT-ID": "1000001", "X-CSW-VIRTUAL-ACCOUNT-ID": "2000001",
+                "X-CSW-REQUESTING-SYSTEM": json.dumps(cssm_sim.sudi("C9300-24P", sn))}
+            conn.request("POST", sim.api_base + "/devices/reportusage", body, headers)
+            r = conn.getresponse()
+            answer = json.loads(r.read())
+            n += 1
+            if r.status != 200 or "poll_id" not in answer:
+                continue
+            poll = json.dumps({"data": {"timestamp": int(time.time() * 1000), "nonce": "ab",
+                                        "poll_id": answer["poll_id"],
+                                        "action": "acknowledgements"}})
+            conn.request("POST", sim.api_base + "/accounts/poll", poll, headers)
+            r = conn.getresponse()
+            if r.status == 200 and json.loads(r.read()).get("status") == "COMPLETE":
+                counts[i] += 1
+        conn.close()
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.monotonic() - t0)
+
+
+def push(url, count):
+    state = make_tempdir("bench-sync-fleet-")
+    cmd = [AGENT, "fleet", "--count", str(count), "--state", state, "--url", url,
+           "--speedup", "100000", "--interval-days", "1", "--rounds", "1",
+           "--concurrency", "64", "--ramp", "1", "--quiet"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, timeout=3600)
+
+
+def one_tenant(pg, sim, ca, count, conns):
+    url = pg.create_database("sync_%d" % count)
+    db = url.rsplit("/", 1)[1]
+    data = make_tempdir("bench-sync-data-", 0o755)
+    port = free_port()
+    rumd = Rumd(database_url=url, data_dir=data, http_listen="127.0.0.1:%d" % port,
+                flags={"collector_sessions": "0", "sync_schedule": "false"}).start()
+    try:
+        t0 = time.monotonic()
+        push("http://127.0.0.1:%d/cslu/v1/pi" % port, count)
+        print("   %d devices pushed in %.0f s" % (count, time.monotonic() - t0), file=sys.stderr)
+        secret = os.path.join(data, "client-secret")
+        with open(secret, "w") as f:
+            f.write(SECRET)
+        os.chmod(secret, 0o600)
+        common = ["--database_url=" + url, "--data_dir=" + data]
+        proc = run_rumd(["upstream", "set", "--tenant", "default", "--kind", "cssm",
+                         "--client-id", CLIENT, "--client-secret-file", secret,
+                         "--token-url", sim.token_url, "--api-url", sim.base_url + sim.api_base,
+                         "--smart-account-id", "1000001", "--virtual-account-id", "2000001",
+                         "--ca-file", ca] + common)
+        assert proc.returncode == 0, proc.stderr
+        sim.control(reset_stats=True)
+        cmd = [os.environ["RUMD_BIN"], "sync", "--tenant", "default", "--wait", "--json",
+               "--sync_concurrency=%d" % conns, "--sync_poll_first_s=0",
+               "--sync_poll_every_s=0"] + common
+        print("== %d devices: %s" % (count, " ".join(cmd)), file=sys.stderr)
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        hwm, cpu = 0.0, 0.0
+        while p.poll() is None:
+            m = vm_hwm_mb(p.pid)
+            hwm = max(hwm, m or 0)
+            cpu = max(cpu, proc_cpu(p.pid))
+            time.sleep(0.2)
+        out, err = p.communicate()
+        secs = time.monotonic() - t0
+        res = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": err}
+        stats = sim.stats()
+        acked = int(pg.scalar("SELECT count(*) FROM rum_reports WHERE acked_at IS NOT NULL",
+                              db=db))
+        return {"count": count, "seconds": secs, "result": res, "rss": hwm, "cpu": cpu,
+                "received": stats["reports_received"], "recorded": stats["reports_recorded"],
+                "acked": acked}
+    finally:
+        rumd.stop()
+        rumd.cleanup()
+
+
+def main():
+    for path in (AGENT, os.environ["RUMD_BIN"]):
+        if not os.path.exists(path):
+            sys.exit("sync_bench: build %s first (cmake --build %s)" % (path, BUILD))
+    counts = [int(c) for c in os.environ.get("COUNTS", "10000,100000").split(",")]
+    conns = int(os.environ.get("CONCURRENCY", "8"))
+    tmp = make_tempdir("bench-sync-")
+    ca, cert, key = api.make_test_ca(os.path.join(tmp, "ca"))
+    sim = api.spawn(cert, key, ["--client", "%s:%s" % (CLIENT, SECRET),
+                                "--polls-before-complete", "0", "--quiet"])
+    pg = PgCluster()
+    pg.start()
+    rows = []
+    try:
+        ceil = ceiling(sim, ca, conns, float(os.environ.get("CEILING_S", "15")))
+        print("   simulator ceiling: %.0f devices/s (upload and poll) over %d connections"
+              % (ceil, conns), file=sys.stderr)
+        for count in counts:
+            rows.append(one_tenant(pg, sim, ca, count, conns))
+    finally:
+        pg.cleanup()
+        sim.stop()
+    print("\nsync_bench: rumd sync --wait to the CSSM API simulator (HTTPS), %d calls in "
+          "flight, %d cores, load average %.1f" % (conns, os.cpu_count(), os.getloadavg()[0]))
+    print("simulator ceiling (plain Python HTTPS client, %d connections, reportusage then the "
+          "poll that brings the ACK): %.0f devices/s" % (conns, ceil))
+    print("%9s %9s %9s %10s %9s %9s %9s %10s %9s %9s" % (
+        "devices", "seconds", "reports", "reports/s", "of ceil", "ACKs", "acked",
+        "received", "rumd CPU", "rumd MiB"))
+    for r in rows:
+        res = r["result"]
+        rate = res.get("sent", 0) / r["seconds"] if r["seconds"] else 0
+        print("%9d %9.1f %9d %10.0f %8.0f%% %9d %9d %10d %8.0fs %9.0f" % (
+            r["count"], r["seconds"], res.get("sent", 0), rate, 100 * rate / ceil if ceil else 0,
+            res.get("acks", 0), r["acked"], r["received"], r["cpu"], r["rss"]))
+        if not res.get("ok"):
+            print("   %d devices: the sync failed: %s" % (r["count"], res.get("error")))
+
+
+if __name__ == "__main__":
+    main()
