@@ -104,7 +104,9 @@ static const struct rum_db_stmt rum_store_sync_stmts[] = {
 	 "sent_at = CASE WHEN $2 IN ('polling', 'complete', 'duplicate') THEN "
 	 "coalesce(sent_at, now()) ELSE sent_at END, "
 	 "settled_at = CASE WHEN $2 IN ('complete', 'duplicate', 'failed') THEN now() END "
-	 "WHERE id = $1 AND state IN ('queued', 'sending', 'polling') RETURNING 1",
+	 "WHERE id = $1 AND state IN ('queued', 'sending', 'polling') "
+	 /* A call that went out and was answered is never sent again. */
+	 "AND ($2 <> 'sending' OR $6::int = 0 OR state IN ('queued', 'sending')) RETURNING 1",
 	 8},
 	{"sync_run_update",
 	 "WITH c AS (SELECT count(*) FILTER (WHERE state IN ('queued', 'sending')) AS q, "

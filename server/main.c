@@ -381,15 +381,21 @@ static bool rum_serve_stop_pending(void)
 	       (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
 }
 
+/* workers: database connections of a command-line verb that works on
+ * several threads (sync); 0 = one, as every other verb. */
 static int rum_domain_start(const struct rum_config *cfg, bool serve, int wait_s, bool verbose,
-			    struct rum_pgembed **pg, struct rum_domain **dom)
+			    int workers, struct rum_pgembed **pg, struct rum_domain **dom)
 {
 	char *url = NULL, key_file[4096];
 	int applied = 0, rc = rum_database(cfg, &url, pg, serve);
 	struct rum_domain_options o = {
 		url, (int)cfg->db_timeout_ms, (int)cfg->db_statement_timeout_ms,
-		serve ? rum_config_pool_size(cfg) : 1,
-		serve ? RUM_SERVE_CALL_WORKERS : RUM_CLI_CALL_WORKERS,
+		serve         ? rum_config_pool_size(cfg)
+		: workers > 0 ? workers
+			      : 1,
+		serve                            ? RUM_SERVE_CALL_WORKERS
+		: workers > RUM_CLI_CALL_WORKERS ? workers
+						 : RUM_CLI_CALL_WORKERS,
 		serve ? (int)cfg->batch_max : 64, serve ? (int)cfg->db_queue_max : 1024,
 		cfg->data_dir, key_file, cfg->default_tenant, (int)cfg->web_session_idle_s,
 		(int)cfg->web_session_max_s, cfg->overview_live_max_devices,
@@ -645,7 +651,7 @@ static int rum_serve(struct rum_config *cfg, int argc, char **argv)
 
 	rc = rum_serve_data_dir(cfg->data_dir, !cfg->database_url[0]);
 	if (rc == 0)
-		rc = rum_domain_start(cfg, true, 60, true, &pg, &dom);
+		rc = rum_domain_start(cfg, true, 60, true, 0, &pg, &dom);
 	if (rc != 0 && rum_serve_stop_pending()) {
 		rum_log_info("stopped before the database answered");
 		rc = 0;
@@ -1064,7 +1070,10 @@ static int rum_db_verb(const struct rum_config *cfg, const struct rum_cli *cli)
 	struct rum_pgembed *pg = NULL;
 	struct rum_domain *dom = NULL;
 	const char *verb = cli->words[0];
-	int rc = rum_domain_start(cfg, false, 0, strcmp(verb, "migrate") == 0, &pg, &dom);
+	/* A sync's calls in flight each step through the database. */
+	int rc = rum_domain_start(cfg, false, 0, strcmp(verb, "migrate") == 0,
+				  strcmp(verb, "sync") == 0 ? (int)cfg->sync_concurrency : 0, &pg,
+				  &dom);
 
 	if (rc != 0 || strcmp(verb, "migrate") == 0)
 		goto out;

@@ -40,10 +40,20 @@ struct sync_engine {
 	struct rum_tier *tiers[SYNC_MAX_CONCURRENCY];
 	bool tier;
 	int nclients;
-	/* the round being worked on */
+	/* Calls waiting for a worker (a queue the loop refills as workers
+	 * take from it), and the ids of those queued or in flight, which
+	 * the database still lists as due until they are settled. */
 	pthread_mutex_t lock;
-	struct rum_sync_call *calls;
-	size_t ncalls, next;
+	pthread_cond_t work, done;
+	struct rum_sync_call *queue;
+	size_t nqueue, qhead, qcap;
+	int64_t *busy;
+	size_t nbusy;
+	/* Settled since the due calls now being read were asked for: that
+	 * list may show them as they were before. */
+	int64_t *finished;
+	size_t nfinished;
+	bool stopping;
 	struct sync_tries *tries;
 	size_t ntries;
 	int64_t *runs; /* run ids seen, for their state at the end */
@@ -65,16 +75,6 @@ static int64_t sync_now_ms(void)
 static bool sync_cancelled(const struct sync_engine *e)
 {
 	return e->o->cancel && *e->o->cancel;
-}
-
-static void sync_sleep_ms(const struct sync_engine *e, int64_t ms)
-{
-	while (ms > 0 && !sync_cancelled(e)) {
-		int64_t step = ms > 100 ? 100 : ms;
-
-		usleep((useconds_t)step * 1000);
-		ms -= step;
-	}
 }
 
 /* Records the first error that stops the pass (with its message). */
@@ -240,7 +240,9 @@ static int sync_one(struct sync_engine *e, int slot, const struct rum_sync_call 
 		 * again and the upstream says whether it had it. */
 		bool request = strcmp(c->kind, "auth") == 0;
 
-		rc = sync_step(e, c, RUM_SYNC_SENDING, "", "", 0);
+		rc = rum_sync_step(e->dom, c, RUM_SYNC_SENDING, "", "", 0);
+		if (rc == RUM_ECONFLICT)
+			return 0; /* answered meanwhile (another node): not sent again */
 		if (rc == 0)
 			rc = request ? rum_sync_request_body(e->dom, c, &reports, &len)
 				     : rum_sync_reports(e->dom, c, &reports, &len, &count);
@@ -264,50 +266,90 @@ struct sync_worker {
 	int slot; /* its connection */
 };
 
+static void sync_unbusy(struct sync_engine *e, int64_t id)
+{
+	for (size_t i = 0; i < e->nbusy; i++)
+		if (e->busy[i] == id) {
+			e->busy[i] = e->busy[--e->nbusy];
+			return;
+		}
+}
+
+static bool sync_is_busy(const struct sync_engine *e, int64_t id)
+{
+	for (size_t i = 0; i < e->nbusy; i++)
+		if (e->busy[i] == id)
+			return true;
+	for (size_t i = 0; i < e->nfinished; i++)
+		if (e->finished[i] == id)
+			return true;
+	return false;
+}
+
+/* A worker takes queued calls until the loop stops it. */
 static void *sync_worker_main(void *arg)
 {
 	struct sync_worker *w = arg;
 	struct sync_engine *e = w->e;
 
+	pthread_mutex_lock(&e->lock);
 	for (;;) {
-		struct rum_sync_call *c = NULL;
+		struct rum_sync_call c;
 		int rc;
 
-		pthread_mutex_lock(&e->lock);
-		if (!e->fatal && !e->exhausted && e->next < e->ncalls)
-			c = &e->calls[e->next++];
-		pthread_mutex_unlock(&e->lock);
-		if (!c || sync_cancelled(e))
+		while (!e->stopping && e->qhead == e->nqueue)
+			pthread_cond_wait(&e->work, &e->lock);
+		if (e->stopping)
 			break;
-		rc = sync_one(e, w->slot, c);
+		c = e->queue[e->qhead++];
+		pthread_mutex_unlock(&e->lock);
+		rc = sync_cancelled(e) ? 0 : sync_one(e, w->slot, &c);
 		if (rc < 0)
 			sync_fatal(e, rc);
+		pthread_mutex_lock(&e->lock);
+		sync_unbusy(e, c.id);
+		e->finished = rum_grow_one(e->finished, e->nfinished, sizeof(*e->finished));
+		e->finished[e->nfinished++] = c.id;
+		pthread_cond_signal(&e->done);
 	}
+	pthread_mutex_unlock(&e->lock);
 	return NULL;
 }
 
-/* Works the round's calls with the clients, one thread each. */
-static void sync_round(struct sync_engine *e)
+/* Queues the due calls not already queued or in flight; how many. */
+static size_t sync_enqueue(struct sync_engine *e, const struct rum_sync_call *calls, size_t n)
 {
-	struct sync_worker w[SYNC_MAX_CONCURRENCY];
-	pthread_t t[SYNC_MAX_CONCURRENCY];
-	int n = e->nclients < (int)e->ncalls ? e->nclients : (int)e->ncalls;
+	size_t added = 0;
 
-	e->next = 0;
-	for (size_t i = 0; i < e->ncalls; i++)
-		sync_note_run(e, e->calls[i].run_id);
-	if (n <= 1) {
-		w[0] = (struct sync_worker){e, 0};
-		sync_worker_main(&w[0]);
-		return;
+	pthread_mutex_lock(&e->lock);
+	if (e->qhead == e->nqueue)
+		e->qhead = e->nqueue = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (sync_is_busy(e, calls[i].id))
+			continue;
+		if (e->nqueue == e->qcap) {
+			if (e->qhead > 0) {
+				memmove(e->queue, e->queue + e->qhead,
+					(e->nqueue - e->qhead) * sizeof(*e->queue));
+				e->nqueue -= e->qhead;
+				e->qhead = 0;
+			} else {
+				e->qcap = e->qcap ? 2 * e->qcap : 64;
+				e->queue = realloc(e->queue, e->qcap * sizeof(*e->queue));
+				if (!e->queue)
+					abort();
+			}
+		}
+		e->queue[e->nqueue++] = calls[i];
+		e->busy = rum_grow_one(e->busy, e->nbusy, sizeof(*e->busy));
+		e->busy[e->nbusy++] = calls[i].id;
+		sync_note_run(e, calls[i].run_id);
+		added++;
 	}
-	for (int i = 0; i < n; i++) {
-		w[i] = (struct sync_worker){e, i};
-		if (pthread_create(&t[i], NULL, sync_worker_main, &w[i]) != 0)
-			abort();
-	}
-	for (int i = 0; i < n; i++)
-		pthread_join(t[i], NULL);
+	if (added)
+		pthread_cond_broadcast(&e->work);
+	pthread_mutex_unlock(&e->lock);
+	return added;
 }
 
 /* The proxy in effect: the upstream's, else the node's; its user apart. */
@@ -352,49 +394,107 @@ static int sync_net(struct sync_engine *e, struct rum_cssm_net *net, char *proxy
 	return 0;
 }
 
-/* The loop of rounds until nothing is due (or, waiting, nothing is open). */
-static int sync_loop(struct sync_engine *e, int64_t tenant_id)
+/* Feeds the workers until nothing is due (or, waiting, nothing is open):
+ * the queue is refilled whenever it runs low, so that a slow call holds
+ * only its own worker. */
+static int sync_feed(struct sync_engine *e, int64_t tenant_id)
 {
 	int lease_s = e->o->lease_s > 0 ? e->o->lease_s : 60;
 	int64_t deadline = sync_now_ms() + (int64_t)(e->o->wait_s > 0 ? e->o->wait_s : 3600) * 1000;
 	int64_t leased = sync_now_ms();
+	size_t low = (size_t)e->nclients, chunk = 8 * (size_t)e->nclients;
 	int rc = 0;
 
 	for (;;) {
+		struct rum_sync_call *calls = NULL;
 		struct rum_sync_open open;
+		size_t n = 0, queued, busy, added;
+		bool fatal;
 
 		if (sync_cancelled(e))
 			return rum_err_set(RUM_EUNAVAIL, "rumd is stopping");
+		pthread_mutex_lock(&e->lock);
+		fatal = e->fatal || e->exhausted;
+		queued = e->nqueue - e->qhead;
+		busy = e->nbusy;
+		pthread_mutex_unlock(&e->lock);
+		if (fatal)
+			return 0;
 		if (sync_now_ms() - leased > (int64_t)lease_s * 1000 / 3) {
 			if ((rc = rum_sync_lease(e->dom, tenant_id, e->o->owner, lease_s)) < 0)
 				return rum_err_set(rc, "the sync lease was lost: %s",
 						   rum_err_msg());
 			leased = sync_now_ms();
 		}
-		free(e->calls);
-		e->calls = NULL;
-		rc = rum_sync_due(e->dom, tenant_id, 8 * e->nclients, &e->calls, &e->ncalls, &open);
-		if (rc < 0)
-			return rc;
-		e->res->pending = open.calls;
-		if (e->ncalls == 0) {
-			if (open.calls == 0 || (!e->o->wait && open.sends == 0))
-				return 0;
-			if (e->o->wait && sync_now_ms() >= deadline)
-				return 0;
-			sync_sleep_ms(e, open.next_ms > 1000 ? 1000
-					 : open.next_ms > 0  ? open.next_ms
-							     : 50);
+		if (queued > low) { /* enough to do: wait for a worker to finish one */
+			pthread_mutex_lock(&e->lock);
+			if (e->nbusy == busy && !e->fatal)
+				pthread_cond_wait(&e->done, &e->lock);
+			pthread_mutex_unlock(&e->lock);
 			continue;
 		}
-		sync_round(e);
-		if (e->fatal) {
-			rum_err_set(e->fatal, "%s", e->fatal_msg);
-			return e->fatal;
+		pthread_mutex_lock(&e->lock);
+		e->nfinished = 0; /* what settled before now, the list shows settled */
+		pthread_mutex_unlock(&e->lock);
+		rc = rum_sync_due(e->dom, tenant_id, (int)(chunk + busy), &calls, &n, &open);
+		if (rc < 0)
+			return rc;
+		added = sync_enqueue(e, calls, n);
+		free(calls);
+		e->res->pending = open.calls;
+		if (added)
+			continue;
+		if (busy == 0 && (open.calls == 0 || (!e->o->wait && open.sends == 0)))
+			return 0;
+		if (busy == 0 && e->o->wait && sync_now_ms() >= deadline)
+			return 0;
+		/* Nothing new is due: wait for a call to settle, or until the
+		 * next one is due. */
+		{
+			int64_t ms = open.next_ms > 1000 ? 1000
+				     : open.next_ms > 0  ? open.next_ms
+							 : 20;
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += (long)(ms % 1000) * 1000000L;
+			until.tv_sec += ms / 1000 + until.tv_nsec / 1000000000L;
+			until.tv_nsec %= 1000000000L;
+			pthread_mutex_lock(&e->lock);
+			if (e->nbusy == busy && !e->fatal)
+				pthread_cond_timedwait(&e->done, &e->lock, &until);
+			pthread_mutex_unlock(&e->lock);
 		}
-		if (e->exhausted)
-			return rum_err_set(RUM_EUNAVAIL, "upstream unavailable: %s", e->last_retry);
 	}
+}
+
+/* Starts the workers, feeds them, stops them: 0, or the error that
+ * stopped the pass. */
+static int sync_loop(struct sync_engine *e, int64_t tenant_id)
+{
+	struct sync_worker w[SYNC_MAX_CONCURRENCY];
+	pthread_t t[SYNC_MAX_CONCURRENCY];
+	int rc;
+
+	for (int i = 0; i < e->nclients; i++) {
+		w[i] = (struct sync_worker){e, i};
+		if (pthread_create(&t[i], NULL, sync_worker_main, &w[i]) != 0)
+			abort();
+	}
+	rc = sync_feed(e, tenant_id);
+	/* Calls queued but not taken stay open in the database: the next
+	 * pass takes them. Those in flight finish their step. */
+	pthread_mutex_lock(&e->lock);
+	e->stopping = true;
+	pthread_cond_broadcast(&e->work);
+	pthread_mutex_unlock(&e->lock);
+	for (int i = 0; i < e->nclients; i++)
+		pthread_join(t[i], NULL);
+	if (rc == 0 && e->fatal)
+		rc = rum_err_set(e->fatal, "%s", e->fatal_msg);
+	else if (rc == 0 && e->exhausted)
+		rc = rum_err_set(RUM_EUNAVAIL, "upstream unavailable: %s", e->last_retry);
+	return rc;
 }
 
 int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
@@ -409,6 +509,8 @@ int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
 
 	memset(res, 0, sizeof(*res));
 	pthread_mutex_init(&e.lock, NULL);
+	pthread_cond_init(&e.work, NULL);
+	pthread_cond_init(&e.done, NULL);
 	rc = rum_sync_upstream_get(dom, o->tenant, &e.u);
 	e.tier = rc == 0 && strcmp(e.u.kind, "collector") == 0;
 	if (rc == 0)
@@ -461,10 +563,14 @@ int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
 	}
 	if (leased)
 		rum_sync_release(dom, e.u.tenant_id, o->owner);
-	free(e.calls);
+	free(e.queue);
+	free(e.busy);
+	free(e.finished);
 	free(e.tries);
 	free(e.runs);
 	rum_sync_upstream_dispose(&e.u);
+	pthread_cond_destroy(&e.work);
+	pthread_cond_destroy(&e.done);
 	pthread_mutex_destroy(&e.lock);
 	return rc;
 }

@@ -58,7 +58,9 @@ CREATE TABLE sync_sends (
     run_id       bigint NOT NULL REFERENCES sync_runs(id) ON DELETE CASCADE,
     device_id    bigint NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
     kind         text NOT NULL DEFAULT 'usage' CHECK (kind IN ('usage', 'auth')),
-    upload_id    bigint REFERENCES uploads(id) ON DELETE SET NULL, -- auth: the request
+    -- auth: the request (uploads.id). No foreign key: uploads carry their own
+    -- guards against removal (0007), which one would pre-empt.
+    upload_id    bigint,
     state        text NOT NULL DEFAULT 'queued'
                  CHECK (state IN ('queued', 'sending', 'polling', 'complete', 'duplicate',
                                   'failed')),
