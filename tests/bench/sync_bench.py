@@ -199,15 +199,17 @@ def main():
           "flight, %d cores, load average %.1f" % (conns, os.cpu_count(), os.getloadavg()[0]))
     print("simulator ceiling (plain Python HTTPS client, %d connections, reportusage then the "
           "poll that brings the ACK): %.0f devices/s" % (conns, ceil))
-    print("%9s %9s %9s %10s %9s %9s %9s %10s %9s %9s" % (
-        "devices", "seconds", "reports", "reports/s", "of ceil", "ACKs", "acked",
-        "received", "rumd CPU", "rumd MiB"))
+    print("%9s %9s %9s %9s %10s %9s %9s %9s %10s %9s %9s" % (
+        "devices", "seconds", "calls", "devices/s", "of ceiling", "reports", "reports/s",
+        "ACKs", "received", "rumd CPU", "rumd MiB"))
     for r in rows:
         res = r["result"]
-        rate = res.get("sent", 0) / r["seconds"] if r["seconds"] else 0
-        print("%9d %9.1f %9d %10.0f %8.0f%% %9d %9d %10d %8.0fs %9.0f" % (
+        secs = r["seconds"] or 1
+        rate = res.get("sent", 0) / secs
+        print("%9d %9.1f %9d %9.0f %9.0f%% %9d %9.0f %9d %10d %8.0fs %9.0f" % (
             r["count"], r["seconds"], res.get("sent", 0), rate, 100 * rate / ceil if ceil else 0,
-            res.get("acks", 0), r["acked"], r["received"], r["cpu"], r["rss"]))
+            r["acked"], r["acked"] / secs, res.get("acks", 0), r["received"], r["cpu"],
+            r["rss"]))
         if not res.get("ok"):
             print("   %d devices: the sync failed: %s" % (r["count"], res.get("error")))
 
