@@ -286,6 +286,11 @@ class Sync(rt.RumTestCase):
              "--sync_poll_every_s=0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             rt.wait_for(lambda: self.sim.stats()["polls"] >= 4, 30, what="polls under way")
+            # One node at a time on a tenant's sync: a second one is told
+            # where it runs, and changes nothing.
+            res, _ = self.sync("expire", expect=1)
+            self.assertIn("sync is running on", res["error"])
+            self.assertEqual(res["run"], 0, res)
             # Every token issued so far is revoked while the polls go on.
             self.sim.control(expire_tokens=True, polls_before_complete=1)
             out, err = proc.communicate(timeout=60)
@@ -310,6 +315,49 @@ class Sync(rt.RumTestCase):
         self.assertEqual((res["duplicates"], res["refused"], res["acks"]), (2, 0, 0), res)
         res, _ = self.sync("dup")
         self.assertEqual(res["reports"], 0, "delivered reports were taken again")
+        self.sim.control(duplicate_failed=False)
+
+        # The upstream has one device's report id with another payload: it
+        # refuses that call, and the refusal is kept with its words.
+        self.tenant("refuse", ids=True)
+        self.devices("refuse", 2, "refuse")
+        sn, rid = sorted(self.tenant_reports("refuse"))[0]
+        self.upload_directly(sn, rid)
+        res, _ = self.sync("refuse", "--wait")
+        self.assertTrue(res["ok"], res)
+        self.assertEqual((res["refused"], res["acks"]), (1, 1), res)
+        status = json.loads(self.cmd("sync", "status", "--tenant", "refuse", "--json").stdout)
+        [refusal] = status["refusals"]
+        self.assertEqual((refusal["udi_serial_number"], refusal["reports"]), (sn, 1))
+        self.assertIn("different payload", refusal["message"])
+        self.assertIn("refused: P:C9300-24P,S:%s" % sn,
+                      self.cmd("sync", "status", "--tenant", "refuse").stdout)
+        # A refused call's reports go again with the next sync.
+        res, _ = self.sync("refuse")
+        self.assertEqual((res["reports"], res["refused"]), (1, 1), res)
+
+    def upload_directly(self, sn, rid):
+        """A reportusage of (sn, rid) with a payload of its own, by another
+        client of the same upstream."""
+        import ssl
+        import urllib.request
+        ctx = ssl.create_default_context(cafile=self.ca)
+        form = ("grant_type=client_credentials&client_id=%s&client_secret=%s"
+                % (CLIENT, SECRET)).encode()
+        with urllib.request.urlopen(urllib.request.Request(
+                self.sim.token_url, form), context=ctx, timeout=10) as r:
+            token = json.loads(r.read())["access_token"]
+        system = sim_sudi = {"udi_pid": "C9300-24P", "udi_serial_number": sn}
+        report = api.cssm_sim.synthetic_report("C9300-24P", sn, rid, "A", 1700000000)
+        body = {"data": {"timestamp": int(time.time() * 1000), "nonce": "0123abcd",
+                         "sudi": sim_sudi, "reports": [{"sudi": sim_sudi, "usage": [report]}]}}
+        req = urllib.request.Request(self.sim.api_url("devices/reportusage"),
+                                     json.dumps(body).encode(), headers={
+            "Authorization": "Bearer " + token, "Content-Type": "application/json",
+            "X-CSW-SMART-ACCOUNT-ID": "1000001", "X-CSW-VIRTUAL-ACCOUNT-ID": "2000001",
+            "X-CSW-REQUESTING-SYSTEM": json.dumps(system)})
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+            self.assertIn("poll_id", json.loads(r.read()))
 
     def test_7_a_node_killed_mid_sync_resumes_without_sending_twice(self):
         """kill -9 while calls go out, and again while ACKs are polled for:
