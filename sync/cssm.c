@@ -1,6 +1,8 @@
 /* CSSM REST API client, see cssm.h. */
 #include "sync/cssm.h"
 
+#include "sync/wire.h"
+
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/http_client.h"
@@ -28,20 +30,6 @@ struct rum_cssm {
 	const volatile int *cancel;
 };
 
-/* snprintf that cuts without fuss: messages and ids are bounded on
- * purpose. */
-static void cssm_put(char *out, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void cssm_put(char *out, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, size, fmt, ap);
-	va_end(ap);
-}
-
 static int64_t cssm_now_ms(void)
 {
 	struct timespec ts;
@@ -63,8 +51,8 @@ void rum_cssm_auth_init(struct rum_cssm_auth *a, const struct rum_sync_upstream 
 	memset(a, 0, sizeof(*a));
 	pthread_mutex_init(&a->lock, NULL);
 	a->u = u;
-	cssm_put(a->sa_id, sizeof(a->sa_id), "%s", u->smart_account_id);
-	cssm_put(a->va_id, sizeof(a->va_id), "%s", u->virtual_account_id);
+	rum_sync_put(a->sa_id, sizeof(a->sa_id), "%s", u->smart_account_id);
+	rum_sync_put(a->va_id, sizeof(a->va_id), "%s", u->virtual_account_id);
 }
 
 void rum_cssm_auth_dispose(struct rum_cssm_auth *a)
@@ -76,17 +64,7 @@ void rum_cssm_auth_dispose(struct rum_cssm_auth *a)
 
 int rum_cssm_new(struct rum_cssm **out, struct rum_cssm_auth *auth, const struct rum_cssm_net *net)
 {
-	struct rum_http_client_options o = {.label = "upstream",
-					    .allow_http = net->allow_http,
-					    .verify = true,
-					    .ca_file = net->ca_file,
-					    .proxy = net->proxy,
-					    .proxy_user = net->proxy_user,
-					    .proxy_password = net->proxy_password,
-					    .connect_timeout_ms = net->connect_timeout_ms,
-					    .timeout_ms = net->timeout_ms,
-					    .max_reply = CSSM_MAX_REPLY,
-					    .cancel = net->cancel};
+	struct rum_http_client_options o = rum_sync_http_options(net, "upstream", CSSM_MAX_REPLY);
 	struct rum_cssm *c = calloc(1, sizeof(*c));
 	int rc;
 
@@ -183,14 +161,14 @@ static void cssm_words(char *out, size_t size, long status, const struct rum_htt
 	char quote[CSSM_QUOTE * 4 + 8];
 
 	if (m && m[0])
-		cssm_put(out, size, "%s%s%s", m, code && code[0] ? " " : "",
-			 code && code[0] ? code : "");
+		rum_sync_put(out, size, "%s%s%s", m, code && code[0] ? " " : "",
+			     code && code[0] ? code : "");
 	else if (err)
-		cssm_put(out, size, "HTTP %ld %s%s%s", status, err, desc ? ": " : "",
-			 desc ? desc : "");
+		rum_sync_put(out, size, "HTTP %ld %s%s%s", status, err, desc ? ": " : "",
+			     desc ? desc : "");
 	else {
 		rum_text_quote(quote, sizeof(quote), r->body, r->len, CSSM_QUOTE);
-		cssm_put(out, size, "HTTP %ld: %s", status, quote[0] ? quote : "(no body)");
+		rum_sync_put(out, size, "HTTP %ld: %s", status, quote[0] ? quote : "(no body)");
 	}
 }
 
@@ -207,7 +185,7 @@ static int cssm_transport(struct rum_cssm *c, int rc, struct rum_cssm_answer *a)
 	if (rc == RUM_ETIMEDOUT || rc == RUM_EUNAVAIL || rc == RUM_EIO) {
 		a->said = RUM_CSSM_RETRY;
 		a->retry_after_s = -1;
-		cssm_put(a->message, sizeof(a->message), "%s", rum_err_msg());
+		rum_sync_put(a->message, sizeof(a->message), "%s", rum_err_msg());
 		return 0;
 	}
 	return rc;
@@ -404,8 +382,8 @@ static int cssm_resolve(struct rum_cssm *c)
 
 			if (vname && vid && strcmp(vname, u->virtual_account) == 0) {
 				pthread_mutex_lock(&a->lock);
-				cssm_put(a->sa_id, sizeof(a->sa_id), "%s", id);
-				cssm_put(a->va_id, sizeof(a->va_id), "%s", vid);
+				rum_sync_put(a->sa_id, sizeof(a->sa_id), "%s", id);
+				rum_sync_put(a->va_id, sizeof(a->va_id), "%s", vid);
 				pthread_mutex_unlock(&a->lock);
 				goto out;
 			}
@@ -533,11 +511,11 @@ static int cssm_status(const char *what, long status, const char *words, bool un
 		return rum_err_set(RUM_EFORBIDDEN, "upstream %s: not allowed (%s)", what, words);
 	if (status == 408 || status == 429 || status >= 500) {
 		a->said = RUM_CSSM_RETRY;
-		cssm_put(a->message, sizeof(a->message), "upstream %s: %s", what, words);
+		rum_sync_put(a->message, sizeof(a->message), "upstream %s: %s", what, words);
 		return 0;
 	}
 	a->said = RUM_CSSM_REFUSED;
-	cssm_put(a->message, sizeof(a->message), "%s", words);
+	rum_sync_put(a->message, sizeof(a->message), "%s", words);
 	return 0;
 }
 
@@ -552,52 +530,17 @@ static int cssm_accepted(const char *what, const struct rum_http_reply *r, bool 
 int rum_cssm_report_usage(struct rum_cssm *c, const struct rum_sync_call *call, const char *reports,
 			  size_t len, struct rum_cssm_answer *a)
 {
-	char nonce_hex[33];
-	uint8_t nonce[16];
-	char *body = NULL;
 	struct rum_http_reply r;
 	bool unauthorized;
-	struct timespec now;
+	size_t blen;
+	char *body;
 	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->retry_after_s = -1;
-	rum_crypto_random(nonce, sizeof(nonce));
-	rum_text_hex(nonce_hex, nonce, sizeof(nonce));
-	clock_gettime(CLOCK_REALTIME, &now);
-	/* {"data":{"timestamp":..,"nonce":..,"sudi":{..},"reports":[{"sudi":{..},
-	 * "hostname":..,"software_tag_identifier":..,"usage":REPORTS}]}}, the
-	 * reports spliced in byte-exact, as stored. */
-	{
-		json_t *sudi = json_pack("{s:s,s:s}", "udi_pid", call->pid, "udi_serial_number",
-					 call->sn);
-		json_t *host = json_string(call->hostname), *tag = json_string(call->software_tag);
-		char *s1 = json_dumps(sudi, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		char *s2 = json_dumps(host, JSON_ENCODE_ANY),
-		     *s3 = json_dumps(tag, JSON_ENCODE_ANY);
-		size_t cap = 2 * strlen(s1) + strlen(s2) + strlen(s3) + len + 256, blen = 0;
-
-		json_decref(sudi);
-		json_decref(host);
-		json_decref(tag);
-		if (!s1 || !s2 || !s3 || !(body = malloc(cap)))
-			abort();
-		blen = (size_t)snprintf(body, cap,
-					"{\"data\":{\"timestamp\":%lld,\"nonce\":\"%s\",\"sudi\":%s,"
-					"\"reports\":[{\"sudi\":%s,\"hostname\":%s,"
-					"\"software_tag_identifier\":%s,\"usage\":",
-					(long long)now.tv_sec * 1000 + now.tv_nsec / 1000000,
-					nonce_hex, s1, s1, s2, s3);
-		memcpy(body + blen, reports, len);
-		blen += len;
-		memcpy(body + blen, "}]}}", 5);
-		blen += 4;
-		free(s1);
-		free(s2);
-		free(s3);
-		rc = cssm_call(c, "devices/reportusage", body, blen, call, &r, &unauthorized);
-		free(body);
-	}
+	body = rum_sync_usage_message(call, reports, len, true, &blen);
+	rc = cssm_call(c, "devices/reportusage", body, blen, call, &r, &unauthorized);
+	free(body);
 	if (rc < 0)
 		return cssm_transport(c, rc, a);
 	rc = cssm_accepted("devices/reportusage", &r, unauthorized, a);
@@ -625,19 +568,19 @@ static int cssm_accepted(const char *what, const struct rum_http_reply *r, bool 
 
 		if (status && strcmp(status, "FAILED") == 0) {
 			a->said = cssm_duplicate(words) ? RUM_CSSM_DUPLICATE : RUM_CSSM_REFUSED;
-			cssm_put(a->message, sizeof(a->message), "%s", words);
+			rum_sync_put(a->message, sizeof(a->message), "%s", words);
 		} else if (pid && pid[0] && strlen(pid) < 65 &&
 			   strspn(pid,
 				  "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 				  "._-") == strlen(pid)) {
 			a->said = RUM_CSSM_POLL_ID;
-			cssm_put(a->poll_id, sizeof(a->poll_id), "%s", pid);
+			rum_sync_put(a->poll_id, sizeof(a->poll_id), "%s", pid);
 		} else {
 			/* Not an answer the API gives: the call may have been
 			 * taken, so it is sent again later, never dropped. */
 			a->said = RUM_CSSM_RETRY;
-			cssm_put(a->message, sizeof(a->message),
-				 "upstream %s: an answer without a poll id (%s)", what, words);
+			rum_sync_put(a->message, sizeof(a->message),
+				     "upstream %s: an answer without a poll id (%s)", what, words);
 		}
 	}
 	json_decref(j);
@@ -687,10 +630,8 @@ int rum_cssm_auth_request(struct rum_cssm *c, const struct rum_sync_call *call, 
 			  size_t len, struct rum_cssm_answer *a)
 {
 	char nonce_hex[33];
-	uint8_t nonce[16];
 	struct rum_http_reply r;
 	bool unauthorized;
-	struct timespec now;
 	json_t *dev, *data, *one;
 	char *out;
 	int rc;
@@ -701,19 +642,17 @@ int rum_cssm_auth_request(struct rum_cssm *c, const struct rum_sync_call *call, 
 	if (!json_is_object(dev)) {
 		json_decref(dev);
 		a->said = RUM_CSSM_REFUSED;
-		cssm_put(a->message, sizeof(a->message), "the request kept is not a JSON object");
+		rum_sync_put(a->message, sizeof(a->message),
+			     "the request kept is not a JSON object");
 		return 0;
 	}
 	/* The device's request as authrequest's data: its licenses and trust
 	 * requests (a single trust_request as a list of one), with a fresh
 	 * timestamp and nonce. */
-	rum_crypto_random(nonce, sizeof(nonce));
-	rum_text_hex(nonce_hex, nonce, sizeof(nonce));
-	clock_gettime(CLOCK_REALTIME, &now);
+	rum_sync_nonce(nonce_hex);
 	data = json_deep_copy(dev);
 	json_decref(dev);
-	json_object_set_new(data, "timestamp",
-			    json_integer((json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
+	json_object_set_new(data, "timestamp", json_integer((json_int_t)rum_sync_now_ms()));
 	json_object_set_new(data, "nonce", json_string(nonce_hex));
 	cssm_licenses(data);
 	if ((one = json_object_get(data, "trust_request")) &&
@@ -733,41 +672,10 @@ int rum_cssm_auth_request(struct rum_cssm *c, const struct rum_sync_call *call, 
 	return rc;
 }
 
-static int cssm_acks(json_t *list, struct rum_cssm_answer *a)
-{
-	size_t i;
-	json_t *e;
-
-	if (!json_is_array(list) || json_array_size(list) == 0)
-		return rum_err_set(RUM_EINVAL, "COMPLETE without acknowledgements");
-	if (json_array_size(list) > CSSM_MAX_ACKS)
-		return rum_err_set(RUM_ETOOBIG, "more than %d acknowledgements", CSSM_MAX_ACKS);
-	a->docs = calloc(json_array_size(list), sizeof(*a->docs));
-	a->lens = calloc(json_array_size(list), sizeof(*a->lens));
-	if (!a->docs || !a->lens)
-		abort();
-	json_array_foreach(list, i, e) {
-		const char *b64 = json_string_value(json_object_get(e, "smart_license"));
-		int rc;
-
-		if (!b64)
-			return rum_err_set(RUM_EINVAL, "acknowledgement %zu has no smart_license",
-					   i + 1);
-		rc = rum_crypto_base64_decode(&a->docs[a->ndocs], &a->lens[a->ndocs], b64,
-					      strlen(b64), CSSM_MAX_ACK);
-		if (rc < 0)
-			return rum_err_set(rc, "acknowledgement %zu: %s", i + 1, rum_err_msg());
-		a->ndocs++;
-	}
-	return 0;
-}
-
 int rum_cssm_poll(struct rum_cssm *c, const struct rum_sync_call *call, struct rum_cssm_answer *a)
 {
 	char nonce_hex[33], words[600];
-	uint8_t nonce[16];
 	struct rum_http_reply r;
-	struct timespec now;
 	bool unauthorized;
 	json_t *q, *j;
 	char *body;
@@ -775,12 +683,9 @@ int rum_cssm_poll(struct rum_cssm *c, const struct rum_sync_call *call, struct r
 
 	memset(a, 0, sizeof(*a));
 	a->retry_after_s = -1;
-	rum_crypto_random(nonce, sizeof(nonce));
-	rum_text_hex(nonce_hex, nonce, sizeof(nonce));
-	clock_gettime(CLOCK_REALTIME, &now);
-	q = json_pack("{s:{s:I,s:s,s:s,s:s}}", "data", "timestamp",
-		      (json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, "nonce", nonce_hex,
-		      "poll_id", call->poll_id, "action",
+	rum_sync_nonce(nonce_hex);
+	q = json_pack("{s:{s:I,s:s,s:s,s:s}}", "data", "timestamp", (json_int_t)rum_sync_now_ms(),
+		      "nonce", nonce_hex, "poll_id", call->poll_id, "action",
 		      strcmp(call->kind, "auth") == 0 ? "authorizations" : "acknowledgements");
 	body = json_dumps(q, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(q);
@@ -801,18 +706,18 @@ int rum_cssm_poll(struct rum_cssm *c, const struct rum_sync_call *call, struct r
 		if (status && strcmp(status, "OK_POLL") == 0) {
 			a->said = RUM_CSSM_OK_POLL;
 		} else if (status && strcmp(status, "COMPLETE") == 0) {
-			rc = cssm_acks(cssm_field(j, strcmp(call->kind, "auth") == 0
-							     ? "authorizations"
-							     : "acknowledgements"),
-				       a);
+			rc = rum_sync_acks_decode(cssm_field(j, strcmp(call->kind, "auth") == 0
+									? "authorizations"
+									: "acknowledgements"),
+						  a);
 			if (rc == 0) {
 				a->said = RUM_CSSM_COMPLETE;
 			} else {
 				/* An ACK that cannot be read: polled again later (the
 				 * upstream repeats COMPLETE), never taken half. */
 				a->said = RUM_CSSM_RETRY;
-				cssm_put(a->message, sizeof(a->message),
-					 "upstream accounts/poll: %s", rum_err_msg());
+				rum_sync_put(a->message, sizeof(a->message),
+					     "upstream accounts/poll: %s", rum_err_msg());
 				for (size_t i = 0; i < a->ndocs; i++)
 					free(a->docs[i]);
 				a->ndocs = 0;
@@ -820,12 +725,12 @@ int rum_cssm_poll(struct rum_cssm *c, const struct rum_sync_call *call, struct r
 			}
 		} else if (status && strcmp(status, "FAILED") == 0) {
 			a->said = RUM_CSSM_REFUSED;
-			cssm_put(a->message, sizeof(a->message), "%s", words);
+			rum_sync_put(a->message, sizeof(a->message), "%s", words);
 		} else {
 			a->said = RUM_CSSM_RETRY;
-			cssm_put(a->message, sizeof(a->message),
-				 "upstream accounts/poll: an answer without a known status (%s)",
-				 words);
+			rum_sync_put(a->message, sizeof(a->message),
+				     "upstream accounts/poll: an answer without a known status (%s)",
+				     words);
 		}
 	}
 	json_decref(j);

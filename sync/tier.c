@@ -1,6 +1,8 @@
 /* Upstream collector client, see tier.h. */
 #include "sync/tier.h"
 
+#include "sync/wire.h"
+
 #include "lib/crypto.h"
 #include "lib/err.h"
 #include "lib/http_client.h"
@@ -14,8 +16,6 @@
 #include <time.h>
 
 #define TIER_MAX_REPLY (16u << 20)
-#define TIER_MAX_ACK (4u << 20)
-#define TIER_MAX_ACKS 64
 #define TIER_QUOTE 200
 
 struct rum_tier {
@@ -24,31 +24,10 @@ struct rum_tier {
 	const volatile int *cancel;
 };
 
-static void tier_put(char *out, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void tier_put(char *out, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(out, size, fmt, ap);
-	va_end(ap);
-}
-
 int rum_tier_new(struct rum_tier **out, const char *url, const struct rum_cssm_net *net)
 {
-	struct rum_http_client_options o = {.label = "upstream collector",
-					    .allow_http = net->allow_http,
-					    .verify = true,
-					    .ca_file = net->ca_file,
-					    .proxy = net->proxy,
-					    .proxy_user = net->proxy_user,
-					    .proxy_password = net->proxy_password,
-					    .connect_timeout_ms = net->connect_timeout_ms,
-					    .timeout_ms = net->timeout_ms,
-					    .max_reply = TIER_MAX_REPLY,
-					    .cancel = net->cancel};
+	struct rum_http_client_options o = rum_sync_http_options(net, "upstream collector",
+								 TIER_MAX_REPLY);
 	struct rum_tier *t = calloc(1, sizeof(*t));
 	int rc;
 
@@ -74,22 +53,6 @@ void rum_tier_free(struct rum_tier *t)
 	free(t);
 }
 
-static void tier_nonce(char out[33])
-{
-	uint8_t n[16];
-
-	rum_crypto_random(n, sizeof(n));
-	rum_text_hex(out, n, sizeof(n));
-}
-
-static long long tier_now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 /* The upstream's words: "message", else the start of the body. */
 static void tier_words(char *out, size_t size, const struct rum_http_reply *r, json_t *j)
 {
@@ -97,11 +60,11 @@ static void tier_words(char *out, size_t size, const struct rum_http_reply *r, j
 	char quote[TIER_QUOTE * 4 + 8];
 
 	if (m && m[0]) {
-		tier_put(out, size, "HTTP %ld %s", r->status, m);
+		rum_sync_put(out, size, "HTTP %ld %s", r->status, m);
 		return;
 	}
 	rum_text_quote(quote, sizeof(quote), r->body, r->len, TIER_QUOTE);
-	tier_put(out, size, "HTTP %ld: %s", r->status, quote[0] ? quote : "(no body)");
+	rum_sync_put(out, size, "HTTP %ld: %s", r->status, quote[0] ? quote : "(no body)");
 }
 
 static int tier_post(struct rum_tier *t, const char *body, size_t len, struct rum_http_reply *r,
@@ -121,7 +84,7 @@ static int tier_post(struct rum_tier *t, const char *body, size_t len, struct ru
 		return rum_err_set(RUM_EUNAVAIL, "rumd is stopping");
 	if (rc == RUM_ETIMEDOUT || rc == RUM_EUNAVAIL || rc == RUM_EIO) {
 		a->said = RUM_CSSM_RETRY;
-		tier_put(a->message, sizeof(a->message), "%s", rum_err_msg());
+		rum_sync_put(a->message, sizeof(a->message), "%s", rum_err_msg());
 		return 0;
 	}
 	return rc;
@@ -137,11 +100,12 @@ static int tier_status(const char *what, const struct rum_http_reply *r, const c
 		return rum_err_set(RUM_ENOTFOUND, "upstream collector %s: %s", what, words);
 	if (r->status == 408 || r->status == 429 || r->status >= 500) {
 		a->said = RUM_CSSM_RETRY;
-		tier_put(a->message, sizeof(a->message), "upstream collector %s: %s", what, words);
+		rum_sync_put(a->message, sizeof(a->message), "upstream collector %s: %s", what,
+			     words);
 		return 0;
 	}
 	a->said = RUM_CSSM_REFUSED;
-	tier_put(a->message, sizeof(a->message), "%s", words);
+	rum_sync_put(a->message, sizeof(a->message), "%s", words);
 	return 0;
 }
 
@@ -174,14 +138,14 @@ static int tier_send(struct rum_tier *t, const char *body, size_t len, struct ru
 		if (status && strcmp(status, "OK_POLL") == 0 && p && p[0] && strlen(p) < 65 &&
 		    strspn(p, "0123456789") == strlen(p)) {
 			a->said = RUM_CSSM_POLL_ID;
-			tier_put(a->poll_id, sizeof(a->poll_id), "%s", p);
+			rum_sync_put(a->poll_id, sizeof(a->poll_id), "%s", p);
 		} else if (status && strcmp(status, "FAILED") == 0) {
 			a->said = RUM_CSSM_REFUSED;
-			tier_put(a->message, sizeof(a->message), "%s", words);
+			rum_sync_put(a->message, sizeof(a->message), "%s", words);
 		} else {
 			a->said = RUM_CSSM_RETRY;
-			tier_put(a->message, sizeof(a->message),
-				 "upstream collector: an answer without a poll id (%s)", words);
+			rum_sync_put(a->message, sizeof(a->message),
+				     "upstream collector: an answer without a poll id (%s)", words);
 		}
 	}
 	json_decref(j);
@@ -192,39 +156,13 @@ static int tier_send(struct rum_tier *t, const char *body, size_t len, struct ru
 int rum_tier_report_usage(struct rum_tier *t, const struct rum_sync_call *call, const char *reports,
 			  size_t len, struct rum_cssm_answer *a)
 {
-	json_t *sudi = json_pack("{s:s,s:s}", "udi_pid", call->pid, "udi_serial_number", call->sn);
-	json_t *host = json_string(call->hostname), *tag = json_string(call->software_tag);
-	char *s1 = json_dumps(sudi, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	char *s2 = json_dumps(host, JSON_ENCODE_ANY), *s3 = json_dumps(tag, JSON_ENCODE_ANY);
-	char nonce[33], *body;
-	size_t cap, blen;
+	size_t blen;
+	char *body;
 	int rc;
 
 	memset(a, 0, sizeof(*a));
 	a->retry_after_s = -1;
-	json_decref(sudi);
-	json_decref(host);
-	json_decref(tag);
-	if (!s1 || !s2 || !s3)
-		abort();
-	tier_nonce(nonce);
-	/* The device's own message: envelope, then its reports spliced in as
-	 * stored (byte-exact). */
-	cap = 2 * strlen(s1) + strlen(s2) + strlen(s3) + len + 256;
-	if (!(body = malloc(cap)))
-		abort();
-	blen = (size_t)snprintf(body, cap,
-				"{\"sudi\":%s,\"timestamp\":%lld,\"nonce\":\"%s\",\"reports\":[{"
-				"\"sudi\":%s,\"hostname\":%s,\"software_tag_identifier\":%s,"
-				"\"usage\":",
-				s1, tier_now_ms(), nonce, s1, s2, s3);
-	memcpy(body + blen, reports, len);
-	blen += len;
-	memcpy(body + blen, "}]}", 4);
-	blen += 3;
-	free(s1);
-	free(s2);
-	free(s3);
+	body = rum_sync_usage_message(call, reports, len, false, &blen);
 	rc = tier_send(t, body, blen, a);
 	free(body);
 	return rc;
@@ -249,9 +187,9 @@ int rum_tier_poll(struct rum_tier *t, const struct rum_sync_call *call, struct r
 
 	memset(a, 0, sizeof(*a));
 	a->retry_after_s = -1;
-	tier_nonce(nonce);
+	rum_sync_nonce(nonce);
 	/* A device's result poll: the poll id as the number it was given. */
-	q = json_pack("{s:I,s:s,s:s}", "timestamp", (json_int_t)tier_now_ms(), "nonce", nonce,
+	q = json_pack("{s:I,s:s,s:s}", "timestamp", (json_int_t)rum_sync_now_ms(), "nonce", nonce,
 		      "action", "acknowledgements");
 	json_object_set_new(q, "poll_id", json_integer(strtoll(call->poll_id, NULL, 10)));
 	body = json_dumps(q, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -269,30 +207,13 @@ int rum_tier_poll(struct rum_tier *t, const struct rum_sync_call *call, struct r
 	if (r.status != 200) {
 		rc = tier_status("poll", &r, words, a);
 	} else if (json_is_array(acks) && json_array_size(acks) > 0) {
-		size_t i, n = json_array_size(acks);
-		json_t *e;
-
-		if (n > TIER_MAX_ACKS)
-			n = TIER_MAX_ACKS;
-		a->docs = calloc(n, sizeof(*a->docs));
-		a->lens = calloc(n, sizeof(*a->lens));
-		if (!a->docs || !a->lens)
-			abort();
-		a->said = RUM_CSSM_COMPLETE;
-		json_array_foreach(acks, i, e) {
-			const char *b64 = json_string_value(json_object_get(e, "smart_license"));
-
-			if (i >= n)
-				break;
-			if (!b64 || rum_crypto_base64_decode(&a->docs[a->ndocs], &a->lens[a->ndocs],
-							     b64, strlen(b64), TIER_MAX_ACK) < 0) {
-				a->said = RUM_CSSM_RETRY;
-				tier_put(a->message, sizeof(a->message),
-					 "upstream collector poll: acknowledgement %zu cannot be read",
-					 i + 1);
-				break;
-			}
-			a->ndocs++;
+		if (rum_sync_acks_decode(acks, a) == 0) {
+			a->said = RUM_CSSM_COMPLETE;
+		} else {
+			/* Polled again later, never taken half. */
+			a->said = RUM_CSSM_RETRY;
+			rum_sync_put(a->message, sizeof(a->message), "upstream collector poll: %s",
+				     rum_err_msg());
 		}
 	} else {
 		const char *status = json_string_value(json_object_get(j, "status"));
@@ -301,12 +222,12 @@ int rum_tier_poll(struct rum_tier *t, const struct rum_sync_call *call, struct r
 			a->said = RUM_CSSM_OK_POLL;
 		} else if (status && strcmp(status, "FAILED") == 0) {
 			a->said = RUM_CSSM_REFUSED;
-			tier_put(a->message, sizeof(a->message), "%s", words);
+			rum_sync_put(a->message, sizeof(a->message), "%s", words);
 		} else {
 			a->said = RUM_CSSM_RETRY;
-			tier_put(a->message, sizeof(a->message),
-				 "upstream collector poll: an answer without a known status (%s)",
-				 words);
+			rum_sync_put(a->message, sizeof(a->message),
+				     "upstream collector poll: an answer without a known status (%s)",
+				     words);
 		}
 	}
 	json_decref(j);

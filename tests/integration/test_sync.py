@@ -54,27 +54,48 @@ def report_states(state):
 
 class Sync(rt.RumTestCase):
 
+    NAME = "sync"
+    FLAGS = {"sync_schedule": "false"}  # the command line runs every sync here
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         if not os.path.exists(AGENT):
             raise rt.unittest.SkipTest("no rum-agent binary: set RUM_BUILD_DIR (ctest does)")
-        cls.tmp = rt.make_tempdir("sync-", 0o755)
-        cls.ca, cls.cert, cls.key = api.make_test_ca(os.path.join(cls.tmp, "ca"))
-        cls.secret_file = os.path.join(cls.tmp, "client-secret")
-        with open(cls.secret_file, "w") as f:
-            f.write(SECRET + "\n")
-        os.chmod(cls.secret_file, 0o600)
+        cls.prepare()
+        cls.start_sim()
+        cls.start_node()
+
+    @classmethod
+    def prepare(cls, names=()):
+        """The class's files: a test CA (naming `names` too) and the client
+        secret."""
+        cls.tmp = rt.make_tempdir("%s-" % cls.NAME, 0o777)
+        cls.ca, cls.cert, cls.key = api.make_test_ca(os.path.join(cls.tmp, "ca"), names)
+        cls.secret_file = cls.private_file("client-secret", SECRET)
+        cls.outputs = []
+
+    @classmethod
+    def private_file(cls, name, text):
+        path = os.path.join(cls.tmp, name)
+        with open(path, "w") as f:
+            f.write(text + "\n")
+        os.chmod(path, 0o600)
+        return path
+
+    @classmethod
+    def start_sim(cls):
         cls.sim = api.spawn(cls.cert, cls.key, ["--client", "%s:%s" % (CLIENT, SECRET),
                                                 "--polls-before-complete", "1"],
                             log_path=os.path.join(cls.tmp, "sim.log"))
-        cls.url, cls.db = cls.fresh_database("sync")
-        cls.data = rt.make_tempdir("sync-data-", 0o755)
-        # The command line runs every sync here; Scheduled below has serve do it.
+
+    @classmethod
+    def start_node(cls):
+        cls.url, cls.db = cls.fresh_database(cls.NAME.replace("-", ""))
+        cls.data = rt.make_tempdir("%s-data-" % cls.NAME, 0o755)
         cls.rumd = cls.start_class_rumd(database_url=cls.url, data_dir=cls.data,
-                                        flags={"sync_schedule": "false"})
+                                        flags=cls.FLAGS)
         cls.base = "http://127.0.0.1:%d/cslu/v1/pi" % cls.rumd.port
-        cls.outputs = []
 
     @classmethod
     def tearDownClass(cls):
@@ -479,27 +500,13 @@ class Scheduled(Sync):
     sync that keeps failing raises a critical alert, which the next good
     sync resolves."""
 
+    NAME = "sync-sched"
+    FLAGS = {"sync_look_ms": "200", "sync_poll_first_s": "0", "sync_poll_every_s": "0",
+             "sync_alert_after_s": "1", "sync_retry_max_s": "2"}
+
     @classmethod
     def setUpClass(cls):
-        rt.RumTestCase.setUpClass.__func__(cls)
-        if not os.path.exists(AGENT):
-            raise rt.unittest.SkipTest("no rum-agent binary: set RUM_BUILD_DIR (ctest does)")
-        cls.tmp = rt.make_tempdir("sync-sched-", 0o755)
-        cls.ca, cls.cert, cls.key = api.make_test_ca(os.path.join(cls.tmp, "ca"))
-        cls.secret_file = os.path.join(cls.tmp, "client-secret")
-        with open(cls.secret_file, "w") as f:
-            f.write(SECRET + "\n")
-        os.chmod(cls.secret_file, 0o600)
-        cls.sim = api.spawn(cls.cert, cls.key, ["--client", "%s:%s" % (CLIENT, SECRET),
-                                                "--polls-before-complete", "1"],
-                            log_path=os.path.join(cls.tmp, "sim.log"))
-        cls.url, cls.db = cls.fresh_database("syncsched")
-        cls.data = rt.make_tempdir("sync-sched-data-", 0o755)
-        cls.rumd = cls.start_class_rumd(database_url=cls.url, data_dir=cls.data, flags={
-            "sync_look_ms": "200", "sync_poll_first_s": "0", "sync_poll_every_s": "0",
-            "sync_alert_after_s": "1", "sync_retry_max_s": "2"})
-        cls.base = "http://127.0.0.1:%d/cslu/v1/pi" % cls.rumd.port
-        cls.outputs = []
+        super().setUpClass()
         proc = rt.run_rumd(["token", "create", "--role", "operator",
                             "--database_url=" + cls.url])
         assert proc.returncode == 0, proc.stderr
@@ -583,6 +590,8 @@ class Proxied(Sync):
     PROXY_USER, PROXY_PASSWORD = "rumd-proxy", "pr0xy-Pass-Hj4Kl8"
     HOST = "cssm.rumd.test"
 
+    NAME = "sync-proxy"
+
     @classmethod
     def setUpClass(cls):
         rt.RumTestCase.setUpClass.__func__(cls)
@@ -593,32 +602,15 @@ class Proxied(Sync):
             raise rt.unittest.SkipTest("squid not installed (Debian package squid)")
         if not os.path.exists(AGENT):
             raise rt.unittest.SkipTest("no rum-agent binary: set RUM_BUILD_DIR (ctest does)")
-        # Squid run as root works as its own user (proxy): its files are
-        # readable, its directory writable, by that user.
-        cls.tmp = rt.make_tempdir("sync-proxy-", 0o777)
-        cls.ca, cls.cert, cls.key = api.make_test_ca(os.path.join(cls.tmp, "ca"), [cls.HOST])
-        cls.secret_file = cls.private_file("client-secret", SECRET)
+        # Squid run as root works as its own user (proxy): the class's
+        # directory is writable, its files readable, by that user.
+        cls.prepare([cls.HOST])
         cls.pw_file = cls.private_file("proxy-password", cls.PROXY_PASSWORD)
         cls.bad_pw_file = cls.private_file("proxy-password-bad", "not-the-password")
-        cls.sim = api.spawn(cls.cert, cls.key, ["--client", "%s:%s" % (CLIENT, SECRET),
-                                                "--polls-before-complete", "1"],
-                            log_path=os.path.join(cls.tmp, "sim.log"))
+        cls.start_sim()
         cls.squid_port = rt.free_port()
         cls.squid = cls.start_squid(squid, ncsa)
-        cls.url, cls.db = cls.fresh_database("syncproxy")
-        cls.data = rt.make_tempdir("sync-proxy-data-", 0o755)
-        cls.rumd = cls.start_class_rumd(database_url=cls.url, data_dir=cls.data,
-                                        flags={"sync_schedule": "false"})
-        cls.base = "http://127.0.0.1:%d/cslu/v1/pi" % cls.rumd.port
-        cls.outputs = []
-
-    @classmethod
-    def private_file(cls, name, text):
-        path = os.path.join(cls.tmp, name)
-        with open(path, "w") as f:
-            f.write(text + "\n")
-        os.chmod(path, 0o600)
-        return path
+        cls.start_node()
 
     @classmethod
     def start_squid(cls, squid, ncsa):
@@ -747,23 +739,20 @@ class Tiers(Sync):
     own UDIs with byte-exact reports, and an ACK imported there reaches the
     devices through the site."""
 
+    NAME = "site"
+
     @classmethod
     def setUpClass(cls):
         rt.RumTestCase.setUpClass.__func__(cls)
         if not os.path.exists(AGENT):
             raise rt.unittest.SkipTest("no rum-agent binary: set RUM_BUILD_DIR (ctest does)")
-        cls.tmp = rt.make_tempdir("sync-tier-", 0o755)
+        cls.prepare()
         cls.sim = None
         cls.central_url, cls.central_db = cls.fresh_database("central")
         cls.central = cls.start_class_rumd(database_url=cls.central_url,
                                            data_dir=rt.make_tempdir("central-data-", 0o755),
                                            flags={"sync_schedule": "false"})
-        cls.url, cls.db = cls.fresh_database("site")
-        cls.data = rt.make_tempdir("site-data-", 0o755)
-        cls.rumd = cls.start_class_rumd(database_url=cls.url, data_dir=cls.data,
-                                        flags={"sync_schedule": "false"})
-        cls.base = "http://127.0.0.1:%d/cslu/v1/pi" % cls.rumd.port
-        cls.outputs = []
+        cls.start_node()
 
     def setUp(self):
         rt.RumTestCase.setUp(self)
