@@ -157,17 +157,6 @@ static char *fleet_report(struct fleet *f, const struct fleet_dev *d, uint32_t k
 
 /* ---- messages ---- */
 
-static json_t *fleet_envelope(const struct rum_agent_state *st)
-{
-	char nonce[20];
-
-	rum_agent_random_hex(nonce, sizeof(nonce), 8);
-	return json_pack("{s:{s:s,s:s},s:I,s:s,s:s}", "sudi", "udi_pid", st->pid,
-			 "udi_serial_number", st->serial, "timestamp",
-			 (json_int_t)rum_agent_now_ms(), "nonce", nonce,
-			 "product_instance_identifier", st->pi_uuid);
-}
-
 static char *fleet_dumps(json_t *m)
 {
 	char *body = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -180,7 +169,7 @@ static char *fleet_dumps(json_t *m)
 
 static char *fleet_hello(struct fleet *f)
 {
-	json_t *m = fleet_envelope(f->st);
+	json_t *m = rum_agent_envelope(f->st);
 
 	json_object_set_new(m, "hostname", json_string(f->st->hostname));
 	json_object_set_new(m, "software_tag_identifier", json_string(f->st->sw_tag));
@@ -204,7 +193,7 @@ static char *fleet_usage(struct fleet *f, const struct fleet_dev *d)
 			}
 			json_array_append_new(usage, v);
 		}
-	m = fleet_envelope(f->st);
+	m = rum_agent_envelope(f->st);
 	rep = json_pack("{s:{s:s,s:s},s:s,s:s,s:[],s:o}", "sudi", "udi_pid", f->st->pid,
 			"udi_serial_number", f->st->serial, "hostname", f->st->hostname,
 			"software_tag_identifier", f->st->sw_tag, "trust_requests", "usage", usage);

@@ -326,7 +326,7 @@ static int64_t after(int64_t now_ms, double seconds, const struct rum_agent_push
 	return now_ms + (d > 0 ? d : 1);
 }
 
-static json_t *envelope(const struct rum_agent_state *st)
+json_t *rum_agent_envelope(const struct rum_agent_state *st)
 {
 	char nonce[20];
 
@@ -369,7 +369,7 @@ static int snap_hello(struct rum_agent_state *st, void *ctx)
 
 	if (rc < 0)
 		return rc;
-	m = envelope(st);
+	m = rum_agent_envelope(st);
 	json_object_set_new(m, "hostname", json_string(st->hostname));
 	json_object_set_new(m, "software_tag_identifier", json_string(st->sw_tag));
 	s->body = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -405,7 +405,7 @@ static int snap_usage(struct rum_agent_state *st, void *ctx)
 		json_array_append_new(usage, doc);
 		s->ids[s->n_ids++] = st->rep[i].id;
 	}
-	m = envelope(st);
+	m = rum_agent_envelope(st);
 	rep = json_pack("{s:{s:s,s:s},s:s,s:s,s:[],s:o}", "sudi", "udi_pid", st->pid,
 			"udi_serial_number", st->serial, "hostname", st->hostname,
 			"software_tag_identifier", st->sw_tag, "trust_requests", "usage", usage);

@@ -9,8 +9,11 @@
 #ifndef RUM_AGENT_PUSH_H
 #define RUM_AGENT_PUSH_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct rum_agent_state;
 
 #define RUM_AGENT_HTTP_MAX (16u * 1024 * 1024) /* ceiling on a server reply */
 
@@ -36,6 +39,10 @@ void rum_agent_http_reply_dispose(struct rum_agent_http_reply *r);
 
 /* Many JSON POSTs at once from one thread, for the fleet: up to
  * `concurrency` requests in flight over kept-alive connections. */
+/* A device message's envelope for st: sudi, timestamp (now, ms), a fresh
+ * nonce and product_instance_identifier. The caller adds the rest. */
+json_t *rum_agent_envelope(const struct rum_agent_state *st);
+
 struct rum_agent_http_pool;
 
 /* Called once per finished request: rc 0 with r->status set (any HTTP
