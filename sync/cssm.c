@@ -632,7 +632,7 @@ int rum_cssm_auth_request(struct rum_cssm *c, const struct rum_sync_call *call, 
 	char nonce_hex[33];
 	struct rum_http_reply r;
 	bool unauthorized;
-	json_t *dev, *data, *one;
+	json_t *dev, *data, *one, *wrapped;
 	char *out;
 	int rc;
 
@@ -660,7 +660,9 @@ int rum_cssm_auth_request(struct rum_cssm *c, const struct rum_sync_call *call, 
 		json_object_set_new(data, "trust_requests", json_pack("[O]", one));
 		json_object_del(data, "trust_request");
 	}
-	out = json_dumps(json_pack("{s:o}", "data", data), JSON_COMPACT | JSON_PRESERVE_ORDER);
+	wrapped = json_pack("{s:o}", "data", data);
+	out = json_dumps(wrapped, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(wrapped);
 	if (!out)
 		abort();
 	rc = cssm_call(c, "devices/authrequest", out, strlen(out), call, &r, &unauthorized);
