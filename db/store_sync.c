@@ -364,7 +364,7 @@ int rum_store_sync_due(struct rum_db_txn *txn, int64_t tenant_id, int limit,
 {
 	char tenant[RUM_TEXT_I64_MAX], lim[RUM_TEXT_I64_MAX];
 	const char *p[2] = {tenant, lim};
-	int rc;
+	int rc, n;
 	PGresult *res;
 
 	*next_ms = -1;
@@ -394,7 +394,16 @@ int rum_store_sync_due(struct rum_db_txn *txn, int64_t tenant_id, int limit,
 		c.software_tag = PQgetvalue(res, i, k++);
 		cb(arg, &c);
 	}
+	n = PQntuples(res);
 	PQclear(res);
+	/* A full list says enough of what is open: the count of every open
+	 * call (a scan of them all) is left for when the list runs short, so
+	 * that a tenant of many devices does not pay it at every refill. */
+	if (n == limit) {
+		*next_ms = 0;
+		*open = *open_sends = -1;
+		return 0;
+	}
 	if (!(res = rum_db_exec(txn, "sync_next", 1, p, NULL, NULL, 0, &rc)))
 		return rc;
 	if (PQntuples(res) == 1) {

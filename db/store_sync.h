@@ -59,7 +59,8 @@ struct rum_store_sync_call {
 /* Calls due now (next_at passed), oldest first, at most limit. Then, of
  * every open call: *next_ms until the first is due (0 when one is, -1 when
  * none is open), *open how many, *open_sends how many are queued or
- * sending (not polling). */
+ * sending (not polling); when limit calls are due, those three are not
+ * counted (0, -1, -1). */
 int rum_store_sync_due(struct rum_db_txn *txn, int64_t tenant_id, int limit,
 		       void (*cb)(void *arg, const struct rum_store_sync_call *c), void *arg,
 		       int64_t *next_ms, int64_t *open, int64_t *open_sends);

@@ -70,7 +70,8 @@ struct rum_sync_call {
 	char pid[160], sn[160], hostname[256], software_tag[256];
 };
 /* The tenant's open calls: next_ms until the first is due (0: one is,
- * -1: none is open), how many, and how many are not polling. */
+ * -1: none is open), how many, and how many are not polling (both -1,
+ * not counted, when as many calls are due as were asked for). */
 struct rum_sync_open {
 	int64_t next_ms, calls, sends;
 };

@@ -201,6 +201,29 @@ static void cssm_sleep_ms(const struct rum_cssm *c, int64_t ms)
 	}
 }
 
+/* Whether a token or accounts/search request is worth another try (a
+ * few, with back-off): a transport failure that may pass, or 429/5xx
+ * (Retry-After honoured up to a minute). Waits, disposes of the reply,
+ * and says true. */
+static bool cssm_again(struct rum_cssm *c, int attempt, int rc, struct rum_http_reply *r)
+{
+	long wait_s = 1L << attempt;
+
+	if (attempt >= CSSM_TOKEN_TRIES || cssm_cancelled(c))
+		return false;
+	if (rc < 0 && rc != RUM_ETIMEDOUT && rc != RUM_EUNAVAIL && rc != RUM_EIO)
+		return false;
+	if (rc == 0) {
+		if (r->status != 429 && r->status < 500)
+			return false;
+		if (r->retry_after_s >= 0 && r->retry_after_s <= 60)
+			wait_s = r->retry_after_s;
+		rum_http_reply_dispose(r);
+	}
+	cssm_sleep_ms(c, (int64_t)wait_s * 1000);
+	return true;
+}
+
 /* ---- the token ---- */
 
 static int cssm_token_fetch(struct rum_cssm *c)
@@ -224,27 +247,15 @@ static int cssm_token_fetch(struct rum_cssm *c)
 	req.len = len;
 	for (int attempt = 1;; attempt++) {
 		rc = rum_http_client_do(c->http, &req, &r);
+		if (cssm_again(c, attempt, rc, &r))
+			continue;
 		if (rc < 0) {
-			if (attempt < CSSM_TOKEN_TRIES && !cssm_cancelled(c) &&
-			    (rc == RUM_ETIMEDOUT || rc == RUM_EUNAVAIL || rc == RUM_EIO)) {
-				cssm_sleep_ms(c, 1000LL << attempt);
-				continue;
-			}
 			rc = rum_err_set(rc, "upstream token: %s", rum_err_msg());
 			break;
 		}
 		json_decref(j);
 		j = json_loadb(r.body, r.len, 0, NULL);
 		cssm_words(words, sizeof(words), r.status, &r, j);
-		if ((r.status == 429 || r.status >= 500) && attempt < CSSM_TOKEN_TRIES) {
-			long wait_s = r.retry_after_s >= 0 && r.retry_after_s <= 60
-					      ? r.retry_after_s
-					      : 1L << attempt;
-
-			rum_http_reply_dispose(&r);
-			cssm_sleep_ms(c, (int64_t)wait_s * 1000);
-			continue;
-		}
 		if (r.status == 400 || r.status == 401 || r.status == 403) {
 			rc = rum_err_set(RUM_EAUTH,
 					 "upstream token %s: the client id and secret were refused "
@@ -342,22 +353,10 @@ static int cssm_resolve(struct rum_cssm *c)
 	/* A busy upstream or a lost connection is tried again, a few times. */
 	for (int attempt = 1;; attempt++) {
 		rc = cssm_call(c, "accounts/search", NULL, 0, NULL, &r, &unauthorized);
-		if (rc < 0 && (rc == RUM_ETIMEDOUT || rc == RUM_EUNAVAIL || rc == RUM_EIO) &&
-		    attempt < CSSM_TOKEN_TRIES && !cssm_cancelled(c)) {
-			cssm_sleep_ms(c, 1000LL << attempt);
+		if (cssm_again(c, attempt, rc, &r))
 			continue;
-		}
 		if (rc < 0)
 			return rum_err_set(rc, "upstream accounts/search: %s", rum_err_msg());
-		if ((r.status == 429 || r.status >= 500) && attempt < CSSM_TOKEN_TRIES) {
-			long wait_s = r.retry_after_s >= 0 && r.retry_after_s <= 60
-					      ? r.retry_after_s
-					      : 1L << attempt;
-
-			rum_http_reply_dispose(&r);
-			cssm_sleep_ms(c, (int64_t)wait_s * 1000);
-			continue;
-		}
 		break;
 	}
 	j = json_loadb(r.body, r.len, 0, NULL);

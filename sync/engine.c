@@ -441,12 +441,14 @@ static int sync_feed(struct sync_engine *e, int64_t tenant_id)
 			return rc;
 		added = sync_enqueue(e, calls, n);
 		free(calls);
-		e->res->pending = open.calls;
+		if (open.calls >= 0)
+			e->res->pending = open.calls;
 		if (added)
 			continue;
-		if (busy == 0 && (open.calls == 0 || (!e->o->wait && open.sends == 0)))
+		if (open.calls >= 0 && busy == 0 &&
+		    (open.calls == 0 || (!e->o->wait && open.sends == 0)))
 			return 0;
-		if (busy == 0 && e->o->wait && sync_now_ms() >= deadline)
+		if (open.calls >= 0 && busy == 0 && e->o->wait && sync_now_ms() >= deadline)
 			return 0;
 		/* Nothing new is due: wait for a call to settle, or until the
 		 * next one is due. */
