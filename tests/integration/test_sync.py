@@ -121,7 +121,7 @@ class Sync(rt.RumTestCase):
                              % (" ".join(args), proc.stdout, proc.stderr))
         return proc
 
-    def tenant(self, name, ca=True, add=True, **kw):
+    def tenant(self, name, ca=True, add=True, extra=(), **kw):
         if add:
             rt.add_tenant(self.url, name)
         args = ["upstream", "set", "--tenant", name, "--kind", "cssm", "--client-id", CLIENT,
@@ -134,7 +134,7 @@ class Sync(rt.RumTestCase):
                      "--virtual-account", kw.get("va", VA_NAME)]
         if ca:
             args += ["--ca-file", self.ca]
-        self.cmd(*args)
+        self.cmd(*args, *extra)
 
     def devices(self, tenant, n, tag):
         states = []
@@ -357,9 +357,9 @@ class Sync(rt.RumTestCase):
         res, _ = self.sync("refuse")
         self.assertEqual((res["reports"], res["refused"]), (1, 1), res)
 
-    def upload_directly(self, sn, rid):
-        """A reportusage of (sn, rid) with a payload of its own, by another
-        client of the same upstream."""
+    def call_directly(self, name, pid, sn, data):
+        """One call of the upstream's API for device (pid, sn), by another
+        client of the same upstream: its answer."""
         import ssl
         import urllib.request
         ctx = ssl.create_default_context(cafile=self.ca)
@@ -368,17 +368,91 @@ class Sync(rt.RumTestCase):
         with urllib.request.urlopen(urllib.request.Request(
                 self.sim.token_url, form), context=ctx, timeout=10) as r:
             token = json.loads(r.read())["access_token"]
-        system = sim_sudi = {"udi_pid": "C9300-24P", "udi_serial_number": sn}
-        report = api.cssm_sim.synthetic_report("C9300-24P", sn, rid, "A", 1700000000)
-        body = {"data": {"timestamp": int(time.time() * 1000), "nonce": "0123abcd",
-                         "sudi": sim_sudi, "reports": [{"sudi": sim_sudi, "usage": [report]}]}}
-        req = urllib.request.Request(self.sim.api_url("devices/reportusage"),
-                                     json.dumps(body).encode(), headers={
+        system = {"udi_pid": pid, "udi_serial_number": sn}
+        req = urllib.request.Request(self.sim.api_url(name), json.dumps({"data": data}).encode(),
+                                     headers={
             "Authorization": "Bearer " + token, "Content-Type": "application/json",
             "X-CSW-SMART-ACCOUNT-ID": "1000001", "X-CSW-VIRTUAL-ACCOUNT-ID": "2000001",
             "X-CSW-REQUESTING-SYSTEM": json.dumps(system)})
         with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
-            self.assertIn("poll_id", json.loads(r.read()))
+            return json.loads(r.read())
+
+    def upload_directly(self, sn, rid):
+        """A reportusage of (sn, rid) with a payload of its own."""
+        sim_sudi = {"udi_pid": "C9300-24P", "udi_serial_number": sn}
+        report = api.cssm_sim.synthetic_report("C9300-24P", sn, rid, "A", 1700000000)
+        answer = self.call_directly("devices/reportusage", "C9300-24P", sn, {
+            "timestamp": int(time.time() * 1000), "nonce": "0123abcd", "sudi": sim_sudi,
+            "reports": [{"sudi": sim_sudi, "usage": [report]}]})
+        self.assertIn("poll_id", answer)
+
+    def upstream_ack(self, pid, sn, poll_id):
+        """The ACK document (bytes) the upstream answers for poll_id."""
+        import base64
+        answer = self.call_directly("accounts/poll", pid, sn, {
+            "timestamp": int(time.time() * 1000), "nonce": "0123abcd", "poll_id": poll_id,
+            "action": "acknowledgements"})
+        self.assertEqual(answer["status"], "COMPLETE", answer)
+        return base64.b64decode(answer["data"]["acknowledgements"][0]["smart_license"])
+
+    def test_10_pulled_devices_get_synced_acks_and_files(self):
+        """A device rumd collects from (device REST API) has its reports
+        synced; its ACK goes back to it with the next collection, and
+        `rumd ack-file` writes the upstream's document byte-exact."""
+        if not shutil.which("openssl"):
+            self.skipTest("openssl not installed")
+        self.tenant("pulled", ids=True)
+        state = os.path.join(self.tmp, "pulled-device")
+        sn = "FOCPULL0001"
+        agent("init", "--state", state, "--pid", "C9300-48P", "--serial", sn,
+              "--hostname", "pulled", "--entitlement", "%s=4" % TAG)
+        agent("set-usage", "--state", state, "%s=5" % TAG)
+        key, cert = os.path.join(self.tmp, "rest-key.pem"), os.path.join(self.tmp, "rest-cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"], check=True,
+                       capture_output=True)
+        pw = self.private_file("rest-password", "rest-s3cret")
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        dev = subprocess.Popen([AGENT, "rest", "--state", state, "--listen", "127.0.0.1:%d" % port,
+                                "--user", "admin", "--password-file", pw, "--cert", cert,
+                                "--key", key], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(lambda: (dev.kill(), dev.wait(), dev.stdout.close()))
+        self.assertIn("listening on https://", dev.stdout.readline())
+        proc = self.cmd("target", "add", "--tenant", "pulled", "--protocol", "restapi",
+                        "--host", "127.0.0.1", "--port", str(port), "--username", "admin",
+                        "--password-file", pw, "--trust-on-first-use", "--on-demand")
+        target = re.search(r"pull target (\d+) added", proc.stdout).group(1)
+
+        def collect():
+            self.cmd("collect", "--target", target, "--wait")
+            return self.q("SELECT state, reports_new, acks_delivered FROM collection_jobs "
+                          "WHERE target_id = %s ORDER BY id DESC LIMIT 1" % target)[0]
+        state_, new, _ = collect()
+        self.assertEqual(state_, "ok")
+        sent = {i for i, s in report_states(state).items() if s in ("UNACK", "CLOSED")}
+        self.assertEqual(int(new), len(sent))
+        self.assertGreater(len(sent), 0)
+
+        res, _ = self.sync("pulled", "--wait")
+        self.assertEqual((res["devices"], res["reports"], res["acks"]), (1, len(sent), 1), res)
+        # The next collection delivers it; the device shows it installed.
+        self.assertEqual(collect()[2], "1")
+        states = report_states(state)
+        self.assertTrue(all(states[i] == "ACK" for i in sent), (sent, states))
+        self.assertRegex(agent("show", "--state", state, "status").stdout,
+                         r"Last ACK received: \S")
+        # ack-file writes what the upstream answered, byte for byte.
+        device_id, poll_id = self.q(
+            "SELECT s.device_id, s.poll_id FROM sync_sends s JOIN devices d ON d.id = "
+            "s.device_id WHERE d.udi_serial = '%s' AND s.state = 'complete'" % sn)[0]
+        out = os.path.join(self.tmp, "pulled.ack")
+        self.cmd("ack-file", "--device", device_id, "-o", out)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), self.upstream_ack("C9300-48P", sn, poll_id))
 
     def test_7_a_node_killed_mid_sync_resumes_without_sending_twice(self):
         """kill -9 while calls go out, and again while ACKs are polled for:
@@ -544,6 +618,39 @@ class Scheduled(Sync):
         self.assertEqual([r["trigger"] for r in runs][:2], ["api", "schedule"])
         self.assertEqual(self.sim.stats()["reports_received"], 4)
 
+    def runs(self, tenant):
+        return [r["trigger"] for r in self.status(tenant)["runs"]]
+
+    def test_2_new_reports_are_synced_soon_if_the_tenant_asks(self):
+        """--sync-soon 1m: a report that has waited a minute since the last
+        sync started brings a sync of its own, long before the daily one.
+        A tenant without it waits for its schedule. The minute passes here
+        by moving the tenant's report and run times back."""
+        for name, extra in (("soon", ("--sync-soon", "1m")), ("daily", ())):
+            rt.add_tenant(self.url, name)
+            states = self.devices(name, 1, name)
+            self.tenant(name, add=False, extra=extra)
+            rt.wait_for(lambda: self.acked(name) == 1, 30, what="%s's first sync" % name)
+            # The device installs its ACK and sends its next report.
+            self.push(states[0], name, expect_ack=True)
+        for name in ("soon", "daily"):
+            self.assertEqual(self.runs(name), ["schedule"])
+            self.assertEqual(int(self.scalar(
+                "SELECT count(*) FROM rum_reports r JOIN tenants t ON t.id = r.tenant_id "
+                "WHERE t.name = '%s' AND r.acked_at IS NULL" % name)), 1)
+        time.sleep(1)  # five looks: the new report is not a minute old yet
+        self.assertEqual(self.runs("soon"), ["schedule"])
+        for table, columns in (("rum_reports", ("received_at",)),
+                               ("sync_runs", ("started_at", "finished_at"))):
+            self.q("UPDATE %s x SET %s FROM tenants t WHERE t.id = x.tenant_id AND "
+                   "t.name IN ('soon', 'daily')" % (table, ", ".join(
+                       "%s = %s - interval '2 minutes'" % (c, c) for c in columns)))
+        rt.wait_for(lambda: self.acked("soon") == 2, 30, what="the sync soon after a report")
+        self.assertEqual(self.runs("soon"), ["soon", "schedule"])
+        time.sleep(1)
+        self.assertEqual(self.runs("daily"), ["schedule"])
+        self.assertEqual(self.acked("daily"), 1)
+
     def test_3_failures_are_named_and_change_nothing(self):
         rt.add_tenant(self.url, "alerting")
         self.devices("alerting", 1, "alerting")
@@ -576,6 +683,7 @@ class Scheduled(Sync):
     test_6_already_received_is_delivered_and_refusals_are_kept = None
     test_7_a_node_killed_mid_sync_resumes_without_sending_twice = None
     test_8_trust_and_authorization_requests_go_upstream = None
+    test_10_pulled_devices_get_synced_acks_and_files = None
 
 
 
@@ -731,6 +839,7 @@ class Proxied(Sync):
     test_6_already_received_is_delivered_and_refusals_are_kept = None
     test_7_a_node_killed_mid_sync_resumes_without_sending_twice = None
     test_8_trust_and_authorization_requests_go_upstream = None
+    test_10_pulled_devices_get_synced_acks_and_files = None
 
 
 class Tiers(Sync):
@@ -809,6 +918,7 @@ class Tiers(Sync):
     test_6_already_received_is_delivered_and_refusals_are_kept = None
     test_7_a_node_killed_mid_sync_resumes_without_sending_twice = None
     test_8_trust_and_authorization_requests_go_upstream = None
+    test_10_pulled_devices_get_synced_acks_and_files = None
 
 
 if __name__ == "__main__":
