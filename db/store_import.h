@@ -15,10 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Takes the import lock (imports run one at a time, so that two imports of
- * one file cannot both apply) and plans for tables filled in this
- * transaction. */
-int rum_store_import_start(struct rum_db_txn *txn);
+/* Takes the import lock and plans for tables filled in this transaction.
+ * device_id 0: a file, which may touch any device: it runs alone, so that
+ * two imports of one file cannot both apply. device_id > 0: one ACK for
+ * that device (a connected sync's): such imports run side by side, one at
+ * a time per device, and never beside a file. */
+int rum_store_import_start(struct rum_db_txn *txn, int64_t device_id);
 
 struct rum_store_import_device {
 	int64_t id, tenant_id;

@@ -25,6 +25,14 @@
 	"SELECT 1 FROM sync_runs r JOIN sync_sends c ON c.run_id = r.id "                       \
 	"WHERE r.tenant_id = u.tenant_id AND r.state IN ('sending', 'polling') "                \
 	"AND c.state IN ('queued', 'sending', 'polling') AND c.next_at <= now()"
+/* The tenant (u) asks for a sync soon after new reports (sync_soon_s), and
+ * one has waited that long since the last sync started. */
+#define RUM_SYNC_SOON_DUE                                                                      \
+	"u.sync_soon_s IS NOT NULL AND EXISTS (SELECT 1 FROM rum_reports r "                    \
+	"WHERE r.tenant_id = u.tenant_id AND r.acked_at IS NULL AND r.conflict_of IS NULL "     \
+	"AND r.received_at <= now() - u.sync_soon_s * interval '1 second' "                     \
+	"AND r.received_at > coalesce((SELECT max(x.started_at) FROM sync_runs x "              \
+	"WHERE x.tenant_id = u.tenant_id), '-infinity'))"
 /* clang-format on */
 
 static const struct rum_db_stmt rum_store_sync_stmts[] = {
@@ -81,10 +89,11 @@ static const struct rum_db_stmt rum_store_sync_stmts[] = {
 	 "SELECT s.id, s.run_id, coalesce(sr.batch_id, 0), s.device_id, coalesce(s.upload_id, 0), "
 	 "s.kind, s.state, "
 	 "s.poll_id, s.attempts, s.polls, s.reports, d.udi_pid, d.udi_serial, d.hostname, "
-	 "d.software_tag FROM sync_sends s JOIN sync_runs sr ON sr.id = s.run_id "
+	 "d.software_tag FROM sync_runs sr CROSS JOIN LATERAL (SELECT * FROM sync_sends x "
+	 "WHERE x.run_id = sr.id AND x.state IN ('queued', 'sending', 'polling') "
+	 "AND x.next_at <= now() ORDER BY x.next_at, x.id LIMIT $2) s "
 	 "JOIN devices d ON d.id = s.device_id WHERE sr.tenant_id = $1 "
-	 "AND sr.state IN ('sending', 'polling') AND s.state IN ('queued', 'sending', 'polling') "
-	 "AND s.next_at <= now() ORDER BY s.next_at, s.id LIMIT $2",
+	 "AND sr.state IN ('sending', 'polling') ORDER BY s.next_at, s.id LIMIT $2",
 	 2},
 	{"sync_next",
 	 "SELECT coalesce(greatest(ceil(extract(epoch FROM min(s.next_at) - now()) * 1000), 0)"
@@ -119,10 +128,11 @@ static const struct rum_db_stmt rum_store_sync_stmts[] = {
 	{"sync_outcome",
 	 "INSERT INTO sync_state AS s (tenant_id, failing_since, last_ok_at, next_at) VALUES ($1, "
 	 "CASE WHEN $2 THEN NULL ELSE now() END, CASE WHEN $2 THEN now() END, "
-	 "now() + $3::int8 * interval '1 second') "
+	 "now() + greatest($3::int8, 0) * interval '1 second') "
 	 "ON CONFLICT (tenant_id) DO UPDATE SET failing_since = CASE WHEN $2 THEN NULL "
 	 "ELSE coalesce(s.failing_since, now()) END, last_ok_at = CASE WHEN $2 THEN now() "
-	 "ELSE s.last_ok_at END, next_at = EXCLUDED.next_at",
+	 "ELSE s.last_ok_at END, next_at = CASE WHEN $3::int8 < 0 THEN s.next_at "
+	 "ELSE EXCLUDED.next_at END",
 	 3},
 	{"sync_request",
 	 "INSERT INTO sync_state AS s (tenant_id, requested_at) VALUES ($1, now()) "
@@ -131,17 +141,14 @@ static const struct rum_db_stmt rum_store_sync_stmts[] = {
 	{"sync_request_taken", "UPDATE sync_state SET requested_at = NULL WHERE tenant_id = $1", 1},
 	{"sync_due_tenants",
 	 "SELECT t.name, CASE WHEN s.requested_at IS NOT NULL THEN 'api' "
-	 "WHEN s.next_at IS NULL OR s.next_at <= now() OR EXISTS (" RUM_SYNC_OPEN_DUE ") "
-	 "THEN 'schedule' ELSE 'soon' END FROM upstreams u JOIN tenants t ON t.id = u.tenant_id "
+	 "WHEN s.next_at IS NULL OR s.next_at <= now() THEN 'schedule' "
+	 "WHEN " RUM_SYNC_SOON_DUE " THEN 'soon' ELSE 'poll' END "
+	 "FROM upstreams u JOIN tenants t ON t.id = u.tenant_id "
 	 "LEFT JOIN sync_state s ON s.tenant_id = u.tenant_id "
 	 "WHERE (s.tenant_id IS NULL OR s.owner = '' OR s.lease_until IS NULL "
 	 "OR s.lease_until < now()) AND (s.tenant_id IS NULL OR s.requested_at IS NOT NULL "
 	 "OR s.next_at IS NULL OR s.next_at <= now() OR EXISTS (" RUM_SYNC_OPEN_DUE ") "
-	 "OR (u.sync_soon_s IS NOT NULL AND EXISTS (SELECT 1 FROM rum_reports r "
-	 "WHERE r.tenant_id = u.tenant_id AND r.acked_at IS NULL AND r.conflict_of IS NULL "
-	 "AND r.received_at <= now() - u.sync_soon_s * interval '1 second' "
-	 "AND r.received_at > coalesce((SELECT max(x.started_at) FROM sync_runs x "
-	 "WHERE x.tenant_id = u.tenant_id), '-infinity')))) "
+	 "OR (" RUM_SYNC_SOON_DUE ")) "
 	 "ORDER BY s.requested_at NULLS LAST, s.next_at NULLS FIRST LIMIT $1",
 	 1},
 	{"sync_alert_resolve",

@@ -949,7 +949,7 @@ static int rum_import_txn_run(struct rum_db_txn *txn, void *arg)
 	int rc;
 
 	t->txn = txn;
-	rc = rum_store_import_start(txn);
+	rc = rum_store_import_start(txn, 0);
 	if (rc == 0)
 		rc = rum_import_check_options(t);
 	if (rc == 0)
@@ -1314,7 +1314,7 @@ int rum_import_ack_received(struct rum_db_txn *txn, const struct rum_domain *dom
 	if (asprintf(&t.scope, "tenant=%" PRId64 ";device=%" PRId64 ";upstream", r->tenant_id,
 		     r->device_id) < 0)
 		abort();
-	rc = rum_store_import_start(txn);
+	rc = rum_store_import_start(txn, r->device_id);
 	if (rc == 0)
 		rc = rum_store_import_find(txn, t.sha, t.scope, &res.import_id, res.already_at,
 					   sizeof(res.already_at));

@@ -179,10 +179,16 @@ static int rum_sync_begin_run(struct rum_db_txn *txn, void *arg)
 	int rc;
 
 	memset(q->out, 0, sizeof(*q->out));
-	rc = rum_store_sync_request(txn, q->u->tenant_id, true);
+	/* Any pass but a poll takes the request, even one that only resumes:
+	 * a failing upstream is then tried again on its back-off, not at
+	 * every look of the scheduler. */
+	if (strcmp(q->trigger, "poll") != 0)
+		rc = rum_store_sync_request(txn, q->u->tenant_id, true);
+	else
+		rc = 0;
 	if (rc == 0)
 		rc = rum_store_sync_open_run(txn, q->u->tenant_id, &q->out->run_id);
-	if (rc == 0 && q->out->run_id) {
+	if (rc == 0 && (q->out->run_id || strcmp(q->trigger, "poll") == 0)) {
 		q->out->resumed = true;
 		return 0;
 	}

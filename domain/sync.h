@@ -57,7 +57,9 @@ struct rum_sync_begun {
 };
 /* Resumes the tenant's run that still has calls to make, else begins one
  * with the reports no upstream has yet (trigger: manual, schedule, soon,
- * api). A new run with nothing to send is recorded done. */
+ * api); either takes the tenant's pending request. A new run with nothing
+ * to send is recorded done. Trigger poll begins nothing: the pass only makes
+ * the open runs' due calls (run_id 0 when none is sending). */
 int rum_sync_begin(struct rum_domain *dom, const struct rum_sync_upstream *u, const char *trigger,
 		   const char *node, struct rum_sync_begun *out);
 
@@ -111,8 +113,8 @@ int rum_sync_complete(struct rum_domain *dom, const struct rum_sync_call *c,
 /* Brings the run's state in line with its calls and records error (NULL
  * or "" = none); *state "sending", "polling", "done" (16 bytes). */
 int rum_sync_run_update(struct rum_domain *dom, int64_t run_id, const char *error, char *state);
-/* Notes a pass's outcome, the next pass due next_s from now, and the
- * failure streak: a sync failing for
+/* Notes a pass's outcome, the next pass due next_s from now (-1: when it
+ * was due before), and the failure streak: a sync failing for
  * alert_after_s (0: never) raises a critical sync_failing alert naming the
  * error; the next good pass resolves it. */
 int rum_sync_outcome(struct rum_domain *dom, int64_t tenant_id, bool ok, const char *error,
@@ -122,7 +124,9 @@ int rum_sync_outcome(struct rum_domain *dom, int64_t tenant_id, bool ok, const c
  * audited as sync-request. RUM_ENOTFOUND (tenant, or it has no upstream). */
 int rum_sync_request_by(struct rum_domain *dom, const struct rum_actor *by);
 /* Tenants whose sync is due now and free to run, at most limit, with the
- * trigger to record (api, schedule, soon). A new upstream is due at once. */
+ * trigger to record (api, schedule, soon), or poll when only calls of open
+ * runs are due (answers to fetch, retries): a pass that sends nothing new
+ * and leaves the schedule as it was. A new upstream is due at once. */
 int rum_sync_due_tenants(struct rum_domain *dom, int limit,
 			 void (*cb)(void *arg, const char *tenant, const char *trigger), void *arg);
 

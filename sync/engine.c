@@ -506,7 +506,9 @@ int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
 	struct rum_sync_begun begun;
 	struct rum_cssm_net net;
 	char proxy[2100], user[300], err[1024] = "", state[16];
-	bool leased = false;
+	bool leased = false, begun_ok = false;
+	bool poll_only = o->trigger && strcmp(o->trigger, "poll") == 0;
+	int64_t next_s;
 	int rc, lease_s = o->lease_s > 0 ? o->lease_s : 60;
 
 	memset(res, 0, sizeof(*res));
@@ -522,12 +524,14 @@ int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
 	if (rc == 0)
 		rc = rum_sync_begin(dom, &e.u, o->trigger, o->node ? o->node : "", &begun);
 	if (rc == 0) {
+		begun_ok = true;
 		res->run_id = begun.run_id;
 		res->resumed = begun.resumed;
 		res->devices = begun.devices;
 		res->reports = begun.reports;
 		res->requests = begun.requests;
-		sync_note_run(&e, begun.run_id);
+		if (begun.run_id)
+			sync_note_run(&e, begun.run_id);
 		rum_cssm_auth_init(&e.auth, &e.u);
 		e.nclients = o->concurrency > 0 ? o->concurrency : 4;
 		if (e.nclients > SYNC_MAX_CONCURRENCY)
@@ -543,10 +547,13 @@ int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
 			snprintf(err, sizeof(err), "%s", rum_err_msg());
 		for (size_t i = 0; i < e.nruns; i++)
 			(void)rum_sync_run_update(dom, e.runs[i], err, state);
-		(void)rum_sync_outcome(dom, e.u.tenant_id, rc == 0, err, o->alert_after_s,
-				       rc == 0 || e.u.interval_s < SYNC_FAILED_AGAIN_S
-					       ? e.u.interval_s
-					       : SYNC_FAILED_AGAIN_S);
+		/* A pass that only fetched answers leaves the schedule alone: an
+		 * upstream collector answering hourly for a day would otherwise
+		 * put the daily sync off for ever. */
+		next_s = poll_only                                         ? -1
+			 : rc == 0 || e.u.interval_s < SYNC_FAILED_AGAIN_S ? e.u.interval_s
+									   : SYNC_FAILED_AGAIN_S;
+		(void)rum_sync_outcome(dom, e.u.tenant_id, rc == 0, err, o->alert_after_s, next_s);
 		for (int i = 0; i < e.nclients; i++) {
 			rum_cssm_free(e.clients[i]);
 			rum_tier_free(e.tiers[i]);
@@ -555,7 +562,7 @@ int rum_sync_run(struct rum_domain *dom, const struct rum_sync_options *o,
 		if (rc < 0)
 			rum_err_set(rc, "%s", err);
 	}
-	if (rc < 0 && rc != RUM_ECONFLICT && rc != RUM_ENOTFOUND && !res->run_id && e.u.tenant_id) {
+	if (rc < 0 && rc != RUM_ECONFLICT && rc != RUM_ENOTFOUND && !begun_ok && e.u.tenant_id) {
 		/* Could not even begin (a configuration the engine cannot use):
 		 * counted as a failed pass, tried again later, alerted on. */
 		snprintf(err, sizeof(err), "%s", rum_err_msg());

@@ -20,7 +20,7 @@
 
 struct rum_sync_options {
 	const char *tenant;
-	const char *trigger; /* manual, schedule, soon, api */
+	const char *trigger; /* manual, schedule, soon, api; poll: open calls only */
 	const char *node;    /* node_name, recorded with the run */
 	const char *owner;   /* holds the lease: unique per process */
 	bool wait;           /* poll until every call is settled (or wait_s passes) */

@@ -12,7 +12,8 @@ ceiling's client does. Prints figures; never fails on timing.
 
 Usage: RUM_BUILD_DIR=build-rel python3 tests/bench/sync_bench.py
 Environment: COUNTS (10000,100000), CONCURRENCY (8), CEILING_S (15),
-RUM_BUILD_DIR (build)."""
+RUM_BUILD_DIR (build), STATEMENTS (0: with N, the N statements the sync spent
+most database time in, from pg_stat_statements)."""
 
 import http.client
 import json
@@ -39,6 +40,8 @@ os.environ.setdefault("RUMD_BIN", os.path.join(BUILD, "rumd"))
 AGENT = os.path.join(BUILD, "agent", "rum-agent")
 HZ = os.sysconf("SC_CLK_TCK")
 CLIENT, SECRET = "bench", "bench-secret"
+# STATEMENTS=N: also print the N statements the sync spent most database time in.
+STATEMENTS = int(os.environ.get("STATEMENTS", "0"))
 
 
 def proc_cpu(pid):
@@ -48,6 +51,33 @@ def proc_cpu(pid):
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def tree_cpu(pid):
+    """CPU seconds of pid, its reaped children and its live children (the
+    PostgreSQL postmaster and its backends)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    total = sum(int(fields[i]) for i in (11, 12, 13, 14)) / HZ
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                child = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(child[1]) == pid:
+            total += (int(child[11]) + int(child[12])) / HZ
+    return total
+
+
+def postmaster_pid(pg):
+    with open(os.path.join(pg.datadir, "postmaster.pid")) as f:
+        return int(f.readline())
 
 
 def vm_hwm_mb(pid):
@@ -147,10 +177,15 @@ def one_tenant(pg, sim, ca, count, conns):
                          "--ca-file", ca] + common)
         assert proc.returncode == 0, proc.stderr
         sim.control(reset_stats=True)
+        if STATEMENTS:
+            pg.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; "
+                    "SELECT pg_stat_statements_reset()", db=db)
         cmd = [os.environ["RUMD_BIN"], "sync", "--tenant", "default", "--wait", "--json",
                "--sync_concurrency=%d" % conns, "--sync_poll_first_s=0",
                "--sync_poll_every_s=0"] + common
         print("== %d devices: %s" % (count, " ".join(cmd)), file=sys.stderr)
+        pg_pid = postmaster_pid(pg)
+        sim0, pg0 = proc_cpu(sim.proc.pid), tree_cpu(pg_pid)
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         hwm, cpu = 0.0, 0.0
@@ -161,13 +196,23 @@ def one_tenant(pg, sim, ca, count, conns):
             time.sleep(0.2)
         out, err = p.communicate()
         secs = time.monotonic() - t0
+        sim_cpu, pg_cpu = proc_cpu(sim.proc.pid) - sim0, tree_cpu(pg_pid) - pg0
         res = json.loads(out.strip().splitlines()[-1]) if out.strip() else {"error": err}
         stats = sim.stats()
         acked = int(pg.scalar("SELECT count(*) FROM rum_reports WHERE acked_at IS NOT NULL",
                               db=db))
+        if STATEMENTS:
+            print("   statements of the sync by total time (ms, calls, mean ms, query):",
+                  file=sys.stderr)
+            for total, calls, mean, query in pg.psql(
+                    "SELECT round(total_exec_time), calls, round(mean_exec_time::numeric, 3), "
+                    "regexp_replace(left(query, 110), '\\s+', ' ', 'g') FROM pg_stat_statements "
+                    "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                    "ORDER BY total_exec_time DESC LIMIT %d" % STATEMENTS, db=db):
+                print("   %8s %8s %8s  %s" % (total, calls, mean, query), file=sys.stderr)
         return {"count": count, "seconds": secs, "result": res, "rss": hwm, "cpu": cpu,
                 "received": stats["reports_received"], "recorded": stats["reports_recorded"],
-                "acked": acked}
+                "acked": acked, "sim_cpu": sim_cpu, "pg_cpu": pg_cpu}
     finally:
         rumd.stop()
         rumd.cleanup()
@@ -183,7 +228,8 @@ def main():
     ca, cert, key = api.make_test_ca(os.path.join(tmp, "ca"))
     sim = api.spawn(cert, key, ["--client", "%s:%s" % (CLIENT, SECRET),
                                 "--polls-before-complete", "0", "--quiet"])
-    pg = PgCluster()
+    pg = PgCluster(settings={"shared_preload_libraries": "'pg_stat_statements'"}
+                   if STATEMENTS else None)
     pg.start()
     rows = []
     try:
@@ -210,6 +256,10 @@ def main():
             r["count"], r["seconds"], res.get("sent", 0), rate, 100 * rate / ceil if ceil else 0,
             r["acked"], r["acked"] / secs, res.get("acks", 0), r["received"], r["cpu"],
             r["rss"]))
+        print("   %d devices: CPU seconds during the sync: rumd %.0f, PostgreSQL %.0f, simulator "
+              "%.0f (of %.0f on %d cores); rumd %.2f ms per device" % (
+                  r["count"], r["cpu"], r["pg_cpu"], r["sim_cpu"], r["seconds"] * os.cpu_count(),
+                  os.cpu_count(), 1000 * r["cpu"] / max(1, r["count"])))
         if not res.get("ok"):
             print("   %d devices: the sync failed: %s" % (r["count"], res.get("error")))
 
