@@ -228,7 +228,8 @@ def main():
     ca, cert, key = api.make_test_ca(os.path.join(tmp, "ca"))
     sim = api.spawn(cert, key, ["--client", "%s:%s" % (CLIENT, SECRET),
                                 "--polls-before-complete", "0", "--quiet"])
-    pg = PgCluster(settings={"shared_preload_libraries": "'pg_stat_statements'"}
+    pg = PgCluster(settings={"shared_preload_libraries": "'pg_stat_statements'",
+                             "pg_stat_statements.track": "'all'"}
                    if STATEMENTS else None)
     pg.start()
     rows = []
