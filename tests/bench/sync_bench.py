@@ -2,13 +2,18 @@
 """Connected mode's throughput: `rumd sync` sends a tenant's usage to the CSSM
 API simulator (tests/tools/cssm_api_sim.py, HTTPS with a test CA) and brings
 every ACK back. For each tenant size (COUNTS, default 10,000 then 100,000
-devices, one report each, pushed first by `rum-agent fleet`) it prints how
-long the sync took (every upload, every poll, every ACK stored), reports per
-second, rumd's peak RSS and CPU, and beside it the simulator's own ceiling:
-reportusage calls per second that a plain Python HTTPS client with the same
-number of connections gets from it in the same run. The simulator answers
-COMPLETE on the first poll, so a sync makes two calls per device, as the
-ceiling's client does. Prints figures; never fails on timing.
+devices, one report each, pushed first by `rum-agent fleet`) it prints:
+- the push: reports per second sent to the simulator (a sync makes every
+  upload before its polls, which come due later), beside the simulator's
+  ceiling for reportusage calls alone;
+- the whole sync (every upload, every poll, every ACK stored): devices per
+  second, beside the ceiling for a reportusage call then the poll that
+  brings its ACK (the simulator answers COMPLETE on the first poll);
+- rumd's peak RSS, and the CPU seconds of rumd, PostgreSQL and the
+  simulator during the sync.
+Each ceiling is what a plain Python HTTPS client with as many connections
+gets from the same simulator in the same run. Prints figures; never fails
+on timing.
 
 Usage: RUM_BUILD_DIR=build-rel python3 tests/bench/sync_bench.py
 Environment: COUNTS (10000,100000), CONCURRENCY (8), CEILING_S (15),
@@ -89,11 +94,11 @@ def vm_hwm_mb(pid):
     return int(m.group(1)) / 1024 if m else None
 
 
-def ceiling(sim, ca, conns, seconds):
+def ceiling(sim, ca, conns, seconds, poll):
     """Devices per second that `conns` plain HTTPS connections get through
     the simulator doing what a sync does for each: a reportusage call with
-    one fresh device's report (the shape rumd sends), then the poll that
-    brings its ACK."""
+    one fresh device's report (the shape rumd sends), and with poll, then
+    the poll that brings its ACK."""
     ctx = ssl.create_default_context(cafile=ca)
     host = urllib.parse.urlsplit(sim.base_url)
     form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": CLIENT,
@@ -110,7 +115,7 @@ def ceiling(sim, ca, conns, seconds):
         conn = http.client.HTTPSConnection(host.hostname, host.port, context=ctx)
         n = 0
         while time.monotonic() < stop:
-            sn = "CEIL%02d%07d" % (i, n)
+            sn = "CEIL%d%02d%07d" % (poll, i, n)  # devices of their own in each run
             rep = cssm_sim.synthetic_report("C9300-24P", sn, 1700000000 + n, "A", 1700000000)
             body = json.dumps({"data": {
                 "timestamp": int(time.time() * 1000), "nonce": "%016x" % n,
@@ -128,10 +133,13 @@ def ceiling(sim, ca, conns, seconds):
             n += 1
             if r.status != 200 or "poll_id" not in answer:
                 continue
-            poll = json.dumps({"data": {"timestamp": int(time.time() * 1000), "nonce": "ab",
+            if not poll:
+                counts[i] += 1
+                continue
+            poll_body = json.dumps({"data": {"timestamp": int(time.time() * 1000), "nonce": "ab",
                                         "poll_id": answer["poll_id"],
                                         "action": "acknowledgements"}})
-            conn.request("POST", sim.api_base + "/accounts/poll", poll, headers)
+            conn.request("POST", sim.api_base + "/accounts/poll", poll_body, headers)
             r = conn.getresponse()
             if r.status == 200 and json.loads(r.read()).get("status") == "COMPLETE":
                 counts[i] += 1
@@ -201,6 +209,11 @@ def one_tenant(pg, sim, ca, count, conns):
         stats = sim.stats()
         acked = int(pg.scalar("SELECT count(*) FROM rum_reports WHERE acked_at IS NOT NULL",
                               db=db))
+        # The uploads go first (due earliest), the polls after: the upload
+        # phase ends when the last upload was accepted.
+        push_s = float(pg.scalar(
+            "SELECT extract(epoch FROM max(s.sent_at) - min(r.started_at)) FROM sync_sends s "
+            "JOIN sync_runs r ON r.id = s.run_id", db=db) or 0)
         if STATEMENTS:
             print("   statements of the sync by total time (ms, calls, mean ms, query):",
                   file=sys.stderr)
@@ -212,7 +225,7 @@ def one_tenant(pg, sim, ca, count, conns):
                 print("   %8s %8s %8s  %s" % (total, calls, mean, query), file=sys.stderr)
         return {"count": count, "seconds": secs, "result": res, "rss": hwm, "cpu": cpu,
                 "received": stats["reports_received"], "recorded": stats["reports_recorded"],
-                "acked": acked, "sim_cpu": sim_cpu, "pg_cpu": pg_cpu}
+                "acked": acked, "sim_cpu": sim_cpu, "pg_cpu": pg_cpu, "push_s": push_s}
     finally:
         rumd.stop()
         rumd.cleanup()
@@ -234,9 +247,11 @@ def main():
     pg.start()
     rows = []
     try:
-        ceil = ceiling(sim, ca, conns, float(os.environ.get("CEILING_S", "15")))
-        print("   simulator ceiling: %.0f devices/s (upload and poll) over %d connections"
-              % (ceil, conns), file=sys.stderr)
+        secs_c = float(os.environ.get("CEILING_S", "15"))
+        ceil_push = ceiling(sim, ca, conns, secs_c, poll=False)
+        ceil = ceiling(sim, ca, conns, secs_c, poll=True)
+        print("   simulator ceiling over %d connections: %.0f uploads/s; %.0f devices/s "
+              "(upload and poll)" % (conns, ceil_push, ceil), file=sys.stderr)
         for count in counts:
             rows.append(one_tenant(pg, sim, ca, count, conns))
     finally:
@@ -244,19 +259,22 @@ def main():
         sim.stop()
     print("\nsync_bench: rumd sync --wait to the CSSM API simulator (HTTPS), %d calls in "
           "flight, %d cores, load average %.1f" % (conns, os.cpu_count(), os.getloadavg()[0]))
-    print("simulator ceiling (plain Python HTTPS client, %d connections, reportusage then the "
-          "poll that brings the ACK): %.0f devices/s" % (conns, ceil))
-    print("%9s %9s %9s %9s %10s %9s %9s %9s %10s %9s %9s" % (
-        "devices", "seconds", "calls", "devices/s", "of ceiling", "reports", "reports/s",
-        "ACKs", "received", "rumd CPU", "rumd MiB"))
+    print("simulator ceiling (plain Python HTTPS client, %d connections): %.0f reportusage "
+          "calls/s; %.0f devices/s doing reportusage then the poll that brings the ACK"
+          % (conns, ceil_push, ceil))
+    print("%9s %9s | %9s %10s %9s | %9s %9s %9s %10s %9s %9s %9s" % (
+        "devices", "reports", "push s", "reports/s", "of ceil.", "all s", "devices/s",
+        "of ceil.", "ACKs", "received", "rumd CPU", "rumd MiB"))
     for r in rows:
         res = r["result"]
         secs = r["seconds"] or 1
+        push = r["push_s"] or secs
+        pushed = r["received"]
         rate = res.get("sent", 0) / secs
-        print("%9d %9.1f %9d %9.0f %9.0f%% %9d %9.0f %9d %10d %8.0fs %9.0f" % (
-            r["count"], r["seconds"], res.get("sent", 0), rate, 100 * rate / ceil if ceil else 0,
-            r["acked"], r["acked"] / secs, res.get("acks", 0), r["received"], r["cpu"],
-            r["rss"]))
+        print("%9d %9d | %9.1f %10.0f %8.0f%% | %9.1f %9.0f %8.0f%% %10d %9d %8.0fs %9.0f" % (
+            r["count"], pushed, push, pushed / push, 100 * pushed / push / ceil_push
+            if ceil_push else 0, r["seconds"], rate, 100 * rate / ceil if ceil else 0,
+            r["acked"], r["received"], r["cpu"], r["rss"]))
         print("   %d devices: CPU seconds during the sync: rumd %.0f, PostgreSQL %.0f, simulator "
               "%.0f (of %.0f on %d cores); rumd %.2f ms per device" % (
                   r["count"], r["cpu"], r["pg_cpu"], r["sim_cpu"], r["seconds"] * os.cpu_count(),
