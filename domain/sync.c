@@ -273,60 +273,48 @@ int rum_sync_due(struct rum_domain *dom, int64_t tenant_id, int max, struct rum_
 	return rc;
 }
 
-struct rum_sync_reports_q {
+struct rum_sync_take_q {
 	const struct rum_sync_call *c;
-	char *json;
+	struct rum_store_sync_step s;
+	char *body;
 	size_t len;
 	int64_t count;
 };
 
-static int rum_sync_reports_run(struct rum_db_txn *txn, void *arg)
+static int rum_sync_take_run(struct rum_db_txn *txn, void *arg)
 {
-	struct rum_sync_reports_q *q = arg;
+	struct rum_sync_take_q *q = arg;
+	int rc;
 
-	free(q->json);
-	q->json = NULL;
-	return rum_store_sync_reports(txn, q->c->batch_id, q->c->device_id, &q->json, &q->len,
-				      &q->count);
-}
-
-static int rum_sync_body_run(struct rum_db_txn *txn, void *arg)
-{
-	struct rum_sync_reports_q *q = arg;
-
-	free(q->json);
-	q->json = NULL;
-	return rum_store_sync_request_body(txn, q->c->upload_id, &q->json, &q->len);
-}
-
-int rum_sync_request_body(struct rum_domain *dom, const struct rum_sync_call *c, char **body,
-			  size_t *len)
-{
-	struct rum_sync_reports_q q = {c, NULL, 0, 0};
-	int rc = rum_db_call(dom->db, rum_sync_body_run, &q);
-
-	if (rc < 0) {
-		free(q.json);
-		q.json = NULL;
-	}
-	*body = q.json;
-	*len = q.len;
+	free(q->body);
+	q->body = NULL;
+	/* Committed before anything is read: found so after a crash, the call
+	 * is sent again and the upstream says whether it had it. */
+	rc = rum_store_sync_step(txn, q->c->id, &q->s);
+	if (rc == 0 && strcmp(q->c->kind, "auth") == 0)
+		rc = rum_store_sync_request_body(txn, q->c->upload_id, &q->body, &q->len);
+	else if (rc == 0)
+		rc = rum_store_sync_reports(txn, q->c->batch_id, q->c->device_id, &q->body, &q->len,
+					    &q->count);
 	return rc;
 }
 
-int rum_sync_reports(struct rum_domain *dom, const struct rum_sync_call *c, char **json,
-		     size_t *len, int64_t *count)
+int rum_sync_take(struct rum_domain *dom, const struct rum_sync_call *c, char **body, size_t *len)
 {
-	struct rum_sync_reports_q q = {c, NULL, 0, 0};
-	int rc = rum_db_call(dom->db, rum_sync_reports_run, &q);
+	struct rum_sync_take_q q = {.c = c};
+	int rc;
 
+	q.s.state = "sending";
+	q.s.attempt = true;
+	q.s.message = "";
+	q.s.poll_id = "";
+	rc = rum_db_call(dom->db, rum_sync_take_run, &q);
 	if (rc < 0) {
-		free(q.json);
-		q.json = NULL;
+		free(q.body);
+		q.body = NULL;
 	}
-	*json = q.json;
+	*body = q.body;
 	*len = q.len;
-	*count = q.count;
 	return rc;
 }
 
@@ -360,10 +348,6 @@ int rum_sync_step(struct rum_domain *dom, const struct rum_sync_call *c,
 	q.s.poll_id = poll_id;
 	q.s.delay_ms = delay_ms;
 	switch (what) {
-	case RUM_SYNC_SENDING:
-		q.s.state = "sending";
-		q.s.attempt = true;
-		break;
 	case RUM_SYNC_RETRY:
 		/* A call that never got an answer goes back to sending (it may
 		 * have arrived); one that was polling keeps its poll id. */

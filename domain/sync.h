@@ -82,16 +82,15 @@ struct rum_sync_open {
 int rum_sync_due(struct rum_domain *dom, int64_t tenant_id, int max, struct rum_sync_call **calls,
 		 size_t *n, struct rum_sync_open *open);
 
-/* A kind auth call's request, as the device sent it (malloc'd). */
-int rum_sync_request_body(struct rum_domain *dom, const struct rum_sync_call *c, char **body,
-			  size_t *len);
-/* The call's reports, byte-exact, as a JSON array (malloc'd). */
-int rum_sync_reports(struct rum_domain *dom, const struct rum_sync_call *c, char **json,
-		     size_t *len, int64_t *count);
+/* Marks the call sending (an attempt, committed first: after a crash it
+ * is sent again) and gives what it sends (malloc'd): a kind auth call's
+ * request as the device sent it, a usage call's reports byte-exact as a
+ * JSON array. RUM_ECONFLICT: answered meanwhile (another node), not to be
+ * sent again. One round trip to the database pool. */
+int rum_sync_take(struct rum_domain *dom, const struct rum_sync_call *c, char **body, size_t *len);
 
 /* A call's next state. */
 enum rum_sync_outcome_kind {
-	RUM_SYNC_SENDING,   /* about to go out (counts an attempt) */
 	RUM_SYNC_RETRY,     /* no answer worth keeping: again after delay_ms */
 	RUM_SYNC_POLLING,   /* accepted (poll_id) or polled OK_POLL: poll after delay_ms */
 	RUM_SYNC_DUPLICATE, /* the upstream already has it */

@@ -228,7 +228,6 @@ static int sync_one(struct sync_engine *e, int slot, const struct rum_sync_call 
 {
 	struct rum_cssm_answer a;
 	char *reports = NULL;
-	int64_t count;
 	size_t len;
 	int rc;
 
@@ -240,12 +239,9 @@ static int sync_one(struct sync_engine *e, int slot, const struct rum_sync_call 
 		 * again and the upstream says whether it had it. */
 		bool request = strcmp(c->kind, "auth") == 0;
 
-		rc = rum_sync_step(e->dom, c, RUM_SYNC_SENDING, "", "", 0);
+		rc = rum_sync_take(e->dom, c, &reports, &len);
 		if (rc == RUM_ECONFLICT)
 			return 0; /* answered meanwhile (another node): not sent again */
-		if (rc == 0)
-			rc = request ? rum_sync_request_body(e->dom, c, &reports, &len)
-				     : rum_sync_reports(e->dom, c, &reports, &len, &count);
 		if (rc == 0 && request)
 			rc = e->tier ? rum_tier_forward(e->tiers[slot], c, reports, len, &a)
 				     : rum_cssm_auth_request(e->clients[slot], c, reports, len, &a);

@@ -11,8 +11,9 @@ through the admin API on a running rumd (its VmHWM, reset through
 /proc/PID/clear_refs before the request): it must be refused by name, change
 no table, and raise the peak by less than 64 MiB over a trivial import.
 
-Then an honest file: 20,000 device ACKs (rendered by the CSSM simulator, in
-the ACK_UD_SA > ACK_UD_VA > ACK_dev layout) for 20,000 devices, imported by
+Then an honest file: 20,000 device ACKs (5,000 under the sanitizers;
+rendered by the CSSM simulator, in the ACK_UD_SA > ACK_UD_VA > ACK_dev
+layout) for as many devices, imported by
 the CLI and, another such file, by the API: every device gets its ACK, and
 the peak stays under the same bound. The figures are printed."""
 
@@ -37,7 +38,10 @@ MiB = 1 << 20
 ENTRY_MAX = 4 * MiB  # import_max_entry_bytes' default
 NODES_MAX = 10000    # import_max_xml_nodes' default
 GROWTH_MAX = 64 * MiB
-HONEST_DEVICES = 20000
+# Under the sanitizers (the suite's second pass) an import is several times
+# slower and its memory figures mean little: a quarter of the devices still
+# takes every path.
+HONEST_DEVICES = 5000 if "ASAN_OPTIONS" in os.environ else 20000
 TOKEN_RE = re.compile(r"^rumd_[A-Za-z0-9_-]+$")
 PEAK_WRAPPER = """import os, resource, sys
 pid = os.fork()
@@ -295,7 +299,7 @@ class ImportLimits(rt.RumTestCase):
             f.write(data)
         return path
 
-    def test_4_honest_twenty_thousand_devices(self):
+    def test_4_honest_file_of_many_devices(self):
         n = HONEST_DEVICES
         self.pg.psql("INSERT INTO devices (tenant_id, udi_pid, udi_serial) "
                      "SELECT t.id, 'C9300-24P', 'FOCMEM' || lpad(g::text, 6, '0') "
