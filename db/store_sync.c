@@ -76,7 +76,10 @@ static const struct rum_db_stmt rum_store_sync_stmts[] = {
 	 "WHERE s.upload_id = u.id AND s.state <> 'failed') ORDER BY u.id LIMIT $3 RETURNING 1) "
 	 "SELECT count(*) FROM ins",
 	 3},
-	{"sync_request_body", "SELECT request_body FROM uploads WHERE id = $1", 1},
+	{"sync_request_body",
+	 "SELECT c.state IN ('queued', 'sending'), u.request_body FROM sync_sends c "
+	 "LEFT JOIN uploads u ON u.id = c.upload_id WHERE c.id = $1",
+	 1},
 	{"sync_request_answered",
 	 "UPDATE uploads SET request_state = 'answered' WHERE id = $1 AND request_state = 'pending'",
 	 1},
@@ -102,8 +105,9 @@ static const struct rum_db_stmt rum_store_sync_stmts[] = {
 	 "AND sr.state IN ('sending', 'polling') AND s.state IN ('queued', 'sending', 'polling')",
 	 1},
 	{"sync_reports",
-	 "SELECT r.report FROM export_batch_reports e JOIN rum_reports r ON r.id = e.report_row "
-	 "WHERE e.batch_id = $1 AND e.device_id = $2 ORDER BY r.id",
+	 "SELECT r.report FROM sync_sends c JOIN export_batch_reports e ON e.batch_id = $1 "
+	 "AND e.device_id = c.device_id JOIN rum_reports r ON r.id = e.report_row "
+	 "WHERE c.id = $2 AND c.state IN ('queued', 'sending') ORDER BY r.id",
 	 2},
 	{"sync_step",
 	 "UPDATE sync_sends SET state = $2, poll_id = CASE WHEN $3 = '' THEN poll_id ELSE $3 END, "
@@ -333,21 +337,29 @@ int rum_store_sync_plan(struct rum_db_txn *txn, const struct rum_store_sync_plan
 	return 0;
 }
 
-int rum_store_sync_request_body(struct rum_db_txn *txn, int64_t upload_id, char **body, size_t *len)
+int rum_store_sync_request_body(struct rum_db_txn *txn, int64_t call_id, char **body, size_t *len)
 {
 	char id[RUM_TEXT_I64_MAX];
 	const char *p[1] = {id};
+	bool open;
 	int rc;
 	PGresult *res;
 
-	rum_text_i64(id, sizeof(id), upload_id);
+	*body = NULL;
+	*len = 0;
+	rum_text_i64(id, sizeof(id), call_id);
 	if (!(res = rum_db_exec(txn, "sync_request_body", 1, p, NULL, NULL, 0, &rc)))
 		return rc;
-	rum_db_copy_bytes(res, 0, body, len);
+	open = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	if (open)
+		rum_db_copy_value(res, 0, 1, body, len);
 	PQclear(res);
+	if (!open)
+		return rum_err_set(RUM_ECONFLICT, "sync call %lld is no longer to be sent",
+				   (long long)call_id);
 	if (!*body)
-		return rum_err_set(RUM_ENOTFOUND, "request %lld is no longer kept",
-				   (long long)upload_id);
+		return rum_err_set(RUM_ENOTFOUND, "the request of sync call %lld is no longer kept",
+				   (long long)call_id);
 	return 0;
 }
 
@@ -422,11 +434,11 @@ int rum_store_sync_due(struct rum_db_txn *txn, int64_t tenant_id, int limit,
 	return 0;
 }
 
-int rum_store_sync_reports(struct rum_db_txn *txn, int64_t batch_id, int64_t device_id, char **json,
+int rum_store_sync_reports(struct rum_db_txn *txn, int64_t call_id, int64_t batch_id, char **json,
 			   size_t *len, int64_t *count)
 {
-	char batch[RUM_TEXT_I64_MAX], dev[RUM_TEXT_I64_MAX];
-	const char *p[2] = {batch, dev};
+	char batch[RUM_TEXT_I64_MAX], call[RUM_TEXT_I64_MAX];
+	const char *p[2] = {batch, call};
 	size_t total = 2, at = 0;
 	char *out;
 	int rc, n;
@@ -436,10 +448,15 @@ int rum_store_sync_reports(struct rum_db_txn *txn, int64_t batch_id, int64_t dev
 	*len = 0;
 	*count = 0;
 	rum_text_i64(batch, sizeof(batch), batch_id);
-	rum_text_i64(dev, sizeof(dev), device_id);
+	rum_text_i64(call, sizeof(call), call_id);
 	if (!(res = rum_db_exec(txn, "sync_reports", 2, p, NULL, NULL, 0, &rc)))
 		return rc;
 	n = PQntuples(res);
+	if (n == 0) {
+		PQclear(res);
+		return rum_err_set(RUM_ECONFLICT, "sync call %lld is no longer to be sent",
+				   (long long)call_id);
+	}
 	for (int i = 0; i < n; i++)
 		total += (size_t)PQgetlength(res, i, 0) + 1;
 	out = malloc(total + 1);

@@ -42,9 +42,10 @@ struct rum_store_sync_plan {
 int rum_store_sync_plan(struct rum_db_txn *txn, const struct rum_store_sync_plan *p,
 			int64_t *run_id, int64_t *batch_id, int64_t *devices, int64_t *reports,
 			int64_t *requests);
-/* The pending request's body as the device sent it (malloc'd). */
-int rum_store_sync_request_body(struct rum_db_txn *txn, int64_t upload_id, char **body,
-				size_t *len);
+/* The request body of a kind auth call still to be sent, as the device
+ * sent it (malloc'd). RUM_ECONFLICT when the call was answered meanwhile,
+ * RUM_ENOTFOUND when its request is gone. */
+int rum_store_sync_request_body(struct rum_db_txn *txn, int64_t call_id, char **body, size_t *len);
 /* The request is answered: its answer is queued for the device. */
 int rum_store_sync_request_answered(struct rum_db_txn *txn, int64_t upload_id);
 
@@ -65,9 +66,11 @@ int rum_store_sync_due(struct rum_db_txn *txn, int64_t tenant_id, int limit,
 		       void (*cb)(void *arg, const struct rum_store_sync_call *c), void *arg,
 		       int64_t *next_ms, int64_t *open, int64_t *open_sends);
 
-/* The device's reports in the batch, in report order, each byte-exact, as
- * the elements of a JSON array: "[r1,r2,...]" (malloc'd). */
-int rum_store_sync_reports(struct rum_db_txn *txn, int64_t batch_id, int64_t device_id, char **json,
+/* The reports of a usage call still to be sent (its device's in the
+ * batch), in report order, each byte-exact, as the elements of a JSON
+ * array: "[r1,r2,...]" (malloc'd). RUM_ECONFLICT when the call was answered
+ * meanwhile. */
+int rum_store_sync_reports(struct rum_db_txn *txn, int64_t call_id, int64_t batch_id, char **json,
 			   size_t *len, int64_t *count);
 
 /* Moves an open call on. state: the new one; poll_id "" keeps the one

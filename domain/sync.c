@@ -275,7 +275,6 @@ int rum_sync_due(struct rum_domain *dom, int64_t tenant_id, int max, struct rum_
 
 struct rum_sync_take_q {
 	const struct rum_sync_call *c;
-	struct rum_store_sync_step s;
 	char *body;
 	size_t len;
 	int64_t count;
@@ -284,31 +283,23 @@ struct rum_sync_take_q {
 static int rum_sync_take_run(struct rum_db_txn *txn, void *arg)
 {
 	struct rum_sync_take_q *q = arg;
-	int rc;
 
 	free(q->body);
 	q->body = NULL;
-	/* Committed before anything is read: found so after a crash, the call
-	 * is sent again and the upstream says whether it had it. */
-	rc = rum_store_sync_step(txn, q->c->id, &q->s);
-	if (rc == 0 && strcmp(q->c->kind, "auth") == 0)
-		rc = rum_store_sync_request_body(txn, q->c->upload_id, &q->body, &q->len);
-	else if (rc == 0)
-		rc = rum_store_sync_reports(txn, q->c->batch_id, q->c->device_id, &q->body, &q->len,
-					    &q->count);
-	return rc;
+	if (strcmp(q->c->kind, "auth") == 0)
+		return rum_store_sync_request_body(txn, q->c->id, &q->body, &q->len);
+	return rum_store_sync_reports(txn, q->c->id, q->c->batch_id, &q->body, &q->len, &q->count);
 }
 
+/* Nothing is written before a call goes out: a call found queued (or
+ * sending, after a failed attempt) after a crash is sent again either way,
+ * and the upstream says whether it had it. The read checks that the call
+ * is still to be sent; its answer, committed, counts the attempt. */
 int rum_sync_take(struct rum_domain *dom, const struct rum_sync_call *c, char **body, size_t *len)
 {
 	struct rum_sync_take_q q = {.c = c};
-	int rc;
+	int rc = rum_db_call(dom->db, rum_sync_take_run, &q);
 
-	q.s.state = "sending";
-	q.s.attempt = true;
-	q.s.message = "";
-	q.s.poll_id = "";
-	rc = rum_db_call(dom->db, rum_sync_take_run, &q);
 	if (rc < 0) {
 		free(q.body);
 		q.body = NULL;
@@ -347,6 +338,8 @@ int rum_sync_step(struct rum_domain *dom, const struct rum_sync_call *c,
 	q.s.message = msg;
 	q.s.poll_id = poll_id;
 	q.s.delay_ms = delay_ms;
+	/* The answer to a send (not to a poll) counts the attempt. */
+	q.s.attempt = strcmp(c->state, "polling") != 0;
 	switch (what) {
 	case RUM_SYNC_RETRY:
 		/* A call that never got an answer goes back to sending (it may

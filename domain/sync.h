@@ -82,11 +82,10 @@ struct rum_sync_open {
 int rum_sync_due(struct rum_domain *dom, int64_t tenant_id, int max, struct rum_sync_call **calls,
 		 size_t *n, struct rum_sync_open *open);
 
-/* Marks the call sending (an attempt, committed first: after a crash it
- * is sent again) and gives what it sends (malloc'd): a kind auth call's
- * request as the device sent it, a usage call's reports byte-exact as a
- * JSON array. RUM_ECONFLICT: answered meanwhile (another node), not to be
- * sent again. One round trip to the database pool. */
+/* What the call sends (malloc'd): a kind auth call's request as the
+ * device sent it, a usage call's reports byte-exact as a JSON array.
+ * RUM_ECONFLICT: answered meanwhile (another node), not to be sent again.
+ * Writes nothing: the answer's step records the attempt. */
 int rum_sync_take(struct rum_domain *dom, const struct rum_sync_call *c, char **body, size_t *len);
 
 /* A call's next state. */

@@ -235,8 +235,9 @@ static int sync_one(struct sync_engine *e, int slot, const struct rum_sync_call 
 		rc = e->tier ? rum_tier_poll(e->tiers[slot], c, &a)
 			     : rum_cssm_poll(e->clients[slot], c, &a);
 	} else {
-		/* Recorded before it goes: found so after a crash, it is sent
-		 * again and the upstream says whether it had it. */
+		/* Still to be sent, or skipped (answered meanwhile). A crash
+		 * before its answer is recorded leaves it to be sent again:
+		 * the upstream then says whether it had it. */
 		bool request = strcmp(c->kind, "auth") == 0;
 
 		rc = rum_sync_take(e->dom, c, &reports, &len);
