@@ -68,3 +68,9 @@ CREATE INDEX rum_reports_device_unacked ON rum_reports (device_id) WHERE acked_a
 DROP INDEX sync_sends_open;
 CREATE INDEX sync_sends_open ON sync_sends (run_id, next_at, id)
     WHERE state IN ('queued', 'sending', 'polling');
+
+-- 4. No schema change: a sync_sends call is no longer marked 'sending'
+-- before it goes out (that commit bought nothing after a crash: a queued
+-- call is sent again just the same). 'sending' now means sent with no
+-- answer worth keeping, to be tried again; the answer's step counts the
+-- attempt.
